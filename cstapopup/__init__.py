@@ -1,0 +1,3 @@
+"""cstapopup: call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA Phase III)."""
+
+__version__ = "0.1.0"

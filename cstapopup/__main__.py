@@ -1,0 +1,5 @@
+"""Allows `python -m cstapopup`."""
+
+from cstapopup.cli import main
+
+raise SystemExit(main())

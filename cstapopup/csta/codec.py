@@ -1,0 +1,926 @@
+"""APDU <-> Python values, through asn1tools (BER), with the compiled spec cached on disk.
+
+`decode_apdu()` turns one APDU (no frame header) into a typed value: an association PDU, a
+ROSE PDU with its argument or result decoded by operation, or an `EventReport` holding a typed
+event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Malformed
+input raises `DecodeError` (with the byte offset where known) and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Union
+
+import asn1tools
+
+from . import names, operations
+from .events import (
+    EVENT_CLASSES,
+    CallEvent,
+    ConnectionChange,
+    ConnectionId,
+    CstaEvent,
+    DeviceId,
+    UnknownEvent,
+)
+
+log = logging.getLogger(__name__)
+
+ASN1_FILES = ("csta.asn", "rose.asn", "acse.asn")
+
+#: OID of the CSTA application context, as HiPath expects it in the AARQ.
+CSTA_APPLICATION_CONTEXT = "1.3.12.0.218"
+#: cSTAVersion bit string: versionFour (bit 3) in 16 bits, as the known HiPath clients send.
+CSTA_VERSION_FOUR = (b"\x10\x00", 16)
+#: Explicit all-zero filter (= all events), with each group's bit count (protocol facts §5).
+ALL_EVENTS_FILTER = {
+    "callControl": (b"\x00\x00\x00", 18),
+    "callAssociated": (b"\x00", 5),
+    "mediaAttachment": (b"\x00", 2),
+    "physicalDeviceFeature": (b"\x00\x00", 11),
+    "logicalDeviceFeature": (b"\x00\x00", 14),
+    "maintenance": (b"\x00", 3),
+    "voiceUnit": (b"\x00", 7),
+    "private": (b"\x00", 1),
+}
+
+
+class DecodeError(Exception):
+    """An APDU could not be decoded."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return base if self.offset is None else f"{base} (at byte {self.offset})"
+
+
+class EncodeError(Exception):
+    """A value could not be encoded."""
+
+
+# The compiled specification --------------------------------------------------------------
+
+
+def asn1_dir() -> Path:
+    """Where the ASN.1 modules are: inside the package, or the PyInstaller bundle."""
+    base = getattr(sys, "_MEIPASS", None)
+    if base:
+        bundled = Path(base) / "cstapopup" / "csta" / "asn1"
+        if bundled.is_dir():
+            return bundled
+    return Path(__file__).resolve().parent / "asn1"
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("CSTAPOPUP_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("cstapopup", appauthor=False))
+
+
+def _spec_key(sources: list[bytes]) -> str:
+    h = hashlib.sha256()
+    h.update(asn1tools.__version__.encode())
+    h.update(sys.version.encode())
+    for s in sources:
+        h.update(hashlib.sha256(s).digest())
+    return h.hexdigest()[:24]
+
+
+def compile_spec() -> Any:
+    """Compile the modules from their text (slow: a few hundred milliseconds)."""
+    d = asn1_dir()
+    return asn1tools.compile_files([str(d / f) for f in ASN1_FILES], "ber")
+
+
+def load_spec(use_cache: bool = True) -> Any:
+    """The compiled spec, from the on-disk cache when it matches the module texts."""
+    d = asn1_dir()
+    sources = [(d / f).read_bytes() for f in ASN1_FILES]
+    if not use_cache:
+        return compile_spec()
+    path = _cache_dir() / f"asn1-spec-{_spec_key(sources)}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a damaged cache file is rebuilt, never fatal
+        log.warning("ignoring unreadable ASN.1 spec cache %s: %s", path, exc)
+    spec = compile_spec()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".asn1-spec-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("cannot write the ASN.1 spec cache %s: %s", path, exc)
+    return spec
+
+
+_SPEC: Any = None
+
+
+def spec() -> Any:
+    global _SPEC
+    if _SPEC is None:
+        _SPEC = load_spec()
+    return _SPEC
+
+
+# APDU values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRequest:
+    """AARQ: the client asks for an association with user name and password."""
+
+    user: str
+    password: str = field(repr=False)
+    application_context: str = CSTA_APPLICATION_CONTEXT
+    kind: str = "aarq"
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationResponse:
+    """AARE: 0 accepted, 1 rejected-permanent, 2 rejected-transient."""
+
+    result: int
+    diagnostic: int | None = None
+    diagnostic_source: str = "acseServiceUser"
+    application_context: str = CSTA_APPLICATION_CONTEXT
+    kind: str = "aare"
+
+    @property
+    def accepted(self) -> bool:
+        return self.result == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRequest:
+    reason: int | None = None
+    kind: str = "rlrq"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResponse:
+    reason: int | None = None
+    kind: str = "rlre"
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    source: int = 0
+    diagnostic: int | None = None
+    kind: str = "abrt"
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """A request; `argument` is the asn1tools value of the operation's argument type."""
+
+    invoke_id: int
+    operation: int
+    argument: Any = None
+    linked_id: int | None = None
+    kind: str = "invoke"
+
+    @property
+    def operation_name(self) -> str:
+        return operations.operation_name(self.operation)
+
+
+@dataclass(frozen=True, slots=True)
+class EventReport:
+    """An event report invoke (operation 21), its event already typed.  No reply is due."""
+
+    invoke_id: int
+    event: CstaEvent
+    kind: str = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnResult:
+    invoke_id: int
+    operation: int | None = None
+    result: Any = None
+    kind: str = "result"
+
+    @property
+    def operation_name(self) -> str | None:
+        return None if self.operation is None else operations.operation_name(self.operation)
+
+
+@dataclass(frozen=True, slots=True)
+class UniversalFailure:
+    """The universalFailure error: a group (e.g. "operation") and a value within it."""
+
+    group: str
+    value: int | None
+
+    @property
+    def name(self) -> str:
+        return names.error_name(self.group, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnError:
+    invoke_id: int
+    error_code: int = operations.UNIVERSAL_FAILURE
+    failure: UniversalFailure | None = None
+    kind: str = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    invoke_id: int | None
+    problem_kind: str = "general"
+    problem: int = 0
+    kind: str = "reject"
+
+    @property
+    def problem_name(self) -> str:
+        return operations.REJECT_PROBLEMS.get(self.problem_kind, {}).get(
+            self.problem, f"problem{self.problem}"
+        )
+
+
+Apdu = Union[
+    AssociationRequest, AssociationResponse, ReleaseRequest, ReleaseResponse, Abort,
+    Invoke, EventReport, ReturnResult, ReturnError, Reject,
+]
+
+_ACSE_TAGS = {0x60: "aarq", 0x61: "aare", 0x62: "rlrq", 0x63: "rlre", 0x64: "abrt"}
+_ROSE_TAGS = {0xA1, 0xA2, 0xA3, 0xA4}
+_SNAKE_FIELDS: dict[str, str] = {}
+
+
+# Device and connection ids ------------------------------------------------------------------
+
+_ROLE_NULLS = {
+    "notKnown": "not_known", "restricted": "restricted",
+    "notRequired": "not_required", "notSpecified": "not_specified",
+}
+_KIND_TO_ROLE = {v: k for k, v in _ROLE_NULLS.items()}
+
+
+def device_from_asn1(value: Any) -> DeviceId:
+    """A DeviceID SEQUENCE value -> DeviceId."""
+    alt, number = value["deviceIdentifier"]
+    if alt == "dialingNumber":
+        return DeviceId("number", number, alt)
+    if alt == "deviceNumber":
+        return DeviceId("number", str(number), "deviceNumber")
+    if isinstance(number, str):
+        return DeviceId("number", number, alt)
+    if isinstance(number, (bytes, bytearray)):
+        return DeviceId("number", bytes(number).decode("ascii", "replace"), "other")
+    return DeviceId("not_known")
+
+
+def device_to_asn1(device: DeviceId | str) -> dict[str, Any]:
+    if isinstance(device, str):
+        device = DeviceId.of(device)
+    if not device.is_known or device.number is None:
+        raise EncodeError(f"a DeviceID needs a number, not {device}")
+    if device.numbering == "deviceNumber":
+        return {"deviceIdentifier": ("deviceNumber", int(device.number))}
+    if device.numbering == "other":
+        return {"deviceIdentifier": ("other", device.number.encode("ascii"))}
+    alt = device.numbering if device.numbering in ("implicitPublic", "implicitPrivate") else "dialingNumber"
+    return {"deviceIdentifier": (alt, device.number)}
+
+
+def role_device_from_asn1(value: Any) -> DeviceId:
+    """One of the [APPLICATION n] role CHOICEs (calling, called, subject, ...) -> DeviceId."""
+    alt, inner = value
+    if alt == "deviceIdentifier" or alt == "numberdialed":
+        return device_from_asn1(inner)
+    return DeviceId(_ROLE_NULLS.get(alt, "not_known"))  # type: ignore[arg-type]
+
+
+def role_device_to_asn1(device: DeviceId | str, redirection: bool = False) -> tuple[str, Any]:
+    if isinstance(device, str):
+        device = DeviceId.of(device)
+    if device.is_known:
+        return ("numberdialed" if redirection else "deviceIdentifier", device_to_asn1(device))
+    alt = _KIND_TO_ROLE.get(device.kind, "notKnown")
+    if not redirection and alt in ("notRequired", "notSpecified"):
+        alt = "notKnown"
+    return (alt, None)
+
+
+def connection_from_asn1(value: Any) -> ConnectionId:
+    alt, inner = value
+    if alt == "callID":
+        return ConnectionId(bytes(inner), None)
+    if alt == "deviceID":
+        return ConnectionId(None, _local_device(inner))
+    return ConnectionId(bytes(inner["callID"]), _local_device(inner["deviceID"]))
+
+
+def _local_device(value: Any) -> DeviceId:
+    alt, inner = value
+    if alt == "staticID":
+        return device_from_asn1(inner)
+    return DeviceId("number", bytes(inner).hex(), "dynamic")
+
+
+def connection_to_asn1(conn: ConnectionId) -> tuple[str, Any]:
+    if conn.call_id is None and conn.device is None:
+        raise EncodeError("a ConnectionID needs a call id or a device")
+    if conn.device is None:
+        return ("callID", conn.call_id)
+    dev: tuple[str, Any]
+    if conn.device.numbering == "dynamic" and conn.device.number is not None:
+        dev = ("dynamicID", bytes.fromhex(conn.device.number))
+    else:
+        dev = ("staticID", device_to_asn1(conn.device))
+    if conn.call_id is None:
+        return ("deviceID", dev)
+    return ("both", {"callID": conn.call_id, "deviceID": dev})
+
+
+def _connlist_from_asn1(items: Any) -> tuple[ConnectionChange, ...]:
+    out = []
+    for item in items:
+        endpoint = None
+        if "endpoint" in item:
+            alt, inner = item["endpoint"]
+            if alt == "deviceID":
+                endpoint = device_from_asn1(inner)
+            else:
+                endpoint = DeviceId("restricted" if alt == "restricted" else "not_known")
+        out.append(
+            ConnectionChange(
+                new_connection=connection_from_asn1(item["newConnection"]) if "newConnection" in item else None,
+                old_connection=connection_from_asn1(item["oldConnection"]) if "oldConnection" in item else None,
+                endpoint=endpoint,
+            )
+        )
+    return tuple(out)
+
+
+def _connlist_to_asn1(changes: tuple[ConnectionChange, ...]) -> list[dict[str, Any]]:
+    out = []
+    for c in changes:
+        item: dict[str, Any] = {}
+        if c.new_connection is not None:
+            item["newConnection"] = connection_to_asn1(c.new_connection)
+        if c.old_connection is not None:
+            item["oldConnection"] = connection_to_asn1(c.old_connection)
+        if c.endpoint is not None:
+            if c.endpoint.is_known:
+                item["endpoint"] = ("deviceID", device_to_asn1(c.endpoint))
+            elif c.endpoint.kind == "restricted":
+                item["endpoint"] = ("restricted", None)
+            else:
+                item["endpoint"] = ("notKnown", None)
+        out.append(item)
+    return out
+
+
+# Events ------------------------------------------------------------------------------------
+
+# Per ASN.1 event: its Python class name and (asn1 field, python field, kind) for every field
+# the library interprets.  Kinds: conn, role, redir, dev, cause, state, list, plain.
+_CONN, _ROLE, _REDIR, _DEV, _CAUSE, _STATE, _LIST, _PLAIN = range(8)
+
+_PARTIES = (
+    ("callingDevice", "calling_device", _ROLE),
+    ("calledDevice", "called_device", _ROLE),
+    ("lastRedirectionDevice", "last_redirection_device", _REDIR),
+    ("originatingNIDConnection", "originating_connection", _CONN),
+    ("localConnectionInfo", "local_connection_state", _STATE),
+    ("cause", "cause", _CAUSE),
+    ("associatedCallingDevice", "associated_calling_device", _ROLE),
+    ("associatedCalledDevice", "associated_called_device", _ROLE),
+)
+_SIMPLE = (
+    ("localConnectionInfo", "local_connection_state", _STATE),
+    ("cause", "cause", _CAUSE),
+)
+
+_CALL_EVENTS: dict[str, tuple[str, tuple[tuple[str, str, int], ...]]] = {
+    "bridged": ("bridged", (("bridgedConnection", "connection", _CONN),
+                            ("bridgedAppearance", "bridged_appearance", _ROLE)) + _SIMPLE),
+    "callCleared": ("call_cleared", (("clearedCall", "connection", _CONN), ("cause", "cause", _CAUSE))),
+    "conferenced": ("conferenced", (
+        ("primaryOldCall", "connection", _CONN),
+        ("secondaryOldCall", "secondary_old_call", _CONN),
+        ("conferencingDevice", "conferencing_device", _ROLE),
+        ("addedParty", "added_party", _ROLE),
+        ("conferenceConnections", "conference_connections", _LIST)) + _SIMPLE),
+    "connectionCleared": ("connection_cleared", (
+        ("droppedConnection", "connection", _CONN),
+        ("releasingDevice", "releasing_device", _ROLE)) + _SIMPLE),
+    "delivered": ("delivered", (("connection", "connection", _CONN),
+                                ("alertingDevice", "alerting_device", _ROLE)) + _PARTIES),
+    "digitsDialed": ("digits_dialed", (
+        ("dialingConnection", "connection", _CONN),
+        ("dialingDevice", "dialing_device", _ROLE),
+        ("dialingSequence", "dialing_sequence", _DEV),
+        ("associatedCallingDevice", "associated_calling_device", _ROLE),
+        ("associatedCalledDevice", "associated_called_device", _ROLE)) + _SIMPLE),
+    "diverted": ("diverted", (("connection", "connection", _CONN),
+                              ("divertingDevice", "diverting_device", _ROLE),
+                              ("newDestination", "new_destination", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
+    "established": ("established", (("establishedConnection", "connection", _CONN),
+                                    ("answeringDevice", "answering_device", _ROLE)) + _PARTIES),
+    "failed": ("failed", (("failedConnection", "connection", _CONN),
+                          ("failingDevice", "failing_device", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
+    "held": ("held", (("heldConnection", "connection", _CONN),
+                      ("holdingDevice", "holding_device", _ROLE)) + _SIMPLE),
+    "networkCapabilitiesChanged": ("network_capabilities_changed", (
+        ("outboundConnection", "connection", _CONN),
+        ("networkInterfaceUsed", "network_interface_used", _ROLE),
+        ("calledDevice", "called_device", _ROLE)) + _SIMPLE),
+    "networkReached": ("network_reached", (
+        ("outboundConnection", "connection", _CONN),
+        ("networkInterfaceUsed", "network_interface_used", _ROLE),
+        ("callingDevice", "calling_device", _ROLE),
+        ("calledDevice", "called_device", _ROLE),
+        ("lastRedirectionDevice", "last_redirection_device", _REDIR),
+        ("associatedCallingDevice", "associated_calling_device", _ROLE)) + _SIMPLE),
+    "offered": ("offered", (("offeredConnection", "connection", _CONN),
+                            ("offeredDevice", "offered_device", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
+    "originated": ("originated", (
+        ("originatedConnection", "connection", _CONN),
+        ("callingDevice", "calling_device", _ROLE),
+        ("calledDevice", "called_device", _ROLE),
+        ("originatingDevice", "originating_device", _DEV),
+        ("associatedCallingDevice", "associated_calling_device", _ROLE),
+        ("associatedCalledDevice", "associated_called_device", _ROLE)) + _SIMPLE),
+    "queued": ("queued", (("queuedConnection", "connection", _CONN),
+                          ("queue", "queue", _ROLE),
+                          ("numberQueued", "number_queued", _PLAIN),
+                          ("callsInFront", "calls_in_front", _PLAIN)) + _PARTIES[:3] + _PARTIES[4:]),
+    "retrieved": ("retrieved", (("retrievedConnection", "connection", _CONN),
+                                ("retrievingDevice", "retrieving_device", _ROLE)) + _SIMPLE),
+    "serviceInitiated": ("service_initiated", (
+        ("initiatedConnection", "connection", _CONN),
+        ("initiatingDevice", "initiating_device", _ROLE),
+        ("calledDevice", "called_device", _ROLE),
+        ("associatedCallingDevice", "associated_calling_device", _ROLE)) + _SIMPLE),
+    "transferred": ("transferred", (
+        ("primaryOldCall", "connection", _CONN),
+        ("secondaryOldCall", "secondary_old_call", _CONN),
+        ("transferringDevice", "transferring_device", _ROLE),
+        ("transferredToDevice", "transferred_to_device", _ROLE),
+        ("transferredConnections", "transferred_connections", _LIST)) + _SIMPLE),
+}
+_CALL_EVENT_BY_NAME = {py: asn for asn, (py, _) in _CALL_EVENTS.items()}
+_LINKAGE_FIELD = {"conferenced": "callLinkageDataList", "transferred": "callLinkageDataList"}
+
+_CATEGORY_TYPES = {
+    "callControlEvents": "CallControlEvents",
+    "physicalDeviceFeatureEvents": "PhysicalDeviceFeatureEvents",
+    "logicalDeviceFeatureEvents": "LogicalDeviceFeatureEvents",
+}
+_FORWARDING_TYPES = (
+    "forwardImmediate forwardBusy forwardNoAns forwardBusyInt forwardBusyExt forwardNoAnsInt "
+    "forwardNoAnsExt forwardImmInt forwardImmExt forwardDND forwardDNDInt forwardDNDExt"
+).split()
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _from_kind(kind: int, value: Any) -> Any:
+    if kind == _CONN:
+        return connection_from_asn1(value)
+    if kind in (_ROLE, _REDIR):
+        return role_device_from_asn1(value)
+    if kind == _DEV:
+        return device_from_asn1(value)
+    if kind == _CAUSE:
+        return names.cause_name(value)
+    if kind == _LIST:
+        return _connlist_from_asn1(value)
+    return value
+
+
+_FROM = {
+    _CONN: connection_from_asn1, _ROLE: role_device_from_asn1, _REDIR: role_device_from_asn1,
+    _DEV: device_from_asn1, _CAUSE: names.cause_name, _LIST: _connlist_from_asn1,
+    _STATE: _identity, _PLAIN: _identity,
+}
+
+
+def _to_kind(kind: int, value: Any) -> Any:
+    if kind == _CONN:
+        return connection_to_asn1(value)
+    if kind == _ROLE:
+        return role_device_to_asn1(value)
+    if kind == _REDIR:
+        return role_device_to_asn1(value, redirection=True)
+    if kind == _DEV:
+        return device_to_asn1(value)
+    if kind == _CAUSE:
+        return names.cause_value(value) if not value.startswith("unknown_") else int(value[8:])
+    if kind == _LIST:
+        return _connlist_to_asn1(value)
+    return value
+
+
+def parse_generalized_time(raw: bytes) -> datetime | None:
+    """GeneralizedTime octets ("YYYYMMDDHHMMSS[.f][Z|+hhmm]") -> datetime; None if malformed.
+
+    Without a zone (HiPath sends its local time so) the result is naive.
+    """
+    try:
+        text = bytes(raw).decode("ascii")
+        tz = None
+        if text.endswith("Z"):
+            tz, text = timezone.utc, text[:-1]
+        elif len(text) > 5 and text[-5] in "+-":
+            sign = 1 if text[-5] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(text[-4:-2]), minutes=int(text[-2:])))
+            text = text[:-5]
+        micro = 0
+        if "." in text or "," in text:
+            text, frac = text.replace(",", ".").split(".", 1)
+            micro = int((frac + "000000")[:6])
+        minute = int(text[10:12]) if len(text) >= 12 else 0
+        second = int(text[12:14]) if len(text) >= 14 else 0
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+                        minute, second, micro, tz)
+    except (ValueError, UnicodeDecodeError, IndexError):
+        return None
+
+
+def format_generalized_time(ts: datetime) -> bytes:
+    text = ts.strftime("%Y%m%d%H%M%S")
+    if ts.microsecond:
+        text += f".{ts.microsecond // 1000:03d}"
+    off = ts.utcoffset()
+    if off is not None:
+        if off == timedelta(0):
+            text += "Z"
+        else:
+            minutes = int(off.total_seconds() // 60)
+            sign = "+" if minutes >= 0 else "-"
+            text += f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    return text.encode("ascii")
+
+
+def _extensions_from_asn1(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ext = value.get("extensions")
+    if ext:
+        ts = ext.get("security", {}).get("timestamp")
+        if ts is not None:
+            parsed = parse_generalized_time(ts)
+            if parsed is not None:
+                out["timestamp"] = parsed
+        pd = ext.get("privateData")
+        if pd:
+            out["private_data"] = tuple(bytes(p) for p in pd)
+    return out
+
+
+def _extensions_to_asn1(event: CstaEvent) -> dict[str, Any] | None:
+    ext: dict[str, Any] = {}
+    if event.timestamp is not None:
+        ext["security"] = {"timestamp": format_generalized_time(event.timestamp)}
+    if event.private_data:
+        ext["privateData"] = list(event.private_data)
+    return ext or None
+
+
+def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
+    if listed:
+        value = value.get("newCallLinkageData", {})
+    out: dict[str, Any] = {}
+    gcd = value.get("globalCallData", {}).get("globalCallLinkageID")
+    if gcd:
+        out["global_call_id"] = bytes(gcd[1])
+    thread = value.get("threadData", {}).get("threadLinkageID")
+    if thread:
+        out["thread_id"] = bytes(thread[1])
+    return out
+
+
+def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
+    """Decode the event inside one eventSpecificInfo category into a typed event."""
+    s = spec()
+    type_name = _CATEGORY_TYPES.get(category)
+    tag = inner[0] & 0x1F if inner else None
+    if type_name is None or tag not in _KNOWN_TAGS.get(category, ()):
+        return UnknownEvent(cross_ref_id=cross_ref, category=category, tag=tag, raw=bytes(inner))
+    alt, value = s.decode(type_name, inner)
+    if category == "callControlEvents":
+        return _call_event(cross_ref, alt, value)
+    common: dict[str, Any] = {"cross_ref_id": cross_ref}
+    common.update(_extensions_from_asn1(value))
+    if alt == "hookswitch":
+        return EVENT_CLASSES["hookswitch"](
+            device=role_device_from_asn1(value["device"]),
+            hookswitch_id=bytes(value["hookswitch"]),
+            on_hook=bool(value["hookswitchOnHook"]),
+            **common,
+        )
+    if alt == "doNotDisturb":
+        return EVENT_CLASSES["do_not_disturb"](
+            device=role_device_from_asn1(value["device"]),
+            do_not_disturb_on=bool(value["doNotDisturbOn"]),
+            **common,
+        )
+    if alt == "forwarding":
+        ftype = value.get("forwardingType")
+        return EVENT_CLASSES["forwarding"](
+            device=role_device_from_asn1(value["device"]),
+            forwarding_type=None if ftype is None else str(ftype),
+            forward_status=bool(value["forwardStatus"]),
+            forward_to=device_from_asn1(value["forwardTo"]) if "forwardTo" in value else None,
+            **common,
+        )
+    return UnknownEvent(cross_ref_id=cross_ref, category=category, tag=tag, raw=bytes(inner))
+
+
+def _call_event(cross_ref: bytes, alt: str, value: dict[str, Any]) -> CstaEvent:
+    py_name, fields = _CALL_EVENTS[alt]
+    kwargs: dict[str, Any] = {"cross_ref_id": cross_ref}
+    for asn_name, py_field, kind in fields:
+        v = value.get(asn_name)
+        if v is not None:
+            kwargs[py_field] = _FROM[kind](v)
+    linkage_field = _LINKAGE_FIELD.get(alt, "callLinkageData")
+    if linkage_field in value:
+        kwargs.update(_linkage_from_asn1(value[linkage_field], linkage_field.endswith("List")))
+    if "extensions" in value:
+        kwargs.update(_extensions_from_asn1(value))
+    return EVENT_CLASSES[py_name](**kwargs)
+
+
+_KNOWN_TAGS = {
+    "callControlEvents": set(range(18)),
+    "physicalDeviceFeatureEvents": {3},
+    "logicalDeviceFeatureEvents": {11, 12},
+}
+
+
+def event_to_asn1(event: CstaEvent) -> dict[str, Any]:
+    """A typed event -> the CSTAEventReportArgument value (for the simulator / tests)."""
+    s = spec()
+    if isinstance(event, CallEvent):
+        asn_name = _CALL_EVENT_BY_NAME[event.name]
+        _, fields = _CALL_EVENTS[asn_name]
+        value: dict[str, Any] = {}
+        for asn_field, py_field, kind in fields:
+            v = getattr(event, py_field, None)
+            if v is None or (kind == _LIST and v == () and asn_field not in ("transferredConnections", "conferenceConnections")):
+                continue
+            value[asn_field] = _to_kind(kind, v)
+        if "cause" not in value:
+            value["cause"] = names.cause_value("normal")
+        if event.global_call_id is not None:
+            linkage: dict[str, Any] = {"globalCallData": {"globalCallLinkageID": ("globallyUniqueCallLinkageID", event.global_call_id)}}
+            if event.thread_id is not None:
+                linkage["threadData"] = {"threadLinkageID": ("globallyUniqueThreadID", event.thread_id)}
+            field_name = _LINKAGE_FIELD.get(asn_name, "callLinkageData")
+            value[field_name] = (
+                {"newCallLinkageData": linkage, "oldCallLinkageData": linkage}
+                if field_name.endswith("List") else linkage
+            )
+        ext = _extensions_to_asn1(event)
+        if ext:
+            value["extensions"] = ext
+        inner = s.encode("CallControlEvents", (asn_name, value))
+        category = "callControlEvents"
+    else:
+        ext = _extensions_to_asn1(event)
+        if event.name == "hookswitch":
+            value = {"device": role_device_to_asn1(event.device), "hookswitch": event.hookswitch_id,
+                     "hookswitchOnHook": event.on_hook}
+            category, type_name, alt = "physicalDeviceFeatureEvents", "PhysicalDeviceFeatureEvents", "hookswitch"
+        elif event.name == "do_not_disturb":
+            value = {"device": role_device_to_asn1(event.device), "doNotDisturbOn": event.do_not_disturb_on}
+            category, type_name, alt = "logicalDeviceFeatureEvents", "LogicalDeviceFeatureEvents", "doNotDisturb"
+        elif event.name == "forwarding":
+            value = {"device": role_device_to_asn1(event.device), "forwardStatus": event.forward_status}
+            if event.forwarding_type:
+                value["forwardingType"] = event.forwarding_type
+            if event.forward_to is not None:
+                value["forwardTo"] = device_to_asn1(event.forward_to)
+            category, type_name, alt = "logicalDeviceFeatureEvents", "LogicalDeviceFeatureEvents", "forwarding"
+        elif isinstance(event, UnknownEvent):
+            return {"crossRefIdentifier": event.cross_ref_id, "eventSpecificInfo": (event.category, event.raw)}
+        else:
+            raise EncodeError(f"cannot encode {event!r}")
+        if ext:
+            value["extensions"] = ext
+        inner = s.encode(type_name, (alt, value))
+    return {"crossRefIdentifier": event.cross_ref_id, "eventSpecificInfo": (category, bytes(inner))}
+
+
+# APDUs -------------------------------------------------------------------------------------
+
+
+def _err(exc: Exception, base: int = 0) -> DecodeError:
+    offset = getattr(exc, "offset", None)
+    msg = str(exc)
+    return DecodeError(msg, None if offset is None else base + offset)
+
+
+def decode_apdu(data: bytes) -> Apdu:
+    """Decode one APDU (without the frame header).  Raises DecodeError and nothing else."""
+    if not data:
+        raise DecodeError("empty APDU", 0)
+    try:
+        return _decode_apdu(bytes(data))
+    except DecodeError:
+        raise
+    except asn1tools.DecodeError as exc:
+        raise _err(exc) from None
+    except Exception as exc:  # asn1tools raises assorted errors on hostile input
+        raise DecodeError(f"malformed APDU: {type(exc).__name__}: {exc}") from None
+
+
+def _decode_apdu(data: bytes) -> Apdu:
+    s = spec()
+    first = data[0]
+    if first in _ACSE_TAGS:
+        alt, v = s.decode("ACSEapdu", data)
+        if alt == "aarq":
+            user = password = ""
+            auth = v.get("callingAuthenticationValue")
+            if auth and auth[0] == "external":
+                enc = auth[1]["encoding"]
+                if enc[0] == "singleASN1Type" and enc[1][0] == "sender":
+                    user = bytes(enc[1][1]["name"]).decode("latin-1")
+                    password = bytes(enc[1][1]["password"]).decode("latin-1")
+            return AssociationRequest(user, password, v["applicationContextName"])
+        if alt == "aare":
+            src, diag = v["resultSourceDiagnostic"]
+            return AssociationResponse(v["result"], diag, src, v["applicationContextName"])
+        if alt == "rlrq":
+            return ReleaseRequest(v.get("reason"))
+        if alt == "rlre":
+            return ReleaseResponse(v.get("reason"))
+        return Abort(v["abortSource"], v.get("abortDiagnostic"))
+    if first not in _ROSE_TAGS:
+        raise DecodeError(f"unknown APDU tag 0x{first:02x}", 0)
+    if first == 0xA1:
+        # The shortcut for the bulk of the traffic; anything it does not fit takes the
+        # general path below, which also produces the precise error for bad input.
+        try:
+            fast = s.decode("CallControlEventReportInvoke", data)
+        except Exception:
+            fast = None
+        if fast is not None and fast["opcode"] == operations.EVENT_REPORT:
+            arg = fast["argument"]
+            alt, value = arg["eventSpecificInfo"]
+            return EventReport(fast["invokeId"], _call_event(bytes(arg["crossRefIdentifier"]), alt, value))
+    alt, v = s.decode("ROSEapdu", data)
+    if alt == "invoke":
+        op = v["opcode"]
+        raw = v.get("argument")
+        if op == operations.EVENT_REPORT:
+            if raw is None:
+                raise DecodeError("event report without an argument")
+            arg = s.decode("CSTAEventReportArgument", raw)
+            category, inner = arg["eventSpecificInfo"]
+            event = event_from_asn1(bytes(arg["crossRefIdentifier"]), category, inner)
+            return EventReport(v["invokeId"], event)
+        argument = None
+        if raw is not None:
+            opdef = operations.BY_CODE.get(op)
+            argument = s.decode(opdef.argument, raw) if opdef and opdef.argument else bytes(raw)
+        return Invoke(v["invokeId"], op, argument, v.get("linkedId"))
+    if alt == "returnResult":
+        res = v.get("result")
+        if res is None:
+            return ReturnResult(v["invokeId"])
+        op = res["opcode"]
+        opdef = operations.BY_CODE.get(op)
+        raw = res["result"]
+        result = s.decode(opdef.result, raw) if opdef and opdef.result else bytes(raw)
+        return ReturnResult(v["invokeId"], op, result)
+    if alt == "returnError":
+        failure = None
+        raw = v.get("parameter")
+        if raw is not None and v["errcode"] == operations.UNIVERSAL_FAILURE:
+            group, value = s.decode("UniversalFailure", raw)
+            failure = UniversalFailure(_snake(group), value)
+        return ReturnError(v["invokeId"], v["errcode"], failure)
+    iid = v["invokeId"]
+    problem_kind, problem = v["problem"]
+    return Reject(iid[1] if iid[0] == "present" else None, problem_kind, problem)
+
+
+def _snake(name: str) -> str:
+    cached = _SNAKE_FIELDS.get(name)
+    if cached is None:
+        cached = "".join("_" + c.lower() if c.isupper() else c for c in name)
+        _SNAKE_FIELDS[name] = cached
+    return cached
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def encode_apdu(apdu: Apdu) -> bytes:
+    """Encode one APDU (without the frame header)."""
+    s = spec()
+    try:
+        if isinstance(apdu, AssociationRequest):
+            value = {
+                "applicationContextName": apdu.application_context,
+                "senderAcseRequirements": (b"\x80", 2),
+                "callingAuthenticationValue": ("external", {"encoding": ("singleASN1Type", (
+                    "sender", {"name": apdu.user.encode("latin-1"), "password": apdu.password.encode("latin-1")}))}),
+                "userInformation": [{"encoding": ("singleASN1Type", ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}))}],
+            }
+            return s.encode("ACSEapdu", ("aarq", value))
+        if isinstance(apdu, AssociationResponse):
+            value = {
+                "applicationContextName": apdu.application_context,
+                "result": apdu.result,
+                "resultSourceDiagnostic": (apdu.diagnostic_source, apdu.diagnostic if apdu.diagnostic is not None else 0),
+                "userInformation": [{"encoding": ("singleASN1Type", ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}))}],
+            }
+            return s.encode("ACSEapdu", ("aare", value))
+        if isinstance(apdu, (ReleaseRequest, ReleaseResponse)):
+            value = {} if apdu.reason is None else {"reason": apdu.reason}
+            return s.encode("ACSEapdu", (apdu.kind, value))
+        if isinstance(apdu, Abort):
+            value = {"abortSource": apdu.source}
+            if apdu.diagnostic is not None:
+                value["abortDiagnostic"] = apdu.diagnostic
+            return s.encode("ACSEapdu", ("abrt", value))
+        if isinstance(apdu, EventReport):
+            arg = s.encode("CSTAEventReportArgument", event_to_asn1(apdu.event))
+            return s.encode("ROSEapdu", ("invoke", {"invokeId": apdu.invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}))
+        if isinstance(apdu, Invoke):
+            value = {"invokeId": apdu.invoke_id, "opcode": apdu.operation}
+            if apdu.linked_id is not None:
+                value["linkedId"] = apdu.linked_id
+            if apdu.argument is not None:
+                value["argument"] = _encode_by_op(apdu.operation, apdu.argument, "argument")
+            return s.encode("ROSEapdu", ("invoke", value))
+        if isinstance(apdu, ReturnResult):
+            value = {"invokeId": apdu.invoke_id}
+            if apdu.operation is not None:
+                result = apdu.result if apdu.result is not None else ("noData", None)
+                value["result"] = {"opcode": apdu.operation, "result": _encode_by_op(apdu.operation, result, "result")}
+            return s.encode("ROSEapdu", ("returnResult", value))
+        if isinstance(apdu, ReturnError):
+            value = {"invokeId": apdu.invoke_id, "errcode": apdu.error_code}
+            if apdu.failure is not None:
+                group = _camel(apdu.failure.group)
+                param = (group, None) if group == "unspecified" else (group, apdu.failure.value)
+                value["parameter"] = s.encode("UniversalFailure", param)
+            return s.encode("ROSEapdu", ("returnError", value))
+        if isinstance(apdu, Reject):
+            iid = ("absent", None) if apdu.invoke_id is None else ("present", apdu.invoke_id)
+            return s.encode("ROSEapdu", ("reject", {"invokeId": iid, "problem": (apdu.problem_kind, apdu.problem)}))
+    except EncodeError:
+        raise
+    except Exception as exc:
+        raise EncodeError(f"cannot encode {type(apdu).__name__}: {exc}") from exc
+    raise EncodeError(f"not an APDU: {apdu!r}")
+
+
+def _encode_by_op(op: int, value: Any, part: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    opdef = operations.BY_CODE.get(op)
+    type_name = getattr(opdef, part, None) if opdef else None
+    if type_name is None:
+        raise EncodeError(f"no ASN.1 type known for the {part} of operation {op}")
+    return spec().encode(type_name, value)
+
+
+# Builders for the arguments the client sends --------------------------------------------------
+
+
+def monitor_start_argument(device: DeviceId | str) -> dict[str, Any]:
+    return {
+        "monitorObject": ("deviceObject", device_to_asn1(device)),
+        "requestedMonitorFilter": dict(ALL_EVENTS_FILTER),
+    }
+
+
+def monitor_stop_argument(cross_ref: bytes) -> dict[str, Any]:
+    return {"crossRefIdentifier": cross_ref}

@@ -1,0 +1,357 @@
+"""Typed, immutable CSTA values: device ids, connection ids, and one class per event.
+
+This is what users of the library see.  The codec (`codec.py`) builds these from the wire
+and turns them back into the wire form; `to_dict()` gives the normalised JSON form shared by
+`cstapopup decode` and `cstapopup monitor --json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+DeviceKind = Literal["number", "not_known", "restricted", "not_required", "not_specified"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceId:
+    """A device as CSTA names it: a number, or one of the ways of not naming it.
+
+    `kind` keeps "not known" and "restricted" (a caller who withholds the number) apart
+    from a number; `numbering` remembers whether the number came as a dialingNumber or a
+    deviceNumber so that it can be re-encoded as it came.
+    """
+
+    kind: DeviceKind
+    number: str | None = None
+    numbering: Literal["dialing", "device"] = "dialing"
+
+    @classmethod
+    def of(cls, number: str | int) -> DeviceId:
+        if isinstance(number, int):
+            return cls("number", str(number), "device")
+        return cls("number", number)
+
+    @property
+    def is_known(self) -> bool:
+        return self.kind == "number"
+
+    def to_json(self) -> str | None:
+        """A known device is its number; the others their kind, e.g. "restricted"."""
+        return self.number if self.kind == "number" else self.kind
+
+    def __str__(self) -> str:
+        if self.kind == "number":
+            return self.number or ""
+        return "<" + self.kind.replace("_", " ") + ">"
+
+
+NOT_KNOWN = DeviceId("not_known")
+RESTRICTED = DeviceId("restricted")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionId:
+    """A party in a call: the call id (octets) and the device; either may be absent."""
+
+    call_id: bytes | None
+    device: DeviceId | None = None
+
+    @property
+    def call_id_hex(self) -> str | None:
+        return None if self.call_id is None else self.call_id.hex()
+
+    def __str__(self) -> str:
+        return f"{self.call_id_hex}@{self.device}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChange:
+    """One entry of a transferred / conferenced connection list (ECMA-269 ConnectionList)."""
+
+    new_connection: ConnectionId | None = None
+    old_connection: ConnectionId | None = None
+    endpoint: DeviceId | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "new_connection": _conn_json(self.new_connection),
+            "old_connection": _conn_json(self.old_connection),
+            "endpoint": None if self.endpoint is None else self.endpoint.to_json(),
+        }
+
+
+def _conn_json(c: ConnectionId | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"call_id": c.call_id_hex, "device": None if c.device is None else c.device.to_json()}
+
+
+# Events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CstaEvent:
+    """Common to every event report: the monitor it belongs to and the report's extensions."""
+
+    #: The ECMA-269 name of the event in snake_case, e.g. "delivered".
+    name: ClassVar[str] = "event"
+    cross_ref_id: bytes
+    timestamp: datetime | None = None
+    #: Vendor private data (the Siemens [PRIVATE 1] elements), as their raw encodings.
+    private_data: tuple[bytes, ...] = ()
+
+    @property
+    def cross_ref_id_hex(self) -> str:
+        return self.cross_ref_id.hex()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalised event form: one flat JSON-ready object."""
+        out: dict[str, Any] = {"event": self.name, "cross_ref_id": self.cross_ref_id.hex()}
+        for f in dataclasses.fields(self):
+            if f.name in ("cross_ref_id", "timestamp", "private_data"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, DeviceId):
+                out[f.name] = value.to_json()
+            elif isinstance(value, ConnectionId):
+                if f.name == "connection":
+                    out["call_id"] = value.call_id_hex
+                    out["device"] = None if value.device is None else value.device.to_json()
+                else:
+                    out[f.name] = _conn_json(value)
+            elif isinstance(value, tuple) and value and isinstance(value[0], ConnectionChange):
+                out[f.name] = [c.to_dict() for c in value]
+            elif isinstance(value, bytes):
+                out[f.name] = value.hex()
+            else:
+                out[f.name] = value
+        out["timestamp"] = None if self.timestamp is None else self.timestamp.isoformat()
+        if self.private_data:
+            out["private_data"] = [p.hex() for p in self.private_data]
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEvent(CstaEvent):
+    """A call-control event: it concerns one connection of one call."""
+
+    #: The connection the event is about (for transferred: the primary old call).
+    connection: ConnectionId
+    cause: str | None = None
+    local_connection_state: str | None = None
+    #: The global call id (16 bytes on HiPath) from the call linkage data, when sent.
+    global_call_id: bytes | None = None
+    #: The thread id from the same call linkage data, when sent.
+    thread_id: bytes | None = None
+
+    @property
+    def call_id(self) -> bytes | None:
+        return self.connection.call_id
+
+    @property
+    def device(self) -> DeviceId | None:
+        return self.connection.device
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PartiesMixin(CallEvent):
+    calling_device: DeviceId | None = None
+    called_device: DeviceId | None = None
+    last_redirection_device: DeviceId | None = None
+    associated_calling_device: DeviceId | None = None
+    associated_called_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveredEvent(_PartiesMixin):
+    name: ClassVar[str] = "delivered"
+    alerting_device: DeviceId | None = None
+    originating_connection: ConnectionId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EstablishedEvent(_PartiesMixin):
+    name: ClassVar[str] = "established"
+    answering_device: DeviceId | None = None
+    originating_connection: ConnectionId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedEvent(_PartiesMixin):
+    name: ClassVar[str] = "failed"
+    failing_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DivertedEvent(_PartiesMixin):
+    name: ClassVar[str] = "diverted"
+    diverting_device: DeviceId | None = None
+    new_destination: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferedEvent(_PartiesMixin):
+    name: ClassVar[str] = "offered"
+    offered_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedEvent(_PartiesMixin):
+    name: ClassVar[str] = "queued"
+    queue: DeviceId | None = None
+    number_queued: int | None = None
+    calls_in_front: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkReachedEvent(_PartiesMixin):
+    name: ClassVar[str] = "network_reached"
+    network_interface_used: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OriginatedEvent(_PartiesMixin):
+    name: ClassVar[str] = "originated"
+    originating_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceInitiatedEvent(_PartiesMixin):
+    name: ClassVar[str] = "service_initiated"
+    initiating_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigitsDialedEvent(_PartiesMixin):
+    name: ClassVar[str] = "digits_dialed"
+    dialing_device: DeviceId | None = None
+    dialing_sequence: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkCapabilitiesChangedEvent(_PartiesMixin):
+    name: ClassVar[str] = "network_capabilities_changed"
+    network_interface_used: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionClearedEvent(CallEvent):
+    name: ClassVar[str] = "connection_cleared"
+    releasing_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallClearedEvent(CallEvent):
+    name: ClassVar[str] = "call_cleared"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeldEvent(CallEvent):
+    name: ClassVar[str] = "held"
+    holding_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrievedEvent(CallEvent):
+    name: ClassVar[str] = "retrieved"
+    retrieving_device: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BridgedEvent(CallEvent):
+    name: ClassVar[str] = "bridged"
+    bridged_appearance: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferredEvent(CallEvent):
+    """`connection` is the primary old call (the call that was transferred)."""
+
+    name: ClassVar[str] = "transferred"
+    secondary_old_call: ConnectionId | None = None
+    transferring_device: DeviceId | None = None
+    transferred_to_device: DeviceId | None = None
+    transferred_connections: tuple[ConnectionChange, ...] = ()
+
+    @property
+    def endpoint(self) -> DeviceId | None:
+        """The endpoint of the first transferred connection: the party that originally called."""
+        for change in self.transferred_connections:
+            return change.endpoint
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = CallEvent.to_dict(self)
+        out["endpoint"] = None if self.endpoint is None else self.endpoint.to_json()
+        out["transferred_connections"] = [c.to_dict() for c in self.transferred_connections]
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConferencedEvent(CallEvent):
+    """`connection` is the primary old call."""
+
+    name: ClassVar[str] = "conferenced"
+    secondary_old_call: ConnectionId | None = None
+    conferencing_device: DeviceId | None = None
+    added_party: DeviceId | None = None
+    conference_connections: tuple[ConnectionChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = CallEvent.to_dict(self)
+        out["conference_connections"] = [c.to_dict() for c in self.conference_connections]
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HookswitchEvent(CstaEvent):
+    name: ClassVar[str] = "hookswitch"
+    device: DeviceId
+    hookswitch_id: bytes = b"\x01"
+    on_hook: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoNotDisturbEvent(CstaEvent):
+    name: ClassVar[str] = "do_not_disturb"
+    device: DeviceId
+    do_not_disturb_on: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForwardingEvent(CstaEvent):
+    name: ClassVar[str] = "forwarding"
+    device: DeviceId
+    forwarding_type: str | None = None
+    forward_status: bool = False
+    forward_to: DeviceId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownEvent(CstaEvent):
+    """An event the library does not interpret: its category and the raw encoding."""
+
+    name: ClassVar[str] = "unknown"
+    category: str
+    tag: int | None = None
+    raw: bytes = field(default=b"", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = CstaEvent.to_dict(self)
+        return out
+
+
+#: Every event class by its snake_case name.
+EVENT_CLASSES: dict[str, type[CstaEvent]] = {
+    cls.name: cls
+    for cls in (
+        BridgedEvent, CallClearedEvent, ConferencedEvent, ConnectionClearedEvent,
+        DeliveredEvent, DigitsDialedEvent, DivertedEvent, EstablishedEvent, FailedEvent,
+        HeldEvent, NetworkCapabilitiesChangedEvent, NetworkReachedEvent, OfferedEvent,
+        OriginatedEvent, QueuedEvent, RetrievedEvent, ServiceInitiatedEvent,
+        TransferredEvent, HookswitchEvent, DoNotDisturbEvent, ForwardingEvent,
+    )
+}

@@ -1,0 +1,9 @@
+"""Test configuration: Qt offscreen, a private cache and data dir, no real keyring."""
+
+import os
+import tempfile
+
+# Set before anything imports Qt: without a display Qt would abort the whole run.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("CSTAPOPUP_CACHE_DIR", tempfile.mkdtemp(prefix="cstapopup-test-cache-"))
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
