@@ -165,3 +165,60 @@ def test_unknown_call_control_tag_is_unknown_event():
     apdu = codec.spec().encode("ROSEapdu", ("invoke", {"invokeId": 9, "opcode": 21, "argument": arg}))
     ev = codec.decode_apdu(apdu).event
     assert ev.name == "unknown" and ev.tag == 20 and ev.raw == inner
+
+
+def test_fast_path_and_general_path_agree_for_every_call_control_event():
+    """The decode-ordered shortcut must give exactly what the general path gives."""
+    from cstapopup.csta import events as E
+
+    dev = DeviceId.of
+    conn = ConnectionId(b"\x00\x2a", dev("100"))
+    other = ConnectionId(b"\x00\x2b", dev("101"))
+    common = dict(cross_ref_id=b"\x00\x07", connection=conn, cause="new_call",
+                  local_connection_state="alerting", global_call_id=b"\x01" * 14 + b"\x00\x2a",
+                  timestamp=datetime(2026, 11, 26, 9, 30, 5))
+    samples = [
+        E.DeliveredEvent(alerting_device=dev("100"), calling_device=dev("00891234567"),
+                         called_device=dev("100"), last_redirection_device=E.NOT_KNOWN,
+                         associated_calling_device=dev("9901"), originating_connection=other, **common),
+        E.EstablishedEvent(answering_device=dev("100"), calling_device=E.RESTRICTED,
+                           called_device=dev("100"), last_redirection_device=E.NOT_KNOWN, **common),
+        E.ConnectionClearedEvent(releasing_device=dev("100"), **common),
+        E.TransferredEvent(secondary_old_call=other, transferring_device=dev("100"),
+                           transferred_to_device=dev("101"),
+                           transferred_connections=(E.ConnectionChange(conn, conn, dev("0891")),
+                                                    E.ConnectionChange(other, other, dev("101"))),
+                           **common),
+        E.DivertedEvent(diverting_device=dev("100"), new_destination=dev("102"),
+                        calling_device=dev("0891"), called_device=dev("100"),
+                        last_redirection_device=dev("100"), **common),
+        E.FailedEvent(failing_device=dev("100"), calling_device=dev("0891"), called_device=dev("100"),
+                      last_redirection_device=E.NOT_KNOWN, **common),
+        E.HeldEvent(holding_device=dev("100"), **common),
+        E.RetrievedEvent(retrieving_device=dev("100"), **common),
+        E.ServiceInitiatedEvent(initiating_device=dev("100"), **common),
+        E.OriginatedEvent(calling_device=dev("100"), called_device=dev("0891"), **common),
+        E.NetworkReachedEvent(network_interface_used=dev("9901"), calling_device=dev("100"),
+                              called_device=dev("0891"), last_redirection_device=E.NOT_KNOWN, **common),
+        E.ConferencedEvent(secondary_old_call=other, conferencing_device=dev("100"),
+                           added_party=dev("101"), conference_connections=(E.ConnectionChange(conn, other, dev("101")),),
+                           **common),
+        E.CallClearedEvent(**dict(common, local_connection_state=None)),  # carries no state
+        E.QueuedEvent(queue=dev("500"), calling_device=dev("0891"), called_device=dev("500"),
+                      last_redirection_device=E.NOT_KNOWN, number_queued=3, **common),
+        E.OfferedEvent(offered_device=dev("100"), calling_device=dev("0891"), called_device=dev("100"),
+                       last_redirection_device=E.NOT_KNOWN, **common),
+        E.BridgedEvent(bridged_appearance=dev("100"), **common),
+        E.DigitsDialedEvent(dialing_device=dev("100"), dialing_sequence=dev("12"), **common),
+        E.NetworkCapabilitiesChangedEvent(network_interface_used=dev("9901"), called_device=dev("0891"), **common),
+    ]
+    s = codec.spec()
+    for ev in samples:
+        apdu = codec.encode_apdu(codec.EventReport(5, ev))
+        fast = codec.decode_apdu(apdu)
+        rose = s.decode("ROSEapdu", apdu)[1]
+        arg = s.decode("CSTAEventReportArgument", rose["argument"])
+        general = codec.event_from_asn1(bytes(arg["crossRefIdentifier"]), *arg["eventSpecificInfo"])
+        assert fast.event == general, ev.name
+        # and the typed value survives the trip (fields the event type does not carry stay None)
+        assert fast.event == ev, ev.name

@@ -20,18 +20,19 @@ class DeviceId:
     """A device as CSTA names it: a number, or one of the ways of not naming it.
 
     `kind` keeps "not known" and "restricted" (a caller who withholds the number) apart
-    from a number; `numbering` remembers whether the number came as a dialingNumber or a
-    deviceNumber so that it can be re-encoded as it came.
+    from a number; `numbering` remembers the DeviceID alternative the number came in
+    ("dialingNumber", as HiPath sends, or "deviceNumber", ...) so that it is re-encoded as it
+    came.  Equality includes it.
     """
 
     kind: DeviceKind
     number: str | None = None
-    numbering: Literal["dialing", "device"] = "dialing"
+    numbering: str = "dialingNumber"
 
     @classmethod
     def of(cls, number: str | int) -> DeviceId:
         if isinstance(number, int):
-            return cls("number", str(number), "device")
+            return cls("number", str(number), "deviceNumber")
         return cls("number", number)
 
     @property
