@@ -716,6 +716,28 @@ _KNOWN_TAGS = {
 }
 
 
+# What to send for a mandatory field the event value does not have.
+_MISSING_DEFAULTS: dict[str, Any] = {
+    "cause": 78,  # normal (names.EVENT_CAUSES)
+    "progressIndicator": {},
+    "transferredConnections": [],
+    "conferenceConnections": [],
+    "dialingSequence": {"deviceIdentifier": ("dialingNumber", "")},
+}
+_MANDATORY: dict[str, tuple[str, ...]] = {}
+
+
+def _mandatory_members(asn_name: str) -> tuple[str, ...]:
+    """The mandatory members of a call-control event type (from the compiled spec)."""
+    found = _MANDATORY.get(asn_name)
+    if found is None:
+        type_name = asn_name[0].upper() + asn_name[1:] + "Event"
+        members = spec()._types[type_name].type.root_members
+        found = tuple(m.name for m in members if not m.optional and not m.has_default())
+        _MANDATORY[asn_name] = found
+    return found
+
+
 def event_to_asn1(event: CstaEvent) -> dict[str, Any]:
     """A typed event -> the CSTAEventReportArgument value (for the simulator / tests)."""
     s = spec()
@@ -728,8 +750,9 @@ def event_to_asn1(event: CstaEvent) -> dict[str, Any]:
             if v is None or (kind == _LIST and v == () and asn_field not in ("transferredConnections", "conferenceConnections")):
                 continue
             value[asn_field] = _to_kind(kind, v)
-        if "cause" not in value:
-            value["cause"] = names.cause_value("normal")
+        for name in _mandatory_members(asn_name):
+            if name not in value:
+                value[name] = _MISSING_DEFAULTS.get(name, ("notKnown", None))
         if event.global_call_id is not None:
             linkage: dict[str, Any] = {"globalCallData": {"globalCallLinkageID": ("globallyUniqueCallLinkageID", event.global_call_id)}}
             if event.thread_id is not None:
