@@ -123,6 +123,8 @@ class MonitorHandle:
     cross_ref_id: bytes | None = None
     active: bool = False
     error: str | None = None
+    #: A MonitorStart for it is on its way.
+    starting: bool = False
 
 
 @dataclass
@@ -167,6 +169,7 @@ class CstaClient:
         self._conn: ClientConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._futures: dict[int, asyncio.Future[Any]] = {}
+        self._on_result: dict[int, Callable[[Any], None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._closing = False
@@ -508,10 +511,12 @@ class CstaClient:
     def _drop_link(self, reason: str) -> None:
         for handle in self.monitors:
             handle.active = False
+            handle.starting = False
         for fut in self._futures.values():
             if not fut.done():
                 fut.set_exception(LinkDownError(f"link down: {reason}"))
         self._futures.clear()
+        self._on_result.clear()
         writer, self._writer, self._conn = self._writer, None, None
         if writer is not None:
             with contextlib.suppress(Exception):
@@ -543,6 +548,12 @@ class CstaClient:
                 pass
 
     def _resolve(self, invoke_id: int, *, result: Any = None, error: Exception | None = None) -> None:
+        hook = self._on_result.pop(invoke_id, None)
+        if hook is not None and error is None:
+            try:
+                hook(result)
+            except Exception as exc:  # a malformed result: report it to the requester
+                error = CstaClientError(f"unusable result: {exc}")
         fut = self._futures.pop(invoke_id, None)
         if fut is None or fut.done():
             return
@@ -569,18 +580,25 @@ class CstaClient:
 
     # Requests ------------------------------------------------------------------------------
 
-    async def request(self, operation: int, argument: Any, timeout: float | None = None) -> Any:
-        """Send one request and wait for its answer (the decoded result value)."""
+    async def request(self, operation: int, argument: Any, timeout: float | None = None,
+                      on_result: Callable[[Any], None] | None = None) -> Any:
+        """Send one request and wait for its answer (the decoded result value).
+
+        `on_result` runs as soon as the result is read, before any later bytes are handled:
+        a monitor's cross-ref must be known before the events that follow its result."""
         if self.state != "up" or self._conn is None:
             raise LinkDownError(f"link is {self.state}: {self.state_reason}")
         iid = self._conn.send_request(operation, argument)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._futures[iid] = fut
+        if on_result is not None:
+            self._on_result[iid] = on_result
         self._flush()
         try:
             return await asyncio.wait_for(fut, timeout or self.options.request_timeout)
         except asyncio.TimeoutError:
             self._futures.pop(iid, None)
+            self._on_result.pop(iid, None)
             if self._conn is not None:
                 self._conn.forget(iid)
             raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
@@ -594,19 +612,27 @@ class CstaClient:
         if handle is None:
             handle = MonitorHandle(device)
             self.monitors.append(handle)
-        if self.state == "up":
+        if self.state == "up" and not handle.active and not handle.starting:
             try:
                 await self._monitor_start_request(handle)
             except CstaServiceError:
-                self.monitors.remove(handle)
+                if handle in self.monitors:
+                    self.monitors.remove(handle)
                 raise
         return handle
 
     async def _monitor_start_request(self, handle: MonitorHandle) -> None:
-        result = await self.request(operations.MONITOR_START, codec.monitor_start_argument(handle.device))
-        handle.cross_ref_id = bytes(result["crossRefIdentifier"])
-        handle.active = True
-        handle.error = None
+        def started(result: Any) -> None:
+            handle.cross_ref_id = bytes(result["crossRefIdentifier"])
+            handle.active = True
+            handle.error = None
+
+        handle.starting = True
+        try:
+            await self.request(operations.MONITOR_START, codec.monitor_start_argument(handle.device),
+                               on_result=started)
+        finally:
+            handle.starting = False
 
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
@@ -626,6 +652,8 @@ class CstaClient:
 
     async def _remonitor_all(self) -> None:
         for handle in list(self.monitors):
+            if handle.active or handle.starting or handle not in self.monitors:
+                continue
             try:
                 await self._monitor_start_request(handle)
             except CstaServiceError as exc:

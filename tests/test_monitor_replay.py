@@ -1,0 +1,84 @@
+"""The captured bytes of the protocol facts, replayed by a raw socket peer into
+`cstapopup monitor --json` (a real subprocess over real TCP on 127.0.0.1)."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from cstapopup.csta import codec
+from cstapopup.csta.framing import FrameReader, frame
+
+from . import vectors as v
+
+
+async def raw_pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: list) -> None:
+    """Plays the PBX with literal bytes: AARE, the captured SystemStatus, monitor results with
+    the cross-refs of the captures (0000 for 548, 0001 for 100), then the captured events."""
+    frames = FrameReader()
+    monitors = 0
+    while True:
+        data = await reader.read(4096)
+        if not data:
+            return
+        for apdu in frames.feed(data):
+            msg = codec.decode_apdu(apdu)
+            seen.append(msg)
+            if isinstance(msg, codec.AssociationRequest):
+                writer.write(frame(codec.encode_apdu(codec.AssociationResponse(0, 0))) + frame(v.SYSTEM_STATUS))
+            elif isinstance(msg, codec.Invoke) and msg.operation == 71:
+                cross = b"\x00\x00" if monitors == 0 else b"\x00\x01"
+                monitors += 1
+                writer.write(frame(codec.encode_apdu(codec.ReturnResult(msg.invoke_id, 71, {"crossRefIdentifier": cross}))))
+                if monitors == 2:
+                    # split the captured events awkwardly across writes
+                    stream = frame(v.DELIVERED) + frame(v.CONNECTION_CLEARED)
+                    writer.write(stream[:7])
+                    await writer.drain()
+                    writer.write(stream[7:])
+            elif isinstance(msg, codec.Invoke) and msg.operation == 210:
+                writer.write(frame(codec.encode_apdu(codec.ReturnResult(msg.invoke_id, 210, {"systemStatus": "normal"}))))
+            elif isinstance(msg, codec.Invoke):
+                writer.write(frame(codec.encode_apdu(codec.ReturnResult(msg.invoke_id, msg.operation, ("noData", None)))))
+            elif isinstance(msg, codec.ReleaseRequest):
+                writer.write(frame(codec.encode_apdu(codec.ReleaseResponse())))
+            await writer.drain()
+
+
+async def test_captured_bytes_through_monitor_json():
+    seen: list = []
+    server = await asyncio.start_server(lambda r, w: raw_pbx(r, w, seen), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cstapopup", "monitor", "--host", "127.0.0.1", "--port", str(port),
+        "--device", "548", "--device", "100", "--json", "--once",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ))
+    try:
+        lines = [json.loads(await asyncio.wait_for(proc.stdout.readline(), 20)) for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        rc = await asyncio.wait_for(proc.wait(), 20)
+        stderr = (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        server.close()
+        await server.wait_closed()
+    assert rc == 0, stderr
+    delivered, cleared = lines
+    assert delivered["event"] == "delivered" and delivered["device"] == "548"
+    assert delivered["call_id"] == "886b" and delivered["cross_ref_id"] == "0000"
+    assert delivered["calling_device"] == "531" and delivered["called_device"] == "548"
+    assert delivered["alerting_device"] == "548" and delivered["local_connection_state"] == "alerting"
+    assert delivered["cause"] == "new_call" and delivered["timestamp"] == "2012-12-11T10:57:19"
+    assert delivered["last_redirection_device"] == "not_known"
+    assert cleared["event"] == "connection_cleared" and cleared["device"] == "100"
+    assert cleared["call_id"] == "b164" and cleared["releasing_device"] == "257"
+    assert cleared["cause"] == "normal_clearing" and cleared["local_connection_state"] == "null"
+    # the exchange was the known-good one, and it ended properly
+    assert isinstance(seen[0], codec.AssociationRequest) and seen[0].password == "77777"
+    ops = [m.operation for m in seen if isinstance(m, codec.Invoke)]
+    assert ops[:2] == [71, 71] and ops.count(73) == 2  # monitors stopped on SIGINT
+    assert any(isinstance(m, codec.ReturnResult) and m.operation == 211 for m in seen)
+    assert isinstance(seen[-1], (codec.ReleaseRequest, codec.Abort))
+    assert "link up" in stderr
