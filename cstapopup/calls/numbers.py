@@ -18,17 +18,21 @@ number can be dialled back as it is: a caller from Munich arrives as ``0`` + ``0
 ``00891234567``.  With trunk digit ``0`` that is indistinguishable from the international prefix
 ``00`` + ``89...``.  The rule:
 
-* ``from_pbx=True`` (a number the PBX reported): the trunk prefix is stripped *first*; the rest
-  is read as the PBX's own users would dial it (``00…`` international, ``0…`` national, otherwise
-  local and completed with the plan's area code).  Only when that reading is not a valid number is
-  the number read as it stands (a PBX configured without the trunk digit).
-* ``from_pbx=False`` (a number from a phonebook): read as written first.  Only when that reading
-  is not valid is the trunk prefix stripped (numbers copied from a PBX call list keep the digit).
+* ``from_pbx=True`` (a number the PBX reported): the trunk prefix is stripped *first*; the
+  rest is read as the PBX's own users would dial it (``00…`` international, ``0…`` national,
+  otherwise local and completed with the plan's area code).  Only when that reading is not a
+  valid number is the number read as it stands (a PBX configured without the trunk digit).
+* ``from_pbx=False`` (a number from a phonebook): read as written.  Only when it cannot be
+  read that way at all (not even as a *possible* number) is the trunk prefix stripped: numbers
+  copied from a PBX call list keep the digit (``00891234567``: there is no country 89).
 
-A reading is accepted when phonenumbers says the number is valid.  `lookup_keys` lists the chosen
-reading first and the other valid readings after it, so a phonebook entry is still found when the
-PBX does not send the trunk digit although the plan says it does (``0891234567`` from the PBX reads
-as local ``89 1234567``… first, then as national ``089 1234567``).
+A reading is accepted when phonenumbers says the number is valid; `normalise` returns None
+otherwise.  `lookup_keys` lists the
+chosen reading first and the other valid readings after it, so a phonebook entry is still found
+when the PBX does not send the trunk digit although the plan says it does: ``0891234567`` from
+the PBX is first local 891234567 in area 89 (``+4989891234567``), then national 089 1234567
+(``+49891234567``).  Genuinely ambiguous numbers follow the rule: ``0043 1 5877123`` from the
+PBX is trunk + Kiel (0431), from a phonebook it is Vienna.
 
 Numbers of at most ``internal_max_length`` digits (no ``+``) are internal extensions; the length
 is the only test, so the trunk rule does not apply to them.
@@ -71,7 +75,7 @@ _DIALLED = re.compile(r"\+?[0-9]+")
 
 @dataclass(frozen=True)
 class NumberingPlan:
-    """How numbers are written at this site: country, local area, PBX trunk digit, extension length."""
+    """How numbers are written at this site: country, area, PBX trunk digit, extension length."""
 
     country: str = "DE"
     area_code: str = ""          # local area code without the national prefix, e.g. "89"
@@ -81,7 +85,8 @@ class NumberingPlan:
     def __post_init__(self) -> None:
         # A bad plan is a configuration error; say so when it is made, not on every lookup.
         if not self.country.isalpha() or len(self.country) != 2 or not self.country.isupper():
-            raise ValueError(f"country must be a two-letter upper-case region code, not {self.country!r}")
+            raise ValueError(
+                f"country must be a two-letter upper-case region code, not {self.country!r}")
         for name in ("area_code", "trunk_prefix"):
             value = getattr(self, name)
             if value and not (value.isascii() and value.isdigit()):
@@ -133,9 +138,11 @@ def _is_internal(cleaned: str, plan: NumberingPlan) -> bool:
 
 
 def _forms(cleaned: str, plan: NumberingPlan, from_pbx: bool) -> list[str]:
-    """The digit strings to read, preferred first: with and without the trunk prefix (see module doc)."""
+    """The digit strings to read, best first: with and without the trunk prefix (module doc)."""
     prefix = plan.trunk_prefix
-    if cleaned.startswith("+") or not prefix or not cleaned.startswith(prefix) or len(cleaned) == len(prefix):
+    if not prefix or cleaned.startswith("+") or not cleaned.startswith(prefix):
+        return [cleaned]
+    if len(cleaned) == len(prefix):
         return [cleaned]
     stripped = cleaned[len(prefix):]
     return [stripped, cleaned] if from_pbx else [cleaned, stripped]
@@ -168,18 +175,32 @@ def _e164(number: PhoneNumber) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def _is_plausible(number: PhoneNumber) -> bool:
+    """An invalid number that may still be real: the right length, and no national number
+    starting with 0 (what is left when a prefix was misread, e.g. "+49 0049...")."""
+    return not number.italian_leading_zero and phonenumbers.is_possible_number(number)
+
+
 def _valid_numbers(cleaned: str, plan: NumberingPlan, from_pbx: bool,
-                   rejected: list[PhoneNumber]) -> Iterator[PhoneNumber]:
-    """Valid readings in preference order, parsed lazily; invalid parses are collected in `rejected`."""
+                   plausible: list[PhoneNumber]) -> Iterator[PhoneNumber]:
+    """Valid readings, best first, parsed lazily; plausible invalid ones go to `plausible`."""
     for form in _forms(cleaned, plan, from_pbx):
+        readable = False
         for reading in _readings(form, plan):
             number = _parse(reading, plan)
             if number is None:
                 continue
             if phonenumbers.is_valid_number(number):
+                readable = True
                 yield number
-            else:
-                rejected.append(number)
+            elif _is_plausible(number):
+                readable = True
+                plausible.append(number)
+        if readable and not from_pbx:
+            # A phonebook number that reads as written (if only as "possible": a range newer
+            # than the metadata) is taken as written.  Stripping a "trunk digit" from it would
+            # turn an unlisted mobile number 0151 ... into a Munich number 089 151 ...
+            return
 
 
 def normalise(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> NormalisedNumber | None:
@@ -195,7 +216,8 @@ def normalise(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> Normalise
     for number in _valid_numbers(cleaned, plan, from_pbx, []):
         at_home = phonenumbers.region_code_for_number(number) == plan.country
         style = PhoneNumberFormat.NATIONAL if at_home else PhoneNumberFormat.INTERNATIONAL
-        return NormalisedNumber(_e164(number), "external", phonenumbers.format_number(number, style))
+        display = phonenumbers.format_number(number, style)
+        return NormalisedNumber(_e164(number), "external", display)
     return None
 
 
@@ -208,20 +230,19 @@ def iter_lookup_keys(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> It
         yield INTERNAL_KEY_PREFIX + cleaned
         return
     seen: set[str] = set()
-    rejected: list[PhoneNumber] = []
-    for number in _valid_numbers(cleaned, plan, from_pbx, rejected):
+    plausible: list[PhoneNumber] = []
+    for number in _valid_numbers(cleaned, plan, from_pbx, plausible):
         key = _e164(number)
         if key not in seen:
             seen.add(key)
             yield key
     # Numbers newer than the metadata (or odd private ranges) are "possible" but not "valid";
     # their E.164 form is still a far better key than raw digits.
-    for number in rejected:
-        if phonenumbers.is_possible_number(number):
-            key = _e164(number)
-            if key not in seen:
-                seen.add(key)
-                yield key
+    for number in plausible:
+        key = _e164(number)
+        if key not in seen:
+            seen.add(key)
+            yield key
     for form in _forms(cleaned, plan, from_pbx):
         key = RAW_KEY_PREFIX + form
         if key not in seen:

@@ -11,7 +11,6 @@ import codecs
 import csv
 import io
 import logging
-import os
 import quopri
 import re
 import time
@@ -157,13 +156,17 @@ class _Columns:
     phones: list[int] = field(default_factory=list)
 
 
+def _is_phone_header(token: str) -> bool:
+    return any(w in token for w in _PHONE_WORDS) and not any(w in token for w in _NOT_PHONE_WORDS)
+
+
 def _map_columns(header: list[str]) -> _Columns:
     cols = _Columns()
     for i, raw in enumerate(header):
         token = _header_token(raw)
         if not token:
             continue
-        # First column of each kind wins: exports often repeat a header ("Name" for a second person).
+        # First column of each kind wins: exports repeat headers ("Name" for a second person).
         if token in _NAME_HEADERS:
             cols.name = i if cols.name is None else cols.name
         elif token in _FIRST_HEADERS:
@@ -172,14 +175,14 @@ def _map_columns(header: list[str]) -> _Columns:
             cols.last = i if cols.last is None else cols.last
         elif token in _COMPANY_HEADERS:
             cols.company = i if cols.company is None else cols.company
-        elif any(w in token for w in _PHONE_WORDS) and not any(w in token for w in _NOT_PHONE_WORDS):
+        elif _is_phone_header(token):
             cols.phones.append(i)
     return cols
 
 
 def _sniff_delimiter(text: str) -> str:
     """`;` (German Excel), `,` or tab, whichever the header line uses most; `,` if none."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in io.StringIO(text) if line.strip()), "")
     # Quoted header cells may contain any of the candidates; count only outside quotes.
     unquoted = re.sub(r'"[^"]*"', "", first)
     counts = {d: unquoted.count(d) for d in (";", ",", "\t")}
@@ -199,7 +202,10 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
     contacts: list[tuple[int, Contact]] = []
     cols: _Columns | None = None
     last_error_line = -1
+    line = 0
+    odd_quotes = text.count('"') % 2 == 1
     while True:
+        previous_end = reader.line_num
         try:
             row = next(reader)
         except StopIteration:
@@ -210,7 +216,13 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
             last_error_line = reader.line_num
             messages.add(reader.line_num, f"unreadable CSV ({exc}); line skipped")
             continue
-        line = reader.line_num
+        line = previous_end + 1     # where the record starts (quoted cells may span lines)
+        if (odd_quotes and reader.line_num > line
+                and reader.line_num == len(io.StringIO(text, newline="").readlines())):
+            # An unbalanced quote makes the csv module swallow everything after it into one
+            # cell; without this message the rest of the file would vanish silently.
+            messages.add(line, f"a quote opened in this entry is never closed, so lines {line}"
+                               f"-{reader.line_num} were read as one entry")
         if not any(cell.strip() for cell in row):
             continue
         if cols is None:
@@ -219,7 +231,7 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
                 messages.add(line, "no phone column found in the header row "
                                    f"(columns: {', '.join(c.strip() for c in row)})")
                 return []
-            if cols.name is None and cols.first is None and cols.last is None and cols.company is None:
+            if (cols.name, cols.first, cols.last, cols.company) == (None, None, None, None):
                 messages.add(line, "no name or company column found in the header row")
                 return []
             continue
@@ -340,7 +352,11 @@ def _read_vcard(text: str, path: Path, messages: _Messages) -> list[tuple[int, C
     for line, logical in _vcard_lines(text):
         if not logical.strip():
             continue
-        head, sep, value = logical.partition(":") if '"' not in logical else _partition_unquoted(logical)
+        # Only parameter values may be quoted; without quotes the first ':' ends the head.
+        if '"' in logical:
+            head, sep, value = _partition_unquoted(logical)
+        else:
+            head, sep, value = logical.partition(":")
         if not sep:
             if card is not None:
                 messages.add(line, f"not a vCard property line: {logical[:40]!r}")
@@ -350,7 +366,8 @@ def _read_vcard(text: str, path: Path, messages: _Messages) -> list[tuple[int, C
         params = params[1:]
         if prop == "BEGIN" and value.strip().upper() == "VCARD":
             if card is not None:
-                messages.add(card.line, "card has no END:VCARD before the next BEGIN:VCARD; read anyway")
+                messages.add(card.line,
+                             "card has no END:VCARD before the next BEGIN:VCARD; read anyway")
                 contact = _finish_card(card, source, messages)
                 if contact:
                     contacts.append((card.line, contact))
@@ -417,44 +434,47 @@ def _signature(path: Path) -> _Signature | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _read_file(path: Path) -> tuple[list[tuple[int, Contact]], list[str]]:
-    """Contacts (with their line numbers) and problem messages of one file.  Never raises."""
-    messages = _Messages(path)
+def _read_file(path: Path, messages: _Messages) -> list[tuple[int, Contact]]:
+    """Contacts of one file with the line each starts on; problems go to `messages`.
+
+    Never raises.
+    """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             messages.add(None, f"file is too large for a phonebook ({size} bytes); skipped")
-            return [], messages.result()
+            return []
         data = path.read_bytes()
     except FileNotFoundError:
         messages.add(None, "file not found")
-        return [], messages.result()
+        return []
     except OSError as exc:
         messages.add(None, f"cannot read the file ({exc.strerror or exc})")
-        return [], messages.result()
+        return []
     text = _decode(data)
-    if "\x00" in text:
+    if "\x00" in text[:4096]:
+        # Text exports have no NUL bytes; a spreadsheet, image or database near the start does.
         messages.add(None, "binary file, not a CSV or vCard phonebook; skipped")
-        return [], messages.result()
+        return []
+    text = text.replace("\x00", "")    # a stray NUL further down is damage, not content
     try:
         if _is_vcard(path, text):
-            contacts = _read_vcard(text, path, messages)
-        else:
-            contacts = _read_csv(text, path, messages)
-    except Exception as exc:   # noqa: BLE001 - a reader bug must not take the popup down with it
+            return _read_vcard(text, path, messages)
+        return _read_csv(text, path, messages)
+    except Exception as exc:   # a reader bug must not take the popup down with it
         log.exception("reading phonebook %s failed", path)
         messages.add(None, f"cannot parse the file ({type(exc).__name__}: {exc}); skipped")
-        return [], messages.result()
-    return contacts, messages.result()
+        return []
 
 
 def read_contacts(path: Path | str) -> tuple[list[Contact], list[str]]:
     """All contacts of one CSV or vCard file, and the problems found.  Never raises.
 
-    Also what the simulator uses to pick demo callers.
+    Also what the simulator can use to pick demo callers.
     """
-    contacts, errors = _read_file(Path(path))
-    return [contact for _, contact in contacts], errors
+    messages = _Messages(Path(path))
+    contacts = _read_file(Path(path), messages)
+    return [contact for _, contact in contacts], messages.result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,7 +507,11 @@ class Phonebook:
 
     Files are read in order and the first file wins a number two contacts share (noted in
     `conflicts`).  Problems are listed in `errors`; nothing here raises for a bad file.
-    Meant to be used from one thread (the app's event loop).
+
+    Lookups belong to one thread (the app's event loop).  Reading a large file takes a while
+    (about 3 s for 50,000 contacts, see benchmarks/phonebook.py), so construction and
+    `reload_if_changed` may run in one worker thread instead: a reload builds a new index and
+    swaps it in whole, so lookups running meanwhile see the old index or the new one.
     """
 
     def __init__(
@@ -552,7 +576,7 @@ class Phonebook:
         """Re-read files whose mtime, size or inode changed; True if anything was reloaded.
 
         Cheap enough to call before every lookup: it looks at the disk at most once per
-        `check_interval` seconds and reads only the files that changed.
+        `check_interval` seconds (one stat per file) and reads only the files that changed.
         """
         now = self._clock()
         if now - self._last_check < self._check_interval:
@@ -578,7 +602,8 @@ class Phonebook:
 
     def _load(self, path: Path) -> _LoadedFile:
         before = _signature(path)
-        contacts, errors = _read_file(path)
+        messages = _Messages(path)
+        contacts = _read_file(path, messages)
         after = _signature(path)
         # Signature taken on both sides of the read: a file saved while we read it is half old,
         # half new, so make the next check read it again.
@@ -588,13 +613,11 @@ class Phonebook:
             for number in contact.numbers:
                 key = next(iter_lookup_keys(number, self.plan, from_pbx=False), None)
                 if key is None:
-                    errors.append(f"{path}, line {line}: cannot read {number!r} "
-                                  f"as a phone number ({contact.label})")
+                    messages.add(line, f"cannot read {number!r} as a phone number "
+                                       f"({contact.label})")
                     continue
                 entries.append(_Entry(contact, number, key, line))
-        if len(errors) > MAX_MESSAGES_PER_FILE + 1:
-            extra = len(errors) - MAX_MESSAGES_PER_FILE
-            errors = [*errors[:MAX_MESSAGES_PER_FILE], f"{path}: {extra} more problems not listed"]
+        errors = messages.result()
         log.info("phonebook %s: %d contacts, %d numbers, %d problems",
                  path, len(contacts), len(entries), len(errors))
         return _LoadedFile(signature, entries, len(contacts), errors)
@@ -624,7 +647,3 @@ class Phonebook:
         self.errors = errors
         self.conflicts = conflicts
         self._cache = OrderedDict()
-
-
-def _file_exists(path: Path) -> bool:
-    return os.path.isfile(path)
