@@ -40,6 +40,7 @@ class Hop:
     """One step in the life of a call, in order: what happened, at which device, when."""
 
     kind: str            # delivered, diverted, answered, held, retrieved, transferred, conferenced, cleared, failed
+    #                      (also from the tracker: originated, offered, queued, link_lost)
     device: str | None
     at: datetime
     detail: str | None = None   # e.g. the cause, or the device the call went to
