@@ -1,0 +1,390 @@
+"""Random, realistic demo traffic: callers from outside, internal and outgoing calls,
+transfers, deflections, pickups, missed and busy calls.
+
+Reproducible: every choice comes from one `random.Random(seed)` and runs in the scheduler's
+virtual time, so the same seed gives the same calls (with no client changing them).  Callers
+are taken about 70% of the time from the sample phonebook (resources/demo/phonebook.csv or
+.vcf, when present) and otherwise made up; both are presented as the PBX presents them, with
+the trunk access digit in front (e.g. 00891234567).  The traffic runs whether or not any
+client is connected.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from .model import TRUNK_ACCESS_DIGIT, Call
+from .traffic import Script, ScriptHandle, Traffic
+
+log = logging.getLogger("cstapopup.csta.switch")
+
+#: Share of callers taken from the phonebook when it has numbers.
+PHONEBOOK_SHARE = 0.7
+#: Share of incoming callers who withhold their number.
+RESTRICTED_SHARE = 0.07
+
+# Area codes (national form) of large German cities, and mobile prefixes, for made-up callers.
+AREA_CODES = (
+    "030", "040", "089", "0221", "069", "0711", "0211", "0201", "0231", "0421", "0511", "0341",
+    "0351", "0911", "0228", "0621", "0761", "0251", "0521", "0234", "06131", "0441", "0831",
+)
+MOBILE_PREFIXES = ("0151", "0152", "0157", "0160", "0162", "0170", "0171", "0172", "0173",
+                   "0175", "0176", "0177", "0178", "0179")
+FOREIGN_PREFIXES = ("0043", "0041", "0031", "0033", "0039", "0044")
+
+# Kinds of demo call and their weights.
+KINDS: tuple[tuple[str, int], ...] = (
+    ("incoming", 40), ("outgoing", 15), ("internal", 12), ("transfer", 8), ("deflect", 5),
+    ("pickup", 5), ("busy", 4), ("conference", 2),
+)
+
+
+def pbx_number(raw: str) -> str | None:
+    """A phonebook number ("+49 89 1234567", "089/1234567", "0043 1 234567") as the PBX
+    presents an outside caller: trunk access digit, then the national or international form.
+    None for numbers without an area code."""
+    text = raw.strip()
+    plus = text.startswith("+")
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if plus:
+        national = "0" + digits[2:] if digits.startswith("49") else "00" + digits
+    elif digits.startswith("0049"):
+        national = "0" + digits[4:]
+    elif digits.startswith("0"):
+        national = digits
+    else:
+        return None
+    if len(national) < 6:
+        return None
+    return TRUNK_ACCESS_DIGIT + national
+
+
+def load_phonebook(paths: Iterable[Path]) -> list[str]:
+    """The numbers (PBX form) of the sample phonebook files that exist, in file order."""
+    numbers: list[str] = []
+    for path in paths:
+        try:
+            if path.suffix.lower() == ".csv":
+                numbers += _csv_numbers(path)
+            elif path.suffix.lower() == ".vcf":
+                numbers += _vcf_numbers(path)
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            log.warning("demo: cannot read the phonebook %s: %s", path, exc)
+    return list(dict.fromkeys(numbers))
+
+
+def default_phonebook_paths() -> list[Path]:
+    from cstapopup import resources
+
+    return [resources.path("demo/phonebook.csv"), resources.path("demo/phonebook.vcf")]
+
+
+def _csv_numbers(path: Path) -> list[str]:
+    out = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter=";"):
+            for column in ("Phone", "Mobile"):
+                number = pbx_number(row.get(column) or "")
+                if number:
+                    out.append(number)
+    return out
+
+
+def _vcf_numbers(path: Path) -> list[str]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition(":")
+        if key.upper().split(";")[0] == "TEL":
+            number = pbx_number(value)
+            if number:
+                out.append(number)
+    return out
+
+
+class NumberSource:
+    """Outside numbers for demo calls: from the phonebook (70%) or made up."""
+
+    def __init__(self, phonebook: Sequence[str] = ()) -> None:
+        self.phonebook = list(phonebook)
+
+    def number(self, rng: random.Random) -> str:
+        if self.phonebook and rng.random() < PHONEBOOK_SHARE:
+            return rng.choice(self.phonebook)
+        return made_up_number(rng)
+
+
+def made_up_number(rng: random.Random) -> str:
+    """A plausible German (sometimes foreign) number in the PBX's presentation."""
+    roll = rng.random()
+    if roll < 0.3:
+        national = rng.choice(MOBILE_PREFIXES) + _digits(rng, rng.choice((7, 8)))
+    elif roll < 0.35:
+        national = (rng.choice(FOREIGN_PREFIXES) + str(rng.randint(1, 9))
+                    + _digits(rng, rng.randint(6, 8)))
+    else:
+        area = rng.choice(AREA_CODES)
+        national = area + str(rng.randint(2, 9)) + _digits(rng, 10 - len(area) + rng.randint(-1, 1))
+    return TRUNK_ACCESS_DIGIT + national
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(str(rng.randint(0, 9)) for _ in range(max(1, n)))
+
+
+class DemoTraffic:
+    """Random calls at `rate` calls per minute (virtual time), reproducible with `seed`."""
+
+    def __init__(self, traffic: Traffic, rate: float = 2.0, seed: int | None = None,
+                 numbers: NumberSource | None = None, reception: str | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("the demo rate must be positive")
+        self.t = traffic
+        self.model = traffic.model
+        self.rate = float(rate)
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.rng = random.Random(self.seed)
+        self.numbers = numbers or NumberSource()
+        self.devices = list(self.model.devices)
+        #: The device that gets the largest share of outside calls (the reception).
+        self.reception = reception or self.devices[0]
+        self.handle: ScriptHandle | None = None
+        self.started = 0
+        self._builders: dict[str, Callable[[random.Random], Script | None]] = {
+            "incoming": self._incoming, "outgoing": self._outgoing, "internal": self._internal,
+            "transfer": self._transfer, "deflect": self._deflect, "pickup": self._pickup,
+            "busy": self._busy, "conference": self._conference,
+        }
+
+    def start(self, delay: float = 1.0) -> ScriptHandle:
+        self.handle = self.t.scheduler.spawn(self._arrivals(), delay, "demo")
+        return self.handle
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+    def _arrivals(self) -> Script:
+        names = [k for k, _ in KINDS]
+        weights = [w for _, w in KINDS]
+        while True:
+            kind = self.rng.choices(names, weights)[0]
+            # Each call gets its own generator, so that a call changed by a client does not
+            # shift the choices of the calls after it.
+            rng = random.Random(self.rng.getrandbits(64))
+            script = self._builders[kind](rng)
+            if script is not None:
+                self.started += 1
+                self.t.scheduler.spawn(script, 0.0, f"demo {kind}")
+            yield self.rng.expovariate(self.rate / 60.0)
+
+    # Choosing parties ---------------------------------------------------------------------
+
+    def _free(self, exclude: Iterable[str] = ()) -> list[str]:
+        skip = set(exclude)
+        return [d for d in self.devices if d not in skip and not self.model.is_busy(d)]
+
+    def _target(self, rng: random.Random) -> str:
+        if rng.random() < 0.4:
+            return self.reception
+        return rng.choice(self.devices)
+
+    def _caller(self, rng: random.Random) -> str | None:
+        return None if rng.random() < RESTRICTED_SHARE else self.numbers.number(rng)
+
+    def _incoming_call(self, rng: random.Random, target: str) -> Call | None:
+        step = self.t.attempt(self.model.incoming_call, self._caller(rng), target)
+        return None if step is None or step.call is None or step.call.ended else step.call
+
+    # The kinds of call -------------------------------------------------------------------------
+
+    def _incoming(self, rng: random.Random) -> Script:
+        call = self._incoming_call(rng, self._target(rng))
+        if call is None:
+            return
+        if rng.random() < 0.72:
+            yield rng.uniform(2, 12)
+            answered_by = self.t.answer_where_ringing(call)
+            yield _talk(rng)
+            self.t.finish(call, by=answered_by if rng.random() < 0.4 else None)
+        else:
+            yield rng.uniform(6, 25)  # missed: the caller gives up
+            self.t.finish(call)
+
+    def _busy(self, rng: random.Random) -> Script | None:
+        busy = [d for d in self.devices if self.model.is_busy(d)]
+        if not busy:
+            return self._incoming(rng)
+        # The call fails at once; nothing is left to do.
+        self._incoming_call(rng, rng.choice(busy))
+        return None
+
+    def _outgoing(self, rng: random.Random) -> Script | None:
+        free = self._free()
+        if not free:
+            return None
+        caller = rng.choice(free)
+        step = self.t.attempt(self.model.make_call, caller, self.numbers.number(rng))
+        if step is None:
+            return None
+        return self._outgoing_rest(rng, step.call, caller)
+
+    def _outgoing_rest(self, rng: random.Random, call: Call, caller: str) -> Script:
+        yield rng.uniform(3, 10)
+        roll = rng.random()
+        if roll < 0.08 and self.t.alive(call) and call.outside() is not None:
+            self.t.attempt(self.model.remote_busy, call)
+            yield rng.uniform(2, 4)
+            if self.t.alive(call) and call.party(caller) is not None:
+                self.t.attempt(self.model.hang_up, call, caller, "busy")
+            self.t.finish(call)
+            return
+        if roll < 0.8 and self.t.alive(call) and call.outside() is not None:
+            self.t.attempt(self.model.remote_answer, call)
+            yield _talk(rng)
+        else:
+            yield rng.uniform(2, 10)  # nobody answers: the caller gives up
+        self.t.finish(call, by=caller if rng.random() < 0.6 else None)
+
+    def _internal(self, rng: random.Random) -> Script | None:
+        free = self._free()
+        if len(free) < 2:
+            return None
+        caller, called = rng.sample(free, 2)
+        step = self.t.attempt(self.model.make_call, caller, called)
+        if step is None:
+            return None
+        return self._internal_rest(rng, step.call, caller)
+
+    def _internal_rest(self, rng: random.Random, call: Call, caller: str) -> Script:
+        if rng.random() < 0.8:
+            yield rng.uniform(2, 8)
+            answered_by = self.t.answer_where_ringing(call)
+            yield _talk(rng) / 2
+            self.t.finish(call, by=rng.choice([caller, answered_by]))
+        else:
+            yield rng.uniform(8, 20)
+            self.t.finish(call, by=caller)
+
+    def _transfer(self, rng: random.Random) -> Script | None:
+        target = self._target(rng)
+        if self.model.is_busy(target) or not self._free([target]):
+            return self._incoming(rng)
+        call = self._incoming_call(rng, target)
+        if call is None:
+            return None
+        return self._transfer_rest(rng, call, target)
+
+    def _transfer_rest(self, rng: random.Random, c1: Call, a: str) -> Script:
+        yield rng.uniform(2, 8)
+        if self.t.answer_where_ringing(c1) != a:
+            yield rng.uniform(10, 40)
+            self.t.finish(c1)
+            return
+        yield rng.uniform(5, 20)
+        free = self._free([a])
+        consult = None
+        if free and self.t.alive(c1):
+            consult = self.t.attempt(self.model.consult, c1, a, rng.choice(free))
+        c2 = consult.call if consult else None
+        if c2 is None or c2.ended:
+            yield _talk(rng)
+            self.t.finish(c1)
+            return
+        yield rng.uniform(2, 6)
+        if rng.random() < 0.85 and self.t.answer_where_ringing(c2):
+            yield rng.uniform(3, 12)
+            if self.t.attempt(self.model.transfer, c1, c2, a):
+                yield _talk(rng)
+                self.t.finish(c1)
+                return
+        # Nobody took the consultation: A drops it and goes back to the caller.
+        self.t.finish(c2, by=a)
+        if self.t.alive(c1):
+            self.t.attempt(self.model.retrieve, c1, a)
+        yield rng.uniform(5, 20)
+        self.t.finish(c1)
+
+    def _deflect(self, rng: random.Random) -> Script | None:
+        target = self._target(rng)
+        others = self._free([target])
+        if self.model.is_busy(target) or not others:
+            return self._incoming(rng)
+        call = self._incoming_call(rng, target)
+        if call is None:
+            return None
+        return self._deflect_rest(rng, call, target)
+
+    def _deflect_rest(self, rng: random.Random, call: Call, a: str) -> Script:
+        yield rng.uniform(2, 5)
+        free = self._free([a])
+        if free and self.t.alive(call) and call.ringing_device() == a:
+            self.t.attempt(self.model.deflect, call, a, rng.choice(free))
+        yield rng.uniform(2, 8)
+        if rng.random() < 0.85 and self.t.answer_where_ringing(call):
+            yield _talk(rng)
+        else:
+            yield rng.uniform(5, 15)
+        self.t.finish(call)
+
+    def _pickup(self, rng: random.Random) -> Script | None:
+        target = self._target(rng)
+        if self.model.is_busy(target) or not self._free([target]):
+            return self._incoming(rng)
+        call = self._incoming_call(rng, target)
+        if call is None:
+            return None
+        return self._pickup_rest(rng, call, target)
+
+    def _pickup_rest(self, rng: random.Random, call: Call, a: str) -> Script:
+        yield rng.uniform(4, 10)
+        free = self._free([a])
+        if free and self.t.alive(call) and call.ringing_device() == a:
+            self.t.attempt(self.model.pickup, call, rng.choice(free), a)
+        yield _talk(rng)
+        self.t.finish(call)
+
+    def _conference(self, rng: random.Random) -> Script | None:
+        target = self._target(rng)
+        if self.model.is_busy(target) or not self._free([target]):
+            return self._incoming(rng)
+        call = self._incoming_call(rng, target)
+        if call is None:
+            return None
+        return self._conference_rest(rng, call, target)
+
+    def _conference_rest(self, rng: random.Random, c1: Call, a: str) -> Script:
+        yield rng.uniform(2, 6)
+        if self.t.answer_where_ringing(c1) != a:
+            yield _talk(rng)
+            self.t.finish(c1)
+            return
+        yield rng.uniform(5, 15)
+        free = self._free([a])
+        b = rng.choice(free) if free else None
+        consult = self.t.attempt(self.model.consult, c1, a, b) if b and self.t.alive(c1) else None
+        c2 = consult.call if consult else None
+        yield rng.uniform(2, 5)
+        if c2 is not None and self.t.answer_where_ringing(c2):
+            yield rng.uniform(2, 6)
+            if self.t.attempt(self.model.conference, c1, c2, a):
+                yield _talk(rng)
+                self.t.finish(c1, by=b)
+                yield rng.uniform(5, 20)
+                self.t.finish(c1)
+                return
+        self.t.finish(c2, by=a)
+        if self.t.alive(c1):
+            self.t.attempt(self.model.retrieve, c1, a)
+        yield rng.uniform(5, 20)
+        self.t.finish(c1)
+
+
+def _talk(rng: random.Random) -> float:
+    """A conversation length: mostly short, sometimes long (seconds)."""
+    return min(240.0, 5.0 + rng.lognormvariate(3.0, 0.8))

@@ -1,0 +1,414 @@
+"""The asyncio client against the switch simulator over real TCP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from cstapopup.csta import codec, framing
+from cstapopup.csta.client import (
+    AssociationRejectedError,
+    ClientOptions,
+    ConnectError,
+    CstaClient,
+    CstaServiceError,
+    LinkStateChanged,
+    MonitorEvent,
+)
+from cstapopup.csta.switch import faults
+from cstapopup.csta.switch.server import SwitchServer
+
+FAST = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, request_timeout=3.0)
+
+
+def fast_options(**extra) -> ClientOptions:
+    return ClientOptions(**{**FAST, **extra})
+
+
+class Collector:
+    """Collects a client's items; lets a test await a condition on them."""
+
+    def __init__(self, client: CstaClient) -> None:
+        self.items: list = []
+        self._changed = asyncio.Event()
+        self._task = asyncio.create_task(self._run(client))
+
+    async def _run(self, client: CstaClient) -> None:
+        async for item in client.events():
+            self.items.append(item)
+            self._changed.set()
+
+    @property
+    def events(self) -> list[MonitorEvent]:
+        return [i for i in self.items if isinstance(i, MonitorEvent)]
+
+    @property
+    def states(self) -> list[LinkStateChanged]:
+        return [i for i in self.items if isinstance(i, LinkStateChanged)]
+
+    async def wait(self, predicate, timeout: float = 10.0) -> None:
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(loop(), timeout)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@contextlib.asynccontextmanager
+async def running(server: SwitchServer):
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def is_subsequence(needles: list[str], hay: list[str]) -> bool:
+    it = iter(hay)
+    return all(any(n == h for h in it) for n in needles)
+
+
+EXPECTED = {
+    "incoming-answered": (["100"], ["delivered", "established", "connection_cleared"]),
+    "incoming-missed": (["100"], ["delivered", "connection_cleared"]),
+    "incoming-busy": (["100"], ["failed"]),
+    "outgoing": (["100"], ["service_initiated", "originated", "network_reached", "established", "connection_cleared"]),
+    "internal": (["100", "101"], ["delivered", "established", "connection_cleared"]),
+    "transfer": (["100", "101"], ["delivered", "established", "held", "transferred"]),
+    "deflect": (["100", "101", "102"], ["delivered", "diverted"]),
+    "restricted-caller": (["100"], ["delivered", "established", "connection_cleared"]),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+async def test_every_scenario_reaches_the_client(scenario):
+    devices, expected = EXPECTED[scenario]
+    server = SwitchServer(port=0, devices="100-105", speed=40)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            for d in devices:
+                await client.monitor_start(d)
+            records = await server.run_scenario(scenario, "100", timeout=20)
+            assert records, "the scenario finished no call"
+            await col.wait(lambda: is_subsequence(expected, [e.event.name for e in col.events if e.device == "100"]))
+            at_100 = [e.event for e in col.events if e.device == "100"]
+            if scenario == "restricted-caller":
+                delivered = next(e for e in at_100 if e.name == "delivered")
+                assert delivered.calling_device.kind == "restricted"
+            if scenario == "incoming-answered":
+                delivered = next(e for e in at_100 if e.name == "delivered")
+                assert delivered.calling_device.is_known and delivered.associated_calling_device is not None
+            if scenario == "internal":
+                await col.wait(lambda: any(e.device == "101" and e.event.name == "established" for e in col.events))
+        finally:
+            await client.close()
+            await col.stop()
+
+
+async def test_callbacks_per_event_kind_and_perl_style_names():
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        got: dict[str, list[str]] = {"delivered": [], "established": [], "connection_cleared": [], "link": []}
+        client.on_delivered(lambda device, ev: got["delivered"].append(device))
+        client.on_established(lambda device, ev: got["established"].append(device))
+
+        async def cleared(device, ev):  # coroutine callbacks are scheduled
+            got["connection_cleared"].append(device)
+
+        client.on_connection_cleared(cleared)
+        client.on("link", lambda change: got["link"].append(change.state))
+        client.on("delivered", lambda device, ev: 1 / 0)  # a failing callback must not matter
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            await server.run_scenario("incoming-answered", "100", timeout=20)
+            await asyncio.wait_for(_until(lambda: got["connection_cleared"]), 10)
+            assert got["delivered"] == ["100"] and got["established"] == ["100"]
+            assert got["link"][:2] == ["connecting", "up"]
+        finally:
+            await client.close()
+        assert got["link"][-1] == "closed"
+
+
+async def _until(predicate, step: float = 0.01) -> None:
+    while not predicate():
+        await asyncio.sleep(step)
+
+
+async def test_two_clients_monitor_the_same_device_and_both_see_the_call():
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    async with running(server):
+        a = CstaClient("127.0.0.1", server.port, options=fast_options())
+        b = CstaClient("127.0.0.1", server.port, options=fast_options())
+        ca, cb = Collector(a), Collector(b)
+        try:
+            await a.connect()
+            await b.connect()
+            ha = await a.monitor_start("100")
+            hb = await b.monitor_start("100")
+            assert ha.cross_ref_id and hb.cross_ref_id
+            await server.run_scenario("incoming-answered", "100", timeout=20)
+            for col in (ca, cb):
+                await col.wait(lambda col=col: "established" in [e.event.name for e in col.events])
+            assert [e.event.name for e in ca.events][:2] == [e.event.name for e in cb.events][:2]
+        finally:
+            await a.close()
+            await b.close()
+            await ca.stop()
+            await cb.stop()
+
+
+async def test_wrong_password_is_a_clear_rejection():
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, "AMHOST", "wrong", options=fast_options())
+        with pytest.raises(AssociationRejectedError, match="password"):
+            await client.connect()
+        assert client.state != "up"
+
+
+async def test_refused_connection_is_a_clear_error():
+    srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    srv.close()
+    await srv.wait_closed()
+    client = CstaClient("127.0.0.1", port, options=fast_options())
+    with pytest.raises(ConnectError, match="refused"):
+        await client.connect()
+
+
+async def test_connect_timeout_when_the_peer_never_answers_the_association():
+    async def mute(reader, writer):
+        await reader.read(1000)
+        await asyncio.sleep(30)
+
+    srv = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        client = CstaClient("127.0.0.1", port, options=fast_options(connect_timeout=0.5))
+        with pytest.raises(ConnectError, match="did not answer"):
+            await client.connect()
+    finally:
+        srv.close()
+
+
+async def test_a_device_the_pbx_does_not_have():
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        try:
+            await client.connect()
+            with pytest.raises(CstaServiceError) as info:
+                await client.monitor_start("999")
+            assert info.value.reason == "invalid_monitor_object"
+            assert [h.device for h in client.monitors] == []
+            assert client.state == "up"
+        finally:
+            await client.close()
+
+
+async def test_simulator_restarted_under_a_running_client():
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    await server.start()
+    port = server.port
+    client = CstaClient("127.0.0.1", port, options=fast_options())
+    col = Collector(client)
+    try:
+        await client.connect()
+        handle = await client.monitor_start("100")
+        await server.stop()
+        await col.wait(lambda: any(s.state == "down" for s in col.states))
+        server = SwitchServer(port=port, devices="100-103", speed=40)
+        await server.start()
+        await col.wait(lambda: sum(s.state == "up" for s in col.states) >= 2, timeout=15)
+        await server.wait_for(lambda: server.monitors_of("100") == 1, timeout=10)
+        assert handle.active and handle.cross_ref_id is not None
+        before = len(col.events)
+        await server.run_scenario("incoming-answered", "100", timeout=20)
+        await col.wait(lambda: [e.event.name for e in col.events[before:]].count("established") >= 1)
+        names = [e.event.name for e in col.events[before:]]
+        # each event exactly once: no duplicate monitor, no duplicate delivery
+        assert names.count("delivered") == 1 and names.count("established") == 1
+        assert client.reconnects >= 1
+    finally:
+        await client.close()
+        await col.stop()
+        await server.stop()
+
+
+async def test_a_silent_peer_is_noticed_and_the_client_reconnects():
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port,
+                            options=fast_options(keepalive_interval=0.3, keepalive_timeout=0.3))
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            server.set_silent(True)
+            await col.wait(lambda: any(s.state == "down" and "dead" in s.reason for s in col.states), timeout=10)
+            server.set_silent(False)
+            await col.wait(lambda: sum(s.state == "up" for s in col.states) >= 2, timeout=10)
+            await server.wait_for(lambda: server.monitors_of("100") >= 1, timeout=10)
+        finally:
+            await client.close()
+            await col.stop()
+
+
+async def test_keepalive_probe_keeps_a_quiet_but_alive_link_up():
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port,
+                            options=fast_options(keepalive_interval=0.2, keepalive_timeout=1.0))
+        col = Collector(client)
+        try:
+            await client.connect()
+            # several probe periods pass; the switch answers each RequestSystemStatus
+            await asyncio.sleep(1.0)  # elapsed time is the point of this test: nothing to await
+            assert client.state == "up"
+            assert not any(s.state == "down" for s in col.states)
+        finally:
+            await client.close()
+            await col.stop()
+
+
+async def test_undecodable_and_unknown_event_reports_are_skipped_and_the_link_stays_up():
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            handle = await client.monitor_start("100")
+            server.inject(faults.UNDECODABLE_EVENT_REPORT)
+            server.inject(faults.unknown_event_report(77, handle.cross_ref_id))
+            await server.run_scenario("incoming-answered", "100", timeout=20)
+            await col.wait(lambda: "established" in [e.event.name for e in col.events])
+            names = [e.event.name for e in col.events]
+            assert names[0] == "unknown" and "delivered" in names
+            assert client.state == "up" and client.reconnects == 0
+        finally:
+            await client.close()
+            await col.stop()
+
+
+@pytest.mark.parametrize("bad", ["garbage", "truncated"])
+async def test_garbage_or_a_truncated_frame_resets_the_link_and_it_comes_back(bad):
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port,
+                            options=fast_options(keepalive_interval=0.3, keepalive_timeout=0.3))
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            if bad == "garbage":
+                server.inject(faults.GARBAGE)
+            else:
+                # half a frame, then silence: the rest never comes; the link is probed, found
+                # dead (the probe's answer is stuck behind the broken frame) and re-made
+                server.inject(faults.TRUNCATED_FRAME)
+            await col.wait(lambda: any(s.state == "down" for s in col.states), timeout=10)
+            await col.wait(lambda: sum(s.state == "up" for s in col.states) >= 2, timeout=10)
+            await server.wait_for(lambda: server.monitors_of("100") >= 1, timeout=10)
+            before = len(col.events)
+            await server.run_scenario("incoming-missed", "100", timeout=20)
+            await col.wait(lambda: "delivered" in [e.event.name for e in col.events[before:]])
+        finally:
+            await client.close()
+            await col.stop()
+
+
+async def test_services_against_the_simulator():
+    server = SwitchServer(port=0, devices="100-103", speed=40, remote_answer_after=None,
+                          auto_answer_after=None)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            await client.monitor_start("101")
+            conn = await client.make_call("100", "101")
+            assert conn.device.number == "100" and conn.call_id
+            await col.wait(lambda: any(e.device == "101" and e.event.name == "delivered" for e in col.events))
+            delivered = next(e.event for e in col.events if e.device == "101" and e.event.name == "delivered")
+            await client.answer_call(delivered.connection)
+            await col.wait(lambda: any(e.event.name == "established" for e in col.events))
+            calls = await client.snapshot_device("101")
+            assert calls and calls[0]["connection"].call_id == conn.call_id
+            await client.hold_call(delivered.connection)
+            await col.wait(lambda: any(e.event.name == "held" for e in col.events))
+            await client.retrieve_call(delivered.connection)
+            await col.wait(lambda: any(e.event.name == "retrieved" for e in col.events))
+            await client.clear_connection(delivered.connection)
+            await col.wait(lambda: any(e.event.name == "connection_cleared" for e in col.events))
+            with pytest.raises(CstaServiceError) as info:
+                await client.answer_call(delivered.connection)  # the call is gone
+            assert info.value.reason
+        finally:
+            await client.close()
+            await col.stop()
+
+
+async def test_events_split_at_every_byte_offset_and_coalesced_reach_the_client():
+    """A peer that writes one byte at a time, then everything at once."""
+    server = SwitchServer(port=0, devices="100-103", speed=40)
+    async with running(server):
+        # Put a byte-splitting relay between client and switch.
+        async def relay(reader, writer, *, chunk):
+            try:
+                while data := await reader.read(4096):
+                    for i in range(0, len(data), chunk):
+                        writer.write(data[i:i + chunk])
+                        await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(cr, cw):
+            sr, sw = await asyncio.open_connection("127.0.0.1", server.port)
+            await asyncio.gather(relay(cr, sw, chunk=4096), relay(sr, cw, chunk=1))
+
+        proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = proxy.sockets[0].getsockname()[1]
+        client = CstaClient("127.0.0.1", port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            await server.run_scenario("incoming-answered", "100", timeout=20)
+            await col.wait(lambda: is_subsequence(["delivered", "established", "connection_cleared"],
+                                                  [e.event.name for e in col.events]))
+        finally:
+            await client.close()
+            await col.stop()
+            proxy.close()
+
+
+async def test_close_stops_monitors_and_leaves_the_association():
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        await client.connect()
+        await client.monitor_start("100")
+        await server.wait_for(lambda: server.monitors_of("100") == 1)
+        await client.close()
+        await server.wait_for(lambda: server.monitors_of("100") == 0 and not server.associated_links, timeout=5)
+
+
+def test_password_never_in_repr():
+    c = CstaClient("192.0.2.1", 7001, "AMHOST", "s3cret")
+    assert "s3cret" not in repr(c)
