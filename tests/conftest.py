@@ -7,3 +7,6 @@ import tempfile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CSTAPOPUP_CACHE_DIR", tempfile.mkdtemp(prefix="cstapopup-test-cache-"))
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+# Never touch the user's real history or settings from a test.
+os.environ.setdefault("CSTAPOPUP_DATA_DIR", tempfile.mkdtemp(prefix="cstapopup-test-data-"))
+os.environ.setdefault("CSTAPOPUP_CONFIG_DIR", tempfile.mkdtemp(prefix="cstapopup-test-config-"))

@@ -1,0 +1,220 @@
+"""`cstapopup history`: list, search and export the call history from the command line.
+
+Reads the app's database (safe while the app runs: SQLite's WAL lets readers in while it
+writes).  A table for people; CSV and JSON for other programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from cstapopup.calls.model import Call, Outcome
+from cstapopup.calls.store import (
+    HistoryCorruptError,
+    HistoryError,
+    HistoryFilter,
+    HistoryStore,
+    default_path,
+    write_csv,
+    write_json,
+)
+from cstapopup.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+
+PROG = "cstapopup history"
+NAME_WIDTH = 32
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "history",
+        help="list, search or export the call history",
+        description="List, search or export the call history kept by the app (newest first). "
+        "Times are shown and read in local time.",
+    )
+    p.add_argument("--db", type=Path, metavar="PATH",
+                   help="the history database (default: the app's, in the user data directory, "
+                        "or $CSTAPOPUP_DATA_DIR)")
+    p.add_argument("--missed", action="store_true", help="only missed calls")
+    p.add_argument("--not-done", action="store_true",
+                   help="only calls not marked as done (with --missed: the tray badge's list)")
+    p.add_argument("--search", metavar="TEXT",
+                   help="name, company or number contains TEXT (every word of it)")
+    p.add_argument("--since", metavar="DATE",
+                   help="calls from DATE on: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time)")
+    p.add_argument("--device", action="append", default=[], metavar="N",
+                   help="calls that involved device N (repeat for several)")
+    p.add_argument("--limit", default="50", metavar="N",
+                   help="show at most N calls (default 50; 0 for all)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (default), csv (with a header row) or json (a list of objects)")
+    p.add_argument("--keys", action="store_true", help="add each call's key to the table")
+    p.add_argument("--mark-done", metavar="KEY", help="mark the call KEY as done, then exit")
+    p.add_argument("--delete", metavar="KEY", help="delete the call KEY, then exit")
+    p.set_defaults(func=run)
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_since(text: str) -> datetime:
+    """YYYY-MM-DD (local midnight) or an ISO datetime (local unless it has an offset)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day).astimezone()
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since: {text!r} is not a date; use YYYY-MM-DD or "
+                         f"YYYY-MM-DDTHH:MM (local time)") from None
+    return t if t.tzinfo is not None else t.astimezone()
+
+
+def parse_limit(text: str) -> int | None:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise UsageError(f"--limit: {text!r} is not a number of calls (0 for all)")
+    return n or None
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        since = parse_since(args.since) if args.since is not None else None
+        limit = parse_limit(args.limit)
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    path: Path = args.db or default_path()
+    acting = args.mark_done is not None or args.delete is not None
+    if not path.exists():
+        if args.db is not None or acting:
+            _error(f"there is no call history at {path}")
+            return EXIT_ERROR
+        # Nothing recorded yet: say so, without creating a database just to read it.
+        return _print(args, [], total=0, filtered=False)
+    try:
+        store = HistoryStore(path)
+    except HistoryError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    with store:
+        if store.recovery_message:
+            _error(store.recovery_message)
+        try:
+            if acting:
+                return _act(args, store)
+            f = HistoryFilter(text=args.search, missed=args.missed, not_done=args.not_done,
+                              devices=tuple(args.device), since=since)
+            if args.format != "table" and limit is None:
+                calls: Any = store.iter_calls(f)  # streamed: exports of any size
+                total = None
+            else:
+                calls = store.query(f, limit=limit)
+                total = store.count(f) if limit is not None and len(calls) == limit else len(calls)
+            return _print(args, calls, total=total, filtered=f != HistoryFilter())
+        except HistoryCorruptError as exc:
+            moved = store.recover()
+            _error(f"{exc}. It was moved to {moved} and a new, empty history was started.")
+            return EXIT_ERROR
+        except HistoryError as exc:
+            _error(str(exc))
+            return EXIT_ERROR
+
+
+def _act(args: argparse.Namespace, store: HistoryStore) -> int:
+    if args.mark_done is not None:
+        if not store.mark_done(args.mark_done):
+            _error(f"no call with key {args.mark_done!r}")
+            return EXIT_ERROR
+        print(f"Marked {args.mark_done} as done.")
+    if args.delete is not None:
+        if not store.delete(args.delete):
+            _error(f"no call with key {args.delete!r}")
+            return EXIT_ERROR
+        print(f"Deleted {args.delete}.")
+    return EXIT_OK
+
+
+def _print(args: argparse.Namespace, calls: Any, *, total: int | None, filtered: bool) -> int:
+    if args.format == "json":
+        write_json(sys.stdout, calls)
+        return EXIT_OK
+    if args.format == "csv":
+        write_csv(sys.stdout, calls, local_time=True)
+        return EXIT_OK
+    calls = list(calls)
+    if not calls:
+        print("No calls match." if filtered else "No calls in the history yet.")
+        return EXIT_OK
+    print(format_table(calls, keys=args.keys))
+    if total is not None and total > len(calls):
+        print(f"({len(calls):,} of {total:,} calls shown; --limit 0 shows all)")
+    return EXIT_OK
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _duration(call: Call) -> str:
+    if call.talk_seconds is not None:
+        return _clock(call.talk_seconds)
+    if call.is_live:
+        return "..."
+    if call.ring_seconds is not None:
+        return f"rang {_clock(call.ring_seconds)}"
+    return "-"
+
+
+def _name(call: Call) -> str:
+    name = call.remote_name or ""
+    if call.remote_company:
+        name = f"{name} ({call.remote_company})" if name else call.remote_company
+    return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
+
+
+def _number(call: Call) -> str:
+    if call.remote_number:
+        return call.remote_number
+    return {"restricted": "(withheld)", "not_known": "(unknown)"}.get(call.remote_kind, "-")
+
+
+def _outcome(call: Call) -> str:
+    text = call.outcome.value.replace("_", " ")
+    if call.outcome is Outcome.UNKNOWN and call.end_unknown:
+        text = "end not seen"
+    return f"{text}, done" if call.done else text
+
+
+def format_table(calls: list[Call], *, keys: bool = False) -> str:
+    """Aligned columns: time (local), direction, name, number, devices, duration, outcome."""
+    header = ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION", "OUTCOME"]
+    rows = [[c.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), c.direction.value,
+             _name(c), _number(c), ",".join(c.local_devices) or "-", _duration(c), _outcome(c)]
+            for c in calls]
+    if keys:
+        header.append("KEY")
+        for row, c in zip(rows, calls):
+            row.append(c.key)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    right = {header.index("DURATION")}
+    lines = []
+    for r in [header, *rows]:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,222 @@
+"""Tests of `cstapopup history` (cstapopup/commands/history.py), in-process and as a program."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cstapopup.calls.model import Call, Direction, Hop, Outcome
+from cstapopup.calls.store import DATA_DIR_ENV, HistoryStore
+from cstapopup.cli import main
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def make_call(i: int, *, name: str | None = None, number: str | None = "0891234567",
+              devices: tuple[str, ...] = ("100",), outcome: Outcome = Outcome.ANSWERED,
+              done: bool = False, company: str | None = None) -> Call:
+    started = T0 + timedelta(minutes=i)
+    answered = started + timedelta(seconds=4) if outcome is Outcome.ANSWERED else None
+    ended = started + timedelta(seconds=94)
+    return Call(key=f"call-{i}", direction=Direction.INCOMING, started_at=started,
+                remote_number=number, remote_name=name, remote_company=company,
+                local_devices=devices, answered_at=answered, ended_at=ended, outcome=outcome,
+                hops=(Hop("delivered", devices[0], started), Hop("cleared", None, ended)),
+                done=done)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "history.sqlite3"
+    with HistoryStore(path) as s:
+        s.upsert(make_call(1, name="Hans Müller", company="Siemens AG"))
+        s.upsert(make_call(2, name="Erika Schmidt", number="030 5550001",
+                           outcome=Outcome.MISSED, devices=("101",)))
+        s.upsert(make_call(3, number=None, outcome=Outcome.MISSED, done=True))
+        s.upsert(make_call(4, name="Hans Müller", devices=("100", "102")))
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["history", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_lists_newest_first_with_aligned_columns(db, capsys):
+    code, out, err = run(capsys, "--db", str(db))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION",
+                                "OUTCOME"]
+    assert len(lines) == 5
+    local = (T0 + timedelta(minutes=4)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    assert lines[1].startswith(local)
+    assert "100,102" in lines[1] and "1:30" in lines[1]  # devices, talk time
+    assert "Hans Müller (Siemens AG)" in lines[4]
+    assert "missed, done" in lines[2] and "(unknown)" not in lines[2]
+    assert "rang 1:34" in lines[3]
+    # Aligned: every column starts at the same offset in every line.
+    start = lines[0].index("NUMBER")
+    assert all(line[start - 2:start] == "  " for line in lines)
+
+
+def test_filters(db, capsys):
+    code, out, _ = run(capsys, "--db", str(db), "--missed")
+    assert code == 0 and len(out.splitlines()) == 3
+    _, out, _ = run(capsys, "--db", str(db), "--missed", "--not-done")
+    assert len(out.splitlines()) == 2 and "Erika Schmidt" in out
+    _, out, _ = run(capsys, "--db", str(db), "--search", "müller")
+    assert out.count("Hans Müller") == 2 and "Erika" not in out
+    _, out, _ = run(capsys, "--db", str(db), "--search", "030 555")
+    assert "Erika Schmidt" in out and "Hans" not in out
+    _, out, _ = run(capsys, "--db", str(db), "--device", "101", "--device", "102")
+    assert len(out.splitlines()) == 3
+    since = (T0 + timedelta(minutes=3)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    _, out, _ = run(capsys, "--db", str(db), "--since", since)
+    assert len(out.splitlines()) == 3
+    day = (T0 + timedelta(days=1)).astimezone().strftime("%Y-%m-%d")
+    _, out, _ = run(capsys, "--db", str(db), "--since", day)
+    assert out.strip() == "No calls match."
+
+
+def test_limit_says_how_many_more(db, capsys):
+    code, out, _ = run(capsys, "--db", str(db), "--limit", "2")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4
+    assert lines[-1] == "(2 of 4 calls shown; --limit 0 shows all)"
+    _, out, _ = run(capsys, "--db", str(db), "--limit", "0")
+    assert len(out.splitlines()) == 5
+
+
+def test_json_output(db, capsys):
+    code, out, _ = run(capsys, "--db", str(db), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [d["key"] for d in data] == ["call-4", "call-3", "call-2", "call-1"]
+    first = data[0]
+    for name in ("direction", "remote_number", "remote_name", "local_devices", "started_at",
+                 "answered_at", "ended_at", "ring_seconds", "talk_seconds", "outcome", "hops"):
+        assert name in first
+    assert first["local_devices"] == ["100", "102"] and first["talk_seconds"] == 90.0
+    with HistoryStore(db) as s:
+        assert data == [c.to_dict() for c in s.recent()]
+    _, out, _ = run(capsys, "--db", str(db), "--format", "json", "--limit", "0", "--missed")
+    assert len(json.loads(out)) == 2
+
+
+def test_csv_output(db, capsys):
+    code, out, _ = run(capsys, "--db", str(db), "--format", "csv", "--search", "Schmidt")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["remote_name"] == "Erika Schmidt" and row["outcome"] == "missed"
+    assert datetime.fromisoformat(row["started_at"]) == T0 + timedelta(minutes=2)
+    assert row["ring_seconds"] == "94" and row["talk_seconds"] == ""
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "01.03.2026", ""])
+def test_bad_date_is_a_usage_error(db, capsys, bad):
+    code, out, err = run(capsys, "--db", str(db), "--since", bad)
+    assert code == 2 and out == ""
+    assert "--since" in err and "YYYY-MM-DD" in err
+
+
+def test_bad_limit_is_a_usage_error(db, capsys):
+    code, _, err = run(capsys, "--db", str(db), "--limit", "-3")
+    assert code == 2 and "--limit" in err
+
+
+def test_empty_history_prints_a_friendly_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    code, out, err = run(capsys)
+    assert code == 0 and out.strip() == "No calls in the history yet." and err == ""
+    assert not (tmp_path / "data").exists()  # reading does not create a database
+    HistoryStore().close()
+    code, out, _ = run(capsys)
+    assert code == 0 and out.strip() == "No calls in the history yet."
+    _, out, _ = run(capsys, "--format", "json")
+    assert json.loads(out) == []
+    _, out, _ = run(capsys, "--format", "csv")
+    assert out.splitlines()[0].startswith("key,direction,started_at")
+
+
+def test_missing_explicit_db_is_an_error(tmp_path, capsys):
+    code, _out, err = run(capsys, "--db", str(tmp_path / "typo.sqlite3"))
+    assert code == 1 and "no call history at" in err
+    assert not (tmp_path / "typo.sqlite3").exists()
+
+
+def test_corrupt_db_says_what_was_done(tmp_path, capsys):
+    path = tmp_path / "history.sqlite3"
+    path.write_bytes(b"garbage, not a database" * 100)
+    code, out, err = run(capsys, "--db", str(path))
+    assert code == 0
+    assert "damaged" in err and "moved to" in err and ".corrupt-" in err
+    assert out.strip() == "No calls in the history yet."
+    moved = list(tmp_path.glob("history.sqlite3.corrupt-*"))
+    assert len(moved) == 1 and moved[0].read_bytes().startswith(b"garbage")
+
+
+def test_locked_db_is_a_clear_error(db, capsys, monkeypatch):
+    import sqlite3
+
+    from cstapopup.calls import store as store_mod
+    monkeypatch.setattr(store_mod, "DEFAULT_BUSY_TIMEOUT", 0.1)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE calls SET done = 0")
+        code, _, err = run(capsys, "--db", str(db), "--mark-done", "call-2")
+        assert code == 1 and "locked by another program" in err
+        code, out, _ = run(capsys, "--db", str(db))  # reading still works
+        assert code == 0 and "Erika" in out
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_mark_done_and_delete(db, capsys):
+    code, out, _ = run(capsys, "--db", str(db), "--mark-done", "call-2")
+    assert code == 0 and "call-2" in out
+    _, out, _ = run(capsys, "--db", str(db), "--missed", "--not-done")
+    assert out.strip() == "No calls match."
+    code, out, _ = run(capsys, "--db", str(db), "--delete", "call-1")
+    assert code == 0
+    code, _, err = run(capsys, "--db", str(db), "--delete", "call-1")
+    assert code == 1 and "no call with key 'call-1'" in err
+    _, out, _ = run(capsys, "--db", str(db), "--keys")
+    assert "KEY" in out.splitlines()[0] and "call-1" not in out and "call-4" in out
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["history", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--db", "--missed", "--search", "--since", "--device", "--limit", "--format"):
+        assert option in out
+
+
+def test_installed_program(db):
+    exe = Path(sys.executable).with_name("cstapopup")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cstapopup"]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run([*command, "history", "--db", str(db), "--format", "json"],
+                          capture_output=True, text=True, timeout=60, env=env, encoding="utf-8",
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert [d["key"] for d in json.loads(done.stdout)] == ["call-4", "call-3", "call-2", "call-1"]
+    done = subprocess.run([*command, "history", "--db", str(db), "--since", "soon"],
+                          capture_output=True, text=True, timeout=60, env=env, encoding="utf-8",
+                          check=False)
+    assert done.returncode == 2 and "--since" in done.stderr
