@@ -1,0 +1,892 @@
+"""The user's settings: every option declared once in `OPTIONS`, stored as TOML, plus the password.
+
+Defaults, validation, the settings dialog's labels and help texts and the README's table all
+follow from `OPTIONS` (the idea of qutebrowser's `configdata.yml`). No Qt here: the dialog in
+`cstapopup/ui/settings_dialog.py` builds itself from this table.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import os
+import re
+import string
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import platformdirs
+import tomli_w
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "cstapopup"
+CONFIG_FILE_NAME = "config.toml"
+#: Overrides the configuration directory (tests, portable installs, several profiles).
+CONFIG_DIR_ENV = "CSTAPOPUP_CONFIG_DIR"
+#: Where the password lives in the TOML file, only when `pbx.password_storage` is "plaintext".
+PLAINTEXT_PASSWORD_KEY = "pbx.password_plaintext"
+KEYRING_SERVICE = "cstapopup"
+
+PASSWORD_STORAGE_KEYRING = "keyring"
+PASSWORD_STORAGE_PLAINTEXT = "plaintext"
+PASSWORD_STORAGE_NONE = "none"
+
+
+class SettingsError(ValueError):
+    """A value that a setting does not accept; the message says why, for the user to read.
+
+    `name` is the setting concerned (when one is), `reason` the message without the setting's
+    label (what the dialog shows right under the field).
+    """
+
+    def __init__(self, message: str, name: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.reason = reason if reason is not None else message
+
+
+class PasswordStoreError(RuntimeError):
+    """The password could not be stored or read (no keyring, the keyring refused)."""
+
+
+class Kind(enum.Enum):
+    """What sort of value an option holds; decides validation and the dialog's editor."""
+
+    TEXT = "text"
+    INT = "int"
+    BOOL = "bool"
+    CHOICE = "choice"
+    DEVICES = "devices"   # a list of device numbers (digits)
+    DEVICE = "device"     # one device number, or "" for none
+    PATH = "path"         # one file, or "" for none
+    PATHS = "paths"       # a list of files
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name ("section.key"), kind, default, how to show it and what it accepts."""
+
+    name: str
+    kind: Kind
+    default: Any
+    label: str                     # for the dialog; "&" marks the keyboard mnemonic
+    help: str                      # one or two sentences for the dialog and the README
+    choices: tuple[tuple[str, str], ...] = ()   # (value, label) for Kind.CHOICE
+    minimum: int | None = None
+    maximum: int | None = None
+    zero_means: str | None = None  # how the dialog shows 0 ("Stay until dismissed")
+    suffix: str = ""               # unit shown after a number (" s", " days")
+    placeholder: str = ""
+    file_filter: str = ""          # for Kind.PATH / PATHS: the file dialog's filter
+    # Extra rule on the kind-checked value: raises SettingsError, or returns a normalised value
+    # (None: keep the value as it is).
+    check: Callable[[Any], Any] | None = field(default=None, compare=False)
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def plain_label(self) -> str:
+        """The label without its mnemonic marker."""
+        return self.label.replace("&&", "\0").replace("&", "").replace("\0", "&")
+
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.choices)
+
+    def validate(self, value: Any) -> Any:
+        """The value in its stored form, or SettingsError saying why it is not accepted."""
+        try:
+            normalised = _VALIDATORS[self.kind](self, value)
+            if self.check is not None:
+                replaced = self.check(normalised)
+                if replaced is not None:
+                    normalised = replaced
+        except SettingsError as exc:
+            message = f"{self.plain_label}: {exc.reason}"
+            raise SettingsError(message, self.name, exc.reason) from None
+        return normalised
+
+    def parse(self, text: str) -> Any:
+        """A value typed as text (command line, a line edit) in its stored form."""
+        text = text.strip()
+        if self.kind is Kind.INT:
+            if not re.fullmatch(r"[+-]?\d+", text):
+                reason = f'"{text}" is not a whole number'
+                raise SettingsError(f"{self.plain_label}: {reason}", self.name, reason)
+            return self.validate(int(text))
+        if self.kind is Kind.BOOL:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            reason = f'say true or false, not "{text}"'
+            raise SettingsError(f"{self.plain_label}: {reason}", self.name, reason)
+        if self.kind is Kind.DEVICES:
+            return self.validate([p for p in re.split(r"[\s,;]+", text) if p])
+        if self.kind is Kind.PATHS:
+            return self.validate([p for p in (s.strip() for s in text.split(os.pathsep)) if p])
+        return self.validate(text)
+
+
+# --- per-kind validation -------------------------------------------------------------------
+
+def _text(opt: Option, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"expected text, got {_describe(value)}")
+    return value.strip()
+
+
+def _int(opt: Option, value: Any) -> int:
+    # bool is an int in Python; `true` in the TOML file is not a number of seconds.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"expected a whole number, got {_describe(value)}")
+    if opt.minimum is not None and value < opt.minimum:
+        raise SettingsError(f"{value} is too small (at least {opt.minimum})")
+    if opt.maximum is not None and value > opt.maximum:
+        raise SettingsError(f"{value} is too large (at most {opt.maximum})")
+    return value
+
+
+def _bool(opt: Option, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _choice(opt: Option, value: Any) -> str:
+    values = opt.choice_values()
+    if not isinstance(value, str) or value.strip() not in values:
+        raise SettingsError(
+            f"{_describe(value)} is not one of " + ", ".join(f'"{v}"' for v in values))
+    return value.strip()
+
+
+_DEVICE_RE = re.compile(r"\d{1,30}")
+
+
+def _device_number(value: Any) -> str:
+    # A device written as a TOML integer (monitor = [100, 101]) is what people type; accept it.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str):
+        raise SettingsError(f"expected a device number, got {_describe(value)}")
+    value = value.strip()
+    if not _DEVICE_RE.fullmatch(value):
+        raise SettingsError(f'"{value}" is not a device number (digits only)')
+    return value
+
+
+def _device(opt: Option, value: Any) -> str:
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return _device_number(value)
+
+
+def _devices(opt: Option, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise SettingsError(f"expected a list of device numbers, got {_describe(value)}")
+    out: list[str] = []
+    for item in value:
+        number = _device_number(item)
+        if number in out:
+            raise SettingsError(f"{number} is listed twice")
+        out.append(number)
+    return out
+
+
+def _path(opt: Option, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"expected a file name, got {_describe(value)}")
+    return value.strip()
+
+
+def _paths(opt: Option, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise SettingsError(f"expected a list of file names, got {_describe(value)}")
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise SettingsError(f"expected a file name, got {_describe(item)}")
+        item = item.strip()
+        if item in out:
+            raise SettingsError(f"{item} is listed twice")
+        out.append(item)
+    return out
+
+
+_VALIDATORS: dict[Kind, Callable[[Option, Any], Any]] = {
+    Kind.TEXT: _text, Kind.INT: _int, Kind.BOOL: _bool, Kind.CHOICE: _choice,
+    Kind.DEVICES: _devices, Kind.DEVICE: _device, Kind.PATH: _path, Kind.PATHS: _paths,
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return type(value).__name__
+
+
+# --- per-option checks ---------------------------------------------------------------------
+
+_HOST_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def check_host(host: str) -> None:
+    """A host name or an IP address, nothing else (no scheme, no port)."""
+    if not host:
+        return
+    if "://" in host:
+        raise SettingsError("give the host name or IP address only, without http:// or tcp://")
+    if any(c.isspace() for c in host):
+        raise SettingsError("a host name has no spaces")
+    candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(candidate)
+        return
+    except ValueError:
+        pass
+    if ":" in host:
+        raise SettingsError("give the host without the port; the port has its own field")
+    if re.fullmatch(r"[\d.]+", host):
+        raise SettingsError(f'"{host}" is not a valid IP address')
+    name = host.removesuffix(".")
+    if len(name) > 253 or not all(_HOST_LABEL_RE.fullmatch(p) for p in name.split(".")):
+        raise SettingsError(f'"{host}" is not a valid host name')
+
+
+def check_user(user: str) -> None:
+    if not user:
+        raise SettingsError("the PBX needs a user name (usually AMHOST)")
+    if any(c.isspace() for c in user):
+        raise SettingsError("the user name has no spaces")
+
+
+def check_country(code: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{2}", code):
+        raise SettingsError(f'"{code}" is not a two-letter country code (DE, AT, CH, ...)')
+    try:
+        import phonenumbers  # optional here: the check is better with it, not impossible without
+    except ImportError:
+        return code.upper()
+    if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(f'"{code}" is not a country code the number formatting knows')
+    return code.upper()
+
+
+def _digits(what: str, max_len: int) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if value and not re.fullmatch(rf"\d{{1,{max_len}}}", value):
+            raise SettingsError(f"{what}: digits only, at most {max_len}")
+    return check
+
+
+_CRM_FIELDS = ("number", "name")
+
+
+def check_url_template(template: str) -> None:
+    """Empty, or an http(s) address whose only placeholders are {number} and {name}."""
+    if not template:
+        return
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise SettingsError("unbalanced { or }: write {{ and }} for literal braces") from None
+    for _literal, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name not in _CRM_FIELDS:
+            raise SettingsError(
+                f"unknown placeholder {{{field_name}}}: use {{number}} and {{name}}")
+        if spec or conversion:
+            raise SettingsError(f"write the placeholder as {{{field_name}}}, without : or !")
+    parts = urlsplit(fill_url_template(template, number="0", name="x"))
+    if parts.scheme.lower() not in ("http", "https"):
+        raise SettingsError("the address must start with http:// or https://")
+    if not parts.netloc:
+        raise SettingsError("the address has no host after http(s)://")
+
+
+def fill_url_template(template: str, *, number: str, name: str | None) -> str:
+    """The CRM address for one caller: {number} and {name} URL-encoded (every reserved
+    character escaped, so a name like "Müller & Söhne" cannot break the query)."""
+    return template.format(number=quote(number or "", safe=""), name=quote(name or "", safe=""))
+
+
+# --- the table -----------------------------------------------------------------------------
+
+#: Section name -> title shown in the dialog (tabs, in this order).
+SECTIONS: dict[str, str] = {
+    "pbx": "PBX", "devices": "Devices", "popup": "Popup", "phonebook": "Phonebook",
+    "numbers": "Numbers", "crm": "CRM", "history": "History", "app": "App",
+}
+
+_PHONEBOOK_FILTER = "Phone books (*.csv *.vcf *.vcard);;All files (*)"
+
+OPTIONS: tuple[Option, ...] = (
+    Option("pbx.host", Kind.TEXT, "", "&Host",
+           "Host name or IP address of the PBX's CSTA interface. Empty: not configured yet.",
+           placeholder="e.g. 192.0.2.1", check=check_host),
+    Option("pbx.port", Kind.INT, 7001, "&Port",
+           "TCP port of the CSTA interface (HiPath: 7001).", minimum=1, maximum=65535),
+    Option("pbx.user", Kind.TEXT, "AMHOST", "&User",
+           "User name the PBX expects for CSTA applications (usually AMHOST).", check=check_user),
+    Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING, "Keep password &in",
+           "Where the password is kept: the system keyring, the settings file in plain text "
+           "(only after you confirm), or nowhere (you are asked at each start).",
+           choices=((PASSWORD_STORAGE_KEYRING, "System keyring"),
+                    (PASSWORD_STORAGE_PLAINTEXT, "Settings file (plain text)"),
+                    (PASSWORD_STORAGE_NONE, "Nowhere: ask at each start"))),
+    Option("pbx.tls", Kind.BOOL, False, "Use TL&S",
+           "Encrypt the link (only if the PBX or a TLS proxy in front of it offers it)."),
+    Option("pbx.ca_file", Kind.PATH, "", "C&A certificate",
+           "PEM file of the authority that signed the PBX's certificate. Empty: the system's "
+           "certificates.", file_filter="Certificates (*.pem *.crt *.cer);;All files (*)"),
+    Option("devices.monitor", Kind.DEVICES, [], "&Monitored devices",
+           "Phone numbers (extensions) whose calls pop up and are recorded, separated by commas.",
+           placeholder="e.g. 100, 101"),
+    Option("devices.own", Kind.DEVICE, "", "&Your own phone",
+           "Your own extension, one of the monitored devices: the Answer button appears for "
+           "calls ringing there. Empty: none."),
+    Option("popup.screen", Kind.CHOICE, "primary", "&Screen",
+           "Where popups appear when there are several screens.",
+           choices=(("primary", "Primary screen"), ("mouse", "Screen with the mouse pointer"))),
+    Option("popup.corner", Kind.CHOICE, "bottom-right", "Co&rner",
+           "Corner of the screen where popups stack up.",
+           choices=(("bottom-right", "Bottom right"), ("bottom-left", "Bottom left"),
+                    ("top-right", "Top right"), ("top-left", "Top left"))),
+    Option("popup.close_after_seconds", Kind.INT, 8, "C&lose after",
+           "Seconds a popup stays after the call was answered elsewhere or ended (0: until "
+           "dismissed). It never closes by itself while the phone rings.",
+           minimum=0, maximum=3600, zero_means="Stay until dismissed", suffix=" s"),
+    Option("popup.sound", Kind.BOOL, False, "&Play a sound",
+           "Play a sound when a popup appears."),
+    Option("popup.sound_file", Kind.PATH, "", "Sound &file",
+           "WAV file to play. Empty: the built-in ring.",
+           file_filter="Sounds (*.wav);;All files (*)"),
+    Option("phonebook.files", Kind.PATHS, [], "Phone &books",
+           "CSV or vCard files with names and numbers, looked up for every call.",
+           file_filter=_PHONEBOOK_FILTER),
+    Option("numbers.country", Kind.TEXT, "DE", "Co&untry",
+           "Country of the PBX (ISO code such as DE, AT, CH): decides how numbers are written.",
+           check=check_country),
+    Option("numbers.area_code", Kind.TEXT, "", "&Area code",
+           "Area code of the PBX without the trunk prefix (89 for Munich), so local numbers "
+           "are found in the phone book.", placeholder="e.g. 89",
+           check=_digits("area code", 8)),
+    Option("numbers.trunk_prefix", Kind.TEXT, "0", "&Trunk prefix",
+           "Digit(s) dialled before an area code inside the country (0 in Germany).",
+           check=_digits("trunk prefix", 3)),
+    Option("numbers.internal_max_length", Kind.INT, 4, "&Internal numbers up to",
+           "Numbers with at most this many digits are extensions of the PBX, not outside calls.",
+           minimum=1, maximum=12, suffix=" digits"),
+    Option("crm.url_template", Kind.TEXT, "", "CRM &address",
+           "Address opened by \"Open CRM\"; {number} and {name} are filled in. Empty: no button.",
+           placeholder="https://crm.example.com/search?q={number}", check=check_url_template),
+    Option("history.retention_days", Kind.INT, 365, "&Keep calls for",
+           "Calls older than this are deleted from the history; 0 keeps them forever.",
+           minimum=0, maximum=36500, zero_means="Keep forever", suffix=" days"),
+    Option("app.start_at_login", Kind.BOOL, False, "&Start at login",
+           "Start cstapopup when you log in."),
+    Option("app.do_not_disturb", Kind.BOOL, False, "&Do not disturb",
+           "No popups and no sound; calls are still recorded in the history."),
+)
+
+OPTIONS_BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+def option(name: str) -> Option:
+    try:
+        return OPTIONS_BY_NAME[name]
+    except KeyError:
+        raise SettingsError(f"there is no setting called {name!r}", name) from None
+
+
+def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules that involve more than one setting: (setting to blame, message) for each broken one.
+
+    `values` must hold valid values of every option (already through `Option.validate`).
+    """
+    problems: list[tuple[str, str]] = []
+    monitor = values["devices.monitor"]
+    own = values["devices.own"]
+    if values["pbx.host"] and not monitor:
+        problems.append(("devices.monitor", "list at least one device to monitor"))
+    if own and own not in monitor:
+        problems.append(("devices.own", f"{own} is not one of the monitored devices"))
+    prefix, area = values["numbers.trunk_prefix"], values["numbers.area_code"]
+    if prefix and area.startswith(prefix):
+        message = (f"write the area code without the trunk prefix {prefix} "
+                   f"({area[len(prefix):] or '…'}, not {area})")
+        problems.append(("numbers.area_code", message))
+    return problems
+
+
+#: On load, a cross-rule problem of these settings is fixed by using the default (the others
+#: are only reported: dropping the host because no device is listed would lose more).
+_RESET_ON_LOAD = frozenset({"devices.own", "numbers.area_code"})
+
+
+@dataclass(frozen=True)
+class ConnectionParameters:
+    """What "Test connection" and the client need to log in. The password stays out of repr()."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str = ""
+
+
+# --- files ---------------------------------------------------------------------------------
+
+def config_dir() -> Path:
+    """The configuration directory: $CSTAPOPUP_CONFIG_DIR, else the platform's place."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / CONFIG_FILE_NAME
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.bad-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.bad-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and os.replace, so a crash or a full disk
+    leaves either the old file or the new one, never half of one. mkstemp makes it 0600."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.name == "posix":
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if os.name == "posix":
+        # Make the rename itself durable.
+        try:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
+
+_FILE_HEADER = (
+    "# cstapopup settings. Edit with the Settings dialog, or by hand while cstapopup is not\n"
+    "# running; a value it cannot use is reported and replaced by its default.\n\n"
+)
+
+
+# --- the settings object -------------------------------------------------------------------
+
+class Settings:
+    """The current value of every option, with load/save to one TOML file.
+
+    Values are checked on the way in (`set`, `update`, `load`), so `get` always returns a valid
+    value. Lists are returned as copies: changing them does not change the settings.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = Path(path) if path is not None else config_path()
+        self._values: dict[str, Any] = {o.name: _copy(o.default) for o in OPTIONS}
+        self._plaintext_password: str | None = None
+        # Keys this version does not know, kept so that saving does not destroy what a newer
+        # version wrote.
+        self._unknown: dict[str, Any] = {}
+        self._listeners: list[Callable[[list[str]], None]] = []
+
+    # -- reading
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> tuple[Settings, list[str]]:
+        """Settings from the file (defaults where it is missing or wrong) and the warnings.
+
+        Never raises for a bad file: an unreadable or corrupt file is moved aside to
+        `config.toml.bad-<timestamp>` and the defaults are used.
+        """
+        settings = cls(Path(path) if path is not None else None)
+        warnings: list[str] = []
+        p = settings._path
+        try:
+            with open(p, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            return settings, warnings
+        except (OSError, ValueError) as exc:   # TOMLDecodeError, UnicodeDecodeError: ValueErrors
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            try:
+                moved = _move_aside(p)
+            except OSError as move_exc:
+                warnings.append(f"Could not read {p} ({reason}) nor move it aside "
+                                f"({move_exc.strerror or move_exc}); using the defaults.")
+            else:
+                warnings.append(f"Could not read {p} ({reason}); it was moved to {moved.name} "
+                                f"and the defaults are used.")
+            for w in warnings:
+                log.warning("%s", w)
+            return settings, warnings
+
+        flat: dict[str, Any] = {}
+        for section, table in raw.items():
+            if not isinstance(table, dict):
+                settings._unknown[section] = table
+                warnings.append(f"{section}: expected a [{section}] table; ignored.")
+                continue
+            for key, value in table.items():
+                flat[f"{section}.{key}"] = value
+
+        plaintext = flat.pop(PLAINTEXT_PASSWORD_KEY, None)
+        for name, value in flat.items():
+            opt = OPTIONS_BY_NAME.get(name)
+            if opt is None:
+                settings._unknown[name] = value
+                warnings.append(f"Unknown setting {name} in {p.name}; kept but not used.")
+                continue
+            try:
+                settings._values[name] = opt.validate(value)
+            except SettingsError as exc:
+                warnings.append(f"{name}: {exc.reason}; using the default "
+                                f"({_describe_default(opt)}).")
+
+        for name, message in cross_problems(settings._values):
+            if name in _RESET_ON_LOAD:
+                opt = OPTIONS_BY_NAME[name]
+                settings._values[name] = _copy(opt.default)
+                warnings.append(f"{name}: {message}; using the default ({_describe_default(opt)}).")
+            else:
+                warnings.append(f"{name}: {message}.")
+
+        if plaintext is not None:
+            if settings.get("pbx.password_storage") != PASSWORD_STORAGE_PLAINTEXT:
+                # Do not keep a plain-text password the user did not choose to keep: the next
+                # save drops it from the file.
+                warnings.append(f"{PLAINTEXT_PASSWORD_KEY} is ignored (and removed on the next "
+                                f"save) because pbx.password_storage is not \"plaintext\".")
+            elif not isinstance(plaintext, str):
+                warnings.append(f"{PLAINTEXT_PASSWORD_KEY}: expected text; ignored.")
+            else:
+                settings._plaintext_password = plaintext
+                warnings.extend(_tighten_permissions(p))
+
+        for w in warnings:
+            log.warning("%s", w)
+        return settings, warnings
+
+    # -- values
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def get(self, name: str) -> Any:
+        value = self._values[option(name).name]
+        return _copy(value)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        """Change one setting; SettingsError (and no change) when the value is not accepted."""
+        self.update({name: value})
+
+    def update(self, changes: Mapping[str, Any]) -> list[str]:
+        """Change several settings at once, all or none; returns the names that changed.
+
+        Rules between settings (own device among the monitored ones, ...) are checked on the
+        result, so related settings can be changed together in one call.
+        """
+        candidate = dict(self._values)
+        errors: list[SettingsError] = []
+        for name, value in changes.items():
+            try:
+                candidate[option(name).name] = option(name).validate(value)
+            except SettingsError as exc:
+                errors.append(exc)
+        if not errors:
+            for name, message in cross_problems(candidate):
+                # Only rules touched by this change: an old problem (say, a host loaded without
+                # devices) must not block changing an unrelated setting.
+                if name in changes or _related(name, changes):
+                    errors.append(SettingsError(f"{option(name).plain_label}: {message}", name,
+                                                message))
+        if errors:
+            raise SettingsError("; ".join(str(e) for e in errors), errors[0].name,
+                                errors[0].reason if len(errors) == 1 else None)
+        changed = [n for n in changes if candidate[n] != self._values[n]]
+        self._values = candidate
+        if changed:
+            for listener in list(self._listeners):
+                listener(changed)
+        return changed
+
+    def snapshot(self) -> object:
+        """An opaque copy of every value (and the plain-text password) for `restore`."""
+        return (self.to_dict(), self._plaintext_password)
+
+    def restore(self, snapshot: object) -> None:
+        """Go back to a `snapshot()` (undo a change whose follow-up failed); no listeners."""
+        values, plaintext = snapshot   # type: ignore[misc]
+        self._values = {name: _copy(v) for name, v in values.items()}
+        self._plaintext_password = plaintext
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Rules between settings that the current values break (see `cross_problems`)."""
+        return cross_problems(self._values)
+
+    @property
+    def is_configured(self) -> bool:
+        """Enough to connect: a host and at least one device."""
+        return bool(self._values["pbx.host"]) and bool(self._values["devices.monitor"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting by its dotted name (the password is never part of it)."""
+        return {name: _copy(v) for name, v in self._values.items()}
+
+    def subscribe(self, listener: Callable[[list[str]], None]) -> None:
+        """Call `listener(changed_names)` after each change (the UI bridges it to a Qt signal)."""
+        self._listeners.append(listener)
+
+    def connection_parameters(self, password: str | None) -> ConnectionParameters:
+        return ConnectionParameters(
+            host=self._values["pbx.host"], port=self._values["pbx.port"],
+            user=self._values["pbx.user"], password=password,
+            tls=self._values["pbx.tls"], ca_file=self._values["pbx.ca_file"])
+
+    # The plain-text password is for PasswordStore only; it is not a setting of its own.
+    @property
+    def plaintext_password(self) -> str | None:
+        return self._plaintext_password
+
+    @plaintext_password.setter
+    def plaintext_password(self, password: str | None) -> None:
+        self._plaintext_password = password
+
+    def __repr__(self) -> str:
+        return f"Settings({str(self._path)!r})"
+
+    # -- writing
+
+    def to_toml(self) -> str:
+        tables: dict[str, dict[str, Any]] = {}
+        for opt in OPTIONS:
+            tables.setdefault(opt.section, {})[opt.key] = self._values[opt.name]
+        if (self._values["pbx.password_storage"] == PASSWORD_STORAGE_PLAINTEXT
+                and self._plaintext_password):
+            tables["pbx"]["password_plaintext"] = self._plaintext_password
+        for name, value in self._unknown.items():
+            if "." in name:
+                section, key = name.split(".", 1)
+                tables.setdefault(section, {}).setdefault(key, value)
+            else:
+                tables.setdefault(name, value)
+        return _FILE_HEADER + tomli_w.dumps(tables)
+
+    def save(self, path: Path | str | None = None) -> Path:
+        """Write the file atomically (0600; the folder 0700 when this creates it)."""
+        target = Path(path) if path is not None else self._path
+        _ensure_dir(target.parent)
+        _write_atomically(target, self.to_toml().encode("utf-8"))
+        log.info("settings saved to %s", target)
+        return target
+
+
+def _related(name: str, changes: Iterable[str]) -> bool:
+    groups = ({"devices.monitor", "devices.own", "pbx.host"},
+              {"numbers.area_code", "numbers.trunk_prefix"})
+    return any(name in g and any(c in g for c in changes) for g in groups)
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _describe_default(opt: Option) -> str:
+    d = opt.default
+    if isinstance(d, list):
+        return "none" if not d else ", ".join(d)
+    if d == "":
+        return "empty"
+    return _describe(d)
+
+
+def _ensure_dir(directory: Path) -> None:
+    if directory.is_dir():
+        return
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        os.chmod(directory, 0o700)   # mkdir's mode is reduced by the umask
+
+
+def _tighten_permissions(path: Path) -> list[str]:
+    """A file holding a password must not be readable by others; fix it and say so."""
+    if os.name != "posix":
+        return []
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, 0o600)
+            return [(f"{path} holds the password and was readable by others; "
+                     f"its permissions were set to 0600.")]
+    except OSError:
+        pass
+    return []
+
+
+# --- the password --------------------------------------------------------------------------
+
+def keyring_available() -> bool:
+    """True when `keyring` has a real backend (not its fail/null stand-ins)."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail, null
+    except ImportError:
+        return False
+    try:
+        backend = keyring.get_keyring()
+    except Exception:   # a broken keyring configuration must not stop the app
+        log.warning("the keyring backend could not be loaded", exc_info=True)
+        return False
+    if isinstance(backend, fail.Keyring | null.Keyring):
+        return False
+    if isinstance(backend, chainer.ChainerBackend):
+        return bool(backend.backends)
+    return True
+
+
+class PasswordStore:
+    """The PBX password, where `pbx.password_storage` says: keyring, the settings file, nowhere.
+
+    The keyring entry is service "cstapopup", user "<pbx.user>@<pbx.host>", so two PBXs keep
+    two passwords. The password is never logged. Storing in plain text is the caller's decision
+    after asking the user (see the settings dialog); this class does not ask.
+    """
+
+    def __init__(self, settings: Settings, *, service: str = KEYRING_SERVICE) -> None:
+        self._settings = settings
+        self._service = service
+
+    @property
+    def account(self) -> str:
+        return f"{self._settings.get('pbx.user')}@{self._settings.get('pbx.host')}"
+
+    @property
+    def storage(self) -> str:
+        return self._settings.get("pbx.password_storage")
+
+    def keyring_available(self) -> bool:
+        return keyring_available()
+
+    def get(self) -> str | None:
+        """The stored password, or None (none stored, storage "none", keyring unavailable)."""
+        storage = self.storage
+        if storage == PASSWORD_STORAGE_PLAINTEXT:
+            return self._settings.plaintext_password
+        if storage == PASSWORD_STORAGE_KEYRING:
+            return self.get_from_keyring(self.account)
+        return None
+
+    def set(self, password: str) -> None:
+        """Keep the password where the settings say; the other places are cleared.
+
+        With storage "none" nothing is kept (the app asks at each start). For "plaintext" the
+        password goes into the settings object: the caller saves the file.
+        """
+        storage = self.storage
+        if storage == PASSWORD_STORAGE_KEYRING:
+            if not self.keyring_available():
+                raise PasswordStoreError("no system keyring is available to keep the password")
+            import keyring
+            from keyring.errors import KeyringError
+            try:
+                keyring.set_password(self._service, self.account, password)
+            except KeyringError as exc:
+                raise PasswordStoreError(f"the keyring did not store the password: {exc}") from None
+            log.info("password stored in the keyring for %s", self.account)
+            self._settings.plaintext_password = None
+        elif storage == PASSWORD_STORAGE_PLAINTEXT:
+            self._settings.plaintext_password = password
+            log.info("password kept in the settings file (plain text) for %s", self.account)
+        else:
+            self._settings.plaintext_password = None
+            log.info("password not stored (storage: none)")
+
+    def forget(self, account: str | None = None) -> None:
+        """Remove the password of `account` (default: the current one) from the keyring."""
+        if not self.keyring_available():
+            return
+        import keyring
+        from keyring.errors import KeyringError, PasswordDeleteError
+        try:
+            keyring.delete_password(self._service, account or self.account)
+        except PasswordDeleteError:
+            pass   # there was none
+        except KeyringError as exc:
+            log.warning("could not remove the password from the keyring: %s", exc)
+
+    def get_from_keyring(self, account: str) -> str | None:
+        if not self.keyring_available():
+            return None
+        import keyring
+        from keyring.errors import KeyringError
+        try:
+            return keyring.get_password(self._service, account)
+        except KeyringError as exc:
+            log.warning("could not read the password from the keyring: %s", exc)
+            return None
+
+
+def main_help_table() -> str:
+    """The settings as a Markdown table (for the README; `python -m cstapopup.settings`)."""
+    rows = ["| Setting | Default | Meaning |", "|---|---|---|"]
+    for opt in OPTIONS:
+        default = opt.default
+        shown = tomli_w.dumps({"v": default}).split("=", 1)[1].strip().replace("\n", " ")
+        rows.append(f"| `{opt.name}` | `{shown}` | {opt.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":   # pragma: no cover - a documentation helper
+    sys.stdout.write(main_help_table() + "\n")

@@ -1,0 +1,790 @@
+"""The settings dialog, built from the declared options in `cstapopup.settings.OPTIONS`.
+
+One tab per section; each option gets the editor its kind calls for, its label (with a
+keyboard mnemonic), its help text, and an inline message when its value is not accepted (OK is
+disabled until every value is). The PBX tab adds the password and "Test connection".
+
+Everything that would open a modal window or reach the network is injectable, so tests drive
+the dialog without a real modal loop: `ask_plaintext`, `show_error`, `choose_file(s)`,
+`test_connection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cstapopup.settings import (
+    OPTIONS,
+    PASSWORD_STORAGE_KEYRING,
+    PASSWORD_STORAGE_NONE,
+    PASSWORD_STORAGE_PLAINTEXT,
+    SECTIONS,
+    ConnectionParameters,
+    Kind,
+    Option,
+    PasswordStore,
+    PasswordStoreError,
+    Settings,
+    SettingsError,
+    cross_problems,
+)
+from cstapopup.ui import icons
+
+log = logging.getLogger(__name__)
+
+#: The name `settings_applied` reports when the password changed (it is not a setting).
+PASSWORD_CHANGED = "pbx.password"
+
+AskPlaintext = Callable[[QWidget, str], bool]
+ShowError = Callable[[QWidget, str], None]
+ChooseFile = Callable[[QWidget, str, str, str], str]
+ChooseFiles = Callable[[QWidget, str, str, str], list[str]]
+TestConnection = Callable[[ConnectionParameters], "str | Awaitable[str]"]
+
+_ERROR_COLOUR = "#c62828"
+_WARNING_COLOUR = "#9a6700"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- the default modal helpers (replaced in tests) -----------------------------------------
+
+def ask_plaintext_with_message_box(parent: QWidget, message: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, "Keep the password in plain text?", message,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)   # the safe answer on Enter
+    box.button(QMessageBox.StandardButton.Yes).setText("&Keep in plain text")
+    box.button(QMessageBox.StandardButton.No).setText("&Don't keep it")
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def show_error_with_message_box(parent: QWidget, message: str) -> None:
+    QMessageBox.warning(parent, "Settings not saved", message)
+
+
+def choose_file_with_dialog(parent: QWidget, caption: str, directory: str, filter: str) -> str:
+    return QFileDialog.getOpenFileName(parent, caption, directory, filter)[0]
+
+
+def choose_files_with_dialog(parent: QWidget, caption: str, directory: str,
+                             filter: str) -> list[str]:
+    return QFileDialog.getOpenFileNames(parent, caption, directory, filter)[0]
+
+
+# --- editors: one per kind of option -------------------------------------------------------
+
+class Editor:
+    """The widget(s) for one option: `widget` goes into the form, `focus_widget` is the label's
+    buddy. `raw_value()` is what the user entered (may raise SettingsError when it cannot even
+    be read); the option's `validate` decides the rest."""
+
+    def __init__(self, opt: Option, parent: QWidget) -> None:
+        self.option = opt
+        self.widget: QWidget
+        self.focus_widget: QWidget
+
+    def raw_value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def warning(self) -> str:
+        """A note that does not block OK (a file that is not there right now)."""
+        return ""
+
+
+class TextEditor(Editor):
+    def __init__(self, opt: Option, parent: QWidget) -> None:
+        super().__init__(opt, parent)
+        self.edit = QLineEdit(parent)
+        self.edit.setPlaceholderText(opt.placeholder)
+        self.widget = self.focus_widget = self.edit
+
+    def raw_value(self) -> Any:
+        return self.edit.text()
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(str(value))
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.edit.textChanged.connect(lambda _t: slot())
+
+
+class DevicesEditor(TextEditor):
+    """Device numbers as "100, 101"."""
+
+    def raw_value(self) -> Any:
+        return self.option.parse(self.edit.text())
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(", ".join(value))
+
+    def devices(self) -> list[str]:
+        """The devices as far as they can be read (for the own-device choice)."""
+        try:
+            return self.option.validate(self.raw_value())
+        except SettingsError:
+            return []
+
+
+class IntEditor(Editor):
+    def __init__(self, opt: Option, parent: QWidget) -> None:
+        super().__init__(opt, parent)
+        self.spin = QSpinBox(parent)
+        self.spin.setRange(opt.minimum if opt.minimum is not None else -(2**31),
+                           opt.maximum if opt.maximum is not None else 2**31 - 1)
+        self.spin.setSuffix(opt.suffix)
+        if opt.zero_means and (opt.minimum or 0) == 0:
+            self.spin.setSpecialValueText(opt.zero_means)
+        self.spin.setAccelerated(True)
+        self.widget = self.focus_widget = self.spin
+
+    def raw_value(self) -> Any:
+        return self.spin.value()
+
+    def set_value(self, value: Any) -> None:
+        self.spin.setValue(int(value))
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.spin.valueChanged.connect(lambda _v: slot())
+
+
+class BoolEditor(Editor):
+    def __init__(self, opt: Option, parent: QWidget) -> None:
+        super().__init__(opt, parent)
+        self.check = QCheckBox(opt.label, parent)   # the checkbox carries the mnemonic
+        self.widget = self.focus_widget = self.check
+
+    def raw_value(self) -> Any:
+        return self.check.isChecked()
+
+    def set_value(self, value: Any) -> None:
+        self.check.setChecked(bool(value))
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.check.toggled.connect(lambda _c: slot())
+
+
+class ChoiceEditor(Editor):
+    def __init__(self, opt: Option, parent: QWidget,
+                 labels: dict[str, str] | None = None) -> None:
+        super().__init__(opt, parent)
+        self.combo = QComboBox(parent)
+        for value, label in opt.choices:
+            self.combo.addItem((labels or {}).get(value, label), value)
+        self.widget = self.focus_widget = self.combo
+
+    def raw_value(self) -> Any:
+        return self.combo.currentData()
+
+    def set_value(self, value: Any) -> None:
+        index = self.combo.findData(value)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.combo.currentIndexChanged.connect(lambda _i: slot())
+
+
+class DeviceEditor(Editor):
+    """One of the monitored devices, or none: a combo box that follows the device list."""
+
+    NONE_LABEL = "(none)"
+
+    def __init__(self, opt: Option, parent: QWidget) -> None:
+        super().__init__(opt, parent)
+        self.combo = QComboBox(parent)
+        self.combo.addItem(self.NONE_LABEL, "")
+        self.widget = self.focus_widget = self.combo
+
+    def set_choices(self, devices: list[str]) -> None:
+        current = self.raw_value()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem(self.NONE_LABEL, "")
+        for d in devices:
+            self.combo.addItem(d, d)
+        if current and current not in devices:
+            # Keep showing it, so the dialog can say what is wrong instead of silently
+            # dropping the user's choice.
+            self.combo.addItem(current, current)
+        self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
+        self.combo.blockSignals(False)
+
+    def raw_value(self) -> Any:
+        return self.combo.currentData() or ""
+
+    def set_value(self, value: Any) -> None:
+        if value and self.combo.findData(value) < 0:
+            self.combo.addItem(value, value)
+        self.combo.setCurrentIndex(max(0, self.combo.findData(value or "")))
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.combo.currentIndexChanged.connect(lambda _i: slot())
+
+
+class PathEditor(Editor):
+    def __init__(self, opt: Option, parent: QWidget, choose: Callable[[], str]) -> None:
+        super().__init__(opt, parent)
+        self.widget = QWidget(parent)
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.edit = QLineEdit(self.widget)
+        self.edit.setPlaceholderText(opt.placeholder or "(none)")
+        self.edit.setClearButtonEnabled(True)
+        self.browse = QPushButton("&Browse…", self.widget)
+        self.browse.setAccessibleName(f"Browse for {opt.plain_label}")
+        self.browse.setAutoDefault(False)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+        self.focus_widget = self.edit
+        self._choose = choose
+        self.browse.clicked.connect(self._on_browse)
+
+    def _on_browse(self) -> None:
+        path = self._choose()
+        if path:
+            self.edit.setText(path)
+
+    def raw_value(self) -> Any:
+        return self.edit.text()
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(str(value))
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self.edit.textChanged.connect(lambda _t: slot())
+
+    def warning(self) -> str:
+        text = self.edit.text().strip()
+        if text and not Path(text).expanduser().is_file():
+            return "this file is not there (right now)"
+        return ""
+
+
+class _FileList(QListWidget):
+    """The list of a PathsEditor; Delete (or Backspace) asks to remove the selected files."""
+
+    delete_pressed = Signal()
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectedItems():
+            self.delete_pressed.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class PathsEditor(Editor):
+    """A list of files with Add… and Remove (Delete key removes too)."""
+
+    def __init__(self, opt: Option, parent: QWidget, choose: Callable[[], list[str]]) -> None:
+        super().__init__(opt, parent)
+        self.widget = QWidget(parent)
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.list = _FileList(self.widget)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setMinimumHeight(90)
+        self.list.setMaximumHeight(150)
+        self.list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.list.setAccessibleName(opt.plain_label)
+        buttons = QVBoxLayout()
+        self.add = QPushButton("&Add…", self.widget)
+        self.remove = QPushButton("&Remove", self.widget)
+        for b in (self.add, self.remove):
+            b.setAutoDefault(False)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        row.addWidget(self.list, 1)
+        row.addLayout(buttons)
+        self.focus_widget = self.list
+        self._choose = choose
+        self._slots: list[Callable[[], None]] = []
+        self.add.clicked.connect(self._on_add)
+        self.remove.clicked.connect(self._on_remove)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.delete_pressed.connect(self._on_remove)
+        self._update_buttons()
+
+    def _on_add(self) -> None:
+        existing = set(self.raw_value())
+        added = [p for p in self._choose() if p and p not in existing]
+        for p in added:
+            self.list.addItem(p)
+        if added:
+            self._changed()
+
+    def _on_remove(self) -> None:
+        rows = sorted((self.list.row(i) for i in self.list.selectedItems()), reverse=True)
+        for r in rows:
+            self.list.takeItem(r)
+        if rows:
+            self._changed()
+
+    def _update_buttons(self) -> None:
+        self.remove.setEnabled(bool(self.list.selectedItems()))
+
+    def _changed(self) -> None:
+        self._update_buttons()
+        for slot in self._slots:
+            slot()
+
+    def raw_value(self) -> Any:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def set_value(self, value: Any) -> None:
+        self.list.clear()
+        self.list.addItems(list(value))
+        self._update_buttons()
+
+    def connect_changed(self, slot: Callable[[], None]) -> None:
+        self._slots.append(slot)
+
+    def warning(self) -> str:
+        missing = [p for p in self.raw_value() if not Path(p).expanduser().is_file()]
+        if not missing:
+            return ""
+        return "not there (right now): " + ", ".join(Path(p).name for p in missing)
+
+
+class _Form(QGridLayout):
+    """Label | field rows, labels right-aligned at the top of their row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setColumnStretch(1, 1)
+        self.setVerticalSpacing(8)
+
+    def add_row(self, label: QLabel | None, field: QWidget, editor: QWidget | None = None) -> None:
+        """`editor` is the input the label belongs to: the label is centred on its first line."""
+        row = self.rowCount()
+        if label is not None:
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            label.setMinimumHeight((editor or field).sizeHint().height())
+            self.addWidget(label, row, 0,
+                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.addWidget(field, row, 1)
+
+
+# --- the dialog ----------------------------------------------------------------------------
+
+class SettingsDialog(QDialog):
+    """Edit the settings; OK validates, stores the password as chosen and saves the file.
+
+    Signal `settings_applied(list[str])`: the names that changed (plus "pbx.password" when the
+    password did), after the file was saved.
+    """
+
+    settings_applied = Signal(list)
+
+    def __init__(
+        self,
+        settings: Settings,
+        password_store: PasswordStore,
+        parent: QWidget | None = None,
+        *,
+        ask_plaintext: AskPlaintext = ask_plaintext_with_message_box,
+        show_error: ShowError = show_error_with_message_box,
+        choose_file: ChooseFile = choose_file_with_dialog,
+        choose_files: ChooseFiles = choose_files_with_dialog,
+        test_connection: TestConnection | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("cstapopup settings")
+        self.setWindowIcon(icons.app_icon())
+        self.setObjectName("settingsDialog")
+        self._settings = settings
+        self._store = password_store
+        self._ask_plaintext = ask_plaintext
+        self._show_error = show_error
+        self._choose_file = choose_file
+        self._choose_files = choose_files
+        self._test_connection = test_connection
+        self._keyring_available = password_store.keyring_available()
+        self._had_password = password_store.get() is not None
+        self._test_future: asyncio.Future[Any] | None = None
+        #: The password typed in the dialog when OK was pressed (for this session when it is
+        #: not stored); None when the field was left empty.
+        self.password_entered: str | None = None
+
+        self.editors: dict[str, Editor] = {}
+        self.error_labels: dict[str, QLabel] = {}
+        self.warning_labels: dict[str, QLabel] = {}
+        self.pages: dict[str, QWidget] = {}
+
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("tabs")
+        layout.addWidget(self.tabs)
+        for section, title in SECTIONS.items():
+            self._build_page(section, title)
+
+        self.summary = QLabel(self)
+        self.summary.setObjectName("summary")
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        layout.addWidget(self.summary)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+        for name, editor in self.editors.items():
+            editor.set_value(settings.get(name))
+        self._refresh_own_device_choices()
+        for editor in self.editors.values():
+            editor.connect_changed(self.validate)
+        self.editors["devices.monitor"].connect_changed(self._refresh_own_device_choices)
+        self.editors["pbx.tls"].connect_changed(self._update_enabled)
+        self.editors["popup.sound"].connect_changed(self._update_enabled)
+        self._update_enabled()
+        self.validate()
+        self.setMinimumWidth(600)
+
+    # -- building
+
+    def _build_page(self, section: str, title: str) -> None:
+        page = QWidget(self.tabs)
+        page.setObjectName(f"page-{section}")
+        outer = QVBoxLayout(page)
+        # A grid rather than a QFormLayout: the grid honours height-for-width, so wrapped help
+        # texts take exactly the lines they need.
+        form = _Form()
+        outer.addLayout(form)
+        outer.addStretch(1)   # spare height goes below the last row, not into one of them
+        for opt in (o for o in OPTIONS if o.section == section):
+            self._add_option_row(page, form, opt)
+            if opt.name == "pbx.user":
+                self._add_password_row(page, form)
+        if section == "pbx":
+            self._add_test_row(page, form)
+        self.pages[section] = page
+        self.tabs.addTab(page, title)
+
+    def _make_editor(self, opt: Option, page: QWidget) -> Editor:
+        if opt.kind is Kind.TEXT:
+            return TextEditor(opt, page)
+        if opt.kind is Kind.DEVICES:
+            return DevicesEditor(opt, page)
+        if opt.kind is Kind.INT:
+            return IntEditor(opt, page)
+        if opt.kind is Kind.BOOL:
+            return BoolEditor(opt, page)
+        if opt.kind is Kind.CHOICE:
+            labels = None
+            if opt.name == "pbx.password_storage" and not self._keyring_available:
+                labels = {PASSWORD_STORAGE_KEYRING: "System keyring (none on this computer)"}
+            return ChoiceEditor(opt, page, labels)
+        if opt.kind is Kind.DEVICE:
+            return DeviceEditor(opt, page)
+        if opt.kind is Kind.PATH:
+            return PathEditor(opt, page, lambda o=opt: self._choose_file(
+                self, o.plain_label, self._start_dir(self.editors[o.name].raw_value()),
+                o.file_filter))
+        if opt.kind is Kind.PATHS:
+            return PathsEditor(opt, page, lambda o=opt: self._choose_files(
+                self, o.plain_label, self._start_dir(""), o.file_filter))
+        raise AssertionError(f"no editor for {opt.kind}")
+
+    def _add_option_row(self, page: QWidget, form: _Form, opt: Option) -> None:
+        editor = self._make_editor(opt, page)
+        self.editors[opt.name] = editor
+        field = QWidget(page)
+        column = QVBoxLayout(field)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(editor.widget)
+        error = QLabel(field)
+        error.setObjectName(f"error-{opt.name}")
+        error.setWordWrap(True)
+        error.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        error.hide()
+        column.addWidget(error)
+        warning = QLabel(field)
+        warning.setObjectName(f"warning-{opt.name}")
+        warning.setWordWrap(True)
+        warning.setStyleSheet(f"color: {_WARNING_COLOUR};")
+        warning.hide()
+        column.addWidget(warning)
+        help_label = QLabel(opt.help, field)
+        help_label.setWordWrap(True)
+        help_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        help_label.setObjectName(f"help-{opt.name}")
+        # Muted, in the theme's own placeholder colour (works in dark themes too).
+        palette = help_label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText,
+                         palette.color(QPalette.ColorRole.PlaceholderText))
+        help_label.setPalette(palette)
+        column.addWidget(help_label)
+        editor.focus_widget.setToolTip(opt.help)
+        editor.focus_widget.setAccessibleDescription(opt.help)
+        self.error_labels[opt.name] = error
+        self.warning_labels[opt.name] = warning
+        if opt.kind is Kind.BOOL:
+            form.add_row(None, field)
+        else:
+            label = QLabel(opt.label, page)
+            label.setBuddy(editor.focus_widget)
+            label.setObjectName(f"label-{opt.name}")
+            form.add_row(label, field, editor.widget)
+
+    def _add_password_row(self, page: QWidget, form: _Form) -> None:
+        self.password_edit = QLineEdit(page)
+        self.password_edit.setObjectName("password")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText(
+            "stored: type to replace" if self._had_password else "not stored")
+        self.password_edit.setAccessibleName("PBX password")
+        label = QLabel("Pass&word", page)
+        label.setBuddy(self.password_edit)
+        form.add_row(label, self.password_edit)
+
+    def _add_test_row(self, page: QWidget, form: _Form) -> None:
+        row = QWidget(page)
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 8, 0, 0)
+        self.test_button = QPushButton("&Test connection", row)
+        self.test_button.setObjectName("testConnection")
+        self.test_button.setAutoDefault(False)
+        self.test_button.clicked.connect(self.run_connection_test)
+        self.test_result = QLabel(row)
+        self.test_result.setObjectName("testResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
+        box.addWidget(self.test_result, 1)
+        if self._test_connection is None:
+            self.test_button.setEnabled(False)
+            self.test_button.setToolTip("Not available in this build")
+        form.add_row(None, row)
+
+    def _start_dir(self, current: str) -> str:
+        if current:
+            parent = Path(current).expanduser().parent
+            if parent.is_dir():
+                return str(parent)
+        return str(Path.home())
+
+    # -- live behaviour
+
+    def _refresh_own_device_choices(self) -> None:
+        monitor = self.editors["devices.monitor"]
+        own = self.editors["devices.own"]
+        assert isinstance(monitor, DevicesEditor) and isinstance(own, DeviceEditor)
+        own.set_choices(monitor.devices())
+
+    def _update_enabled(self) -> None:
+        self.editors["pbx.ca_file"].widget.setEnabled(self.editors["pbx.tls"].raw_value())
+        self.editors["popup.sound_file"].widget.setEnabled(
+            self.editors["popup.sound"].raw_value())
+
+    def collect(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(accepted values, error message per setting) for what the dialog shows now."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, editor in self.editors.items():
+            try:
+                values[name] = editor.option.validate(editor.raw_value())
+            except SettingsError as exc:
+                errors[name] = exc.reason
+        candidate = self._settings.to_dict()
+        candidate.update(values)
+        for name, message in cross_problems(candidate):
+            errors.setdefault(name, message)
+        return values, errors
+
+    def validate(self) -> bool:
+        """Show each problem under its field; OK is enabled only when there is none."""
+        _values, errors = self.collect()
+        for name, label in self.error_labels.items():
+            message = _sentence(errors.get(name, ""))
+            label.setText(message)
+            label.setVisible(bool(message))
+            editor = self.editors[name]
+            editor.focus_widget.setAccessibleDescription(
+                message or editor.option.help)
+            warning = "" if message else _sentence(editor.warning())
+            self.warning_labels[name].setText(warning)
+            self.warning_labels[name].setVisible(bool(warning))
+        warn_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        bad_sections = []
+        for index, section in enumerate(SECTIONS):
+            bad = any(n.split(".", 1)[0] == section for n in errors)
+            self.tabs.setTabIcon(index, warn_icon if bad else QIcon())
+            if bad:
+                bad_sections.append(SECTIONS[section])
+        if errors:
+            count = len(errors)
+            self.summary.setText(
+                f"{'One value needs' if count == 1 else f'{count} values need'} attention "
+                f"({', '.join(bad_sections)}).")
+        self.summary.setVisible(bool(errors))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
+        return not errors
+
+    # -- test connection
+
+    def connection_parameters(self) -> ConnectionParameters | None:
+        values, errors = self.collect()
+        if any(n in errors for n in ("pbx.host", "pbx.port", "pbx.user", "pbx.ca_file")):
+            return None
+        password = self.password_edit.text() or self._store.get()
+        return ConnectionParameters(
+            host=values["pbx.host"], port=values["pbx.port"], user=values["pbx.user"],
+            password=password, tls=values["pbx.tls"],
+            ca_file=values["pbx.ca_file"] if values["pbx.tls"] else "")
+
+    def run_connection_test(self) -> None:
+        if self._test_connection is None:
+            return
+        params = self.connection_parameters()
+        if params is None or not params.host:
+            self._show_test_result("Enter a valid host, port and user first.", ok=False)
+            return
+        try:
+            result = self._test_connection(params)
+        except Exception as exc:  # noqa: BLE001 - a failing test is a result, not a crash
+            log.info("connection test failed: %s", exc)
+            self._show_test_result(f"Test failed: {exc}", ok=False)
+            return
+        if inspect.isawaitable(result):
+            self.test_button.setEnabled(False)
+            self._show_test_result("Testing…", ok=None)
+            self._test_future = asyncio.ensure_future(result)
+            self._test_future.add_done_callback(self._on_test_done)
+        else:
+            self._show_test_result(str(result), ok=None)
+
+    def _on_test_done(self, future: asyncio.Future[Any]) -> None:
+        self._test_future = None
+        try:
+            message, ok = str(future.result()), None
+        except asyncio.CancelledError:
+            message, ok = "Test cancelled.", False
+        except Exception as exc:  # noqa: BLE001 - as above
+            message, ok = f"Test failed: {exc}", False
+        try:
+            self.test_button.setEnabled(True)
+            self._show_test_result(message, ok=ok)
+        except RuntimeError:
+            pass   # the dialog was closed while the test ran
+
+    def _show_test_result(self, message: str, *, ok: bool | None) -> None:
+        self.test_result.setText(message)
+        self.test_result.setStyleSheet(f"color: {_ERROR_COLOUR};" if ok is False else "")
+
+    # -- OK
+
+    def accept(self) -> None:
+        if self.apply():
+            super().accept()
+
+    def reject(self) -> None:
+        if self._test_future is not None:
+            self._test_future.cancel()
+        super().reject()
+
+    def apply(self) -> bool:
+        """Validate, keep the password as chosen, update and save the settings.
+
+        Returns False (and the dialog stays open) when something is wrong or the user declined
+        to keep the password in plain text after choosing that.
+        """
+        if not self.validate():
+            return False
+        values, _errors = self.collect()
+        store, settings = self._store, self._settings
+        typed = self.password_edit.text()
+        old_storage = settings.get("pbx.password_storage")
+        old_account = store.account
+        old_password = store.get()
+        password = typed or old_password
+        storage = values["pbx.password_storage"]
+
+        if password and storage == PASSWORD_STORAGE_KEYRING and not self._keyring_available:
+            message = (
+                "There is no system keyring on this computer to keep the PBX password safely.\n\n"
+                f"Keep it in plain text in {settings.path}? Only your user account can read "
+                "that file, but anyone with access to your account or its backups can.\n\n"
+                "If not, cstapopup asks for the password each time it starts.")
+            storage = (PASSWORD_STORAGE_PLAINTEXT if self._ask_plaintext(self, message)
+                       else PASSWORD_STORAGE_NONE)
+            values["pbx.password_storage"] = storage
+            self.editors["pbx.password_storage"].set_value(storage)
+        elif password and storage == PASSWORD_STORAGE_PLAINTEXT and old_storage != storage:
+            message = (
+                f"Keep the PBX password in plain text in {settings.path}?\n\n"
+                "Only your user account can read that file, but anyone with access to your "
+                "account or its backups can.")
+            if not self._ask_plaintext(self, message):
+                return False
+
+        snapshot = settings.snapshot()
+        try:
+            changed = settings.update(values)
+        except SettingsError as exc:
+            self._show_error(self, str(exc))
+            return False
+        password_changed = bool(typed) and typed != old_password
+        try:
+            if password and (password_changed or storage != old_storage
+                             or store.account != old_account):
+                store.set(password)
+            elif storage != PASSWORD_STORAGE_PLAINTEXT:
+                settings.plaintext_password = None
+            if old_storage == PASSWORD_STORAGE_KEYRING and (
+                    storage != PASSWORD_STORAGE_KEYRING or store.account != old_account):
+                store.forget(old_account)
+        except PasswordStoreError as exc:
+            settings.restore(snapshot)
+            self._show_error(self, f"The password was not stored: {exc}")
+            return False
+        try:
+            settings.save()
+        except OSError as exc:
+            self._show_error(self, f"Could not save {settings.path}: {exc.strerror or exc}")
+            return False
+        self.password_entered = typed or None
+        if password_changed:
+            changed.append(PASSWORD_CHANGED)
+        self.password_edit.clear()
+        self.settings_applied.emit(changed)
+        return True
+

@@ -1,0 +1,177 @@
+"""The tray icon: link state at a glance (icon + tooltip), missed-call badge, do-not-disturb,
+and the menu (History, Settings, Do not disturb, Quit).
+
+Works without a system tray too (`available` is False, e.g. some Wayland desktops and the
+offscreen platform): the state is kept and the app shows its history window instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from cstapopup.ui import icons
+
+APP_TITLE = "cstapopup"
+LINK_STATES = icons.TRAY_STATES
+
+#: What the tooltip and the menu's status line say when the caller gives no reason.
+_DEFAULT_REASONS = {
+    "up": "connected",
+    "connecting": "connecting…",
+    "down": "not connected",
+    "demo": "demo mode (simulated PBX)",
+}
+
+
+class TrayIcon(QObject):
+    """A QSystemTrayIcon with the app's states.
+
+    Signals: `history_requested()` (menu item, or a click on the icon), `settings_requested()`,
+    `dnd_toggled(bool)` (only when the user changes it, not from `set_do_not_disturb`),
+    `quit_requested()`.
+    """
+
+    history_requested = Signal()
+    settings_requested = Signal()
+    dnd_toggled = Signal(bool)
+    quit_requested = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._state = "connecting"
+        self._reason = _DEFAULT_REASONS["connecting"]
+        self._missed = 0
+        self._dnd = False
+
+        self._menu = QMenu()
+        self._menu.setObjectName("trayMenu")
+        self._status_action = QAction("", self._menu)
+        self._status_action.setEnabled(False)   # a status line, not a command
+        self._menu.addAction(self._status_action)
+        self._menu.addSeparator()
+        self.history_action = QAction("&History", self._menu)
+        self.history_action.setIcon(icons.call_icon("incoming"))
+        self.history_action.triggered.connect(self.history_requested)
+        self._menu.addAction(self.history_action)
+        self.settings_action = QAction("&Settings…", self._menu)
+        self.settings_action.triggered.connect(self.settings_requested)
+        self._menu.addAction(self.settings_action)
+        self.dnd_action = QAction("&Do not disturb", self._menu)
+        self.dnd_action.setCheckable(True)
+        # triggered fires for the user's clicks only, so set_do_not_disturb() stays silent.
+        self.dnd_action.triggered.connect(self._on_dnd_triggered)
+        self._menu.addAction(self.dnd_action)
+        self._menu.addSeparator()
+        self.quit_action = QAction("&Quit", self._menu)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self._menu.addAction(self.quit_action)
+
+        self._tray = QSystemTrayIcon(self)
+        self._tray.setContextMenu(self._menu)
+        self._tray.activated.connect(self._on_activated)
+        self._refresh()
+
+    # -- state
+
+    @property
+    def available(self) -> bool:
+        """Whether the desktop has a system tray; if not, the app uses its history window."""
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def missed_count(self) -> int:
+        return self._missed
+
+    @property
+    def do_not_disturb(self) -> bool:
+        return self._dnd
+
+    @property
+    def menu(self) -> QMenu:
+        return self._menu
+
+    @property
+    def tray(self) -> QSystemTrayIcon:
+        return self._tray
+
+    def set_link_state(self, state: str, reason: str = "") -> None:
+        """E.g. ("up", "connected to 192.0.2.1:7001, monitoring 100, 101") or
+        ("down", "connection lost: refused, retrying in 8 s")."""
+        if state not in LINK_STATES:
+            raise ValueError(f"link state must be one of {LINK_STATES}, not {state!r}")
+        self._state = state
+        self._reason = reason or _DEFAULT_REASONS[state]
+        self._refresh()
+
+    def set_missed_count(self, count: int) -> None:
+        self._missed = max(0, int(count))
+        self._refresh()
+
+    def set_do_not_disturb(self, on: bool) -> None:
+        self._dnd = bool(on)
+        self.dnd_action.setChecked(self._dnd)
+        self._refresh()
+
+    def tooltip(self) -> str:
+        lines = [f"{APP_TITLE} — {self._reason}"]
+        if self._missed:
+            lines.append("1 missed call" if self._missed == 1 else f"{self._missed} missed calls")
+        if self._dnd:
+            lines.append("Do not disturb: no popups")
+        return "\n".join(lines)
+
+    def icon(self) -> QIcon:
+        return self._tray.icon()
+
+    # -- showing
+
+    def show(self) -> None:
+        if self.available:
+            self._tray.show()
+
+    def hide(self) -> None:
+        self._tray.hide()
+
+    def show_message(self, title: str, text: str,
+                     kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
+                     msecs: int = 8000) -> None:
+        """A desktop notification from the tray (nothing happens without a tray)."""
+        if self.available and self._tray.isVisible():
+            self._tray.showMessage(title, text, kind, msecs)
+
+    # -- internals
+
+    def _refresh(self) -> None:
+        self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd))
+        self._tray.setToolTip(self.tooltip())
+        status = self._reason[:1].upper() + self._reason[1:]
+        self._status_action.setText(status.replace("&", "&&"))   # not a mnemonic
+        self._status_action.setIcon(icons.tray_icon(self._state))
+        self.history_action.setText(
+            f"&History ({self._missed} missed)" if self._missed else "&History")
+
+    def _on_dnd_triggered(self, checked: bool) -> None:
+        self._dnd = checked
+        self._refresh()
+        self.dnd_toggled.emit(checked)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        # A left click (Trigger) opens the history; the context menu has the rest. On macOS a
+        # click opens the menu and also reports Trigger, so only the menu applies there.
+        if sys.platform == "darwin":
+            return
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.history_requested.emit()

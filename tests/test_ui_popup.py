@@ -1,0 +1,466 @@
+"""The call popup and the popup stack (offscreen Qt).
+
+A note on focus: Qt's offscreen platform activates every window it shows except tooltips
+(qoffscreenwindow.cpp, setVisible), whatever the window's flags say; a real window system
+honours WindowDoesNotAcceptFocus / WA_ShowWithoutActivating. So the focus test checks both
+the flags and the end result: the window that had the focus still has it after the popup
+appeared (the popup hands back an activation it did not ask for).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QEnterEvent, QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
+
+from cstapopup.calls.model import Call, Direction, Hop, Outcome
+from cstapopup.ui import popup as popup_module
+from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, format_duration, state_text
+
+T0 = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+
+
+def ringing_call(key: str = "c1", **changes) -> Call:
+    call = Call(key, Direction.INCOMING, T0, remote_number="00891234567",
+                local_devices=("100",), called_number="100")
+    return call.evolve(**changes) if changes else call
+
+
+def answered(call: Call, by: str, after: float = 5) -> Call:
+    outcome = Outcome.ANSWERED if by == "100" else Outcome.ANSWERED_ELSEWHERE
+    return call.evolve(answered_at=T0 + timedelta(seconds=after), answered_by=by, outcome=outcome)
+
+
+def ended(call: Call, after: float = 156) -> Call:
+    return call.evolve(ended_at=T0 + timedelta(seconds=after))
+
+
+def popup_kwargs(**overrides):
+    kwargs = {"name": "Anna Schmidt", "company": "Schmidt & Partner",
+              "display_number": "+49 89 1234567", "ringing_device": "100", "own_device": "100",
+              "crm_template": "", "close_after": 8}
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture
+def make_popup(qtbot):
+    def make(call: Call | None = None, **overrides) -> CallPopup:
+        p = CallPopup(call or ringing_call(), **popup_kwargs(**overrides))
+        qtbot.addWidget(p)
+        return p
+    return make
+
+
+@pytest.fixture
+def stack(qtbot):
+    s = PopupStack(spacing=8, margin=12)
+    yield s
+    s.close_all()
+
+
+@pytest.fixture
+def focused_window(qtbot):
+    """A normal window whose line edit has the keyboard focus (what the user is typing in)."""
+    window = QWidget()
+    window.setWindowTitle("the user's work")
+    edit = QLineEdit(window)
+    QVBoxLayout(window).addWidget(edit)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is edit, timeout=3000)
+    return window, edit
+
+
+def visible(widget: QWidget, parent: QWidget) -> bool:
+    return widget.isVisibleTo(parent)
+
+
+# --- pure texts ----------------------------------------------------------------------------
+
+def test_state_texts_follow_the_call():
+    call = ringing_call()
+    assert state_text(call, "100") == "Ringing"
+    assert state_text(answered(call, "100"), "100") == "Answered at 100"
+    assert state_text(answered(call, "102"), "100") == "Answered by 102"
+    assert state_text(ended(answered(call, "100", after=5)), "100") == \
+        "Answered at 100 · ended (2:31)"
+    assert state_text(ended(call).evolve(outcome=Outcome.MISSED), "100") == "Missed"
+    assert state_text(call.evolve(outcome=Outcome.DIVERTED, diverted_to="104"), "100") \
+        == "Forwarded to 104"
+    assert state_text(call.evolve(outcome=Outcome.TRANSFERRED, transferred_to="103",
+                                  answered_at=T0), "100") == "Transferred to 103"
+    assert state_text(call.evolve(end_unknown=True), "100").startswith("Link to the PBX lost")
+    assert format_duration(151) == "2:31" and format_duration(3723) == "1:02:03"
+
+
+# --- content -------------------------------------------------------------------------------
+
+def test_name_and_company_when_known(make_popup):
+    p = make_popup()
+    assert p.findChild(QWidget, "title").full_text() == "Anna Schmidt"
+    assert p.findChild(QWidget, "company").full_text() == "Schmidt & Partner"
+    number = p.findChild(QWidget, "number")
+    assert visible(number, p) and number.text() == "+49 89 1234567"
+    assert p.findChild(QWidget, "where").full_text() == "Ringing at 100"
+    assert p.findChild(QWidget, "state").full_text() == "Ringing"
+
+
+def test_the_number_is_the_title_without_a_name(make_popup):
+    p = make_popup(name=None, company=None)
+    assert p.findChild(QWidget, "title").full_text() == "+49 89 1234567"
+    assert not visible(p.findChild(QWidget, "company"), p)
+    assert not visible(p.findChild(QWidget, "number"), p)   # not twice
+    assert visible(p.findChild(QWidget, "copy"), p)
+
+
+def test_withheld_caller_has_nothing_to_copy(make_popup):
+    p = make_popup(Call("c9", Direction.INCOMING, T0, remote_kind="restricted"),
+                   name=None, company=None, display_number="",
+                   crm_template="https://crm/?q={number}")
+    assert p.findChild(QWidget, "title").full_text() == "Withheld number"
+    assert not visible(p.findChild(QWidget, "copy"), p)
+    assert not visible(p.findChild(QWidget, "crm"), p)
+
+
+def test_line_forwarded_and_transferred(make_popup):
+    call = ringing_call(called_number="0891234567",
+                        hops=(Hop("diverted", "101", T0, "100"),
+                              Hop("transferred", "102", T0, "100")))
+    p = make_popup(call)
+    assert p.findChild(QWidget, "where").full_text() == "Ringing at 100 · line 0891234567"
+    assert p.findChild(QWidget, "redirect").full_text() == \
+        "Forwarded from 101 · Transferred by 102"
+    # Explicit values win over the hops.
+    p2 = make_popup(ringing_call("c2"), forwarded_from="109")
+    assert p2.findChild(QWidget, "redirect").full_text() == "Forwarded from 109"
+    assert not visible(make_popup(ringing_call("c3")).findChild(QWidget, "redirect"), p)
+
+
+def test_state_line_follows_updates(make_popup):
+    call = ringing_call()
+    p = make_popup(call, own_device="105")
+    state = p.findChild(QWidget, "state")
+    p.update_call(answered(call, "102"))
+    assert state.full_text() == "Answered by 102"
+    assert p.findChild(QWidget, "where").full_text() == "Rang at 100"
+    p.update_call(ended(answered(call, "102")))
+    assert state.full_text() == "Answered by 102 · ended (2:31)"
+    with pytest.raises(ValueError):
+        p.update_call(ringing_call("other"))
+
+
+# --- actions -------------------------------------------------------------------------------
+
+def test_answer_only_for_the_users_own_device(make_popup, qtbot):
+    own = make_popup(ringing_device="100", own_device="100")
+    button = own.findChild(QWidget, "answer")
+    assert visible(button, own)
+    with qtbot.waitSignal(own.answer_requested, timeout=1000) as blocker:
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["c1", "100"]
+    assert not button.isEnabled()   # one request per click is enough
+    own.update_call(answered(own.call, "100"))
+    assert not visible(button, own)
+
+    other = make_popup(ringing_device="101", own_device="100")
+    assert not visible(other.findChild(QWidget, "answer"), other)
+    nobody = make_popup(own_device=None)
+    assert not visible(nobody.findChild(QWidget, "answer"), nobody)
+
+
+def test_copy_number(make_popup):
+    p = make_popup()
+    QTest.mouseClick(p.findChild(QWidget, "copy"), Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == "+49891234567"
+
+
+def test_crm_url_is_filled_url_encoded(make_popup, qtbot):
+    opened: list[QUrl] = []
+    p = make_popup(name="Müller & Söhne", crm_template="https://crm.example.com/s?q={number}&n={name}",
+                   url_opener=lambda url: opened.append(url) or True)
+    button = p.findChild(QWidget, "crm")
+    assert visible(button, p)
+    with qtbot.waitSignal(p.crm_opened, timeout=1000) as blocker:
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    expected = "https://crm.example.com/s?q=%2B49891234567&n=M%C3%BCller%20%26%20S%C3%B6hne"
+    assert blocker.args == [expected]
+    assert [u.toString(QUrl.ComponentFormattingOption.FullyEncoded) for u in opened] == [expected]
+    assert not visible(make_popup(crm_template="").findChild(QWidget, "crm"), p)
+
+
+class _UrlCatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def catch(self, url: QUrl) -> None:
+        self.urls.append(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+
+
+def test_crm_goes_through_qdesktopservices_by_default(make_popup):
+    catcher = _UrlCatcher()
+    QDesktopServices.setUrlHandler("cstapopup-test", catcher, "catch")
+    try:
+        p = make_popup(crm_template="https://x/", name="A B")
+        p._crm_template = "cstapopup-test://crm/{name}"   # a scheme our handler owns
+        p.open_crm()
+    finally:
+        QDesktopServices.unsetUrlHandler("cstapopup-test")
+    assert catcher.urls == ["cstapopup-test://crm/A%20B"]
+
+
+# --- focus ---------------------------------------------------------------------------------
+
+def test_popup_window_flags(qapp):
+    p = CallPopup(ringing_call(), **popup_kwargs())
+    flags = p.windowFlags()
+    for flag in (Qt.WindowType.Tool, Qt.WindowType.FramelessWindowHint,
+                 Qt.WindowType.WindowStaysOnTopHint, Qt.WindowType.WindowDoesNotAcceptFocus):
+        assert flags & flag == flag
+    assert p.testAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+    p.deleteLater()
+
+
+def test_popup_shows_without_taking_the_focus(focused_window, stack, qtbot):
+    window, edit = focused_window
+    with qtbot.waitSignal(stack.shown, timeout=2000):
+        p = stack.show_call(ringing_call(), **popup_kwargs())
+    qtbot.waitExposed(p)
+    QApplication.processEvents()   # deliver whatever the window system queued for the show
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    assert QApplication.focusWidget() is edit
+    assert not p.isActiveWindow()
+    assert not p.focus_allowed
+
+
+def test_escape_closes_only_when_the_popup_has_focus(focused_window, stack, qtbot):
+    p = stack.show_call(ringing_call(), **popup_kwargs())
+    qtbot.waitExposed(p)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: not p.isActiveWindow(), timeout=2000)
+    _window, edit = focused_window
+    QTest.keyClick(edit, Qt.Key.Key_Escape)   # the user's Escape belongs to their window
+    QTest.keyClick(p, Qt.Key.Key_Escape)      # even sent straight to it: not active, ignored
+    assert p.isVisible()
+
+    # A click makes it a normal window: now it takes the focus, and Escape closes it.
+    QTest.mouseClick(p.findChild(QWidget, "where"), Qt.MouseButton.LeftButton)
+    assert p.focus_allowed
+    qtbot.waitUntil(p.isActiveWindow, timeout=2000)
+    with qtbot.waitSignal(p.closed, timeout=2000):
+        QTest.keyClick(QApplication.focusWidget() or p, Qt.Key.Key_Escape)
+
+
+def test_buttons_are_reachable_by_keyboard_after_a_click(stack, qtbot):
+    p = stack.show_call(ringing_call(), **popup_kwargs(crm_template="https://crm/?q={number}"))
+    qtbot.waitExposed(p)
+    p.allow_focus()
+    qtbot.waitUntil(p.isActiveWindow, timeout=2000)
+    p.findChild(QWidget, "answer").setFocus()
+    order = []
+    for _ in range(4):
+        order.append(QApplication.focusWidget().objectName())
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert order == ["answer", "copy", "crm", "dismiss"]
+    with qtbot.waitSignal(p.answer_requested, timeout=1000):
+        QTest.keyClick(p, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)   # the &Answer mnemonic
+
+
+# --- closing by itself ---------------------------------------------------------------------
+
+def test_closes_after_the_call_is_answered_elsewhere(stack, qtbot):
+    call = ringing_call()
+    p = stack.show_call(call, **popup_kwargs(own_device="100", close_after=0.05))
+    assert not p.closing
+    with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
+        stack.update_call(answered(call, "102"))
+    assert blocker.args == ["c1"]
+    assert stack.popups() == []
+
+
+def test_stays_while_ringing(stack, qtbot):
+    ring = ringing_call("ring")
+    stack.show_call(ring, **popup_kwargs(close_after=0.05))
+    stack.update_call(ring.evolve(updated_at=T0 + timedelta(seconds=3)))   # still ringing
+    control = ringing_call("control")
+    stack.show_call(control, **popup_kwargs(close_after=0.05))
+    # Same close_after; the control call ends and its popup goes; the ringing one stays.
+    with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
+        stack.update_call(ended(control).evolve(outcome=Outcome.MISSED))
+    assert blocker.args == ["control"]
+    ringing_popup = stack.popup("ring")
+    assert ringing_popup is not None and ringing_popup.isVisible()
+    assert not ringing_popup.closing
+
+
+def test_answered_at_own_phone_stays_until_the_call_ends(stack, qtbot):
+    call = ringing_call()
+    p = stack.show_call(call, **popup_kwargs(own_device="100", close_after=0.05))
+    stack.update_call(answered(call, "100"))
+    assert p.findChild(QWidget, "state").full_text() == "Answered at 100"
+    assert not p.closing
+    with qtbot.waitSignal(p.closed, timeout=2000):
+        stack.update_call(ended(answered(call, "100")))
+
+
+def test_zero_means_stay_until_dismissed(stack, qtbot):
+    call = ringing_call()
+    p = stack.show_call(call, **popup_kwargs(close_after=0))
+    stack.update_call(ended(answered(call, "102")))
+    assert not p.closing and p.isVisible()
+    with qtbot.waitSignal(stack.closed, timeout=1000):
+        QTest.mouseClick(p.findChild(QWidget, "dismiss"), Qt.MouseButton.LeftButton)
+
+
+def test_pointer_over_the_popup_pauses_the_countdown(make_popup, qtbot):
+    call = ringing_call()
+    p = make_popup(call, close_after=0.2, own_device="105")
+    # Away from the (offscreen) pointer, or the platform's own Enter event would pause it too.
+    p.move(popup_module.QCursor.pos() + popup_module.QPoint(300, 300))
+    p.show()
+    qtbot.waitExposed(p)
+    p.update_call(answered(call, "102"))
+    assert p._close_timer.isActive()
+    QApplication.sendEvent(p, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    assert p.closing and not p._close_timer.isActive()
+    with qtbot.waitSignal(p.closed, timeout=5000):
+        QApplication.sendEvent(p, popup_module.QEvent(popup_module.QEvent.Type.Leave))
+
+
+# --- the stack -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("corner", ["bottom-right", "bottom-left", "top-right", "top-left"])
+def test_stack_positions_per_corner(stack, corner):
+    stack.configure(corner=corner)
+    older = stack.show_call(ringing_call("old"), **popup_kwargs())
+    newer = stack.show_call(ringing_call("new"), **popup_kwargs(name=None, company=None))
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    m, s = 12, 8
+    new_g, old_g = newer.geometry(), older.geometry()
+    if corner.endswith("right"):
+        assert new_g.right() == old_g.right() == area.right() - m
+    else:
+        assert new_g.left() == old_g.left() == area.left() + m
+    if corner.startswith("bottom"):
+        assert new_g.bottom() == area.bottom() - m            # newest nearest the corner
+        assert old_g.bottom() == new_g.top() - s - 1
+    else:
+        assert new_g.top() == area.top() + m
+        assert old_g.top() == new_g.bottom() + s + 1
+    assert stack.visible_popups() == [newer, older]
+
+
+def test_stack_closes_gaps_and_resets(stack, qtbot):
+    a = stack.show_call(ringing_call("a"), **popup_kwargs())
+    b = stack.show_call(ringing_call("b"), **popup_kwargs())
+    c = stack.show_call(ringing_call("c"), **popup_kwargs())
+    b_bottom = b.geometry().bottom()
+    assert stack.screen is QGuiApplication.primaryScreen()
+    with qtbot.waitSignal(stack.closed, timeout=1000) as blocker:
+        b.close()
+    assert blocker.args == ["b"]
+    assert a.geometry().bottom() == b_bottom               # moved into b's place
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert c.geometry().bottom() == area.bottom() - 12
+    stack.close_all()
+    assert stack.popups() == [] and stack.screen is None   # the next burst starts afresh
+
+
+def test_stack_caps_visible_popups(qtbot):
+    stack = PopupStack(max_visible=2)
+    popups = [stack.show_call(ringing_call(k), **popup_kwargs()) for k in ("a", "b", "c")]
+    assert [p.isVisible() for p in popups] == [False, True, True]
+    assert stack.visible_popups() == [popups[2], popups[1]]
+    popups[2].close()
+    qtbot.waitUntil(lambda: popups[0].isVisible(), timeout=1000)   # the older one comes back
+    stack.close_all()
+
+
+def test_same_call_twice_is_one_popup_and_updates_go_to_it(stack):
+    call = ringing_call()
+    first = stack.show_call(call, **popup_kwargs())
+    again = stack.show_call(answered(call, "102"), **popup_kwargs())
+    assert first is again and len(stack.popups()) == 1
+    assert first.findChild(QWidget, "state").full_text() == "Answered by 102"
+    assert stack.update_call(ringing_call("unknown")) is False
+
+
+def test_screen_under_the_mouse(stack):
+    stack.configure(screen="mouse")
+    stack.show_call(ringing_call(), **popup_kwargs())
+    assert stack.screen is QGuiApplication.screenAt(popup_module.QCursor.pos()) \
+        or stack.screen is QGuiApplication.primaryScreen()
+    with pytest.raises(ValueError):
+        stack.configure(corner="middle")
+
+
+def test_stack_forwards_the_popups_signals(stack, qtbot):
+    p = stack.show_call(ringing_call(), **popup_kwargs())
+    with qtbot.waitSignal(stack.answer_requested, timeout=1000) as blocker:
+        QTest.mouseClick(p.findChild(QWidget, "answer"), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["c1", "100"]
+
+
+# --- sound ---------------------------------------------------------------------------------
+
+def test_ring_sound_uses_a_player_or_beeps(monkeypatch):
+    started: list[tuple[str, list[str]]] = []
+    sound = RingSound("", start_detached=lambda prog, args: started.append((prog, args)) or True)
+    assert sound.file.endswith("ring.wav")
+    if popup_module.sys.platform.startswith("linux"):
+        monkeypatch.setattr(popup_module.shutil, "which",
+                            lambda name: "/usr/bin/aplay" if name == "aplay" else None)
+        sound.play()
+        assert started == [("aplay", [sound.file])]
+        monkeypatch.setattr(popup_module.shutil, "which", lambda name: None)
+        beeps: list[bool] = []
+        monkeypatch.setattr(popup_module.QApplication, "beep", lambda: beeps.append(True))
+        sound.play()
+        assert beeps == [True]
+    else:
+        assert sound.command() is None or sound.command()[-1] == sound.file
+
+
+def test_a_hidden_popup_still_closes_on_time(qtbot):
+    stack = PopupStack(max_visible=1)
+    old = ringing_call("old")
+    stack.show_call(old, **popup_kwargs(close_after=0.05))
+    stack.show_call(ringing_call("new"), **popup_kwargs(close_after=0.05))
+    assert not stack.popup("old").isVisible()
+    with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
+        stack.update_call(ended(old).evolve(outcome=Outcome.MISSED))
+    assert blocker.args == ["old"]
+    assert [p.call_key for p in stack.popups()] == ["new"]
+    stack.close_all()
+
+
+def test_a_popup_that_grows_pushes_the_older_one_along(stack):
+    older = stack.show_call(ringing_call("old"), **popup_kwargs())
+    newer = stack.show_call(ringing_call("new"), **popup_kwargs(name=None, company=None))
+    before = older.geometry()
+    # The phone book answers late: name and company add rows to the newer popup.
+    newer.set_caller(name="Late Answer", company="Phone Book GmbH",
+                     display_number="+49 89 1234567")
+    assert newer.geometry().bottom() == \
+        QGuiApplication.primaryScreen().availableGeometry().bottom() - 12
+    assert older.geometry().bottom() == newer.geometry().top() - 8 - 1
+    assert older.geometry().top() < before.top()
+
+
+def test_long_names_are_elided_with_the_full_text_in_the_tooltip(make_popup):
+    long_name = "Dr. Maximiliane Mustermann-Lüdenscheidt von und zu Oberhausen"
+    p = make_popup(name=long_name)
+    p.show()
+    title = p.findChild(QWidget, "title")
+    assert p.width() == popup_module.POPUP_WIDTH   # the card does not grow with the text
+    assert title.toolTip() == long_name
+    assert make_popup(name="Anna").findChild(QWidget, "title").toolTip() == ""
