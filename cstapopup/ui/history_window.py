@@ -1,0 +1,482 @@
+"""The history window: a lazily loaded table over the history store, with search and filters.
+
+`CallTableModel` is a QAbstractTableModel that fetches pages from the store as the view
+scrolls (keyset paging, never all rows at once) and takes live changes (`call_changed`) in
+place.  `HistoryWindow` adds the search field (filters as you type), the direction / missed
+filters, the context menu and keys (call back, copy number, mark done, delete), and export.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cstapopup.calls.model import Call, Direction, Outcome
+from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
+
+from . import icons
+
+log = logging.getLogger(__name__)
+
+PAGE = 200
+
+COLUMNS = ("Time", "Direction", "Name", "Number", "Device", "Duration", "Outcome")
+
+OUTCOME_TEXT = {
+    Outcome.IN_PROGRESS: "in progress",
+    Outcome.ANSWERED: "answered",
+    Outcome.MISSED: "missed",
+    Outcome.ANSWERED_ELSEWHERE: "answered elsewhere",
+    Outcome.BUSY: "busy",
+    Outcome.FAILED: "failed",
+    Outcome.ABANDONED: "not answered",
+    Outcome.TRANSFERRED: "transferred",
+    Outcome.DIVERTED: "forwarded",
+    Outcome.UNKNOWN: "end unknown",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def format_time(t: datetime, now: datetime | None = None) -> str:
+    local = t.astimezone()
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    if (now.date() - local.date()).days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def outcome_text(call: Call) -> str:
+    text = OUTCOME_TEXT.get(call.outcome, call.outcome.value)
+    if call.outcome is Outcome.ANSWERED and call.answered_by:
+        text = f"answered at {call.answered_by}"
+    elif call.outcome is Outcome.ANSWERED_ELSEWHERE and call.answered_by:
+        text = f"answered by {call.answered_by}"
+    elif call.outcome is Outcome.TRANSFERRED and call.transferred_to:
+        text = f"transferred to {call.transferred_to}"
+    elif call.outcome is Outcome.DIVERTED and call.diverted_to:
+        text = f"forwarded to {call.diverted_to}"
+    if call.is_missed and call.done:
+        text += " (done)"
+    return text
+
+
+def remote_text(call: Call) -> str:
+    if call.remote_kind == "restricted":
+        return "withheld"
+    if call.remote_kind == "not_known" or not call.remote_number:
+        return "unknown"
+    return call.remote_number
+
+
+class CallTableModel(QAbstractTableModel):
+    """Calls newest first, fetched page by page from the store."""
+
+    error = Signal(str)
+
+    def __init__(self, store: HistoryStore, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.filters = HistoryFilter()
+        self._calls: list[Call] = []
+        self._rows: dict[str, int] = {}
+        self._exhausted = False
+        self.total = 0
+
+    # Loading -------------------------------------------------------------------------------
+
+    def set_filters(self, filters: HistoryFilter) -> None:
+        self.filters = filters
+        self.reload()
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._calls, self._rows, self._exhausted = [], {}, False
+        try:
+            self._append(self.store.query(self.filters, limit=PAGE))
+            self.total = self.store.count(self.filters)
+        except HistoryError as exc:
+            self._exhausted = True
+            self.error.emit(str(exc))
+        self.endResetModel()
+
+    def _append(self, calls: list[Call]) -> None:
+        if len(calls) < PAGE:
+            self._exhausted = True
+        for call in calls:
+            if call.key in self._rows:
+                continue
+            self._rows[call.key] = len(self._calls)
+            self._calls.append(call)
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:
+        return not parent.isValid() and not self._exhausted
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:
+        if parent.isValid() or self._exhausted or not self._calls:
+            return
+        try:
+            more = self.store.query(self.filters, limit=PAGE, before=self._calls[-1])
+        except HistoryError as exc:
+            self._exhausted = True
+            self.error.emit(str(exc))
+            return
+        fresh = [c for c in more if c.key not in self._rows]
+        if not fresh:
+            self._exhausted = len(more) < PAGE
+            if not more:
+                self._exhausted = True
+            return
+        first = len(self._calls)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        self._append(fresh)
+        if len(more) < PAGE:
+            self._exhausted = True
+        self.endInsertRows()
+
+    # Live changes --------------------------------------------------------------------------
+
+    def call_changed(self, call: Call) -> None:
+        row = self._rows.get(call.key)
+        if row is not None:
+            if self.store.matches(call, self.filters):
+                self._calls[row] = call
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            else:
+                self._remove_row(row)
+            return
+        if not self.store.matches(call, self.filters):
+            return
+        # New calls are the newest: they go on top.  (A call that started before the loaded
+        # page's end but arrives late is placed by time.)
+        pos = 0
+        while pos < len(self._calls) and self._calls[pos].started_at > call.started_at:
+            pos += 1
+        if pos == len(self._calls) and not self._exhausted:
+            return  # it belongs to a page not fetched yet
+        self.beginInsertRows(QModelIndex(), pos, pos)
+        self._calls.insert(pos, call)
+        self._reindex(pos)
+        self.total += 1
+        self.endInsertRows()
+
+    def call_deleted(self, key: str) -> None:
+        row = self._rows.get(key)
+        if row is not None:
+            self._remove_row(row)
+
+    def _remove_row(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._calls[row]
+        self._rows = {}
+        self._reindex(0)
+        self.total = max(0, self.total - 1)
+        self.endRemoveRows()
+
+    def _reindex(self, start: int) -> None:
+        for i in range(start, len(self._calls)):
+            self._rows[self._calls[i].key] = i
+
+    def call_at(self, row: int) -> Call | None:
+        return self._calls[row] if 0 <= row < len(self._calls) else None
+
+    @property
+    def loaded(self) -> int:
+        return len(self._calls)
+
+    # Qt model API --------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._calls)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole) -> Any:
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        call = self._calls[index.row()]
+        col = index.column()
+        if role == Qt.DisplayRole:
+            if col == 0:
+                return format_time(call.started_at)
+            if col == 1:
+                return call.direction.value
+            if col == 2:
+                name = call.remote_name or ""
+                return f"{name} ({call.remote_company})" if name and call.remote_company else (name or call.remote_company or "")
+            if col == 3:
+                return remote_text(call)
+            if col == 4:
+                return ", ".join(call.local_devices)
+            if col == 5:
+                return format_duration(call.talk_seconds)
+            if col == 6:
+                return outcome_text(call)
+        elif role == Qt.DecorationRole and col == 1:
+            try:
+                return icons.history_icon(call)
+            except Exception:  # a missing icon must not break the table
+                return None
+        elif role == Qt.ToolTipRole:
+            when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            hops = " → ".join(f"{h.kind} {h.device or ''}".strip() for h in call.hops)
+            ring = format_duration(call.ring_seconds)
+            return f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}\n{hops}"
+        elif role == Qt.ForegroundRole and call.is_missed and not call.done:
+            return QBrush(QColor("#b3261e"))
+        elif role == Qt.FontRole and call.is_missed and not call.done:
+            f = QFont()
+            f.setBold(True)
+            return f
+        elif role == Qt.AccessibleTextRole:
+            return f"{call.direction.value} call {remote_text(call)} {outcome_text(call)}"
+        return None
+
+
+class HistoryWindow(QMainWindow):
+    """The history: search, filters, the table, and what can be done with a call."""
+
+    call_back_requested = Signal(str)       # the number to call
+    status_message = Signal(str)
+
+    FILTERS = (("All", None), ("Missed", "missed"), ("Incoming", Direction.INCOMING),
+               ("Outgoing", Direction.OUTGOING), ("Internal", Direction.INTERNAL))
+
+    def __init__(self, store: HistoryStore, *, can_call_back: Callable[[], bool] = lambda: True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._can_call_back = can_call_back
+        self.setWindowTitle("cstapopup — call history")
+        self.setWindowIcon(icons.app_icon())
+        self.model = CallTableModel(store, self)
+        self.model.error.connect(self._show_error)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        top = QHBoxLayout()
+        self.search = QLineEdit(central)
+        self.search.setPlaceholderText("Search name, company or number  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search calls")
+        top.addWidget(self.search, 1)
+        self.filter_group = QButtonGroup(self)
+        self.filter_group.setExclusive(True)
+        for i, (label, _) in enumerate(self.FILTERS):
+            b = QPushButton(label, central)
+            b.setCheckable(True)
+            b.setChecked(i == 0)
+            self.filter_group.addButton(b, i)
+            top.addWidget(b)
+        self.export_button = QPushButton("Export CSV…", central)
+        top.addWidget(self.export_button)
+        layout.addLayout(top)
+
+        self.table = QTableView(central)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in enumerate((90, 110, 220, 150, 80, 70)):
+            self.table.setColumnWidth(col, width)
+        layout.addWidget(self.table, 1)
+        self.summary = QLabel(central)
+        layout.addWidget(self.summary)
+        self.setCentralWidget(central)
+        self.resize(900, 520)
+
+        # Search filters as you type, after a short pause (no query per keystroke).
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(180)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.filter_group.idClicked.connect(lambda _i: self.apply_filters())
+        self.export_button.clicked.connect(self.export_csv_dialog)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.doubleClicked.connect(lambda idx: self.call_back(idx.row()))
+
+        self._actions()
+        self.apply_filters()
+
+    def _actions(self) -> None:
+        def add(text: str, keys: QKeySequence | str, slot: Callable[[], None]) -> QAction:
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(keys))
+            a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            a.triggered.connect(slot)
+            self.table.addAction(a)
+            return a
+
+        self.act_call_back = add("Call back", "Return", lambda: self.call_back(self._current_row()))
+        self.act_copy = add("Copy number", QKeySequence.Copy, self.copy_numbers)
+        self.act_done = add("Mark done", "Ctrl+D", self.mark_done)
+        self.act_delete = add("Delete", QKeySequence.Delete, self.delete_selected)
+        find = QAction(self)
+        find.setShortcut(QKeySequence.Find)
+        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
+        self.addAction(find)
+
+    # Filters --------------------------------------------------------------------------------
+
+    def current_filters(self) -> HistoryFilter:
+        kind = self.FILTERS[max(0, self.filter_group.checkedId())][1]
+        text = self.search.text().strip() or None
+        if kind == "missed":
+            return HistoryFilter(text=text, missed=True)
+        return HistoryFilter(text=text, direction=kind)
+
+    def apply_filters(self) -> None:
+        self.model.set_filters(self.current_filters())
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        try:
+            missed = self.store.badge_count()
+        except HistoryError:
+            missed = 0
+        self.summary.setText(f"{self.model.total} calls" + (f" · {missed} missed, not done" if missed else ""))
+
+    # Live ---------------------------------------------------------------------------------
+
+    def call_changed(self, call: Call) -> None:
+        self.model.call_changed(call)
+        self._update_summary()
+
+    def call_deleted(self, key: str) -> None:
+        self.model.call_deleted(key)
+        self._update_summary()
+
+    # Actions -------------------------------------------------------------------------------
+
+    def _current_row(self) -> int:
+        idx = self.table.currentIndex()
+        return idx.row() if idx.isValid() else -1
+
+    def _selected_calls(self) -> list[Call]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        if not rows and self._current_row() >= 0:
+            rows = [self._current_row()]
+        return [c for c in (self.model.call_at(r) for r in rows) if c is not None]
+
+    def call_back(self, row: int) -> None:
+        call = self.model.call_at(row)
+        if call is None or call.remote_kind != "number" or not call.remote_number:
+            self.status_message.emit("This call has no number to call back.")
+            return
+        if not self._can_call_back():
+            self.status_message.emit("Set your own device in the settings to call back.")
+            return
+        self.call_back_requested.emit(call.remote_number)
+
+    def copy_numbers(self) -> None:
+        numbers = [c.remote_number for c in self._selected_calls() if c.remote_number]
+        if numbers:
+            QGuiApplication.clipboard().setText("\n".join(numbers))
+            self.status_message.emit(f"Copied {numbers[0]}" + (f" and {len(numbers) - 1} more" if len(numbers) > 1 else ""))
+
+    def mark_done(self) -> None:
+        for call in self._selected_calls():
+            try:
+                self.store.mark_done(call.key, not call.done)
+            except HistoryError as exc:
+                self._show_error(str(exc))
+                return
+            self.model.call_changed(replace(call, done=not call.done))
+        self._update_summary()
+
+    def delete_selected(self) -> None:
+        calls = self._selected_calls()
+        if not calls:
+            return
+        if self.confirm(f"Delete {len(calls)} call(s) from the history?") is False:
+            return
+        for call in calls:
+            try:
+                self.store.delete(call.key)
+            except HistoryError as exc:
+                self._show_error(str(exc))
+                return
+            self.model.call_deleted(call.key)
+        self._update_summary()
+
+    def confirm(self, question: str) -> bool:
+        """Asks the user; tests replace it."""
+        return QMessageBox.question(self, "cstapopup", question) == QMessageBox.Yes
+
+    def export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export calls", "calls.csv", "CSV files (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> int:
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                self.store.export_csv(fh, self.current_filters())
+        except (OSError, HistoryError) as exc:
+            self._show_error(f"Export failed: {exc}")
+            return 1
+        self.status_message.emit(f"Exported to {path}")
+        return 0
+
+    def _context_menu(self, pos: Any) -> None:
+        idx = self.table.indexAt(pos)
+        if not idx.isValid():
+            return
+        menu = QMenu(self)
+        for a in (self.act_call_back, self.act_copy, self.act_done, self.act_delete):
+            menu.addAction(a)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _show_error(self, message: str) -> None:
+        log.error("history: %s", message)
+        self.status_message.emit(message)
+        self.summary.setText(message)
