@@ -102,7 +102,7 @@ def switch_process(port_q: mp.Queue, cmd_q: mp.Queue, devices: str) -> None:
                     delay = target - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    stamped = dataclasses.replace(e, private_data=(struct.pack(">q", time.monotonic_ns()),))
+                    stamped = dataclasses.replace(e, private_data=(b"\x04\x08" + struct.pack(">q", time.monotonic_ns()),))
                     link.transport.write(framing.frame(codec.encode_apdu(codec.EventReport(8, stamped))))
                 port_q.put(("paced_done", count))
         await server.stop()
@@ -120,7 +120,7 @@ async def client_side(port: int, cmd_q: mp.Queue, res_q: mp.Queue, seconds: floa
 
     def stamp(device, event) -> None:
         if event.private_data:
-            sent = struct.unpack(">q", event.private_data[0])[0]
+            sent = struct.unpack(">q", event.private_data[0][2:])[0]  # an OCTET STRING TLV
             latencies.append((time.monotonic_ns() - sent) / 1e6)
 
     client.on("*", count)
@@ -139,7 +139,8 @@ async def client_side(port: int, cmd_q: mp.Queue, res_q: mp.Queue, seconds: floa
     while counter["n"] < sent and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - t0
-    throughput = counter["n"] / elapsed
+    delivered = counter["n"]
+    throughput = delivered / elapsed
 
     # Latency at 200 events/s.
     latencies.clear()
@@ -152,7 +153,7 @@ async def client_side(port: int, cmd_q: mp.Queue, res_q: mp.Queue, seconds: floa
     await client.close()
     lat = sorted(latencies)
     return {
-        "sent": sent, "delivered": counter["n"], "throughput": throughput,
+        "sent": sent, "delivered": delivered, "throughput": throughput,
         "lat_n": len(lat), "p50": statistics.median(lat) if lat else float("nan"),
         "p99": lat[int(len(lat) * 0.99) - 1] if lat else float("nan"), "max": lat[-1] if lat else float("nan"),
     }
