@@ -392,9 +392,10 @@ OPTIONS: tuple[Option, ...] = (
            "Area code of the PBX without the trunk prefix (89 for Munich), so local numbers "
            "are found in the phone book.", placeholder="e.g. 89",
            check=_digits("area code", 8)),
-    Option("numbers.trunk_prefix", Kind.TEXT, "0", "&Trunk prefix",
-           "Digit(s) dialled before an area code inside the country (0 in Germany).",
-           check=_digits("trunk prefix", 3)),
+    Option("numbers.trunk_prefix", Kind.TEXT, "0", "&Trunk access digit",
+           "Digit(s) the PBX puts in front of outside numbers (its trunk access code, usually "
+           "0), stripped before the number is looked up. Empty: the PBX sends numbers without it.",
+           check=_digits("trunk access digit", 3)),
     Option("numbers.internal_max_length", Kind.INT, 4, "&Internal numbers up to",
            "Numbers with at most this many digits are extensions of the PBX, not outside calls.",
            minimum=1, maximum=12, suffix=" digits"),
@@ -432,10 +433,11 @@ def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("devices.monitor", "list at least one device to monitor"))
     if own and own not in monitor:
         problems.append(("devices.own", f"{own} is not one of the monitored devices"))
-    prefix, area = values["numbers.trunk_prefix"], values["numbers.area_code"]
-    if prefix and area.startswith(prefix):
-        message = (f"write the area code without the trunk prefix {prefix} "
-                   f"({area[len(prefix):] or '…'}, not {area})")
+    area = values["numbers.area_code"]
+    if area.startswith("0"):
+        # The numbering plan takes the area code without the national prefix (89, not 089).
+        message = (f"write the area code without the leading 0 "
+                   f"({area.lstrip('0') or '…'}, not {area})")
         problems.append(("numbers.area_code", message))
     return problems
 

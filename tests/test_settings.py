@@ -223,7 +223,7 @@ def test_rules_between_settings():
         s.set("devices.monitor", ["100"])
     s.update({"devices.monitor": ["100"], "devices.own": "100"})   # together: fine
     assert s.get("devices.own") == "100"
-    with pytest.raises(SettingsError, match="without the trunk prefix 0"):
+    with pytest.raises(SettingsError, match="without the leading 0"):
         s.set("numbers.area_code", "089")
     s.set("numbers.area_code", "89")
     assert s.problems() == []

@@ -149,7 +149,7 @@ def test_rules_between_fields_show_inline(make_dialog):
     d.editors["devices.monitor"].set_value(["100", "101"])
     assert ok_button(d).isEnabled()
     d.editors["numbers.area_code"].set_value("089")
-    assert "without the trunk prefix" in d.error_labels["numbers.area_code"].text()
+    assert "without the leading 0" in d.error_labels["numbers.area_code"].text()
     assert not ok_button(d).isEnabled()
 
 
