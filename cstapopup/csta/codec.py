@@ -3,7 +3,9 @@
 `decode_apdu()` turns one APDU (no frame header) into a typed value: an association PDU, a
 ROSE PDU with its argument or result decoded by operation, or an `EventReport` holding a typed
 event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Malformed
-input raises `DecodeError` (with the byte offset where known) and nothing else.
+input raises `DecodeError` (with the byte offset where known) and nothing else; so does input
+beyond the bounds on nesting, list and string sizes (`MAX_*`, checked by `check_structure()`
+before asn1tools sees the bytes, and on the values the library interprets).
 """
 
 from __future__ import annotations
@@ -67,6 +69,123 @@ class DecodeError(Exception):
 
 class EncodeError(Exception):
     """A value could not be encoded."""
+
+
+# Bounds on what bytes from the network can make the decoder do ------------------------------
+# A value beyond one of them makes its APDU a DecodeError (the APDU is skipped, the link stays).
+
+#: Constructed elements nest at most this deep (real APDUs: about 10).
+MAX_NESTING_DEPTH = 32
+#: Elements in one constructed value.  No CSTA SEQUENCE has more than 26 members, so this is
+#: the bound on lists: transferred / conference connections, private data, snapshot entries.
+MAX_ELEMENTS = 32
+#: Bytes in one primitive value (a string or a number), before any of it is decoded.
+MAX_PRIMITIVE_LENGTH = 1024
+#: Characters (or octets) in a device number, call id, cross-ref id or other interpreted string.
+MAX_STRING_LENGTH = 64
+#: Invoke ids, operation and error codes are 32-bit at most (HiPath's ids take 1 to 3 bytes);
+#: a longer one would be echoed back in the reply.
+MAX_ROSE_INTEGER = 2**31
+
+
+def check_structure(data: bytes) -> None:
+    """Walk the BER elements of one APDU without decoding them; raise DecodeError if a length
+    runs past its enclosing element or one of the bounds above is exceeded.
+
+    Runs before asn1tools so that hostile nesting or huge lists fail in time linear in the
+    APDU, before anything is allocated.  Bytes after the first element are left alone (as the
+    decoder leaves them).
+    """
+    try:
+        _walk(data, 0, len(data), len(data), 0, 1)
+    except IndexError:
+        raise DecodeError("APDU ends inside an element", len(data)) from None
+
+
+def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: int) -> int:
+    """Check the elements from `pos` to `end` (end < 0: up to an end-of-contents marker), which
+    are `depth` levels inside the APDU's outermost element (depth 0); `limit` is where the
+    nearest definite-length ancestor ends.  Returns the offset after them."""
+    count = 0
+    # A constructed element whose contents are at most `small` bytes holds at most small / 2
+    # elements nested at most small / 2 deep: it cannot break a bound and is not walked.
+    small = 2 * min(MAX_ELEMENTS, MAX_NESTING_DEPTH - depth - 1)
+    while pos != end:
+        if end < 0 and data[pos] == 0 and data[pos + 1] == 0:
+            return pos + 2
+        count += 1
+        if count > max_count:
+            if depth == 0:
+                return pos
+            raise DecodeError(f"more than {MAX_ELEMENTS} elements in one value", pos)
+        tag = data[pos]
+        if tag & 0x1F == 0x1F:  # high tag number form
+            k = pos + 1
+            while data[k] & 0x80:
+                k += 1
+            if k - pos > 4:
+                raise DecodeError("tag number too long", pos)
+            pos = k + 1
+        else:
+            pos += 1
+        length = data[pos]
+        pos += 1
+        if length > 0x7F:
+            if length == 0x80:  # indefinite length
+                if not tag & 0x20:
+                    raise DecodeError("indefinite length on a primitive element", pos - 1)
+                if depth >= MAX_NESTING_DEPTH - 1:
+                    raise DecodeError(f"elements nested deeper than {MAX_NESTING_DEPTH}", pos)
+                pos = _walk(data, pos, -1, limit, depth + 1, MAX_ELEMENTS)
+                if pos > limit:
+                    raise DecodeError("element runs past its enclosing element", pos)
+                continue
+            if length > 0x84:
+                raise DecodeError("length field of more than 4 bytes", pos - 1)
+            k = pos + length - 0x80
+            length = int.from_bytes(data[pos:k], "big")
+            pos = k
+        nxt = pos + length
+        if nxt > limit:
+            raise DecodeError(f"length {length} runs past the enclosing element "
+                              f"({max(0, limit - pos)} bytes left)", pos)
+        if tag & 0x20:
+            if length > small:
+                if depth >= MAX_NESTING_DEPTH - 1:
+                    raise DecodeError(f"elements nested deeper than {MAX_NESTING_DEPTH}", pos)
+                _walk(data, pos, nxt, nxt, depth + 1, MAX_ELEMENTS)
+        elif length > MAX_PRIMITIVE_LENGTH:
+            raise DecodeError(f"primitive value of {length} bytes exceeds the limit of "
+                              f"{MAX_PRIMITIVE_LENGTH}", pos)
+        pos = nxt
+    return pos
+
+
+def _bounded(value: Any, what: str) -> Any:
+    """`value` (a str or bytes the library interprets), if within MAX_STRING_LENGTH."""
+    if len(value) > MAX_STRING_LENGTH:
+        raise DecodeError(f"{what} of {len(value)} characters exceeds the limit of "
+                          f"{MAX_STRING_LENGTH}")
+    return value
+
+
+def _rose_int(value: Any, what: str) -> Any:
+    """An invoke id, operation or error code, if within MAX_ROSE_INTEGER."""
+    if isinstance(value, int) and not -MAX_ROSE_INTEGER <= value < MAX_ROSE_INTEGER:
+        raise DecodeError(f"{what} {value:#x} is larger than 32 bits")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """Every string in a decoded argument or result value is within MAX_STRING_LENGTH."""
+    if isinstance(value, str):
+        _bounded(value, "string")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_strings(item)
 
 
 # The compiled specification --------------------------------------------------------------
@@ -323,13 +442,14 @@ def device_from_asn1(value: Any) -> DeviceId:
     """A DeviceID SEQUENCE value -> DeviceId."""
     alt, number = value["deviceIdentifier"]
     if alt == "dialingNumber":
-        return DeviceId("number", number, alt)
+        return DeviceId("number", _bounded(number, "device number"), alt)
     if alt == "deviceNumber":
-        return DeviceId("number", str(number), "deviceNumber")
+        return DeviceId("number", _bounded(str(number), "device number"), "deviceNumber")
     if isinstance(number, str):
-        return DeviceId("number", number, alt)
+        return DeviceId("number", _bounded(number, "device number"), alt)
     if isinstance(number, (bytes, bytearray)):
-        return DeviceId("number", bytes(number).decode("ascii", "replace"), "other")
+        text = _bounded(bytes(number), "device number").decode("ascii", "replace")
+        return DeviceId("number", text, "other")
     return DeviceId("not_known")
 
 
@@ -368,17 +488,18 @@ def role_device_to_asn1(device: DeviceId | str, redirection: bool = False) -> tu
 def connection_from_asn1(value: Any) -> ConnectionId:
     alt, inner = value
     if alt == "callID":
-        return ConnectionId(bytes(inner), None)
+        return ConnectionId(_bounded(bytes(inner), "call id"), None)
     if alt == "deviceID":
         return ConnectionId(None, _local_device(inner))
-    return ConnectionId(bytes(inner["callID"]), _local_device(inner["deviceID"]))
+    call_id = _bounded(bytes(inner["callID"]), "call id")
+    return ConnectionId(call_id, _local_device(inner["deviceID"]))
 
 
 def _local_device(value: Any) -> DeviceId:
     alt, inner = value
     if alt == "staticID":
         return device_from_asn1(inner)
-    return DeviceId("number", bytes(inner).hex(), "dynamic")
+    return DeviceId("number", _bounded(bytes(inner), "dynamic device id").hex(), "dynamic")
 
 
 def connection_to_asn1(conn: ConnectionId) -> tuple[str, Any]:
@@ -650,16 +771,17 @@ def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     gcd = value.get("globalCallData", {}).get("globalCallLinkageID")
     if gcd:
-        out["global_call_id"] = bytes(gcd[1])
+        out["global_call_id"] = _bounded(bytes(gcd[1]), "global call id")
     thread = value.get("threadData", {}).get("threadLinkageID")
     if thread:
-        out["thread_id"] = bytes(thread[1])
+        out["thread_id"] = _bounded(bytes(thread[1]), "thread id")
     return out
 
 
 def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
     """Decode the event inside one eventSpecificInfo category into a typed event."""
     s = spec()
+    _bounded(cross_ref, "cross-ref id")
     type_name = _CATEGORY_TYPES.get(category)
     tag = inner[0] & 0x1F if inner else None
     if type_name is None or tag not in _KNOWN_TAGS.get(category, ()):
@@ -672,7 +794,7 @@ def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
     if alt == "hookswitch":
         return EVENT_CLASSES["hookswitch"](
             device=role_device_from_asn1(value["device"]),
-            hookswitch_id=bytes(value["hookswitch"]),
+            hookswitch_id=_bounded(bytes(value["hookswitch"]), "hookswitch id"),
             on_hook=bool(value["hookswitchOnHook"]),
             **common,
         )
@@ -696,7 +818,7 @@ def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
 
 def _call_event(cross_ref: bytes, alt: str, value: dict[str, Any]) -> CstaEvent:
     py_name, fields = _CALL_EVENTS[alt]
-    kwargs: dict[str, Any] = {"cross_ref_id": cross_ref}
+    kwargs: dict[str, Any] = {"cross_ref_id": _bounded(cross_ref, "cross-ref id")}
     for asn_name, py_field, kind in fields:
         v = value.get(asn_name)
         if v is not None:
@@ -807,7 +929,9 @@ def decode_apdu(data: bytes) -> Apdu:
     if not data:
         raise DecodeError("empty APDU", 0)
     try:
-        return _decode_apdu(bytes(data))
+        data = bytes(data)
+        check_structure(data)
+        return _decode_apdu(data)
     except DecodeError:
         raise
     except asn1tools.DecodeError as exc:
@@ -850,8 +974,16 @@ def _decode_apdu(data: bytes) -> Apdu:
         if fast is not None and fast["opcode"] == operations.EVENT_REPORT:
             arg = fast["argument"]
             alt, value = arg["eventSpecificInfo"]
-            return EventReport(fast["invokeId"], _call_event(bytes(arg["crossRefIdentifier"]), alt, value))
+            event = _call_event(bytes(arg["crossRefIdentifier"]), alt, value)
+            return EventReport(_rose_int(fast["invokeId"], "invoke id"), event)
     alt, v = s.decode("ROSEapdu", data)
+    iid = v["invokeId"]
+    _rose_int(iid[1] if alt == "reject" else iid, "invoke id")
+    for key in ("opcode", "linkedId", "errcode"):
+        if key in v:
+            _rose_int(v[key], key)
+    if alt == "returnResult" and v.get("result") is not None:
+        _rose_int(v["result"]["opcode"], "opcode")
     if alt == "invoke":
         op = v["opcode"]
         raw = v.get("argument")
@@ -866,6 +998,7 @@ def _decode_apdu(data: bytes) -> Apdu:
         if raw is not None:
             opdef = operations.BY_CODE.get(op)
             argument = s.decode(opdef.argument, raw) if opdef and opdef.argument else bytes(raw)
+            _check_strings(argument)
         return Invoke(v["invokeId"], op, argument, v.get("linkedId"))
     if alt == "returnResult":
         res = v.get("result")
@@ -875,6 +1008,7 @@ def _decode_apdu(data: bytes) -> Apdu:
         opdef = operations.BY_CODE.get(op)
         raw = res["result"]
         result = s.decode(opdef.result, raw) if opdef and opdef.result else bytes(raw)
+        _check_strings(result)
         return ReturnResult(v["invokeId"], op, result)
     if alt == "returnError":
         failure = None

@@ -208,8 +208,10 @@ class ClientConnection:
         self._to(LinkState.ASSOCIATING)
 
     def _allocate_id(self) -> int:
-        if len(self.pending) >= self.max_pending:
-            raise ConnectionStateError(f"{self.max_pending} requests are already pending")
+        # Never more than there are invoke ids: the search below would not end.
+        limit = min(self.max_pending, MAX_INVOKE_ID)
+        if len(self.pending) >= limit:
+            raise ConnectionStateError(f"{limit} requests are already pending")
         while True:
             iid = self._next_id
             self._next_id = 1 if self._next_id >= MAX_INVOKE_ID else self._next_id + 1
