@@ -269,14 +269,19 @@ def load_spec(use_cache: bool = True) -> Any:
     sources = [(d / f).read_bytes() for f in ASN1_FILES]
     if not use_cache:
         return compile_spec()
-    path = _cache_dir() / f"asn1-spec-{_spec_key(sources)}.pickle"
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # a damaged cache file is rebuilt, never fatal
-        log.warning("ignoring unreadable ASN.1 spec cache %s: %s", path, exc)
+    name = f"asn1-spec-{_spec_key(sources)}.pickle"
+    path = _cache_dir() / name
+    # An installer ships the spec compiled beside the modules (packaging/cstapopup.spec), so
+    # that the first start on a new PC does not compile it; the key in the name still has to
+    # match, as for the user's cache.
+    for candidate in (d / name, path):
+        try:
+            with open(candidate, "rb") as fh:
+                return pickle.load(fh)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a damaged cache file is rebuilt, never fatal
+            log.warning("ignoring unreadable ASN.1 spec cache %s: %s", candidate, exc)
     spec = compile_spec()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
