@@ -7,13 +7,14 @@ beyond the store.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cstapopup.csta.events import CstaEvent
+from cstapopup.csta.events import CallEvent, CstaEvent
 
 from .model import Call
 from .numbers import NumberingPlan, lookup_keys, normalise
@@ -52,13 +53,43 @@ class Recorder:
              phonebook_files: Iterable[str | Path] = (), plan: NumberingPlan | None = None) -> Recorder:
         """A recorder over the history file `db` (None: the default location)."""
         plan = plan or NumberingPlan()
-        store = HistoryStore(db, normalise=lambda raw: lookup_keys(raw, plan, from_pbx=True))
+        store = HistoryStore(db, normalise=lambda raw: _lookup_keys(raw, plan))
         if store.recovered_from is not None:
             log.warning("%s", store.recovery_message())
         phonebook = Phonebook([Path(p) for p in phonebook_files], plan) if phonebook_files else None
         tracker = CallTracker(monitored, internal_max_length=plan.internal_max_length,
                               number_key=lambda n: _number_key(n, plan))
         return cls(store, tracker, phonebook=phonebook, plan=plan)
+
+    def reconfigure(self, *, phonebook_files: Iterable[str | Path] | None = None,
+                    plan: NumberingPlan | None = None) -> None:
+        """Use other phonebook files and/or another numbering plan from now on (the settings
+        changed).  Names already looked up are looked up again; calls already stored keep
+        their number keys until `store.reindex_numbers()`."""
+        if plan is not None and plan != self.plan:
+            self.plan = plan
+            # The store and the tracker compare numbers with the plan's keys; both take a
+            # function, so give them one over the new plan (calls-package internals).
+            self.store._normalise = lambda raw: _lookup_keys(raw, plan)
+            self.tracker._number_key = lambda n: _number_key(n, plan)
+            self.tracker._internal_max_length = plan.internal_max_length
+        files = list(phonebook_files) if phonebook_files is not None else (
+            [str(p) for p in self.phonebook.paths] if self.phonebook is not None else [])
+        self.phonebook = Phonebook([Path(p) for p in files], self.plan) if files else None
+        self._names.clear()
+
+    def key_of(self, event: CstaEvent) -> str | None:
+        """The key of the call record that a call event (already fed) belongs to; None for
+        an event that is not about a call the tracker keeps.  The app uses it to tie a
+        Delivered event (and its connection, for AnswerCall) to the call its popup shows."""
+        if not isinstance(event, CallEvent):
+            return None
+        try:
+            rec = self.tracker._find(event)   # the tracker's own lookup, not a public API yet
+        except Exception:
+            log.exception("cannot find the call of %s", event.name)
+            return None
+        return None if rec is None else rec.key
 
     def lookup(self, number: str | None) -> Match | None:
         if not number or self.phonebook is None:
@@ -69,8 +100,7 @@ class Recorder:
     def display_number(self, number: str | None) -> str:
         if not number:
             return ""
-        n = normalise(number, self.plan, from_pbx=True)
-        return n.display if n is not None else number
+        return _display(number, self.plan)
 
     def _named(self, call: Call) -> Call:
         if call.remote_name or call.remote_kind != "number" or not call.remote_number:
@@ -123,6 +153,23 @@ class Recorder:
         self.store.close()
 
 
+# Normalising a number (phonenumbers) takes 0.1-0.2 ms, and the same few numbers come back with
+# every event: the tracker compares the remote party of each remembered call whenever a call is
+# answered or placed, the store indexes the number at every write, the UI formats it for every
+# row.  The functions are pure in (number, plan), so a bounded cache keeps the cost per event
+# from growing with the number of calls remembered (see benchmarks/popup.py).
+@functools.lru_cache(maxsize=8192)
 def _number_key(number: str, plan: NumberingPlan) -> str:
     n = normalise(number, plan, from_pbx=True)
     return n.key if n is not None else number
+
+
+@functools.lru_cache(maxsize=8192)
+def _lookup_keys(raw: str, plan: NumberingPlan) -> tuple[str, ...]:
+    return tuple(lookup_keys(raw, plan, from_pbx=True))
+
+
+@functools.lru_cache(maxsize=8192)
+def _display(number: str, plan: NumberingPlan) -> str:
+    n = normalise(number, plan, from_pbx=True)
+    return n.display if n is not None else number

@@ -3,15 +3,17 @@
 `CallTableModel` is a QAbstractTableModel that fetches pages from the store as the view
 scrolls (keyset paging, never all rows at once) and takes live changes (`call_changed`) in
 place.  `HistoryWindow` adds the search field (filters as you type), the direction / missed
-filters, the context menu and keys (call back, copy number, mark done, delete), and export.
+filters, the context menu and keys (call back, copy number, mark done, delete), export, and a
+status bar with the link state (it is the app's main window where there is no system tray).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -21,7 +23,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -73,7 +75,7 @@ def format_duration(seconds: float | None) -> str:
 
 def format_time(t: datetime, now: datetime | None = None) -> str:
     local = t.astimezone()
-    now = (now or datetime.now(timezone.utc)).astimezone()
+    now = (now or datetime.now(UTC)).astimezone()
     if local.date() == now.date():
         return local.strftime("%H:%M")
     if (now.date() - local.date()).days < 7:
@@ -96,12 +98,17 @@ def outcome_text(call: Call) -> str:
     return text
 
 
-def remote_text(call: Call) -> str:
+def remote_text(call: Call, display: Callable[[str], str] | None = None) -> str:
     if call.remote_kind == "restricted":
         return "withheld"
     if call.remote_kind == "not_known" or not call.remote_number:
         return "unknown"
-    return call.remote_number
+    return display(call.remote_number) if display is not None else call.remote_number
+
+
+def dialable(text: str) -> str:
+    """A number as shown ("089 1234567") without its spaces and punctuation."""
+    return "".join(c for c in text if c.isdigit() or c in "+*#")
 
 
 class CallTableModel(QAbstractTableModel):
@@ -109,9 +116,12 @@ class CallTableModel(QAbstractTableModel):
 
     error = Signal(str)
 
-    def __init__(self, store: HistoryStore, parent: Any = None) -> None:
+    def __init__(self, store: HistoryStore, parent: Any = None, *,
+                 display_number: Callable[[str], str] | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        #: How numbers are shown ("089 1234567" for "00891234567"); None: as the PBX gave them.
+        self.display_number = display_number
         self.filters = HistoryFilter()
         self._calls: list[Call] = []
         self._rows: dict[str, int] = {}
@@ -246,7 +256,7 @@ class CallTableModel(QAbstractTableModel):
                 name = call.remote_name or ""
                 return f"{name} ({call.remote_company})" if name and call.remote_company else (name or call.remote_company or "")
             if col == 3:
-                return remote_text(call)
+                return remote_text(call, self.display_number)
             if col == 4:
                 return ", ".join(call.local_devices)
             if col == 5:
@@ -270,27 +280,38 @@ class CallTableModel(QAbstractTableModel):
             f.setBold(True)
             return f
         elif role == Qt.AccessibleTextRole:
-            return f"{call.direction.value} call {remote_text(call)} {outcome_text(call)}"
+            return (f"{call.direction.value} call {remote_text(call, self.display_number)} "
+                    f"{outcome_text(call)}")
         return None
 
 
 class HistoryWindow(QMainWindow):
-    """The history: search, filters, the table, and what can be done with a call."""
+    """The history: search, filters, the table, and what can be done with a call.
+
+    Signals: `call_back_requested(number)`, `status_message(text)` (also shown in the status
+    bar), `history_changed()` (the user marked calls done or deleted some: the badge changes).
+    """
 
     call_back_requested = Signal(str)       # the number to call
     status_message = Signal(str)
+    history_changed = Signal()
+
+    #: Where there is no tray this window is the app: closing it minimises it instead of
+    #: leaving an invisible app behind (the menu's Quit ends the app).
+    minimize_on_close = False
 
     FILTERS = (("All", None), ("Missed", "missed"), ("Incoming", Direction.INCOMING),
                ("Outgoing", Direction.OUTGOING), ("Internal", Direction.INTERNAL))
 
     def __init__(self, store: HistoryStore, *, can_call_back: Callable[[], bool] = lambda: True,
+                 display_number: Callable[[str], str] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self._can_call_back = can_call_back
         self.setWindowTitle("cstapopup — call history")
         self.setWindowIcon(icons.app_icon())
-        self.model = CallTableModel(store, self)
+        self.model = CallTableModel(store, self, display_number=display_number)
         self.model.error.connect(self._show_error)
 
         central = QWidget(self)
@@ -324,14 +345,28 @@ class HistoryWindow(QMainWindow):
         self.table.setContextMenuPolicy(Qt.CustomContextMenu)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((90, 110, 220, 150, 80, 70)):
+        # The name (with the company) gets the spare width; the outcome has its own room.
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        for col, width in enumerate((80, 105, 260, 140, 80, 70, 170)):
             self.table.setColumnWidth(col, width)
         layout.addWidget(self.table, 1)
         self.summary = QLabel(central)
+        self.summary.setObjectName("summary")
         layout.addWidget(self.summary)
         self.setCentralWidget(central)
+        self.link_label = QLabel(self)
+        self.link_label.setObjectName("linkStatus")
+        self.statusBar().addPermanentWidget(self.link_label)
+        self.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.app_menu: QMenu | None = None
         self.resize(900, 520)
+
+        # The summary (a count query) at most every 250 ms while calls stream in.
+        self._summary_timer = QTimer(self)
+        self._summary_timer.setSingleShot(True)
+        self._summary_timer.setInterval(250)
+        self._summary_timer.timeout.connect(self._update_summary)
 
         # Search filters as you type, after a short pause (no query per keystroke).
         self._debounce = QTimer(self)
@@ -389,11 +424,43 @@ class HistoryWindow(QMainWindow):
 
     def call_changed(self, call: Call) -> None:
         self.model.call_changed(call)
-        self._update_summary()
+        if not self._summary_timer.isActive():
+            self._summary_timer.start()
 
     def call_deleted(self, key: str) -> None:
         self.model.call_deleted(key)
-        self._update_summary()
+        if not self._summary_timer.isActive():
+            self._summary_timer.start()
+
+    def set_store(self, store: HistoryStore) -> None:
+        """Show another history (the app switched to or from the demo)."""
+        self.store = store
+        self.model.store = store
+        self.apply_filters()
+
+    # The app around it ---------------------------------------------------------------------
+
+    def set_link_status(self, text: str) -> None:
+        self.link_label.setText(text)
+
+    def add_app_menu(self, actions: list[QAction | None]) -> QMenu:
+        """A menu with the app's commands (None: a separator), for desktops without a tray."""
+        if self.app_menu is None:
+            self.app_menu = self.menuBar().addMenu("&cstapopup")
+        for action in actions:
+            if action is None:
+                self.app_menu.addSeparator()
+            else:
+                self.app_menu.addAction(action)
+        return self.app_menu
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.minimize_on_close:
+            event.ignore()
+            self.showMinimized()
+            self.status_message.emit("cstapopup keeps running; quit from the cstapopup menu.")
+            return
+        super().closeEvent(event)
 
     # Actions -------------------------------------------------------------------------------
 
@@ -418,7 +485,12 @@ class HistoryWindow(QMainWindow):
         self.call_back_requested.emit(call.remote_number)
 
     def copy_numbers(self) -> None:
-        numbers = [c.remote_number for c in self._selected_calls() if c.remote_number]
+        """The selected calls' numbers, as dialled from outside the PBX (the trunk digit the
+        PBX puts in front is gone when numbers are shown formatted)."""
+        display = self.model.display_number
+        numbers = [dialable(display(c.remote_number)) if display else c.remote_number
+                   for c in self._selected_calls()
+                   if c.remote_number and c.remote_kind == "number"]
         if numbers:
             QGuiApplication.clipboard().setText("\n".join(numbers))
             self.status_message.emit(f"Copied {numbers[0]}" + (f" and {len(numbers) - 1} more" if len(numbers) > 1 else ""))
@@ -432,6 +504,7 @@ class HistoryWindow(QMainWindow):
                 return
             self.model.call_changed(replace(call, done=not call.done))
         self._update_summary()
+        self.history_changed.emit()
 
     def delete_selected(self) -> None:
         calls = self._selected_calls()
@@ -447,6 +520,7 @@ class HistoryWindow(QMainWindow):
                 return
             self.model.call_deleted(call.key)
         self._update_summary()
+        self.history_changed.emit()
 
     def confirm(self, question: str) -> bool:
         """Asks the user; tests replace it."""

@@ -441,6 +441,15 @@ class CallPopup(QWidget):
         self.setAccessibleDescription(self._title.full_text())
         self._fit()
 
+    def retarget(self, ringing_device: str, *, forwarded_from: str | None = None,
+                 transferred_by: str | None = None) -> None:
+        """The call now rings at another device (deflected, forwarded, transferred there)."""
+        self._ringing_device = ringing_device
+        self._explicit_forwarded_from = forwarded_from
+        self._explicit_transferred_by = transferred_by
+        self._answer_clicked = False
+        self.update_call(self._call)
+
     def update_call(self, call: Call) -> None:
         """Follow the call's state; starts the closing countdown when the news is final."""
         if call.key != self._call.key:
@@ -730,6 +739,9 @@ class PopupStack(QObject):
         existing = self.popup(call.key)
         if existing is not None:
             existing.update_call(call)
+            if existing.ringing_device != ringing_device:
+                existing.retarget(ringing_device, forwarded_from=forwarded_from,
+                                  transferred_by=transferred_by)
             self.relayout()
             return existing
         if not self._popups:

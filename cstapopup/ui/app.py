@@ -1,0 +1,409 @@
+"""`cstapopup` without a subcommand: the desktop app (tray, popups, history), its options, the
+single-instance rule, and the self-test.
+
+    cstapopup                   the app with the PBX from the settings
+    cstapopup --demo            a simulated PBX with made-up calls (nothing to set up)
+    cstapopup --self-test       start, take one simulated call, check popup and history, exit
+
+Qt and asyncio share one thread through qasync.  A second start of the app signals the
+running one (which brings its history window forward) and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import getpass
+import hashlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: The self-test's bound on everything it waits for (seconds).
+SELF_TEST_TIMEOUT = 30.0
+#: Virtual seconds per real second of the self-test's simulated call.
+SELF_TEST_SPEED = 20.0
+SELF_TEST_SCENARIO = "incoming-answered"
+#: How long a second start waits for the running instance to answer (ms).
+INSTANCE_TIMEOUT_MS = 1000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cstapopup",
+        description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA). "
+                    "Without options: the desktop app with the PBX from its settings. "
+                    "Subcommands (decode, monitor, sim, history): see cstapopup --help.")
+    parser.add_argument("--demo", action="store_true",
+                        help="run with a simulated PBX and made-up calls (devices 100-120, "
+                             "monitoring 100-105, your phone 100); your settings and "
+                             "history stay untouched")
+    parser.add_argument("--self-test", action="store_true",
+                        help="start against a simulated PBX, take one call, check that the "
+                             "popup appeared and the call was recorded; exit 0 if so")
+    parser.add_argument("--debug", action="store_true",
+                        help="log in detail to stderr, with a hex trace of every CSTA frame")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="demo: the random seed (the same seed gives the same calls)")
+    parser.add_argument("--rate", type=_positive_float, default=4.0,
+                        help="demo: calls per minute (default: 4)")
+    parser.add_argument("--speed", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if debug:
+        logging.getLogger("cstapopup.wire").setLevel(logging.DEBUG)
+        # Qt's own event loop debugging drowns the wire trace.
+        logging.getLogger("qasync").setLevel(logging.INFO)
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: from /proc), else None."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --- single instance ---------------------------------------------------------------------------
+
+def instance_name(demo: bool = False) -> str:
+    """The local socket's name: per user and per configuration folder (several profiles, and
+    tests with their own folders, do not meet), the demo apart from the real app."""
+    from cstapopup.settings import config_dir
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    digest = hashlib.sha1(f"{user}\0{config_dir()}".encode()).hexdigest()[:12]
+    return f"cstapopup-{digest}" + ("-demo" if demo else "")
+
+
+def make_single_instance(name: str) -> Any:
+    """A `SingleInstance` (Qt is imported only here)."""
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+
+    class SingleInstance(QObject):
+        """One app per user: the first start listens on a local socket; a later one connects,
+        says "show", and exits.  `activated` fires in the first when a later one started."""
+
+        activated = Signal()
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+            self.server: QLocalServer | None = None
+
+        def signal_running(self, timeout_ms: int = INSTANCE_TIMEOUT_MS) -> bool:
+            """True if an instance runs (and was told to come forward)."""
+            sock = QLocalSocket()
+            sock.connectToServer(self.name)
+            if not sock.waitForConnected(timeout_ms):
+                return False
+            sock.write(b"show\n")
+            sock.flush()
+            sock.waitForBytesWritten(timeout_ms)
+            # Wait for its answer so that it has read the request before we go.
+            sock.waitForReadyRead(timeout_ms)
+            sock.disconnectFromServer()
+            return True
+
+        def listen(self) -> bool:
+            server = QLocalServer(self)
+            server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+            if not server.listen(self.name):
+                if server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
+                    log.warning("single instance: cannot listen on %s: %s", self.name,
+                                server.errorString())
+                    return False
+                # Nobody answered on it (signal_running said so): a socket file left by an
+                # instance that crashed.  Remove it and take over.
+                log.info("removing the stale instance socket %s", self.name)
+                QLocalServer.removeServer(self.name)
+                if not server.listen(self.name):
+                    log.warning("single instance: %s", server.errorString())
+                    return False
+            server.newConnection.connect(self._on_connection)
+            self.server = server
+            return True
+
+        def close(self) -> None:
+            if self.server is not None:
+                self.server.close()
+                self.server = None
+
+        def _on_connection(self) -> None:
+            server = self.server
+            while server is not None and server.hasPendingConnections():
+                sock = server.nextPendingConnection()
+                sock.readyRead.connect(lambda s=sock: self._read(s))
+                sock.disconnected.connect(sock.deleteLater)
+                if sock.bytesAvailable():
+                    self._read(sock)
+
+        def _read(self, sock: QLocalSocket) -> None:
+            while sock.canReadLine():
+                line = bytes(sock.readLine().data()).strip()
+                if line == b"show":
+                    log.info("cstapopup was started again: showing the history window")
+                    sock.write(b"ok\n")
+                    sock.flush()
+                    self.activated.emit()
+
+    return SingleInstance(name)
+
+
+# --- running -----------------------------------------------------------------------------------
+
+def settle_memory() -> None:
+    """After start-up: move everything allocated so far (Qt wrappers, the codec's tables, the
+    phone number metadata: hundreds of thousands of objects that live as long as the app) out
+    of the garbage collector's sight.  A full collection otherwise walks them all and stalls
+    the loop for ~30 ms, which shows as a late popup now and then (benchmarks/popup.py)."""
+    gc.collect()
+    gc.freeze()
+
+
+def install_signal_handlers(loop: asyncio.AbstractEventLoop, quit_: Callable[[], None]) -> Any:
+    """SIGINT / SIGTERM end the app cleanly.  Returns an object to keep alive (a timer on
+    platforms where Python's handlers need the interpreter woken up regularly)."""
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, quit_)
+        return None
+    except (NotImplementedError, RuntimeError, AttributeError, ValueError):
+        pass
+    from PySide6.QtCore import QTimer
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_))
+    # Python runs signal handlers only when it gets control: let it, four times a second.
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer
+
+
+def _route_qt_messages() -> None:
+    """Qt's own messages into logging: most are notes for developers ("This plugin does not
+    support raise()" on the offscreen platform); --debug shows them."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    qt_log = logging.getLogger("cstapopup.qt")
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.DEBUG,
+              QtMsgType.QtWarningMsg: logging.INFO, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+    def handler(kind: Any, _context: Any, message: str) -> None:
+        qt_log.log(levels.get(kind, logging.INFO), "%s", message)
+
+    qInstallMessageHandler(handler)
+
+
+def _qt_app(argv0: str) -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    from cstapopup.ui import icons
+
+    _route_qt_messages()
+    app = QApplication.instance() or QApplication([argv0])
+    app.setApplicationName("cstapopup")
+    app.setApplicationDisplayName("cstapopup")
+    app.setDesktopFileName("cstapopup")
+    app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(icons.app_icon())
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    setup_logging(args.debug)
+    if args.self_test:
+        return self_test()
+
+    import qasync
+
+    from cstapopup.ui.controller import AppController, AppOptions
+
+    app = _qt_app(sys.argv[0] if sys.argv else "cstapopup")
+    instance = make_single_instance(instance_name(args.demo))
+    if instance.signal_running():
+        print("cstapopup is already running: its window was brought forward.")
+        return 0
+    instance.listen()
+
+    options = AppOptions(demo=args.demo, seed=args.seed, rate=args.rate, speed=args.speed)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(options)
+    instance.activated.connect(controller.show_history)
+    if args.startup_probe:
+        def probe(what: str) -> None:
+            age = process_age()
+            print(f"startup-probe: {what} shown at {time.time():.6f}"
+                  + (f" ({age:.3f} s after process start)" if age is not None else ""),
+                  flush=True)
+            loop.call_soon(controller.request_quit)
+        controller.ui_shown_hooks.append(probe)
+
+    async def run() -> int:
+        keep = install_signal_handlers(loop, controller.request_quit)
+        try:
+            await controller.start()
+            settle_memory()
+            await controller.wait_quit()
+        finally:
+            try:
+                await asyncio.wait_for(controller.shutdown(), 10)
+            except TimeoutError:
+                log.warning("shutting down took too long; leaving anyway")
+            del keep
+        return 0
+
+    try:
+        with loop:
+            return loop.run_until_complete(run())
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        instance.close()
+        asyncio.set_event_loop(None)
+
+
+# --- the self-test -----------------------------------------------------------------------------
+
+def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
+    """Start the app against an embedded simulator, take one call (the incoming-answered
+    scenario at device 100), and check that its popup appeared and that the history has it,
+    answered and ended.  Prints a report; 0 if everything worked, 1 if not."""
+    if not os.environ.get("QT_QPA_PLATFORM") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+            and sys.platform.startswith("linux"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # CI, a server: no screen needed
+    import qasync
+
+    from cstapopup.ui.controller import AppController, AppOptions
+
+    app = _qt_app("cstapopup")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(AppOptions(self_test=True, speed=SELF_TEST_SPEED),
+                               tray_available=False)
+    try:
+        with loop:
+            ok, lines = loop.run_until_complete(_self_test(controller, timeout))
+    except Exception as exc:  # noqa: BLE001 - the report says what went wrong
+        ok, lines = False, [f"self-test: failed: {type(exc).__name__}: {exc}"]
+    finally:
+        asyncio.set_event_loop(None)
+    for line in lines:
+        print(line, flush=True)
+    return 0 if ok else 1
+
+
+async def _until(predicate: Callable[[], bool], signals: Sequence[Any], timeout: float) -> None:
+    """Wait until `predicate()` holds, checking whenever one of the Qt `signals` fires."""
+    if predicate():
+        return
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def check(*_: Any) -> None:
+        if not future.done() and predicate():
+            future.set_result(None)
+
+    connections = [s.connect(check) for s in signals]
+    try:
+        await asyncio.wait_for(future, timeout)
+    finally:
+        from PySide6.QtCore import QObject
+        for c in connections:
+            QObject.disconnect(c)
+
+
+async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
+    from PySide6.QtWidgets import QWidget
+
+    from cstapopup.calls.model import Outcome
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    step = "starting the app"
+    lines: list[str] = []
+
+    def left() -> float:
+        return max(0.1, deadline - loop.time())
+
+    try:
+        await asyncio.wait_for(controller.start(), left())
+        step = "connecting to the simulated PBX"
+        await _until(lambda: controller.link is not None and controller.link.state == "up",
+                     [controller.link_state_changed], left())
+        server, popups, store = controller.server, controller.popups, controller.recorder.store
+        shown: asyncio.Future[str] = loop.create_future()
+        popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
+        step = f"waiting for the popup of the {SELF_TEST_SCENARIO} call"
+        t0 = time.perf_counter()
+        server.start_scenario(SELF_TEST_SCENARIO, "100")
+        key = await asyncio.wait_for(shown, left())
+        popup_ms = (time.perf_counter() - t0) * 1000
+        popup = popups.popup(key)
+        title = popup.findChild(QWidget, "title").full_text() if popup is not None else "?"
+        lines.append(f"self-test: popup for {title} ringing at 100")
+        step = "waiting for the call to be recorded as answered and ended"
+
+        def recorded() -> bool:
+            call = store.get(key)
+            return call is not None and call.outcome is Outcome.ANSWERED \
+                and call.ended_at is not None
+
+        await _until(recorded, [controller.call_updated], left())
+        call = store.get(key)
+        popup = popups.popup(key)
+        if popup is not None:
+            lines.append("self-test: the popup followed the call: "
+                         + popup.findChild(QWidget, "state").full_text())
+        lines.append(f"self-test: popup shown after {popup_ms:.0f} ms, call recorded: "
+                     f"{call.outcome.value} (answered at {call.answered_by}), ok")
+        return True, lines
+    except TimeoutError:
+        lines.append(f"self-test: FAILED: timed out ({timeout:g} s) while {step}"
+                     + (f" (link: {controller.link_state[1]})" if controller.link_state else ""))
+        return False, lines
+    except Exception as exc:
+        log.exception("self-test")
+        lines.append(f"self-test: FAILED while {step}: {type(exc).__name__}: {exc}")
+        return False, lines
+    finally:
+        try:
+            await asyncio.wait_for(controller.shutdown(), 10)
+        except Exception as exc:  # noqa: BLE001
+            lines.append(f"self-test: shutting down failed: {exc}")
