@@ -27,6 +27,7 @@ from cstapopup.csta.client import (
     MonitorEvent,
 )
 from cstapopup.csta.events import CstaEvent
+from cstapopup.csta.tlsconfig import TlsConfigError, client_context
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--debug", action="store_true", help="hex wire trace of every frame on stderr")
     p.add_argument("--record", action="store_true", help="record the calls into the call history")
     p.add_argument("--db", default=None, help="history database file (implies --record)")
+    p.add_argument("--tls", action="store_true",
+                   help="encrypt the link with TLS; the PBX's certificate is verified against the "
+                   "system's certificates or --ca-file")
+    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
+                   help="PEM file of the authority that signed the PBX's certificate "
+                   "(implies --tls; default $CSTAPOPUP_CA_FILE)")
+    p.add_argument("--insecure", action="store_true",
+                   help="TLS without verifying the PBX's certificate (implies --tls; "
+                   "for tests only: anyone on the way can pose as the PBX)")
     p.add_argument("--keepalive", type=float, default=20.0,
                    help="seconds of silence before the link is probed (dead after this + 10 s)")
     p.set_defaults(func=run)
@@ -103,7 +113,12 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
         password = getpass.getpass(f"Password for {args.user}@{args.host}: ")
     if password is None:
         password = os.environ.get("CSTAPOPUP_PASSWORD", "77777")
-    options = ClientOptions(reconnect=not args.once, keepalive_interval=args.keepalive)
+    try:
+        tls = _tls_context(args, err)
+    except TlsConfigError as exc:
+        print(f"cstapopup monitor: {exc}", file=err)
+        return EXIT_USAGE
+    options = ClientOptions(reconnect=not args.once, keepalive_interval=args.keepalive, ssl=tls)
     client = CstaClient(args.host, args.port, args.user, password, options)
 
     recorder = None
@@ -179,6 +194,18 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+
+def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:
+    """The client's SSLContext from --tls / --ca-file / --insecure (None: plain TCP)."""
+    tls = bool(getattr(args, "tls", False) or getattr(args, "ca_file", None)
+               or getattr(args, "insecure", False))
+    insecure = bool(getattr(args, "insecure", False))
+    if insecure:
+        print("cstapopup monitor: WARNING: --insecure: the PBX's TLS certificate is NOT "
+              "verified. Anyone on the network path can pose as the PBX and read the password "
+              "and every call. Use --ca-file instead.", file=err, flush=True)
+    return client_context(tls, getattr(args, "ca_file", None), verify=not insecure)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -62,6 +62,10 @@ def add_parser(sub: Any) -> None:
                    help="write the ground truth of every finished call to FILE (JSON lines)")
     p.add_argument("--debug", action="store_true",
                    help="also log a hex trace of every frame both ways (passwords masked)")
+    p.add_argument("--tls-cert", metavar="PEM",
+                   help="speak TLS with this certificate (chain) file; its key in the same file "
+                   "or --tls-key")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.set_defaults(func=run)
 
 
@@ -124,12 +128,22 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
         except ValueError:
             raise UsageError(f"--start-time: not an ISO date and time: {args.start_time!r}") from None
     forwarding = parse_forwarding(args.forward, devices)
+    tls = None
+    if getattr(args, "tls_key", None) and not getattr(args, "tls_cert", None):
+        raise UsageError("--tls-key needs --tls-cert")
+    if getattr(args, "tls_cert", None):
+        from cstapopup.csta.tlsconfig import TlsConfigError, server_context
+
+        try:
+            tls = server_context(args.tls_cert, args.tls_key)
+        except TlsConfigError as exc:
+            raise UsageError(str(exc)) from None
     try:
         return SwitchServer(
             args.host, args.port, args.user, args.password, devices, trunks=trunks,
             max_links=args.max_links, scenario=args.scenario, scenario_device=args.scenario_device,
             demo=args.demo, rate=args.rate, speed=args.speed, seed=args.seed, clock_start=start,
-            forward_no_answer=forwarding, record=record, trace=args.debug)
+            forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

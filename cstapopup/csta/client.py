@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from . import codec, operations
+from . import codec, operations, tlsconfig
 from .codec import UniversalFailure, connection_to_asn1, device_to_asn1
 from .connection import (
     AssociationAccepted,
@@ -57,6 +57,11 @@ class CstaClientError(Exception):
 
 class ConnectError(CstaClientError):
     """The TCP (or TLS) connection could not be made: refused, unreachable, timed out."""
+
+
+class CertificateError(ConnectError):
+    """TLS is on and the PBX's certificate was rejected (untrusted, expired, issued for
+    another name); the message says which, in plain words."""
 
 
 class AssociationRejectedError(CstaClientError):
@@ -367,7 +372,18 @@ class CstaClient:
             self._set_state("connecting", f"connecting to {self.host}:{self.port}", attempt=attempt)
             try:
                 reader = await self._open_link()
-            except (ConnectError, AssociationRejectedError) as exc:
+            except Exception as error:  # ConnectError, AssociationRejectedError, or a bug
+                exc = error
+                if not isinstance(exc, (ConnectError, AssociationRejectedError)):
+                    # A bug must neither end the supervision (the link would never come back)
+                    # nor leave connect() waiting forever.  The traceback goes to the log
+                    # (tracebacks show no local variables, so no password); the state says
+                    # only the kind of error.
+                    log.exception("unexpected error while connecting to %s:%s",
+                                  self.host, self.port)
+                    self._drop_link("internal error")
+                    exc = ConnectError(f"internal error while connecting ({type(exc).__name__}); "
+                                       "see the log")
                 reason = str(exc)
                 if self._first_result is not None and not self._first_result.done():
                     self._first_result.set_exception(exc)
@@ -383,7 +399,11 @@ class CstaClient:
             if self._first_result is not None and not self._first_result.done():
                 self._first_result.set_result(None)
             attempt, delay = 0, self.options.backoff_initial
-            reason = await self._run_link(reader)
+            try:
+                reason = await self._run_link(reader)
+            except Exception as exc:  # a bug: drop this link and make a new one (as above)
+                log.exception("unexpected error on the link to %s:%s", self.host, self.port)
+                reason = f"internal error ({type(exc).__name__}); see the log"
             self._drop_link(reason)
             if self._closing:
                 return
@@ -415,16 +435,26 @@ class CstaClient:
         except ConnectionRefusedError:
             raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link enabled on that port?)") from None
         except ssl_module.SSLCertVerificationError as exc:
-            raise ConnectError(f"TLS certificate of {self.host} rejected: {exc.verify_message}") from None
+            raise CertificateError(tlsconfig.explain_certificate_error(
+                exc, opts.server_hostname or self.host)) from None
         except ssl_module.SSLError as exc:
-            raise ConnectError(f"TLS handshake with {self.host}:{self.port} failed: {exc.reason or exc}") from None
+            raise ConnectError(f"TLS handshake with {self.host}:{self.port} failed: "
+                               f"{tlsconfig.explain_handshake_error(exc)}") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
         conn = ClientConnection(max_frame_length=opts.max_frame_length,
                                 trace=self._trace if wire_log.isEnabledFor(logging.DEBUG) else None)
         self._conn, self._writer = conn, writer
         self._release_waiter: asyncio.Future[None] | None = None
-        conn.associate(self.user, self._password)
+        try:
+            conn.associate(self.user, self._password)
+        except codec.EncodeError:
+            # Not retried into the PBX, and not in the message: the encoder's text would
+            # quote the password's offending characters.
+            self._drop_link("credentials not encodable")
+            raise AssociationRejectedError(
+                "the user name or password has characters that cannot be sent to the PBX "
+                "(CSTA carries them as Latin-1)") from None
         self._flush()
         try:
             await asyncio.wait_for(self._associate(reader, conn), opts.connect_timeout)
@@ -520,8 +550,8 @@ class CstaClient:
             iid = conn.send_request(operations.REQUEST_SYSTEM_STATUS, {})
         except ConnectionStateError:
             return None
-        # Its answer (result, error or reject) only has to arrive; nobody awaits it.
-        conn.forget(iid)
+        # Its answer (result, error or reject) only has to arrive; nobody awaits it.  It stays
+        # pending until then, so that its answer is not logged as one for an unknown request.
         self._flush()
         return iid
 

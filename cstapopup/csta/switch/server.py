@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from ssl import SSLContext
 from typing import IO, Any, Self
 
 from cstapopup.csta import codec, operations
@@ -110,7 +111,8 @@ class SwitchServer:
     called by a client's request after `auto_answer_after` seconds (None: never).
     `record`: a file (path or text stream) that gets the ground truth, one JSON line per
     finished call.  `trace`: log a hex wire trace (DEBUG, logger
-    cstapopup.csta.switch.wire; passwords masked).
+    cstapopup.csta.switch.wire; passwords masked).  `ssl`: a server SSLContext (see
+    `cstapopup.csta.tlsconfig.server_context`) to speak TLS instead of plain TCP.
 
     Test options: `periodic_system_status` (seconds between SystemStatus invokes to every
     link), `status_timeout` (drop a link whose client leaves a SystemStatus unanswered that
@@ -152,8 +154,10 @@ class SwitchServer:
         first_call_id: int = 1,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
         trace: bool = False,
+        ssl: SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl = ssl
         self.port = port
         self.user = user
         self._password = password
@@ -208,6 +212,10 @@ class SwitchServer:
         self.scenario_runs = 0
         self.events_sent = 0
 
+    def __repr__(self) -> str:  # never shows the password
+        return (f"SwitchServer({self.host}:{self.port}, user={self.user!r}, "
+                f"tls={self.ssl is not None}, links={len(self._links)})")
+
     # Life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -222,7 +230,7 @@ class SwitchServer:
             self._record_file = self._record_target
         try:
             self._server = await loop.create_server(
-                lambda: _LinkProtocol(self), self.host, self.port)
+                lambda: _LinkProtocol(self), self.host, self.port, ssl=self.ssl)
         except BaseException:
             self._close_record()
             raise
@@ -233,9 +241,9 @@ class SwitchServer:
         if self.demo is not None:
             self.demo.start()
             log.info("demo traffic: %.3g calls per minute, seed %d", self.demo.rate, self.demo.seed)
-        log.info("listening on %s:%d; devices %s; trunks %s; at most %d links",
-                 self.host, self.port, _ranges(self.model.devices), _ranges(self.model.trunks),
-                 self.max_links)
+        log.info("listening on %s:%d%s; devices %s; trunks %s; at most %d links",
+                 self.host, self.port, " (TLS)" if self.ssl is not None else "",
+                 _ranges(self.model.devices), _ranges(self.model.trunks), self.max_links)
         if self.scenario:
             log.info("scenario %s starts when a client monitors %s",
                      self.scenario, self.scenario_device)
@@ -769,12 +777,24 @@ def _ranges(numbers: list[str]) -> str:
 
 
 def mask_password(frame_bytes: bytes, password: str) -> str:
-    """Hex of a frame with the AARQ password octets shown as "**"."""
-    secret = password.encode("latin-1")
-    tlv = bytes((0x04, len(secret))) + secret
-    pos = frame_bytes.find(tlv) if len(secret) < 128 else -1
+    """Hex of a frame with the AARQ password octets shown as "**".  When the password's
+    octets cannot be found as one OCTET STRING (an unusual encoding), none of the frame is
+    shown: a trace must never carry a password."""
+    try:
+        secret = password.encode("latin-1")
+    except UnicodeEncodeError:
+        secret = b""
+    n = len(secret)
+    if n < 0x80:
+        length = bytes((n,))
+    else:  # BER long form: a password of 128 characters or more
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes((0x80 | len(raw),)) + raw
+    pos = frame_bytes.find(b"\x04" + length + secret) if secret else -1
+    if pos < 0:
+        return f"({len(frame_bytes)} bytes not shown: they hold a password)"
+    start = pos + 1 + len(length)
     cells = [f"{b:02x}" for b in frame_bytes]
-    if pos >= 0:
-        for i in range(pos + 2, pos + 2 + len(secret)):
-            cells[i] = "**"
+    for i in range(start, start + n):
+        cells[i] = "**"
     return " ".join(cells)
