@@ -762,11 +762,8 @@ class Harness:
         def issue_of(life: CallLife, kind: str, row: Any = None) -> str | None:
             """Which known issue of calls/tracker.py explains a failure (see KNOWN_ISSUES);
             None: unexplained, a failure in any case."""
-            rec = life.record
-            if kind == "lost" and rec is not None and rec.outcome in ("busy", "failed") and any(
-                    e is not None and e < life.start and life.start - e < 15 * 60
-                    for e in consultation_cids.get(rec.call_id, ())):
-                return "K1"
+            # K1 (busy calls lost to an absorbed consultation's call id) is fixed in the
+            # tracker: such a loss is now a failure like any other.
             if kind == "wrong_overlap" and row is not None and \
                     any(h.kind == "link_lost" for h in row.hops):
                 return "K2"
@@ -967,11 +964,6 @@ class Harness:
 #: lets pass (each is recognised from the ground truth and the fault windows alone, not from
 #: the history, so the tolerance cannot hide anything else).
 KNOWN_ISSUES = {
-    "K1": "a busy call is dropped when its call id is that of a consultation call merged in "
-          "a transfer within 15 min (call ids restart with the PBX): the tracker takes its "
-          "Failed event for a late event of the consultation, ignoring the global call id; "
-          "recognised from the ground truth: a lost busy/failed call whose call id a merged "
-          "consultation had before",
     "K2": "a call in progress at a link loss is continued by its events after the reconnect "
           "and completed from them: what happened in the gap (an answer, a transfer) is lost, "
           "yet the row claims a final outcome; recognised by the link_lost hop in that row",

@@ -24,7 +24,7 @@ SOAK = ROOT / "benchmarks" / "soak.py"
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_one_minute_soak_with_faults_and_a_simulator_restart():
-    # --tolerate-known-tracker-issues: failures that the known issues K1-K3 of the call
+    # --tolerate-known-tracker-issues: failures that the known issues K2-K3 of the call
     # tracker explain (recognised from the ground truth and the fault windows, and listed in
     # the output) do not fail the run; anything else does.  Drop it when they are fixed.
     proc = subprocess.run(

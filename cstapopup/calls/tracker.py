@@ -349,7 +349,11 @@ class CallTracker:
                 # A clear, hold, ... of a call we never saw: nothing honest to record (no
                 # start, no parties), so it is ignored rather than made into an empty row.
                 return list(out.values())
+            # A Failed event starts a call of its own (a busy call): call ids restart with the
+            # PBX, so one equal to an absorbed consultation's must not swallow it (the soak
+            # lost every such busy call after a simulator restart).
             if event.call_id is not None and not _is_start(event) \
+                    and not isinstance(event, FailedEvent) \
                     and self._is_absorbed_cid(event.call_id, at):
                 # A late event of a consultation that a transfer named but we never saw.
                 # (A start event with that call id is a new call: call ids get reused.)
