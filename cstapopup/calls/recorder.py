@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cstapopup.csta.events import CallEvent, CstaEvent
+from cstapopup.csta.events import CstaEvent
 
 from .model import Call
 from .numbers import NumberingPlan, lookup_keys, normalise
@@ -68,11 +68,10 @@ class Recorder:
         their number keys until `store.reindex_numbers()`."""
         if plan is not None and plan != self.plan:
             self.plan = plan
-            # The store and the tracker compare numbers with the plan's keys; both take a
-            # function, so give them one over the new plan (calls-package internals).
-            self.store._normalise = lambda raw: _lookup_keys(raw, plan)
-            self.tracker._number_key = lambda n: _number_key(n, plan)
-            self.tracker._internal_max_length = plan.internal_max_length
+            # The store and the tracker compare numbers with the plan's keys.
+            self.store.set_normaliser(lambda raw: _lookup_keys(raw, plan))
+            self.tracker.set_numbering(internal_max_length=plan.internal_max_length,
+                                       number_key=lambda n: _number_key(n, plan))
         files = list(phonebook_files) if phonebook_files is not None else (
             [str(p) for p in self.phonebook.paths] if self.phonebook is not None else [])
         self.phonebook = Phonebook([Path(p) for p in files], self.plan) if files else None
@@ -82,14 +81,11 @@ class Recorder:
         """The key of the call record that a call event (already fed) belongs to; None for
         an event that is not about a call the tracker keeps.  The app uses it to tie a
         Delivered event (and its connection, for AnswerCall) to the call its popup shows."""
-        if not isinstance(event, CallEvent):
-            return None
         try:
-            rec = self.tracker._find(event)   # the tracker's own lookup, not a public API yet
+            return self.tracker.key_of(event)
         except Exception:
-            log.exception("cannot find the call of %s", event.name)
+            log.exception("cannot find the call of %s", getattr(event, "name", event))
             return None
-        return None if rec is None else rec.key
 
     def lookup(self, number: str | None) -> Match | None:
         if not number or self.phonebook is None:

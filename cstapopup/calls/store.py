@@ -609,6 +609,11 @@ class HistoryStore:
             return HistoryCorruptError(f"The call history at {self.path} is damaged: {exc}")
         return HistoryError(f"Call history {self.path}: {exc}")
 
+    def set_normaliser(self, normalise: Normaliser | None) -> None:
+        """How numbers are keyed from now on; stored calls keep their keys until
+        `reindex_numbers()`."""
+        self._normalise = normalise
+
     def close(self) -> None:
         # No PRAGMA optimize/ANALYZE: the queries are shaped for the planner's defaults (and
         # tested with query_plan); statistics could make it pick differently.

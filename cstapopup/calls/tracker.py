@@ -310,6 +310,19 @@ class CallTracker:
         pairs, self._resolved = self._resolved, []
         return pairs
 
+    def key_of(self, event: CstaEvent) -> str | None:
+        """The key of the record a call event (already fed) belongs to; None if none."""
+        if not isinstance(event, CallEvent):
+            return None
+        rec = self._find(event)
+        return None if rec is None else rec.key
+
+    def set_numbering(self, *, internal_max_length: int,
+                      number_key: Callable[[str], str] | None = None) -> None:
+        """Another numbering plan from now on (the settings changed)."""
+        self._internal_max_length = internal_max_length
+        self._number_key = number_key or (lambda n: n)
+
     def live_calls(self) -> list[Call]:
         """Calls in progress that have a record (e.g. for a popup after a restart of the UI)."""
         calls = (self._snapshot(r) for r in self._live.values())

@@ -668,20 +668,6 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _from_kind(kind: int, value: Any) -> Any:
-    if kind == _CONN:
-        return connection_from_asn1(value)
-    if kind in (_ROLE, _REDIR):
-        return role_device_from_asn1(value)
-    if kind == _DEV:
-        return device_from_asn1(value)
-    if kind == _CAUSE:
-        return names.cause_name(value)
-    if kind == _LIST:
-        return _connlist_from_asn1(value)
-    return value
-
-
 _FROM = {
     _CONN: connection_from_asn1, _ROLE: role_device_from_asn1, _REDIR: role_device_from_asn1,
     _DEV: device_from_asn1, _CAUSE: names.cause_name, _LIST: _connlist_from_asn1,
