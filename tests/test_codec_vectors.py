@@ -222,3 +222,43 @@ def test_fast_path_and_general_path_agree_for_every_call_control_event():
         assert fast.event == general, ev.name
         # and the typed value survives the trip (fields the event type does not carry stay None)
         assert fast.event == ev, ev.name
+
+
+def test_the_spec_in_use_has_the_fast_path_types(tmp_path, monkeypatch):
+    """The compiled spec is cached by a key; what compile_spec() adds (the decode-ordered
+    types of the fast path) must be in the spec that is loaded, from a cache or not.  A cache
+    written by a build without them once went on being used because the key only covered
+    the module texts."""
+    assert "DecodeOrderedDeliveredEvent" in codec.spec()._types
+    monkeypatch.setattr(codec, "_cache_dir", lambda: tmp_path)
+    first = codec.load_spec()              # compiles and writes the cache
+    assert "DecodeOrderedDeliveredEvent" in codec.load_spec()._types   # read from the cache
+    assert "DecodeOrderedDeliveredEvent" in first._types
+    sources = [b"same module texts"]
+    key = codec._spec_key(sources)
+    monkeypatch.setattr(codec, "SPEC_FORMAT", codec.SPEC_FORMAT + 1)
+    assert codec._spec_key(sources) != key
+
+
+def test_shared_device_ids_stay_right_and_the_cache_stays_bounded():
+    """Decoded devices are shared between events; each event still names its own."""
+    def delivered(calling: str, stamp: datetime) -> bytes:
+        ev = DeliveredEvent(cross_ref_id=b"\x00\x01", connection=ConnectionId(b"\x00\x2a", DeviceId.of("100")),
+                            alerting_device=DeviceId.of("100"), calling_device=DeviceId.of(calling),
+                            called_device=DeviceId.of("100"), cause="new_call", timestamp=stamp)
+        return codec.encode_apdu(codec.EventReport(1, ev))
+
+    for i in range(codec._DEVICE_CACHE_SIZE + 50):
+        stamp = datetime(2026, 11, 26, 9, i // 60 % 60, i % 60)
+        ev = codec.decode_apdu(delivered(f"089{i:07d}", stamp)).event
+        assert ev.calling_device == DeviceId.of(f"089{i:07d}")
+        assert ev.alerting_device == DeviceId.of("100")
+        assert ev.timestamp == stamp
+        assert len(codec._DEVICE_CACHE) <= codec._DEVICE_CACHE_SIZE
+    again = codec.decode_apdu(delivered("0891234567", datetime(2026, 11, 26, 9, 0, 0))).event
+    assert again.calling_device == DeviceId.of("0891234567")
+    assert again.timestamp == datetime(2026, 11, 26, 9, 0, 0)
+    # a device number given as an integer (deviceNumber) is not confused with the same digits
+    # sent as a dialing number
+    assert codec.device_from_asn1({"deviceIdentifier": ("deviceNumber", 100)}).numbering == "deviceNumber"
+    assert codec.device_from_asn1({"deviceIdentifier": ("dialingNumber", "100")}).numbering == "dialingNumber"

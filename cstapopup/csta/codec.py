@@ -30,6 +30,7 @@ from .events import (
     ConnectionChange,
     ConnectionId,
     CstaEvent,
+    NOT_KNOWN,
     DeviceId,
     UnknownEvent,
 )
@@ -102,14 +103,18 @@ def check_structure(data: bytes) -> None:
         raise DecodeError("APDU ends inside an element", len(data)) from None
 
 
+# A constructed element whose contents are at most _SMALL[depth] bytes holds at most that many
+# / 2 elements nested at most that many / 2 deep: it cannot break a bound and is not walked.
+_SMALL = tuple(2 * min(MAX_ELEMENTS, MAX_NESTING_DEPTH - depth - 1)
+               for depth in range(MAX_NESTING_DEPTH + 1))
+
+
 def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: int) -> int:
     """Check the elements from `pos` to `end` (end < 0: up to an end-of-contents marker), which
     are `depth` levels inside the APDU's outermost element (depth 0); `limit` is where the
     nearest definite-length ancestor ends.  Returns the offset after them."""
     count = 0
-    # A constructed element whose contents are at most `small` bytes holds at most small / 2
-    # elements nested at most small / 2 deep: it cannot break a bound and is not walked.
-    small = 2 * min(MAX_ELEMENTS, MAX_NESTING_DEPTH - depth - 1)
+    small = _SMALL[depth]
     while pos != end:
         if end < 0 and data[pos] == 0 and data[pos + 1] == 0:
             return pos + 2
@@ -131,7 +136,10 @@ def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: in
         length = data[pos]
         pos += 1
         if length > 0x7F:
-            if length == 0x80:  # indefinite length
+            if length == 0x81:
+                length = data[pos]
+                pos += 1
+            elif length == 0x80:  # indefinite length
                 if not tag & 0x20:
                     raise DecodeError("indefinite length on a primitive element", pos - 1)
                 if depth >= MAX_NESTING_DEPTH - 1:
@@ -140,11 +148,14 @@ def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: in
                 if pos > limit:
                     raise DecodeError("element runs past its enclosing element", pos)
                 continue
-            if length > 0x84:
+            elif length > 0x84:
                 raise DecodeError("length field of more than 4 bytes", pos - 1)
-            k = pos + length - 0x80
-            length = int.from_bytes(data[pos:k], "big")
-            pos = k
+            else:
+                k = pos + length - 0x80
+                if k > limit:
+                    raise DecodeError("length field runs past the enclosing element", pos - 1)
+                length = int.from_bytes(data[pos:k], "big")
+                pos = k
         nxt = pos + length
         if nxt > limit:
             raise DecodeError(f"length {length} runs past the enclosing element "
@@ -210,8 +221,14 @@ def _cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("cstapopup", appauthor=False))
 
 
+#: Changes whenever compile_spec() builds the spec differently from the same module texts
+#: (e.g. the decode-ordered types below), so that no cache made by an older build is used.
+SPEC_FORMAT = 2
+
+
 def _spec_key(sources: list[bytes]) -> str:
     h = hashlib.sha256()
+    h.update(f"format {SPEC_FORMAT}".encode())
     h.update(asn1tools.__version__.encode())
     h.update(sys.version.encode())
     for s in sources:
@@ -441,21 +458,41 @@ _ROLE_NULLS = {
     "notRequired": "not_required", "notSpecified": "not_specified",
 }
 _KIND_TO_ROLE = {v: k for k, v in _ROLE_NULLS.items()}
+_ROLE_DEVICES = {alt: DeviceId(kind) for alt, kind in _ROLE_NULLS.items()}  # type: ignore[arg-type]
+
+
+#: Devices already decoded, by their DeviceID alternative and value.  DeviceId is immutable,
+#: so one instance serves every event that names the same device: the monitored devices and
+#: frequent callers recur in nearly every event, and building an instance costs more than
+#: finding it.  Bounded: emptied when full.
+_DEVICE_CACHE: dict[tuple[str, Any], DeviceId] = {}
+_DEVICE_CACHE_SIZE = 4096
 
 
 def device_from_asn1(value: Any) -> DeviceId:
     """A DeviceID SEQUENCE value -> DeviceId."""
-    alt, number = value["deviceIdentifier"]
+    ident = value["deviceIdentifier"]
+    if ident[0] == "dialingNumber" or ident[0] == "deviceNumber":
+        # (an ASN.1 string or integer: hashable; octet strings, which are not, go below)
+        found = _DEVICE_CACHE.get(ident)
+        if found is not None:
+            return found
+    alt, number = ident
     if alt == "dialingNumber":
+        device = DeviceId("number", _bounded(number, "device number"), alt)
+    elif alt == "deviceNumber":
+        device = DeviceId("number", _bounded(str(number), "device number"), "deviceNumber")
+    elif isinstance(number, str):
         return DeviceId("number", _bounded(number, "device number"), alt)
-    if alt == "deviceNumber":
-        return DeviceId("number", _bounded(str(number), "device number"), "deviceNumber")
-    if isinstance(number, str):
-        return DeviceId("number", _bounded(number, "device number"), alt)
-    if isinstance(number, (bytes, bytearray)):
+    elif isinstance(number, (bytes, bytearray)):
         text = _bounded(bytes(number), "device number").decode("ascii", "replace")
         return DeviceId("number", text, "other")
-    return DeviceId("not_known")
+    else:
+        return NOT_KNOWN
+    if len(_DEVICE_CACHE) >= _DEVICE_CACHE_SIZE:
+        _DEVICE_CACHE.clear()
+    _DEVICE_CACHE[ident] = device
+    return device
 
 
 def device_to_asn1(device: DeviceId | str) -> dict[str, Any]:
@@ -476,7 +513,7 @@ def role_device_from_asn1(value: Any) -> DeviceId:
     alt, inner = value
     if alt == "deviceIdentifier" or alt == "numberdialed":
         return device_from_asn1(inner)
-    return DeviceId(_ROLE_NULLS.get(alt, "not_known"))  # type: ignore[arg-type]
+    return _ROLE_DEVICES.get(alt, NOT_KNOWN)
 
 
 def role_device_to_asn1(device: DeviceId | str, redirection: bool = False) -> tuple[str, Any]:
@@ -492,12 +529,15 @@ def role_device_to_asn1(device: DeviceId | str, redirection: bool = False) -> tu
 
 def connection_from_asn1(value: Any) -> ConnectionId:
     alt, inner = value
+    if alt == "both":
+        call_id = _bounded(bytes(inner["callID"]), "call id")
+        dev_alt, dev = inner["deviceID"]
+        if dev_alt == "staticID":
+            return ConnectionId(call_id, device_from_asn1(dev))
+        return ConnectionId(call_id, _local_device((dev_alt, dev)))
     if alt == "callID":
         return ConnectionId(_bounded(bytes(inner), "call id"), None)
-    if alt == "deviceID":
-        return ConnectionId(None, _local_device(inner))
-    call_id = _bounded(bytes(inner["callID"]), "call id")
-    return ConnectionId(call_id, _local_device(inner["deviceID"]))
+    return ConnectionId(None, _local_device(inner))
 
 
 def _local_device(value: Any) -> DeviceId:
@@ -691,11 +731,25 @@ def _to_kind(kind: int, value: Any) -> Any:
     return value
 
 
+#: The last timestamp parsed: the events of one busy second share their timestamp.
+_LAST_TIME: tuple[bytes, datetime | None] = (b"", None)
+
+
 def parse_generalized_time(raw: bytes) -> datetime | None:
     """GeneralizedTime octets ("YYYYMMDDHHMMSS[.f][Z|+hhmm]") -> datetime; None if malformed.
 
     Without a zone (HiPath sends its local time so) the result is naive.
     """
+    global _LAST_TIME
+    raw = bytes(raw)
+    if raw == _LAST_TIME[0]:
+        return _LAST_TIME[1]
+    parsed = _parse_generalized_time(raw)
+    _LAST_TIME = (raw, parsed)
+    return parsed
+
+
+def _parse_generalized_time(raw: bytes) -> datetime | None:
     try:
         text = bytes(raw).decode("ascii")
         tz = None
