@@ -583,7 +583,8 @@ async def test_the_client_event_queue_keeps_at_most_queue_size_items():
 
     server = await asyncio.start_server(pbx, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = CstaClient("127.0.0.1", port, options=ClientOptions(queue_size=10, reconnect=False))
+    client = CstaClient("127.0.0.1", port, options=ClientOptions(queue_size=10, reconnect=False,
+                                                                       snapshot_monitors=False))
     delivered = asyncio.Event()
     seen: list[object] = []
 

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from cstapopup.csta import codec, framing
+from cstapopup.csta import codec, framing, operations
 from cstapopup.csta.client import (
     AssociationRejectedError,
     ClientOptions,
@@ -16,6 +16,7 @@ from cstapopup.csta.client import (
     CstaServiceError,
     LinkStateChanged,
     MonitorEvent,
+    MonitorSnapshot,
 )
 from cstapopup.csta.switch import faults
 from cstapopup.csta.switch.server import SwitchServer
@@ -347,7 +348,8 @@ async def test_services_against_the_simulator():
             await client.answer_call(delivered.connection)
             await col.wait(lambda: any(e.event.name == "established" for e in col.events))
             calls = await client.snapshot_device("101")
-            assert calls and calls[0]["connection"].call_id == conn.call_id
+            assert calls and calls[0].call_id == conn.call_id
+            assert calls[0].state == "connected" and calls[0].global_call_id
             await client.hold_call(delivered.connection)
             await col.wait(lambda: any(e.event.name == "held" for e in col.events))
             await client.retrieve_call(delivered.connection)
@@ -446,3 +448,90 @@ async def test_a_peer_that_never_reads_is_dropped_not_buffered_forever(caplog):
         finally:
             await client.close()
             await col.stop()
+
+
+# Snapshots after each monitor start ---------------------------------------------------------
+
+
+async def test_a_snapshot_follows_each_monitor_start_and_lists_calls_under_way():
+    """A call already ringing when the monitor starts is listed, with its global call id;
+    after the simulator is restarted (a new PBX: no calls) the restored monitor's snapshot
+    is empty."""
+    server = SwitchServer("127.0.0.1", 0, devices="100-102", remote_answer_after=None,
+                          auto_answer_after=None)
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) for i in col.items))
+            conn = await client.make_call("100", "101")       # rings at 101, not monitored yet
+            await client.monitor_start("101")
+            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) and i.device == "101"
+                                       for i in col.items))
+            snaps = [i for i in col.items if isinstance(i, MonitorSnapshot)]
+            assert [s.device for s in snaps] == ["100", "101"]
+            assert snaps[0].calls == ()                        # 100 was idle at its start
+            (listed,) = snaps[1].calls
+            assert listed.call_id == conn.call_id and listed.state == "alerting"
+            assert listed.connection.device.number == "101" and listed.global_call_id
+            callbacks: list = []
+            client.on("snapshot", callbacks.append)
+            port = server.port
+            await server.stop()
+            await col.wait(lambda: any(s.state == "down" for s in col.states))
+            server2 = SwitchServer("127.0.0.1", port, devices="100-102")
+            async with running(server2):
+                await col.wait(lambda: len([i for i in col.items if isinstance(i, MonitorSnapshot)]) == 4,
+                               timeout=15)
+            restored = [i for i in col.items if isinstance(i, MonitorSnapshot)][2:]
+            assert sorted(s.device for s in restored) == ["100", "101"]
+            assert all(s.calls == () for s in restored)
+            assert sorted(s.device for s in callbacks) == ["100", "101"]
+        finally:
+            await col.stop()
+            await client.close()
+
+
+async def test_a_pbx_that_refuses_snapshots_still_gets_its_monitors(monkeypatch):
+    from cstapopup.csta.switch import server as server_module
+    from cstapopup.csta.switch.model import SwitchError
+
+    def refuse(self, arg):
+        raise SwitchError("operation", "generic")
+
+    monkeypatch.setitem(server_module._SERVICES, operations.SNAPSHOT_DEVICE, refuse)
+    server = SwitchServer("127.0.0.1", 0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options())
+        col = Collector(client)
+        try:
+            await client.connect()
+            handle = await client.monitor_start("100")
+            assert handle.active
+            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) for i in col.items))
+            (snap,) = [i for i in col.items if isinstance(i, MonitorSnapshot)]
+            assert snap.device == "100" and snap.calls is None and "snapshotDevice" in snap.reason
+            assert client.state == "up"
+        finally:
+            await col.stop()
+            await client.close()
+
+
+async def test_snapshots_can_be_switched_off():
+    server = SwitchServer("127.0.0.1", 0, devices="100-101")
+    async with running(server):
+        client = CstaClient("127.0.0.1", server.port, options=fast_options(snapshot_monitors=False))
+        col = Collector(client)
+        try:
+            await client.connect()
+            await client.monitor_start("100")
+            conn = await client.make_call("100", "101")
+            await col.wait(lambda: any(e.event.name == "originated" or e.event.name == "delivered"
+                                       for e in col.events))
+            assert conn.call_id
+            assert not any(isinstance(i, MonitorSnapshot) for i in col.items)
+        finally:
+            await col.stop()
+            await client.close()

@@ -37,6 +37,10 @@ async def raw_pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, se
                     writer.write(stream[:7])
                     await writer.drain()
                     writer.write(stream[7:])
+            elif isinstance(msg, codec.Invoke) and msg.operation == 74:
+                # SnapshotDevice after each monitor start: no calls at the device
+                writer.write(frame(codec.encode_apdu(codec.ReturnResult(
+                    msg.invoke_id, 74, {"crossRefIDorSnapshotData": ("snapshotData", [])}))))
             elif isinstance(msg, codec.Invoke) and msg.operation == 210:
                 writer.write(frame(codec.encode_apdu(codec.ReturnResult(msg.invoke_id, 210, {"systemStatus": "normal"}))))
             elif isinstance(msg, codec.Invoke):
@@ -78,7 +82,8 @@ async def test_captured_bytes_through_monitor_json():
     # the exchange was the known-good one, and it ended properly
     assert isinstance(seen[0], codec.AssociationRequest) and seen[0].password == "77777"
     ops = [m.operation for m in seen if isinstance(m, codec.Invoke)]
-    assert ops[:2] == [71, 71] and ops.count(73) == 2  # monitors stopped on SIGINT
+    # each monitor start is followed by its snapshot; both monitors stopped on SIGINT
+    assert ops[0] == 71 and sorted(ops[:4]) == [71, 71, 74, 74] and ops.count(73) == 2
     assert any(isinstance(m, codec.ReturnResult) and m.operation == 211 for m in seen)
     assert isinstance(seen[-1], (codec.ReleaseRequest, codec.Abort))
     assert "link up" in stderr

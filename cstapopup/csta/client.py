@@ -42,7 +42,7 @@ from .connection import (
     Released,
     ResultReceived,
 )
-from .events import ConnectionId, CstaEvent, DeviceId
+from .events import ConnectionId, CstaEvent, DeviceId, SnapshotCall
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("cstapopup.wire")
@@ -116,7 +116,20 @@ class MonitorEvent:
     event: CstaEvent
 
 
-ClientItem = Union[LinkStateChanged, MonitorEvent]
+@dataclass(frozen=True, slots=True)
+class MonitorSnapshot:
+    """The calls at a monitored device right after its monitor was started or restored
+    (SnapshotDevice), published in order with the monitor's events: the events before it
+    were received before the snapshot was taken.  A call listed here that its events never
+    began was under way before the monitor could see it.  `calls` is None when the PBX did
+    not answer the snapshot (`reason` says why): nothing is known then."""
+
+    device: str
+    calls: tuple[SnapshotCall, ...] | None
+    reason: str = ""
+
+
+ClientItem = Union[LinkStateChanged, MonitorEvent, MonitorSnapshot]
 
 
 @dataclass(eq=False)
@@ -157,6 +170,10 @@ class ClientOptions:
     #: Coroutine callbacks running at once; beyond this an event's coroutine callbacks are
     #: skipped (and logged), so an event flood cannot create unbounded tasks.
     max_callback_tasks: int = 1000
+    #: After each monitor start (and each restore after a reconnect), ask the PBX which calls
+    #: are at the device (SnapshotDevice) and publish the answer as a MonitorSnapshot, so that
+    #: calls under way before the monitor could see them are known as such.
+    snapshot_monitors: bool = True
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
@@ -191,6 +208,7 @@ class CstaClient:
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._on_result: dict[int, Callable[[Any], None]] = {}
         self._callback_tasks: set[asyncio.Future[Any]] = set()
+        self._snapshot_tasks: set[asyncio.Task[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._closing = False
@@ -205,7 +223,9 @@ class CstaClient:
     def on(self, kind: str, callback: Callable[..., Any]) -> Callable[..., Any]:
         """Call `callback(device, event)` for every event named `kind` ("delivered",
         "established", "connection_cleared", "transferred", ...; "*" for all), or
-        `callback(LinkStateChanged)` for kind "link".  Returns the callback (decorator use).
+        `callback(LinkStateChanged)` for kind "link", `callback(MonitorSnapshot)` for kind
+        "snapshot" (the calls at a device whose monitor was just started or restored).
+        Returns the callback (decorator use).
         A callback that raises is logged and does not stop the client.  Coroutine functions
         are scheduled as tasks."""
         self._callbacks.setdefault(kind, []).append(callback)
@@ -224,7 +244,8 @@ class CstaClient:
         return self.on("transferred", cb)
 
     async def events(self) -> AsyncIterator[ClientItem]:
-        """Every MonitorEvent and LinkStateChanged from now on, until the client is closed."""
+        """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from now on, until the
+        client is closed."""
         queue: asyncio.Queue[ClientItem] = asyncio.Queue(self.options.queue_size)
         self._queues.append(queue)
         try:
@@ -253,6 +274,8 @@ class CstaClient:
             q.put_nowait(item)
         if isinstance(item, LinkStateChanged):
             self._run_callbacks("link", item)
+        elif isinstance(item, MonitorSnapshot):
+            self._run_callbacks("snapshot", item)
         else:
             self._run_callbacks(item.event.name, item.device, item.event)
             self._run_callbacks("*", item.device, item.event)
@@ -324,6 +347,8 @@ class CstaClient:
                             await asyncio.wait_for(self._monitor_stop_request(handle), timeout)
                 await self._release(timeout)
         finally:
+            for task in list(self._snapshot_tasks):
+                task.cancel()
             await self._stop_supervisor()
             self._drop_link("closed")
             self.state, self.state_reason = "closed", "closed by the application"
@@ -700,6 +725,26 @@ class CstaClient:
                                on_result=started)
         finally:
             handle.starting = False
+        if self.options.snapshot_monitors:
+            # In the background: a PBX slow to answer (or not answering) snapshots must not
+            # hold up the monitors.  Its answer is published when it is read, in order with
+            # the events.
+            task = asyncio.ensure_future(self._snapshot_monitor(handle))
+            self._snapshot_tasks.add(task)
+            task.add_done_callback(self._snapshot_tasks.discard)
+
+    async def _snapshot_monitor(self, handle: MonitorHandle) -> None:
+        """Publish what is going on at a freshly (re)started monitor's device."""
+        try:
+            calls: tuple[SnapshotCall, ...] | None = tuple(await self.snapshot_device(handle.device))
+            reason = ""
+        except LinkDownError:
+            return  # the next restore takes another snapshot
+        except CstaClientError as exc:  # not supported, refused, no answer, unusable
+            calls, reason = None, str(exc)
+            log.info("no snapshot of %s: %s", handle.device, exc)
+        if handle in self.monitors and handle.active:
+            self._publish(MonitorSnapshot(handle.device, calls, reason))
 
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
@@ -731,8 +776,9 @@ class CstaClient:
                 handle.error = str(exc)
                 log.warning("monitor %s not restored: %s", handle.device, exc)
 
-    async def snapshot_device(self, device: str) -> list[dict[str, Any]]:
-        """The device's calls now: a list of {"connection": ConnectionId, "state": ...}."""
+    async def snapshot_device(self, device: str) -> list[SnapshotCall]:
+        """The device's calls now (SnapshotDevice), each with the device's connection, its
+        local connection state and the global call id when the PBX sends one."""
         result = await self.request(operations.SNAPSHOT_DEVICE, {"snapshotObject": device_to_asn1(device)})
         alt, data = result["crossRefIDorSnapshotData"]
         if alt != "snapshotData":
@@ -740,8 +786,19 @@ class CstaClient:
         out = []
         for item in data:
             state_alt, state = item["localCallState"]
-            out.append({"connection": _connection_in(item, "connectionIdentifier", "snapshotDevice"),
-                        "state": state if state_alt != "compoundCallState" else list(state)})
+            # compoundCallState lists the states of the call's connections, the snapshot
+            # device's own first; simpleCallState is a code for a pair of them, not used here.
+            own = state[0] if state_alt == "compoundCallState" and state else None
+            gcid = None
+            linkage = item.get("callLinkageData")
+            if linkage:
+                try:
+                    gcid = codec.linkage_from_asn1(linkage).get("global_call_id")
+                except (KeyError, TypeError, IndexError, codec.DecodeError) as exc:
+                    raise CstaClientError(f"snapshotDevice: unusable result from the PBX: "
+                                          f"{exc!r}") from None
+            out.append(SnapshotCall(_connection_in(item, "connectionIdentifier", "snapshotDevice"),
+                                    own, gcid))
         return out
 
     async def make_call(self, calling: str, called: str) -> ConnectionId:

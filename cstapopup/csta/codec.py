@@ -810,6 +810,11 @@ def _extensions_to_asn1(event: CstaEvent) -> dict[str, Any] | None:
     return ext or None
 
 
+def linkage_from_asn1(value: Any) -> dict[str, Any]:
+    """A CallLinkageData value -> {"global_call_id": ..., "thread_id": ...} (those sent)."""
+    return _linkage_from_asn1(value, False)
+
+
 def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
     if listed:
         value = value.get("newCallLinkageData", {})

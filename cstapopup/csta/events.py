@@ -84,6 +84,21 @@ class ConnectionChange:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotCall:
+    """One call at a device, as a SnapshotDevice answer lists it: the device's connection,
+    its local connection state ("alerting", "connected", "hold", ...; None when the PBX
+    gave none) and the global call id when the PBX sent one."""
+
+    connection: ConnectionId
+    state: str | None = None
+    global_call_id: bytes | None = None
+
+    @property
+    def call_id(self) -> bytes | None:
+        return self.connection.call_id
+
+
 def _conn_json(c: ConnectionId | None) -> dict[str, Any] | None:
     if c is None:
         return None
