@@ -58,10 +58,10 @@ What must hold:
 Exit status 0 when all hold, 1 when one does not, 2 for bad options, 3 when the app mode is
 not available.  Every figure printed is measured in this run.
 
-Known issues of the call tracker that this soak found are listed in KNOWN_ISSUES (below);
-each failure they explain is recognised and named in the output.  With
---tolerate-known-tracker-issues (used by tests/test_soak.py until they are fixed) those, and
-only those, do not fail the run.  --dump keeps every event the child read, the windows and
+The soak found three defects of the call tracker around link faults (busy calls lost after a
+PBX restart; calls continued after a link loss given an outcome though part of them went
+unseen; calls under way before monitoring given a wrong row or none); all are fixed, and any
+such failure now fails the run.  --dump keeps every event the child read, the windows and
 each call's life, truth and rows in the data folder, for a closer look.
 
 Run:   .venv/bin/python benchmarks/soak.py [--seconds 600] [--mode client|app] [--seed 1]
@@ -178,7 +178,7 @@ class ChildReporter:
 
 async def child_client(args: argparse.Namespace) -> int:
     from cstapopup.calls.recorder import Recorder
-    from cstapopup.csta.client import CstaClient, LinkStateChanged, MonitorEvent
+    from cstapopup.csta.client import CstaClient, LinkStateChanged, MonitorEvent, MonitorSnapshot
 
     devices = device_list(args.devices)
     recorder = Recorder.open(args.db, monitored=devices)
@@ -195,6 +195,10 @@ async def child_client(args: argparse.Namespace) -> int:
         async for item in client.events():
             if trace is not None:
                 what = (item.event.to_dict() if isinstance(item, MonitorEvent)
+                        else {"snapshot": None if item.calls is None else [
+                            {"call_id": c.call_id.hex() if c.call_id else None,
+                             "state": c.state} for c in item.calls]}
+                        if isinstance(item, MonitorSnapshot)
                         else {"link": item.state, "reason": item.reason})
                 trace.write(json.dumps({"t": time.monotonic(),
                                         "device": getattr(item, "device", None), **what},
@@ -206,6 +210,8 @@ async def child_client(args: argparse.Namespace) -> int:
                         if call.remote_number == SENTINEL_NUMBER and call.ended_at is not None:
                             sentinel_seen = True
                             emit(kind="sentinel", key=call.key)
+            elif isinstance(item, MonitorSnapshot):
+                recorder.snapshot(item.device, item.calls)
             elif isinstance(item, LinkStateChanged) and item.state == "down":
                 recorder.link_lost()
 
@@ -736,41 +742,16 @@ class Harness:
 
         c = defaultdict(int)  # counters
         examples: dict[str, list[str]] = defaultdict(list)
-        known: dict[str, list[str]] = defaultdict(list)  # known tracker issue -> calls
 
-        def bad(kind: str, text: str, issue: str | None = None) -> None:
+        def bad(kind: str, text: str) -> None:
             c[kind] += 1
-            if issue is not None:
-                known[issue].append(text)
-                c[kind + "_known"] += 1
-            elif len(examples[kind]) < 5:
+            if len(examples[kind]) < 5:
                 examples[kind].append(text)
 
         consultation_cids = defaultdict(list)  # call id -> ends of merged consultations
         for life in self.truth.calls.values():
             if life.record is not None and life.record.consultation:
                 consultation_cids[life.record.call_id].append(life.end)
-        # Where the child could not see events at all: before monitoring, link losses,
-        # restarts, and stalls that ended in a link loss (what they held died with the link;
-        # a stall that did not only delayed events).
-        lost_links = [w for w in wins if w.what.startswith("link loss")]
-        blind = [(w.start - margin, w.end + margin) for w in wins
-                 if w.what.startswith(("before", "link loss", "simulator"))
-                 or (w.what.startswith("stall")
-                     and any(w.start <= x.start <= w.end + margin for x in lost_links))]
-
-        def issue_of(life: CallLife, kind: str, row: Any = None) -> str | None:
-            """Which known issue of calls/tracker.py explains a failure (see KNOWN_ISSUES);
-            None: unexplained, a failure in any case."""
-            # K1 (busy calls lost to an absorbed consultation's call id) is fixed in the
-            # tracker: such a loss is now a failure like any other.
-            if kind == "wrong_overlap" and row is not None and \
-                    any(h.kind == "link_lost" for h in row.hops):
-                return "K2"
-            if kind in ("wrong_overlap", "lost_overlap") and \
-                    any(s <= life.start <= e for s, e in blind):
-                return "K3"
-            return None
 
         popups = child.of("popup")
         popup_gcids = defaultdict(int)
@@ -828,8 +809,7 @@ class Harness:
             if not ov:
                 c["clear"] += 1
                 if row is None:
-                    bad("lost", f"{gcid} ({rec.outcome}, {rec.direction}): no row",
-                        issue_of(life, "lost"))
+                    bad("lost", f"{gcid} ({rec.outcome}, {rec.direction}): no row")
                     continue
                 diff = differences(rec, row)
                 if diff:
@@ -843,12 +823,11 @@ class Harness:
                     c["gap"] += 1
                 else:
                     bad("lost_overlap", f"{gcid} ({rec.outcome}): no row, though only part of "
-                                        "it overlapped a fault", issue_of(life, "lost_overlap"))
+                                        "it overlapped a fault")
             elif honest(row):
                 c["honest"] += 1
             elif differences(rec, row):
-                bad("wrong_overlap", f"{gcid}: {differences(rec, row)}",
-                    issue_of(life, "wrong_overlap", row))
+                bad("wrong_overlap", f"{gcid}: {differences(rec, row)}")
             else:
                 c["overlap_ok"] += 1
         for gcid, extra in rows.items():
@@ -887,19 +866,14 @@ class Harness:
         print(f"calls made: {c['made']} (lost in simulator restarts: {c['killed']}; consultation "
               f"calls merged into transfers/conferences, not rows: {c['consultations']})")
         print(f"calls recorded: {c['recorded']}")
-        def k(kind: str) -> str:
-            n = c[kind + "_known"]
-            return f" ({n} of them known tracker issues)" if n else ""
-
         print(f"calls clear of faults: {c['clear']}: right {c['clear_ok']}, lost {c['lost']}"
-              f"{k('lost')}, duplicated {c['dup']}, wrong outcome {c['wrong']}{k('wrong')}")
+              f", duplicated {c['dup']}, wrong outcome {c['wrong']}")
         print(f"calls overlapping a fault (windows widened by {margin:g} s): {c['overlap']} "
               f"ended normally + {c['killed']} lost in restarts: end or outcome unknown "
               f"{c['honest']}, "
               f"complete and right {c['overlap_ok']}, fell into the gap (no row) {c['gap']}; "
-              f"wrong outcome {c['wrong_overlap']}{k('wrong_overlap')}, duplicated "
-              f"{c['dup_overlap']}, lost though partly clear {c['lost_overlap']}"
-              f"{k('lost_overlap')}")
+              f"wrong outcome {c['wrong_overlap']}, duplicated "
+              f"{c['dup_overlap']}, lost though partly clear {c['lost_overlap']}")
         print(f"rows of no call: {c['phantom']}; rows left in progress: {c['stuck']}")
         print(f"reconnects: {len(recoveries)} link losses restored (client.reconnects "
               f"{closing.get('reconnects', 'n/a')}); link loss -> monitors restored: longest "
@@ -919,11 +893,6 @@ class Harness:
               + (f", {dropped} events dropped by a slow consumer" if dropped else "")
               + f" ({child_log})")
 
-        tolerated = []
-        for issue, calls in sorted(known.items()):
-            print(f"known tracker issue {issue} ({KNOWN_ISSUES[issue]}): {len(calls)} calls, e.g. "
-                  + "; ".join(calls[:3]))
-            tolerated.append(issue)
         failures = list(problems)
         for kind, label in [("lost", "calls lost"), ("dup", "calls duplicated"),
                             ("wrong", "wrong outcomes"), ("wrong_overlap", "wrong outcomes "
@@ -932,10 +901,8 @@ class Harness:
                             ("phantom", "rows of no call"), ("stuck", "rows left in progress"),
                             ("unfinished", "calls never ended"),
                             ("popup_missed", "popups missed")]:
-            n = c[kind] - (c[kind + "_known"] if args.tolerate_known_tracker_issues else 0)
-            if n:
-                failures.append(f"{n} {label}: " + "; ".join(examples[kind] or
-                                                              ["see the known issues above"]))
+            if c[kind]:
+                failures.append(f"{c[kind]} {label}: " + "; ".join(examples[kind]))
         if growth is None:
             failures.append("memory not measured")
         elif growth >= 10:
@@ -953,26 +920,8 @@ class Harness:
             for f in failures:
                 print(f"  - {f}")
             return 1
-        if tolerated and args.tolerate_known_tracker_issues:
-            print(f"result: PASS, tolerating the known tracker issues {', '.join(tolerated)}")
-            return 0
         print("result: PASS")
         return 0
-
-
-#: Failures of calls/tracker.py that this soak found and that --tolerate-known-tracker-issues
-#: lets pass (each is recognised from the ground truth and the fault windows alone, not from
-#: the history, so the tolerance cannot hide anything else).
-KNOWN_ISSUES = {
-    "K2": "a call in progress at a link loss is continued by its events after the reconnect "
-          "and completed from them: what happened in the gap (an answer, a transfer) is lost, "
-          "yet the row claims a final outcome; recognised by the link_lost hop in that row",
-    "K3": "a call whose start was not seen (under way when monitoring started or was being "
-          "restored) gets a complete row built from its later events (a wrong answering "
-          "device or outcome), or none when only its clears were seen; recognised from its "
-          "start inside a window where the client could not see events (before monitoring, "
-          "a link loss, a restart, a stall that ended in a link loss)",
-}
 
 
 def honest(row: Any) -> bool:
@@ -1017,9 +966,6 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--cut-every", type=float, default=45.0, help="mean seconds between cuts")
     ap.add_argument("--restarts", type=int, default=None,
                     help="simulator restarts (default: one per 150 s, at least one)")
-    ap.add_argument("--tolerate-known-tracker-issues", action="store_true",
-                    help="pass despite failures that the known call tracker issues K1-K3 "
-                    "explain (listed in the output); for the test suite until they are fixed")
     ap.add_argument("--dump", action="store_true",
                     help="keep diagnostics in the data folder: every event the child read, the "
                     "fault windows, each call's life, truth and rows")

@@ -174,3 +174,62 @@ async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path)
     assert missing == []
     assert all(have[g].ended_at is not None for g in must_have)
     store.close()
+
+
+async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
+    """100 calls 101 and they talk before the recording client starts: its monitors'
+    snapshots list the call, so it gets a row; its end is seen, its outcome is not claimed.
+    A call made afterwards is recorded completely."""
+    from cstapopup.calls.model import Outcome
+    from cstapopup.csta.client import MonitorSnapshot
+
+    server = SwitchServer(port=0, devices=DEVICES, remote_answer_after=None, auto_answer_after=None)
+    await server.start()
+    phone = CstaClient("127.0.0.1", server.port, options=FAST)   # plays the users' phones
+    recorder = Recorder.open(tmp_path / "h.sqlite3", monitored=["100", "101"])
+    client = CstaClient("127.0.0.1", server.port, options=FAST)
+    snapshots = asyncio.Event()
+    seen: list[str] = []
+
+    async def consume():
+        async for item in client.events():
+            if isinstance(item, MonitorEvent):
+                recorder.feed(item.device, item.event)
+            elif isinstance(item, MonitorSnapshot):
+                recorder.snapshot(item.device, item.calls)
+                seen.append(item.device)
+                if len(seen) == 2:
+                    snapshots.set()
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0)
+    try:
+        await phone.connect()
+        await phone.monitor_start("101")
+        early = await phone.make_call("100", "101")
+        await server.wait_for(lambda: any(c.party("101") is not None for c in server.model.calls.values()), 5)
+        ringing = next(c for c in server.model.calls.values() if c.call_id == early.call_id)
+        await phone.answer_call(ringing.party("101").connection)
+        await client.connect()
+        await client.monitor_start("100")
+        await client.monitor_start("101")
+        await asyncio.wait_for(snapshots.wait(), 5)
+        await phone.clear_connection(early)
+        later = await phone.make_call("100", "102")
+        await asyncio.sleep(0.3)
+        await phone.clear_connection(later)
+        await server.wait_for(lambda: not server.model.calls, 5)
+        await asyncio.sleep(0.3)
+    finally:
+        await client.close()
+        await phone.close()
+        consumer.cancel()
+        await server.stop()
+    rows = {c.key.split(":")[1]: c for c in recorder.store.iter_calls()}
+    assert len(rows) == 2, list(rows.values())
+    first = next(c for c in rows.values() if "under_way" in [h.kind for h in c.hops])
+    second = next(c for c in rows.values() if c is not first)
+    assert first.outcome is Outcome.UNKNOWN and first.ended_at is not None and not first.end_unknown
+    assert set(first.local_devices) == {"100", "101"}
+    assert second.outcome is Outcome.ABANDONED and second.remote_number == "102"
+    recorder.close()

@@ -24,12 +24,8 @@ SOAK = ROOT / "benchmarks" / "soak.py"
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_one_minute_soak_with_faults_and_a_simulator_restart():
-    # --tolerate-known-tracker-issues: failures that the known issues K2-K3 of the call
-    # tracker explain (recognised from the ground truth and the fault windows, and listed in
-    # the output) do not fail the run; anything else does.  Drop it when they are fixed.
     proc = subprocess.run(
-        [sys.executable, str(SOAK), "--seconds", "60", "--seed", "1",
-         "--tolerate-known-tracker-issues"],
+        [sys.executable, str(SOAK), "--seconds", "60", "--seed", "1"],
         capture_output=True, text=True, timeout=280, cwd=ROOT)
     out = proc.stdout
     print(out)  # shown by pytest when the test fails

@@ -10,6 +10,7 @@ import pytest
 from cstapopup.calls.model import Call, Direction, Outcome
 from cstapopup.calls.tracker import CallTracker
 from cstapopup.csta.events import (
+    SnapshotCall,
     ConnectionClearedEvent,
     ConnectionId,
     DeviceId,
@@ -489,12 +490,18 @@ def test_link_loss_in_an_answered_call_then_its_events_continue_the_record():
     assert call.outcome is Outcome.ANSWERED and call.answered_by == "100"
     assert call.hops[-1].kind == "link_lost"
     assert r.tracker.live_calls() == []
-    # After the reconnect the same call's clears arrive.
+    # After the reconnect the same call's clears arrive: the same record, with its end now
+    # known.  What happened while the link was down is not (a transfer, say): the outcome
+    # is not claimed, what was seen stays.
     r.feed(seq.items[2:])
     call = r.only
     assert call.key == key
     assert not call.end_unknown and call.ended_at == s(65)
-    assert call.outcome is Outcome.ANSWERED and call.talk_seconds == 60
+    assert call.outcome is Outcome.UNKNOWN and call.answered_by == "100"
+    assert call.talk_seconds == 60
+    kinds = [h.kind for h in call.hops]
+    assert kinds[:3] == ["delivered", "answered", "link_lost"] and len(kinds) > 3
+    assert kinds[3:] == ["cleared"] * (len(kinds) - 3)
 
 
 def test_link_loss_while_ringing_is_unknown_and_never_invents_an_end():
@@ -513,7 +520,9 @@ def test_link_loss_while_ringing_is_unknown_and_never_invents_an_end():
     assert r.rows[call.key] == call and len(r.rows) == 2
 
 
-def test_link_loss_then_missed_call_continues_and_becomes_missed():
+def test_link_loss_while_ringing_then_its_end_arrives_outcome_stays_unknown():
+    """It may have been answered, picked up or forwarded while the link was down: seeing its
+    clear afterwards does not make it a missed call."""
     seq = Sequence({"100"})
     es.incoming_missed(seq)
     r = Run(CallTracker({"100"}, strict=True))
@@ -521,7 +530,8 @@ def test_link_loss_then_missed_call_continues_and_becomes_missed():
     r.take(r.tracker.link_lost(s(3)))
     r.feed(seq.items[1:])
     call = r.only
-    assert call.outcome is Outcome.MISSED and not call.end_unknown and call.ended_at == s(20)
+    assert call.outcome is Outcome.UNKNOWN and not call.end_unknown and call.ended_at == s(20)
+    assert not call.is_missed
 
 
 def test_link_loss_without_global_ids_resumes_by_call_id():
@@ -779,3 +789,95 @@ def test_conference_seen_from_the_added_party_only():
     assert call.key.startswith(f"g:{c1.gid.hex()}:") and call.remote_number == X
     assert call.outcome is Outcome.ANSWERED and call.answered_by == "101"
     assert len(r.deleted) == 1 and r.deleted[0].startswith(f"g:{c2.gid.hex()}:")
+
+
+# Snapshots: calls under way before a monitor could see them ----------------------------------
+
+
+def _snap(c, device: str, state: str) -> SnapshotCall:
+    return SnapshotCall(ConnectionId(c.cid, DeviceId.of(device)), state, c.gid)
+
+
+def test_a_call_under_way_when_monitoring_starts_gets_an_honest_row():
+    """It rang and was answered before the app started: the snapshot after the monitor
+    start lists it; its clears later end it.  The row says a call was there and when it
+    ended, not how it went."""
+    seq = Sequence({"100"})
+    c = es.incoming_answered(seq)
+    r = Run(CallTracker({"100"}, strict=True))
+    r.take(r.tracker.snapshot("100", [_snap(c, "100", "connected")], s(30)))
+    call = r.only
+    assert call.outcome is Outcome.IN_PROGRESS and call.is_live
+    assert call.started_at == s(30) and call.local_devices == ("100",)
+    assert call.hops[0].kind == "under_way" and call.hops[0].device == "100"
+    clears = [d for d in seq.items if d.event.name == "connection_cleared"]
+    r.feed(clears)
+    call = r.only
+    assert call.ended_at == s(65) and not call.end_unknown
+    assert call.outcome is Outcome.UNKNOWN and not call.is_missed
+
+
+def test_a_call_whose_answer_is_the_first_event_seen_is_marked_by_the_snapshot():
+    """Under way when the monitor started, its first event after the start is an answer; it
+    must not become a complete "answered" row built from that answer alone."""
+    seq = Sequence({"100"})
+    c = es.incoming_answered(seq)
+    r = Run(CallTracker({"100"}, strict=True))
+    answered = [d for d in seq.items if d.event.name == "established"]
+    r.feed(answered)
+    r.take(r.tracker.snapshot("100", [_snap(c, "100", "connected")], s(6)))
+    r.feed([d for d in seq.items if d.event.name == "connection_cleared"])
+    call = r.only
+    assert call.outcome is Outcome.UNKNOWN and call.answered_by == "100"
+    assert call.remote_number == X and call.ended_at == s(65)
+
+
+def test_a_call_that_began_after_the_monitor_started_is_left_alone_by_the_snapshot():
+    seq = Sequence({"100"})
+    c = es.incoming_answered(seq)
+    r = Run(CallTracker({"100"}, strict=True))
+    r.feed(seq.items[:1])                      # delivered (new call): its beginning was seen
+    r.take(r.tracker.snapshot("100", [_snap(c, "100", "alerting")], s(1)))
+    r.feed(seq.items[1:])
+    call = r.only
+    assert call.outcome is Outcome.ANSWERED and call.answered_by == "100"
+    assert "under_way" not in [h.kind for h in call.hops]
+
+
+def test_a_call_listed_after_a_link_loss_went_on_unseen():
+    """Closed by the link loss, listed again when the monitor is restored: continued, with
+    the gap marked; a call not listed stays 'end unknown'."""
+    seq = Sequence({"100"})
+    c = es.incoming_answered(seq)
+    es.incoming_missed(seq, cid=0x0202)
+    r = Run(CallTracker({"100"}, strict=True))
+    first = [d for d in seq.items if d.event.call_id == c.cid]
+    other = [d for d in seq.items if d.event.call_id != c.cid]
+    r.feed(first[:2]).feed(other[:1])
+    r.take(r.tracker.link_lost(s(30)))
+    assert all(call.end_unknown for call in r.rows.values())
+    r.take(r.tracker.snapshot("100", [_snap(c, "100", "connected")], s(32)))
+    continued = next(call for call in r.rows.values() if call.answered_by == "100")
+    gone = next(call for call in r.rows.values() if call is not continued)
+    assert continued.is_live and not continued.end_unknown
+    assert [h.kind for h in continued.hops][-2:] == ["link_lost", "under_way"]
+    assert gone.end_unknown and gone.outcome is Outcome.UNKNOWN
+    r.feed([d for d in first[2:]])
+    done = r.rows[continued.key]
+    assert done.ended_at == s(65) and done.outcome is Outcome.UNKNOWN and len(r.rows) == 2
+
+
+def test_snapshot_edge_cases_change_nothing_they_should_not():
+    seq = Sequence({"100", "101"})
+    c = es.incoming_answered(seq)
+    r = Run(CallTracker({"100", "101"}, strict=True))
+    # no snapshot from the PBX, an empty one, a device no longer in the call, no ids at all
+    assert r.tracker.snapshot("100", None, s(1)) == []
+    assert r.tracker.snapshot("100", [], s(1)) == []
+    assert r.tracker.snapshot("100", [_snap(c, "100", "null")], s(1)) == []
+    assert r.tracker.snapshot("100", [SnapshotCall(ConnectionId(None, DeviceId.of("100")))], s(1)) == []
+    # the same call listed by two monitors is one record
+    r.take(r.tracker.snapshot("100", [_snap(c, "100", "connected")], s(2)))
+    r.take(r.tracker.snapshot("101", [_snap(c, "101", "hold")], s(2)))
+    call = r.only
+    assert set(call.local_devices) == {"100", "101"}

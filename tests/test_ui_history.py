@@ -188,3 +188,13 @@ def test_closing_the_main_window_minimises_it_when_it_is_the_app(window, qtbot):
     window.minimize_on_close = False
     window.close()
     assert not window.isVisible()
+
+
+def test_unknown_outcomes_say_which_part_is_unknown():
+    from cstapopup.ui.history_window import outcome_text
+
+    lost = make_call(1, outcome=Outcome.UNKNOWN, ended_at=None, end_unknown=True)
+    assert outcome_text(lost) == "end unknown"
+    # it ended after a link loss (or began before monitoring): its end is known, not how it went
+    gap = make_call(2, outcome=Outcome.UNKNOWN)
+    assert outcome_text(gap) == "outcome unknown"

@@ -28,7 +28,8 @@ class Outcome(str, enum.Enum):
     ABANDONED = "abandoned"                  # outgoing: the caller gave up before an answer
     TRANSFERRED = "transferred"              # answered, then passed on (transferred_to)
     DIVERTED = "diverted"                    # forwarded / deflected before an answer (diverted_to)
-    UNKNOWN = "unknown"                      # the link dropped while it was in progress
+    UNKNOWN = "unknown"                      # part of it went unseen (link loss; under way
+    #                                          before monitoring began): how it went is not known
 
 
 #: Outcomes that count as "missed" for the badge and the missed filter.
@@ -40,7 +41,8 @@ class Hop:
     """One step in the life of a call, in order: what happened, at which device, when."""
 
     kind: str            # delivered, diverted, answered, held, retrieved, transferred, conferenced, cleared, failed
-    #                      (also from the tracker: originated, offered, queued, link_lost)
+    #                      (also from the tracker: originated, offered, queued, link_lost,
+    #                      under_way: listed by a snapshot, its beginning unseen)
     device: str | None
     at: datetime
     detail: str | None = None   # e.g. the cause, or the device the call went to

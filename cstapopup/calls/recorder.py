@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cstapopup.csta.events import CstaEvent
+from cstapopup.csta.events import CstaEvent, SnapshotCall
 
 from .model import Call
 from .numbers import NumberingPlan, lookup_keys, normalise
@@ -138,6 +138,11 @@ class Recorder:
 
     def feed(self, device: str, event: CstaEvent, received_at: datetime | None = None) -> RecorderChanges:
         return self._store(self.tracker.feed(device, event, received_at or self._clock()))
+
+    def snapshot(self, device: str, calls: Iterable[SnapshotCall] | None,
+                 at: datetime | None = None) -> RecorderChanges:
+        """The calls at `device` right after its monitor (re)started (MonitorSnapshot)."""
+        return self._store(self.tracker.snapshot(device, calls, at or self._clock()))
 
     def link_lost(self, at: datetime | None = None) -> RecorderChanges:
         return self._store(self.tracker.link_lost(at or self._clock()))

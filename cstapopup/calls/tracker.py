@@ -14,7 +14,8 @@ How the recorder (which owns the history store) uses it:
   (`store.mark_done_for_remote(number, before=at)`).  Missed calls still in the tracker's own
   memory are also returned by `feed` with `done=True`.
 - `link_lost(at)` when the CSTA link drops; `set_monitored(devices)` when the set of monitored
-  devices changes.
+  devices changes; `snapshot(device, calls, at)` with the calls at a device right after its
+  monitor was started or restored (the client's MonitorSnapshot).
 
 Keys: `g:<global call id hex>:<first seen>` when the PBX sends a global call id, else
 `c:<call id hex>:<first seen>`, where <first seen> is the UTC receive time of the first event
@@ -40,7 +41,9 @@ Decisions on the record's fields:
   unanswered is MISSED, not diverted) > busy/failed (a failed event before it rang at ours)
   > missed (ended unanswered after ringing at ours, or any unanswered incoming call) >
   abandoned (our own call, ended unanswered).  Live: in_progress; link lost: unknown unless
-  one of the above was already a fact.
+  one of the above was already a fact.  A call part of whose life went by unseen — continued
+  after a link loss, or under way before its monitor started (`snapshot()`) — is unknown
+  once it ends, whatever was seen of it (that stays in its fields and hops).
 - `answered_at` is when one of ours answered (or, for our own call, when the other side
   did).  For answered_elsewhere it stays empty: we do not know how long they talked.
   `answered_by` is the first of ours to answer; seen only from a transfer (or conference)
@@ -84,6 +87,7 @@ from cstapopup.csta.events import (
     QueuedEvent,
     RetrievedEvent,
     ServiceInitiatedEvent,
+    SnapshotCall,
     TransferredEvent,
 )
 
@@ -180,6 +184,10 @@ class _Record:
     ended_at: datetime | None = None
     end_unknown: bool = False
     lost_at: datetime | None = None        # when the link dropped while the call was live
+    # Honesty about what was not seen (the outcome of such a call is unknown once it ends):
+    gap: bool = False                      # went on after a link loss: events in between unseen
+    partial: bool = False                  # under way before a monitor could see it began
+    from_start: bool = False               # first seen through an event that begins a call
     materialised: bool = False             # has something worth a history row
     hops: list[Hop] = field(default_factory=list)
     done: bool = False
@@ -299,6 +307,67 @@ class CallTracker:
             self._orphan(rec, at, out)
         return list(out.values())
 
+    def snapshot(self, device: str, calls: Iterable[SnapshotCall] | None,
+                 at: datetime | None = None) -> list[Call]:
+        """The calls at `device` right after its monitor was started or restored (the
+        client's MonitorSnapshot), taken after the events received so far.  Returns the
+        records that changed.
+
+        A listed call whose beginning the events did not show (no record; or a record begun
+        by a later event such as an answer) was under way before the monitor could see it:
+        its record is marked so (outcome unknown once it ends), and made if there is none, so
+        that the call is not lost.  A listed call closed by a link loss (or finished) went on
+        while the link was down: it is continued, with that gap marked.  `calls` None (the PBX
+        gave no snapshot) changes nothing.
+        """
+        try:
+            return self._snapshot_device(device, calls, at)
+        except Exception:
+            if self._strict:
+                raise
+            log.exception("call tracker failed on the snapshot of %s", device)
+            return []
+
+    def _snapshot_device(self, device: str, calls: Iterable[SnapshotCall] | None,
+                         at: datetime | None) -> list[Call]:
+        at = _as_utc(at) if at is not None else _as_utc(self._clock())
+        out: dict[str, Call] = {}
+        self._sweep(at, out)
+        self._reporters.add(device)
+        for item in calls or ():
+            gid, cid = item.global_call_id, item.call_id
+            state = item.state or "unknown"
+            if (gid is None and cid is None) or state == _GONE:
+                continue
+            rec = self._find_ids(gid, cid, False)
+            if rec is not None and rec.state == _ABSORBED:
+                continue
+            if rec is None:
+                rec = self._create_ids(gid, cid, at)
+                rec.partial = True
+                rec.materialised = True
+                rec.hops.append(Hop("under_way", device, at, state))
+            elif rec.state == _LIVE:
+                if not (rec.from_start or rec.gap):
+                    rec.partial = True  # begun by a later event: its beginning was not seen
+            else:
+                # Closed by a link loss, or finished for us: it went on unseen.
+                if rec.state == _ORPHAN:
+                    rec.end_unknown = False
+                    rec.lost_at = None
+                    rec.presence = {}
+                else:
+                    rec.ended_at = None
+                    rec.left_via = None
+                rec.gap = True
+                self._revive(rec)
+                rec.hops.append(Hop("under_way", device, max(at, rec.last_at), state))
+            rec.last_at = max(at, rec.last_at)
+            if device not in rec.presence or rec.presence[device] == "unknown":
+                self._set_presence(rec, device, state)
+            self._emit(rec, at, out)
+        return list(out.values())
+
     def drain_deleted(self) -> list[str]:
         """Keys of records absorbed since the last call (consultation calls): delete them."""
         keys, self._deleted = self._deleted, []
@@ -372,6 +441,7 @@ class CallTracker:
                 # (A start event with that call id is a new call: call ids get reused.)
                 return list(out.values())
             rec = self._create(event, at)
+            rec.from_start = _is_start(event)
         elif not self._admit(rec, device, event, at):
             return list(out.values())
 
@@ -395,6 +465,7 @@ class CallTracker:
             rec.end_unknown = False
             rec.lost_at = None
             rec.presence = {}
+            rec.gap = True
             self._revive(rec)
             return True
         # Finished: it takes only an event that brings one of our devices back into the
@@ -459,7 +530,9 @@ class CallTracker:
         return self._live.get(key) or self._memory.get(key)
 
     def _find(self, event: CallEvent) -> _Record | None:
-        gid, cid = event.global_call_id, event.call_id
+        return self._find_ids(event.global_call_id, event.call_id, _is_start(event))
+
+    def _find_ids(self, gid: bytes | None, cid: bytes | None, start: bool) -> _Record | None:
         if gid is not None:
             rec = self._lookup(self._by_gid.get(gid))
             if rec is not None:
@@ -474,7 +547,7 @@ class CallTracker:
             return None
         if rec.state == _LIVE:
             return rec
-        if _is_start(event):
+        if start:
             # An old call does not start again: the PBX has reused the call id.
             return None
         return rec
@@ -494,23 +567,26 @@ class CallTracker:
         return when is not None and at - when <= self._recent_window
 
     def _create(self, event: CallEvent, at: datetime) -> _Record:
+        return self._create_ids(event.global_call_id, event.call_id, at)
+
+    def _create_ids(self, gid: bytes | None, cid: bytes | None, at: datetime) -> _Record:
         stamp = at.strftime("%Y%m%dT%H%M%S.%fZ")
-        if event.global_call_id is not None:
-            key = f"g:{event.global_call_id.hex()}:{stamp}"
+        if gid is not None:
+            key = f"g:{gid.hex()}:{stamp}"
         else:
-            key = f"c:{(event.call_id or b'').hex()}:{stamp}"
+            key = f"c:{(cid or b'').hex()}:{stamp}"
         base, n = key, 1
         while key in self._live or key in self._memory:
             # Two calls first seen at the same instant with the same id (a reused id, or
             # replayed receive times): a key is never shared, nor a deleted one revived.
             n += 1
             key = f"{base}~{n}"
-        rec = _Record(key=key, gid=event.global_call_id, first_at=at, last_at=at)
+        rec = _Record(key=key, gid=gid, first_at=at, last_at=at)
         self._live[key] = rec
         if rec.gid is not None:
             self._by_gid[rec.gid] = key
-        if event.call_id is not None:
-            self._alias_cid(rec, event.call_id)
+        if cid is not None:
+            self._alias_cid(rec, cid)
         return rec
 
     def _alias_cid(self, rec: _Record, cid: bytes) -> None:
@@ -534,6 +610,9 @@ class CallTracker:
         new record starts when the consultation did and keeps its hops and its answer.
         """
         primary.first_at = min(primary.first_at, secondary.first_at)
+        primary.from_start = secondary.from_start
+        primary.gap = secondary.gap
+        primary.partial = secondary.partial
         primary.hops = list(secondary.hops)
         primary.seen = {k: list(v) for k, v in secondary.seen.items()}
         primary.local_devices = list(secondary.local_devices)
@@ -956,6 +1035,14 @@ class CallTracker:
 
     def _outcome(self, rec: _Record) -> Outcome:
         ended = rec.ended_at is not None
+        if rec.gap or rec.partial:
+            # Part of its life went by unseen (a link loss in the middle, or it was under way
+            # before our monitor saw it): an answer, transfer or diversion may have happened
+            # there.  What was seen stays in the record (answered_by, hops, ...), but how it
+            # went is not claimed.
+            if not ended and not rec.end_unknown:
+                return Outcome.IN_PROGRESS
+            return Outcome.UNKNOWN
         if rec.transferred_to is not None:
             return Outcome.TRANSFERRED
         if rec.answered_by is not None:

@@ -25,6 +25,7 @@ from cstapopup.csta.client import (
     CstaServiceError,
     LinkStateChanged,
     MonitorEvent,
+    MonitorSnapshot,
 )
 from cstapopup.csta.events import CstaEvent
 from cstapopup.csta.tlsconfig import TlsConfigError, client_context
@@ -148,6 +149,9 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
                     stop.set()
                 if recorder is not None and item.state == "down":
                     recorder.link_lost()
+            elif isinstance(item, MonitorSnapshot):
+                if recorder is not None:
+                    recorder.snapshot(item.device, item.calls)
             elif isinstance(item, MonitorEvent):
                 line = event_json(item.device, item.event) if args.json else format_event(item.device, item.event)
                 print(line, file=out, flush=True)

@@ -440,6 +440,7 @@ class AppController(QObject):
                      "the self-test PBX" if self.mode == SELF_TEST else None)
             self.link = PbxLink(params, self.monitored, on_state=self._on_link_state,
                                 on_event=self._on_event, on_monitor_failed=self._on_monitor_failed,
+                                on_snapshot=self._on_snapshot,
                                 options=self.options.client_options, label=label)
         except (OSError, ValueError) as exc:   # e.g. an unreadable CA file
             self._set_tray_state("down", f"cannot set up the link: {exc}")
@@ -517,6 +518,12 @@ class AppController(QObject):
         if isinstance(event, DeliveredEvent):
             self._on_delivered(event, changed)
         self._apply(changes)
+
+    def _on_snapshot(self, device: str, calls: Any) -> None:
+        """The calls at a device whose monitor was just (re)started: calls under way before
+        it could see them get a row (of unknown outcome) instead of none or a wrong one."""
+        if self.recorder is not None:
+            self._apply(self.recorder.snapshot(device, calls))
 
     def _apply(self, changes: Any) -> None:
         if changes is None:

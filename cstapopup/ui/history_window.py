@@ -85,6 +85,9 @@ def format_time(t: datetime, now: datetime | None = None) -> str:
 
 def outcome_text(call: Call) -> str:
     text = OUTCOME_TEXT.get(call.outcome, call.outcome.value)
+    if call.outcome is Outcome.UNKNOWN and not call.end_unknown:
+        # It ended, but part of it went by while the link was down (or before monitoring).
+        text = "outcome unknown"
     if call.outcome is Outcome.ANSWERED and call.answered_by:
         text = f"answered at {call.answered_by}"
     elif call.outcome is Outcome.ANSWERED_ELSEWHERE and call.answered_by:

@@ -27,9 +27,10 @@ from cstapopup.csta.client import (
     LinkDownError,
     LinkStateChanged,
     MonitorEvent,
+    MonitorSnapshot,
     RequestTimeout,
 )
-from cstapopup.csta.events import ConnectionId, CstaEvent
+from cstapopup.csta.events import ConnectionId, CstaEvent, SnapshotCall
 from cstapopup.settings import ConnectionParameters
 
 log = logging.getLogger(__name__)
@@ -129,17 +130,21 @@ class PbxLink:
     not be), "down" (reason, and when it retries), "rejected" (no more retries), "closed".
     `on_event(device, event)`: every event of every monitor, in order.
     `on_monitor_failed(device, text)`: a device could not be monitored (once per attempt).
+    `on_snapshot(device, calls)`: the calls at a device right after its monitor was started
+    or restored (None when the PBX gave no snapshot), in order with the events.
     """
 
     def __init__(self, params: ConnectionParameters, devices: Sequence[str], *,
                  on_state: StateCallback, on_event: EventCallback,
                  on_monitor_failed: Callable[[str, str], None] | None = None,
+                 on_snapshot: Callable[[str, tuple[SnapshotCall, ...] | None], None] | None = None,
                  options: ClientOptions | None = None, label: str | None = None) -> None:
         self.params = params
         self.devices = list(dict.fromkeys(str(d) for d in devices))
         self._on_state = on_state
         self._on_event = on_event
         self._on_monitor_failed = on_monitor_failed or (lambda d, t: None)
+        self._on_snapshot = on_snapshot or (lambda d, c: None)
         base = options or ClientOptions()
         self.client = client_for(params, base)
         self.backoff = Backoff(base.backoff_initial, base.backoff_max, base.backoff_jitter,
@@ -281,6 +286,12 @@ class PbxLink:
                 self._on_event(item.device, item.event)
             except Exception:
                 log.exception("handling %s from %s failed", item.event.name, item.device)
+            return
+        if isinstance(item, MonitorSnapshot):
+            try:
+                self._on_snapshot(item.device, item.calls)
+            except Exception:
+                log.exception("handling the snapshot of %s failed", item.device)
             return
         if not isinstance(item, LinkStateChanged):
             return
