@@ -276,3 +276,52 @@ def test_encoded_random_events_decode_back(apdu):
     c = up_connection()
     got = c.receive_data(frame(apdu))
     assert len(got) == 1 and isinstance(got[0], EventReceived), got
+
+
+def _decode_either(apdu: bytes):
+    try:
+        return codec.decode_apdu(apdu)
+    except codec.DecodeError:
+        return "DecodeError"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([v.DELIVERED, v.CONNECTION_CLEARED]),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(0, 255)), min_size=1, max_size=3),
+       st.sampled_from(["replace", "insert", "delete", "truncate"]))
+def test_the_event_envelope_shortcut_agrees_with_asn1tools_on_damaged_envelopes(apdu, edits, how):
+    """codec reads the ROSE envelope of an event report itself and leaves the rest to
+    asn1tools.  Damage within the envelope (the first 40 bytes: tags, lengths, invoke id,
+    operation, cross-ref id) must give exactly what the general path (asn1tools alone) gives:
+    the same APDU, or a DecodeError from both."""
+    data = bytearray(apdu)
+    for pos, byte in edits:
+        pos = min(pos, len(data) - 1)
+        if how == "replace":
+            data[pos] = byte
+        elif how == "insert":
+            data.insert(pos, byte)
+        elif how == "delete" and len(data) > 1:
+            del data[pos]
+        elif how == "truncate":
+            del data[max(1, pos):]
+    data = bytes(data)
+    shortcut = _decode_either(data)
+    original = codec._event_report_parts
+    codec._event_report_parts = lambda _data: None
+    try:
+        general = _decode_either(data)
+    finally:
+        codec._event_report_parts = original
+    assert shortcut == general
+
+
+def test_the_event_envelope_shortcut_is_taken_for_what_pbxs_send():
+    for apdu in (v.DELIVERED, v.CONNECTION_CLEARED):
+        iid, cross_ref, inner = codec._event_report_parts(apdu)
+        report = codec.decode_apdu(apdu)
+        assert report.invoke_id == iid and report.event.cross_ref_id == cross_ref
+        assert inner[0] & 0xE0 == 0xA0            # the event's own [n] element
+    # an invoke that is not an event report, and a ROSE result, are not taken for one
+    assert codec._event_report_parts(v.MONITOR_STOP) is None
+    assert codec._event_report_parts(v.MONITOR_START_RESULT) is None

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from cstapopup.calls.model import Call, Outcome
 from cstapopup.calls.tracker import CallTracker
+from cstapopup.csta.events import ConnectionId, DeviceId, SnapshotCall
 
 from . import event_sequences as es
 from .event_sequences import T0, Sequence
@@ -129,6 +130,14 @@ def test_any_mangling_of_the_events_never_raises_nor_splits_a_call(data):
             mangled.append(item)
     retime = data.draw(st.booleans(), label="retime in arrival order")
     losses = set(data.draw(st.lists(st.integers(0, len(mangled)), max_size=2), label="losses"))
+    # Snapshots after a (re)start of a monitor, at any point, listing any of the calls.
+    snapshots = {
+        i: (data.draw(st.sampled_from(sorted(monitored)), label="snapshot device"),
+            data.draw(st.lists(st.tuples(st.integers(0, max(0, len(items) - 1)),
+                                         st.sampled_from(["alerting", "connected", "hold", "null", None])),
+                               max_size=3), label="listed"))
+        for i in data.draw(st.lists(st.integers(0, len(mangled)), max_size=2), label="snapshots")
+    }
 
     tracker = CallTracker(monitored, clock=lambda: T0, strict=True)
     keys_by_gid: dict[str, set[str]] = defaultdict(set)
@@ -155,6 +164,11 @@ def test_any_mangling_of_the_events_never_raises_nor_splits_a_call(data):
         at = T0 + timedelta(seconds=i) if retime else item.received_at
         if i in losses:
             take(tracker.link_lost(at))
+        if i in snapshots:
+            device, listed = snapshots[i]
+            take(tracker.snapshot(device, [
+                SnapshotCall(ConnectionId(items[k].event.call_id, DeviceId.of(device)), state,
+                             items[k].event.global_call_id) for k, state in listed], at))
         take(tracker.feed(item.monitor, item.event, at))
     if len(mangled) in losses:
         take(tracker.link_lost(T0 + timedelta(hours=1)))

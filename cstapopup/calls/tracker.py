@@ -352,15 +352,7 @@ class CallTracker:
                     rec.partial = True  # begun by a later event: its beginning was not seen
             else:
                 # Closed by a link loss, or finished for us: it went on unseen.
-                if rec.state == _ORPHAN:
-                    rec.end_unknown = False
-                    rec.lost_at = None
-                    rec.presence = {}
-                else:
-                    rec.ended_at = None
-                    rec.left_via = None
-                rec.gap = True
-                self._revive(rec)
+                self._reopen(rec, gap=True)
                 rec.hops.append(Hop("under_way", device, max(at, rec.last_at), state))
             rec.last_at = max(at, rec.last_at)
             if device not in rec.presence or rec.presence[device] == "unknown":
@@ -462,20 +454,14 @@ class CallTracker:
         if rec.state == _ORPHAN:
             # The call lived on through the link loss: continue the same record.  Who is
             # still in it is unknown after the gap; the new events tell.
-            rec.end_unknown = False
-            rec.lost_at = None
-            rec.presence = {}
-            rec.gap = True
-            self._revive(rec)
+            self._reopen(rec, gap=True)
             return True
         # Finished: it takes only an event that brings one of our devices back into the
         # call (e.g. a call picked up elsewhere and transferred back to us).  Other late
         # events cannot change what our devices saw, and reopening on them would move the end.
         if not self._rejoins(device, event):
             return False
-        rec.ended_at = None
-        rec.left_via = None
-        self._revive(rec)
+        self._reopen(rec, gap=False)
         return True
 
     def _feed_merge(
@@ -592,6 +578,20 @@ class CallTracker:
     def _alias_cid(self, rec: _Record, cid: bytes) -> None:
         rec.cids.add(cid)
         self._by_cid[cid] = rec.key
+
+    def _reopen(self, rec: _Record, *, gap: bool) -> None:
+        """A remembered call goes on: one closed by a link loss (who is still in it is unknown
+        now; the next events or the snapshot tell), or one that had finished for us.  `gap`:
+        part of it went by unseen."""
+        if rec.state == _ORPHAN:
+            rec.end_unknown = False
+            rec.lost_at = None
+            rec.presence = {}
+        else:
+            rec.ended_at = None
+            rec.left_via = None
+        rec.gap = rec.gap or gap
+        self._revive(rec)
 
     def _revive(self, rec: _Record) -> None:
         self._memory.pop(rec.key, None)
