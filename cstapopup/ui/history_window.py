@@ -273,7 +273,8 @@ class CallTableModel(QAbstractTableModel):
                 return None
         elif role == Qt.ToolTipRole:
             when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            hops = " → ".join(f"{h.kind} {h.device or ''}".strip() for h in call.hops)
+            hops = " → ".join(f"{h.kind.replace('_', ' ')} {h.device or ''}".strip()
+                              for h in call.hops)
             ring = format_duration(call.ring_seconds)
             return f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}\n{hops}"
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
