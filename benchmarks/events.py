@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import dataclasses
 import multiprocessing as mp
-import os
-import resource
 import statistics
 import struct
 import sys

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
@@ -14,62 +13,12 @@ from cstapopup.csta.client import (
     ConnectError,
     CstaClient,
     CstaServiceError,
-    LinkStateChanged,
-    MonitorEvent,
     MonitorSnapshot,
 )
 from cstapopup.csta.switch import faults
 from cstapopup.csta.switch.server import SwitchServer
 
-FAST = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, request_timeout=3.0)
-
-
-def fast_options(**extra) -> ClientOptions:
-    return ClientOptions(**{**FAST, **extra})
-
-
-class Collector:
-    """Collects a client's items; lets a test await a condition on them."""
-
-    def __init__(self, client: CstaClient) -> None:
-        self.items: list = []
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._run(client))
-
-    async def _run(self, client: CstaClient) -> None:
-        async for item in client.events():
-            self.items.append(item)
-            self._changed.set()
-
-    @property
-    def events(self) -> list[MonitorEvent]:
-        return [i for i in self.items if isinstance(i, MonitorEvent)]
-
-    @property
-    def states(self) -> list[LinkStateChanged]:
-        return [i for i in self.items if isinstance(i, LinkStateChanged)]
-
-    async def wait(self, predicate, timeout: float = 10.0) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(loop(), timeout)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
-@contextlib.asynccontextmanager
-async def running(server: SwitchServer):
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
+from .client_helpers import Collector, fast_options, running
 
 def is_subsequence(needles: list[str], hay: list[str]) -> bool:
     it = iter(hay)

@@ -4,7 +4,6 @@ call with the simulator's own record of what it did (its ground truth)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sqlite3

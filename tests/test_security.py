@@ -31,8 +31,6 @@ from cstapopup.csta.client import (
     ConnectError,
     CstaClient,
     CstaClientError,
-    LinkStateChanged,
-    MonitorEvent,
     RequestTimeout,
 )
 from cstapopup.csta.connection import ClientConnection
@@ -47,11 +45,11 @@ from cstapopup.settings import (
 )
 
 from . import vectors as v
+from .client_helpers import FAST, Collector
 
 PASSWORD = "Pw-7f3a-S3cret-q9"
 WRONG = "Wrong-9c1d-Guess-x4"
 TIMEOUT = 15.0
-FAST = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, request_timeout=3.0)
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
 
@@ -94,38 +92,6 @@ def wire_loggers_propagate():
     for n, (propagate, level) in saved.items():
         logging.getLogger(n).propagate = propagate
         logging.getLogger(n).setLevel(level)
-
-
-class Collector:
-    def __init__(self, client: CstaClient) -> None:
-        self.items: list = []
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._run(client))
-
-    async def _run(self, client: CstaClient) -> None:
-        async for item in client.events():
-            self.items.append(item)
-            self._changed.set()
-
-    @property
-    def states(self) -> list[LinkStateChanged]:
-        return [i for i in self.items if isinstance(i, LinkStateChanged)]
-
-    @property
-    def events(self) -> list[MonitorEvent]:
-        return [i for i in self.items if isinstance(i, MonitorEvent)]
-
-    async def wait(self, predicate, timeout: float = TIMEOUT) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(loop(), timeout)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 def _cli(*args: str) -> list[str]:
@@ -206,7 +172,7 @@ async def test_no_password_in_the_client_or_simulator_logs_with_the_wire_trace_o
     server = SwitchServer(port=0, devices="100-103", password=PASSWORD, speed=40, trace=True)
     await server.start()
     client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**FAST))
-    col = Collector(client)
+    col = Collector(client, TIMEOUT)
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
         await asyncio.wait_for(client.monitor_start("100"), TIMEOUT)
@@ -409,7 +375,7 @@ async def test_a_crash_on_an_up_link_is_logged_without_the_password_and_the_link
     server = SwitchServer(port=0, devices="100-101", password=PASSWORD, speed=40)
     await server.start()
     client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**FAST))
-    col = Collector(client)
+    col = Collector(client, TIMEOUT)
     original = CstaClient._handle_events
     crashed = []
 

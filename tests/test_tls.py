@@ -9,7 +9,6 @@ package (a dependency of keyring's Secret Service backend) or else the `openssl`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import ipaddress
 import logging
@@ -30,14 +29,13 @@ from cstapopup.csta.client import (
     ClientOptions,
     ConnectError,
     CstaClient,
-    LinkStateChanged,
-    MonitorEvent,
 )
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.csta.tlsconfig import TlsConfigError, client_context, server_context
 from cstapopup.settings import ConnectionParameters
 
-FAST = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, request_timeout=3.0)
+from .client_helpers import FAST, Collector
+
 TIMEOUT = 15.0
 
 
@@ -211,38 +209,6 @@ def tls_server(cert: tuple[Path, Path], **kwargs) -> SwitchServer:
     return SwitchServer(port=0, devices="100-103", ssl=server_context(*cert), **kwargs)
 
 
-class Collector:
-    def __init__(self, client: CstaClient) -> None:
-        self.items: list = []
-        self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._run(client))
-
-    async def _run(self, client: CstaClient) -> None:
-        async for item in client.events():
-            self.items.append(item)
-            self._changed.set()
-
-    @property
-    def states(self) -> list[LinkStateChanged]:
-        return [i for i in self.items if isinstance(i, LinkStateChanged)]
-
-    @property
-    def events(self) -> list[MonitorEvent]:
-        return [i for i in self.items if isinstance(i, MonitorEvent)]
-
-    async def wait(self, predicate, timeout: float = TIMEOUT) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(loop(), timeout)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
 # The context from the settings -----------------------------------------------------------------
 
 
@@ -307,7 +273,7 @@ async def test_events_flow_over_tls_with_the_test_ca(pki):
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
                         options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
-    col = Collector(client)
+    col = Collector(client, TIMEOUT)
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
         await asyncio.wait_for(client.monitor_start("100"), TIMEOUT)
@@ -370,7 +336,7 @@ async def test_an_untrusted_certificate_keeps_the_link_down_and_retrying(pki):
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
                         options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
-    col = Collector(client)
+    col = Collector(client, TIMEOUT)
     try:
         await client.start()
         await col.wait(lambda: sum(s.state == "down" for s in col.states) >= 3)
