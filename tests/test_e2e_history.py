@@ -179,7 +179,7 @@ async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
     """100 calls 101 and they talk before the recording client starts: its monitors'
     snapshots list the call, so it gets a row; its end is seen, its outcome is not claimed.
     A call made afterwards is recorded completely."""
-    from cstapopup.calls.model import Outcome
+    from cstapopup.calls.model import Direction, Outcome
     from cstapopup.csta.client import MonitorSnapshot
 
     server = SwitchServer(port=0, devices=DEVICES, remote_answer_after=None, auto_answer_after=None)
@@ -229,6 +229,7 @@ async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
     first = next(c for c in rows.values() if "under_way" in [h.kind for h in c.hops])
     second = next(c for c in rows.values() if c is not first)
     assert first.outcome is Outcome.UNKNOWN and first.ended_at is not None and not first.end_unknown
+    assert first.direction is Direction.UNKNOWN     # only clears came after the snapshot
     assert set(first.local_devices) == {"100", "101"}
     assert second.outcome is Outcome.ABANDONED and second.remote_number == "102"
     recorder.close()

@@ -808,6 +808,7 @@ def test_a_call_under_way_when_monitoring_starts_gets_an_honest_row():
     r.take(r.tracker.snapshot("100", [_snap(c, "100", "connected")], s(30)))
     call = r.only
     assert call.outcome is Outcome.IN_PROGRESS and call.is_live
+    assert call.direction is Direction.UNKNOWN and call.remote_kind == "not_known"
     assert call.started_at == s(30) and call.local_devices == ("100",)
     assert call.hops[0].kind == "under_way" and call.hops[0].device == "100"
     clears = [d for d in seq.items if d.event.name == "connection_cleared"]

@@ -153,6 +153,7 @@ def test_history_icons_for_calls(qapp):
     assert icons.history_icon_name(call()) == "incoming"
     assert icons.history_icon_name(call(Direction.OUTGOING)) == "outgoing"
     assert icons.history_icon_name(call(Direction.INTERNAL)) == "internal"
+    assert icons.history_icon_name(call(Direction.UNKNOWN)) == "unknown"
     assert icons.history_icon_name(call(outcome=Outcome.MISSED)) == "missed"
     assert icons.history_icon_name(call(outcome=Outcome.ANSWERED_ELSEWHERE)) == \
         "answered-elsewhere"

@@ -16,6 +16,7 @@ class Direction(str, enum.Enum):
     INCOMING = "incoming"   # from outside, over a trunk
     OUTGOING = "outgoing"   # to outside
     INTERNAL = "internal"   # between two devices of the PBX
+    UNKNOWN = "unknown"     # already under way when monitoring began; no event named its parties
 
 
 class Outcome(str, enum.Enum):

@@ -1008,6 +1008,9 @@ class CallTracker:
         )
 
     def _direction(self, rec: _Record) -> Direction:
+        if rec.partial and rec.calling is None and rec.called is None and rec.originator is None:
+            # Listed by a snapshot and no event since has said who called whom.
+            return Direction.UNKNOWN
         caller = _num(rec.calling)
         caller_internal = rec.originator is not None or (
             caller is not None and self.is_internal(caller)

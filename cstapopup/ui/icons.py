@@ -25,7 +25,7 @@ TRAY_SIZES = (16, 20, 22, 24, 32, 40, 48, 64, 128)
 #: History icons by name (icons/call-<name>.svg).
 HISTORY_ICON_NAMES = (
     "incoming", "outgoing", "internal", "missed", "answered-elsewhere", "transferred",
-    "diverted", "busy",
+    "diverted", "busy", "unknown",
 )
 
 _BADGE_RED = QColor("#d32f2f")
@@ -137,7 +137,7 @@ def history_icon_name(call: Call) -> str:
     if call.outcome in by_outcome:
         return by_outcome[call.outcome]
     return {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing",
-            Direction.INTERNAL: "internal"}[call.direction]
+            Direction.INTERNAL: "internal", Direction.UNKNOWN: "unknown"}[call.direction]
 
 
 def history_icon(call: Call) -> QIcon:
