@@ -262,3 +262,19 @@ def test_shared_device_ids_stay_right_and_the_cache_stays_bounded():
     # sent as a dialing number
     assert codec.device_from_asn1({"deviceIdentifier": ("deviceNumber", 100)}).numbering == "deviceNumber"
     assert codec.device_from_asn1({"deviceIdentifier": ("dialingNumber", "100")}).numbering == "dialingNumber"
+
+
+def test_generalized_time_forms():
+    from datetime import timedelta, timezone
+
+    p = codec.parse_generalized_time
+    assert p(b"20121211105719") == datetime(2012, 12, 11, 10, 57, 19)          # HiPath: local, naive
+    assert p(b"20121211105719Z") == datetime(2012, 12, 11, 10, 57, 19, tzinfo=timezone.utc)
+    assert p(b"20121211105719.25+0100") == datetime(
+        2012, 12, 11, 10, 57, 19, 250000, tzinfo=timezone(timedelta(hours=1)))
+    assert p(b"201212111057") == datetime(2012, 12, 11, 10, 57)
+    for bad in (b"20121311105719", b"2012121110571x", b"20121211256000", b"", b"\xff" * 14):
+        assert p(bad) is None, bad
+    # the same bytes twice (the remembered last timestamp) and then another
+    assert p(b"20121211105719") == datetime(2012, 12, 11, 10, 57, 19)
+    assert p(b"20121211105720") == datetime(2012, 12, 11, 10, 57, 20)

@@ -751,6 +751,9 @@ def parse_generalized_time(raw: bytes) -> datetime | None:
 
 def _parse_generalized_time(raw: bytes) -> datetime | None:
     try:
+        if len(raw) == 14 and raw.isdigit():  # YYYYMMDDHHMMSS, as HiPath sends it
+            return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]),
+                            int(raw[10:12]), int(raw[12:14]))
         text = bytes(raw).decode("ascii")
         tz = None
         if text.endswith("Z"):
