@@ -158,19 +158,21 @@ class Recorder:
 # every event: the tracker compares the remote party of each remembered call whenever a call is
 # answered or placed, the store indexes the number at every write, the UI formats it for every
 # row.  The functions are pure in (number, plan), so a bounded cache keeps the cost per event
-# from growing with the number of calls remembered (see benchmarks/popup.py).
-@functools.lru_cache(maxsize=8192)
+# from growing with the number of calls remembered (see benchmarks/popup.py).  2048 numbers
+# each: more than the tracker remembers (1000 calls); a number costs about 1 KB over the three
+# caches, so they stay near 2 MB (with 8192 they grew by 8.7 MB over half an hour of soak).
+@functools.lru_cache(maxsize=2048)
 def _number_key(number: str, plan: NumberingPlan) -> str:
     n = normalise(number, plan, from_pbx=True)
     return n.key if n is not None else number
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _lookup_keys(raw: str, plan: NumberingPlan) -> tuple[str, ...]:
     return tuple(lookup_keys(raw, plan, from_pbx=True))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _display(number: str, plan: NumberingPlan) -> str:
     n = normalise(number, plan, from_pbx=True)
     return n.display if n is not None else number
