@@ -181,7 +181,7 @@ async def child_client(args: argparse.Namespace) -> int:
     from cstapopup.csta.client import CstaClient, LinkStateChanged, MonitorEvent, MonitorSnapshot
 
     devices = device_list(args.devices)
-    recorder = Recorder.open(args.db, monitored=devices)
+    recorder = Recorder.open(args.db, monitored=devices, snapshots=True)
     client = CstaClient("127.0.0.1", args.port, options=client_options(args))
     reporter = ChildReporter()
     client.on("link", lambda ch: reporter.link_changed(ch.state, ch.reason,

@@ -882,3 +882,35 @@ def test_snapshot_edge_cases_change_nothing_they_should_not():
     r.take(r.tracker.snapshot("101", [_snap(c, "101", "hold")], s(2)))
     call = r.only
     assert set(call.local_devices) == {"100", "101"}
+
+
+def test_before_its_snapshot_a_device_reports_calls_under_way_even_from_their_clears():
+    """Between a monitor's (re)start and its snapshot, a call that ends at once shows only its
+    clears and is gone from the snapshot: it still gets an honest row."""
+    seq = Sequence({"100"})
+    es.incoming_missed(seq)
+    r = Run(CallTracker({"100"}, strict=True, snapshots=True))
+    r.feed([d for d in seq.items if d.event.name == "connection_cleared"])
+    call = r.only
+    assert call.outcome is Outcome.UNKNOWN and call.ended_at == s(20)
+    assert call.direction is Direction.UNKNOWN and call.hops[0].kind == "under_way"
+    # after the snapshot, lone clears of unknown calls are ignored again; link loss: awaited again
+    r.take(r.tracker.snapshot("100", [], s(21)))
+    later = Sequence({"100"}, start=s(100))
+    es.incoming_missed(later, cid=0x0777)
+    r.feed([d for d in later.items if d.event.name == "connection_cleared"])
+    assert len(r.rows) == 1
+    r.take(r.tracker.link_lost(s(200)))
+    again = Sequence({"100"}, start=s(300))
+    es.incoming_answered(again, cid=0x0778)
+    r.feed([d for d in again.items if d.event.name != "delivered"])
+    row = next(c for c in r.rows.values() if c.started_at >= s(300))
+    assert row.outcome is Outcome.UNKNOWN and row.answered_by == "100"
+
+
+def test_without_snapshots_lone_clears_of_unknown_calls_are_ignored():
+    seq = Sequence({"100"})
+    es.incoming_missed(seq)
+    r = Run(CallTracker({"100"}, strict=True))
+    r.feed([d for d in seq.items if d.event.name == "connection_cleared"])
+    assert r.rows == {}

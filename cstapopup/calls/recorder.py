@@ -50,15 +50,17 @@ class Recorder:
 
     @classmethod
     def open(cls, db: str | Path | None, monitored: Iterable[str], *,
-             phonebook_files: Iterable[str | Path] = (), plan: NumberingPlan | None = None) -> Recorder:
-        """A recorder over the history file `db` (None: the default location)."""
+             phonebook_files: Iterable[str | Path] = (), plan: NumberingPlan | None = None,
+             snapshots: bool = False) -> Recorder:
+        """A recorder over the history file `db` (None: the default location).  `snapshots`:
+        the client publishes a MonitorSnapshot after every monitor start (CallTracker)."""
         plan = plan or NumberingPlan()
         store = HistoryStore(db, normalise=lambda raw: _lookup_keys(raw, plan))
         if store.recovered_from is not None:
             log.warning("%s", store.recovery_message())
         phonebook = Phonebook([Path(p) for p in phonebook_files], plan) if phonebook_files else None
         tracker = CallTracker(monitored, internal_max_length=plan.internal_max_length,
-                              number_key=lambda n: _number_key(n, plan))
+                              number_key=lambda n: _number_key(n, plan), snapshots=snapshots)
         return cls(store, tracker, phonebook=phonebook, plan=plan)
 
     def reconfigure(self, *, phonebook_files: Iterable[str | Path] | None = None,

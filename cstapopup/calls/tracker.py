@@ -214,6 +214,7 @@ class CallTracker:
         stale_after: timedelta = timedelta(hours=12),
         memory_limit: int = 1000,
         strict: bool = False,
+        snapshots: bool = False,
     ) -> None:
         """
         `internal_max_length`: numbers with at most this many digits are internal devices.
@@ -225,7 +226,10 @@ class CallTracker:
         by a link loss can still be continued by its events.  `stale_after`: a live call that
         received no event for this long is closed as `end_unknown` (its end was lost; this
         bounds memory).  `memory_limit`: most finished calls remembered.  `strict`: re-raise
-        internal errors instead of logging them (for tests).
+        internal errors instead of logging them (for tests).  `snapshots`: the client sends a
+        snapshot after every monitor start and restore (MonitorSnapshot); until a device's has
+        come (at the start, and after each link loss), an event of a call the tracker does not
+        know, from that device, is of a call under way before the monitor could see it.
         """
         self._configured: frozenset[str] = frozenset(monitored)
         # Devices whose monitors delivered events: monitored by definition, even when the
@@ -252,6 +256,9 @@ class CallTracker:
         self._deleted: list[str] = []
         self._resolved: list[tuple[str, datetime]] = []
         self._last_sweep: datetime | None = None
+        # Devices whose snapshot is still to come (see `snapshots`).
+        self._snapshots = snapshots
+        self._awaiting: set[str] = set(self._configured) if snapshots else set()
 
     # Public API ------------------------------------------------------------------------
 
@@ -265,8 +272,11 @@ class CallTracker:
         A live call in which only devices that are no longer monitored remain would never
         see its end: it is closed now as `end_unknown`, like on a link loss.
         """
+        old = self.monitored
         self._configured = frozenset(devices)
         self._reporters = set()
+        if self._snapshots:
+            self._awaiting |= self._configured - old   # their monitors are about to start
         now = _as_utc(at) if at is not None else _as_utc(self._clock())
         out: dict[str, Call] = {}
         for rec in list(self._live.values()):
@@ -305,6 +315,8 @@ class CallTracker:
         out: dict[str, Call] = {}
         for rec in list(self._live.values()):
             self._orphan(rec, at, out)
+        if self._snapshots:
+            self._awaiting = set(self.monitored)
         return list(out.values())
 
     def snapshot(self, device: str, calls: Iterable[SnapshotCall] | None,
@@ -334,6 +346,7 @@ class CallTracker:
         out: dict[str, Call] = {}
         self._sweep(at, out)
         self._reporters.add(device)
+        self._awaiting.discard(device)
         for item in calls or ():
             gid, cid = item.global_call_id, item.call_id
             state = item.state or "unknown"
@@ -419,9 +432,11 @@ class CallTracker:
 
         rec = self._find(event)
         if rec is None:
-            if not self._can_create(event):
+            unseen = device in self._awaiting and not _is_start(event)
+            if not self._can_create(event) and not unseen:
                 # A clear, hold, ... of a call we never saw: nothing honest to record (no
                 # start, no parties), so it is ignored rather than made into an empty row.
+                # (Before the device's snapshot, it is a call that was under way: below.)
                 return list(out.values())
             # A Failed event starts a call of its own (a busy call): call ids restart with the
             # PBX, so one equal to an absorbed consultation's must not swallow it (the soak
@@ -434,6 +449,12 @@ class CallTracker:
                 return list(out.values())
             rec = self._create(event, at)
             rec.from_start = _is_start(event)
+            if unseen:
+                # Under way before the monitor could see it (its snapshot is still to come):
+                # kept, so that it is not lost, with its beginning marked as unseen.
+                rec.partial = True
+                rec.materialised = True
+                rec.hops.append(Hop("under_way", device, at, None))
         elif not self._admit(rec, device, event, at):
             return list(out.values())
 

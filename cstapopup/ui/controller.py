@@ -305,7 +305,9 @@ class AppController(QObject):
 
     def _open_recorder(self) -> None:
         path = self._history_path()
-        kwargs = {"phonebook_files": self.value("phonebook.files"), "plan": self._plan()}
+        snapshots = (self.options.client_options or ClientOptions()).snapshot_monitors
+        kwargs = {"phonebook_files": self.value("phonebook.files"), "plan": self._plan(),
+                  "snapshots": snapshots}
         try:
             self.recorder = Recorder.open(path, self.monitored, **kwargs)
         except HistoryError as exc:
