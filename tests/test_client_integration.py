@@ -13,7 +13,6 @@ from cstapopup.csta.client import (
     ConnectError,
     CstaClient,
     CstaServiceError,
-    MonitorSnapshot,
 )
 from cstapopup.csta.switch import faults
 from cstapopup.csta.switch.server import SwitchServer
@@ -414,12 +413,11 @@ async def test_a_snapshot_follows_each_monitor_start_and_lists_calls_under_way()
         try:
             await client.connect()
             await client.monitor_start("100")
-            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) for i in col.items))
+            await col.wait(lambda: col.snapshots)
             conn = await client.make_call("100", "101")       # rings at 101, not monitored yet
             await client.monitor_start("101")
-            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) and i.device == "101"
-                                       for i in col.items))
-            snaps = [i for i in col.items if isinstance(i, MonitorSnapshot)]
+            await col.wait(lambda: any(s.device == "101" for s in col.snapshots))
+            snaps = col.snapshots
             assert [s.device for s in snaps] == ["100", "101"]
             assert snaps[0].calls == ()                        # 100 was idle at its start
             (listed,) = snaps[1].calls
@@ -432,9 +430,8 @@ async def test_a_snapshot_follows_each_monitor_start_and_lists_calls_under_way()
             await col.wait(lambda: any(s.state == "down" for s in col.states))
             server2 = SwitchServer("127.0.0.1", port, devices="100-102")
             async with running(server2):
-                await col.wait(lambda: len([i for i in col.items if isinstance(i, MonitorSnapshot)]) == 4,
-                               timeout=15)
-            restored = [i for i in col.items if isinstance(i, MonitorSnapshot)][2:]
+                await col.wait(lambda: len(col.snapshots) == 4, timeout=15)
+            restored = col.snapshots[2:]
             assert sorted(s.device for s in restored) == ["100", "101"]
             assert all(s.calls == () for s in restored)
             assert sorted(s.device for s in callbacks) == ["100", "101"]
@@ -459,8 +456,8 @@ async def test_a_pbx_that_refuses_snapshots_still_gets_its_monitors(monkeypatch)
             await client.connect()
             handle = await client.monitor_start("100")
             assert handle.active
-            await col.wait(lambda: any(isinstance(i, MonitorSnapshot) for i in col.items))
-            (snap,) = [i for i in col.items if isinstance(i, MonitorSnapshot)]
+            await col.wait(lambda: col.snapshots)
+            (snap,) = col.snapshots
             assert snap.device == "100" and snap.calls is None and "snapshotDevice" in snap.reason
             assert client.state == "up"
         finally:
@@ -480,7 +477,7 @@ async def test_snapshots_can_be_switched_off():
             await col.wait(lambda: any(e.event.name == "originated" or e.event.name == "delivered"
                                        for e in col.events))
             assert conn.call_id
-            assert not any(isinstance(i, MonitorSnapshot) for i in col.items)
+            assert not col.snapshots
         finally:
             await col.stop()
             await client.close()

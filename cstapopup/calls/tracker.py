@@ -357,9 +357,7 @@ class CallTracker:
                 continue
             if rec is None:
                 rec = self._create_ids(gid, cid, at)
-                rec.partial = True
-                rec.materialised = True
-                rec.hops.append(Hop("under_way", device, at, state))
+                self._under_way(rec, device, at, state)
             elif rec.state == _LIVE:
                 if not (rec.from_start or rec.gap):
                     rec.partial = True  # begun by a later event: its beginning was not seen
@@ -452,9 +450,7 @@ class CallTracker:
             if unseen:
                 # Under way before the monitor could see it (its snapshot is still to come):
                 # kept, so that it is not lost, with its beginning marked as unseen.
-                rec.partial = True
-                rec.materialised = True
-                rec.hops.append(Hop("under_way", device, at, None))
+                self._under_way(rec, device, at, None)
         elif not self._admit(rec, device, event, at):
             return list(out.values())
 
@@ -599,6 +595,13 @@ class CallTracker:
     def _alias_cid(self, rec: _Record, cid: bytes) -> None:
         rec.cids.add(cid)
         self._by_cid[cid] = rec.key
+
+    @staticmethod
+    def _under_way(rec: _Record, device: str, at: datetime, state: str | None) -> None:
+        """A new record of a call that was under way before `device`'s monitor saw it."""
+        rec.partial = True
+        rec.materialised = True
+        rec.hops.append(Hop("under_way", device, at, state))
 
     def _reopen(self, rec: _Record, *, gap: bool) -> None:
         """A remembered call goes on: one closed by a link loss (who is still in it is unknown

@@ -126,7 +126,8 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
     if args.record or args.db:
         from cstapopup.calls.recorder import Recorder  # only when asked: keeps plain monitor light
 
-        recorder = Recorder.open(args.db, monitored=args.device, snapshots=True)
+        recorder = Recorder.open(args.db, monitored=args.device,
+                                 snapshots=options.snapshot_monitors)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
