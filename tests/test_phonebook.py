@@ -360,7 +360,8 @@ def test_only_changed_files_are_read_again(tmp_path: Path, monkeypatch: pytest.M
     import cstapopup.calls.phonebook as module
     read: list[Path] = []
     real = module._read_file
-    monkeypatch.setattr(module, "_read_file", lambda p, m: read.append(p) or real(p, m))
+    monkeypatch.setattr(module, "_read_file",
+                        lambda p, *a, **k: read.append(p) or real(p, *a, **k))
     write(b, "Name;Phone\nBerta;089 99998 132\n")
     bump_mtime(b)
     clock.now += 2
@@ -504,3 +505,564 @@ def test_demo_phonebook_loads_cleanly_with_distinct_numbers() -> None:
             pbx_form = "0" + "00" + key[1:]
             match = book.lookup(pbx_form)
             assert isinstance(match, Match) and match.contact == contact
+
+
+# ---- only regular files, within a size limit (issue 13.7)
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    # /dev/zero has size 0 and never ends: reading it grew to 2.9 GB before a MemoryError.
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    book = Phonebook(["/dev/zero"], MUNICH)
+    assert book.errors == [("/dev/zero: cannot read it: it is a character device, not a "
+                            "regular file (a phone book must be a CSV or vCard file)")]
+    assert book.status().files[0].error == book.errors[0]
+
+
+def _load_in_thread(paths: list[Path], fifo: Path) -> tuple[Phonebook | None, bool]:
+    """Phonebook(paths) in a thread; if it is still stuck after 10 s on the FIFO, a writer
+    opens and closes it so that the thread ends and the test can fail instead of hanging."""
+    import threading
+
+    result: list[Phonebook] = []
+    worker = threading.Thread(target=lambda: result.append(Phonebook(paths, MUNICH)),
+                              daemon=True)
+    worker.start()
+    worker.join(10)
+    stuck = worker.is_alive()
+    if stuck:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(10)
+    return (result[0] if result else None), stuck
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "book.csv"
+    os.mkfifo(fifo)
+    good = write(tmp_path / "good.csv", SEMICOLON_CSV)
+    book, stuck = _load_in_thread([fifo, good], fifo)
+    assert not stuck, "reading the phone book waited for a writer to the FIFO"
+    assert book is not None
+    assert book.errors == [(f"{fifo}: cannot read it: it is a named pipe (FIFO), not a "
+                            "regular file (a phone book must be a CSV or vCard file)")]
+    assert book.lookup("00891234567").contact.name == "Erika Mustermann"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_swapped_in_after_the_look_is_refused_at_the_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The path was a regular file when looked at, and is a FIFO when opened.
+    import cstapopup.calls.phonebook as module
+
+    fifo = tmp_path / "book.csv"
+    os.mkfifo(fifo)
+    regular = os.stat(write(tmp_path / "regular.csv", SEMICOLON_CSV))
+    monkeypatch.setattr(module, "_stat", lambda p: regular if Path(p) == fifo else os.stat(p))
+    book, stuck = _load_in_thread([fifo], fifo)
+    assert not stuck, "opening the FIFO waited for a writer"
+    assert book is not None
+    assert book.errors == [(f"{fifo}: cannot read it: it is a named pipe (FIFO), not a "
+                            "regular file (a phone book must be a CSV or vCard file)")]
+
+
+def test_a_directory_is_refused_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "kontakte.csv"
+    folder.mkdir()
+    assert Phonebook([folder], MUNICH).errors == [
+        (f"{folder}: cannot read it: it is a directory, not a regular file "
+         "(a phone book must be a CSV or vCard file)")]
+
+
+def test_a_file_over_the_limit_is_refused_naming_file_and_limit(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.csv", SEMICOLON_CSV * 40)
+    size = path.stat().st_size
+    good = write(tmp_path / "good.csv", "Name;Phone\nKlein;089 99998 160\n")
+    book = Phonebook([path, good], MUNICH, max_file_bytes=1000)
+    assert book.errors == [(f"{path}: file is {size:,} bytes, more than the phone-book limit "
+                            "of 1,000 bytes; not read")]
+    assert book.lookup("0089 99998160").contact.name == "Klein"
+    assert book.lookup("00891234567") is None
+    contacts, errors = read_contacts(path, max_file_bytes=1000)
+    assert contacts == [] and errors == book.errors
+
+
+def test_the_default_limit_is_64_mb_and_named_in_megabytes(tmp_path: Path) -> None:
+    import cstapopup.calls.phonebook as module
+
+    assert module.MAX_FILE_BYTES == 64 * 1024 * 1024
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as f:      # sparse: no disk space used
+        f.truncate(module.MAX_FILE_BYTES + 1)
+    assert Phonebook([path], MUNICH).errors == [
+        (f"{path}: file is 64.0 MB (67,108,865 bytes), more than the phone-book limit of "
+         "64 MB (67,108,864 bytes); not read")]
+
+
+def test_a_file_growing_past_the_limit_while_read_is_stopped() -> None:
+    # Files in /proc say they are empty and then have content: the limit holds while reading.
+    status = Path("/proc/self/status")
+    if not status.is_file() or status.stat().st_size != 0:
+        pytest.skip("no /proc here")
+    book = Phonebook([status], MUNICH, max_file_bytes=100)
+    assert book.errors == [f"{status}: file grew past the phone-book limit of 100 bytes; not read"]
+
+
+# ---- streaming
+
+
+def _reads_while_parsing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Bytes handed to the parser so far, noted at every read of the parsing pass."""
+    import cstapopup.calls.phonebook as module
+
+    counts: list[int] = []
+    real = module._Limited.readinto
+
+    def readinto(self, buffer):  # type: ignore[no-untyped-def]
+        n = real(self, buffer)
+        counts.append(self.count)
+        return n
+
+    monkeypatch.setattr(module._Limited, "readinto", readinto)
+    return counts
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".vcf"])
+def test_files_are_parsed_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    import cstapopup.calls.phonebook as module
+
+    if suffix == ".csv":
+        body = "Name;Phone;Notes\n" + "".join(
+            f"Person {i};089 9{i:06d};{'x' * 200}\n" for i in range(20_000))
+    else:
+        body = "".join(f"BEGIN:VCARD\nFN:Person {i}\nTEL:089 9{i:06d}\nNOTE:{'x' * 200}\n"
+                       "END:VCARD\n" for i in range(20_000))
+    path = write(tmp_path / f"big{suffix}", "\ufeff" + body)    # BOM: no pass to guess encoding
+    size = path.stat().st_size
+    counts = _reads_while_parsing(monkeypatch)
+    contacts = module._read_file(path, module._Messages(path))
+    first = next(contacts)
+    assert first[1].name == "Person 0"
+    assert counts and counts[-1] < size / 10, "the whole file was read before the first entry"
+    rest = list(contacts)
+    assert len(rest) == 19_999 and rest[-1][1].numbers == ("089 9019999",)
+
+
+def test_without_bom_the_whole_file_decides_the_encoding(tmp_path: Path) -> None:
+    # The first byte that is not UTF-8 comes after 2 MB: the whole file is still Windows ANSI.
+    # (The filler has no numbers, which are skipped without being parsed.)
+    filler = "".join(f"Person {i} ohne Nummer;\n" for i in range(100_000))
+    text = "Name;Phone\n" + filler + "Jürgen Größe;089 99998 170\n"
+    path = write(tmp_path / "ansi.csv", text, encoding="cp1252")
+    assert path.stat().st_size > 2 * 1024 * 1024
+    book = Phonebook([path], MUNICH)
+    assert book.errors == []
+    assert book.lookup("0089 99998170").contact.name == "Jürgen Größe"
+
+
+def test_utf8_characters_across_chunk_boundaries(tmp_path: Path) -> None:
+    rows = "".join(f"Jürgen Größe-Ärger {i};089 9{i:06d}\n" for i in range(60_000))
+    path = write(tmp_path / "utf8.csv", "Name;Phone\n" + rows)
+    contacts, errors = read_contacts(path)
+    assert errors == []
+    assert [c.name for c in contacts] == [f"Jürgen Größe-Ärger {i}" for i in range(60_000)]
+    assert contacts[-1].numbers == ("089 9059999",)
+
+
+def test_utf16_across_chunk_boundaries(tmp_path: Path) -> None:
+    rows = "".join(f"Zoë Øre {i}\t0172 9{i:06d}\n" for i in range(20_000))
+    path = tmp_path / "outlook.txt"
+    path.write_bytes(("Name\tMobile Phone\n" + rows).encode("utf-16"))
+    contacts, errors = read_contacts(path)
+    assert errors == []
+    assert [c.name for c in contacts] == [f"Zoë Øre {i}" for i in range(20_000)]
+    assert contacts[-1].numbers == ("0172 9019999",)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_vcard_lines_split_in_chunks_as_splitlines_does(chunk: int) -> None:
+    import io
+    import random
+
+    from cstapopup.calls.phonebook import _text_lines
+
+    rng = random.Random(chunk)
+    alphabet = "ab \t=:\r\n\x0b\x0c\x1c\x85\u2028\x00é"
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
+        got = list(_text_lines(io.StringIO(text, newline=""), chunk))
+        assert got == text.replace("\x00", "").splitlines(), repr(text)
+
+
+def test_vcard_with_large_photos_keeps_its_contacts(tmp_path: Path) -> None:
+    photo = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * 50_000
+    folded = "\r\n ".join(photo[i:i + 74] for i in range(0, len(photo), 74))
+    cards = "".join(f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bild {i}\r\n{folded}\r\n"
+                    f"TEL:089 99998 {i:03d}\r\nEND:VCARD\r\n" for i in range(20))
+    book = Phonebook([write(tmp_path / "photos.vcf", cards)], MUNICH)
+    assert book.errors == []
+    assert book.contact_count == 20
+    assert book.lookup("0089 99998019").contact.name == "Bild 19"
+
+
+# ---- loading off the start path and off the event path (issue 13.9)
+
+
+class Gate:
+    """Holds the worker's file reading until the test opens it; notes the reading threads."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        import cstapopup.calls.phonebook as module
+
+        self.open = threading.Event()
+        self.threads: list[int] = []
+        real = module._load_file
+
+        def load(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.threads.append(threading.get_ident())
+            if not self.open.wait(30):
+                raise AssertionError("the gate was never opened")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "_load_file", load)
+
+
+def spy_on_disk(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every look at a phone-book file (stat or read), with the thread it happened on."""
+    import threading
+
+    import cstapopup.calls.phonebook as module
+
+    seen: list[tuple[str, int]] = []
+    real_signature, real_read = module._signature, module._read_file
+
+    def signature(path):  # type: ignore[no-untyped-def]
+        seen.append(("stat", threading.get_ident()))
+        return real_signature(path)
+
+    def read(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(("read", threading.get_ident()))
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, "_signature", signature)
+    monkeypatch.setattr(module, "_read_file", read)
+    return seen
+
+
+async def test_service_start_returns_before_the_files_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from cstapopup.calls.phonebook import PhonebookService
+
+    gate = Gate(monkeypatch)
+    heard: list[tuple[int, object]] = []
+    service = PhonebookService([write(tmp_path / "book.csv", SEMICOLON_CSV)], MUNICH)
+    service.add_listener(lambda status: heard.append((threading.get_ident(), status)))
+    try:
+        service.start()
+        # The worker is stuck in the first load, and lookups answer at once: no match, not ready.
+        assert service.ready is False and service.busy is True
+        assert service.lookup("00891234567") is None
+        assert service.status().ready is False and service.status().files == ()
+        assert heard == []
+        gate.open.set()
+        status = await service.wait_idle(timeout=30)
+        assert gate.threads and threading.get_ident() not in gate.threads
+        assert status.ready and not status.busy
+        assert service.lookup("00891234567").contact.name == "Erika Mustermann"
+        # Listeners hear of the new index once, on the loop's thread, with each file's status.
+        assert len(heard) == 1
+        thread, heard_status = heard[0]
+        assert thread == threading.get_ident()
+        assert heard_status.files[0].contacts == 2 and heard_status.files[0].numbers == 3
+        assert heard_status.files[0].error is None and heard_status.errors == ()
+    finally:
+        gate.open.set()
+        service.close()
+
+
+async def test_service_lookups_never_look_at_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cstapopup.calls.phonebook import PhonebookService
+
+    path = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    service = PhonebookService([path], MUNICH)
+    service.start()
+    try:
+        await service.wait_idle(timeout=30)
+        write(path, SEMICOLON_CSV.replace("Erika Mustermann", "Erika Neuname"))
+        bump_mtime(path)
+        seen = spy_on_disk(monkeypatch)
+        for _ in range(50):
+            assert service.lookup("00891234567").contact.name == "Erika Mustermann"
+        assert seen == []
+        # Only asking for a check looks at the disk -- in the worker -- and then the new name
+        # is used.
+        assert service.check_for_changes() is True
+        assert service.check_for_changes() is False    # one check at a time
+        await service.wait_idle(timeout=30)
+        assert {kind for kind, _ in seen} == {"stat", "read"}
+        assert {thread for _, thread in seen} == {next(iter(seen))[1]} != {threading_id()}
+        assert service.lookup("00891234567").contact.name == "Erika Neuname"
+    finally:
+        service.close()
+
+
+def threading_id() -> int:
+    import threading
+
+    return threading.get_ident()
+
+
+async def test_service_check_reads_only_what_changed_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cstapopup.calls.phonebook import PhonebookService
+
+    a = write(tmp_path / "a.csv", "Name;Phone\nAnna;089 99998 131\n")
+    b = write(tmp_path / "b.csv", "Name;Phone\nBert;089 99998 132\n")
+    service = PhonebookService([a, b], MUNICH)
+    heard: list[object] = []
+    service.add_listener(heard.append)
+    service.start()
+    try:
+        await service.wait_idle(timeout=30)
+        assert len(heard) == 1
+        assert service.check_for_changes() is True
+        await service.wait_idle(timeout=30)
+        assert len(heard) == 1          # nothing changed: no new index, nobody told
+        seen = spy_on_disk(monkeypatch)
+        write(b, "Name;Phone\nBerta;089 99998 132\n")
+        bump_mtime(b)
+        service.check_for_changes()
+        await service.wait_idle(timeout=30)
+        assert [kind for kind, _ in seen].count("read") == 1
+        assert len(heard) == 2
+        assert service.lookup("0089 99998131").contact.name == "Anna"
+        assert service.lookup("0089 99998132").contact.name == "Berta"
+    finally:
+        service.close()
+
+
+async def test_service_checks_on_its_own_timer_when_asked_to(tmp_path: Path) -> None:
+    import asyncio
+
+    from cstapopup.calls.phonebook import PhonebookService
+
+    path = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    service = PhonebookService([path], MUNICH)
+    changed = asyncio.Event()
+    loads: list[object] = []
+
+    def heard(status: object) -> None:
+        loads.append(status)
+        if len(loads) == 2:
+            changed.set()
+
+    service.add_listener(heard)
+    service.start(check_interval=0.02)
+    try:
+        await service.wait_idle(timeout=30)
+        write(path, SEMICOLON_CSV.replace("Erika", "Erna"))
+        bump_mtime(path)
+        await asyncio.wait_for(changed.wait(), 30)
+        assert service.lookup("00891234567").contact.name == "Erna Mustermann"
+    finally:
+        service.close()
+
+
+async def test_service_reports_bad_files_as_data(tmp_path: Path) -> None:
+    from cstapopup.calls.phonebook import PhonebookService
+
+    missing = tmp_path / "missing.csv"
+    folder = tmp_path / "folder.vcf"
+    folder.mkdir()
+    big = write(tmp_path / "big.csv", SEMICOLON_CSV * 40)
+    noisy = write(tmp_path / "noisy.csv", "Name;Phone\nKaputt;bitte Zentrale fragen\n")
+    good = write(tmp_path / "good.csv", SEMICOLON_CSV)
+    service = PhonebookService([missing, folder, big, noisy, good], MUNICH, max_file_bytes=1000)
+    service.start()
+    try:
+        status = await service.wait_idle(timeout=30)
+        errors = {f.path.name: f.error for f in status.files}
+        assert errors["missing.csv"] == f"{missing}: file not found"
+        assert "it is a directory" in errors["folder.vcf"]
+        assert "more than the phone-book limit of 1,000 bytes" in errors["big.csv"]
+        # A file with bad lines is still used: its problems are listed, it has no error.
+        assert errors["noisy.csv"] is None and errors["good.csv"] is None
+        noisy_status = status.files[3]
+        assert noisy_status.problems and "line 2" in noisy_status.problems[0]
+        assert list(status.errors) == service.errors and len(status.errors) == 4
+        assert service.lookup("00891234567").contact.name == "Erika Mustermann"
+    finally:
+        service.close()
+
+
+async def test_reload_while_loading_runs_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cstapopup.calls.phonebook import PhonebookService
+
+    gate = Gate(monkeypatch)
+    path = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    service = PhonebookService([path], MUNICH)
+    service.start()
+    try:
+        service.reload()        # asked while the first load waits at the gate
+        write(path, SEMICOLON_CSV.replace("Erika", "Erna"))
+        gate.open.set()
+        await service.wait_idle(timeout=30)
+        assert len(gate.threads) == 2
+        assert service.lookup("00891234567").contact.name == "Erna Mustermann"
+    finally:
+        service.close()
+
+
+async def test_close_during_a_load_abandons_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from cstapopup.calls.phonebook import PhonebookService
+
+    gate = Gate(monkeypatch)
+    service = PhonebookService([write(tmp_path / "book.csv", SEMICOLON_CSV)], MUNICH)
+    heard: list[object] = []
+    service.add_listener(heard.append)
+    service.start()
+    service.close()
+    gate.open.set()
+    assert service.busy is False
+    await asyncio.wait_for(asyncio.to_thread(service._executor.shutdown, wait=True), 30)
+    await asyncio.sleep(0)
+    assert heard == [] and service.ready is False and service.lookup("00891234567") is None
+    assert service.check_for_changes() is False
+
+
+def test_a_closed_phonebook_stops_reading_at_the_next_chunk(tmp_path: Path) -> None:
+    import threading
+
+    import cstapopup.calls.phonebook as module
+
+    rows = "".join(f"Person {i};089 9{i:06d}\n" for i in range(50_000))
+    path = write(tmp_path / "big.csv", "\ufeffName;Phone\n" + rows)
+    stop = threading.Event()
+    contacts = module._read_file(path, module._Messages(path), stop=stop)
+    next(contacts)
+    stop.set()
+    with pytest.raises(module._Cancelled):
+        list(contacts)
+
+
+def test_service_start_needs_a_loop(tmp_path: Path) -> None:
+    from cstapopup.calls.phonebook import PhonebookService
+
+    service = PhonebookService([write(tmp_path / "book.csv", SEMICOLON_CSV)], MUNICH)
+    with pytest.raises(RuntimeError):
+        service.start()
+    service.close()
+
+
+# ---- the recorder: no loading on the start path or in the event path
+
+
+async def test_recorder_open_reads_the_phonebook_off_the_loop_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from cstapopup.calls.recorder import Recorder
+
+    seen = spy_on_disk(monkeypatch)
+    book = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    recorder = Recorder.open(tmp_path / "h.sqlite3", ["100"], phonebook_files=[book],
+                             plan=MUNICH)
+    try:
+        # Nothing was read on the way: a 50,000-contact book used to delay the start by 2.3 s.
+        assert ("read", threading.get_ident()) not in seen
+        await recorder.phonebook.wait_idle(timeout=30)
+        assert recorder.lookup("00891234567").contact.name == "Erika Mustermann"
+        assert [kind for kind, _ in seen].count("read") == 1
+        assert threading.get_ident() not in {thread for _, thread in seen}
+    finally:
+        recorder.close()
+
+
+def test_recorder_lookup_does_not_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Recorder.lookup used to call reload_if_changed(): a changed 50,000-contact file was read
+    # again inside the event handler, and the popup waited for it.
+    from cstapopup.calls.recorder import Recorder
+    from cstapopup.calls.store import HistoryStore
+    from cstapopup.calls.tracker import CallTracker
+
+    path = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    clock = FakeClock()
+    book = Phonebook([path], MUNICH, clock=clock)
+    recorder = Recorder(HistoryStore(tmp_path / "h.sqlite3"), CallTracker(["100"]),
+                        phonebook=book, plan=MUNICH)
+    try:
+        write(path, SEMICOLON_CSV.replace("Erika", "Erna"))
+        bump_mtime(path)
+        clock.now += 60
+        seen = spy_on_disk(monkeypatch)
+        assert recorder.lookup("00891234567").contact.name == "Erika Mustermann"
+        assert seen == []
+    finally:
+        recorder.close()
+
+
+async def test_recorder_names_a_call_once_the_book_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from cstapopup.calls.model import Call, Direction
+    from cstapopup.calls.recorder import Recorder
+
+    gate = Gate(monkeypatch)
+    book = write(tmp_path / "book.csv", SEMICOLON_CSV)
+    recorder = Recorder.open(tmp_path / "h.sqlite3", ["100"], phonebook_files=[book],
+                             plan=MUNICH)
+    call = Call(key="k1", direction=Direction.INCOMING,
+                started_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+                remote_number="00891234567")
+    try:
+        assert recorder._named(call).remote_name is None      # still loading: no name yet
+        gate.open.set()
+        await recorder.phonebook.wait_idle(timeout=30)
+        named = recorder._named(call)       # the miss while loading was not remembered
+        assert (named.remote_name, named.remote_company) == ("Erika Mustermann",
+                                                             "Mustermann GmbH")
+    finally:
+        gate.open.set()
+        recorder.close()
+
+
+async def test_recorder_reconfigure_replaces_and_closes_the_book(tmp_path: Path) -> None:
+    from cstapopup.calls.recorder import Recorder
+
+    first = write(tmp_path / "a.csv", SEMICOLON_CSV)
+    second = write(tmp_path / "b.csv", "Name;Phone\nZweite Datei;089 1234567\n")
+    recorder = Recorder.open(tmp_path / "h.sqlite3", ["100"], phonebook_files=[first],
+                             plan=MUNICH)
+    try:
+        old = recorder.phonebook
+        await old.wait_idle(timeout=30)
+        recorder.reconfigure(phonebook_files=[second])
+        assert old.check_for_changes() is False     # closed
+        await recorder.phonebook.wait_idle(timeout=30)
+        assert recorder.lookup("00891234567").contact.name == "Zweite Datei"
+        recorder.reconfigure(phonebook_files=[])
+        assert recorder.phonebook is None and recorder.lookup("00891234567") is None
+    finally:
+        recorder.close()

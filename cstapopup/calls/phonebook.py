@@ -1,21 +1,34 @@
 """The phonebook: contacts read from CSV and vCard files, looked up by caller number.
 
-Owns reading those files (tolerantly: a bad file or line becomes a message in `Phonebook.errors`,
-never an exception), the index from normalised number key to contact, the small result cache, and
-reloading files that changed on disk.  Number formats are `calls.numbers`' business.
+Owns reading those files (only regular files, within a size limit, streamed line by line, and
+tolerantly: a bad file or line becomes a message, never an exception), the index from
+normalised number key to contact, the small result cache, and noticing files that changed.
+Number formats are `calls.numbers`' business.
+
+Two ways to hold a phone book:
+
+* `PhonebookService` for the app and `monitor --record`: files are read and re-read in a worker
+  thread, off the start path and off the event path; a finished index is swapped in on the event
+  loop's thread; lookups never wait for a load.
+* `Phonebook`, the same reading and lookups done synchronously, for tools and tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
 import logging
+import os
 import quopri
 import re
+import stat
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,21 +39,43 @@ from cstapopup.calls.numbers import (
     iter_lookup_keys,
 )
 
-__all__ = ["Contact", "Match", "Phonebook", "read_contacts"]
+__all__ = [
+    "CHECK_INTERVAL",
+    "MAX_FILE_BYTES",
+    "Contact",
+    "FileStatus",
+    "Match",
+    "Phonebook",
+    "PhonebookService",
+    "PhonebookStatus",
+    "read_contacts",
+    "start_phonebook",
+]
 
 log = logging.getLogger(__name__)
 
-# A phonebook of a few hundred thousand entries is a few tens of MB; anything far beyond that is
-# a wrong path (a disk image, a database), and reading it would stall the app.
+#: The largest phone-book file read, in bytes (64 MiB).  An Outlook-style export with twenty
+#: columns takes about 650 bytes a contact (benchmarks/phonebook.py), so this is room for some
+#: 100,000 contacts; a bigger file is more likely a wrong path (a disk image, a database, a log),
+#: and every entry read costs memory (about 0.5 KB a number).  `max_file_bytes` changes it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+
+#: How often `start_phonebook` has the files' mtime, size and inode looked at, in seconds.
+CHECK_INTERVAL = 2.0
 
 # Per-line problems are useful for the first few lines; a thousand of them helps nobody.
 MAX_MESSAGES_PER_FILE = 20
 
 _VCARD_SUFFIXES = {".vcf", ".vcard"}
 
+# Bytes read at a time: big enough that reading costs little per byte, small enough that closing
+# the phone book stops a read quickly and that memory does not follow the file's size.
+_CHUNK = 1 << 16
+# The start of the file that decides between CSV and vCard and spots binary files.
+_HEAD_BYTES = 1 << 16
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """One phonebook entry.  `name` is the person and may be empty when only a company is known."""
 
@@ -55,7 +90,7 @@ class Contact:
         return self.name or self.company
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """A lookup result: which contact, by which of its numbers, and why it matched."""
 
@@ -75,8 +110,43 @@ class Match:
         return f"matched {what} (from {self.number} in {Path(self.source).name})"
 
 
+@dataclass(frozen=True)
+class FileStatus:
+    """What became of one phone-book file at its last reading."""
+
+    path: Path
+    error: str | None            # why none of the file is used (missing, too large, ...), or None
+    contacts: int
+    numbers: int                 # numbers indexed from this file
+    problems: tuple[str, ...]    # every message about the file, `error` included
+
+
+@dataclass(frozen=True)
+class PhonebookStatus:
+    """The state of a phone book, for the UI to show."""
+
+    ready: bool                  # read once: a miss is a real miss, not "still loading"
+    busy: bool                   # a load, a check for changes or a reload is running
+    files: tuple[FileStatus, ...]
+    contacts: int
+    numbers: int                 # distinct number keys in the index
+    conflicts: tuple[str, ...]
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return tuple(p for f in self.files for p in f.problems)
+
+
 # --------------------------------------------------------------------------------------------
 # Reading files
+
+
+class _Cancelled(Exception):
+    """The phone book was closed while one of its files was being read."""
+
+
+class _TooLarge(Exception):
+    """The file grew past the size limit while it was being read."""
 
 
 class _Messages:
@@ -86,13 +156,23 @@ class _Messages:
         self.path = path
         self.items: list[str] = []
         self.dropped = 0
+        self.error: str | None = None
+
+    def _where(self, line: int | None) -> str:
+        return f"{self.path}" if line is None else f"{self.path}, line {line}"
 
     def add(self, line: int | None, text: str) -> None:
         if len(self.items) >= MAX_MESSAGES_PER_FILE:
             self.dropped += 1
             return
-        where = f"{self.path}" if line is None else f"{self.path}, line {line}"
-        self.items.append(f"{where}: {text}")
+        self.items.append(f"{self._where(line)}: {text}")
+
+    def fail(self, line: int | None, text: str) -> None:
+        """A problem that keeps the file from being used; never dropped by the cap."""
+        message = f"{self._where(line)}: {text}"
+        if self.error is None:
+            self.error = message
+        self.items.append(message)
 
     def result(self) -> list[str]:
         if self.dropped:
@@ -100,23 +180,170 @@ class _Messages:
         return list(self.items)
 
 
-def _decode(data: bytes) -> str:
-    """Text of a phonebook file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows ANSI."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Outlook's "Unicode" CSV export.
-        return data.decode("utf-16", errors="replace")
+def _size(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{n:,} bytes"
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB ({n:,} bytes)" if mb == int(mb) else f"{mb:.1f} MB ({n:,} bytes)"
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    what = "grew past" if size is None else f"is {_size(size)}, more than"
+    return f"file {what} the phone-book limit of {_size(limit)}; not read"
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+# O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it for
+# reading must not wait for a writer that never comes (the fstat after it refuses the FIFO).
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+_stat = os.stat     # the look before opening (a test stands in the race with the open)
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return (f"cannot read it: it is {kind}, not a regular file "
+            "(a phone book must be a CSV or vCard file)")
+
+
+def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | None:
+    """The file opened for reading if it is a regular file within `limit` bytes, else None with
+    the reason in `messages`.  Never opens a FIFO or device in a way that blocks or streams."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        st = _stat(path)
+    except FileNotFoundError:
+        messages.fail(None, "file not found")
+        return None
+    except OSError as exc:
+        messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+        return None
+    reason = _not_regular(st.st_mode)
+    if reason is None and st.st_size > limit:
+        reason = _too_large(st.st_size, limit)
+    if reason is not None:
+        messages.fail(None, reason)
+        return None
     try:
-        # Excel's "CSV" on German Windows is cp1252: latin-1 plus the euro sign and typographic
-        # quotes in 0x80-0x9f, which latin-1 would turn into control characters.
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")   # cannot fail: every byte is a character
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+        return None
+    raw = io.FileIO(fd, "rb", closefd=True)
+    try:
+        st = os.fstat(fd)
+        reason = _not_regular(st.st_mode)
+        if reason is None and st.st_size > limit:
+            reason = _too_large(st.st_size, limit)
+        if reason is None and hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+    except OSError as exc:
+        reason = f"cannot read the file ({exc.strerror or exc})"
+    if reason is not None:
+        raw.close()
+        messages.fail(None, reason)
+        return None
+    return raw
+
+
+class _Limited(io.RawIOBase):
+    """A file read within a byte budget, stoppable between chunks.  Leaves the file open."""
+
+    def __init__(self, raw: io.FileIO, limit: int, stop: threading.Event | None) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit
+        self._stop = stop
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._stop is not None and self._stop.is_set():
+            raise _Cancelled
+        n = self._raw.readinto(buffer) or 0
+        self.count += n
+        if self.count > self._limit:
+            raise _TooLarge
+        return n
+
+
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+
+
+def _detect_encoding(raw: io.FileIO, limit: int, stop: threading.Event | None) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows ANSI, else latin-1.
+
+    Without a BOM the whole file decides (one UTF-8 error anywhere makes it ANSI), so the file
+    is read once to decide, chunk by chunk, keeping nothing.
+    """
+    raw.seek(0)
+    start = raw.read(3) or b""
+    if start.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"     # Outlook's "Unicode" CSV export
+    raw.seek(0)
+    reader = _Limited(raw, limit, stop)
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    # Excel's "CSV" on German Windows is cp1252: latin-1 plus the euro sign and typographic
+    # quotes in 0x80-0x9f.  Five bytes are undefined there; a file with them is latin-1.
+    utf8_ok = cp1252_ok = True
+    while utf8_ok or cp1252_ok:
+        chunk = reader.read(1 << 20)
+        if not chunk:
+            if utf8_ok:
+                try:
+                    utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            break
+        if utf8_ok:
+            try:
+                utf8.decode(chunk)
+            except UnicodeDecodeError:
+                utf8_ok = False
+        if cp1252_ok and _CP1252_UNDEFINED.search(chunk):
+            cp1252_ok = False
+    return "utf-8" if utf8_ok else "cp1252" if cp1252_ok else "latin-1"
+
+
+class _Lines:
+    """The lines of a text stream with NULs dropped, one line read ahead so that the reader
+    knows when the last line has been handed out; counts the quotes it hands out."""
+
+    def __init__(self, stream: Iterable[str]) -> None:
+        self._lines = iter(stream)
+        self._next = next(self._lines, None)
+        self.quotes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._next
+        if line is None:
+            raise StopIteration
+        self._next = next(self._lines, None)
+        if "\x00" in line:
+            line = line.replace("\x00", "")    # a stray NUL far into the file is damage
+        self.quotes += line.count('"')
+        return line
+
+    @property
+    def at_end(self) -> bool:
+        return self._next is None
 
 
 def _split_cell_numbers(cell: str) -> list[str]:
@@ -180,9 +407,9 @@ def _map_columns(header: list[str]) -> _Columns:
     return cols
 
 
-def _sniff_delimiter(text: str) -> str:
+def _sniff_delimiter(head: str) -> str:
     """`;` (German Excel), `,` or tab, whichever the header line uses most; `,` if none."""
-    first = next((line for line in io.StringIO(text) if line.strip()), "")
+    first = next((line for line in io.StringIO(head) if line.strip()), "")
     # Quoted header cells may contain any of the candidates; count only outside quotes.
     unquoted = re.sub(r'"[^"]*"', "", first)
     counts = {d: unquoted.count(d) for d in (";", ",", "\t")}
@@ -196,14 +423,14 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip()
 
 
-def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Contact]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+def _read_csv(lines: _Lines, head: str, path: Path,
+              messages: _Messages) -> Iterator[tuple[int, Contact]]:
+    """The contacts of a CSV file, one row at a time, with the line each starts on."""
+    reader = csv.reader(lines, delimiter=_sniff_delimiter(head))
     source = str(path)
-    contacts: list[tuple[int, Contact]] = []
     cols: _Columns | None = None
     last_error_line = -1
     line = 0
-    odd_quotes = text.count('"') % 2 == 1
     while True:
         previous_end = reader.line_num
         try:
@@ -217,8 +444,7 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
             messages.add(reader.line_num, f"unreadable CSV ({exc}); line skipped")
             continue
         line = previous_end + 1     # where the record starts (quoted cells may span lines)
-        if (odd_quotes and reader.line_num > line
-                and reader.line_num == len(io.StringIO(text, newline="").readlines())):
+        if reader.line_num > line and lines.at_end and lines.quotes % 2 == 1:
             # An unbalanced quote makes the csv module swallow everything after it into one
             # cell; without this message the rest of the file would vanish silently.
             messages.add(line, f"a quote opened in this entry is never closed, so lines {line}"
@@ -228,12 +454,12 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
         if cols is None:
             cols = _map_columns(row)
             if not cols.phones:
-                messages.add(line, "no phone column found in the header row "
-                                   f"(columns: {', '.join(c.strip() for c in row)})")
-                return []
+                messages.fail(line, "no phone column found in the header row "
+                                    f"(columns: {', '.join(c.strip() for c in row)})")
+                return
             if (cols.name, cols.first, cols.last, cols.company) == (None, None, None, None):
-                messages.add(line, "no name or company column found in the header row")
-                return []
+                messages.fail(line, "no name or company column found in the header row")
+                return
             continue
         name = _cell(row, cols.name) or " ".join(
             part for part in (_cell(row, cols.first), _cell(row, cols.last)) if part)
@@ -248,16 +474,17 @@ def _read_csv(text: str, path: Path, messages: _Messages) -> list[tuple[int, Con
         if not name and not company:
             messages.add(line, "entry has numbers but neither a name nor a company; skipped")
             continue
-        contacts.append((line, Contact(name, company, tuple(numbers), source)))
+        yield line, Contact(name, company, tuple(numbers), source)
     if cols is None:
-        messages.add(None, "the file is empty (no header row)")
-    return contacts
+        messages.fail(None, "the file is empty (no header row)")
 
 
 # ---- vCard
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
     """Split at `sep` outside double quotes (vCard parameter values may quote ':' and ';')."""
+    if '"' not in text:
+        return text.split(sep)
     parts, current, quoted = [], [], False
     for ch in text:
         if ch == '"':
@@ -271,6 +498,26 @@ def _split_unquoted(text: str, sep: str) -> list[str]:
     return parts
 
 
+def _partition_head(line: str) -> tuple[str, str, str]:
+    """(head, ":", value) at the first ':' outside double quotes; (line, "", "") without one.
+
+    Only parameter values in the head may be quoted, so the quick way is right whenever no quote
+    comes before the first ':'.  Long values (a photo) are never walked character by character.
+    """
+    colon = line.find(":")
+    if colon < 0:
+        return line, "", ""
+    if '"' not in line[:colon]:
+        return line[:colon], ":", line[colon + 1:]
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == ":" and not quoted:
+            return line[:i], ":", line[i + 1:]
+    return line, "", ""
+
+
 def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
 
@@ -280,7 +527,36 @@ def _split_components(value: str) -> list[str]:
     return [_unescape(part) for part in re.split(r"(?<!\\);", value)]
 
 
-def _vcard_lines(text: str) -> Iterable[tuple[int, str]]:
+# Where str.splitlines breaks lines.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _text_lines(text: io.TextIOBase, chunk: int = _CHUNK) -> Iterator[str]:
+    """The lines of `text` as `str.splitlines` would give them for the whole text, without the
+    whole text: split a chunk at a time (in C, not line by line in Python), NULs dropped."""
+    carry = ""
+    while True:
+        block = text.read(chunk)
+        if not block:
+            break
+        block = block.replace("\x00", "")    # a stray NUL far into the file is damage
+        while block.endswith("\r"):
+            more = text.read(1)     # a "\r\n" split between two chunks is one line break
+            if not more:
+                break
+            block += more.replace("\x00", "")
+        block = carry + block
+        end = max(block.rfind(c) for c in _LINE_BREAKS)
+        if end < 0:
+            carry = block
+            continue
+        carry = block[end + 1:]
+        yield from block[:end + 1].splitlines()
+    if carry:
+        yield from carry.splitlines()
+
+
+def _vcard_lines(physical: Iterable[str]) -> Iterator[tuple[int, str]]:
     """Logical vCard lines with the number of the physical line each starts on.
 
     Unfolds RFC 6350 continuation lines (leading space or tab) and vCard 2.1 quoted-printable
@@ -288,7 +564,7 @@ def _vcard_lines(text: str) -> Iterable[tuple[int, str]]:
     """
     current: str | None = None
     start = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(physical, start=1):
         if current is not None and line[:1] in (" ", "\t"):
             current += line[1:]
             continue
@@ -303,8 +579,7 @@ def _vcard_lines(text: str) -> Iterable[tuple[int, str]]:
 
 
 def _is_quoted_printable(line: str) -> bool:
-    head = _split_unquoted(line, ":")[0].upper()
-    return "QUOTED-PRINTABLE" in head
+    return "QUOTED-PRINTABLE" in _partition_head(line)[0].upper()
 
 
 @dataclass
@@ -344,33 +619,39 @@ def _finish_card(card: _CardDraft, source: str, messages: _Messages) -> Contact 
     return Contact(name, company, tuple(card.tels), source)
 
 
-def _read_vcard(text: str, path: Path, messages: _Messages) -> list[tuple[int, Contact]]:
+_VCARD_WANTED = {"BEGIN", "END", "FN", "N", "ORG", "TEL"}
+
+
+def _read_vcard(lines: Iterable[str], path: Path,
+                messages: _Messages) -> Iterator[tuple[int, Contact]]:
+    """The contacts of a vCard file, one card at a time, with the line each starts on."""
     source = str(path)
-    contacts: list[tuple[int, Contact]] = []
     card: _CardDraft | None = None
     cards_seen = 0
-    for line, logical in _vcard_lines(text):
+    for line, logical in _vcard_lines(lines):
         if not logical.strip():
             continue
-        # Only parameter values may be quoted; without quotes the first ':' ends the head.
         if '"' in logical:
-            head, sep, value = _partition_unquoted(logical)
+            head, sep, value = _partition_head(logical)
         else:
             head, sep, value = logical.partition(":")
         if not sep:
             if card is not None:
                 messages.add(line, f"not a vCard property line: {logical[:40]!r}")
             continue
-        params = _split_unquoted(head, ";")
-        prop = params[0].strip().upper().rsplit(".", 1)[-1]    # drop Apple's "item1." groups
-        params = params[1:]
+        # The name never holds quotes, so it ends at the first ';' whatever the parameters say.
+        name, _, rest = head.partition(";")
+        prop = name.strip().upper().rsplit(".", 1)[-1]    # drop Apple's "item1." groups
+        if prop not in _VCARD_WANTED:
+            continue
+        params = _split_unquoted(rest, ";") if rest else []
         if prop == "BEGIN" and value.strip().upper() == "VCARD":
             if card is not None:
                 messages.add(card.line,
                              "card has no END:VCARD before the next BEGIN:VCARD; read anyway")
                 contact = _finish_card(card, source, messages)
                 if contact:
-                    contacts.append((card.line, contact))
+                    yield card.line, contact
             card = _CardDraft(line)
             cards_seen += 1
         elif prop == "END" and value.strip().upper() == "VCARD":
@@ -379,7 +660,7 @@ def _read_vcard(text: str, path: Path, messages: _Messages) -> list[tuple[int, C
                 continue
             contact = _finish_card(card, source, messages)
             if contact:
-                contacts.append((card.line, contact))
+                yield card.line, contact
             card = None
         elif card is None:
             continue
@@ -399,27 +680,19 @@ def _read_vcard(text: str, path: Path, messages: _Messages) -> list[tuple[int, C
         messages.add(card.line, "card has no END:VCARD at the end of the file; read anyway")
         contact = _finish_card(card, source, messages)
         if contact:
-            contacts.append((card.line, contact))
+            yield card.line, contact
     if cards_seen == 0:
-        messages.add(None, "no vCard found (no BEGIN:VCARD line)")
-    return contacts
-
-
-def _partition_unquoted(line: str) -> tuple[str, str, str]:
-    parts = _split_unquoted(line, ":")
-    if len(parts) == 1:
-        return line, "", ""
-    return parts[0], ":", line[len(parts[0]) + 1:]
+        messages.fail(None, "no vCard found (no BEGIN:VCARD line)")
 
 
 # ---- files
 
-def _is_vcard(path: Path, text: str) -> bool:
+def _is_vcard(path: Path, head: str) -> bool:
     if path.suffix.lower() in _VCARD_SUFFIXES:
         return True
     if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
         return False
-    return text.lstrip()[:11].upper() == "BEGIN:VCARD"
+    return head.lstrip()[:11].upper() == "BEGIN:VCARD"
 
 
 _Signature = tuple[int, int, int]
@@ -434,84 +707,198 @@ def _signature(path: Path) -> _Signature | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _read_file(path: Path, messages: _Messages) -> list[tuple[int, Contact]]:
-    """Contacts of one file with the line each starts on; problems go to `messages`.
+def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
+               stop: threading.Event | None = None) -> Iterator[tuple[int, Contact]]:
+    """Contacts of one file, one at a time, with the line each starts on; problems go to
+    `messages`.  Memory follows the entries handed out, not the file's size.
 
-    Never raises.
+    Never raises, except `_Cancelled` once `stop` is set.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            messages.add(None, f"file is too large for a phonebook ({size} bytes); skipped")
-            return []
-        data = path.read_bytes()
-    except FileNotFoundError:
-        messages.add(None, "file not found")
-        return []
-    except OSError as exc:
-        messages.add(None, f"cannot read the file ({exc.strerror or exc})")
-        return []
-    text = _decode(data)
-    if "\x00" in text[:4096]:
-        # Text exports have no NUL bytes; a spreadsheet, image or database near the start does.
-        messages.add(None, "binary file, not a CSV or vCard phonebook; skipped")
-        return []
-    text = text.replace("\x00", "")    # a stray NUL further down is damage, not content
-    try:
-        if _is_vcard(path, text):
-            return _read_vcard(text, path, messages)
-        return _read_csv(text, path, messages)
-    except Exception as exc:   # a reader bug must not take the popup down with it
-        log.exception("reading phonebook %s failed", path)
-        messages.add(None, f"cannot parse the file ({type(exc).__name__}: {exc}); skipped")
-        return []
+    raw = _open_regular(path, limit, messages)
+    if raw is None:
+        return
+    with raw:
+        try:
+            encoding = _detect_encoding(raw, limit, stop)
+            raw.seek(0)
+            head = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
+                raw.read(_HEAD_BYTES) or b"")
+            if "\x00" in head[:4096]:
+                # Text exports have no NUL bytes; a spreadsheet, image or database near the
+                # start does.
+                messages.fail(None, "binary file, not a CSV or vCard phonebook; skipped")
+                return
+            raw.seek(0)
+            text = io.TextIOWrapper(io.BufferedReader(_Limited(raw, limit, stop), _CHUNK),
+                                    encoding=encoding, errors="replace", newline="")
+            if _is_vcard(path, head):
+                yield from _read_vcard(_text_lines(text), path, messages)
+            else:
+                yield from _read_csv(_Lines(text), head, path, messages)
+        except _TooLarge:
+            messages.fail(None, _too_large(None, limit))
+        except OSError as exc:
+            messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+        except (_Cancelled, GeneratorExit):
+            raise
+        except Exception as exc:   # a reader bug must not take the popup down with it
+            log.exception("reading phonebook %s failed", path)
+            messages.fail(None, f"cannot parse the file ({type(exc).__name__}: {exc}); skipped")
 
 
-def read_contacts(path: Path | str) -> tuple[list[Contact], list[str]]:
+def read_contacts(path: Path | str, *, max_file_bytes: int = MAX_FILE_BYTES,
+                  ) -> tuple[list[Contact], list[str]]:
     """All contacts of one CSV or vCard file, and the problems found.  Never raises.
 
     Also what the simulator can use to pick demo callers.
     """
     messages = _Messages(Path(path))
-    contacts = _read_file(Path(path), messages)
-    return [contact for _, contact in contacts], messages.result()
+    contacts = [contact for _, contact in _read_file(Path(path), messages, max_file_bytes)]
+    return contacts, messages.result()
 
 
 # --------------------------------------------------------------------------------------------
-# The phonebook
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One number of one contact, normalised, with where it was written."""
-
-    contact: Contact
-    number: str
-    key: str
-    line: int
+# The index
 
 
 _UNSETTLED = (-1, -1, -1)   # the file changed while it was read: read it again on the next check
 
 
-@dataclass
+@dataclass(frozen=True)
 class _LoadedFile:
+    path: Path
     signature: _Signature | None
-    entries: list[_Entry]
+    entries: tuple[tuple[str, Match, int], ...]     # (key, match, line) in file order
     contacts: int
-    errors: list[str]
+    problems: tuple[str, ...]
+    error: str | None
+
+    def status(self) -> FileStatus:
+        return FileStatus(self.path, self.error, self.contacts, len(self.entries), self.problems)
+
+
+def _load_file(path: Path, plan: NumberingPlan, limit: int,
+               stop: threading.Event | None) -> _LoadedFile:
+    """One file read and its numbers normalised.  Never raises, except `_Cancelled`."""
+    before = _signature(path)
+    messages = _Messages(path)
+    entries: list[tuple[str, Match, int]] = []
+    contacts = 0
+    try:
+        for line, contact in _read_file(path, messages, limit, stop):
+            contacts += 1
+            if stop is not None and not contacts % 1000 and stop.is_set():
+                raise _Cancelled
+            for number in contact.numbers:
+                key = next(iter_lookup_keys(number, plan, from_pbx=False), None)
+                if key is None:
+                    messages.add(line, f"cannot read {number!r} as a phone number "
+                                       f"({contact.label})")
+                    continue
+                entries.append((key, Match(contact, number, key, contact.source), line))
+    except MemoryError:
+        entries, contacts = [], 0
+        messages.fail(None, "not enough memory to read the file; not used")
+    after = _signature(path)
+    # Signature taken on both sides of the read: a file saved while we read it is half old,
+    # half new, so make the next check read it again.
+    signature = before if before == after else _UNSETTLED
+    problems = tuple(messages.result())
+    if messages.error is not None:
+        log.warning("phone book not used: %s", messages.error)
+    log.info("phonebook %s: %d contacts, %d numbers, %d problems",
+             path, contacts, len(entries), len(problems))
+    return _LoadedFile(path, signature, tuple(entries), contacts, problems, messages.error)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """One complete state of a phone book; never changed once built, only replaced."""
+
+    files: tuple[_LoadedFile, ...]
+    matches: Mapping[str, Match]
+    conflicts: tuple[str, ...]
+
+    @property
+    def errors(self) -> list[str]:
+        return [p for f in self.files for p in f.problems]
+
+    @property
+    def contacts(self) -> int:
+        return sum(f.contacts for f in self.files)
+
+
+def _build_index(files: tuple[_LoadedFile, ...]) -> _Index:
+    """Files in order of priority: the first file wins a number two contacts share."""
+    index: dict[str, Match] = {}
+    lines: dict[str, tuple[Path, int]] = {}
+    conflicts: list[str] = []
+    for loaded in files:
+        for key, match, line in loaded.entries:
+            first = index.get(key)
+            if first is None:
+                index[key] = match
+                lines[key] = (loaded.path, line)
+            elif first.contact != match.contact:
+                first_path, first_line = lines[key]
+                conflicts.append(
+                    f"{loaded.path}, line {line}: {match.number} of {match.contact.label!r} "
+                    f"is also the number of {first.contact.label!r} "
+                    f"({first_path.name}, line {first_line}); showing {first.contact.label!r}")
+    return _Index(files, index, tuple(conflicts))
+
+
+def _refresh(paths: list[Path], plan: NumberingPlan, previous: _Index | None, limit: int,
+             stop: threading.Event | None, force: bool) -> _Index | None:
+    """A new index if a file changed (mtime, size, inode) or `force`, else None.
+
+    Only changed files are read again; the others are taken over from `previous`.
+    """
+    known = {f.path: f for f in previous.files} if previous is not None else {}
+    files: list[_LoadedFile] = []
+    changed = previous is None
+    for path in paths:
+        loaded = known.get(path)
+        if force or loaded is None or loaded.signature != _signature(path):
+            loaded = _load_file(path, plan, limit, stop)
+            changed = True
+        files.append(loaded)
+    return _build_index(tuple(files)) if changed else None
+
+
+def _lookup(index: _Index, plan: NumberingPlan, cache: OrderedDict[tuple[str, bool], Match | None],
+            cache_size: int, raw: str, from_pbx: bool) -> Match | None:
+    if not isinstance(raw, str):
+        return None
+    cache_key = (raw, from_pbx)
+    if cache_key in cache:
+        cache.move_to_end(cache_key)
+        return cache[cache_key]
+    match = None
+    matches = index.matches
+    # Keys come lazily, best first: a hit on the usual reading parses the number once.
+    for key in iter_lookup_keys(raw, plan, from_pbx):
+        match = matches.get(key)
+        if match is not None:
+            break
+    cache[cache_key] = match
+    if len(cache) > cache_size:
+        cache.popitem(last=False)
+    return match
+
+
+# --------------------------------------------------------------------------------------------
+# The phonebook, read synchronously
 
 
 class Phonebook:
-    """Contacts from several files, looked up by caller number.
+    """Contacts from several files, read when it is made, looked up by caller number.
 
     Files are read in order and the first file wins a number two contacts share (noted in
     `conflicts`).  Problems are listed in `errors`; nothing here raises for a bad file.
 
-    Lookups belong to one thread (the app's event loop).  Reading a large file takes a while
-    (about 3 s for 50,000 contacts, see benchmarks/phonebook.py), so construction and
-    `reload_if_changed` may run in one worker thread instead: a reload builds a new index and
-    swaps it in whole, so lookups running meanwhile see the old index or the new one.
+    Everything here happens on the caller's thread, and reading 50,000 contacts takes seconds
+    (benchmarks/phonebook.py): the app and `monitor --record` use `PhonebookService`.
     """
 
     def __init__(
@@ -522,128 +909,292 @@ class Phonebook:
         cache_size: int = 256,
         check_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.paths: list[Path] = list(dict.fromkeys(Path(p) for p in paths))
         self.plan = plan
-        self.errors: list[str] = []
-        self.conflicts: list[str] = []
+        self.max_file_bytes = max_file_bytes
         self._cache_size = cache_size
         self._check_interval = check_interval
         self._clock = clock
-        self._files: dict[Path, _LoadedFile] = {}
-        self._index: dict[str, Match] = {}
         self._cache: OrderedDict[tuple[str, bool], Match | None] = OrderedDict()
         self._last_check = clock()
-        for path in self.paths:
-            self._files[path] = self._load(path)
-        self._rebuild()
+        index = _refresh(self.paths, plan, None, max_file_bytes, None, force=True)
+        assert index is not None
+        self._index = index
 
     # ---- queries
 
     def lookup(self, raw: str, from_pbx: bool = True) -> Match | None:
         """The contact with number `raw`, or None.  `from_pbx` as in `numbers.normalise`."""
-        if not isinstance(raw, str):
-            return None
-        cache_key = (raw, from_pbx)
-        cache = self._cache
-        if cache_key in cache:
-            cache.move_to_end(cache_key)
-            return cache[cache_key]
-        match = None
-        index = self._index
-        # Keys come lazily, best first: a hit on the usual reading parses the number once.
-        for key in iter_lookup_keys(raw, self.plan, from_pbx):
-            match = index.get(key)
-            if match is not None:
-                break
-        cache[cache_key] = match
-        if len(cache) > self._cache_size:
-            cache.popitem(last=False)
-        return match
+        return _lookup(self._index, self.plan, self._cache, self._cache_size, raw, from_pbx)
+
+    @property
+    def ready(self) -> bool:
+        """Always True: the files are read when the phone book is made."""
+        return True
+
+    @property
+    def errors(self) -> list[str]:
+        return self._index.errors
+
+    @property
+    def conflicts(self) -> list[str]:
+        return list(self._index.conflicts)
 
     @property
     def contact_count(self) -> int:
-        return sum(f.contacts for f in self._files.values())
+        return self._index.contacts
 
     @property
     def number_count(self) -> int:
         """Distinct number keys in the index."""
-        return len(self._index)
+        return len(self._index.matches)
+
+    def status(self) -> PhonebookStatus:
+        return _status(self._index, busy=False)
 
     # ---- reloading
 
     def reload_if_changed(self) -> bool:
         """Re-read files whose mtime, size or inode changed; True if anything was reloaded.
 
-        Cheap enough to call before every lookup: it looks at the disk at most once per
-        `check_interval` seconds (one stat per file) and reads only the files that changed.
+        Looks at the disk at most once per `check_interval` seconds (one stat per file) and
+        reads only the files that changed -- but reading is slow, so not on an event path.
         """
         now = self._clock()
         if now - self._last_check < self._check_interval:
             return False
         self._last_check = now
-        changed = False
-        for path in self.paths:
-            loaded = self._files.get(path)
-            if loaded is None or loaded.signature != _signature(path):
-                self._files[path] = self._load(path)
-                changed = True
-        if changed:
-            self._rebuild()
-        return changed
+        return self._swap(_refresh(self.paths, self.plan, self._index, self.max_file_bytes,
+                                   None, force=False))
 
     def reload(self) -> None:
         """Re-read every file now, whether it changed or not."""
-        for path in self.paths:
-            self._files[path] = self._load(path)
-        self._rebuild()
+        self._swap(_refresh(self.paths, self.plan, self._index, self.max_file_bytes, None,
+                            force=True))
 
-    # ---- internals
+    def close(self) -> None:
+        """Nothing to stop; here so that both kinds of phone book can be closed alike."""
 
-    def _load(self, path: Path) -> _LoadedFile:
-        before = _signature(path)
-        messages = _Messages(path)
-        contacts = _read_file(path, messages)
-        after = _signature(path)
-        # Signature taken on both sides of the read: a file saved while we read it is half old,
-        # half new, so make the next check read it again.
-        signature = before if before == after else _UNSETTLED
-        entries: list[_Entry] = []
-        for line, contact in contacts:
-            for number in contact.numbers:
-                key = next(iter_lookup_keys(number, self.plan, from_pbx=False), None)
-                if key is None:
-                    messages.add(line, f"cannot read {number!r} as a phone number "
-                                       f"({contact.label})")
-                    continue
-                entries.append(_Entry(contact, number, key, line))
-        errors = messages.result()
-        log.info("phonebook %s: %d contacts, %d numbers, %d problems",
-                 path, len(contacts), len(entries), len(errors))
-        return _LoadedFile(signature, entries, len(contacts), errors)
-
-    def _rebuild(self) -> None:
-        index: dict[str, Match] = {}
-        lines: dict[str, tuple[Path, int]] = {}
-        errors: list[str] = []
-        conflicts: list[str] = []
-        for path in self.paths:
-            loaded = self._files[path]
-            errors.extend(loaded.errors)
-            for entry in loaded.entries:
-                first = index.get(entry.key)
-                if first is None:
-                    index[entry.key] = Match(entry.contact, entry.number, entry.key,
-                                             entry.contact.source)
-                    lines[entry.key] = (path, entry.line)
-                elif first.contact != entry.contact:
-                    first_path, first_line = lines[entry.key]
-                    conflicts.append(
-                        f"{path}, line {entry.line}: {entry.number} of {entry.contact.label!r} "
-                        f"is also the number of {first.contact.label!r} "
-                        f"({first_path.name}, line {first_line}); showing {first.contact.label!r}")
-        # Swap whole objects so a lookup never sees a half-built index.
+    def _swap(self, index: _Index | None) -> bool:
+        if index is None:
+            return False
+        # Whole objects are swapped, so a lookup never sees a half-built index.
         self._index = index
-        self.errors = errors
-        self.conflicts = conflicts
         self._cache = OrderedDict()
+        return True
+
+
+def _status(index: _Index | None, busy: bool) -> PhonebookStatus:
+    if index is None:
+        return PhonebookStatus(ready=False, busy=busy, files=(), contacts=0, numbers=0,
+                               conflicts=())
+    return PhonebookStatus(ready=True, busy=busy, files=tuple(f.status() for f in index.files),
+                           contacts=index.contacts, numbers=len(index.matches),
+                           conflicts=index.conflicts)
+
+
+# --------------------------------------------------------------------------------------------
+# The phonebook, read in a worker thread
+
+
+class PhonebookService:
+    """A phone book loaded and reloaded in a worker thread, looked up on the event loop.
+
+    `start()` (on the running asyncio loop, qasync's in the app) returns at once; the files are
+    read in the service's own worker thread into a new index, which is swapped in on the loop's
+    thread when it is complete.  Until the first load is done `ready` is False and every lookup
+    misses; listeners (`add_listener`) hear of every index swapped in, with the files' status, so
+    the app can name calls already shown and report bad files.  Changes on disk are noticed when
+    the caller asks (`check_for_changes`, from its own timer) or every `check_interval` seconds
+    given to `start()`; the stat calls and reading happen in the worker, never in a lookup.
+
+    Lookups, `start`, `check_for_changes`, `reload` and `close` belong to the loop's thread.
+    """
+
+    def __init__(self, paths: Iterable[Path | str], plan: NumberingPlan, *,
+                 max_file_bytes: int = MAX_FILE_BYTES, cache_size: int = 256) -> None:
+        self.paths: list[Path] = list(dict.fromkeys(Path(p) for p in paths))
+        self.plan = plan
+        self.max_file_bytes = max_file_bytes
+        self._cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, bool], Match | None] = OrderedDict()
+        self._index: _Index | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._job: asyncio.Future[_Index | None] | None = None
+        self._again = False
+        self._stop = threading.Event()
+        self._closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._interval: float | None = None
+        self._listeners: list[Callable[[PhonebookStatus], None]] = []
+
+    # ---- life cycle
+
+    def start(self, *, loop: asyncio.AbstractEventLoop | None = None,
+              check_interval: float | None = None) -> None:
+        """Begin the first load in the worker and return.  `loop` defaults to the running loop
+        (RuntimeError without one).  With `check_interval`, the files are checked for changes
+        that often, by a timer on the loop."""
+        if self._closed or self._loop is not None:
+            return
+        self._loop = loop or asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phonebook")
+        self._submit(force=True)
+        if check_interval is not None and check_interval > 0:
+            self._interval = check_interval
+            self._timer = self._loop.call_later(check_interval, self._tick)
+
+    def close(self) -> None:
+        """Stop: a file being read is abandoned within one chunk, no more checks or listeners."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        job, self._job = self._job, None
+        if job is not None:
+            try:
+                job.cancel()
+            except RuntimeError:    # the loop is closed already; nobody waits for the job
+                pass
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._listeners.clear()
+
+    def add_listener(self, listener: Callable[[PhonebookStatus], None]) -> None:
+        """Call `listener(status)` on the loop's thread whenever a new index is in use."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[PhonebookStatus], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    async def wait_idle(self, timeout: float | None = None) -> PhonebookStatus:
+        """Wait until no load, check or reload is running (TimeoutError after `timeout` s)."""
+        async with asyncio.timeout(timeout):
+            while self._job is not None:
+                await asyncio.wait({self._job})
+        return self.status()
+
+    # ---- queries (never block)
+
+    def lookup(self, raw: str, from_pbx: bool = True) -> Match | None:
+        """The contact with number `raw`, or None -- also while the first load runs (`ready`
+        tells the two apart).  `from_pbx` as in `numbers.normalise`."""
+        index = self._index
+        if index is None:
+            return None
+        return _lookup(index, self.plan, self._cache, self._cache_size, raw, from_pbx)
+
+    @property
+    def ready(self) -> bool:
+        """The files have been read once: a miss means the number is not in them."""
+        return self._index is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def status(self) -> PhonebookStatus:
+        return _status(self._index, busy=self._job is not None)
+
+    @property
+    def errors(self) -> list[str]:
+        return self._index.errors if self._index is not None else []
+
+    @property
+    def conflicts(self) -> list[str]:
+        return list(self._index.conflicts) if self._index is not None else []
+
+    @property
+    def contact_count(self) -> int:
+        return self._index.contacts if self._index is not None else 0
+
+    @property
+    def number_count(self) -> int:
+        return len(self._index.matches) if self._index is not None else 0
+
+    # ---- changes
+
+    def check_for_changes(self) -> bool:
+        """Have the worker look at the files' mtime, size and inode and read the changed ones.
+        Returns at once; False when no check was started (not started, closed, or a load is
+        still running -- the next call will look)."""
+        if self._closed or self._loop is None or self._job is not None:
+            return False
+        self._submit(force=False)
+        return True
+
+    def reload(self) -> None:
+        """Re-read every file in the worker, whether it changed or not."""
+        if self._closed or self._loop is None:
+            return
+        if self._job is not None:
+            self._again = True
+            return
+        self._submit(force=True)
+
+    # ---- internals (on the loop's thread)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self._closed or self._loop is None or self._interval is None:
+            return
+        self.check_for_changes()
+        self._timer = self._loop.call_later(self._interval, self._tick)
+
+    def _submit(self, force: bool) -> None:
+        assert self._loop is not None and self._executor is not None
+        self._job = self._loop.run_in_executor(
+            self._executor, _refresh, self.paths, self.plan, self._index, self.max_file_bytes,
+            self._stop, force)
+        self._job.add_done_callback(self._finished)
+
+    def _finished(self, job: asyncio.Future[_Index | None]) -> None:
+        if job is not self._job:
+            return      # closed meanwhile
+        self._job = None
+        if job.cancelled() or self._closed:
+            return
+        error = job.exception()
+        if error is not None:
+            # `_refresh` reports bad files as data; this is a bug or the machine running dry.
+            log.error("phone book: loading failed", exc_info=error)
+            if self._index is None:
+                self._use(_Index((), {}, ()))
+        else:
+            index = job.result()
+            if index is not None:
+                self._use(index)
+        if self._again and not self._closed:
+            self._again = False
+            self._submit(force=True)
+
+    def _use(self, index: _Index) -> None:
+        # One assignment: a lookup sees the old index or the new one, never a mixture.
+        self._index = index
+        self._cache = OrderedDict()
+        status = self.status()
+        for listener in list(self._listeners):
+            try:
+                listener(status)
+            except Exception:
+                log.exception("phone book listener %r failed", listener)
+
+
+def start_phonebook(paths: Iterable[Path | str], plan: NumberingPlan, *,
+                    check_interval: float | None = CHECK_INTERVAL,
+                    max_file_bytes: int = MAX_FILE_BYTES) -> PhonebookService | None:
+    """A `PhonebookService` over `paths`, started on the running loop and checking for changes
+    every `check_interval` seconds; None when there are no paths."""
+    paths = list(paths)
+    if not paths:
+        return None
+    service = PhonebookService(paths, plan, max_file_bytes=max_file_bytes)
+    service.start(check_interval=check_interval)
+    return service

@@ -18,7 +18,7 @@ from cstapopup.csta.events import CstaEvent, SnapshotCall
 
 from .model import Call
 from .numbers import NumberingPlan, lookup_keys, normalise
-from .phonebook import Match, Phonebook
+from .phonebook import Match, Phonebook, PhonebookService, start_phonebook
 from .store import HistoryError, HistoryStore
 from .tracker import CallTracker
 
@@ -38,7 +38,8 @@ class Recorder:
     """Feeds the tracker, names the remote party, keeps every change in the store."""
 
     def __init__(self, store: HistoryStore, tracker: CallTracker, *,
-                 phonebook: Phonebook | None = None, plan: NumberingPlan | None = None,
+                 phonebook: Phonebook | PhonebookService | None = None,
+                 plan: NumberingPlan | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.tracker = tracker
@@ -58,7 +59,8 @@ class Recorder:
         store = HistoryStore(db, normalise=lambda raw: _lookup_keys(raw, plan))
         if store.recovered_from is not None:
             log.warning("%s", store.recovery_message())
-        phonebook = Phonebook([Path(p) for p in phonebook_files], plan) if phonebook_files else None
+        # Read in a worker thread, never on the start path: call this within the running loop.
+        phonebook = start_phonebook([Path(p) for p in phonebook_files], plan)
         tracker = CallTracker(monitored, internal_max_length=plan.internal_max_length,
                               number_key=lambda n: _number_key(n, plan), snapshots=snapshots)
         return cls(store, tracker, phonebook=phonebook, plan=plan)
@@ -76,7 +78,9 @@ class Recorder:
                                        number_key=lambda n: _number_key(n, plan))
         files = list(phonebook_files) if phonebook_files is not None else (
             [str(p) for p in self.phonebook.paths] if self.phonebook is not None else [])
-        self.phonebook = Phonebook([Path(p) for p in files], self.plan) if files else None
+        if self.phonebook is not None:
+            self.phonebook.close()
+        self.phonebook = start_phonebook([Path(p) for p in files], self.plan)
         self._names.clear()
 
     def key_of(self, event: CstaEvent) -> str | None:
@@ -90,9 +94,9 @@ class Recorder:
             return None
 
     def lookup(self, number: str | None) -> Match | None:
+        # Never reads files: the phone book notices changes on its own timer, in its worker.
         if not number or self.phonebook is None:
             return None
-        self.phonebook.reload_if_changed()
         return self.phonebook.lookup(number, from_pbx=True)
 
     def display_number(self, number: str | None) -> str:
@@ -109,7 +113,8 @@ class Recorder:
             cached = (match.contact.name or None, match.contact.company or None) if match else (None, None)
             if len(self._names) > 5000:
                 self._names.clear()
-            self._names[call.key] = cached
+            if match is not None or self.phonebook is None or self.phonebook.ready:
+                self._names[call.key] = cached  # a miss while the book loads is asked again
         name, company = cached
         if name is None and company is None:
             return call
@@ -153,6 +158,8 @@ class Recorder:
         return self._store(self.tracker.set_monitored(devices, self._clock()))
 
     def close(self) -> None:
+        if self.phonebook is not None:
+            self.phonebook.close()
         self.store.close()
 
 
