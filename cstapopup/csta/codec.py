@@ -1332,11 +1332,23 @@ def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventRepo
                     tag = event[0] & 0x1F
     event_type = _call_event_type(tag) if category == "callControlEvents" and tag is not None \
         else None
-    connection = _scan_connection(data, event) if event is not None else None
+    connection = state = cause = None
+    if event is not None:
+        connection = _scan_connection(data, event)
+        # The event's own local connection state (4E) and cause (0A), when readable.
+        for start, kind, _, stop in _children(data, event[1], event[2]):
+            if kind in (0x4E, 0x0A):
+                try:
+                    if kind == 0x4E and state is None:
+                        state = spec().decode("LocalConnectionState", data[start:stop])
+                    elif kind == 0x0A and cause is None:
+                        cause = names.cause_name(spec().decode("EventCause", data[start:stop]))
+                except Exception:  # noqa: BLE001 - unreadable: stays unknown
+                    continue
     return EventReport(invoke_id, UndecodableEvent(
         cross_ref_id=cross_ref, category=category, tag=tag, event_type=event_type,
-        connection=connection, reason=str(error.args[0] if isinstance(error, DecodeError) else error),
-        raw=data))
+        connection=connection, local_connection_state=state, cause=cause,
+        reason=str(error.args[0] if isinstance(error, DecodeError) else error), raw=data))
 
 
 def _children(data: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:

@@ -381,8 +381,9 @@ class UndecodableEvent(CstaEvent):
     (the event's context tag, e.g. 17) when the envelope could be read, `event_type` the
     event that tag stands for (e.g. "transferred") when known; `connection` the first
     ConnectionID a scan of the event's elements could read (for a call-control event: the
-    connection it is about, as the event's first element); `reason` what failed; `raw` the
-    whole APDU.  `cross_ref_id` is empty when even that could not be read.
+    connection it is about, as the event's first element); `local_connection_state` and
+    `cause` when the event's own elements of those types could be read; `reason` what failed;
+    `raw` the whole APDU.  `cross_ref_id` is empty when even that could not be read.
     """
 
     name: ClassVar[str] = "undecodable"
@@ -390,6 +391,8 @@ class UndecodableEvent(CstaEvent):
     tag: int | None = None
     event_type: str | None = None
     connection: ConnectionId | None = None
+    local_connection_state: str | None = None
+    cause: str | None = None
     reason: str = ""
     raw: bytes = field(default=b"", repr=False)
 
