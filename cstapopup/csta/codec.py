@@ -301,16 +301,17 @@ class TagForms(ber.Type):
 
     `forms` are compiled types that all decode the whole element (same outer tag); `select`
     maps the tag byte of the first element inside to the form to use (default: the first,
-    the declared one); `null_tags` are tags that mean a NULL alternative of the declared form
-    when their content is empty and a DeviceID alternative otherwise (endpoint [2]'s
-    restricted [1] NULL against deviceNumber [1] INTEGER).  `wraps[i]`, when set, is the
+    the declared one); `null_tags` maps tags that stand for a NULL alternative when their
+    content is empty, and for a DeviceID alternative otherwise (restricted [1] NULL against
+    deviceNumber [1] INTEGER), to the form for the empty case.  `wraps[i]`, when set, is the
     CHOICE alternative under which form i's value appears in the declared form.
-    `encode_form` is the form that `encode` writes.
+    `encode_forms`: the forms `encode` tries in turn (one with a wrap only for a value of that
+    alternative), then the declared one; `alternate`: those of the other tag form.
     """
 
     def __init__(self, name: str, forms: list[Any], select: dict[int, int],
-                 wraps: list[str | None], null_tags: frozenset[int] = frozenset(),
-                 alternate: int = 1) -> None:
+                 wraps: list[str | None], null_tags: dict[int, int] | None = None,
+                 alternate: tuple[int, ...] = (1,)) -> None:
         super().__init__(name, "TagForms", None)
         tags = {bytes(f.tag) for f in forms}
         if len(tags) != 1:
@@ -320,9 +321,9 @@ class TagForms(ber.Type):
         self.forms = forms
         self.select = select
         self.wraps = wraps
-        self.null_tags = null_tags
+        self.null_tags = null_tags or {}
         self.alternate = alternate
-        self.encode_form = 0
+        self.encode_forms: tuple[int, ...] = ()
 
     def decode(self, data: bytearray, offset: int, values: Any = None) -> tuple[Any, int]:
         n = self.tag_len
@@ -344,7 +345,7 @@ class TagForms(ber.Type):
                 inner = data[pos]
                 index = self.select.get(inner, 0)
                 if inner in self.null_tags and pos + 1 < len(data) and data[pos + 1] == 0:
-                    index = 0
+                    index = self.null_tags[inner]
         value, end = self.forms[index].decode(data, offset)
         wrap = self.wraps[index]
         if wrap is not None and value is not ber.TAG_MISMATCH:
@@ -352,8 +353,7 @@ class TagForms(ber.Type):
         return value, end
 
     def encode(self, data: Any, encoded: bytearray, values: Any = None) -> None:
-        index = self.encode_form
-        if index:
+        for index in self.encode_forms:
             wrap = self.wraps[index]
             if wrap is None:
                 self.forms[index].encode(data, encoded)
@@ -388,10 +388,10 @@ class _TagFormsCompiler(ber.Compiler):
             wraps.append(form.get("wrap"))
             for tag in form["first"]:
                 select.setdefault(tag, index)
-        compiled = TagForms(name, forms, select, wraps,
-                            frozenset(spec_forms.get("null_tags", ())))
+        compiled = TagForms(name, forms, select, wraps, dict(spec_forms.get("null_tags", ())),
+                            tuple(spec_forms.get("alternate", (1,))))
         if self._alternate:
-            compiled.encode_form = compiled.alternate
+            compiled.encode_forms = compiled.alternate
         return compiled
 
 
@@ -400,6 +400,21 @@ def _tag(number: int, kind: str, cls: str | None = None) -> dict[str, Any]:
     if cls is not None:
         tag["class"] = cls
     return tag
+
+
+_PRIMITIVE_TYPES = frozenset({"NULL", "OCTET STRING", "INTEGER", "BOOLEAN", "IA5String",
+                              "NumberDigits", "ENUMERATED"})
+
+
+def _first_tag(member: dict[str, Any], kind: str | None = None) -> int | None:
+    """The tag byte a CHOICE alternative starts with (None: not one of ours to know)."""
+    tag = member.get("tag")
+    if tag is None:
+        return {"DeviceID": 0x30, "NULL": 0x05}.get(member["type"])
+    kind = kind or tag.get("kind", "EXPLICIT")
+    if kind == "EXPLICIT" or member["type"] not in _PRIMITIVE_TYPES:
+        return 0xA0 | tag["number"]
+    return 0x80 | tag["number"]
 
 
 def _add_tag_forms(module: dict[str, Any]) -> None:
@@ -414,13 +429,44 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
                 roles[name] = (tag["number"], alts[0])
     flip = {"EXPLICIT": "IMPLICIT", "IMPLICIT": "EXPLICIT"}
 
+    def device_choice(alts: list[Any], device_alt: str, outer: dict[str, Any],
+                      number: int, cls: str | None) -> dict[str, Any]:
+        """The forms of a CHOICE with a DeviceID alternative under a tag (`outer`: how the
+        declared form is tagged): as declared; with its tagged NULL alternatives in their
+        other form (restricted [1] NULL: A1 { 05 00 } or 81 00); with the tag replacing the
+        DeviceID's (its contents directly)."""
+        own = {t for t in (_first_tag(m) for m in alts if m) if t is not None}
+        flipped, flipped_first = [], set()
+        for m in alts:
+            if m and m["type"] == "NULL" and "tag" in m:
+                kind = flip[m["tag"].get("kind", "EXPLICIT")]
+                flipped.append(dict(m, tag=dict(m["tag"], kind=kind)))
+                flipped_first.add(_first_tag(m, kind))
+            else:
+                flipped.append(m)
+        device = {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT", cls)},
+                  "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": device_alt}
+        forms: list[dict[str, Any]] = [{"type": outer, "first": sorted(own - _DEVICE_CONTENT_TAGS)},
+                                       device]
+        # A tag of a NULL alternative and of a DeviceID alternative (restricted [1] NULL and
+        # deviceNumber [1] INTEGER, both 81) selects the NULL when its content is empty.
+        null_tags = {t: 0 for t in own & _DEVICE_CONTENT_TAGS}
+        if flipped_first:
+            forms.append({"type": dict(outer, type="CHOICE", members=flipped),
+                          "first": sorted(flipped_first - _DEVICE_CONTENT_TAGS)})
+            null_tags.update({t: 2 for t in flipped_first & _DEVICE_CONTENT_TAGS})
+        return {"forms": forms, "null_tags": sorted(null_tags.items()),
+                "alternate": [1, 2] if flipped_first else [1]}
+
     def role_forms(type_name: str) -> dict[str, Any]:
         # A role id: its [APPLICATION n] wraps the CHOICE, or replaces a DeviceID's tag.
         number, alt = roles[type_name]
-        return {"forms": [
-            {"type": {"type": type_name}, "first": sorted(_ROLE_CONTENT_TAGS)},
-            {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT", "APPLICATION")},
-             "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": alt}]}
+        outer = {"type": type_name}
+        found = device_choice(types[type_name]["members"], alt, outer, number, "APPLICATION")
+        if len(found["forms"]) == 3:
+            # the NULL alternatives' variant, under the role id's own tag
+            found["forms"][2]["type"]["tag"] = _tag(number, "EXPLICIT", "APPLICATION")
+        return found
 
     def forms_of(member: dict[str, Any]) -> dict[str, Any] | None:
         type_name = member["type"]
@@ -467,26 +513,7 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
                            and "tag" not in m), None)
         if device_alt is None:
             return None
-        own: set[int] = set()
-        for m in alts:
-            if not m:
-                continue
-            if m["type"] == "DeviceID":
-                own.add(0x30)
-            elif m["type"] == "NULL" and "tag" not in m:
-                own.add(0x05)
-            elif "tag" in m:
-                constructed = 0x20 if m["type"] not in ("NULL", "OCTET STRING", "INTEGER") \
-                    else 0
-                own.add(0x80 | constructed | m["tag"]["number"])
-        # A tag of both (restricted [1] NULL, deviceNumber [1] INTEGER) selects the DeviceID
-        # unless its content is empty (TagForms.decode).
-        null_tags = own & _DEVICE_CONTENT_TAGS
-        return {"forms": [
-            {"type": declared, "first": sorted(own - null_tags)},
-            {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT")},
-             "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": device_alt}],
-            "null_tags": sorted(null_tags)}
+        return device_choice(alts, device_alt, declared, number, None)
 
     def walk(t: dict[str, Any]) -> None:
         for m in t.get("members") or ():
@@ -597,12 +624,20 @@ class AssociationRequest:
 
 @dataclass(frozen=True, slots=True)
 class AssociationResponse:
-    """AARE: 0 accepted, 1 rejected-permanent, 2 rejected-transient."""
+    """AARE: 0 accepted, 1 rejected-permanent, 2 rejected-transient.
+
+    `aps_stamp` (16 bytes) and `system_version` (7 bytes) are what a HiPath puts in the
+    responding authentication value (protocol facts §2); None when the AARE has none (they
+    are sent, with the responder ACSE requirements, when either is set).  `csta_version` is
+    the user information's cSTAVersion bit string, None when absent."""
 
     result: int
     diagnostic: int | None = None
     diagnostic_source: str = "acseServiceUser"
     application_context: str = CSTA_APPLICATION_CONTEXT
+    aps_stamp: bytes | None = None
+    system_version: bytes | None = None
+    csta_version: tuple[bytes, int] | None = CSTA_VERSION_FOUR
     kind: str = "aare"
 
     @property
@@ -1466,7 +1501,21 @@ def _decode_apdu(data: bytes) -> Apdu:
             return AssociationRequest(user, password, v["applicationContextName"])
         if alt == "aare":
             src, diag = v["resultSourceDiagnostic"]
-            return AssociationResponse(v["result"], diag, src, v["applicationContextName"])
+            stamp = version = None
+            auth = v.get("respondingAuthenticationValue")
+            if auth and auth[0] == "external":
+                enc = auth[1]["encoding"]
+                if enc[0] == "singleASN1Type" and enc[1][0] == "receiver":
+                    stamp = _bounded(bytes(enc[1][1]["apsStamp"]), "aps-stamp")
+                    version = _bounded(bytes(enc[1][1]["systemVersion"]), "system version")
+            csta_version = None
+            for info in v.get("userInformation") or ():
+                enc = info["encoding"]
+                if enc[0] == "singleASN1Type":
+                    bits = enc[1][1]["cSTAVersion"]
+                    csta_version = (bytes(bits[0]), bits[1])
+            return AssociationResponse(v["result"], diag, src, v["applicationContextName"],
+                                       stamp, version, csta_version)
         if alt == "rlrq":
             return ReleaseRequest(v.get("reason"))
         if alt == "rlre":
@@ -1564,8 +1613,17 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
                 "applicationContextName": apdu.application_context,
                 "result": apdu.result,
                 "resultSourceDiagnostic": (apdu.diagnostic_source, apdu.diagnostic if apdu.diagnostic is not None else 0),
-                "userInformation": [{"encoding": ("singleASN1Type", ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}))}],
             }
+            if apdu.aps_stamp is not None or apdu.system_version is not None:
+                # As a HiPath answers (protocol facts §2): authentication required, and the
+                # receiver's aps-stamp and system version.
+                value["responderAcseRequirements"] = (b"\x80", 2)
+                value["respondingAuthenticationValue"] = ("external", {"encoding": (
+                    "singleASN1Type", ("receiver", {"apsStamp": apdu.aps_stamp or b"",
+                                                    "systemVersion": apdu.system_version or b""}))})
+            if apdu.csta_version is not None:
+                value["userInformation"] = [{"encoding": ("singleASN1Type", (
+                    "newDefinition", {"cSTAVersion": apdu.csta_version}))}]
             return s.encode("ACSEapdu", ("aare", value))
         if isinstance(apdu, (ReleaseRequest, ReleaseResponse)):
             value = {} if apdu.reason is None else {"reason": apdu.reason}
