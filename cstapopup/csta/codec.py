@@ -318,6 +318,9 @@ class TagForms(ber.Type):
             raise ValueError(f"{name}: the forms of one element need one outer tag, not {tags}")
         self.tag = bytes(forms[0].tag)
         self.tag_len = len(self.tag)
+        if self.tag_len != 1:
+            raise ValueError(f"{name}: only one-byte outer tags are supported")
+        self._tag_byte = self.tag[0]
         self.forms = forms
         self.select = select
         self.wraps = wraps
@@ -326,29 +329,26 @@ class TagForms(ber.Type):
         self.encode_forms: tuple[int, ...] = ()
 
     def decode(self, data: bytearray, offset: int, values: Any = None) -> tuple[Any, int]:
-        n = self.tag_len
-        if data[offset:offset + n] != self.tag:
-            if len(data) < offset + n:
-                raise ber.OutOfByteDataError("Ran out of data when reading tag", offset=offset)
+        # On the fast path of every event (its role ids and connections): the outer tag and
+        # length are read once here, and the chosen form decodes the contents.
+        end = len(data)
+        if offset + 1 >= end:
+            raise ber.OutOfByteDataError("Ran out of data when reading tag", offset=offset)
+        if data[offset] != self._tag_byte:
             return ber.TAG_MISMATCH, offset
-        pos = offset + n
+        length: int | None = data[offset + 1]
+        pos = offset + 2
+        if length & 0x80:  # type: ignore[operator]
+            length, pos = ber.decode_length(data, offset + 1, enforce_definite=False)
         index = 0
-        if pos < len(data):
-            first = data[pos]
-            if first < 0x80:
-                pos += 1
-                empty = first == 0
-            else:
-                pos += 1 + (first & 0x7F)
-                empty = False
-            if not empty and pos < len(data):
-                inner = data[pos]
-                index = self.select.get(inner, 0)
-                if inner in self.null_tags and pos + 1 < len(data) and data[pos + 1] == 0:
-                    index = self.null_tags[inner]
-        value, end = self.forms[index].decode(data, offset)
+        if length != 0 and pos < end:
+            inner = data[pos]
+            index = self.select.get(inner, 0)
+            if inner in self.null_tags and pos + 1 < end and data[pos + 1] == 0:
+                index = self.null_tags[inner]
+        value, end = self.forms[index].decode_content(data, pos, length)
         wrap = self.wraps[index]
-        if wrap is not None and value is not ber.TAG_MISMATCH:
+        if wrap is not None:
             value = (wrap, value)
         return value, end
 
