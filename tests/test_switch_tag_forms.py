@@ -231,3 +231,17 @@ async def test_transfer_through_monitor_json_record_and_history(tag_form, tmp_pa
     assert (row["remote_number"], row["direction"]) == (TRANSFER_CALLER, "incoming")
     assert row["ended_at"] is not None and not row["end_unknown"]
     assert "transferred" in [h["kind"] for h in row["hops"]]
+
+
+def test_sim_takes_the_tag_form_option():
+    from cstapopup import cli
+    from cstapopup.commands.sim import build_server
+
+    parse = cli.build_parser(["sim"]).parse_args
+    assert build_server(parse(["sim", "--port", "0"])).tag_form == "hipath"
+    assert build_server(parse(["sim", "--port", "0", "--tag-form", "alternate"])).tag_form == \
+        "alternate"
+    with pytest.raises(SystemExit):
+        parse(["sim", "--tag-form", "implicit"])
+    with pytest.raises(ValueError):
+        SwitchServer(port=0, tag_form="implicit")

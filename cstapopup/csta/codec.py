@@ -2,10 +2,14 @@
 
 `decode_apdu()` turns one APDU (no frame header) into a typed value: an association PDU, a
 ROSE PDU with its argument or result decoded by operation, or an `EventReport` holding a typed
-event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Malformed
-input raises `DecodeError` (with the byte offset where known) and nothing else; so does input
-beyond the bounds on nesting, list and string sizes (`MAX_*`, checked by `check_structure()`
-before asn1tools sees the bytes, and on the values the library interprets).
+event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Every field
+whose context tag meets a tagged type is read in both tag forms, explicit and implicit ("Tag
+forms" below); what is written is HiPath's form, or the other with tag_form="alternate".
+Malformed input raises `DecodeError` (with the byte offset where known) and nothing else; so
+does input beyond the bounds on nesting, list and string sizes (`MAX_*`, checked by
+`check_structure()` before asn1tools sees the bytes, and on the values the library
+interprets) — except an event report whose envelope can be read: that becomes an
+`UndecodableEvent`, so that no event is lost without a trace.
 """
 
 from __future__ import annotations
@@ -1372,18 +1376,24 @@ def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventRepo
         connection = _scan_connection(data, event)
         # The event's own local connection state (4E) and cause (0A), when readable.
         for start, kind, _, stop in _children(data, event[1], event[2]):
-            if kind in (0x4E, 0x0A):
-                try:
-                    if kind == 0x4E and state is None:
-                        state = spec().decode("LocalConnectionState", data[start:stop])
-                    elif kind == 0x0A and cause is None:
-                        cause = names.cause_name(spec().decode("EventCause", data[start:stop]))
-                except Exception:  # noqa: BLE001 - unreadable: stays unknown
-                    continue
+            if kind == 0x4E and state is None:
+                state = _readable("LocalConnectionState", data[start:stop])
+            elif kind == 0x0A and cause is None:
+                value = _readable("EventCause", data[start:stop])
+                cause = None if value is None else names.cause_name(value)
     return EventReport(invoke_id, UndecodableEvent(
         cross_ref_id=cross_ref, category=category, tag=tag, event_type=event_type,
         connection=connection, local_connection_state=state, cause=cause,
         reason=str(error.args[0] if isinstance(error, DecodeError) else error), raw=data))
+
+
+def _readable(type_name: str, element: bytes) -> Any:
+    """`element` decoded as `type_name`, or None when it cannot be."""
+    try:
+        check_structure(element)
+        return spec().decode(type_name, element)
+    except Exception:  # noqa: BLE001 - asn1tools raises assorted errors on damaged input
+        return None
 
 
 def _children(data: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:
@@ -1408,12 +1418,12 @@ def _scan_connection(data: bytes, event: tuple[int, int, int]) -> ConnectionId |
         for pos, end in level:
             for start, tag, contents, stop in _children(data, pos, end):
                 if tag == 0x6B:
-                    element = data[start:stop]
-                    try:
-                        check_structure(element)
-                        return connection_from_asn1(spec().decode("ConnectionID", element))
-                    except Exception:  # noqa: BLE001 - a damaged one: look further
-                        continue
+                    value = _readable("ConnectionID", data[start:stop])
+                    if value is not None:
+                        try:
+                            return connection_from_asn1(value)
+                        except DecodeError:  # beyond a bound: look further
+                            pass
                 elif tag & 0x20:
                     nested.append((contents, stop))
         if not nested:
