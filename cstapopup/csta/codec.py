@@ -288,8 +288,8 @@ def _add_decode_ordered_events(module: dict[str, Any]) -> None:
 # [0] / [1] wrap it (protocol facts §6).  So every such field is compiled as a `TagForms`
 # element: the same outer tag, and the form chosen by the tag of the first element inside it.
 # Each form's value is normalised to the declared form's, so the rest of the codec sees one
-# shape.  What is encoded is the declared form (HiPath's where it is known); a spec from
-# `alternate_spec()` encodes the other one, so that a simulator can speak it too.
+# shape.  What is encoded is the declared form (HiPath's where it is known); the spec from
+# `spec_for("alternate")` encodes the other one, so that a simulator can speak it too.
 
 #: First inner tags of the implicit forms: a ConnectionID's CHOICE (callID [0], deviceID [1],
 #: both SEQUENCE) and a DeviceID's contents (its deviceIdentifier alternatives [0]..[6]).
