@@ -1,4 +1,5 @@
-"""Codec figures: Delivered decode rate, MonitorStart encode rate, cold and cached spec load.
+"""Codec figures: Delivered and Transferred decode rates, MonitorStart encode rate, cold and
+cached spec load.
 
 Run: .venv/bin/python benchmarks/codec.py [--seconds 3]
 Each figure is measured in this run on this machine; nothing is estimated.
@@ -22,6 +23,17 @@ DELIVERED = bytes.fromhex(
     "610730058003353331620730058003353438640287006b0f300d8002886ba107300580033533314e01020a0116a5283012"
     "8110013ec5c322c34788010080000000886b30128110013ec5c322c34788010080000000886b7e12a010180e3230313231"
     "323131313035373139"
+)
+
+#: The Transferred event in the layout a HiPath sends (protocol facts §6; tests/corpus).
+TRANSFERRED = bytes.fromhex(
+    "a18201340203012f9a0201153082012855020001a0820120b182011c6b0f300d8002b164a10730058003323430"
+    "a00f300d8002b169a10730058003323430630730058003323430630730058003323537a1763043a0126b10300e"
+    "8002b164a1083006800437383036a1126b10300e8002b164a1083006800437383036a20f300d800b3031373131"
+    "323334353637a3083006800437383036302fa0116b0f300d8002b164a10730058003323537a1116b0f300d8002"
+    "b169a10730058003323537a207300580033235374e01000a0120a754302830128110013cbaaa50f70788010080"
+    "000000b16b3012811004b4429250f70788010080000000b1643028301281100001308a50f70788010080000000"
+    "b1693012811004b4429250f70788010080000000b1647e12a010180e3230313231323131313130333132"
 )
 
 # In a fresh interpreter: import asn1tools (the cached spec is made of its classes), import
@@ -116,6 +128,11 @@ def main() -> None:
         codec.decode_apdu(apdu)
 
     decode_varied = rate(next_varied, args.seconds)
+    try:
+        codec.decode_apdu(TRANSFERRED)
+        transferred = rate(lambda: codec.decode_apdu(TRANSFERRED), args.seconds)
+    except codec.DecodeError:
+        transferred = None  # a codec that cannot read HiPath's layout
     monitor_start = codec.Invoke(1, 71, codec.monitor_start_argument("100"))
     encode = rate(lambda: codec.encode_apdu(monitor_start), args.seconds)
 
@@ -126,6 +143,11 @@ def main() -> None:
           f"median of 7 rounds, {spread(decode)}; target >= 15,000)")
     print(f"Delivered decode, varied: {decode_varied[0]:7,.0f} events/s  (2,000 different Delivered "
           f"events in turn; {spread(decode_varied)})")
+    if transferred is None:
+        print("Transferred decode:    cannot decode HiPath's Transferred layout (protocol facts §6)")
+    else:
+        print(f"Transferred decode:    {transferred[0]:10,.0f} events/s  (HiPath's 312-byte "
+              f"layout, protocol facts §6; {spread(transferred)})")
     print(f"MonitorStart encode:   {encode[0]:10,.0f} APDUs/s  ({spread(encode)})")
     mid = warm[len(warm) // 2]
     print(f"spec load, cold:       {(cold[0] + cold[2]) * 1000:10.1f} ms  (import asn1tools, compile the "

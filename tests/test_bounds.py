@@ -1,8 +1,9 @@
 """Every size that comes from the network is bounded.
 
 Each test feeds a hostile APDU to an up connection, then a good one: the hostile one must be a
-non-fatal ProtocolError, found fast and without a big allocation, and the good one must still
-be decoded, unless the framing itself is broken (then the error is fatal, as designed).
+non-fatal ProtocolError (or, for an event report, an UndecodableEvent carrying it: an event is
+never lost), found fast and without a big allocation, and the good one must still be decoded,
+unless the framing itself is broken (then the error is fatal, as designed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import tracemalloc
+from dataclasses import dataclass
 
 import pytest
 
@@ -24,7 +26,13 @@ from cstapopup.csta.connection import (
     ProtocolError,
     ResultReceived,
 )
-from cstapopup.csta.events import ConnectionChange, ConnectionId, DeviceId, TransferredEvent
+from cstapopup.csta.events import (
+    ConnectionChange,
+    ConnectionId,
+    DeviceId,
+    TransferredEvent,
+    UndecodableEvent,
+)
 from cstapopup.csta.framing import DEFAULT_MAX_LENGTH, MAX_FRAME_LENGTH, FrameReader, frame
 
 from . import vectors as v
@@ -120,9 +128,18 @@ def up_connection(max_frame_length: int = DEFAULT_MAX_LENGTH, **kwargs) -> Clien
     return c
 
 
-def feed_hostile_then_good(apdu: bytes, max_frame_length: int = MAX_FRAME_LENGTH) -> ProtocolError:
-    """Feed `apdu` and then a good event in one read; return the hostile one's error after
-    checking that it was non-fatal, quick, small in memory, and that the good one decoded."""
+@dataclass(frozen=True)
+class Refused:
+    """Why the hostile APDU was not decoded (a ProtocolError's message, or an
+    UndecodableEvent's reason)."""
+
+    message: str
+
+
+def feed_hostile_then_good(apdu: bytes, max_frame_length: int = MAX_FRAME_LENGTH) -> Refused:
+    """Feed `apdu` and then a good event in one read; return why the hostile one was refused
+    after checking that it was non-fatal, quick, small in memory, and that the good one
+    decoded."""
     c = up_connection(max_frame_length)
     data = frame(apdu) + frame(v.CONNECTION_CLEARED)
     tracemalloc.start()
@@ -135,14 +152,20 @@ def feed_hostile_then_good(apdu: bytes, max_frame_length: int = MAX_FRAME_LENGTH
         tracemalloc.stop()
     assert len(events) == 2, events
     error, good = events
-    assert isinstance(error, ProtocolError) and not error.fatal, error
+    if isinstance(error, EventReceived):
+        # An event report: passed on as undecodable, with its bytes and the reason.
+        assert isinstance(error.event, UndecodableEvent) and error.event.raw == apdu, error
+        refused = Refused(error.event.reason)
+    else:
+        assert isinstance(error, ProtocolError) and not error.fatal, error
+        refused = Refused(error.message)
     assert isinstance(good, EventReceived) and good.event.name == "connection_cleared"
     assert good.event.releasing_device == DeviceId.of("257")
     assert c.state is LinkState.UP
     assert elapsed < FAST, f"{elapsed * 1000:.1f} ms"
     # Nothing beyond a few copies of the frame itself (receive buffer, frame, APDU bytes).
     assert peak < 8 * len(data) + 256 * 1024, f"peak {peak} bytes for a {len(data)}-byte input"
-    return error
+    return refused
 
 
 def decodes(apdu: bytes, max_frame_length: int = MAX_FRAME_LENGTH) -> EventReceived:
@@ -434,6 +457,7 @@ def test_the_deepest_real_apdus_are_far_from_the_nesting_bound():
         transferred_connections=_changes(2),
         cause="transfer",
         global_call_id=b"\x01" * 16,
+        old_global_call_id=b"\x02" * 16,
         private_data=(SIEMENS_PRIVATE,),
     )
     apdu = codec.encode_apdu(codec.EventReport(9, ev))

@@ -186,9 +186,11 @@ def test_fast_path_and_general_path_agree_for_every_call_control_event():
         E.ConnectionClearedEvent(releasing_device=dev("100"), **common),
         E.TransferredEvent(secondary_old_call=other, transferring_device=dev("100"),
                            transferred_to_device=dev("101"),
-                           transferred_connections=(E.ConnectionChange(conn, conn, dev("0891")),
+                           transferred_connections=(E.ConnectionChange(conn, conn, dev("0891"),
+                                                                       dev("9901")),
                                                     E.ConnectionChange(other, other, dev("101"))),
-                           **common),
+                           old_global_call_id=b"\x02" * 14 + b"\x00\x2b",
+                           old_thread_id=b"\x03" * 16, **common),
         E.DivertedEvent(diverting_device=dev("100"), new_destination=dev("102"),
                         calling_device=dev("0891"), called_device=dev("100"),
                         last_redirection_device=dev("100"), **common),
@@ -202,7 +204,7 @@ def test_fast_path_and_general_path_agree_for_every_call_control_event():
                               called_device=dev("0891"), last_redirection_device=E.NOT_KNOWN, **common),
         E.ConferencedEvent(secondary_old_call=other, conferencing_device=dev("100"),
                            added_party=dev("101"), conference_connections=(E.ConnectionChange(conn, other, dev("101")),),
-                           **common),
+                           old_global_call_id=b"\x02" * 14 + b"\x00\x2b", **common),
         E.CallClearedEvent(**dict(common, local_connection_state=None)),  # carries no state
         E.QueuedEvent(queue=dev("500"), calling_device=dev("0891"), called_device=dev("500"),
                       last_redirection_device=E.NOT_KNOWN, number_queued=3, **common),
@@ -222,6 +224,15 @@ def test_fast_path_and_general_path_agree_for_every_call_control_event():
         assert fast.event == general, ev.name
         # and the typed value survives the trip (fields the event type does not carry stay None)
         assert fast.event == ev, ev.name
+        # the other tag form of every tagged field decodes to the same event, both ways
+        alternate = codec.encode_apdu(codec.EventReport(5, ev), tag_form="alternate")
+        assert alternate != apdu, ev.name
+        assert codec.decode_apdu(alternate).event == ev, ev.name
+        codec._event_report_parts, saved = (lambda _data: None), codec._event_report_parts
+        try:
+            assert codec.decode_apdu(alternate).event == ev, ev.name
+        finally:
+            codec._event_report_parts = saved
 
 
 def test_the_spec_in_use_has_the_fast_path_types(tmp_path, monkeypatch):

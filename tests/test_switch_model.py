@@ -232,10 +232,14 @@ def test_transfer() -> None:
         "secondary_old_call": {"call_id": c2, "device": "100"}, "transferring_device": "100",
         "transferred_to_device": "101", "endpoint": caller,
         "transferred_connections": [
+            # HiPath's layout (protocol facts §6): the external party's entry names the
+            # trunk it comes in on as associatedNID.
             {"new_connection": {"call_id": c1, "device": caller},
-             "old_connection": {"call_id": c1, "device": caller}, "endpoint": caller},
+             "old_connection": {"call_id": c1, "device": caller}, "endpoint": caller,
+             "associated_nid": "9901"},
             {"new_connection": {"call_id": c1, "device": "101"},
-             "old_connection": {"call_id": c2, "device": "101"}, "endpoint": "101"},
+             "old_connection": {"call_id": c2, "device": "101"}, "endpoint": "101",
+             "associated_nid": None},
         ],
     }
     matches(r.seen("100"), [
@@ -259,6 +263,10 @@ def test_transfer() -> None:
     recs = {rec.call_id.hex(): rec for rec in r.model.finished}
     c1_gcid = recs[c1].global_call_id
     assert all(n.event.global_call_id == c1_gcid for n in r.notes if n.event.connection.call_id == bytes.fromhex(c1))
+    # ... and, as HiPath's, the callLinkageDataList names the consultation as the old call
+    transfers = [n.event for n in r.notes if n.event.name == "transferred"]
+    assert transfers and all(t.old_global_call_id == recs[c2].global_call_id
+                             and t.thread_id == t.old_thread_id == c1_gcid for t in transfers)
     assert (recs[c1].outcome, recs[c1].answered_by, recs[c1].transferred_to, recs[c1].consultation) == (
         "transferred", "100", "101", False)
     assert recs[c1].devices == ["100", "101"]

@@ -914,3 +914,69 @@ def test_without_snapshots_lone_clears_of_unknown_calls_are_ignored():
     r = Run(CallTracker({"100"}, strict=True))
     r.feed([d for d in seq.items if d.event.name == "connection_cleared"])
     assert r.rows == {}
+
+
+# Events that could not be decoded -------------------------------------------------------------
+
+
+def undecodable(seq: Sequence, c: es.SimCall, monitor: str, *, at_device: str,
+                state: str | None, event_type: str = "transferred") -> Delivery:
+    """What the codec makes of a call-control event it cannot decode: the envelope, the
+    first connection it could read and the monitor's local connection state."""
+    from cstapopup.csta.events import UndecodableEvent
+
+    event = UndecodableEvent(cross_ref_id=b"\x00\x01", category="callControlEvents", tag=17,
+                             event_type=event_type, connection=c.conn(at_device),
+                             local_connection_state=state, reason="test", raw=b"\xa1\x00")
+    return Delivery(monitor, event, seq.now)
+
+
+def test_an_undecodable_event_of_a_known_call_makes_its_outcome_unknown():
+    seq = Sequence({"100"})
+    c = seq.call(0x0701)
+    es.ring(seq, c, "100")
+    seq.wait(4)
+    es.answer(seq, c, "100")
+    seq.wait(30)
+    r = run(seq)
+    assert r.only.outcome is Outcome.ANSWERED and r.only.answered_by == "100"
+    # The transfer could not be read; the monitor's own state (null) could.
+    r.feed([undecodable(seq, c, "100", at_device="100", state="null")])
+    call = r.only
+    assert call.outcome is Outcome.UNKNOWN          # not "answered": a transfer happened unseen
+    assert call.answered_by == "100" and call.remote_number == X   # what was seen stays
+    assert ("undecodable", "100", "transferred") in hop_kinds(call)
+    assert call.ended_at == seq.now                 # our device left the call then
+    assert not call.is_live
+
+
+def test_an_undecodable_event_without_a_state_keeps_the_call_live_and_honest():
+    seq = Sequence({"100", "101"})
+    c = seq.call(0x0702)
+    es.ring(seq, c, "100")
+    es.answer(seq, c, "100")
+    r = run(seq)
+    again = undecodable(seq, c, "101", at_device="100", state=None)
+    r.feed([undecodable(seq, c, "100", at_device="100", state=None), again])
+    call = r.only
+    assert call.is_live and call.outcome is Outcome.IN_PROGRESS
+    # two monitors' copies of one event: one hop
+    assert [h for h in hop_kinds(call) if h[0] == "undecodable"] == [
+        ("undecodable", "100", "transferred")]
+    seq.wait(10)
+    es.clear(seq, c, "100", {"100": "null"})
+    r.feed(seq.items[-1:])
+    assert r.only.outcome is Outcome.UNKNOWN and r.only.ended_at is not None
+
+
+def test_an_undecodable_event_of_an_unknown_call_makes_no_record():
+    from cstapopup.csta.events import UndecodableEvent
+
+    seq = Sequence({"100"})
+    c = seq.call(0x0703)
+    r = run(seq)
+    r.feed([undecodable(seq, c, "100", at_device="100", state="connected", event_type="delivered")])
+    # nor one that names no connection at all, nor one of another category
+    bare = UndecodableEvent(cross_ref_id=b"", reason="unreadable", raw=b"\xa1\x00")
+    r.feed([Delivery("100", bare, seq.now)])
+    assert r.rows == {}

@@ -1,31 +1,43 @@
-"""The real or known-good bytes from the protocol facts (§2, §5, §7), as APDUs without headers."""
+"""The real or known-good bytes of the protocol facts, by name, for the tests that use them.
+
+The bytes live in the corpus (tests/corpus/*.json, with their source and expected decode);
+this only names some of them.  APDUs without the frame header, except the *_FRAME ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "corpus"
 
 
 def h(text: str) -> bytes:
     return bytes.fromhex("".join(text.split()))
 
 
-AARQ_AMHOST_FRAME = h("""26 80 33 60 31 A1 07 06 05 2B 0C 00 81 5A 8A 02 06 80 AC 15 A2 13 A0 11 A0 0F
-    04 06 41 4D 48 4F 53 54 04 05 37 37 37 37 37 BE 0B 28 09 A0 07 A0 05 03 03 00 10 00""")
-ABRT = h("64 06 80 01 00 81 01 01")
-MONITOR_START_100_FRAME = h("""26 80 37 A1 35 02 01 01 02 01 47 30 2D 30 05 80 03 31 30 30 A0 24
-    80 04 06 00 00 00 86 02 03 00 87 02 06 00 88 03 05 00 00 89 03 02 00 00 83 02 05 00
-    85 02 01 00 84 02 07 00""")
-MONITOR_START_RESULT = h("A2 0E 02 01 01 30 09 02 01 47 30 04 55 02 00 01")
-MONITOR_STOP = h("A1 0C 02 01 02 02 01 49 30 04 55 02 00 01")
-MONITOR_STOP_RESULT = h("A2 0A 02 01 02 30 05 02 01 49 05 00")
-SYSTEM_STATUS = h("A1 0C 02 01 01 02 02 00 D3 30 03 0A 01 02")
-SYSTEM_STATUS_RESULT = h("A2 0B 02 01 01 30 06 02 02 00 D3 05 00")
-MAKE_CALL_FRAME = h("26 80 18 A1 16 02 01 04 02 01 0A 30 0E 30 05 80 03 36 36 34 30 05 80 03 35 33 35")
-MAKE_CALL_RESULT = h("A2 1B 02 01 02 30 16 02 01 0A 30 11 6B 0F 30 0D 80 02 00 16 A1 07 30 05 80 03 31 30 30")
-DELIVERED = h("""A1 81 99 02 02 00 AB 02 01 15 30 81 8F 55 02 00 00 A0 81 88 A4 81 85 6B 0F 30 0D 80 02 88 6B A1 07
-30 05 80 03 35 34 38 63 07 30 05 80 03 35 34 38 61 07 30 05 80 03 35 33 31 62 07 30 05 80 03 35 34
-38 64 02 87 00 6B 0F 30 0D 80 02 88 6B A1 07 30 05 80 03 35 33 31 4E 01 02 0A 01 16 A5 28 30 12 81
-10 01 3E C5 C3 22 C3 47 88 01 00 80 00 00 00 88 6B 30 12 81 10 01 3E C5 C3 22 C3 47 88 01 00 80 00
-00 00 88 6B 7E 12 A0 10 18 0E 32 30 31 32 31 32 31 31 31 30 35 37 31 39""")
-CONNECTION_CLEARED = h("""A1 44 02 01 05 02 01 15 30 3C 55 02 00 01 A0 36 A3 34 6B 0F 30 0D 80 02 B1 64 A1 07 30 05 80 03
-   31 30 30 63 07 30 05 80 03 32 35 37 4E 01 00 0A 01 30 7E 12 A0 10 18 0E 32 30 31 30 30 39 32 35
-   31 31 33 35 31 30""")
-ERROR_INVALID_MONITOR_OBJECT = h("A3 0B 02 01 02 02 01 01 A0 03 0A 01 3E")
+def corpus_bytes(name: str) -> bytes:
+    """All the bytes of one corpus case (as stored: frame headers included where given)."""
+    doc = json.loads((CORPUS / f"{name}.json").read_text(encoding="utf-8"))
+    return h(" ".join(doc["hex"]))
+
+
+AARQ_AMHOST_FRAME = corpus_bytes("aarq-amhost")
+ABRT = corpus_bytes("abrt")
+AARE_LAYOUT = corpus_bytes("aare-layout")
+MONITOR_START_100_FRAME = corpus_bytes("monitor-start-100")
+MONITOR_START_RESULT = corpus_bytes("monitor-start-result")
+MONITOR_STOP = corpus_bytes("monitor-stop")
+MONITOR_STOP_RESULT = corpus_bytes("monitor-stop-result")
+SYSTEM_STATUS = corpus_bytes("system-status")
+SYSTEM_STATUS_RESULT = corpus_bytes("system-status-result")
+MAKE_CALL_FRAME = corpus_bytes("make-call-664-535")
+MAKE_CALL_RESULT = corpus_bytes("make-call-result")
+DELIVERED = corpus_bytes("delivered-531-548")
+CONNECTION_CLEARED = corpus_bytes("connection-cleared-b164")
+ERROR_INVALID_MONITOR_OBJECT = corpus_bytes("error-invalid-monitor-object")
 # Hookswitch (physical device feature [3] / hookswitch [3]) for 548, off hook, as in §6.
-HOOKSWITCH_548_OFF = h("A1 1F 02 01 07 02 01 15 30 17 55 02 00 00 A3 11 A3 0F 63 07 30 05 80 03 35 34 38 04 01 01 01 01 00")
+HOOKSWITCH_548_OFF = corpus_bytes("hookswitch-548-off")
+#: The Transferred event a HiPath sends (protocol facts §6), and the same in the other forms.
+TRANSFERRED_HIPATH = corpus_bytes("transferred-hipath")
+TRANSFERRED_OTHER_FORMS = corpus_bytes("transferred-other-forms")

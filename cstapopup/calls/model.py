@@ -43,7 +43,9 @@ class Hop:
 
     kind: str            # delivered, diverted, answered, held, retrieved, transferred, conferenced, cleared, failed
     #                      (also from the tracker: originated, offered, queued, link_lost,
-    #                      under_way: listed by a snapshot, its beginning unseen)
+    #                      under_way: listed by a snapshot, its beginning unseen;
+    #                      undecodable: an event of the call that could not be read, detail
+    #                      its type, e.g. "transferred")
     device: str | None
     at: datetime
     detail: str | None = None   # e.g. the cause, or the device the call went to

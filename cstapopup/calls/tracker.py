@@ -42,8 +42,10 @@ Decisions on the record's fields:
   > missed (ended unanswered after ringing at ours, or any unanswered incoming call) >
   abandoned (our own call, ended unanswered).  Live: in_progress; link lost: unknown unless
   one of the above was already a fact.  A call part of whose life went by unseen — continued
-  after a link loss, or under way before its monitor started (`snapshot()`) — is unknown
-  once it ends, whatever was seen of it (that stays in its fields and hops).
+  after a link loss, under way before its monitor started (`snapshot()`), or with a
+  call-control event that could not be decoded (an `UndecodableEvent`: an "undecodable" hop)
+  — is unknown once it ends, whatever was seen of it (that stays in its fields and hops).
+  An undecodable event of a call the tracker does not know makes no record.
 - `answered_at` is when one of ours answered (or, for our own call, when the other side
   did).  For answered_elsewhere it stays empty: we do not know how long they talked.
   `answered_by` is the first of ours to answer; seen only from a transfer (or conference)
@@ -89,6 +91,7 @@ from cstapopup.csta.events import (
     ServiceInitiatedEvent,
     SnapshotCall,
     TransferredEvent,
+    UndecodableEvent,
 )
 
 __all__ = ["CallTracker"]
@@ -416,6 +419,9 @@ class CallTracker:
         at = _as_utc(received_at) if received_at is not None else _as_utc(self._clock())
         out: dict[str, Call] = {}
         self._sweep(at, out)
+        if isinstance(event, UndecodableEvent):
+            self._feed_undecodable(device, event, at, out)
+            return list(out.values())
         if not isinstance(event, CallEvent):
             # Hookswitch, do-not-disturb, forwarding, unknown: not about a call.
             return list(out.values())
@@ -457,6 +463,39 @@ class CallTracker:
         self._apply(rec, device, event, at)
         self._after(rec, event, at, out)
         return list(out.values())
+
+    def _feed_undecodable(self, device: str, event: UndecodableEvent, at: datetime,
+                          out: dict[str, Call]) -> None:
+        """A call-control event that could not be decoded, of a call we know: something
+        happened to the call that we cannot read (a transfer, an answer, ...), so how it went
+        is not known, as for a call part of whose life went by unseen.  The call keeps what
+        was seen and gets a hop saying what could not be read.  A call we do not know is not
+        made up from it."""
+        if event.category != "callControlEvents" or event.call_id is None:
+            return
+        rec = self._find_ids(None, event.call_id, False)
+        if rec is None or rec.state == _ABSORBED:
+            return
+        at = max(at, rec.last_at)
+        what = event.event_type or f"tag {event.tag}"
+        last = rec.hops[-1] if rec.hops else None
+        if last is not None and last.kind == "undecodable" and last.detail == what \
+                and at - last.at <= self._duplicate_window:
+            return  # the same event from another monitor
+        rec.last_at = at
+        rec.gap = True
+        rec.materialised = True
+        device_named = event.connection.device if event.connection is not None else None
+        rec.hops.append(Hop("undecodable", _num(device_named) or device, at, what))
+        lcs = event.local_connection_state
+        if rec.state == _LIVE and lcs is not None:
+            # The monitor's own state could be read: it still says whether our device is in.
+            self._set_presence(rec, device, lcs)
+            if all(state == _GONE for state in rec.presence.values()):
+                rec.ended_at = at
+                rec.left_via = event.name
+                self._finish(rec)
+        self._emit(rec, at, out)
 
     def _admit(self, rec: _Record, device: str, event: CallEvent, at: datetime) -> bool:
         """Whether an event of a remembered (not live) call is taken; revives the call if so."""

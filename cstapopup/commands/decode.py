@@ -2,7 +2,9 @@
 
 For administrators troubleshooting a PBX link (Wireshark has no CSTA dissector).  Input is
 hex on the command line or stdin, with or without the 3-byte frame headers, several in a row,
-whitespace and colons ignored.  Passwords in an AARQ are masked.
+whitespace and colons ignored.  Passwords in an AARQ are masked.  An event report whose event
+cannot be decoded is shown as an "undecodable" event (what could be read of it, and why), the
+others are still decoded, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from typing import Any
 
 from cstapopup.csta import codec, framing
+from cstapopup.csta.events import UndecodableEvent
 
 EXIT_UNDECODABLE = 1
 
@@ -113,7 +116,10 @@ def describe(apdu: codec.Apdu, show_password: bool = False) -> dict[str, Any]:
     if isinstance(apdu, codec.AssociationResponse):
         return {"kind": "aare", "result": apdu.result,
                 "result_name": {0: "accepted", 1: "rejected_permanent", 2: "rejected_transient"}.get(apdu.result, "unknown"),
-                "diagnostic": apdu.diagnostic, "application_context": apdu.application_context}
+                "diagnostic": apdu.diagnostic, "application_context": apdu.application_context,
+                "aps_stamp": None if apdu.aps_stamp is None else apdu.aps_stamp.hex(),
+                "system_version": None if apdu.system_version is None else apdu.system_version.hex(),
+                "csta_version": to_jsonable(apdu.csta_version)}
     if isinstance(apdu, codec.Abort):
         return {"kind": "abrt", "source": apdu.source, "diagnostic": apdu.diagnostic}
     if isinstance(apdu, (codec.ReleaseRequest, codec.ReleaseResponse)):
@@ -164,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         where = "" if exc.offset is None else f" at byte {exc.offset}"
         print(f"cstapopup decode: {exc}{where}", file=sys.stderr)
         return EXIT_UNDECODABLE
+    status = 0
     for offset, apdu in apdus:
         try:
             value = codec.decode_apdu(apdu)
@@ -172,5 +179,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"cstapopup decode: cannot decode the APDU at byte {offset} "
                   f"(error at byte {where}): {exc.args[0]}", file=sys.stderr)
             return EXIT_UNDECODABLE
-        print(json.dumps(describe(value, args.show_password), ensure_ascii=False))
-    return 0
+        print(json.dumps(describe(value, args.show_password), ensure_ascii=False), flush=True)
+        if isinstance(value, codec.EventReport) and isinstance(value.event, UndecodableEvent):
+            print(f"cstapopup decode: cannot decode the event in the APDU at byte {offset}: "
+                  f"{value.event.reason}", file=sys.stderr)
+            status = EXIT_UNDECODABLE
+    return status

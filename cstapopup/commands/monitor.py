@@ -98,6 +98,9 @@ def format_event(device: str, event: CstaEvent) -> str:
         parts.append(f"({d['local_connection_state']}, {d.get('cause') or '-'})")
     if event.name == "unknown":
         parts.append(f"{d.get('category')} tag {d.get('tag')}")
+    if event.name == "undecodable":
+        parts.append(f"({d.get('event_type') or d.get('category') or 'event'} that could not "
+                     f"be decoded: {d.get('reason')}; bytes {d.get('raw')})")
     return " ".join(p for p in parts if p)
 
 

@@ -66,6 +66,10 @@ def add_parser(sub: Any) -> None:
                    help="speak TLS with this certificate (chain) file; its key in the same file "
                    "or --tls-key")
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    p.add_argument("--tag-form", choices=("hipath", "alternate"), default="hipath",
+                   help="hipath (default): every tagged field in the form a HiPath sends it; "
+                   "alternate: each in its other tag form (implicit for explicit and the "
+                   "reverse), to check that a client takes both")
     p.set_defaults(func=run)
 
 
@@ -143,7 +147,8 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             args.host, args.port, args.user, args.password, devices, trunks=trunks,
             max_links=args.max_links, scenario=args.scenario, scenario_device=args.scenario_device,
             demo=args.demo, rate=args.rate, speed=args.speed, seed=args.seed, clock_start=start,
-            forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls)
+            forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls,
+            tag_form=getattr(args, "tag_form", "hipath"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

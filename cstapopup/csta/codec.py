@@ -2,10 +2,14 @@
 
 `decode_apdu()` turns one APDU (no frame header) into a typed value: an association PDU, a
 ROSE PDU with its argument or result decoded by operation, or an `EventReport` holding a typed
-event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Malformed
-input raises `DecodeError` (with the byte offset where known) and nothing else; so does input
-beyond the bounds on nesting, list and string sizes (`MAX_*`, checked by `check_structure()`
-before asn1tools sees the bytes, and on the values the library interprets).
+event.  `encode_apdu()` does the reverse for everything a client or a PBX sends.  Every field
+whose context tag meets a tagged type is read in both tag forms, explicit and implicit ("Tag
+forms" below); what is written is HiPath's form, or the other with tag_form="alternate".
+Malformed input raises `DecodeError` (with the byte offset where known) and nothing else; so
+does input beyond the bounds on nesting, list and string sizes (`MAX_*`, checked by
+`check_structure()` before asn1tools sees the bytes, and on the values the library
+interprets) — except an event report whose envelope can be read: that becomes an
+`UndecodableEvent`, so that no event is lost without a trace.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import asn1tools
+from asn1tools.codecs import ber
 
 from . import names, operations
 from .events import (
@@ -32,6 +37,7 @@ from .events import (
     CstaEvent,
     NOT_KNOWN,
     DeviceId,
+    UndecodableEvent,
     UnknownEvent,
 )
 
@@ -223,7 +229,7 @@ def _cache_dir() -> Path:
 
 #: Changes whenever compile_spec() builds the spec differently from the same module texts
 #: (e.g. the decode-ordered types below), so that no cache made by an older build is used.
-SPEC_FORMAT = 2
+SPEC_FORMAT = 3
 
 
 def _spec_key(sources: list[bytes]) -> str:
@@ -272,21 +278,294 @@ def _add_decode_ordered_events(module: dict[str, Any]) -> None:
     invoke["members"][2] = dict(argument, members=[argument["members"][0], info])
 
 
-def compile_spec() -> Any:
+# Tag forms ------------------------------------------------------------------------------
+#
+# Where a context tag [n] (or a role id's own [APPLICATION n]) meets a type that has a tag of
+# its own, a PBX may send either form: the tag wrapping the whole inner element (explicit:
+# A0 { 6B { .. } }) or replacing its tag (implicit: A0 { 30 { .. } }).  ECMA-285 prescribes
+# one form per field, and a HiPath does not follow one rule: in a Transferred event the
+# secondaryOldCall's [0] replaces the ConnectionID's 6B while the transferredConnections'
+# [0] / [1] wrap it (protocol facts §6).  So every such field is compiled as a `TagForms`
+# element: the same outer tag, and the form chosen by the tag of the first element inside it.
+# Each form's value is normalised to the declared form's, so the rest of the codec sees one
+# shape.  What is encoded is the declared form (HiPath's where it is known); the spec from
+# `spec_for("alternate")` encodes the other one, so that a simulator can speak it too.
+
+#: First inner tags of the implicit forms: a ConnectionID's CHOICE (callID [0], deviceID [1],
+#: both SEQUENCE) and a DeviceID's contents (its deviceIdentifier alternatives [0]..[6]).
+_CONNECTION_CONTENT_TAGS = frozenset({0x80, 0xA1, 0x30})
+_DEVICE_CONTENT_TAGS = frozenset({0x80, 0x81, 0x82, 0xA3, 0x84, 0xA5, 0x86})
+#: First inner tags of a role device id's CHOICE: a DeviceID, or one of the NULL
+#: alternatives notKnown [7] .. restricted [10].
+_ROLE_CONTENT_TAGS = frozenset({0x30, 0x87, 0x88, 0x89, 0x8A})
+
+
+class TagForms(ber.Type):
+    """One element that may come in several tag forms (see "Tag forms" above).
+
+    `forms` are compiled types that all decode the whole element (same outer tag); `select`
+    maps the tag byte of the first element inside to the form to use (default: the first,
+    the declared one); `null_tags` maps tags that stand for a NULL alternative when their
+    content is empty, and for a DeviceID alternative otherwise (restricted [1] NULL against
+    deviceNumber [1] INTEGER), to the form for the empty case.  `wraps[i]`, when set, is the
+    CHOICE alternative under which form i's value appears in the declared form.
+    `encode_forms`: the forms `encode` tries in turn (one with a wrap only for a value of that
+    alternative), then the declared one; `alternate`: those of the other tag form.
+    """
+
+    def __init__(self, name: str, forms: list[Any], select: dict[int, int],
+                 wraps: list[str | None], null_tags: dict[int, int] | None = None,
+                 alternate: tuple[int, ...] = (1,)) -> None:
+        super().__init__(name, "TagForms", None)
+        tags = {bytes(f.tag) for f in forms}
+        if len(tags) != 1:
+            raise ValueError(f"{name}: the forms of one element need one outer tag, not {tags}")
+        self.tag = bytes(forms[0].tag)
+        self.tag_len = len(self.tag)
+        if self.tag_len != 1:
+            raise ValueError(f"{name}: only one-byte outer tags are supported")
+        self._tag_byte = self.tag[0]
+        self.forms = forms
+        self.select = select
+        self.wraps = wraps
+        self.null_tags = null_tags or {}
+        self.alternate = alternate
+        self.encode_forms: tuple[int, ...] = ()
+
+    def decode(self, data: bytearray, offset: int, values: Any = None) -> tuple[Any, int]:
+        # On the fast path of every event (its role ids and connections): the outer tag and
+        # length are read once here, and the chosen form decodes the contents.
+        end = len(data)
+        if offset + 1 >= end:
+            raise ber.OutOfByteDataError("Ran out of data when reading tag", offset=offset)
+        if data[offset] != self._tag_byte:
+            return ber.TAG_MISMATCH, offset
+        length: int | None = data[offset + 1]
+        pos = offset + 2
+        if length & 0x80:  # type: ignore[operator]
+            length, pos = ber.decode_length(data, offset + 1, enforce_definite=False)
+        index = 0
+        if length != 0 and pos < end:
+            inner = data[pos]
+            index = self.select.get(inner, 0)
+            if inner in self.null_tags and pos + 1 < end and data[pos + 1] == 0:
+                index = self.null_tags[inner]
+        value, end = self.forms[index].decode_content(data, pos, length)
+        wrap = self.wraps[index]
+        if wrap is not None:
+            value = (wrap, value)
+        return value, end
+
+    def encode(self, data: Any, encoded: bytearray, values: Any = None) -> None:
+        for index in self.encode_forms:
+            wrap = self.wraps[index]
+            if wrap is None:
+                self.forms[index].encode(data, encoded)
+                return
+            if isinstance(data, tuple) and data[0] == wrap:
+                self.forms[index].encode(data[1], encoded)
+                return
+        self.forms[0].encode(data, encoded)
+
+
+class _TagFormsCompiler(ber.Compiler):
+    """asn1tools' BER compiler, plus `TagForms` for members marked by `_add_tag_forms()`;
+    with `alternate`, every TagForms encodes its other form."""
+
+    def __init__(self, specification: dict[str, Any], alternate: bool = False) -> None:
+        super().__init__(specification, False)
+        self._alternate = alternate
+
+    def compile_type(self, name: str, type_descriptor: dict[str, Any], module_name: str) -> Any:
+        wrapped = type_descriptor.get("x-explicit")
+        if wrapped is not None:
+            # [n] around an element that has tag forms of its own (a role id).
+            outer = ber.ExplicitTag(name, self.compile_type(name, wrapped["inner"], module_name))
+            outer.set_tag(wrapped["number"], ber.Class.CONTEXT_SPECIFIC)
+            return outer
+        spec_forms = type_descriptor.get("x-tag-forms")
+        if spec_forms is None:
+            return super().compile_type(name, type_descriptor, module_name)
+        forms, select, wraps = [], {}, []
+        for index, form in enumerate(spec_forms["forms"]):
+            forms.append(self.compile_type(name, form["type"], module_name))
+            wraps.append(form.get("wrap"))
+            for tag in form["first"]:
+                select.setdefault(tag, index)
+        compiled = TagForms(name, forms, select, wraps, dict(spec_forms.get("null_tags", ())),
+                            tuple(spec_forms.get("alternate", (1,))))
+        if self._alternate:
+            compiled.encode_forms = compiled.alternate
+        return compiled
+
+
+def _tag(number: int, kind: str, cls: str | None = None) -> dict[str, Any]:
+    tag: dict[str, Any] = {"number": number, "kind": kind}
+    if cls is not None:
+        tag["class"] = cls
+    return tag
+
+
+_PRIMITIVE_TYPES = frozenset({"NULL", "OCTET STRING", "INTEGER", "BOOLEAN", "IA5String",
+                              "NumberDigits", "ENUMERATED"})
+
+
+def _first_tag(member: dict[str, Any], kind: str | None = None) -> int | None:
+    """The tag byte a CHOICE alternative starts with (None: not one of ours to know)."""
+    tag = member.get("tag")
+    if tag is None:
+        return {"DeviceID": 0x30, "NULL": 0x05}.get(member["type"])
+    kind = kind or tag.get("kind", "EXPLICIT")
+    if kind == "EXPLICIT" or member["type"] not in _PRIMITIVE_TYPES:
+        return 0xA0 | tag["number"]
+    return 0x80 | tag["number"]
+
+
+def _add_tag_forms(module: dict[str, Any]) -> None:
+    """Mark every member whose tag meets a tagged type (see "Tag forms") with its forms."""
+    types = module["types"]
+    roles: dict[str, tuple[int, str]] = {}   # role CHOICE -> (its APPLICATION number, DeviceID alt)
+    for name, t in types.items():
+        tag = t.get("tag", {})
+        if t.get("type") == "CHOICE" and tag.get("class") == "APPLICATION":
+            alts = [m["name"] for m in t["members"] if m and m.get("type") == "DeviceID"]
+            if alts:
+                roles[name] = (tag["number"], alts[0])
+    flip = {"EXPLICIT": "IMPLICIT", "IMPLICIT": "EXPLICIT"}
+
+    def device_choice(alts: list[Any], device_alt: str, outer: dict[str, Any],
+                      number: int, cls: str | None) -> dict[str, Any]:
+        """The forms of a CHOICE with a DeviceID alternative under a tag (`outer`: how the
+        declared form is tagged): as declared; with its tagged NULL alternatives in their
+        other form (restricted [1] NULL: A1 { 05 00 } or 81 00); with the tag replacing the
+        DeviceID's (its contents directly)."""
+        own = {t for t in (_first_tag(m) for m in alts if m) if t is not None}
+        flipped, flipped_first = [], set()
+        for m in alts:
+            if m and m["type"] == "NULL" and "tag" in m:
+                kind = flip[m["tag"].get("kind", "EXPLICIT")]
+                flipped.append(dict(m, tag=dict(m["tag"], kind=kind)))
+                flipped_first.add(_first_tag(m, kind))
+            else:
+                flipped.append(m)
+        device = {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT", cls)},
+                  "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": device_alt}
+        forms: list[dict[str, Any]] = [{"type": outer, "first": sorted(own - _DEVICE_CONTENT_TAGS)},
+                                       device]
+        # A tag of a NULL alternative and of a DeviceID alternative (restricted [1] NULL and
+        # deviceNumber [1] INTEGER, both 81) selects the NULL when its content is empty.
+        null_tags = {t: 0 for t in own & _DEVICE_CONTENT_TAGS}
+        if flipped_first:
+            forms.append({"type": dict(outer, type="CHOICE", members=flipped),
+                          "first": sorted(flipped_first - _DEVICE_CONTENT_TAGS)})
+            null_tags.update({t: 2 for t in flipped_first & _DEVICE_CONTENT_TAGS})
+        return {"forms": forms, "null_tags": sorted(null_tags.items()),
+                "alternate": [1, 2] if flipped_first else [1]}
+
+    def role_forms(type_name: str) -> dict[str, Any]:
+        # A role id: its [APPLICATION n] wraps the CHOICE, or replaces a DeviceID's tag.
+        number, alt = roles[type_name]
+        outer = {"type": type_name}
+        found = device_choice(types[type_name]["members"], alt, outer, number, "APPLICATION")
+        if len(found["forms"]) == 3:
+            # the NULL alternatives' variant, under the role id's own tag
+            found["forms"][2]["type"]["tag"] = _tag(number, "EXPLICIT", "APPLICATION")
+        return found
+
+    def forms_of(member: dict[str, Any]) -> dict[str, Any] | None:
+        type_name = member["type"]
+        tag = member.get("tag")
+        if tag is None:
+            return role_forms(type_name) if type_name in roles else None
+        if tag.get("class") not in (None, "CONTEXT"):
+            return None
+        number = tag["number"]
+        kind = tag.get("kind", "EXPLICIT")
+        declared = {k: v for k, v in member.items()
+                    if k not in ("name", "optional", "default", "x-tag-forms")}
+        declared["tag"] = _tag(number, kind)
+        other = {"type": type_name, "tag": _tag(number, flip[kind])}
+        if type_name in ("ConnectionID", "DeviceID"):
+            own = {0x6B} if type_name == "ConnectionID" else {0x30}
+            content = (_CONNECTION_CONTENT_TAGS if type_name == "ConnectionID"
+                       else _DEVICE_CONTENT_TAGS)
+            first = (own, content) if kind == "EXPLICIT" else (content, own)
+            return {"forms": [{"type": declared, "first": sorted(first[0])},
+                              {"type": other, "first": sorted(first[1])}]}
+        if type_name in roles:
+            app, alt = roles[type_name]
+            # [n] wrapping the role id (which has its forms), or replacing its tag.
+            explicit = {"type": type_name, "x-explicit": {
+                "number": number, "inner": {"type": type_name, "x-tag-forms": role_forms(type_name)}}}
+            implicit = {"type": type_name, "tag": _tag(number, "IMPLICIT")}
+            own = {0x60 | app}
+            pair = ((explicit, own), (implicit, _ROLE_CONTENT_TAGS))
+            if kind == "IMPLICIT":
+                pair = pair[::-1]
+            return {"forms": [
+                {"type": pair[0][0], "first": sorted(pair[0][1])},
+                {"type": pair[1][0], "first": sorted(pair[1][1])},
+                {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT")},
+                 "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": alt}]}
+        # A CHOICE with a DeviceID alternative under [n] (LocalDeviceID; a connection list's
+        # endpoint and associatedNID): the DeviceID's tag may be replaced by the [n].
+        resolved = types.get(type_name, member)
+        alts = resolved.get("members") if resolved.get("type") == "CHOICE" else None
+        if not alts or kind != "EXPLICIT":
+            return None
+        device_alt = next((m["name"] for m in alts if m and m.get("type") == "DeviceID"
+                           and "tag" not in m), None)
+        if device_alt is None:
+            return None
+        return device_choice(alts, device_alt, declared, number, None)
+
+    def walk(t: dict[str, Any]) -> None:
+        for m in t.get("members") or ():
+            if not isinstance(m, dict):
+                continue
+            if "name" in m and "type" in m:
+                found = forms_of(m)
+                if found is not None:
+                    m["x-tag-forms"] = found
+            walk(m)
+        if isinstance(t.get("element"), dict):
+            walk(t["element"])
+
+    for t in types.values():
+        walk(t)
+
+
+#: The tag forms a spec encodes: "hipath", the declared one of each field (HiPath's where it is
+#: known, else ECMA-285's), or "alternate", the other one (see "Tag forms").  Both decode both.
+TAG_FORMS = ("hipath", "alternate")
+
+
+def compile_spec(tag_form: str = "hipath") -> Any:
     """Compile the modules from their text (slow: a few hundred milliseconds)."""
+    if tag_form not in TAG_FORMS:
+        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    from asn1tools.codecs import constraints_checker, type_checker
+    from asn1tools.compiler import Specification
+
     d = asn1_dir()
     parsed = asn1tools.parse_files([str(d / f) for f in ASN1_FILES])
+    _add_tag_forms(parsed["CSTA-Popup-Subset"])
     _add_decode_ordered_events(parsed["CSTA-Popup-Subset"])
-    return asn1tools.compile_dict(parsed, "ber")
+    # asn1tools.compile_dict(parsed, "ber"), with the compiler that knows TagForms.
+    compiler = _TagFormsCompiler(parsed, alternate=tag_form == "alternate")
+    return Specification(compiler.process(), ber.decode_full_length,
+                         type_checker.compile_dict(parsed, False),
+                         constraints_checker.compile_dict(parsed, False))
 
 
-def load_spec(use_cache: bool = True) -> Any:
+def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
     """The compiled spec, from the on-disk cache when it matches the module texts."""
     d = asn1_dir()
     sources = [(d / f).read_bytes() for f in ASN1_FILES]
     if not use_cache:
-        return compile_spec()
-    name = f"asn1-spec-{_spec_key(sources)}.pickle"
+        return compile_spec(tag_form)
+    prefix = "asn1-spec" if tag_form == "hipath" else f"asn1-spec-{tag_form}"
+    name = f"{prefix}-{_spec_key(sources)}.pickle"
     path = _cache_dir() / name
     # An installer ships the spec compiled beside the modules (packaging/cstapopup.spec), so
     # that the first start on a new PC does not compile it; the key in the name still has to
@@ -299,7 +578,7 @@ def load_spec(use_cache: bool = True) -> Any:
             pass
         except Exception as exc:  # a damaged cache file is rebuilt, never fatal
             log.warning("ignoring unreadable ASN.1 spec cache %s: %s", candidate, exc)
-    spec = compile_spec()
+    spec = compile_spec(tag_form)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".asn1-spec-")
@@ -312,6 +591,7 @@ def load_spec(use_cache: bool = True) -> Any:
 
 
 _SPEC: Any = None
+_ALTERNATE_SPEC: Any = None
 
 
 def spec() -> Any:
@@ -319,6 +599,18 @@ def spec() -> Any:
     if _SPEC is None:
         _SPEC = load_spec()
     return _SPEC
+
+
+def spec_for(tag_form: str = "hipath") -> Any:
+    """The spec that encodes `tag_form` (TAG_FORMS); both decode either form."""
+    global _ALTERNATE_SPEC
+    if tag_form == "hipath":
+        return spec()
+    if tag_form != "alternate":
+        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    if _ALTERNATE_SPEC is None:
+        _ALTERNATE_SPEC = load_spec(tag_form="alternate")
+    return _ALTERNATE_SPEC
 
 
 # APDU values ------------------------------------------------------------------------------
@@ -336,12 +628,20 @@ class AssociationRequest:
 
 @dataclass(frozen=True, slots=True)
 class AssociationResponse:
-    """AARE: 0 accepted, 1 rejected-permanent, 2 rejected-transient."""
+    """AARE: 0 accepted, 1 rejected-permanent, 2 rejected-transient.
+
+    `aps_stamp` (16 bytes) and `system_version` (7 bytes) are what a HiPath puts in the
+    responding authentication value (protocol facts §2); None when the AARE has none (they
+    are sent, with the responder ACSE requirements, when either is set).  `csta_version` is
+    the user information's cSTAVersion bit string, None when absent."""
 
     result: int
     diagnostic: int | None = None
     diagnostic_source: str = "acseServiceUser"
     application_context: str = CSTA_APPLICATION_CONTEXT
+    aps_stamp: bytes | None = None
+    system_version: bytes | None = None
+    csta_version: tuple[bytes, int] | None = CSTA_VERSION_FOUR
     kind: str = "aare"
 
     @property
@@ -562,21 +862,25 @@ def connection_to_asn1(conn: ConnectionId) -> tuple[str, Any]:
     return ("both", {"callID": conn.call_id, "deviceID": dev})
 
 
+def _list_device_from_asn1(value: Any) -> DeviceId:
+    """A connection list's endpoint or associatedNID CHOICE -> DeviceId."""
+    alt, inner = value
+    if alt == "deviceID":
+        return device_from_asn1(inner)
+    return DeviceId("restricted" if alt == "restricted" else "not_known")
+
+
 def _connlist_from_asn1(items: Any) -> tuple[ConnectionChange, ...]:
     out = []
     for item in items:
-        endpoint = None
-        if "endpoint" in item:
-            alt, inner = item["endpoint"]
-            if alt == "deviceID":
-                endpoint = device_from_asn1(inner)
-            else:
-                endpoint = DeviceId("restricted" if alt == "restricted" else "not_known")
+        new, old = item.get("newConnection"), item.get("oldConnection")
+        endpoint, nid = item.get("endpoint"), item.get("associatedNID")
         out.append(
             ConnectionChange(
-                new_connection=connection_from_asn1(item["newConnection"]) if "newConnection" in item else None,
-                old_connection=connection_from_asn1(item["oldConnection"]) if "oldConnection" in item else None,
-                endpoint=endpoint,
+                new_connection=None if new is None else connection_from_asn1(new),
+                old_connection=None if old is None else connection_from_asn1(old),
+                endpoint=None if endpoint is None else _list_device_from_asn1(endpoint),
+                associated_nid=None if nid is None else _list_device_from_asn1(nid),
             )
         )
     return tuple(out)
@@ -597,6 +901,9 @@ def _connlist_to_asn1(changes: tuple[ConnectionChange, ...]) -> list[dict[str, A
                 item["endpoint"] = ("restricted", None)
             else:
                 item["endpoint"] = ("notKnown", None)
+        if c.associated_nid is not None:
+            item["associatedNID"] = (("deviceID", device_to_asn1(c.associated_nid))
+                                     if c.associated_nid.is_known else ("notKnown", None))
         out.append(item)
     return out
 
@@ -820,8 +1127,11 @@ def linkage_from_asn1(value: Any) -> dict[str, Any]:
 
 def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
     if listed:
-        value = value.get("newCallLinkageData", {})
-    out: dict[str, Any] = {}
+        out = {"old_" + k: v for k, v in
+               _linkage_from_asn1(value.get("oldCallLinkageData", {}), False).items()}
+        out.update(_linkage_from_asn1(value.get("newCallLinkageData", {}), False))
+        return out
+    out = {}
     gcd = value.get("globalCallData", {}).get("globalCallLinkageID")
     if gcd:
         out["global_call_id"] = _bounded(bytes(gcd[1]), "global call id")
@@ -829,6 +1139,14 @@ def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
     if thread:
         out["thread_id"] = _bounded(bytes(thread[1]), "thread id")
     return out
+
+
+def _linkage_to_asn1(global_call_id: bytes, thread_id: bytes | None) -> dict[str, Any]:
+    linkage: dict[str, Any] = {"globalCallData": {"globalCallLinkageID": (
+        "globallyUniqueCallLinkageID", global_call_id)}}
+    if thread_id is not None:
+        linkage["threadData"] = {"threadLinkageID": ("globallyUniqueThreadID", thread_id)}
+    return linkage
 
 
 def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
@@ -913,9 +1231,10 @@ def _mandatory_members(asn_name: str) -> tuple[str, ...]:
     return found
 
 
-def event_to_asn1(event: CstaEvent) -> dict[str, Any]:
-    """A typed event -> the CSTAEventReportArgument value (for the simulator / tests)."""
-    s = spec()
+def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
+    """A typed event -> the CSTAEventReportArgument value (for the simulator / tests); the
+    event itself is encoded already, in `tag_form` (TAG_FORMS)."""
+    s = spec_for(tag_form)
     if isinstance(event, CallEvent):
         asn_name = _CALL_EVENT_BY_NAME[event.name]
         _, fields = _CALL_EVENTS[asn_name]
@@ -929,14 +1248,15 @@ def event_to_asn1(event: CstaEvent) -> dict[str, Any]:
             if name not in value:
                 value[name] = _MISSING_DEFAULTS.get(name, ("notKnown", None))
         if event.global_call_id is not None:
-            linkage: dict[str, Any] = {"globalCallData": {"globalCallLinkageID": ("globallyUniqueCallLinkageID", event.global_call_id)}}
-            if event.thread_id is not None:
-                linkage["threadData"] = {"threadLinkageID": ("globallyUniqueThreadID", event.thread_id)}
+            linkage = _linkage_to_asn1(event.global_call_id, event.thread_id)
             field_name = _LINKAGE_FIELD.get(asn_name, "callLinkageData")
-            value[field_name] = (
-                {"newCallLinkageData": linkage, "oldCallLinkageData": linkage}
-                if field_name.endswith("List") else linkage
-            )
+            if field_name.endswith("List"):
+                old_id = getattr(event, "old_global_call_id", None)
+                old = linkage if old_id is None else _linkage_to_asn1(
+                    old_id, getattr(event, "old_thread_id", None))
+                value[field_name] = {"newCallLinkageData": linkage, "oldCallLinkageData": old}
+            else:
+                value[field_name] = linkage
         ext = _extensions_to_asn1(event)
         if ext:
             value["extensions"] = ext
@@ -978,19 +1298,138 @@ def _err(exc: Exception, base: int = 0) -> DecodeError:
 
 
 def decode_apdu(data: bytes) -> Apdu:
-    """Decode one APDU (without the frame header).  Raises DecodeError and nothing else."""
+    """Decode one APDU (without the frame header).  Raises DecodeError and nothing else.
+
+    An event report whose envelope can be read but whose event cannot be decoded is not an
+    error: it is an EventReport holding an `UndecodableEvent` (what could be read of it), so
+    that it is never lost on the way.
+    """
     if not data:
         raise DecodeError("empty APDU", 0)
+    data = bytes(data)
     try:
-        data = bytes(data)
         check_structure(data)
         return _decode_apdu(data)
-    except DecodeError:
-        raise
+    except DecodeError as exc:
+        error = exc
     except asn1tools.DecodeError as exc:
-        raise _err(exc) from None
+        error = _err(exc)
     except Exception as exc:  # asn1tools raises assorted errors on hostile input
-        raise DecodeError(f"malformed APDU: {type(exc).__name__}: {exc}") from None
+        error = DecodeError(f"malformed APDU: {type(exc).__name__}: {exc}")
+    report = undecodable_event_report(data, error)
+    if report is None:
+        raise error from None
+    return report
+
+
+#: EventSpecificInfo's alternatives by their context tag number.
+_CATEGORIES = (
+    "callControlEvents", "callAssociatedEvents", "mediaAttachmentEvents",
+    "physicalDeviceFeatureEvents", "logicalDeviceFeatureEvents", "deviceMaintenanceEvents",
+    "voiceUnitEvents", "vendorSpecEvents",
+)
+_EVENT_TYPES: dict[int, str] = {}
+
+
+def _call_event_type(tag: int) -> str | None:
+    """The snake_case name of the call-control event with context tag `tag`."""
+    if not _EVENT_TYPES:
+        for member in spec()._types["CallControlEvents"].type.members:
+            _EVENT_TYPES[member.tag[0] & 0x1F] = _CALL_EVENTS[member.name][0]
+    return _EVENT_TYPES.get(tag)
+
+
+def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventReport | None:
+    """An EventReport with an `UndecodableEvent` for an event report invoke (operation 21)
+    that could not be decoded: whatever its envelope and a scan of its elements give.  None
+    when `data` cannot be read as an event report invoke at all."""
+    end = len(data)
+    top = _header(data, 0, end)
+    if top is None or top[0] != 0xA1:
+        return None
+    _, pos, end = top
+    iid = _header(data, pos, end)
+    if iid is None or iid[0] != 0x02 or not 1 <= iid[2] - iid[1] <= 4:
+        return None
+    invoke_id = int.from_bytes(data[iid[1]:iid[2]], "big", signed=True)
+    element = _header(data, iid[2], end)
+    if element is not None and element[0] == 0x80:      # linked id
+        element = _header(data, element[2], end)
+    if element is None or element[0] != 0x02 \
+            or int.from_bytes(data[element[1]:element[2]], "big") != operations.EVENT_REPORT:
+        return None
+    cross_ref, category, tag, event = b"", None, None, None
+    argument = _header(data, element[2], end)
+    if argument is not None and argument[0] == 0x30:
+        for _, kind, pos, stop in _children(data, argument[1], argument[2]):
+            if kind == 0x55 and not cross_ref and stop - pos <= MAX_STRING_LENGTH:
+                cross_ref = data[pos:stop]
+            elif kind & 0xE0 == 0xA0 and category is None and kind & 0x1F < len(_CATEGORIES):
+                category = _CATEGORIES[kind & 0x1F]
+                event = _header(data, pos, stop)
+                if event is not None and event[0] & 0xC0 == 0x80:
+                    tag = event[0] & 0x1F
+    event_type = _call_event_type(tag) if category == "callControlEvents" and tag is not None \
+        else None
+    connection = state = cause = None
+    if event is not None:
+        connection = _scan_connection(data, event)
+        # The event's own local connection state (4E) and cause (0A), when readable.
+        for start, kind, _, stop in _children(data, event[1], event[2]):
+            if kind == 0x4E and state is None:
+                state = _readable("LocalConnectionState", data[start:stop])
+            elif kind == 0x0A and cause is None:
+                value = _readable("EventCause", data[start:stop])
+                cause = None if value is None else names.cause_name(value)
+    return EventReport(invoke_id, UndecodableEvent(
+        cross_ref_id=cross_ref, category=category, tag=tag, event_type=event_type,
+        connection=connection, local_connection_state=state, cause=cause,
+        reason=str(error.args[0] if isinstance(error, DecodeError) else error), raw=data))
+
+
+def _readable(type_name: str, element: bytes) -> Any:
+    """`element` decoded as `type_name`, or None when it cannot be."""
+    try:
+        check_structure(element)
+        return spec().decode(type_name, element)
+    except Exception:  # noqa: BLE001 - asn1tools raises assorted errors on damaged input
+        return None
+
+
+def _children(data: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(start, tag byte, contents start, end) of each readable element from `pos` to `end`
+    (stops at the first one `_header` cannot read)."""
+    out = []
+    while pos < end and len(out) < MAX_ELEMENTS:
+        element = _header(data, pos, end)
+        if element is None:
+            break
+        out.append((pos, *element))
+        pos = element[2]
+    return out
+
+
+def _scan_connection(data: bytes, event: tuple[int, int, int]) -> ConnectionId | None:
+    """The first ConnectionID (6B) among the event's elements that decodes: its own elements
+    first, then those nested in them, in order."""
+    level = [event[1:]]
+    for _ in range(MAX_NESTING_DEPTH):
+        nested: list[tuple[int, int]] = []
+        for pos, end in level:
+            for start, tag, contents, stop in _children(data, pos, end):
+                if tag == 0x6B:
+                    value = _readable("ConnectionID", data[start:stop])
+                    if value is not None:
+                        try:
+                            return connection_from_asn1(value)
+                        except DecodeError:  # beyond a bound: look further
+                            pass
+                elif tag & 0x20:
+                    nested.append((contents, stop))
+        if not nested:
+            return None
+        level = nested
+    return None
 
 
 def _header(data: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
@@ -1072,7 +1511,21 @@ def _decode_apdu(data: bytes) -> Apdu:
             return AssociationRequest(user, password, v["applicationContextName"])
         if alt == "aare":
             src, diag = v["resultSourceDiagnostic"]
-            return AssociationResponse(v["result"], diag, src, v["applicationContextName"])
+            stamp = version = None
+            auth = v.get("respondingAuthenticationValue")
+            if auth and auth[0] == "external":
+                enc = auth[1]["encoding"]
+                if enc[0] == "singleASN1Type" and enc[1][0] == "receiver":
+                    stamp = _bounded(bytes(enc[1][1]["apsStamp"]), "aps-stamp")
+                    version = _bounded(bytes(enc[1][1]["systemVersion"]), "system version")
+            csta_version = None
+            for info in v.get("userInformation") or ():
+                enc = info["encoding"]
+                if enc[0] == "singleASN1Type":
+                    bits = enc[1][1]["cSTAVersion"]
+                    csta_version = (bytes(bits[0]), bits[1])
+            return AssociationResponse(v["result"], diag, src, v["applicationContextName"],
+                                       stamp, version, csta_version)
         if alt == "rlrq":
             return ReleaseRequest(v.get("reason"))
         if alt == "rlre":
@@ -1151,9 +1604,10 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def encode_apdu(apdu: Apdu) -> bytes:
-    """Encode one APDU (without the frame header)."""
-    s = spec()
+def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
+    """Encode one APDU (without the frame header), each tagged field in `tag_form`
+    (TAG_FORMS: "hipath", the declared form, or "alternate", the other one)."""
+    s = spec_for(tag_form)
     try:
         if isinstance(apdu, AssociationRequest):
             value = {
@@ -1169,8 +1623,17 @@ def encode_apdu(apdu: Apdu) -> bytes:
                 "applicationContextName": apdu.application_context,
                 "result": apdu.result,
                 "resultSourceDiagnostic": (apdu.diagnostic_source, apdu.diagnostic if apdu.diagnostic is not None else 0),
-                "userInformation": [{"encoding": ("singleASN1Type", ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}))}],
             }
+            if apdu.aps_stamp is not None or apdu.system_version is not None:
+                # As a HiPath answers (protocol facts §2): authentication required, and the
+                # receiver's aps-stamp and system version.
+                value["responderAcseRequirements"] = (b"\x80", 2)
+                value["respondingAuthenticationValue"] = ("external", {"encoding": (
+                    "singleASN1Type", ("receiver", {"apsStamp": apdu.aps_stamp or b"",
+                                                    "systemVersion": apdu.system_version or b""}))})
+            if apdu.csta_version is not None:
+                value["userInformation"] = [{"encoding": ("singleASN1Type", (
+                    "newDefinition", {"cSTAVersion": apdu.csta_version}))}]
             return s.encode("ACSEapdu", ("aare", value))
         if isinstance(apdu, (ReleaseRequest, ReleaseResponse)):
             value = {} if apdu.reason is None else {"reason": apdu.reason}
@@ -1181,20 +1644,21 @@ def encode_apdu(apdu: Apdu) -> bytes:
                 value["abortDiagnostic"] = apdu.diagnostic
             return s.encode("ACSEapdu", ("abrt", value))
         if isinstance(apdu, EventReport):
-            arg = s.encode("CSTAEventReportArgument", event_to_asn1(apdu.event))
+            arg = s.encode("CSTAEventReportArgument", event_to_asn1(apdu.event, tag_form))
             return s.encode("ROSEapdu", ("invoke", {"invokeId": apdu.invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}))
         if isinstance(apdu, Invoke):
             value = {"invokeId": apdu.invoke_id, "opcode": apdu.operation}
             if apdu.linked_id is not None:
                 value["linkedId"] = apdu.linked_id
             if apdu.argument is not None:
-                value["argument"] = _encode_by_op(apdu.operation, apdu.argument, "argument")
+                value["argument"] = _encode_by_op(s, apdu.operation, apdu.argument, "argument")
             return s.encode("ROSEapdu", ("invoke", value))
         if isinstance(apdu, ReturnResult):
             value = {"invokeId": apdu.invoke_id}
             if apdu.operation is not None:
                 result = apdu.result if apdu.result is not None else ("noData", None)
-                value["result"] = {"opcode": apdu.operation, "result": _encode_by_op(apdu.operation, result, "result")}
+                value["result"] = {"opcode": apdu.operation,
+                                   "result": _encode_by_op(s, apdu.operation, result, "result")}
             return s.encode("ROSEapdu", ("returnResult", value))
         if isinstance(apdu, ReturnError):
             value = {"invokeId": apdu.invoke_id, "errcode": apdu.error_code}
@@ -1213,14 +1677,14 @@ def encode_apdu(apdu: Apdu) -> bytes:
     raise EncodeError(f"not an APDU: {apdu!r}")
 
 
-def _encode_by_op(op: int, value: Any, part: str) -> bytes:
+def _encode_by_op(s: Any, op: int, value: Any, part: str) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     opdef = operations.BY_CODE.get(op)
     type_name = getattr(opdef, part, None) if opdef else None
     if type_name is None:
         raise EncodeError(f"no ASN.1 type known for the {part} of operation {op}")
-    return spec().encode(type_name, value)
+    return s.encode(type_name, value)
 
 
 # Builders for the arguments the client sends --------------------------------------------------

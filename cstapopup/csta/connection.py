@@ -5,7 +5,8 @@ errors and rejects to requests by invoke id (never by order), answers every Syst
 the PBX with its own invoke id, and turns every protocol violation into a `ProtocolError`
 event instead of an exception.  It does no I/O: feed it with `receive_data()`, send what
 `data_to_send()` returns.  The states and their legal transitions are in `LinkState` and
-`_TRANSITIONS`.
+`_TRANSITIONS`.  An event report whose event cannot be decoded still comes out as an
+`EventReceived`, holding an `UndecodableEvent` (and logged as a warning with its bytes).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable, Union
 
 from . import codec, operations
 from .codec import UniversalFailure
-from .events import CstaEvent
+from .events import CstaEvent, UndecodableEvent
 from .framing import DEFAULT_MAX_LENGTH, FrameReader, FramingError, frame
 
 log = logging.getLogger(__name__)
@@ -297,6 +298,13 @@ class ClientConnection:
         if isinstance(apdu, codec.EventReport):
             if self.state not in (LinkState.UP, LinkState.ASSOCIATED, LinkState.RELEASING):
                 return [ProtocolError(f"event report in state {self.state.value} ignored", data=data)]
+            if isinstance(apdu.event, UndecodableEvent):
+                # Passed on as what it is (the tracker and the user see it); said loudly here.
+                ev = apdu.event
+                log.warning("undecodable %s event (cross-ref %s, call %s) passed on as such: "
+                            "%s; APDU %s", ev.event_type or ev.category or "?",
+                            ev.cross_ref_id.hex() or "?", ev.connection or "?", ev.reason,
+                            data.hex(" "))
             return [EventReceived(apdu.invoke_id, apdu.event)]
         if isinstance(apdu, codec.AssociationResponse):
             if self.state is not LinkState.ASSOCIATING:

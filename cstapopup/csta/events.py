@@ -70,17 +70,22 @@ class ConnectionId:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionChange:
-    """One entry of a transferred / conferenced connection list (ECMA-269 ConnectionList)."""
+    """One entry of a transferred / conferenced connection list (ECMA-269 ConnectionList).
+
+    `endpoint` is the party the connection leads to (HiPath: the external caller's number);
+    `associated_nid` the network interface it goes through (HiPath: the trunk)."""
 
     new_connection: ConnectionId | None = None
     old_connection: ConnectionId | None = None
     endpoint: DeviceId | None = None
+    associated_nid: DeviceId | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "new_connection": _conn_json(self.new_connection),
             "old_connection": _conn_json(self.old_connection),
             "endpoint": None if self.endpoint is None else self.endpoint.to_json(),
+            "associated_nid": None if self.associated_nid is None else self.associated_nid.to_json(),
         }
 
 
@@ -291,6 +296,10 @@ class TransferredEvent(CallEvent):
     transferring_device: DeviceId | None = None
     transferred_to_device: DeviceId | None = None
     transferred_connections: tuple[ConnectionChange, ...] = ()
+    #: The old call's linkage data (callLinkageDataList's oldCallLinkageData), when sent;
+    #: `global_call_id` / `thread_id` are the new call's.
+    old_global_call_id: bytes | None = None
+    old_thread_id: bytes | None = None
 
     @property
     def endpoint(self) -> DeviceId | None:
@@ -315,6 +324,9 @@ class ConferencedEvent(CallEvent):
     conferencing_device: DeviceId | None = None
     added_party: DeviceId | None = None
     conference_connections: tuple[ConnectionChange, ...] = ()
+    #: As for TransferredEvent: the old call's linkage data, when sent.
+    old_global_call_id: bytes | None = None
+    old_thread_id: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = CallEvent.to_dict(self)
@@ -357,6 +369,42 @@ class UnknownEvent(CstaEvent):
 
     def to_dict(self) -> dict[str, Any]:
         out = CstaEvent.to_dict(self)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UndecodableEvent(CstaEvent):
+    """An event report whose event could not be decoded, with what could be read of it.
+
+    It travels the normal event path instead of being dropped, so that it is shown, logged
+    and can still be attributed to a call.  `category` (e.g. "callControlEvents") and `tag`
+    (the event's context tag, e.g. 17) when the envelope could be read, `event_type` the
+    event that tag stands for (e.g. "transferred") when known; `connection` the first
+    ConnectionID a scan of the event's elements could read (for a call-control event: the
+    connection it is about, as the event's first element); `local_connection_state` and
+    `cause` when the event's own elements of those types could be read; `reason` what failed;
+    `raw` the whole APDU.  `cross_ref_id` is empty when even that could not be read.
+    """
+
+    name: ClassVar[str] = "undecodable"
+    category: str | None = None
+    tag: int | None = None
+    event_type: str | None = None
+    connection: ConnectionId | None = None
+    local_connection_state: str | None = None
+    cause: str | None = None
+    reason: str = ""
+    raw: bytes = field(default=b"", repr=False)
+
+    @property
+    def call_id(self) -> bytes | None:
+        return None if self.connection is None else self.connection.call_id
+
+    def to_dict(self) -> dict[str, Any]:
+        out = CstaEvent.to_dict(self)
+        if self.connection is None:
+            out["call_id"] = out["device"] = None
+            out.pop("connection", None)
         return out
 
 

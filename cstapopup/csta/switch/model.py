@@ -418,9 +418,12 @@ class SwitchModel:
             self._involve(call, called, "missed")
             party = Party(ConnectionId(call.call_id, dev(called)), dev(called), called, ALERTING)
             call.parties.append(party)
+            # The caller's connection as originatingNIDConnection, as in HiPath's captured
+            # Delivered of an internal call (protocol facts §7.4).
             step.notifications += self._emit(
                 call, DeliveredEvent, call.observers(), connection=party.connection,
-                alerting_device=party.shown, **self._parties(call), cause="new_call")
+                alerting_device=party.shown, **self._parties(call),
+                originating_connection=me.connection, cause="new_call")
             step.ringing.append((call, called))
             self._say(f"call {call.call_id_hex}: {calling} -> {called} ringing")
         else:
@@ -574,8 +577,9 @@ class SwitchModel:
         observers = list(dict.fromkeys(c1.observers() + c2.observers()))
         new_target = ConnectionId(c1.call_id, target.connection.device)
         changes = (
-            ConnectionChange(remote.connection, remote.connection, remote.shown),
-            ConnectionChange(new_target, target.connection, target.shown),
+            ConnectionChange(remote.connection, remote.connection, remote.shown,
+                             self._nid(c1, remote)),
+            ConnectionChange(new_target, target.connection, target.shown, self._nid(c2, target)),
         )
         # Apply first: every observer's lcs is its state after the transfer.
         c1.parties.remove(p1)
@@ -587,7 +591,8 @@ class SwitchModel:
         step.notifications += self._emit(
             c1, TransferredEvent, observers, connection=p1.connection,
             secondary_old_call=p2.connection, transferring_device=p1.shown,
-            transferred_to_device=target.shown, transferred_connections=changes, cause="transfer")
+            transferred_to_device=target.shown, transferred_connections=changes, cause="transfer",
+            old_global_call_id=c2.global_call_id)
         to = self._number(target)
         self._say(f"call {c1.call_id_hex}: {device} transfers {self._label(remote)} to {to}")
         self._after_transfer(c1, device, to, target)
@@ -628,9 +633,10 @@ class SwitchModel:
             call, TransferredEvent, observers, connection=party.connection,
             transferring_device=party.shown, transferred_to_device=dev(target),
             transferred_connections=(
-                ConnectionChange(remote.connection, remote.connection, remote.shown),
-                ConnectionChange(new_conn, None, dev(target))),
-            cause="single_step_transfer")
+                ConnectionChange(remote.connection, remote.connection, remote.shown,
+                                 self._nid(call, remote)),
+                ConnectionChange(new_conn, None, dev(target), None if trunk is None else dev(trunk))),
+            cause="single_step_transfer", old_global_call_id=call.global_call_id)
         self._say(f"call {call.call_id_hex}: {device} passes {self._label(remote)} on to {target}")
         self._after_transfer(call, device, target, None)
         call.last_redirection = dev(device)
@@ -664,9 +670,11 @@ class SwitchModel:
         newcomer = added[0]
         step = Step(c1)
         observers = list(dict.fromkeys(c1.observers() + c2.observers()))
-        changes = [ConnectionChange(p.connection, p.connection, p.shown) for p in c1.parties]
+        changes = [ConnectionChange(p.connection, p.connection, p.shown, self._nid(c1, p))
+                   for p in c1.parties]
         new_conn = ConnectionId(c1.call_id, newcomer.connection.device)
-        changes.append(ConnectionChange(new_conn, newcomer.connection, newcomer.shown))
+        changes.append(ConnectionChange(new_conn, newcomer.connection, newcomer.shown,
+                                        self._nid(c2, newcomer)))
         p1.state = CONNECTED
         c2.parties.clear()
         newcomer.connection = new_conn
@@ -676,7 +684,8 @@ class SwitchModel:
         step.notifications += self._emit(
             c1, ConferencedEvent, observers, connection=p1.connection,
             secondary_old_call=p2.connection, conferencing_device=p1.shown,
-            added_party=newcomer.shown, conference_connections=tuple(changes), cause="conference")
+            added_party=newcomer.shown, conference_connections=tuple(changes), cause="conference",
+            old_global_call_id=c2.global_call_id)
         self._say(f"call {c1.call_id_hex}: {device} makes a conference with {self._number(newcomer)}")
         if newcomer.internal is not None:
             self._involve(c1, newcomer.internal, None)
@@ -937,8 +946,12 @@ class SwitchModel:
             party = call.party(device)
             lcs = NULL if party is None else party.state
             if base is None:
+                # The thread id: as in HiPath's captured events, the call's global call id
+                # (after a transfer, the surviving call's, in both linkage entries).
+                if "old_global_call_id" in fields:
+                    fields["old_thread_id"] = call.global_call_id
                 base = cls(cross_ref_id=b"", timestamp=stamp, global_call_id=call.global_call_id,
-                           local_connection_state=lcs, **fields)
+                           thread_id=call.global_call_id, local_connection_state=lcs, **fields)
                 event = base
             else:
                 event = replace(base, local_connection_state=lcs)
@@ -947,6 +960,11 @@ class SwitchModel:
 
     def _now(self) -> datetime:
         return self.clock().replace(microsecond=0)
+
+    @staticmethod
+    def _nid(call: Call, party: Party) -> DeviceId | None:
+        """A connection list entry's associatedNID: the trunk, for the party outside."""
+        return dev(call.trunk) if party.internal is None and call.trunk else None
 
     def _number(self, party: Party) -> str:
         return party.internal or party.shown.to_json() or ""

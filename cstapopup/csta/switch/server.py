@@ -113,6 +113,8 @@ class SwitchServer:
     finished call.  `trace`: log a hex wire trace (DEBUG, logger
     cstapopup.csta.switch.wire; passwords masked).  `ssl`: a server SSLContext (see
     `cstapopup.csta.tlsconfig.server_context`) to speak TLS instead of plain TCP.
+    `tag_form`: "hipath" (every tagged field as a HiPath sends it) or "alternate" (each in
+    its other tag form), see `SwitchSession`.
 
     Test options: `periodic_system_status` (seconds between SystemStatus invokes to every
     link), `status_timeout` (drop a link whose client leaves a SystemStatus unanswered that
@@ -155,7 +157,11 @@ class SwitchServer:
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
         trace: bool = False,
         ssl: SSLContext | None = None,
+        tag_form: str = "hipath",
     ) -> None:
+        if tag_form not in codec.TAG_FORMS:
+            raise ValueError(f"tag_form must be one of {', '.join(codec.TAG_FORMS)}")
+        self.tag_form = tag_form
         self.host = host
         self.ssl = ssl
         self.port = port
@@ -418,7 +424,7 @@ class SwitchServer:
         peer = _peer(transport)
         session = SwitchSession(
             self, link_id=link_id, user=self.user, password=self._password,
-            first_invoke_id=self.first_invoke_id,
+            first_invoke_id=self.first_invoke_id, tag_form=self.tag_form,
             trace=self._tracer(link_id, self._password) if self.trace else None,
             say=lambda text, i=link_id, p=peer: log.info("link %d from %s: %s", i, p, text))
         link = Link(link_id, peer, session, transport, silent=self._silent_all)

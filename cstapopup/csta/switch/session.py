@@ -45,6 +45,11 @@ log = logging.getLogger("cstapopup.csta.switch")
 
 #: The largest invoke id the session uses (3 content bytes, as HiPath); then it wraps to 1.
 MAX_INVOKE_ID = 0x7FFFFF
+#: What the AARE carries in its responding authentication value, as a HiPath's (protocol
+#: facts §2: a 16-byte "aps-stamp" and a 7-byte "system-version"; their meaning is not
+#: public, so the simulator's own).  A client that reads them (the Perl one does) needs them.
+APS_STAMP = b"cstapopup-sim-01"
+SYSTEM_VERSION = b"SIM 1.0"
 
 # AARE results (X.227).
 ACCEPTED, REJECTED_PERMANENT, REJECTED_TRANSIENT = 0, 1, 2
@@ -140,9 +145,15 @@ class SwitchSession:
         max_frame: int = framing.DEFAULT_MAX_LENGTH,
         trace: Callable[[str, bytes, codec.Apdu | None], None] | None = None,
         say: Callable[[str], None] | None = None,
+        tag_form: str = "hipath",
     ) -> None:
         """`trace` gets every frame both ways ("->" sent, "<-" received) with its decoded APDU
-        (None when undecodable); `say` a plain-words line about what happens on the link."""
+        (None when undecodable); `say` a plain-words line about what happens on the link.
+        `tag_form`: "hipath" sends every tagged field as a HiPath does (protocol facts §4, §6),
+        "alternate" in the other tag form (codec.TAG_FORMS), to test clients against both."""
+        if tag_form not in codec.TAG_FORMS:
+            raise ValueError(f"tag_form must be one of {codec.TAG_FORMS}, not {tag_form!r}")
+        self.tag_form = tag_form
         self.backend = backend
         self.link_id = link_id
         self._user = user
@@ -299,25 +310,29 @@ class SwitchSession:
         problem = GENERAL_UNRECOGNIZED_PDU if raw[0] not in _KNOWN_TAGS else GENERAL_BADLY_STRUCTURED
         self._send(Reject(None, "general", problem))
 
+    def _aare(self, result: int, diagnostic: int) -> AssociationResponse:
+        return AssociationResponse(result, diagnostic, aps_stamp=APS_STAMP,
+                                   system_version=SYSTEM_VERSION)
+
     def _associate(self, aarq: AssociationRequest) -> None:
         self.user = aarq.user
         if aarq.application_context != codec.CSTA_APPLICATION_CONTEXT:
             self._say(f"association rejected (application context "
                       f"{aarq.application_context})")
-            self._send(AssociationResponse(REJECTED_PERMANENT, DIAG_CONTEXT_NOT_SUPPORTED))
+            self._send(self._aare(REJECTED_PERMANENT, DIAG_CONTEXT_NOT_SUPPORTED))
             self._close()
         elif aarq.user != self._user or aarq.password != self._password:
             self._say(f"association rejected (wrong user name or password "
                       f"for {aarq.user!r})")
-            self._send(AssociationResponse(REJECTED_PERMANENT, DIAG_NO_REASON))
+            self._send(self._aare(REJECTED_PERMANENT, DIAG_NO_REASON))
             self._close()
         elif not self.backend.link_available(self):
             self._say("association rejected (all links in use)")
-            self._send(AssociationResponse(REJECTED_TRANSIENT, DIAG_NO_REASON))
+            self._send(self._aare(REJECTED_TRANSIENT, DIAG_NO_REASON))
             self._close()
         else:
             self.state = SessionState.ASSOCIATED
-            self._send(AssociationResponse(ACCEPTED, 0))
+            self._send(self._aare(ACCEPTED, 0))
             self._say(f"association accepted (user {aarq.user})")
             self.backend.associated(self)
             self.send_system_status()
@@ -398,7 +413,7 @@ class SwitchSession:
     def _send(self, apdu: codec.Apdu) -> None:
         if self.state is SessionState.CLOSED:
             return
-        raw = codec.encode_apdu(apdu)
+        raw = codec.encode_apdu(apdu, self.tag_form)
         data = framing.frame(raw)
         if self._trace is not None:
             self._trace("->", data, apdu)
