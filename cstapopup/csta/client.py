@@ -222,7 +222,7 @@ class ClientOptions:
     max_frame_length: int = 8192
     #: Items a consumer of events() may leave unread before the client stops reading from the
     #: PBX (nothing is dropped: TCP holds the PBX back); reading resumes at half of it.  One
-    #: read's worth of items (at most 64 KiB of frames) may come on top.
+    #: read's worth of items (client.READ_SIZE bytes of frames) may come on top.
     queue_size: int = 10000
     #: Bytes waiting to be sent beyond which the link is considered broken.
     max_write_buffer: int = 1 << 20
@@ -248,11 +248,12 @@ class ClientOptions:
 
 
 #: Bytes asked of the socket per read: it bounds how many items one read can put on top of
-#: a consumer's `queue_size` before reading pauses, and how long one read's handling holds
-#: the event loop.
-READ_SIZE = 65536
-#: A consumer of events() lets the loop run after this many items taken without waiting.
-_CONSUMER_YIELD_EVERY = 256
+#: a consumer's `queue_size` before reading pauses (about 140 events), and how long one
+#: read's handling holds the event loop (a few milliseconds).
+READ_SIZE = 16384
+#: A consumer of events() that takes items without ever waiting lets the loop run after this
+#: many seconds (signals, timers and the reader get their turn during a long backlog).
+_CONSUMER_SLICE = 0.005
 
 
 class _Subscriber:
@@ -322,8 +323,9 @@ class CstaClient:
         """Call `callback(device, event)` for every event named `kind` ("delivered",
         "established", "connection_cleared", "transferred", ...; "*" for all), or
         `callback(LinkStateChanged)` for kind "link", `callback(MonitorSnapshot)` for kind
-        "snapshot" (the calls at a device whose monitor was just started or restored).
-        Returns the callback (decorator use).
+        "snapshot" (the calls at a device whose monitor was just started or restored),
+        `callback(paused: bool)` for kind "paused" (reading from the PBX paused because a
+        consumer of events() is behind, or resumed).  Returns the callback (decorator use).
         Callbacks run as the items are read (a slow one slows reading: backpressure).  A
         callback that raises is logged and does not stop the client.  Coroutine functions are
         scheduled as tasks, at most `max_callback_tasks` at once (beyond: skipped, counted)."""
@@ -349,17 +351,17 @@ class CstaClient:
         sub = _Subscriber()
         self._subscribers.append(sub)
         loop = asyncio.get_running_loop()
-        taken = 0
+        slice_end = loop.time() + _CONSUMER_SLICE
         try:
             while True:
                 if sub.items:
+                    if loop.time() >= slice_end:
+                        await asyncio.sleep(0)  # a long backlog must not hold the loop
+                        slice_end = loop.time() + _CONSUMER_SLICE
                     item = sub.items.popleft()
                     if not self._reading.is_set() and len(sub.items) <= self._resume_at:
                         self._maybe_resume()
                     yield item
-                    taken += 1
-                    if taken % _CONSUMER_YIELD_EVERY == 0:
-                        await asyncio.sleep(0)  # a long backlog must not hold the loop
                     continue
                 if self._closed.is_set():
                     return
@@ -368,6 +370,7 @@ class CstaClient:
                     await sub.waiter
                 finally:
                     sub.waiter = None
+                slice_end = loop.time() + _CONSUMER_SLICE
         finally:
             self._subscribers.remove(sub)
             self._maybe_resume()
@@ -401,6 +404,7 @@ class CstaClient:
         self._paused_since = asyncio.get_running_loop().time()
         self.counters.read_pauses += 1
         log.debug("a consumer is %d items behind: reading from the PBX paused", self.backlog)
+        self._run_callbacks("paused", True)
 
     def _maybe_resume(self) -> None:
         if self._reading.is_set():
@@ -413,6 +417,7 @@ class CstaClient:
             self._paused_since = None
         self._resumed_at = now
         self._reading.set()
+        self._run_callbacks("paused", False)
 
     def _run_callbacks(self, kind: str, *args: Any) -> None:
         for cb in self._callbacks.get(kind, ()):
@@ -1013,8 +1018,14 @@ class CstaClient:
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
             return
-        self._deactivate(handle)
-        await self.request(operations.MONITOR_STOP, codec.monitor_stop_argument(handle.cross_ref_id))
+        # The events the PBX sent before it took the stop still belong to the monitor: it
+        # stays in the index until the stop's answer, which comes after them in the stream.
+        try:
+            await self.request(operations.MONITOR_STOP,
+                               codec.monitor_stop_argument(handle.cross_ref_id),
+                               on_result=lambda _: self._deactivate(handle))
+        finally:
+            self._deactivate(handle)
 
     async def monitor_stop(self, device: str | MonitorHandle) -> None:
         handle = device if isinstance(device, MonitorHandle) else next(
