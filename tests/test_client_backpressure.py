@@ -325,7 +325,7 @@ async def test_a_cross_ref_shared_by_two_monitors_goes_to_the_device_it_names():
             await asyncio.wait_for(client.connect(), TIMEOUT)
             a = await asyncio.wait_for(client.monitor_start("100"), TIMEOUT)
             # Force the second one onto the same id, as such a PBX would.
-            pbx._next_cross_ref = 0
+            pbx.links[0].next_cross_ref = 0
             b = await asyncio.wait_for(client.monitor_start("101"), TIMEOUT)
             assert a.cross_ref_id == b.cross_ref_id == b"\x00\x00"
             assert [h.device for h in client._monitors_for(cleared(b"\x00\x00", "101"))] == ["101"]

@@ -57,6 +57,9 @@ class FakeLink:
     first_monitor_start_at: float | None = None
     #: device -> the cross-ref id given for its monitor
     monitors: dict[str, bytes] = field(default_factory=dict)
+    #: The cross-ref id the next MonitorStart of this link gets (each link counts from the
+    #: PBX's `cross_ref_base`, so that pre-encoded events fit every link).
+    next_cross_ref: int = 1
     invokes: list[int] = field(default_factory=list)
     closed: bool = False
     #: Set to stop answering anything (a PBX that hangs).
@@ -110,12 +113,13 @@ class FakeLink:
 
 
 class FakePbx:
-    """See the module docstring.  `cross_ref_base`: the first monitor's cross-ref id."""
+    """See the module docstring.  `cross_ref_base`: the cross-ref id of each link's first
+    monitor."""
 
     def __init__(self, *, cross_ref_base: int = 1) -> None:
         self.links: list[FakeLink] = []
         self._server: asyncio.Server | None = None
-        self._next_cross_ref = cross_ref_base
+        self.cross_ref_base = cross_ref_base
         self._changed = asyncio.Event()
         self.port = 0
 
@@ -150,7 +154,7 @@ class FakePbx:
         return self.links[count - 1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = FakeLink(self, writer, time.perf_counter())
+        link = FakeLink(self, writer, time.perf_counter(), next_cross_ref=self.cross_ref_base)
         self.links.append(link)
         self._changed.set()
         frames = framing.FrameReader()
@@ -184,8 +188,8 @@ class FakePbx:
                 if link.first_monitor_start_at is None:
                     link.first_monitor_start_at = time.perf_counter()
                 device = codec.device_from_asn1(msg.argument["monitorObject"][1]).number or ""
-                cross_ref = self._next_cross_ref.to_bytes(2, "big")
-                self._next_cross_ref = self._next_cross_ref % 0xFFFF + 1
+                cross_ref = link.next_cross_ref.to_bytes(2, "big")
+                link.next_cross_ref = link.next_cross_ref % 0xFFFF + 1
                 link.monitors[device] = cross_ref
                 send(codec.ReturnResult(msg.invoke_id, msg.operation,
                                         {"crossRefIdentifier": cross_ref}))
