@@ -195,6 +195,38 @@ async def test_a_paused_link_is_not_declared_dead_and_answers_after_it_resumes()
         [key(e) for e in events]
 
 
+async def test_a_request_made_while_paused_waits_for_its_answer_instead_of_timing_out():
+    """The answer to a request sent while reading is paused is in the stream behind events
+    nobody took yet: the request's clock stands still while paused (request_timeout 0.3 s,
+    paused far longer), and the answer arrives once the consumer reads on."""
+    count = 3000
+    events = call_events(b"\x00\x01", count)
+    async with FakePbx() as pbx:
+        client = CstaClient("127.0.0.1", pbx.port, options=options(
+            queue_size=20, request_timeout=0.3))
+        items: list = []
+        gate = asyncio.Event()
+        consumer = asyncio.create_task(slow_consumer(client, items, gate, count))
+        await asyncio.sleep(0)
+        try:
+            await asyncio.wait_for(client.connect(), TIMEOUT)
+            await asyncio.wait_for(client.monitor_start("100"), TIMEOUT)
+            flood = asyncio.create_task(pbx.links[0].flood(event_frames(events)))
+            await wait_until(lambda: client.paused)
+            request = asyncio.create_task(client.request(operations.REQUEST_SYSTEM_STATUS, {}))
+            await asyncio.sleep(1.0)  # elapsed time is the point: over three request timeouts
+            assert not request.done() and client.paused
+            gate.set()
+            result = await asyncio.wait_for(request, TIMEOUT)
+            assert result == {"systemStatus": "normal"}
+            await asyncio.wait_for(consumer, TIMEOUT)
+            await asyncio.wait_for(flood, TIMEOUT)
+        finally:
+            gate.set()
+            await client.close(timeout=1.0)
+    assert len([i for i in items if isinstance(i, MonitorEvent)]) == count
+
+
 async def test_the_reader_lets_other_tasks_run_during_a_flood():
     """While one flood of events is read (the consumer keeping up), a task that only yields
     gets turns all along: the read loop does not hold the event loop."""

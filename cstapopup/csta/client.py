@@ -955,7 +955,7 @@ class CstaClient:
         self._flush()
         conn = self._conn
         try:
-            return await asyncio.wait_for(fut, timeout or self.options.request_timeout)
+            return await self._answer(fut, timeout or self.options.request_timeout)
         except asyncio.TimeoutError:
             raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
                                  f"{timeout or self.options.request_timeout:g} s") from None
@@ -966,6 +966,29 @@ class CstaClient:
                 self._on_result.pop(iid, None)
                 if conn is not None and self._conn is conn:
                     conn.forget(iid)
+
+    def _paused_total(self) -> float:
+        """Seconds reading has been paused since the client was made, the current pause too."""
+        total = self.counters.paused_seconds
+        if self._paused_since is not None:
+            total += asyncio.get_running_loop().time() - self._paused_since
+        return total
+
+    async def _answer(self, fut: asyncio.Future[Any], timeout: float) -> Any:
+        """`fut`'s result within `timeout` seconds of reading: the clock stands still while
+        reading is paused (the answer may be in the stream, behind events nobody took yet)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        paused_before = self._paused_total()
+        while True:
+            remaining = deadline + (self._paused_total() - paused_before) - loop.time()
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), remaining)
+            except asyncio.TimeoutError:
+                if fut.done():
+                    return fut.result()
 
     async def monitor_start(self, device: str) -> MonitorHandle:
         """Monitor a device; the handle stays valid across reconnects.  Raises
