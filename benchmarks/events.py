@@ -14,10 +14,11 @@ Prints
   per second and events lost (target: 0 lost at any rate; a slow consumer pauses the reading),
 - "handshake": the first handshake of fresh `cstapopup monitor` processes, measured at the PBX
   side: TCP accept -> first byte of the AARQ (target median < 5 ms), and accept -> the first
-  MonitorStart, median and range over --handshake-runs runs.
+  MonitorStart, median and range over --handshake-runs runs,
+- "lookup": the time to find an event's monitors among 500 (the cross-ref index).
 
 Run: .venv/bin/python benchmarks/events.py [--seconds 5] [--flood 100000] [--handshake-runs 15]
-     [--only throughput,memory,flood,handshake]
+     [--only throughput,memory,flood,handshake,lookup]
 """
 
 from __future__ import annotations
@@ -336,6 +337,31 @@ async def first_handshakes(runs: int) -> dict:
     return {"first_byte": first_byte, "monitor_start": monitor_start}
 
 
+# Finding an event's monitors -----------------------------------------------------------------
+
+
+def monitor_lookup(monitors: int = 500, rounds: int = 200_000) -> float:
+    """Microseconds to find the monitor of an event among `monitors` active ones (the
+    cross-ref index; it used to be a scan of every monitor per event)."""
+    import timeit
+
+    from cstapopup.csta.client import MonitorHandle
+
+    client = CstaClient("127.0.0.1", 1)
+    events = []
+    for i in range(monitors):
+        handle = MonitorHandle(str(1000 + i))
+        client.monitors.append(handle)
+        client._activate(handle, (i + 1).to_bytes(2, "big"))
+        events.append(ConnectionClearedEvent(
+            cross_ref_id=(i + 1).to_bytes(2, "big"),
+            connection=ConnectionId(b"\x00\x01", DeviceId.of(str(1000 + i)))))
+    picks = [events[(i * 7919) % monitors] for i in range(1024)]
+    find = client._monitors_for
+    seconds = timeit.timeit(lambda: [find(e) for e in picks], number=rounds // len(picks))
+    return seconds / (rounds // len(picks) * len(picks)) * 1e6
+
+
 def _spread(values: list[float]) -> str:
     return (f"median {statistics.median(values):.2f} ms, range {min(values):.2f}-"
             f"{max(values):.2f} ms")
@@ -346,7 +372,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--flood", type=int, default=100_000, help="events in the flood")
     ap.add_argument("--handshake-runs", type=int, default=15)
-    ap.add_argument("--only", default="throughput,memory,flood,handshake",
+    ap.add_argument("--only", default="throughput,memory,flood,handshake,lookup",
                     help="comma-separated parts to run")
     args = ap.parse_args()
     parts = set(args.only.split(","))
@@ -359,6 +385,9 @@ def main() -> None:
                   f"reading paused {r['pauses']} times ({r['paused']:.1f} s), "
                   f"{r['skipped']} callbacks skipped; the PBX's writes took "
                   f"{r['write_seconds']:.1f} s")
+    if "lookup" in parts:
+        print(f"monitors of an event among 500 active monitors: {monitor_lookup():.2f} us "
+              "per event (cross-ref index)")
     if "handshake" in parts:
         h = asyncio.run(first_handshakes(args.handshake_runs))
         print(f"first handshake of a fresh `cstapopup monitor` over {args.handshake_runs} runs, "

@@ -237,6 +237,9 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
             if handle.active and handle.cross_ref_id is not None:
                 print(f"cstapopup monitor: monitoring {device} "
                       f"(cross-ref {handle.cross_ref_id.hex()})", file=err, flush=True)
+            else:  # the link went down meanwhile; the client restores it with the link
+                print(f"cstapopup monitor: {device} will be monitored once the link is back",
+                      file=err, flush=True)
         if monitored == 0:
             print("cstapopup monitor: no device could be monitored", file=err)
             exit_code = EXIT_ERROR

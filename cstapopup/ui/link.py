@@ -209,6 +209,7 @@ class PbxLink:
         stops trying: the PBX refused the login for good."""
         await self.client.start()
         finished = asyncio.ensure_future(self.client.wait_finished())
+        came_up: asyncio.Future[object] | None = None
         try:
             while True:
                 came_up = asyncio.ensure_future(self._came_up.wait())
@@ -222,6 +223,8 @@ class PbxLink:
                     self._set(UP, self._up_reason())
         finally:
             finished.cancel()
+            if came_up is not None:
+                came_up.cancel()
         error = self.client.last_error
         if self.client.state == "rejected" and isinstance(error, AssociationError):
             # Set here, as the task's last act: once it is seen, no attempt follows.
