@@ -180,9 +180,9 @@ async def test_a_permanent_refusal_stops_with_its_diagnostic_in_words(answer, di
         assert (err.result, err.diagnostic, err.diagnostic_name) == (1, diagnostic, name)
         assert name in str(err)
         if diagnostic == 2:
-            assert "port" in str(err)
+            assert "check the host and port" in str(err)
         else:
-            assert "user name and password" in str(err)
+            assert "password" in str(err) and "links" not in str(err)
         assert len(seen) == 1  # one attempt only
         assert isinstance(codec.decode_apdu(seen[0]), codec.AssociationRequest)
     finally:

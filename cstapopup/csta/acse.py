@@ -58,7 +58,7 @@ _USER_WORDS: dict[int, str] = {
     2: "the PBX does not speak CSTA Phase III on this port",
     11: "the PBX does not know the login method",
     12: "the PBX wants a login method",
-    13: "authentication failure: wrong user name or password",
+    13: "wrong user name or password",
     14: "the PBX requires a user name and password",
 }
 _PROVIDER_WORDS: dict[int, str] = {

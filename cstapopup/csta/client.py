@@ -675,23 +675,27 @@ class CstaClient:
 
     def _rejection(self, ev: AssociationRejected) -> AssociationError:
         where = f"the PBX at {self.host}:{self.port}"
+        name = acse.diagnostic_name(ev.diagnostic_source, ev.diagnostic)
+        tag = f"{acse.result_name(ev.result)}, {name}" if name else acse.result_name(ev.result)
         words = acse.diagnostic_words(ev.diagnostic_source, ev.diagnostic)
         details: dict[str, Any] = {"result": ev.result, "diagnostic": ev.diagnostic,
                                    "diagnostic_source": ev.diagnostic_source}
+        user_diag = ev.diagnostic if ev.diagnostic_source == acse.SERVICE_USER else None
         if ev.permanent:
-            if ev.diagnostic_source == acse.SERVICE_USER and \
-                    ev.diagnostic == acse.DIAG_CONTEXT_NOT_SUPPORTED:
-                advice = "check the host and port (is it the PBX's CSTA port?)"
-            else:
+            if user_diag == acse.DIAG_CONTEXT_NOT_SUPPORTED:
+                advice = f"{words}: check the host and port"
+            elif user_diag == acse.DIAG_AUTHENTICATION_FAILURE:
+                advice = words
+            elif ev.diagnostic in (None, acse.DIAG_NULL, acse.DIAG_NO_REASON):
                 advice = "check the user name and password"
+            else:
+                advice = f"{words}; check the user name and password"
             return AssociationRejectedError(
-                f"{where} refused the login of {self.user} ({ev.reason}"
-                f"{': ' + words if words and words != 'no reason given' else ''}): {advice}",
-                **details)
+                f"{where} refused the login of {self.user} ({tag}): {advice}", **details)
         if ev.diagnostic in (None, acse.DIAG_NULL, acse.DIAG_NO_REASON):
             words = "all CSTA links of the PBX are in use"
-        return AssociationTransientError(f"{where} refused the link for now: {words} "
-                                         f"({ev.reason})", **details)
+        return AssociationTransientError(f"{where} refused the link for now ({tag}): {words}",
+                                         **details)
 
     async def _associate(self, reader: asyncio.StreamReader, conn: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
