@@ -41,9 +41,9 @@ from . import acse, codec, operations, tlsconfig
 from .backoff import Backoff
 from .codec import UniversalFailure, connection_to_asn1, device_to_asn1
 from .connection import (
+    Aborted,
     AssociationAccepted,
     AssociationRejected,
-    Aborted,
     ClientConnection,
     ConnectionStateError,
     ErrorReceived,
@@ -505,7 +505,7 @@ class CstaClient:
                                            return_exceptions=True)
                     try:
                         await asyncio.wait_for(stops, max(0.0, deadline - loop.time()))
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         log.info("the PBX did not confirm every monitor stop in time")
                 await self._release(deadline - loop.time())
         finally:
@@ -527,7 +527,7 @@ class CstaClient:
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def _stop_supervisor(self) -> None:
@@ -551,7 +551,7 @@ class CstaClient:
         self._flush()
         try:
             await asyncio.wait_for(released, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # HiPath's answer to RLRQ is unverified: leave as the known clients do.
             conn.abort()
             self._flush()
@@ -643,7 +643,7 @@ class CstaClient:
                 ),
                 opts.connect_timeout,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectError(f"no answer from {self.host}:{self.port} within {opts.connect_timeout:g} s") from None
         except ConnectionRefusedError:
             raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link enabled on that port?)") from None
@@ -660,7 +660,7 @@ class CstaClient:
         self._flush()
         try:
             await asyncio.wait_for(self._associate(reader, conn), opts.connect_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._drop_link("association timed out")
             raise ConnectError(f"{self.host}:{self.port} did not answer the association request within {opts.connect_timeout:g} s") from None
         except BaseException:
@@ -704,7 +704,7 @@ class CstaClient:
             timeout = None if grace_deadline is None else max(0.0, grace_deadline - loop.time())
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # Accepted, but no SystemStatus came: be liberal and go ahead.
                 self._handle_events(conn.mark_up())
                 return
@@ -960,7 +960,7 @@ class CstaClient:
         conn = self._conn
         try:
             return await self._answer(fut, timeout or self.options.request_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
                                  f"{timeout or self.options.request_timeout:g} s") from None
         finally:
@@ -987,10 +987,10 @@ class CstaClient:
         while True:
             remaining = deadline + (self._paused_total() - paused_before) - loop.time()
             if remaining <= 0:
-                raise asyncio.TimeoutError
+                raise TimeoutError
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if fut.done():
                     return fut.result()
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Self
 
 from cstapopup.csta import codec, framing, operations
 from cstapopup.csta.events import (
@@ -135,7 +136,7 @@ class FakePbx:
             self._server.close()
             await self._server.wait_closed()
 
-    async def __aenter__(self) -> FakePbx:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
