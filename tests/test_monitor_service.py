@@ -65,6 +65,36 @@ async def test_with_once_the_first_failed_connect_ends_it_with_code_4():
 # Stopping in every state ------------------------------------------------------------------
 
 
+async def test_stop_while_connecting():
+    """The TCP connection itself hangs: a listener that never accepts, its queue full, so the
+    kernel drops the monitor's SYNs (the connect would take the 10 s connect timeout)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    proc = await MonitorProcess.start("--port", str(port), "-d", "100")
+    try:
+        await proc.wait_line("link connecting")
+        rc, took = await proc.stop()
+    finally:
+        await proc.kill()
+        for c in fillers:
+            c.close()
+        listener.close()
+    assert rc == 0, proc.stderr
+    assert took < STOP_BOUND, took
+    assert "link down" not in proc.stderr  # it was still connecting when stopped
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_stop_while_associating(sig):
     """The PBX takes the TCP connection and the AARQ and never answers."""
