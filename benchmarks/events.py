@@ -7,9 +7,18 @@ Prints
 - latency from the switch writing a frame to the client's callback (p50, p99) at 200
   events/s (the send time travels in the event's private data; both processes read the same
   monotonic clock) — an upper bound of "frame arrival to callback", as it includes loopback,
-- the resident memory of a headless client process monitoring 500 devices.
+- the resident memory of a headless client process monitoring 500 devices,
+- "flood": N events (default 100,000; realistic reports of distinct calls) written by a fake PBX
+  in another process as fast as TCP takes them, to a real CstaClient with a consumer of
+  events() (plain, then recording like `monitor --record`: tracker + history store): events
+  per second and events lost (target: 0 lost at any rate; a slow consumer pauses the reading),
+- "handshake": the first handshake of fresh `cstapopup monitor` processes, measured at the PBX
+  side: TCP accept -> first byte of the AARQ (target median < 5 ms), and accept -> the first
+  MonitorStart, median and range over --handshake-runs runs,
+- "lookup": the time to find an event's monitors among 500 (the cross-ref index).
 
-Run: .venv/bin/python benchmarks/events.py [--seconds 5]
+Run: .venv/bin/python benchmarks/events.py [--seconds 5] [--flood 100000] [--handshake-runs 15]
+     [--only throughput,memory,flood,handshake,lookup]
 """
 
 from __future__ import annotations
@@ -18,9 +27,12 @@ import argparse
 import asyncio
 import dataclasses
 import multiprocessing as mp
+import os
+import signal
 import statistics
 import struct
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +50,7 @@ from cstapopup.csta.events import (  # noqa: E402
     EstablishedEvent,
 )
 from cstapopup.csta.switch.server import SwitchServer  # noqa: E402
+from cstapopup.csta.testing.fakepbx import FakePbx, call_events, event_frames  # noqa: E402
 
 
 def sample_events(cross_ref: bytes, n_calls: int) -> list:
@@ -188,11 +201,201 @@ async def memory_with_500_monitors() -> float:
         await server.stop()
 
 
+# Flood: nothing lost between the socket and the consumer ----------------------------------
+
+
+def flood_pbx_process(port_q: mp.Queue, cmd_q: mp.Queue, count: int) -> None:
+    """The fake PBX in its own process: it encodes `count` events once, then for each "flood"
+    command writes them to the newest link as fast as TCP takes them."""
+
+    async def main() -> None:
+        pbx = FakePbx()
+        await pbx.start()
+        frames = event_frames(call_events(b"\x00\x01", count))
+        port_q.put(pbx.port)
+        loop = asyncio.get_running_loop()
+        while True:
+            cmd = await loop.run_in_executor(None, cmd_q.get)
+            if cmd[0] == "stop":
+                break
+            link = await pbx.wait_link(cmd[1], 30)
+            await link.wait_monitor("100", 30)
+            seconds = await link.flood(frames)
+            port_q.put(("flooded", len(frames), seconds))
+        await pbx.stop()
+
+    asyncio.run(main())
+
+
+async def flood_client(port: int, cmd_q: mp.Queue, res_q: mp.Queue, link_no: int,
+                       record: bool) -> dict:
+    """One real client, one consumer of events(); the PBX floods; what arrived, how fast."""
+    client = CstaClient("127.0.0.1", port, options=ClientOptions(keepalive_interval=60,
+                                                                 snapshot_monitors=False))
+    recorder = None
+    tmp = tempfile.TemporaryDirectory()
+    if record:
+        from cstapopup.calls.recorder import Recorder
+
+        recorder = Recorder.open(Path(tmp.name) / "history.sqlite", monitored=["100"])
+    from cstapopup.csta.client import MonitorEvent
+
+    got = {"n": 0, "first": 0.0, "last": 0.0}
+    done = asyncio.Event()
+    expected = {"n": None}
+
+    async def consume() -> None:
+        async for item in client.events():
+            if isinstance(item, MonitorEvent):
+                if got["n"] == 0:
+                    got["first"] = time.perf_counter()
+                got["n"] += 1
+                got["last"] = time.perf_counter()
+                if recorder is not None:
+                    recorder.feed(item.device, item.event)
+                if expected["n"] is not None and got["n"] >= expected["n"]:
+                    done.set()
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0)
+    await client.connect()
+    await client.monitor_start("100")
+    loop = asyncio.get_running_loop()
+    t0 = time.perf_counter()
+    cmd_q.put(("flood", link_no))
+    _, sent, write_seconds = await loop.run_in_executor(None, res_q.get)
+    expected["n"] = sent
+    if got["n"] >= sent:
+        done.set()
+    # Everything sent must arrive; a bound only so that a loss shows as a figure, not a hang.
+    # Nothing can still be on its way after this long without a new event.
+    while not done.is_set():
+        before = got["n"]
+        try:
+            await asyncio.wait_for(done.wait(), 5.0)
+        except TimeoutError:
+            if got["n"] == before:
+                break
+    elapsed = (got["last"] or time.perf_counter()) - t0
+    counters = client.counters
+    await client.close()
+    consumer.cancel()
+    if recorder is not None:
+        recorder.close()
+    tmp.cleanup()
+    return {"sent": sent, "received": got["n"], "elapsed": elapsed, "rate": got["n"] / elapsed,
+            "pauses": counters.read_pauses, "paused": counters.paused_seconds,
+            "skipped": counters.callbacks_skipped, "write_seconds": write_seconds}
+
+
+def flood_benchmark(count: int) -> list[tuple[str, dict]]:
+    ctx = mp.get_context("spawn")
+    port_q: mp.Queue = ctx.Queue()
+    cmd_q: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=flood_pbx_process, args=(port_q, cmd_q, count), daemon=True)
+    proc.start()
+    port = port_q.get(timeout=600)
+    results = []
+    try:
+        for link_no, (label, record) in enumerate(
+                [("plain consumer", False), ("recording consumer (tracker + store)", True)], 1):
+            results.append((label, asyncio.run(flood_client(port, cmd_q, port_q, link_no,
+                                                            record))))
+    finally:
+        cmd_q.put(("stop",))
+        proc.join(10)
+    return results
+
+
+# The first handshake of a fresh process ---------------------------------------------------
+
+HANDSHAKE_SNIPPET = r"""
+import sys
+sys.argv = ["cstapopup", "monitor", "--port", sys.argv[1], "-d", "100", "--once"]
+from cstapopup import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+async def first_handshakes(runs: int) -> dict:
+    """Fresh `cstapopup monitor` processes against a fake PBX on loopback, timed at the PBX:
+    accept -> first byte of the AARQ, accept -> first MonitorStart."""
+    first_byte: list[float] = []
+    monitor_start: list[float] = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    async with FakePbx() as pbx:
+        for i in range(runs):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", HANDSHAKE_SNIPPET, str(pbx.port),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env)
+            link = await pbx.wait_link(i + 1, 60)
+            await link.wait(lambda: link.first_monitor_start_at is not None, 60)
+            first_byte.append((link.first_byte_at - link.accepted_at) * 1000)
+            monitor_start.append((link.first_monitor_start_at - link.accepted_at) * 1000)
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+    return {"first_byte": first_byte, "monitor_start": monitor_start}
+
+
+# Finding an event's monitors -----------------------------------------------------------------
+
+
+def monitor_lookup(monitors: int = 500, rounds: int = 200_000) -> float:
+    """Microseconds to find the monitor of an event among `monitors` active ones (the
+    cross-ref index; it used to be a scan of every monitor per event)."""
+    import timeit
+
+    from cstapopup.csta.client import MonitorHandle
+
+    client = CstaClient("127.0.0.1", 1)
+    events = []
+    for i in range(monitors):
+        handle = MonitorHandle(str(1000 + i))
+        client.monitors.append(handle)
+        client._activate(handle, (i + 1).to_bytes(2, "big"))
+        events.append(ConnectionClearedEvent(
+            cross_ref_id=(i + 1).to_bytes(2, "big"),
+            connection=ConnectionId(b"\x00\x01", DeviceId.of(str(1000 + i)))))
+    picks = [events[(i * 7919) % monitors] for i in range(1024)]
+    find = client._monitors_for
+    seconds = timeit.timeit(lambda: [find(e) for e in picks], number=rounds // len(picks))
+    return seconds / (rounds // len(picks) * len(picks)) * 1e6
+
+
+def _spread(values: list[float]) -> str:
+    return (f"median {statistics.median(values):.2f} ms, range {min(values):.2f}-"
+            f"{max(values):.2f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--flood", type=int, default=100_000, help="events in the flood")
+    ap.add_argument("--handshake-runs", type=int, default=15)
+    ap.add_argument("--only", default="throughput,memory,flood,handshake,lookup",
+                    help="comma-separated parts to run")
     args = ap.parse_args()
+    parts = set(args.only.split(","))
+    if parts & {"throughput", "memory"}:
+        throughput_and_memory(args)
+    if "flood" in parts:
+        for label, r in flood_benchmark(args.flood):
+            print(f"flood, {label}: {r['received']:,} of {r['sent']:,} events received, "
+                  f"{r['sent'] - r['received']:,} lost (target 0), {r['rate']:,.0f} events/s; "
+                  f"reading paused {r['pauses']} times ({r['paused']:.1f} s), "
+                  f"{r['skipped']} callbacks skipped; the PBX's writes took "
+                  f"{r['write_seconds']:.1f} s")
+    if "lookup" in parts:
+        print(f"monitors of an event among 500 active monitors: {monitor_lookup():.2f} us "
+              "per event (cross-ref index)")
+    if "handshake" in parts:
+        h = asyncio.run(first_handshakes(args.handshake_runs))
+        print(f"first handshake of a fresh `cstapopup monitor` over {args.handshake_runs} runs, "
+              f"at the PBX: accept -> first AARQ byte {_spread(h['first_byte'])} "
+              f"(target median < 5 ms); accept -> MonitorStart {_spread(h['monitor_start'])}")
 
+
+def throughput_and_memory(args: argparse.Namespace) -> None:
     ctx = mp.get_context("spawn")
     port_q: mp.Queue = ctx.Queue()
     cmd_q: mp.Queue = ctx.Queue()

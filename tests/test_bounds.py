@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from cstapopup.csta import codec
-from cstapopup.csta.client import ClientOptions, CstaClient, LinkStateChanged, MonitorEvent
+from cstapopup.csta.client import ClientOptions, CstaClient, LinkStateChanged
 from cstapopup.csta.connection import (
     MAX_INVOKE_ID,
     ClientConnection,
@@ -560,82 +560,6 @@ def test_answers_for_unknown_invoke_ids_do_not_accumulate():
     assert c.pending == {}
 
 
-# Queued events in the client ----------------------------------------------------------------------
 
-
-async def test_the_client_event_queue_keeps_at_most_queue_size_items():
-    """A consumer that does not read: the PBX sends 50 events, the client keeps the newest
-    `queue_size` and drops the oldest (ClientOptions.queue_size)."""
-    count = 50
-    reports = [
-        codec.EventReport(100 + i, codec.decode_apdu(v.CONNECTION_CLEARED).event)
-        for i in range(count)
-    ]
-
-    async def pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frames = FrameReader()
-        while data := await reader.read(4096):
-            for apdu in frames.feed(data):
-                msg = codec.decode_apdu(apdu)
-                if isinstance(msg, codec.AssociationRequest):
-                    writer.write(
-                        frame(codec.encode_apdu(codec.AssociationResponse(0, 0)))
-                        + frame(v.SYSTEM_STATUS)
-                    )
-                elif isinstance(msg, codec.Invoke) and msg.operation == 71:
-                    writer.write(
-                        frame(
-                            codec.encode_apdu(
-                                codec.ReturnResult(
-                                    msg.invoke_id, 71, {"crossRefIdentifier": b"\x00\x01"}
-                                )
-                            )
-                        )
-                    )
-                    writer.write(b"".join(frame(codec.encode_apdu(r)) for r in reports))
-                elif isinstance(msg, codec.Invoke):
-                    writer.write(
-                        frame(
-                            codec.encode_apdu(
-                                codec.ReturnResult(msg.invoke_id, msg.operation, ("noData", None))
-                            )
-                        )
-                    )
-                elif isinstance(msg, codec.ReleaseRequest):
-                    writer.write(frame(codec.encode_apdu(codec.ReleaseResponse())))
-                await writer.drain()
-
-    server = await asyncio.start_server(pbx, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = CstaClient("127.0.0.1", port, options=ClientOptions(queue_size=10, reconnect=False,
-                                                                       snapshot_monitors=False))
-    delivered = asyncio.Event()
-    seen: list[object] = []
-
-    def on_event(device: str, event: object) -> None:
-        seen.append(event)
-        if len(seen) == count:
-            delivered.set()
-
-    client.on("*", on_event)
-    items = client.events()
-    first = asyncio.ensure_future(items.__anext__())  # registers the consumer's queue
-    try:
-        await asyncio.wait_for(client.connect(), TIMEOUT)
-        await asyncio.wait_for(client.monitor_start("100"), TIMEOUT)
-        await asyncio.wait_for(delivered.wait(), TIMEOUT)
-        got = [await asyncio.wait_for(first, TIMEOUT)]
-        # Everything is published: what is queued comes at once; an empty queue shows as a
-        # short silence (nothing more can arrive).
-        while True:
-            try:
-                got.append(await asyncio.wait_for(items.__anext__(), 0.2))
-            except TimeoutError:
-                break
-    finally:
-        await asyncio.wait_for(client.close(), TIMEOUT)
-        server.close()
-        await server.wait_closed()
-    monitor_events = [g for g in got if isinstance(g, MonitorEvent)]
-    assert len(got) <= 1 + 10  # the one the consumer was waiting for, then the queue
-    assert len(monitor_events) == 10  # the newest ten
+# Queued events in the client: nothing is dropped; a slow consumer pauses reading instead
+# (tests/test_client_backpressure.py).

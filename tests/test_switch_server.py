@@ -166,7 +166,7 @@ async def test_wrong_password_is_rejected_permanently_and_closed() -> None:
     async with SwitchServer(port=0) as server:
         client = await RawClient.connect(server.port)
         aare = await client.associate(password="12345")
-        assert (aare.result, aare.diagnostic) == (1, 1)
+        assert (aare.result, aare.diagnostic) == (1, 13)  # authentication-failure
         assert await client.closed() == []
         client2 = await RawClient.connect(server.port)
         assert (await client2.associate(user="OTHER")).result == 1

@@ -454,7 +454,7 @@ async def test_monitor_command_rejects_an_untrusted_certificate_clearly(pki):
     try:
         proc = await asyncio.create_subprocess_exec(
             *_cli("monitor", "--port", str(server.port), "--tls", "--ca-file", str(pki.ca),
-                  "--device", "100"),
+                  "--device", "100", "--once"),  # without --once it retries (a service)
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
     finally:

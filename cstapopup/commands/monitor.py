@@ -1,27 +1,30 @@
 """`cstapopup monitor`: the headless monitor (the Perl library's example, as a command).
 
 Connects to the PBX, monitors the given devices, prints one line per event (or one JSON
-object per event with --json), reports link state changes on stderr, and reconnects by itself
-unless --once.  With --record it also keeps the calls it sees in the call history.
+object per event with --json), reports link state changes on stderr, and keeps trying until
+the link is up and then keeps it up (unless --once), so that it can run as a service.  With
+--record it also keeps the calls it sees in the call history.  Exit codes: see EXIT_CODES.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import os
 import signal
 import sys
-from typing import Any, TextIO
+import textwrap
+from collections.abc import Awaitable
+from typing import Any, TextIO, TypeVar
 
 from cstapopup.csta.client import (
-    AssociationRejectedError,
     ClientOptions,
-    ConnectError,
     CstaClient,
+    CstaClientError,
     CstaServiceError,
     LinkStateChanged,
     MonitorEvent,
@@ -32,20 +35,43 @@ from cstapopup.csta.tlsconfig import TlsConfigError, client_context
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 EXIT_CONNECT = 4
 
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  stopped by SIGINT / SIGTERM (Ctrl+C)
+  {EXIT_ERROR}  none of the devices could be monitored
+  {EXIT_USAGE}  usage error (bad option, unusable CA file)
+  {EXIT_REJECTED}  the PBX refused the login for good (rejected-permanent: wrong user name or
+     password); no more attempts are made
+  {EXIT_CONNECT}  with --once only: the connection failed (refused, timed out, all CSTA links of
+     the PBX in use) or the link was lost; without --once these are retried"""
+
+#: After SIGINT / SIGTERM: seconds to leave the PBX properly, then to print and record what
+#: was already received.  Together well under a second.
+CLOSE_BUDGET = 0.3
+DRAIN_BUDGET = 0.2
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "monitor",
         help="monitor devices and print their events",
-        description="Monitor devices on a HiPath / OpenScape PBX and print their events. "
-        "Credentials default to the HiPath factory defaults AMHOST / 77777, or come from the "
-        "environment (CSTAPOPUP_HOST, CSTAPOPUP_PORT, CSTAPOPUP_USER, CSTAPOPUP_PASSWORD).",
+        description=textwrap.fill(
+            "Monitor devices on a HiPath / OpenScape PBX and print their events. Credentials "
+            "default to the HiPath factory defaults AMHOST / 77777, or come from the "
+            "environment (CSTAPOPUP_HOST, CSTAPOPUP_PORT, CSTAPOPUP_USER, CSTAPOPUP_PASSWORD). "
+            "Until stopped it keeps trying to connect (each failure on stderr) and reconnects "
+            "after a lost link, with a capped, jittered back-off; only a login the PBX refuses "
+            "for good ends it.", 78),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     env = os.environ
     p.add_argument("--host", default=env.get("CSTAPOPUP_HOST", "127.0.0.1"),
@@ -59,7 +85,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
                    help="device to monitor (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per event (normalised form)")
-    p.add_argument("--once", action="store_true", help="do not reconnect; exit when the link is lost")
+    p.add_argument("--once", action="store_true",
+                   help="one attempt: exit (code 4) if it fails or when the link is lost")
     p.add_argument("--debug", action="store_true", help="hex wire trace of every frame on stderr")
     p.add_argument("--record", action="store_true", help="record the calls into the call history")
     p.add_argument("--db", default=None, help="history database file (implies --record)")
@@ -73,7 +100,8 @@ def add_parser(sub: Any) -> None:
                    help="TLS without verifying the PBX's certificate (implies --tls; "
                    "for tests only: anyone on the way can pose as the PBX)")
     p.add_argument("--keepalive", type=float, default=20.0,
-                   help="seconds of silence before the link is probed (dead after this + 10 s)")
+                   help="seconds without a complete frame from the PBX before the link is "
+                   "probed (dead after this + 10 s)")
     p.set_defaults(func=run)
 
 
@@ -111,7 +139,8 @@ def event_json(device: str, event: CstaEvent) -> str:
     return json.dumps(d, ensure_ascii=False)
 
 
-async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
+                  err: TextIO = sys.stderr) -> int:
     password = args.password
     if args.ask_password:
         password = getpass.getpass(f"Password for {args.user}@{args.host}: ")
@@ -121,6 +150,9 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
         tls = _tls_context(args, err)
     except TlsConfigError as exc:
         print(f"cstapopup monitor: {exc}", file=err)
+        return EXIT_USAGE
+    if args.keepalive <= 0:
+        print("cstapopup monitor: --keepalive must be positive", file=err)
         return EXIT_USAGE
     options = ClientOptions(reconnect=not args.once, keepalive_interval=args.keepalive, ssl=tls)
     client = CstaClient(args.host, args.port, args.user, password, options)
@@ -133,6 +165,7 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
                                  snapshots=options.snapshot_monitors)
 
     stop = asyncio.Event()
+    came_up = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -142,22 +175,42 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
 
     exit_code = EXIT_OK
 
-    async def consume() -> None:
+    def on_link(change: LinkStateChanged) -> None:
+        # Decisions follow the client at once; the lines on stderr come in order with the
+        # events (consume() below), however far behind the output is.
         nonlocal exit_code
+        if change.state == "up":
+            came_up.set()
+        elif change.state == "rejected":
+            exit_code = EXIT_REJECTED
+            stop.set()
+        elif change.state == "down" and args.once:
+            exit_code = EXIT_CONNECT
+            stop.set()
+
+    client.on("link", on_link)
+
+    def on_paused(paused: bool) -> None:
+        if paused and client.counters.read_pauses == 1:  # once; the total comes at exit
+            print("cstapopup monitor: the output is behind the PBX: reading paused until it "
+                  "catches up (nothing is dropped)", file=err, flush=True)
+
+    client.on("paused", on_paused)
+
+    async def consume() -> None:
         async for item in client.events():
             if isinstance(item, LinkStateChanged):
                 extra = f" (retry in {item.retry_in:.1f} s)" if item.retry_in else ""
-                print(f"cstapopup monitor: link {item.state}: {item.reason}{extra}", file=err, flush=True)
-                if item.state == "down" and args.once:
-                    exit_code = EXIT_CONNECT
-                    stop.set()
+                print(f"cstapopup monitor: link {item.state}: {item.reason}{extra}", file=err,
+                      flush=True)
                 if recorder is not None and item.state == "down":
                     recorder.link_lost()
             elif isinstance(item, MonitorSnapshot):
                 if recorder is not None:
                     recorder.snapshot(item.device, item.calls)
             elif isinstance(item, MonitorEvent):
-                line = event_json(item.device, item.event) if args.json else format_event(item.device, item.event)
+                line = (event_json(item.device, item.event) if args.json
+                        else format_event(item.device, item.event))
                 print(line, file=out, flush=True)
                 if recorder is not None:
                     recorder.feed(item.device, item.event)
@@ -165,23 +218,31 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0)  # let the consumer subscribe before the first link state change
     try:
-        try:
-            await client.connect()
-        except AssociationRejectedError as exc:
-            print(f"cstapopup monitor: {exc}", file=err)
-            return EXIT_REJECTED
-        except ConnectError as exc:
-            print(f"cstapopup monitor: {exc}", file=err)
-            return EXIT_CONNECT
+        await client.start()
+        if not await _until(came_up.wait(), stop):
+            return exit_code
         monitored = 0
         for device in args.device:
             try:
-                handle = await client.monitor_start(device)
-                monitored += 1
-                print(f"cstapopup monitor: monitoring {device} (cross-ref {handle.cross_ref_id.hex()})",
-                      file=err, flush=True)
+                handle = await _until(client.monitor_start(device), stop)
             except CstaServiceError as exc:
-                print(f"cstapopup monitor: cannot monitor {device}: {exc.reason}", file=err, flush=True)
+                print(f"cstapopup monitor: cannot monitor {device}: {exc.reason}", file=err,
+                      flush=True)
+                continue
+            except CstaClientError as exc:  # the link went down meanwhile: kept, restored later
+                print(f"cstapopup monitor: {device} will be monitored once the link is back "
+                      f"({exc})", file=err, flush=True)
+                monitored += 1
+                continue
+            if handle is None:  # stopped meanwhile
+                return exit_code
+            monitored += 1
+            if handle.active and handle.cross_ref_id is not None:
+                print(f"cstapopup monitor: monitoring {device} "
+                      f"(cross-ref {handle.cross_ref_id.hex()})", file=err, flush=True)
+            else:  # the link went down meanwhile; the client restores it with the link
+                print(f"cstapopup monitor: {device} will be monitored once the link is back",
+                      file=err, flush=True)
         if monitored == 0:
             print("cstapopup monitor: no device could be monitored", file=err)
             exit_code = EXIT_ERROR
@@ -189,12 +250,20 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
         await stop.wait()
         return exit_code
     finally:
-        await client.close()
-        consumer.cancel()
-        try:
-            await consumer
-        except asyncio.CancelledError:
-            pass
+        await client.close(timeout=CLOSE_BUDGET)
+        # events() ends once the consumer has taken what was received: print and record it,
+        # within a bound, and say how much was left if the bound was not enough.
+        done, _ = await asyncio.wait({consumer}, timeout=DRAIN_BUDGET)
+        if not done:
+            left = client.backlog
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            print(f"cstapopup monitor: stopped with {left} received items not yet "
+                  "printed" + (" or recorded" if recorder is not None else ""), file=err)
+        elif not consumer.cancelled() and consumer.exception() is not None:
+            log.error("printing the events failed: %r", consumer.exception())
+        _report_counters(client, err)
         if recorder is not None:
             recorder.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -202,6 +271,34 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+
+async def _until(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None if `stop` is set first (then `work` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, CstaClientError):
+        await task
+    return None
+
+
+def _report_counters(client: CstaClient, err: TextIO) -> None:
+    """What the client held back or left out during the run (nothing is dropped silently)."""
+    c = client.counters
+    if c.callbacks_skipped:
+        print(f"cstapopup monitor: {c.callbacks_skipped} coroutine callbacks were skipped "
+              "(too many running at once)", file=err)
+    if c.read_pauses:
+        print(f"cstapopup monitor: reading from the PBX was paused {c.read_pauses} times "
+              f"({c.paused_seconds:.1f} s in all) while the output caught up; nothing was "
+              "dropped", file=err)
 
 
 def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:

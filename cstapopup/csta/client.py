@@ -1,10 +1,11 @@
-"""The asyncio CSTA client: socket, timeouts, liveness, reconnection and re-monitoring.
+"""The asyncio CSTA client: socket, timeouts, liveness, reconnection, re-monitoring and
+backpressure.
 
 `CstaClient` wraps the sans-IO `ClientConnection`.  It keeps the monitors the caller asked
 for and re-establishes them after every reconnect (their cross-ref ids are updated in place),
-notices a dead link by itself (a RequestSystemStatus after a quiet spell, answered by anything
-or the link is declared dead), reports link state changes, and delivers events both as an
-async iterator and as callbacks per event kind:
+notices a dead link by itself (no complete frame for a while: a RequestSystemStatus, then the
+link is declared dead if still no frame comes), reports link state changes, and delivers events
+both as an async iterator and as callbacks per event kind:
 
     client = CstaClient("192.0.2.10", 7001, "AMHOST", "77777")
     client.on("delivered", lambda device, ev: print(device, ev.calling_device))
@@ -12,11 +13,21 @@ async iterator and as callbacks per event kind:
     await client.monitor_start("100")
     async for item in client.events(): ...
     await client.close()
+
+Nothing between the socket and a consumer of events() is dropped: when a consumer has
+`queue_size` items unread, the client stops reading the socket (TCP then holds the PBX back)
+and reads on once that consumer is down to half.  While reading is paused the client does not
+read the PBX's SystemStatus invokes either (they are in the same byte stream, behind the
+events), and its own liveness clock stands still: data arriving faster than it is consumed is
+no sign of a dead link.  A PBX that gives up on a paused client drops the link; the client sees
+that once it reads again, and reconnects.  Link state changes travel in the same order as the
+events, and are never dropped either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -26,12 +37,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from . import codec, operations, tlsconfig
+from . import acse, codec, operations, tlsconfig
+from .backoff import Backoff
 from .codec import UniversalFailure, connection_to_asn1, device_to_asn1
 from .connection import (
+    Aborted,
     AssociationAccepted,
     AssociationRejected,
-    Aborted,
     ClientConnection,
     ConnectionStateError,
     ErrorReceived,
@@ -64,8 +76,35 @@ class CertificateError(ConnectError):
     another name); the message says which, in plain words."""
 
 
-class AssociationRejectedError(CstaClientError):
-    """The PBX refused the association: usually wrong user name or password."""
+class AssociationError(CstaClientError):
+    """The PBX did not take the association.  `result` is the AARE's result (1 permanent,
+    2 transient; None when no AARE came), `diagnostic` its diagnostic number from
+    `diagnostic_source` (acse.SERVICE_USER or acse.SERVICE_PROVIDER), if any."""
+
+    def __init__(self, message: str, *, result: int | None = None,
+                 diagnostic: int | None = None,
+                 diagnostic_source: str | None = acse.SERVICE_USER) -> None:
+        super().__init__(message)
+        self.result = result
+        self.diagnostic = diagnostic
+        self.diagnostic_source = diagnostic_source
+
+    @property
+    def diagnostic_name(self) -> str | None:
+        """The X.227 name of the diagnostic ("authentication-failure"), None without one."""
+        return acse.diagnostic_name(self.diagnostic_source, self.diagnostic)
+
+
+class AssociationRejectedError(AssociationError):
+    """The PBX refused the association for good (rejected-permanent): wrong user name or
+    password, usually; `diagnostic` says more when the PBX gave one.  Trying again does not
+    help (and may lock the account): the client stops ("rejected")."""
+
+
+class AssociationTransientError(AssociationError, ConnectError):
+    """The PBX refused the association for now (rejected-transient: usually all its CSTA links
+    are in use), or closed the connection without answering the association request.  A
+    ConnectError: the client retries with its usual back-off."""
 
 
 class LinkDownError(CstaClientError):
@@ -100,12 +139,17 @@ class CstaRejectError(CstaClientError):
 
 @dataclass(frozen=True, slots=True)
 class LinkStateChanged:
-    """The link's health changed: "connecting", "up" or "down" (with the reason)."""
+    """The link's health changed: "connecting", "up", "down" (with the reason, and `retry_in`
+    when the client tries again), "rejected" (the PBX refused the login for good: no more
+    attempts) or "closed".  `error` is the typed error behind a "down" or "rejected" that
+    came from a failed attempt (ConnectError, AssociationTransientError,
+    AssociationRejectedError), None otherwise."""
 
     state: str
     reason: str = ""
     attempt: int = 0
     retry_in: float | None = None
+    error: CstaClientError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +190,25 @@ class MonitorHandle:
 
 
 @dataclass
+class ClientCounters:
+    """What the client had to hold back or leave out, for whoever shows the link's health."""
+
+    #: Times reading from the PBX was paused because a consumer of events() fell behind.
+    read_pauses: int = 0
+    #: Seconds spent paused in total (up to the last resume).
+    paused_seconds: float = 0.0
+    #: Coroutine callbacks not run because max_callback_tasks were still running (logged).
+    callbacks_skipped: int = 0
+
+
+@dataclass
 class ClientOptions:
     connect_timeout: float = 10.0
     request_timeout: float = 10.0
-    #: After this long without receiving anything, ask the PBX for its status ...
+    #: After this long without a complete frame from the PBX, ask it for its status ...
     keepalive_interval: float = 20.0
-    #: ... and declare the link dead if nothing at all arrives within this time.
+    #: ... and declare the link dead if no complete frame arrives within this time.  Bytes
+    #: that never make up a frame do not count: a link trickling them is dead all the same.
     keepalive_timeout: float = 10.0
     #: Declare the link up if the PBX sends no SystemStatus within this time after the AARE.
     system_status_grace: float = 3.0
@@ -163,12 +220,15 @@ class ClientOptions:
     ssl: ssl_module.SSLContext | None = None
     server_hostname: str | None = None
     max_frame_length: int = 8192
-    #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
+    #: Items a consumer of events() may leave unread before the client stops reading from the
+    #: PBX (nothing is dropped: TCP holds the PBX back); reading resumes at half of it.  One
+    #: read's worth of items (client.READ_SIZE bytes of frames) may come on top.
     queue_size: int = 10000
     #: Bytes waiting to be sent beyond which the link is considered broken.
     max_write_buffer: int = 1 << 20
     #: Coroutine callbacks running at once; beyond this an event's coroutine callbacks are
-    #: skipped (and logged), so an event flood cannot create unbounded tasks.
+    #: skipped (logged and counted in ClientCounters.callbacks_skipped), so an event flood
+    #: cannot create unbounded tasks.
     max_callback_tasks: int = 1000
     #: After each monitor start (and each restore after a reconnect), ask the PBX which calls
     #: are at the device (SnapshotDevice) and publish the answer as a MonitorSnapshot, so that
@@ -187,6 +247,30 @@ class ClientOptions:
                 raise ValueError(f"{name} must be positive")
 
 
+#: Bytes asked of the socket per read: it bounds how many items one read can put on top of
+#: a consumer's `queue_size` before reading pauses (about 140 events), and how long one
+#: read's handling holds the event loop (a few milliseconds).
+READ_SIZE = 16384
+#: A consumer of events() that takes items without ever waiting lets the loop run after this
+#: many seconds (signals, timers and the reader get their turn during a long backlog).
+_CONSUMER_SLICE = 0.005
+
+
+class _Subscriber:
+    """One consumer of events(): the items it has not taken yet, in order."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[ClientItem] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
 class CstaClient:
     """An asyncio CSTA client with reconnection.  Use one per PBX link."""
 
@@ -197,14 +281,29 @@ class CstaClient:
         self.user = user
         self._password = password
         self.options = options or ClientOptions(**kwargs)
+        opts = self.options
+        self.backoff = Backoff(opts.backoff_initial, opts.backoff_max, opts.backoff_jitter,
+                               opts.rng)
         self.monitors: list[MonitorHandle] = []
+        #: The active monitors by cross-ref id (several only when a PBX reuses an id).
+        self._by_cross_ref: dict[bytes, list[MonitorHandle]] = {}
         self.state = "down"
         self.state_reason = "not started"
+        #: The typed error of the last failed attempt (None after a link came up).
+        self.last_error: CstaClientError | None = None
         self.reconnects = 0
+        self.counters = ClientCounters()
         self._callbacks: dict[str, list[Callable[..., Any]]] = {}
-        self._queues: list[asyncio.Queue[ClientItem]] = []
+        self._subscribers: list[_Subscriber] = []
+        self._resume_at = max(1, opts.queue_size // 2)
+        self._reading = asyncio.Event()  # set while reading is allowed (not paused)
+        self._reading.set()
+        self._paused_since: float | None = None
+        self._resumed_at = 0.0
+        self._alive_at = 0.0  # loop time of the last complete frame received
         self._conn: ClientConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._release_waiter: asyncio.Future[None] | None = None
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._on_result: dict[int, Callable[[Any], None]] = {}
         self._callback_tasks: set[asyncio.Future[Any]] = set()
@@ -224,10 +323,12 @@ class CstaClient:
         """Call `callback(device, event)` for every event named `kind` ("delivered",
         "established", "connection_cleared", "transferred", ...; "*" for all), or
         `callback(LinkStateChanged)` for kind "link", `callback(MonitorSnapshot)` for kind
-        "snapshot" (the calls at a device whose monitor was just started or restored).
-        Returns the callback (decorator use).
-        A callback that raises is logged and does not stop the client.  Coroutine functions
-        are scheduled as tasks."""
+        "snapshot" (the calls at a device whose monitor was just started or restored),
+        `callback(paused: bool)` for kind "paused" (reading from the PBX paused because a
+        consumer of events() is behind, or resumed).  Returns the callback (decorator use).
+        Callbacks run as the items are read (a slow one slows reading: backpressure).  A
+        callback that raises is logged and does not stop the client.  Coroutine functions are
+        scheduled as tasks, at most `max_callback_tasks` at once (beyond: skipped, counted)."""
         self._callbacks.setdefault(kind, []).append(callback)
         return callback
 
@@ -244,34 +345,52 @@ class CstaClient:
         return self.on("transferred", cb)
 
     async def events(self) -> AsyncIterator[ClientItem]:
-        """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from now on, until the
-        client is closed."""
-        queue: asyncio.Queue[ClientItem] = asyncio.Queue(self.options.queue_size)
-        self._queues.append(queue)
+        """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from the first step on,
+        in order, none dropped, until the client is closed (and what came before is taken).
+        A consumer that falls `queue_size` items behind pauses reading from the PBX."""
+        sub = _Subscriber()
+        self._subscribers.append(sub)
+        loop = asyncio.get_running_loop()
+        slice_end = loop.time() + _CONSUMER_SLICE
         try:
             while True:
-                if self._closed.is_set() and queue.empty():
+                if sub.items:
+                    if loop.time() >= slice_end:
+                        await asyncio.sleep(0)  # a long backlog must not hold the loop
+                        slice_end = loop.time() + _CONSUMER_SLICE
+                    item = sub.items.popleft()
+                    if not self._reading.is_set() and len(sub.items) <= self._resume_at:
+                        self._maybe_resume()
+                    yield item
+                    continue
+                if self._closed.is_set():
                     return
-                get = asyncio.ensure_future(queue.get())
-                closed = asyncio.ensure_future(self._closed.wait())
-                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    closed.cancel()
-                    yield get.result()
-                else:
-                    get.cancel()
-                    if queue.empty():
-                        return
+                sub.waiter = loop.create_future()
+                try:
+                    await sub.waiter
+                finally:
+                    sub.waiter = None
+                slice_end = loop.time() + _CONSUMER_SLICE
         finally:
-            self._queues.remove(queue)
+            self._subscribers.remove(sub)
+            self._maybe_resume()
+
+    @property
+    def backlog(self) -> int:
+        """The most items any consumer of events() has not taken yet."""
+        return max((len(s.items) for s in self._subscribers), default=0)
+
+    @property
+    def paused(self) -> bool:
+        """Reading from the PBX is paused: a consumer of events() is behind."""
+        return not self._reading.is_set()
 
     def _publish(self, item: ClientItem) -> None:
-        for q in self._queues:
-            if q.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-                log.warning("event consumer too slow: oldest item dropped")
-            q.put_nowait(item)
+        for sub in self._subscribers:
+            sub.items.append(item)
+            sub.wake()
+            if len(sub.items) >= self.options.queue_size and self._reading.is_set():
+                self._pause()
         if isinstance(item, LinkStateChanged):
             self._run_callbacks("link", item)
         elif isinstance(item, MonitorSnapshot):
@@ -280,6 +399,26 @@ class CstaClient:
             self._run_callbacks(item.event.name, item.device, item.event)
             self._run_callbacks("*", item.device, item.event)
 
+    def _pause(self) -> None:
+        self._reading.clear()
+        self._paused_since = asyncio.get_running_loop().time()
+        self.counters.read_pauses += 1
+        log.debug("a consumer is %d items behind: reading from the PBX paused", self.backlog)
+        self._run_callbacks("paused", True)
+
+    def _maybe_resume(self) -> None:
+        if self._reading.is_set():
+            return
+        if any(len(s.items) > self._resume_at for s in self._subscribers):
+            return
+        now = asyncio.get_running_loop().time()
+        if self._paused_since is not None:
+            self.counters.paused_seconds += now - self._paused_since
+            self._paused_since = None
+        self._resumed_at = now
+        self._reading.set()
+        self._run_callbacks("paused", False)
+
     def _run_callbacks(self, kind: str, *args: Any) -> None:
         for cb in self._callbacks.get(kind, ()):
             try:
@@ -287,7 +426,9 @@ class CstaClient:
                 if asyncio.iscoroutine(result):
                     if len(self._callback_tasks) >= self.options.max_callback_tasks:
                         result.close()
-                        log.warning("too many callbacks still running: %s callback skipped", kind)
+                        self.counters.callbacks_skipped += 1
+                        log.warning("too many callbacks still running: %s callback skipped "
+                                    "(%d skipped so far)", kind, self.counters.callbacks_skipped)
                         continue
                     task = asyncio.ensure_future(result)
                     self._callback_tasks.add(task)  # a strong reference until it is done
@@ -312,9 +453,9 @@ class CstaClient:
     # Life cycle ----------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Connect once and wait until the link is up.  Raises ConnectError or
-        AssociationRejectedError on failure; with `reconnect` on, the client then keeps the
-        link up by itself (as after start())."""
+        """Connect once and wait until the link is up.  Raises ConnectError (of which
+        AssociationTransientError) or AssociationRejectedError on failure; with `reconnect`
+        on, the client then keeps the link up by itself (as after start())."""
         loop = asyncio.get_running_loop()
         self._first_result = loop.create_future()
         self._supervisor = asyncio.create_task(self._supervise(), name="csta-supervisor")
@@ -326,34 +467,58 @@ class CstaClient:
 
     async def start(self) -> None:
         """Start connecting in the background (never raises for connection failures: they
-        are reported as link state changes and retried)."""
+        are reported as link state changes and retried, except a login refused for good,
+        which ends the attempts with the state "rejected")."""
         self._supervisor = asyncio.create_task(self._supervise(), name="csta-supervisor")
 
     async def wait_up(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._up.wait(), timeout)
 
+    async def wait_finished(self) -> None:
+        """Until the client has stopped trying: the login was refused for good (state
+        "rejected"), the link failed with `reconnect` off, or close() was called."""
+        task = self._supervisor
+        if task is not None:
+            await asyncio.wait({task})
+
     async def close(self, timeout: float = 3.0) -> None:
         """Stop the monitors, leave the association properly (RLRQ, or ABRT if the PBX does
-        not answer), close the socket and end events()."""
+        not answer), close the socket and end events() once its consumers have taken what
+        came before; all within `timeout` seconds.  While reading is paused (a consumer is
+        behind) it leaves with an ABRT at once: the PBX's answers would be queued behind the
+        events nobody has read, and reading them would only add to the backlog."""
         if self._closing:
             await self._closed.wait()
             return
         self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
         try:
-            if self.state == "up":
-                for handle in list(self.monitors):
-                    if handle.active:
-                        with contextlib.suppress(CstaClientError, asyncio.TimeoutError):
-                            await asyncio.wait_for(self._monitor_stop_request(handle), timeout)
-                await self._release(timeout)
+            if self.state == "up" and self.paused:
+                if self._conn is not None:
+                    self._conn.abort()
+                    self._flush()
+            elif self.state == "up":
+                active = [h for h in self.monitors if h.active]
+                if active:
+                    stops = asyncio.gather(*(self._monitor_stop_request(h) for h in active),
+                                           return_exceptions=True)
+                    try:
+                        await asyncio.wait_for(stops, max(0.0, deadline - loop.time()))
+                    except TimeoutError:
+                        log.info("the PBX did not confirm every monitor stop in time")
+                await self._release(deadline - loop.time())
         finally:
             for task in list(self._snapshot_tasks):
                 task.cancel()
             await self._stop_supervisor()
             self._drop_link("closed")
             self.state, self.state_reason = "closed", "closed by the application"
+            self._up.clear()
             self._publish(LinkStateChanged("closed", "closed by the application"))
             self._closed.set()
+            for sub in self._subscribers:
+                sub.wake()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -362,7 +527,7 @@ class CstaClient:
         await self.connect()
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def _stop_supervisor(self) -> None:
@@ -376,13 +541,17 @@ class CstaClient:
         conn = self._conn
         if conn is None or self._writer is None:
             return
+        if timeout <= 0:
+            conn.abort()
+            self._flush()
+            return
         released = asyncio.get_running_loop().create_future()
         self._release_waiter = released
         conn.release()
         self._flush()
         try:
             await asyncio.wait_for(released, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # HiPath's answer to RLRQ is unverified: leave as the known clients do.
             conn.abort()
             self._flush()
@@ -391,15 +560,23 @@ class CstaClient:
 
     async def _supervise(self) -> None:
         attempt = 0
-        delay = self.options.backoff_initial
+        backoff = self.backoff
+        backoff.reset()
         while not self._closing:
             attempt += 1
             self._set_state("connecting", f"connecting to {self.host}:{self.port}", attempt=attempt)
             try:
                 reader = await self._open_link()
-            except Exception as error:  # ConnectError, AssociationRejectedError, or a bug
+            except AssociationRejectedError as exc:
+                # Refused for good: trying again would not help and may lock the account.
+                self.last_error = exc
+                self._set_state("rejected", str(exc), attempt=attempt, error=exc)
+                if self._first_result is not None and not self._first_result.done():
+                    self._first_result.set_exception(exc)
+                return
+            except Exception as error:  # ConnectError (transient rejections too), or a bug
                 exc = error
-                if not isinstance(exc, (ConnectError, AssociationRejectedError)):
+                if not isinstance(exc, ConnectError):
                     # A bug must neither end the supervision (the link would never come back)
                     # nor leave connect() waiting forever.  The traceback goes to the log
                     # (tracebacks show no local variables, so no password); the state says
@@ -409,21 +586,24 @@ class CstaClient:
                     self._drop_link("internal error")
                     exc = ConnectError(f"internal error while connecting ({type(exc).__name__}); "
                                        "see the log")
+                self.last_error = exc
                 reason = str(exc)
                 if self._first_result is not None and not self._first_result.done():
+                    self._set_state("down", reason, attempt=attempt, error=exc)
                     self._first_result.set_exception(exc)
                     return
                 if not self.options.reconnect:
-                    self._set_state("down", reason)
+                    self._set_state("down", reason, attempt=attempt, error=exc)
                     return
-                wait = self._jitter(delay)
-                self._set_state("down", reason, attempt=attempt, retry_in=wait)
+                wait = backoff.next()
+                self._set_state("down", reason, attempt=attempt, retry_in=wait, error=exc)
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, self.options.backoff_max)
                 continue
             if self._first_result is not None and not self._first_result.done():
                 self._first_result.set_result(None)
-            attempt, delay = 0, self.options.backoff_initial
+            attempt = 0
+            backoff.reset()
+            self.last_error = None
             try:
                 reason = await self._run_link(reader)
             except Exception as exc:  # a bug: drop this link and make a new one (as above)
@@ -436,17 +616,25 @@ class CstaClient:
                 self._set_state("down", reason)
                 return
             self.reconnects += 1
-            wait = self._jitter(self.options.backoff_initial)
+            wait = backoff.next()
             self._set_state("down", reason, retry_in=wait)
             await asyncio.sleep(wait)
 
-    def _jitter(self, delay: float) -> float:
-        j = self.options.backoff_jitter
-        return max(0.05, delay * (1 + self.options.rng.uniform(-j, j)))
-
     async def _open_link(self) -> asyncio.StreamReader:
-        """TCP connect, associate, wait for the link to come up, re-establish the monitors."""
+        """TCP connect, associate, wait for the link to come up."""
         opts = self.options
+        # The AARQ is encoded before the socket opens (this loads the compiled ASN.1 spec the
+        # first time): the PBX never waits for us between its accept and our first byte.
+        conn = ClientConnection(max_frame_length=opts.max_frame_length,
+                                trace=self._trace if wire_log.isEnabledFor(logging.DEBUG) else None)
+        try:
+            conn.associate(self.user, self._password)
+        except codec.EncodeError:
+            # Not retried into the PBX, and not in the message: the encoder's text would
+            # quote the password's offending characters.
+            raise AssociationRejectedError(
+                "the user name or password has characters that cannot be sent to the PBX "
+                "(CSTA carries them as Latin-1)") from None
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
@@ -455,7 +643,7 @@ class CstaClient:
                 ),
                 opts.connect_timeout,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectError(f"no answer from {self.host}:{self.port} within {opts.connect_timeout:g} s") from None
         except ConnectionRefusedError:
             raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link enabled on that port?)") from None
@@ -467,29 +655,47 @@ class CstaClient:
                                f"{tlsconfig.explain_handshake_error(exc)}") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
-        conn = ClientConnection(max_frame_length=opts.max_frame_length,
-                                trace=self._trace if wire_log.isEnabledFor(logging.DEBUG) else None)
         self._conn, self._writer = conn, writer
-        self._release_waiter: asyncio.Future[None] | None = None
-        try:
-            conn.associate(self.user, self._password)
-        except codec.EncodeError:
-            # Not retried into the PBX, and not in the message: the encoder's text would
-            # quote the password's offending characters.
-            self._drop_link("credentials not encodable")
-            raise AssociationRejectedError(
-                "the user name or password has characters that cannot be sent to the PBX "
-                "(CSTA carries them as Latin-1)") from None
+        self._release_waiter = None
         self._flush()
         try:
             await asyncio.wait_for(self._associate(reader, conn), opts.connect_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._drop_link("association timed out")
             raise ConnectError(f"{self.host}:{self.port} did not answer the association request within {opts.connect_timeout:g} s") from None
-        except (ConnectError, AssociationRejectedError):
+        except BaseException:
             self._drop_link("association failed")
             raise
         return reader
+
+    def _no_answer(self, what: str) -> AssociationTransientError:
+        return AssociationTransientError(
+            f"the PBX at {self.host}:{self.port} {what} without answering the association "
+            "request: all CSTA links of the PBX are probably in use")
+
+    def _rejection(self, ev: AssociationRejected) -> AssociationError:
+        where = f"the PBX at {self.host}:{self.port}"
+        name = acse.diagnostic_name(ev.diagnostic_source, ev.diagnostic)
+        tag = f"{acse.result_name(ev.result)}, {name}" if name else acse.result_name(ev.result)
+        words = acse.diagnostic_words(ev.diagnostic_source, ev.diagnostic)
+        details: dict[str, Any] = {"result": ev.result, "diagnostic": ev.diagnostic,
+                                   "diagnostic_source": ev.diagnostic_source}
+        user_diag = ev.diagnostic if ev.diagnostic_source == acse.SERVICE_USER else None
+        if ev.permanent:
+            if user_diag == acse.DIAG_CONTEXT_NOT_SUPPORTED:
+                advice = f"{words}: check the host and port"
+            elif user_diag == acse.DIAG_AUTHENTICATION_FAILURE:
+                advice = words
+            elif ev.diagnostic in (None, acse.DIAG_NULL, acse.DIAG_NO_REASON):
+                advice = "check the user name and password"
+            else:
+                advice = f"{words}; check the user name and password"
+            return AssociationRejectedError(
+                f"{where} refused the login of {self.user} ({tag}): {advice}", **details)
+        if ev.diagnostic in (None, acse.DIAG_NULL, acse.DIAG_NO_REASON):
+            words = "all CSTA links of the PBX are in use"
+        return AssociationTransientError(f"{where} refused the link for now ({tag}): {words}",
+                                         **details)
 
     async def _associate(self, reader: asyncio.StreamReader, conn: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -497,25 +703,33 @@ class CstaClient:
         while True:
             timeout = None if grace_deadline is None else max(0.0, grace_deadline - loop.time())
             try:
-                data = await asyncio.wait_for(reader.read(65536), timeout)
-            except asyncio.TimeoutError:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+            except TimeoutError:
                 # Accepted, but no SystemStatus came: be liberal and go ahead.
                 self._handle_events(conn.mark_up())
                 return
+            except ConnectionResetError:
+                if grace_deadline is None:
+                    raise self._no_answer("reset the connection") from None
+                raise ConnectError("the PBX reset the connection right after accepting the "
+                                   "association") from None
             except OSError as exc:
                 raise ConnectError(f"connection lost during association: {exc}") from None
             if not data:
-                raise ConnectError("the PBX closed the connection during association "
-                                   "(too many CSTA links in use?)")
+                if grace_deadline is None:
+                    raise self._no_answer("closed the connection")
+                raise ConnectError("the PBX closed the connection right after accepting the "
+                                   "association")
             for ev in conn.receive_data(data):
                 if isinstance(ev, AssociationRejected):
-                    raise AssociationRejectedError(
-                        f"{ev.reason}: check the user name and password for {self.host}")
+                    raise self._rejection(ev)
                 if isinstance(ev, AssociationAccepted):
                     grace_deadline = loop.time() + self.options.system_status_grace
                 elif isinstance(ev, ProtocolError) and ev.fatal:
                     raise ConnectError(f"protocol error during association: {ev.message}")
                 elif isinstance(ev, (Aborted, Released)):
+                    if grace_deadline is None:
+                        raise self._no_answer("aborted the association")
                     raise ConnectError("the PBX ended the association at once")
                 else:
                     self._handle_events([ev])
@@ -525,38 +739,44 @@ class CstaClient:
 
     async def _run_link(self, reader: asyncio.StreamReader) -> str:
         """Serve one link until it breaks; returns why it ended."""
+        conn = self._conn
+        if conn is None:
+            return "closed"
+        loop = asyncio.get_running_loop()
+        self._alive_at = loop.time()
         self._set_state("up", f"connected to {self.host}:{self.port}")
+        tasks = [asyncio.create_task(self._read_loop(reader, conn), name="csta-reader"),
+                 asyncio.create_task(self._watch_liveness(conn), name="csta-liveness")]
         remonitor = asyncio.create_task(self._remonitor_all())
         try:
-            return await self._read_loop(reader)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # The reader's reason first: it says what the socket did.
+            return (tasks[0] if tasks[0] in done else tasks[1]).result()
         finally:
-            remonitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await remonitor
+            for task in (*tasks, remonitor):
+                task.cancel()
+            for task in (*tasks, remonitor):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> str:
-        opts = self.options
-        probe_id: int | None = None
+    async def _read_loop(self, reader: asyncio.StreamReader, conn: ClientConnection) -> str:
+        loop = asyncio.get_running_loop()
+        frames_seen = conn.frames_received
         while True:
-            timeout = opts.keepalive_timeout if probe_id is not None else opts.keepalive_interval
+            if not self._reading.is_set():
+                await self._reading.wait()  # a consumer is behind: TCP holds the PBX back
             try:
-                data = await asyncio.wait_for(reader.read(65536), timeout)
-            except asyncio.TimeoutError:
-                if probe_id is not None:
-                    return f"no answer from the PBX for {opts.keepalive_interval + opts.keepalive_timeout:g} s (link dead)"
-                probe_id = self._send_probe()
-                if probe_id is None:
-                    return "cannot send the liveness probe"
-                continue
+                data = await reader.read(READ_SIZE)
             except (ConnectionError, OSError) as exc:
                 return f"connection lost: {exc}"
             if not data:
                 return "the PBX closed the connection"
-            probe_id = None  # anything at all proves the link alive
-            conn = self._conn
-            if conn is None:
+            if self._conn is not conn:
                 return "closed"
             events = conn.receive_data(data)
+            if conn.frames_received != frames_seen:
+                frames_seen = conn.frames_received
+                self._alive_at = loop.time()
             self._handle_events(events)
             self._flush()
             for ev in events:
@@ -566,10 +786,41 @@ class CstaClient:
                     return "the PBX aborted the association"
                 if isinstance(ev, Released):
                     return "the association was released"
+            # Whatever arrives next, the consumers and other tasks get their turn first.
+            await asyncio.sleep(0)
 
-    def _send_probe(self) -> int | None:
-        conn = self._conn
-        if conn is None:
+    async def _watch_liveness(self, conn: ClientConnection) -> str:
+        """The link's liveness, counted in complete frames: after `keepalive_interval` without
+        one, a RequestSystemStatus; after `keepalive_timeout` more without one, dead.  The
+        clock stands still while reading is paused (we are not looking at the stream)."""
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        probe_at: float | None = None
+        while True:
+            if not self._reading.is_set():
+                await self._reading.wait()
+                probe_at = None
+                continue
+            last = max(self._alive_at, self._resumed_at)
+            now = loop.time()
+            if probe_at is not None and last >= probe_at:
+                probe_at = None  # a frame came after the probe: alive
+            if probe_at is None:
+                deadline = last + opts.keepalive_interval
+                if now >= deadline:
+                    if self._send_probe(conn) is None:
+                        return "cannot send the liveness probe"
+                    probe_at = now
+                    continue
+            else:
+                deadline = probe_at + opts.keepalive_timeout
+                if now >= deadline:
+                    return (f"no complete frame from the PBX for "
+                            f"{opts.keepalive_interval + opts.keepalive_timeout:g} s (link dead)")
+            await asyncio.sleep(deadline - now)
+
+    def _send_probe(self, conn: ClientConnection) -> int | None:
+        if self._conn is not conn:
             return None
         try:
             iid = conn.send_request(operations.REQUEST_SYSTEM_STATUS, {})
@@ -599,6 +850,7 @@ class CstaClient:
         for handle in self.monitors:
             handle.active = False
             handle.starting = False
+        self._by_cross_ref.clear()
         for fut in self._futures.values():
             if not fut.done():
                 fut.set_exception(LinkDownError(f"link down: {reason}"))
@@ -608,6 +860,23 @@ class CstaClient:
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
+
+    # Monitors by cross-ref id ----------------------------------------------------------------
+
+    def _activate(self, handle: MonitorHandle, cross_ref: bytes) -> None:
+        self._deactivate(handle)
+        handle.cross_ref_id = cross_ref
+        handle.active = True
+        handle.error = None
+        self._by_cross_ref.setdefault(cross_ref, []).append(handle)
+
+    def _deactivate(self, handle: MonitorHandle) -> None:
+        handle.active = False
+        same = self._by_cross_ref.get(handle.cross_ref_id) if handle.cross_ref_id else None
+        if same is not None and handle in same:
+            same.remove(handle)
+            if not same:
+                del self._by_cross_ref[handle.cross_ref_id]
 
     # Incoming ------------------------------------------------------------------------------
 
@@ -628,7 +897,7 @@ class CstaClient:
             elif isinstance(ev, ProtocolError):
                 log.warning("protocol: %s", ev.message)
             elif isinstance(ev, Released):
-                waiter = getattr(self, "_release_waiter", None)
+                waiter = self._release_waiter
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
             elif isinstance(ev, LinkUp):
@@ -654,11 +923,13 @@ class CstaClient:
             self._publish(MonitorEvent(handle.device, event))
 
     def _monitors_for(self, event: CstaEvent) -> list[MonitorHandle]:
-        matching = [h for h in self.monitors if h.active and h.cross_ref_id == event.cross_ref_id]
-        if len(matching) <= 1:
-            if not matching:
-                log.info("event %s for unknown cross-ref %s ignored", event.name, event.cross_ref_id.hex())
-            return matching
+        matching = self._by_cross_ref.get(event.cross_ref_id)
+        if not matching:
+            log.info("event %s for unknown cross-ref %s ignored", event.name,
+                     event.cross_ref_id.hex())
+            return []
+        if len(matching) == 1:
+            return matching[:]
         # Several monitors share the cross-ref id (seen on HiPath with 00 00): attribute the
         # event to the monitored devices it names.
         named = _devices_named(event)
@@ -686,15 +957,42 @@ class CstaClient:
         if on_result is not None:
             self._on_result[iid] = on_result
         self._flush()
+        conn = self._conn
         try:
-            return await asyncio.wait_for(fut, timeout or self.options.request_timeout)
-        except asyncio.TimeoutError:
-            self._futures.pop(iid, None)
-            self._on_result.pop(iid, None)
-            if self._conn is not None:
-                self._conn.forget(iid)
+            return await self._answer(fut, timeout or self.options.request_timeout)
+        except TimeoutError:
             raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
                                  f"{timeout or self.options.request_timeout:g} s") from None
+        finally:
+            if not fut.done() or fut.cancelled() or self._futures.get(iid) is fut:
+                # Timed out or cancelled: a late answer is ignored, not matched to a request.
+                self._futures.pop(iid, None)
+                self._on_result.pop(iid, None)
+                if conn is not None and self._conn is conn:
+                    conn.forget(iid)
+
+    def _paused_total(self) -> float:
+        """Seconds reading has been paused since the client was made, the current pause too."""
+        total = self.counters.paused_seconds
+        if self._paused_since is not None:
+            total += asyncio.get_running_loop().time() - self._paused_since
+        return total
+
+    async def _answer(self, fut: asyncio.Future[Any], timeout: float) -> Any:
+        """`fut`'s result within `timeout` seconds of reading: the clock stands still while
+        reading is paused (the answer may be in the stream, behind events nobody took yet)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        paused_before = self._paused_total()
+        while True:
+            remaining = deadline + (self._paused_total() - paused_before) - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), remaining)
+            except TimeoutError:
+                if fut.done():
+                    return fut.result()
 
     async def monitor_start(self, device: str) -> MonitorHandle:
         """Monitor a device; the handle stays valid across reconnects.  Raises
@@ -715,9 +1013,7 @@ class CstaClient:
 
     async def _monitor_start_request(self, handle: MonitorHandle) -> None:
         def started(result: Any) -> None:
-            handle.cross_ref_id = bytes(result["crossRefIdentifier"])
-            handle.active = True
-            handle.error = None
+            self._activate(handle, bytes(result["crossRefIdentifier"]))
 
         handle.starting = True
         try:
@@ -749,8 +1045,14 @@ class CstaClient:
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
             return
-        handle.active = False
-        await self.request(operations.MONITOR_STOP, codec.monitor_stop_argument(handle.cross_ref_id))
+        # The events the PBX sent before it took the stop still belong to the monitor: it
+        # stays in the index until the stop's answer, which comes after them in the stream.
+        try:
+            await self.request(operations.MONITOR_STOP,
+                               codec.monitor_stop_argument(handle.cross_ref_id),
+                               on_result=lambda _: self._deactivate(handle))
+        finally:
+            self._deactivate(handle)
 
     async def monitor_stop(self, device: str | MonitorHandle) -> None:
         handle = device if isinstance(device, MonitorHandle) else next(

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Union
 
-from . import codec, operations
+from . import acse, codec, operations
 from .codec import UniversalFailure
 from .events import CstaEvent, UndecodableEvent
 from .framing import DEFAULT_MAX_LENGTH, FrameReader, FramingError, frame
@@ -62,13 +63,34 @@ class AssociationAccepted:
 
 @dataclass(frozen=True, slots=True)
 class AssociationRejected:
+    """The AARE refused the association: `permanent` (result 1: trying again will not help)
+    or not (result 2, rejected-transient, e.g. all CSTA links in use; or a result no
+    standard defines, which is retried too)."""
+
     response: codec.AssociationResponse
 
     @property
+    def result(self) -> int:
+        return self.response.result
+
+    @property
+    def diagnostic(self) -> int | None:
+        return self.response.diagnostic
+
+    @property
+    def diagnostic_source(self) -> str:
+        return self.response.diagnostic_source
+
+    @property
+    def permanent(self) -> bool:
+        return self.response.result == acse.REJECTED_PERMANENT
+
+    @property
     def reason(self) -> str:
-        r = self.response.result
-        kind = {1: "rejected (permanent)", 2: "rejected (transient)"}.get(r, f"rejected ({r})")
-        return f"association {kind}, diagnostic {self.response.diagnostic}"
+        kind = {acse.REJECTED_PERMANENT: "permanent", acse.REJECTED_TRANSIENT: "transient"}
+        text = f"association rejected ({kind.get(self.result, f'result {self.result}')})"
+        name = acse.diagnostic_name(self.diagnostic_source, self.diagnostic)
+        return f"{text}, {name}" if name else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +188,9 @@ class ClientConnection:
         self.max_pending = max_pending
         self._trace = trace
         self.system_status_count = 0
+        #: Whole frames received so far: the link's liveness counts frames, not bytes (a
+        #: peer that trickles bytes without ever completing a frame is not alive).
+        self.frames_received = 0
 
     # State ---------------------------------------------------------------------------------
 
@@ -258,6 +283,7 @@ class ClientConnection:
             error: FramingError | None = None
         except FramingError as exc:
             frames, error = exc.frames, exc
+        self.frames_received += len(frames)
         events: list[ConnectionEvent] = []
         for apdu in frames:
             if self._trace is not None:

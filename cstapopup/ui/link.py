@@ -1,9 +1,11 @@
-"""The app's link to the PBX: one CstaClient, its connection policy, its monitors and its events.
+"""The app's link to the PBX: one CstaClient, its monitors, its events and its states in words.
 
-`PbxLink` connects (and reconnects with capped, jittered backoff), monitors the configured
-devices, and hands every monitor event and link state to callbacks, in the loop's thread.
-It stops retrying after a rejected login (a wrong password does not get better by trying
-again every minute, and the PBX may lock the account).  No Qt here: the controller bridges.
+`PbxLink` has the client connect and reconnect (the client's own capped, jittered back-off,
+csta.backoff), monitors the configured devices, and hands every monitor event and link state
+to callbacks, in the loop's thread.  A PBX that turns the link down for now (all its CSTA
+links in use) is tried again; only a login refused for good stops the attempts (a wrong
+password does not get better by trying again every minute, and the PBX may lock the
+account).  No Qt here: the controller bridges.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from cstapopup.csta import tlsconfig
+from cstapopup.csta import acse, tlsconfig
 from cstapopup.csta.client import (
+    AssociationError,
     AssociationRejectedError,
     ClientOptions,
     ConnectError,
@@ -67,9 +69,10 @@ def ssl_context(params: ConnectionParameters) -> ssl.SSLContext | None:
     return tlsconfig.client_context_from(params)
 
 
-def client_for(params: ConnectionParameters, options: ClientOptions | None = None) -> CstaClient:
-    """A client for the connection settings.  Reconnection stays off: `PbxLink` decides."""
-    opts = replace(options or ClientOptions(), reconnect=False, ssl=ssl_context(params))
+def client_for(params: ConnectionParameters, options: ClientOptions | None = None, *,
+               reconnect: bool = False) -> CstaClient:
+    """A client for the connection settings (reconnecting by itself if `reconnect`)."""
+    opts = replace(options or ClientOptions(), reconnect=reconnect, ssl=ssl_context(params))
     return CstaClient(params.host, params.port, params.user, params.password or DEFAULT_PASSWORD,
                       options=opts)
 
@@ -83,10 +86,10 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
         raise RuntimeError(str(exc)) from None
     try:
         await asyncio.wait_for(client.connect(), timeout + 1)
-    except AssociationRejectedError:
-        raise RuntimeError(f"the PBX at {params.host}:{params.port} refused the login of "
-                           f"{params.user}: wrong user name or password") from None
-    except ConnectError as exc:
+    except AssociationRejectedError as exc:
+        raise RuntimeError(rejection_text(f"{params.host}:{params.port}", params.user,
+                                          exc)) from None
+    except ConnectError as exc:  # all CSTA links in use too: the message says so
         raise RuntimeError(str(exc)) from None
     except TimeoutError:
         raise RuntimeError(
@@ -97,26 +100,18 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
     return f"Connected: {params.host}:{params.port} accepted the login of {params.user}."
 
 
-@dataclass
-class Backoff:
-    """Capped exponential delays with jitter (so many clients do not retry in step)."""
-
-    initial: float = 1.0
-    maximum: float = 60.0
-    jitter: float = 0.2
-    rng: random.Random = field(default_factory=random.Random)
-    _next: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._next = self.initial
-
-    def reset(self) -> None:
-        self._next = self.initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return max(0.05, delay * (1 + self.rng.uniform(-self.jitter, self.jitter)))
+def rejection_text(where: str, user: str, exc: AssociationError) -> str:
+    """What to tell the user about a login the PBX refused for good."""
+    if exc.result is None:  # refused before any answer (e.g. unsendable characters)
+        return str(exc)
+    name = exc.diagnostic_name
+    if exc.diagnostic_source == acse.SERVICE_USER and exc.diagnostic in (
+            None, acse.DIAG_NULL, acse.DIAG_NO_REASON, acse.DIAG_AUTHENTICATION_FAILURE,
+            acse.DIAG_AUTHENTICATION_REQUIRED):
+        why = "wrong user name or password?" + (f" ({name})" if exc.diagnostic else "")
+    else:
+        why = acse.diagnostic_words(exc.diagnostic_source, exc.diagnostic) or str(exc)
+    return f"the PBX at {where} refused the login of {user}: {why}"
 
 
 StateCallback = Callable[[str, str], None]
@@ -145,17 +140,14 @@ class PbxLink:
         self._on_event = on_event
         self._on_monitor_failed = on_monitor_failed or (lambda d, t: None)
         self._on_snapshot = on_snapshot or (lambda d, c: None)
-        base = options or ClientOptions()
-        self.client = client_for(params, base)
-        self.backoff = Backoff(base.backoff_initial, base.backoff_max, base.backoff_jitter,
-                               base.rng)
+        self.client = client_for(params, options, reconnect=True)
         self.label = label or f"{params.host}:{params.port}"
         self.state = DOWN
         self.reason = "not started"
         self.failed: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
-        self._dropped = asyncio.Event()
+        self._came_up = asyncio.Event()
         self._up = False
 
     # -- life cycle
@@ -212,34 +204,32 @@ class PbxLink:
         return text
 
     async def _run(self) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            self._set(CONNECTING, f"connecting to {self.label}"
-                      + (f" (attempt {attempt})" if attempt > 1 else ""))
-            self._dropped.clear()
-            self._up = False
-            try:
-                await self.client.connect()
-            except AssociationRejectedError:
-                self._set(REJECTED, f"the PBX at {self.label} refused the login of "
-                                    f"{self.params.user}: wrong user name or password? "
-                                    "Correct it in the settings")
-                return
-            except ConnectError as exc:
-                wait = self.backoff.next()
-                self._set(DOWN, f"{exc}; retrying in {_seconds(wait)}")
-                await asyncio.sleep(wait)
-                continue
-            attempt = 0
-            self.backoff.reset()
-            self._up = True
-            await self._monitor_new()
-            if not self._dropped.is_set():
-                self._set(UP, self._up_reason())
-            await self._dropped.wait()
-            # As the client would: a short pause before the next attempt, then back off.
-            await asyncio.sleep(self.backoff.next())
+        """Start the client (it connects, backs off and reconnects by itself); after each
+        time the link comes up, monitor what it does not keep yet.  Ends when the client
+        stops trying: the PBX refused the login for good."""
+        await self.client.start()
+        finished = asyncio.ensure_future(self.client.wait_finished())
+        came_up: asyncio.Future[object] | None = None
+        try:
+            while True:
+                came_up = asyncio.ensure_future(self._came_up.wait())
+                await asyncio.wait({came_up, finished}, return_when=asyncio.FIRST_COMPLETED)
+                came_up.cancel()
+                if finished.done():
+                    break
+                self._came_up.clear()
+                await self._monitor_new()
+                if self._up and self.client.state == "up":
+                    self._set(UP, self._up_reason())
+        finally:
+            finished.cancel()
+            if came_up is not None:
+                came_up.cancel()
+        error = self.client.last_error
+        if self.client.state == "rejected" and isinstance(error, AssociationError):
+            # Set here, as the task's last act: once it is seen, no attempt follows.
+            self._set(REJECTED, rejection_text(self.label, self.params.user, error)
+                      + ". Correct it in the settings")
 
     async def _monitor_new(self) -> None:
         """Monitor the devices the client does not keep yet (the first time, and devices that
@@ -295,11 +285,23 @@ class PbxLink:
             return
         if not isinstance(item, LinkStateChanged):
             return
-        if item.state == "down" and self._up:
+        if self.state in (REJECTED, CLOSED):
+            return
+        if item.state == "connecting":
             self._up = False
-            self._dropped.set()
-            self._set(DOWN, f"{item.reason}; reconnecting")
-        elif item.state == "up" and item.reason.startswith("cannot monitor"):
+            self._set(CONNECTING, f"connecting to {self.label}"
+                      + (f" (attempt {item.attempt})" if item.attempt > 1 else ""))
+        elif item.state == "down":
+            was_up, self._up = self._up, False
+            text = item.reason
+            if item.retry_in is not None:
+                verb = "reconnecting" if was_up else "retrying"
+                text += f"; {verb} in {_seconds(item.retry_in)}"
+            self._set(DOWN, text)
+        elif item.state == "up" and not item.reason.startswith("cannot monitor"):
+            self._up = True
+            self._came_up.set()  # _run monitors what is new, then says "up"
+        elif item.state == "up":
             # After a reconnect the client re-monitors by itself and reports failures so.
             device = item.reason.split(":", 1)[0].removeprefix("cannot monitor ").strip()
             self.failed[device] = item.reason

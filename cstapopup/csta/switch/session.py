@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from cstapopup.csta import codec, framing, operations
+from cstapopup.csta import acse, codec, framing, operations
 from cstapopup.csta.codec import (
     Abort,
     AssociationRequest,
@@ -51,10 +51,6 @@ MAX_INVOKE_ID = 0x7FFFFF
 APS_STAMP = b"cstapopup-sim-01"
 SYSTEM_VERSION = b"SIM 1.0"
 
-# AARE results (X.227).
-ACCEPTED, REJECTED_PERMANENT, REJECTED_TRANSIENT = 0, 1, 2
-# acse-service-user diagnostics.
-DIAG_NO_REASON, DIAG_CONTEXT_NOT_SUPPORTED = 1, 2
 # ROSE Reject problems (X.880; names in operations.REJECT_PROBLEMS).
 GENERAL_UNRECOGNIZED_PDU, GENERAL_BADLY_STRUCTURED = 0, 2
 INVOKE_UNRECOGNIZED_OPERATION, INVOKE_MISTYPED_ARGUMENT = 1, 2
@@ -316,23 +312,25 @@ class SwitchSession:
 
     def _associate(self, aarq: AssociationRequest) -> None:
         self.user = aarq.user
+        # Which refusal is permanent decides whether the client tries again: a wrong password
+        # or context does not get better by retrying, a full PBX does (a link frees up).
         if aarq.application_context != codec.CSTA_APPLICATION_CONTEXT:
             self._say(f"association rejected (application context "
                       f"{aarq.application_context})")
-            self._send(self._aare(REJECTED_PERMANENT, DIAG_CONTEXT_NOT_SUPPORTED))
+            self._send(self._aare(acse.REJECTED_PERMANENT, acse.DIAG_CONTEXT_NOT_SUPPORTED))
             self._close()
         elif aarq.user != self._user or aarq.password != self._password:
             self._say(f"association rejected (wrong user name or password "
                       f"for {aarq.user!r})")
-            self._send(self._aare(REJECTED_PERMANENT, DIAG_NO_REASON))
+            self._send(self._aare(acse.REJECTED_PERMANENT, acse.DIAG_AUTHENTICATION_FAILURE))
             self._close()
         elif not self.backend.link_available(self):
-            self._say("association rejected (all links in use)")
-            self._send(self._aare(REJECTED_TRANSIENT, DIAG_NO_REASON))
+            self._say("association rejected for now (all links in use)")
+            self._send(self._aare(acse.REJECTED_TRANSIENT, acse.DIAG_NO_REASON))
             self._close()
         else:
             self.state = SessionState.ASSOCIATED
-            self._send(self._aare(ACCEPTED, 0))
+            self._send(self._aare(acse.ACCEPTED, 0))
             self._say(f"association accepted (user {aarq.user})")
             self.backend.associated(self)
             self.send_system_status()
