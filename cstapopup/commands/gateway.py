@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -177,12 +178,10 @@ async def serve(args: argparse.Namespace, devices: list[str], broker: Any, pbx_s
                 loop.remove_signal_handler(sig)
 
 
-class _suppress_no_signals:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, *rest: object) -> bool:
-        return kind is not None and issubclass(kind, (NotImplementedError, RuntimeError))
+def _suppress_no_signals() -> contextlib.AbstractContextManager[None]:
+    """Signal handlers cannot be set on Windows (NotImplementedError) or off the main
+    thread (RuntimeError): then Ctrl+C ends the command as usual."""
+    return contextlib.suppress(NotImplementedError, RuntimeError)
 
 
 # `cstapopup monitor --broker` -------------------------------------------------------------
