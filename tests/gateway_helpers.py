@@ -18,7 +18,7 @@ from cstapopup.gateway.wire import event_dict
 
 from .mosquitto_helpers import Mosquitto
 
-FAST_PBX = dict(backoff_initial=0.05, backoff_max=0.3, connect_timeout=3.0, request_timeout=3.0)
+FAST_PBX = {"backoff_initial": 0.05, "backoff_max": 0.3, "connect_timeout": 3.0, "request_timeout": 3.0}
 USERS = {"gateway": "gw-secret", "alice": "alice-pw", "bob": "bob-pw", "admin": "admin-pw"}
 
 

@@ -118,8 +118,8 @@ def test_the_contract_sequences_come_back():
 @pytest.mark.parametrize("payload", [
     b"not json", b"[1]", b'{"event": "nonsense"}', b'{"event": "delivered", "device": "1"}',
     b'{"event": "hookswitch", "device": "1", "cross_ref_id": "zz", "connection_device": "1"}',
-    b'{"event": "do_not_disturb", "device": "1", "cross_ref_id": "00", "connection_device": "1",'
-    b' "do_not_disturb_on": "yes"}',
+    (b'{"event": "do_not_disturb", "device": "1", "cross_ref_id": "00", "connection_device": "1",'
+    b' "do_not_disturb_on": "yes"}'),
 ])
 def test_malformed_event_payloads_are_wire_errors(payload):
     with pytest.raises(wire.WireError):
@@ -202,7 +202,7 @@ def test_a_device_record_restarts_when_the_device_is_idle():
     assert dev.record("g")["base"] is None  # begins at the monitor start
     e1 = _ev("delivered", b"\x00\x01", "100", "alerting", calling_device=DeviceId("number", "0891"))
     dev.add_event(e1, wire.event_dict("100", e1))
-    seq, _ = dev.add_snapshot((SnapshotCall(ConnectionId(b"\x00\x01", DeviceId("number", "100")),
+    _seq, _ = dev.add_snapshot((SnapshotCall(ConnectionId(b"\x00\x01", DeviceId("number", "100")),
                                             "alerting"),), "")
     rec = dev.record("g")
     assert [i["kind"] for i in rec["items"]] == ["event", "snapshot"] and rec["complete"]
