@@ -110,6 +110,7 @@ class GatewayClient:
         self._retry_in: float | None = None
         self._gw_link: dict[str, Any] | None = None
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._first: asyncio.Future[None] | None = None
         self._closing = False
@@ -404,7 +405,7 @@ class GatewayClient:
         if gateway == dev.gateway and dev.seq:
             if top < dev.seq:
                 return  # older than what we have seen: wait for the gateway's current one
-            dev.want_record = False
+            self._record_taken(dev)
             for item in items:
                 if item.get("seq", 0) > dev.seq:
                     self._replay(device, item)
@@ -413,7 +414,7 @@ class GatewayClient:
                 # Back after a break (a link state "down" was given): what is under way now.
                 self._publish(MonitorSnapshot(device, tuple(_record_calls(device, rec)), ""))
             return
-        dev.want_record = False
+        self._record_taken(dev)
         dev.gateway, dev.seq = gateway, top
         base = rec.get("base")
         if base is not None:
@@ -421,6 +422,22 @@ class GatewayClient:
                                                                                  or []), ""))
         for item in items:
             self._replay(device, item)
+
+    def _record_taken(self, dev: _Device) -> None:
+        """The record has done its work until the next (re)subscription: the updates the
+        gateway publishes with every event would only double what this client receives."""
+        dev.want_record = False
+        mqtt = self._mqtt
+        if mqtt is None:
+            return
+
+        async def unsubscribe() -> None:
+            with contextlib.suppress(Exception):
+                await mqtt.unsubscribe(self.topics.calls(dev.handle.device))
+
+        task = asyncio.ensure_future(unsubscribe())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _replay(self, device: str, item: dict[str, Any]) -> None:
         data = item.get("data") or {}
