@@ -50,7 +50,7 @@ USERS = {"gateway": "bench-gateway", "desk": "bench-desk"}
 async def worker(args: argparse.Namespace) -> int:
     from cstapopup.csta.client import MonitorEvent
     from cstapopup.gateway.broker import parse_broker_url
-    from cstapopup.gateway.client import GatewayClient, GatewayClientOptions, _numbering, received_at
+    from cstapopup.gateway.client import GatewayClient, GatewayClientOptions, numbering, received_at
 
     class MeasuredClient(GatewayClient):
         """Notes, per message, its number and when the gateway read its event."""
@@ -65,7 +65,7 @@ async def worker(args: argparse.Namespace) -> int:
             parsed = self.topics.parse_device_topic(str(message.topic))
             stamp = None
             if parsed is not None and parsed[1] in ("event", "snapshot"):
-                _, seq = _numbering(message)
+                _, seq = numbering(message)
                 if seq is not None:
                     self.seen.setdefault(parsed[0], set()).add(seq)
                 if parsed[1] == "event":
@@ -145,7 +145,7 @@ async def harness(args: argparse.Namespace) -> int:
                           seed=args.seed, phonebook=None)
     await server.start()
     env = {**os.environ, "CSTAPOPUP_BROKER_PASSWORD": USERS["gateway"]}
-    gw_log = open(tmp / "gateway.log", "w")  # noqa: SIM115
+    gw_log = open(tmp / "gateway.log", "w")  # noqa: SIM115, ASYNC230 (before the traffic)
     gateway = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cstapopup", "gateway", "--port", str(server.port),
         "--device", f"{DEVICES[0]}-{DEVICES[-1]}", "--broker", broker.url, "--broker-user",
@@ -169,10 +169,15 @@ async def harness(args: argparse.Namespace) -> int:
               f"traffic for {args.duration:g} s", flush=True)
         events_at_start = server.events_sent
         cpu0, _ = proc_stat(gateway.pid)
+        desk0 = sum(proc_stat(p.pid)[0] for p, _, _ in workers)
+        broker0, _ = proc_stat(broker.proc.pid)
         t0 = time.monotonic()
         await asyncio.sleep(args.duration)
         wall = time.monotonic() - t0
         cpu1, gw_rss = proc_stat(gateway.pid)
+        desk_cpu = (sum(proc_stat(p.pid)[0] for p, _, _ in workers) - desk0) / wall
+        broker_cpu = (proc_stat(broker.proc.pid)[0] - broker0) / wall
+        load = os.getloadavg()[0]
         events = server.events_sent - events_at_start
         broker_rss = broker.rss_kib()
         # The gateway's numbers so far (its retained records); then time for what is on its
@@ -217,7 +222,10 @@ async def harness(args: argparse.Namespace) -> int:
           f"{sum(r['dropped'] for r in results)})")
     print(f"gateway CPU:                {100 * (cpu1 - cpu0) / wall:.1f} % of one core; "
           f"RSS {gw_rss / 1024:.1f} MiB")
-    print(f"broker RSS:                 {broker_rss / 1024 if broker_rss else float('nan'):.1f} MiB")
+    print(f"broker RSS:                 {broker_rss / 1024 if broker_rss else float('nan'):.1f} MiB; "
+          f"CPU {100 * broker_cpu:.1f} %")
+    print(f"desktop processes' CPU:     {100 * desk_cpu:.1f} % of one core in all; machine load "
+          f"average {load:.2f} on {os.cpu_count()} cores")
     ok = latencies and p99 < 100 and lost == 0
     print("targets (p99 < 100 ms, 0 lost):", "met" if ok else "NOT met")
     return 0 if ok else 1

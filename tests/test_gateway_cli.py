@@ -176,3 +176,30 @@ async def test_unreachable_broker_with_once_and_usage_errors(tmp_path):
             code = await p.wait(30)
         assert code == 2, (args, p.stderr())
         assert p.stderr().strip()
+
+
+async def test_a_killed_gateway_is_reported_gone_by_its_last_will(tmp_path):
+    from .gateway_helpers import Desktop
+
+    broker = Mosquitto(tmp_path / "broker", users=dict(USERS))
+    broker.start()
+    server = SwitchServer(port=0, devices=DEVICES)
+    await server.start()
+    gateway = Proc("gateway", "--port", str(server.port), "--device", DEVICES, "--broker",
+                   broker.url, "--broker-user", "gateway",
+                   env={"CSTAPOPUP_BROKER_PASSWORD": USERS["gateway"]})
+    desk = Desktop(broker, ["100"], None)
+    try:
+        await gateway.start()
+        await server.wait_for(lambda: server.monitors_of("105") == 1, 30)
+        await desk.start(timeout=30)
+        gateway.proc.send_signal(signal.SIGKILL)
+        await gateway.wait()
+        await desk.wait(lambda: desk.client.state == "down", 30)
+        assert "the office gateway is gone" in desk.client.state_reason
+    finally:
+        await desk.stop()
+        if gateway.proc.returncode is None:
+            gateway.proc.kill()
+        await server.stop()
+        broker.stop()

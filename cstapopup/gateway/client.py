@@ -359,7 +359,7 @@ class GatewayClient:
             if message.retain or dev.want_record:
                 self._on_record(dev, wire.decode_object(message.payload))
             return
-        gateway, seq = _numbering(message)
+        gateway, seq = numbering(message)
         if gateway is None or seq is None:
             raise wire.WireError("no gateway/seq user properties")
         if gateway != dev.gateway:
@@ -543,7 +543,8 @@ class GatewayClient:
         return await self._request("single_step_transfer", active, to)
 
 
-def _numbering(message: Any) -> tuple[str | None, int | None]:
+def numbering(message: Any) -> tuple[str | None, int | None]:
+    """The gateway instance and the number an event or snapshot message carries."""
     props = message.properties
     pairs = getattr(props, "UserProperty", None) if props is not None else None
     gateway = seq = None
