@@ -23,8 +23,9 @@ USERS = {"gateway": "gw-secret", "alice": "alice-pw", "bob": "bob-pw", "admin": 
 
 
 def gateway_options(**extra) -> GatewayOptions:
-    return GatewayOptions(backoff_initial=0.05, backoff_max=0.3, broker_keepalive=5,
-                          client=ClientOptions(**FAST_PBX), rng=random.Random(1), **extra)
+    return GatewayOptions(**{"backoff_initial": 0.05, "backoff_max": 0.3, "broker_keepalive": 5,
+                             "client": ClientOptions(**FAST_PBX), "rng": random.Random(1),
+                             **extra})
 
 
 def client_options(**extra) -> GatewayClientOptions:

@@ -299,3 +299,59 @@ async def test_retained_state_for_any_subscriber(broker, tmp_path):
         await phone.close()
         await gw.stop()
         await server.stop()
+
+
+async def test_events_read_while_the_broker_is_away_are_published_when_it_is_back(tmp_path):
+    """The broker is down while calls happen: the gateway keeps what it reads and publishes
+    it, in order and complete, once the broker is back.  (Its next attempt comes seconds
+    later, so a witness subscribes in between and sees the backlog go out.)"""
+    aiomqtt = pytest.importorskip("aiomqtt")
+    from cstapopup.gateway.client import numbering
+
+    broker = Mosquitto(tmp_path / "broker", users=dict(USERS))
+    broker.start()
+    server = SwitchServer(port=0, devices=DEVICES, speed=40)
+    await server.start()
+    gw = RunningGateway(broker, server.port, DEVICES, backoff_initial=5.0, backoff_max=5.0)
+    direct = DirectMonitor(server.port, ["100"])
+    got: dict[int, dict] = {}
+
+    async def collect(c) -> None:
+        async for m in c.messages:
+            _, seq = numbering(m)
+            got[seq] = json.loads(m.payload)
+
+    try:
+        await gw.start()
+        await direct.start()
+        await wait_until(lambda: len(direct.events) == 0 and gw.gateway.calls["100"].seq >= 1, 10,
+                         "the gateway's snapshot of 100")
+        dev = gw.gateway.calls["100"]
+        before = dev.seq
+        broker.stop()
+        for scenario in ("incoming-missed", "transfer"):
+            await server.run_scenario(scenario, "100", timeout=20)
+        await server.wait_for(lambda: not server.model.calls, 10)
+        await wait_until(lambda: len(direct.events) > 10
+                         and dev.seq == before + len(direct.events), 10, "the gateway reading")
+        assert len(gw.gateway._outbox) >= len(direct.events)  # held while the broker is away
+        broker.start()
+        async with aiomqtt.Client("127.0.0.1", broker.port, username="admin",
+                                  password=USERS["admin"], protocol=aiomqtt.ProtocolVersion.V5,
+                                  identifier="witness") as witness:
+            await witness.subscribe("cstapopup/default/device/100/event", qos=1)
+            assert gw.gateway.stats.broker_connects == 1  # not back yet: the witness is first
+            reader = asyncio.create_task(collect(witness))
+            await wait_until(lambda: set(range(before + 1, dev.seq + 1)) <= set(got), 30,
+                             "every event read during the outage")
+            reader.cancel()
+        lines = [got[s] for s in sorted(got)]
+        for line in lines:
+            line.pop("cross_ref_id")
+        assert lines == direct.lines("100")
+        assert gw.gateway.stats.dropped == 0 and gw.gateway.stats.broker_connects == 2
+    finally:
+        await direct.stop()
+        await gw.stop()
+        await server.stop()
+        broker.stop()
