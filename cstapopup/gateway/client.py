@@ -71,6 +71,11 @@ class GatewayClientOptions:
     backoff_jitter: float = 0.2
     #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
     queue_size: int = 10000
+    #: QoS of the device subscriptions.  0 by default: with a clean session, QoS 1 would
+    #: add an acknowledgement per message and deliver nothing more (what is in flight when
+    #: the connection breaks is lost either way); a break is covered by the gateway's
+    #: numbering and the retained record instead.
+    device_qos: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -209,8 +214,9 @@ class GatewayClient:
         dev.want_record = True
         # One SUBSCRIBE: the broker sends the retained calls record before anything
         # published after it (the record holds what came before).
-        await mqtt.subscribe([(self.topics.calls(d), 1), (self.topics.event(d), 1),
-                              (self.topics.snapshot(d), 1)])
+        qos = self.options.device_qos
+        await mqtt.subscribe([(self.topics.calls(d), qos), (self.topics.event(d), qos),
+                              (self.topics.snapshot(d), qos)])
         dev.handle.active = True
 
     # Items --------------------------------------------------------------------------------
@@ -543,34 +549,35 @@ class GatewayClient:
         return await self._request("single_step_transfer", active, to)
 
 
+def _number_of(message: Any) -> tuple[str, int, float | None] | None:
+    props = message.properties
+    for key, value in (getattr(props, "UserProperty", None) or ()) if props is not None else ():
+        if key == wire.PROP_NUMBER:
+            return wire.parse_number_property(value)
+    return None
+
+
 def numbering(message: Any) -> tuple[str | None, int | None]:
     """The gateway instance and the number an event or snapshot message carries."""
-    props = message.properties
-    pairs = getattr(props, "UserProperty", None) if props is not None else None
-    gateway = seq = None
-    for key, value in pairs or ():
-        if key == wire.PROP_GATEWAY:
-            gateway = value
-        elif key == wire.PROP_SEQ:
-            with contextlib.suppress(ValueError):
-                seq = int(value)
-    return gateway, seq
-
-
-def _record_calls(device: str, rec: dict[str, Any]) -> list[SnapshotCall]:
-    out = []
-    for c in rec.get("calls") or []:
-        gcid = c.get("global_call_id")
-        out.append(SnapshotCall(ConnectionId(bytes.fromhex(c["call_id"]), DeviceId("number", device)),
-                                c.get("state"), bytes.fromhex(gcid) if gcid else None))
-    return out
+    number = _number_of(message)
+    return (None, None) if number is None else (number[0], number[1])
 
 
 def received_at(message: Any) -> float | None:
     """When the gateway read a message's event from the PBX (Unix time), if it says."""
-    props = message.properties
-    for key, value in (getattr(props, "UserProperty", None) or ()) if props is not None else ():
-        if key == wire.PROP_RECEIVED:
-            with contextlib.suppress(ValueError):
-                return float(value)
-    return None
+    number = _number_of(message)
+    return None if number is None else number[2]
+
+
+def _record_calls(device: str, rec: dict[str, Any]) -> list[SnapshotCall]:
+    """The calls of a device's record, as a snapshot lists them."""
+    out = []
+    for c in rec.get("calls") or []:
+        gcid = c.get("global_call_id")
+        try:
+            out.append(SnapshotCall(ConnectionId(bytes.fromhex(c["call_id"]),
+                                                 DeviceId("number", device)),
+                                    c.get("state"), bytes.fromhex(gcid) if gcid else None))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise wire.WireError(f"calls record of {device}: {exc}") from None
+    return out

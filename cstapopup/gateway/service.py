@@ -367,8 +367,7 @@ class Gateway:
         from paho.mqtt.properties import Properties
 
         props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = [(wire.PROP_GATEWAY, self.instance), (wire.PROP_SEQ, str(out.seq)),
-                              (wire.PROP_RECEIVED, f"{out.received:.6f}")]
+        props.UserProperty = [wire.number_property(self.instance, out.seq, out.received or 0.0)]
         return props
 
     async def _publish_loop(self, mqtt: Any) -> None:
