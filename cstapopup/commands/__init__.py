@@ -11,4 +11,5 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor",
     "sim": "sim",
     "history": "history",
+    "gateway": "gateway",
 }

@@ -102,6 +102,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keepalive", type=float, default=20.0,
                    help="seconds without a complete frame from the PBX before the link is "
                    "probed (dead after this + 10 s)")
+    # The office gateway: the same events through an MQTT broker (cstapopup/commands/gateway.py).
+    from cstapopup.commands.gateway import add_broker_options
+
+    add_broker_options(p, required=False)
     p.set_defaults(func=run)
 
 
@@ -314,6 +318,10 @@ def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.broker:  # through the office gateway instead of a PBX link of our own
+        from cstapopup.commands.gateway import run_monitor
+
+        return run_monitor(args, format_event, event_json)
     if args.debug:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))

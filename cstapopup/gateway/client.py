@@ -1,0 +1,583 @@
+"""The desktop's end of the office gateway: `GatewayClient`, the same items and call control
+as `CstaClient`, through the broker instead of a PBX link of its own.
+
+    client = GatewayClient(parse_broker_url("mqtts://broker.office", user="alice",
+                                            password=..., ca_file="ca.pem"), site="office")
+    await client.connect()
+    await client.monitor_start("100")
+    async for item in client.events():   # LinkStateChanged / MonitorEvent / MonitorSnapshot
+        ...
+    await client.answer_call(connection)  # carried out by the gateway if alice may
+
+The link state it reports is the gateway's PBX link as the gateway publishes it, "down" while
+the broker is away or the gateway is gone.  Events are numbered per device by the gateway: the
+client drops duplicates (a resend after a break) and counts the numbers that never came
+(`lost`).  When a device is subscribed (at the start and after each reconnect to the broker),
+the device's retained calls record is replayed: a desktop that starts while a call rings sees
+the call's events so far; one that comes back after a break gets the events it missed of the
+calls still under way, then the calls under way as a snapshot (as `CstaClient` gives after a
+reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from cstapopup.csta.client import (
+    ClientItem,
+    CstaClientError,
+    CstaRejectError,
+    CstaServiceError,
+    LinkDownError,
+    LinkStateChanged,
+    MonitorEvent,
+    MonitorHandle,
+    MonitorSnapshot,
+    RequestTimeout,
+)
+from cstapopup.csta.events import ConnectionId, DeviceId, SnapshotCall
+
+from . import broker as broker_mod
+from . import wire
+from .broker import BrokerAuthError, BrokerError, BrokerSettings
+
+log = logging.getLogger(__name__)
+
+
+class GatewayRefusedError(CstaClientError):
+    """The gateway refused the request: this broker user may not control that device."""
+
+
+class GatewayRequestError(CstaClientError):
+    """The gateway could not carry out the request (bad request, busy, ...)."""
+
+
+@dataclass
+class GatewayClientOptions:
+    connect_timeout: float = 10.0
+    #: How long to wait for the gateway's answer to a call-control request.
+    request_timeout: float = 15.0
+    keepalive: int = 30
+    reconnect: bool = True
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    backoff_jitter: float = 0.2
+    #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
+    queue_size: int = 10000
+    #: QoS of the device subscriptions.  0 by default: with a clean session, QoS 1 would
+    #: add an acknowledgement per message and deliver nothing more (what is in flight when
+    #: the connection breaks is lost either way); a break is covered by the gateway's
+    #: numbering and the retained record instead.
+    device_qos: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class _Device:
+    handle: MonitorHandle
+    gateway: str | None = None   # whose numbering `seq` is
+    seq: int = 0                 # the last item delivered
+    want_record: bool = False    # subscribed anew: the next calls record is to be replayed
+
+
+class GatewayClient:
+    """See the module docstring."""
+
+    def __init__(self, broker: BrokerSettings, site: str = "default",
+                 options: GatewayClientOptions | None = None, *, client_id: str | None = None) -> None:
+        self.broker = broker
+        self.topics = wire.Topics(site)
+        self.options = options or GatewayClientOptions()
+        self.user = broker.user
+        if self.user is not None:
+            wire.check_name("user", self.user)
+        self.client_id = client_id or f"cstapopup-{self.user or 'anonymous'}-{uuid.uuid4().hex[:10]}"
+        wire.check_name("client id", self.client_id)
+        self.state = "down"
+        self.state_reason = "not started"
+        #: Numbers the gateway gave that never arrived here (events missed, e.g. while away).
+        self.lost = 0
+        #: Items dropped because a consumer of events() read too slowly.
+        self.dropped = 0
+        self.gateway: str | None = None   # the gateway instance last heard of
+        self._devices: dict[str, _Device] = {}
+        self._queues: list[asyncio.Queue[ClientItem]] = []
+        self._mqtt: Any = None
+        self._broker_up = False
+        self._broker_reason = "not started"
+        self._retry_in: float | None = None
+        self._gw_link: dict[str, Any] | None = None
+        self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._first: asyncio.Future[None] | None = None
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._up = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"GatewayClient({self.broker.url}, user={self.user!r}, state={self.state})"
+
+    @property
+    def monitors(self) -> list[MonitorHandle]:
+        return [d.handle for d in self._devices.values()]
+
+    @property
+    def response_topic(self) -> str | None:
+        if self.user is None:
+            return None
+        return self.topics.responses(self.user) + self.client_id
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect to the broker once; raises BrokerAuthError (refused: not retried) or
+        BrokerConnectError.  From then on the client reconnects by itself (`reconnect`)."""
+        self._first = asyncio.get_running_loop().create_future()
+        self._supervisor = asyncio.create_task(self._supervise(), name="gateway-client")
+        try:
+            await self._first
+        except BaseException:
+            await self._stop_supervisor()
+            raise
+
+    async def start(self) -> None:
+        """Connect in the background (failures are link states, retried)."""
+        self._supervisor = asyncio.create_task(self._supervise(), name="gateway-client")
+
+    async def wait_up(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._up.wait(), timeout)
+
+    async def close(self) -> None:
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            await self._stop_supervisor()
+        finally:
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(LinkDownError("closed"))
+            self.state, self.state_reason = "closed", "closed by the application"
+            self._publish(LinkStateChanged("closed", "closed by the application"))
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _stop_supervisor(self) -> None:
+        task, self._supervisor = self._supervisor, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # Monitors -----------------------------------------------------------------------------
+
+    async def monitor_start(self, device: str) -> MonitorHandle:
+        """Follow a device's events (subscribes to its topics; the gateway must monitor it)."""
+        device = wire.check_device(str(device))
+        dev = self._devices.get(device)
+        if dev is None:
+            dev = self._devices[device] = _Device(MonitorHandle(device))
+            if self._mqtt is not None and self._broker_up:
+                await self._subscribe(self._mqtt, dev)
+        return dev.handle
+
+    async def monitor_stop(self, device: str | MonitorHandle) -> None:
+        name = device.device if isinstance(device, MonitorHandle) else str(device)
+        dev = self._devices.pop(name, None)
+        if dev is not None and self._mqtt is not None and self._broker_up:
+            with contextlib.suppress(Exception):
+                await self._mqtt.unsubscribe([self.topics.event(name), self.topics.snapshot(name),
+                                              self.topics.calls(name)])
+        if dev is not None:
+            dev.handle.active = False
+
+    async def _subscribe(self, mqtt: Any, dev: _Device) -> None:
+        d = dev.handle.device
+        dev.want_record = True
+        # One SUBSCRIBE: the broker sends the retained calls record before anything
+        # published after it (the record holds what came before).
+        qos = self.options.device_qos
+        await mqtt.subscribe([(self.topics.calls(d), qos), (self.topics.event(d), qos),
+                              (self.topics.snapshot(d), qos)])
+        dev.handle.active = True
+
+    # Items --------------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[ClientItem]:
+        """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from now on, until the
+        client is closed."""
+        queue: asyncio.Queue[ClientItem] = asyncio.Queue(self.options.queue_size)
+        self._queues.append(queue)
+        try:
+            while True:
+                if self._closed.is_set() and queue.empty():
+                    return
+                get = asyncio.ensure_future(queue.get())
+                closed = asyncio.ensure_future(self._closed.wait())
+                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    closed.cancel()
+                    yield get.result()
+                else:
+                    get.cancel()
+                    if queue.empty():
+                        return
+        finally:
+            self._queues.remove(queue)
+
+    def _publish(self, item: ClientItem) -> None:
+        for q in self._queues:
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+                self.dropped += 1
+                log.warning("event consumer too slow: oldest item dropped (%d so far)", self.dropped)
+            q.put_nowait(item)
+
+    def _set_state(self) -> None:
+        if not self._broker_up:
+            state, reason, retry = "down", self._broker_reason, self._retry_in
+        elif self._gw_link is None:
+            state, reason, retry = "connecting", (f"connected to the broker {self.broker.url}; "
+                                                  "waiting for the office gateway"), None
+        else:
+            gw_state = str(self._gw_link.get("state"))
+            reason = str(self._gw_link.get("reason") or "")
+            retry = self._gw_link.get("retry_in")
+            if gw_state == "offline":
+                state, reason = "down", f"office gateway: {reason}"
+            elif gw_state in ("up", "connecting", "down"):
+                state = gw_state
+                if state != "up":
+                    reason = f"PBX link of the office gateway: {reason}"
+            else:
+                state = "down"
+        if (state, reason) == (self.state, self.state_reason):
+            return
+        self.state, self.state_reason = state, reason
+        if state == "up":
+            self._up.set()
+        else:
+            self._up.clear()
+        log.info("link %s: %s", state, reason)
+        self._publish(LinkStateChanged(state, reason, retry_in=retry if state == "down" else None))
+
+    # The broker connection ----------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        aiomqtt = broker_mod.aiomqtt_module()
+        delay = self.options.backoff_initial
+        while not self._closing:
+            self._broker_up = False
+            mqtt = broker_mod.mqtt_client(self.broker, identifier=self.client_id,
+                                          keepalive=self.options.keepalive,
+                                          timeout=self.options.connect_timeout)
+            try:
+                async with mqtt:
+                    if self._first is not None and not self._first.done():
+                        self._first.set_result(None)
+                    delay = self.options.backoff_initial
+                    await self._serve(mqtt)
+            except aiomqtt.MqttError as exc:
+                error = broker_mod.explain(exc, self.broker)
+            except BrokerError as exc:
+                error = exc
+            except ValueError as exc:  # a TLS file that cannot be used
+                error = broker_mod.BrokerConfigError(str(exc))
+            else:
+                return
+            finally:
+                self._mqtt = None
+                for fut in self._pending.values():
+                    if not fut.done():
+                        fut.set_exception(LinkDownError("the connection to the broker was lost"))
+            if self._closing:
+                return
+            if self._first is not None and not self._first.done():
+                self._first.set_exception(error)
+                return
+            fatal = isinstance(error, (BrokerAuthError, broker_mod.BrokerConfigError))
+            if fatal or not self.options.reconnect:
+                self._broker_up, self._broker_reason, self._retry_in = False, str(error), None
+                self._set_state()
+                log.error("%s", error)
+                return
+            wait = max(0.05, delay * (1 + self.options.rng.uniform(-self.options.backoff_jitter,
+                                                                   self.options.backoff_jitter)))
+            self._broker_reason, self._retry_in = str(error), wait
+            self._set_state()
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self.options.backoff_max)
+
+    async def _serve(self, mqtt: Any) -> None:
+        self._mqtt = mqtt
+        topics = [(self.topics.link, 1)]
+        if self.response_topic is not None:
+            topics.append((self.response_topic, 1))
+        await mqtt.subscribe(topics)
+        for dev in list(self._devices.values()):
+            await self._subscribe(mqtt, dev)
+        self._broker_up, self._retry_in = True, None
+        self._gw_link = None  # the retained link state comes with the subscription
+        self._set_state()
+        async for message in mqtt.messages:
+            try:
+                self._dispatch(message)
+            except wire.WireError as exc:
+                log.warning("unusable message on %s: %s", message.topic, exc)
+
+    # Incoming -----------------------------------------------------------------------------
+
+    def _dispatch(self, message: Any) -> None:
+        topic = str(message.topic)
+        if topic == self.topics.link:
+            self._on_link(wire.decode_object(message.payload))
+            return
+        if topic == self.response_topic:
+            self._on_response(message)
+            return
+        parsed = self.topics.parse_device_topic(topic)
+        if parsed is None:
+            return
+        device, kind = parsed
+        dev = self._devices.get(device)
+        if dev is None:
+            return
+        if kind == "calls":
+            if message.retain or dev.want_record:
+                self._on_record(dev, wire.decode_object(message.payload))
+            return
+        gateway, seq = numbering(message)
+        if gateway is None or seq is None:
+            raise wire.WireError("no gateway/seq user properties")
+        if gateway != dev.gateway:
+            dev.gateway, dev.seq = gateway, 0
+        if seq <= dev.seq:
+            return  # sent again after a break, or replayed from the record already
+        if dev.seq and seq > dev.seq + 1:
+            self.lost += seq - dev.seq - 1
+            log.warning("device %s: %d events of the gateway never arrived", device,
+                        seq - dev.seq - 1)
+        if kind == "event":
+            _, event = wire.decode_event_line(message.payload)
+            item: ClientItem = MonitorEvent(device, event)
+        elif kind == "snapshot":
+            data = wire.decode_object(message.payload)
+            item = MonitorSnapshot(device, wire.snapshot_calls_from_json(data.get("calls")),
+                                   str(data.get("reason") or ""))
+        else:
+            return
+        dev.seq = seq
+        self._publish(item)
+
+    def _on_link(self, data: dict[str, Any]) -> None:
+        gateway = data.get("gateway")
+        if self.gateway is not None and gateway != self.gateway:
+            # Another gateway instance: its numbering starts anew, and what the old one had
+            # under way is no longer followed.
+            if self.state == "up":
+                self._gw_link = {"state": "offline", "reason": "restarted"}
+                self._set_state()
+            for dev in self._devices.values():
+                dev.gateway, dev.seq = None, 0
+        self.gateway = gateway if isinstance(gateway, str) else None
+        self._gw_link = data
+        self._set_state()
+
+    def _on_record(self, dev: _Device, rec: dict[str, Any]) -> None:
+        device = dev.handle.device
+        gateway, top = rec.get("gateway"), rec.get("seq")
+        if not isinstance(gateway, str) or not isinstance(top, int):
+            raise wire.WireError("calls record without gateway/seq")
+        items = rec.get("items") or []
+        if gateway == dev.gateway and dev.seq:
+            if top < dev.seq:
+                return  # older than what we have seen: wait for the gateway's current one
+            self._record_taken(dev)
+            for item in items:
+                if item.get("seq", 0) > dev.seq:
+                    self._replay(device, item)
+            dev.seq = top
+            if rec.get("complete"):
+                # Back after a break (a link state "down" was given): what is under way now.
+                self._publish(MonitorSnapshot(device, tuple(_record_calls(device, rec)), ""))
+            return
+        self._record_taken(dev)
+        dev.gateway, dev.seq = gateway, top
+        base = rec.get("base")
+        if base is not None:
+            self._publish(MonitorSnapshot(device, wire.snapshot_calls_from_json(base.get("calls")
+                                                                                 or []), ""))
+        for item in items:
+            self._replay(device, item)
+
+    def _record_taken(self, dev: _Device) -> None:
+        """The record has done its work until the next (re)subscription: the updates the
+        gateway publishes with every event would only double what this client receives."""
+        dev.want_record = False
+        mqtt = self._mqtt
+        if mqtt is None:
+            return
+
+        async def unsubscribe() -> None:
+            with contextlib.suppress(Exception):
+                await mqtt.unsubscribe(self.topics.calls(dev.handle.device))
+
+        task = asyncio.ensure_future(unsubscribe())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _replay(self, device: str, item: dict[str, Any]) -> None:
+        data = item.get("data") or {}
+        if item.get("kind") == "event":
+            self._publish(MonitorEvent(device, wire.event_from_dict(data)))
+        elif item.get("kind") == "snapshot":
+            self._publish(MonitorSnapshot(device, wire.snapshot_calls_from_json(data.get("calls")),
+                                          str(data.get("reason") or "")))
+
+    def _on_response(self, message: Any) -> None:
+        corr = getattr(message.properties, "CorrelationData", None) if message.properties else None
+        fut = self._pending.get(bytes(corr)) if corr is not None else None
+        if fut is None or fut.done():
+            return
+        try:
+            fut.set_result(wire.decode_object(message.payload))
+        except wire.WireError as exc:
+            fut.set_exception(GatewayRequestError(f"unusable answer from the gateway: {exc}"))
+
+    # Call control -------------------------------------------------------------------------
+
+    async def _request(self, operation: str, *values: Any) -> Any:
+        op = wire.OPERATIONS[operation]
+        mqtt = self._mqtt
+        if mqtt is None or not self._broker_up:
+            raise LinkDownError(f"not connected to the broker: {self._broker_reason}")
+        if self.user is None or self.response_topic is None:
+            raise GatewayRefusedError("requests to the office gateway need a broker user")
+        if self.state != "up":
+            raise LinkDownError(f"link is {self.state}: {self.state_reason}")
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        corr = uuid.uuid4().bytes
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = self.response_topic
+        props.CorrelationData = corr
+        # A request the gateway cannot take at once is not to be carried out much later.
+        props.MessageExpiryInterval = max(1, int(self.options.request_timeout))
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[corr] = fut
+        try:
+            await mqtt.publish(self.topics.request(self.user), wire.encode_request(operation, values),
+                               qos=1, properties=props)
+            try:
+                answer = await asyncio.wait_for(fut, self.options.request_timeout)
+            except TimeoutError:
+                raise RequestTimeout(f"{operation}: no answer from the office gateway within "
+                                     f"{self.options.request_timeout:g} s") from None
+        except broker_mod.aiomqtt_module().MqttError as exc:
+            raise LinkDownError(f"{operation}: the request did not reach the broker: {exc}") from None
+        finally:
+            self._pending.pop(corr, None)
+        if answer.get("ok"):
+            try:
+                return wire.result_from_json(op, answer.get("result"))
+            except wire.WireError as exc:
+                raise GatewayRequestError(f"{operation}: unusable result: {exc}") from None
+        kind, message = answer.get("error"), str(answer.get("message") or "")
+        if kind == "refused":
+            raise GatewayRefusedError(message)
+        if kind == "pbx_error":
+            raise CstaServiceError(operation, wire.failure_from_json(answer.get("failure")))
+        if kind == "pbx_reject":
+            raise CstaRejectError(message)
+        if kind == "link_down":
+            raise LinkDownError(message)
+        if kind == "timeout":
+            raise RequestTimeout(message)
+        raise GatewayRequestError(f"{operation}: {kind}: {message}")
+
+    async def snapshot_device(self, device: str) -> list[SnapshotCall]:
+        return await self._request("snapshot_device", device)
+
+    async def make_call(self, calling: str, called: str) -> ConnectionId:
+        return await self._request("make_call", calling, called)
+
+    async def answer_call(self, connection: ConnectionId) -> None:
+        await self._request("answer_call", connection)
+
+    async def clear_connection(self, connection: ConnectionId) -> None:
+        await self._request("clear_connection", connection)
+
+    async def clear_call(self, connection: ConnectionId) -> None:
+        await self._request("clear_call", connection)
+
+    async def deflect_call(self, connection: ConnectionId, destination: str) -> None:
+        await self._request("deflect_call", connection, destination)
+
+    async def hold_call(self, connection: ConnectionId) -> None:
+        await self._request("hold_call", connection)
+
+    async def retrieve_call(self, connection: ConnectionId) -> None:
+        await self._request("retrieve_call", connection)
+
+    async def consultation_call(self, existing: ConnectionId, device: str) -> ConnectionId:
+        return await self._request("consultation_call", existing, device)
+
+    async def transfer_call(self, held: ConnectionId, active: ConnectionId) -> ConnectionId:
+        return await self._request("transfer_call", held, active)
+
+    async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId:
+        return await self._request("single_step_transfer", active, to)
+
+
+def _number_of(message: Any) -> tuple[str, int, float | None] | None:
+    props = message.properties
+    for key, value in (getattr(props, "UserProperty", None) or ()) if props is not None else ():
+        if key == wire.PROP_NUMBER:
+            return wire.parse_number_property(value)
+    return None
+
+
+def numbering(message: Any) -> tuple[str | None, int | None]:
+    """The gateway instance and the number an event or snapshot message carries."""
+    number = _number_of(message)
+    return (None, None) if number is None else (number[0], number[1])
+
+
+def received_at(message: Any) -> float | None:
+    """When the gateway read a message's event from the PBX (Unix time), if it says."""
+    number = _number_of(message)
+    return None if number is None else number[2]
+
+
+def _record_calls(device: str, rec: dict[str, Any]) -> list[SnapshotCall]:
+    """The calls of a device's record, as a snapshot lists them."""
+    out = []
+    for c in rec.get("calls") or []:
+        gcid = c.get("global_call_id")
+        try:
+            out.append(SnapshotCall(ConnectionId(bytes.fromhex(c["call_id"]),
+                                                 DeviceId("number", device)),
+                                    c.get("state"), bytes.fromhex(gcid) if gcid else None))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise wire.WireError(f"calls record of {device}: {exc}") from None
+    return out
