@@ -19,6 +19,7 @@ from cstapopup.csta.events import (
     ConnectionId,
     DeviceId,
     SnapshotCall,
+    UndecodableEvent,
     UnknownEvent,
 )
 from cstapopup.gateway import wire
@@ -45,7 +46,7 @@ def full_event(cls: type, variant: int):
             inner = typing.get_args(base)[0]
             value = ((ConnectionChange(ConnectionId(b"\x00\x01", NUMBERS[n % 6]),
                                        ConnectionId(b"\x00\x02", NUMBERS[(n + 1) % 6]),
-                                       NUMBERS[(n + 2) % 6]),
+                                       NUMBERS[(n + 2) % 6], NUMBERS[(n + 3) % 6]),
                       ConnectionChange(None, None, None))
                      if inner is ConnectionChange else (b"\xa1\x02\x05\x00", bytes([n])))
         elif base is DeviceId:
@@ -68,7 +69,7 @@ def full_event(cls: type, variant: int):
     return cls(**kwargs)
 
 
-EVERY_CLASS = [*EVENT_CLASSES.values(), UnknownEvent]
+EVERY_CLASS = [*EVENT_CLASSES.values(), UnknownEvent, UndecodableEvent]
 
 
 @pytest.mark.parametrize("cls", EVERY_CLASS, ids=lambda c: c.__name__)
@@ -94,7 +95,9 @@ def test_an_event_with_only_its_required_fields(cls):
 
 
 @pytest.mark.parametrize("frame", [vectors.DELIVERED, vectors.CONNECTION_CLEARED,
-                                   vectors.HOOKSWITCH_548_OFF], ids=["delivered", "cleared", "hook"])
+                                   vectors.HOOKSWITCH_548_OFF, vectors.TRANSFERRED_HIPATH,
+                                   vectors.TRANSFERRED_OTHER_FORMS],
+                         ids=["delivered", "cleared", "hook", "transferred", "transferred-other"])
 def test_real_hipath_events_come_back_as_decoded(frame):
     event = codec.decode_apdu(frame).event
     device, back = wire.decode_event_line(wire.event_line("548", event))

@@ -30,7 +30,7 @@ from cstapopup.csta.client import (
     MonitorEvent,
     MonitorSnapshot,
 )
-from cstapopup.csta.events import CstaEvent
+from cstapopup.csta.events import CstaEvent, monitor_dict
 from cstapopup.csta.tlsconfig import TlsConfigError, client_context
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,7 @@ def format_event(device: str, event: CstaEvent) -> str:
 
 
 def event_json(device: str, event: CstaEvent) -> str:
-    d = event.to_dict()
-    d["connection_device"] = d.get("device")
-    d["device"] = device
-    return json.dumps(d, ensure_ascii=False)
+    return json.dumps(monitor_dict(device, event), ensure_ascii=False)
 
 
 async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,

@@ -408,6 +408,16 @@ class UndecodableEvent(CstaEvent):
         return out
 
 
+def monitor_dict(device: str, event: CstaEvent) -> dict[str, Any]:
+    """The normalised form of an event as the monitor of `device` reports it (`cstapopup
+    monitor --json`, the office gateway's event messages): `device` is the monitored device,
+    the event's own connection device is `connection_device`."""
+    d = event.to_dict()
+    d["connection_device"] = d.get("device")
+    d["device"] = device
+    return d
+
+
 #: Every event class by its snake_case name.
 EVENT_CLASSES: dict[str, type[CstaEvent]] = {
     cls.name: cls

@@ -27,7 +27,9 @@ from cstapopup.csta.events import (
     CstaEvent,
     DeviceId,
     SnapshotCall,
+    UndecodableEvent,
     UnknownEvent,
+    monitor_dict,
 )
 
 #: Topics start with this, then the site name.
@@ -206,13 +208,8 @@ def snapshot_calls_from_json(value: Any) -> tuple[SnapshotCall, ...] | None:
 # Events ---------------------------------------------------------------------------------------
 
 
-def event_dict(device: str, event: CstaEvent) -> dict[str, Any]:
-    """The object of `cstapopup monitor --json` for an event of the monitor of `device`
-    (tests/test_gateway_wire.py keeps the two the same)."""
-    d = event.to_dict()
-    d["connection_device"] = d.get("device")
-    d["device"] = device
-    return d
+#: The object of `cstapopup monitor --json` for an event of the monitor of a device.
+event_dict = monitor_dict
 
 
 def event_line(device: str, event: CstaEvent) -> str:
@@ -252,7 +249,27 @@ def _change(value: Any) -> ConnectionChange:
         raise WireError("connection list entry: not an object")
     return ConnectionChange(connection_from_json(value.get("new_connection")),
                             connection_from_json(value.get("old_connection")),
-                            device_from_json(value.get("endpoint")))
+                            device_from_json(value.get("endpoint")),
+                            device_from_json(value.get("associated_nid")))
+
+
+#: The event kinds that EVENT_CLASSES leaves out: events the library does not interpret and
+#: events it could not decode travel the same way.
+_UNLISTED: dict[str, type[CstaEvent]] = {cls.name: cls for cls in (UnknownEvent, UndecodableEvent)}
+
+
+class _OptionalFields(dict[type, frozenset[str]]):
+    """The fields of each event class that have a default (may be left out)."""
+
+    def __missing__(self, cls: type) -> frozenset[str]:
+        names = frozenset(f.name for f in dataclasses.fields(cls)
+                          if f.default is not dataclasses.MISSING
+                          or f.default_factory is not dataclasses.MISSING)
+        self[cls] = names
+        return names
+
+
+_OPTIONAL = _OptionalFields()
 
 
 def event_from_dict(d: Mapping[str, Any]) -> CstaEvent:
@@ -262,14 +279,16 @@ def event_from_dict(d: Mapping[str, Any]) -> CstaEvent:
     name = d.get("event")
     cls = EVENT_CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
-        if name != UnknownEvent.name:
+        cls = _UNLISTED.get(name) if isinstance(name, str) else None
+        if cls is None:
             raise WireError(f"unknown event {name!r}")
-        cls = UnknownEvent
     own_device = d["connection_device"] if "connection_device" in d else d.get("device")
     kwargs: dict[str, Any] = {}
     try:
         for field_name, kind in _fields_of(cls):
             if kind == "connection" and field_name == "connection":
+                if d.get("call_id") is None and own_device is None and field_name in _OPTIONAL[cls]:
+                    continue  # an undecodable event whose connection could not be read
                 kwargs[field_name] = ConnectionId(_hex(d.get("call_id")), device_from_json(own_device))
                 continue
             if field_name == "device" and kind == "device":
