@@ -82,7 +82,7 @@ async def test_the_aare_has_the_documented_layout(password):
         await client.close()
     assert skeleton(raw) == skeleton(vectors.AARE_LAYOUT)
     result = 0 if password == "77777" else 1
-    diagnostic = 0 if password == "77777" else 1
+    diagnostic = 0 if password == "77777" else 13  # authentication-failure (X.227)
     assert raw == (bytes.fromhex("6149 a10706052b0c00815a") + bytes([0xA2, 3, 2, 1, result])
                    + bytes([0xA3, 5, 0xA1, 3, 2, 1, diagnostic]) + bytes.fromhex("88020680")
                    + bytes.fromhex("aa21a21fa01da11b0410") + APS_STAMP + b"\x04\x07"
