@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,21 +123,26 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
                                           show_window=False, popup_close_after=1.0),
                                tray_available=False)
 
-    entered: dict[int, float] = {}
+    # The desk calls the popup hook from inside its event handler: `current` is the Delivered
+    # event being handled (its read time, and when the handler got it).
+    current: dict[str, float | None] = {"read": None, "enter": None}
     parts: list[tuple[float, float, float]] = []
-    handle = controller._on_event
+    handle = controller.desk.on_event
 
     def timed_on_event(device, event) -> None:
         if isinstance(event, DeliveredEvent):
-            entered[id(event)] = time.perf_counter()
-        handle(device, event)
+            current["read"] = read_at.pop(id(event), None)
+            current["enter"] = time.perf_counter()
+        try:
+            handle(device, event)
+        finally:
+            current["read"] = current["enter"] = None
 
-    controller._on_event = timed_on_event   # PbxLink takes it when the link is opened
+    controller.desk.on_event = timed_on_event   # the desk hands it to the link it opens
 
-    def on_popup(event, popup) -> None:
-        t_read = read_at.pop(id(event), None)
-        t_enter = entered.pop(id(event), None)
-        if t_read is not None and popup.shown_at is not None:
+    def on_popup(view, popup) -> None:
+        t_read, t_enter = current["read"], current["enter"]
+        if t_read is not None and popup is not None and popup.shown_at is not None:
             samples.append((popup.shown_at - t_read) * 1000)
             if t_enter is not None:
                 parts.append(((t_enter - t_read) * 1000, (popup.shown_at - t_enter) * 1000, 0.0))
@@ -147,7 +153,7 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
         await controller.start()
         settle_memory()                            # as cstapopup.ui.app.main does
         deadline = loop.time() + 15
-        while controller.link is None or controller.link.state != "up":
+        while controller.link_state[0] != "up":
             if loop.time() > deadline:
                 raise RuntimeError(f"no link: {controller.link_state}")
             await asyncio.sleep(0.05)
@@ -183,6 +189,161 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
             "p99": pct(samples, 0.99),
             "max": samples[-1] if samples else float("nan"),
             "platform": os.environ["QT_QPA_PLATFORM"]}
+
+
+# --- a flood of calls that never end ---------------------------------------------------------
+
+FLOOD_DEVICES = [str(d) for d in range(100, 121)]
+
+
+def _flood_switch(port_queue, command_queue, done_queue) -> None:
+    """The PBX side of the flood: a switch without traffic that, on command, writes `n`
+    Delivered events for `n` distinct calls (each at one monitored device, none ever ends)
+    to the app's link, paced and without overrunning its socket buffer."""
+    import random
+
+    from cstapopup.csta import codec, framing
+    from cstapopup.csta.events import ConnectionId, DeliveredEvent, DeviceId
+    from cstapopup.csta.switch.server import SwitchServer
+
+    async def run() -> None:
+        server = SwitchServer(port=0, devices=DEVICES, max_links=2)
+        await server.start()
+        port_queue.put(server.port)
+        loop = asyncio.get_running_loop()
+        n, per_second = await loop.run_in_executor(None, command_queue.get)
+        link = next(lk for lk in server.links if lk.associated)
+        xref = {m.device: m.cross_ref for m in link.session.monitors.values()}
+        devices = sorted(xref)
+        rng = random.Random(11)
+        chunk: list[bytes] = []
+        t0 = loop.time()
+        for i in range(n):
+            device = devices[i % len(devices)]
+            caller = DeviceId.of("00" + rng.choice("2345678") + "".join(
+                rng.choice("0123456789") for _ in range(rng.randint(6, 10))))
+            cid = (i + 1).to_bytes(4, "big")
+            event = DeliveredEvent(
+                cross_ref_id=xref[device], timestamp=datetime.now().replace(microsecond=0),
+                connection=ConnectionId(cid, DeviceId.of(device)),
+                local_connection_state="alerting", cause="new_call",
+                global_call_id=bytes.fromhex("0b1c") + (i + 1).to_bytes(14, "big"),
+                alerting_device=DeviceId.of(device), calling_device=caller,
+                called_device=DeviceId.of(device), last_redirection_device=None)
+            apdu = codec.encode_apdu(codec.EventReport(i % 30000 + 1, event))
+            chunk.append(framing.frame(apdu))
+            if len(chunk) == 100 or i == n - 1:
+                server.inject(b"".join(chunk), link.id)
+                chunk.clear()
+                # Pace to `per_second`, and never let the socket buffer grow past 1 MB.
+                while (loop.time() - t0) * per_second < i + 1 or \
+                        link.transport.get_write_buffer_size() > 1 << 20:
+                    await asyncio.sleep(0.01)
+        done_queue.put(n)
+        await loop.run_in_executor(None, command_queue.get)   # "stop"
+        await server.stop()
+
+    asyncio.run(run())
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def popup_flood(calls: int, per_second: float, settle_seconds: float) -> dict:
+    """The app (PBX mode, 21 monitored devices, the demo phone books) gets `calls` Delivered
+    events for distinct calls that never end; RSS is sampled every 2,500 calls."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+    work = Path(tempfile.mkdtemp(prefix="cstapopup-flood-"))
+    os.environ["CSTAPOPUP_CONFIG_DIR"] = str(work)
+    os.environ["CSTAPOPUP_DATA_DIR"] = str(work)
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    import cstapopup.csta.client as client_module
+    from cstapopup import resources
+    from cstapopup.csta.connection import ClientConnection, EventReceived
+    from cstapopup.csta.events import DeliveredEvent
+    from cstapopup.settings import Settings
+    from cstapopup.ui.app import settle_memory
+    from cstapopup.ui.controller import AppController, AppOptions
+
+    seen = {"delivered": 0}
+
+    class CountingConnection(ClientConnection):
+        def receive_data(self, data):
+            events = super().receive_data(data)
+            seen["delivered"] += sum(1 for ev in events if isinstance(ev, EventReceived)
+                                     and isinstance(ev.event, DeliveredEvent))
+            return events
+
+    client_module.ClientConnection = CountingConnection
+    ctx = mp.get_context("spawn")
+    port_queue, command_queue, done_queue = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    switch = ctx.Process(target=_flood_switch, args=(port_queue, command_queue, done_queue))
+    switch.start()
+    port = port_queue.get(timeout=30)
+    settings = Settings(work / "config.toml")
+    settings.update({"pbx.host": "127.0.0.1", "pbx.port": port, "devices.monitor": FLOOD_DEVICES,
+                     "devices.own": "100", "popup.sound": False,
+                     "phonebook.files": [str(resources.path("demo/phonebook.csv")),
+                                         str(resources.path("demo/phonebook.vcf"))]})
+    settings.save()
+    app = QApplication.instance() or QApplication(["cstapopup-bench"])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(AppOptions(settings_path=work / "config.toml", data_dir=work,
+                                          show_window=False), tray_available=False)
+    samples: list[tuple[int, float, float, int]] = []
+
+    def windows() -> int:
+        # Every top-level widget alive (popups, and whatever else the app keeps).
+        return len(QApplication.topLevelWidgets())
+
+    async def run() -> None:
+        await controller.start()
+        settle_memory()
+        deadline = loop.time() + 15
+        while controller.link_state[0] != "up":
+            if loop.time() > deadline:
+                raise RuntimeError(f"no link: {controller.link_state}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+        t0 = time.perf_counter()
+        samples.append((0, 0.0, _rss_mb(), windows()))
+        command_queue.put((calls, per_second))
+        next_sample = 2500
+        end = loop.time() + calls / per_second * 3 + 60
+        while seen["delivered"] < calls and loop.time() < end:
+            await asyncio.sleep(0.05)
+            if seen["delivered"] >= next_sample:
+                samples.append((seen["delivered"], time.perf_counter() - t0, _rss_mb(),
+                                windows()))
+                next_sample += 2500
+        await asyncio.sleep(0.5)
+        samples.append((seen["delivered"], time.perf_counter() - t0, _rss_mb(), windows()))
+        await asyncio.sleep(settle_seconds)
+        samples.append((seen["delivered"], time.perf_counter() - t0, _rss_mb(), windows()))
+        command_queue.put("stop")
+        await controller.shutdown()
+
+    try:
+        with loop:
+            loop.run_until_complete(run())
+    finally:
+        command_queue.put("stop")
+        switch.join(10)
+        if switch.is_alive():
+            switch.terminate()
+        asyncio.set_event_loop(None)
+    return {"samples": samples, "calls": calls}
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -242,8 +403,20 @@ def main() -> None:
     parser.add_argument("--rss-seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=TRAFFIC_RATE)
     parser.add_argument("--speed", type=float, default=TRAFFIC_SPEED)
-    parser.add_argument("--only", choices=("startup", "rss", "latency"), default=None)
+    parser.add_argument("--only", choices=("startup", "rss", "latency", "flood"), default=None)
+    parser.add_argument("--flood-calls", type=int, default=50_000)
+    parser.add_argument("--flood-rate", type=float, default=1000.0, help="calls per second")
     args = parser.parse_args()
+
+    if args.only in (None, "flood"):
+        flood = popup_flood(args.flood_calls, args.flood_rate, settle_seconds=10.0)
+        print(f"flood of {flood['calls']} Delivered events for distinct calls that never end "
+              f"(sent at up to {args.flood_rate:g}/s): RSS as they arrive")
+        for count, seconds, rss, windows in flood["samples"]:
+            print(f"  {count:6d} calls  {seconds:6.1f} s  RSS {rss:6.1f} MB  "
+                  f"{windows:4d} top-level widgets")
+        if args.only == "flood":
+            return
 
     if args.only in (None, "startup"):
         start = startup()

@@ -198,3 +198,17 @@ def test_unknown_outcomes_say_which_part_is_unknown():
     # it ended after a link loss (or began before monitoring): its end is known, not how it went
     gap = make_call(2, outcome=Outcome.UNKNOWN)
     assert outcome_text(gap) == "outcome unknown"
+
+
+def test_tooltips_and_the_link_line_show_outside_text_as_it_is(window, store):
+    from cstapopup.calls.model import Hop
+    from tests.test_ui_popup import rendered
+
+    # A device name from the PBX with markup.
+    store.upsert(make_call(1, hops=(Hop("delivered", "<b>100</b>", T0),
+                                    Hop("answered", "100", T0))))
+    window.apply_filters()
+    tooltip = window.model.data(window.model.index(0, 0), Qt.ToolTipRole)
+    assert rendered(tooltip).endswith("delivered <b>100</b> → answered 100")
+    window.set_link_status("Connected to <h1>pbx</h1>")
+    assert window.link_label.textFormat() == Qt.TextFormat.PlainText

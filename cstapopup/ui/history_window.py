@@ -45,6 +45,7 @@ from cstapopup.calls.model import Call, Direction, Outcome
 from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
 
 from . import icons
+from .plain import plain_label, plain_tooltip
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,8 @@ class CallTableModel(QAbstractTableModel):
             hops = " → ".join(f"{h.kind.replace('_', ' ')} {h.device or ''}".strip()
                               for h in call.hops)
             ring = format_duration(call.ring_seconds)
-            return f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}\n{hops}"
+            return plain_tooltip(f"{when}\nrang {ring or '-'}, "
+                                 f"talked {format_duration(call.talk_seconds) or '-'}\n{hops}")
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
             return QBrush(QColor("#b3261e"))
         elif role == Qt.FontRole and call.is_missed and not call.done:
@@ -359,7 +361,7 @@ class HistoryWindow(QMainWindow):
         self.summary.setObjectName("summary")
         layout.addWidget(self.summary)
         self.setCentralWidget(central)
-        self.link_label = QLabel(self)
+        self.link_label = plain_label(QLabel(self))
         self.link_label.setObjectName("linkStatus")
         self.statusBar().addPermanentWidget(self.link_label)
         self.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
