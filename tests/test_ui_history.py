@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from cstapopup.calls.model import Call, Direction, Outcome
 from cstapopup.calls.numbers import NumberingPlan, lookup_keys, normalise
 from cstapopup.calls.store import HistoryStore
-from cstapopup.ui.history_window import PAGE, HistoryWindow
+from cstapopup.ui.history_window import LIVE_ROWS, PAGE, HistoryWindow
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 PEOPLE = [("Anna Schmidt", "Schmidt & Partner"), ("Bernd Bauer", "Bauer GmbH"),
@@ -96,6 +96,25 @@ def test_live_calls_go_on_top_and_update_in_place(window, store):
     assert window.model.data(window.model.index(0, 6)) == "answered at 100"
     window.call_deleted("c10")
     assert window.model.loaded == 3
+
+
+def test_a_flood_of_live_calls_keeps_the_loaded_rows_bounded(window, store):
+    # Every new call goes on top; the table lets go of the oldest loaded rows beyond
+    # LIVE_ROWS (they stay in the store, and scrolling fetches them again).
+    model = window.model
+    extra = 30
+    for i in range(LIVE_ROWS + extra):
+        call = make_call(i)
+        store.upsert(call)
+        window.call_changed(call)
+    assert model.loaded == LIVE_ROWS and model.total == LIVE_ROWS + extra
+    assert model.call_at(0).key == f"c{LIVE_ROWS + extra - 1}"
+    assert model.call_at(LIVE_ROWS - 1).key == f"c{extra}"
+    assert model.canFetchMore()
+    while model.canFetchMore():
+        model.fetchMore()
+    assert model.loaded == LIVE_ROWS + extra
+    assert len({model.call_at(r).key for r in range(model.loaded)}) == LIVE_ROWS + extra
 
 
 def test_search_filters_as_you_type(window, store, qtbot):

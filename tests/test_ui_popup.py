@@ -263,6 +263,17 @@ def test_escape_closes_only_when_the_popup_has_focus(focused_window, stack, qtbo
         QTest.keyClick(QApplication.focusWidget() or p, Qt.Key.Key_Escape)
 
 
+@pytest.mark.parametrize("part", ["where", "title", "number", "copy", "dismiss", "callPopup"])
+def test_a_press_on_any_part_makes_the_popup_usable_by_keyboard(make_popup, qtbot, part):
+    p = make_popup()
+    p.show()
+    qtbot.waitExposed(p)
+    assert not p.focus_allowed
+    target = p if part == "callPopup" else p.findChild(QWidget, part)
+    QTest.mousePress(target, Qt.MouseButton.LeftButton, pos=target.rect().center())
+    assert p.focus_allowed
+
+
 def test_buttons_are_reachable_by_keyboard_after_a_click(stack, qtbot):
     p = stack.show(view(ringing_call(), crm_template="https://crm/?q={number}"))
     qtbot.waitExposed(p)
@@ -534,3 +545,24 @@ def test_a_long_name_with_markup_has_a_tooltip_that_shows_it_as_it_is(make_popup
     tooltip = p.findChild(QWidget, "title").toolTip()
     assert tooltip and "<h1>" not in tooltip and "<img" not in tooltip and "<b>" not in tooltip
     assert rendered(tooltip) == long_name
+
+
+def test_popups_gone_from_the_screen_are_freed(qtbot):
+    # Each popup remembers the window that was active before it (to hand the focus back);
+    # popups coming and going by the thousand must not keep each other alive through it.
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    stack = PopupStack(max_visible=2)
+    refs = []
+    for i in range(8):
+        stack.show(view(ringing_call(f"k{i}")))
+        refs.append(weakref.ref(stack.popup(f"k{i}")))
+        QApplication.processEvents()   # the offscreen platform activates each new window
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    # The six pushed off the screen are gone while the two newest are still shown.
+    assert [r() is None for r in refs] == [True] * 6 + [False] * 2
+    stack.close_all()

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -367,12 +368,13 @@ class Desk:
 
     # -- events ---------------------------------------------------------------------------
 
-    def on_event(self, device: str, event: CstaEvent) -> None:
-        """One monitor event: into the history, and a popup when a call rings at one of the
-        monitored devices."""
+    def on_event(self, device: str, event: CstaEvent,
+                 received_at: datetime | None = None) -> None:
+        """One monitor event (received now, or at `received_at`): into the history, and a
+        popup when a call rings at one of the monitored devices."""
         if self.recorder is None:
             return
-        changes = self.recorder.feed(device, event)
+        changes = self.recorder.feed(device, event, received_at)
         opened = self._ringing(event, changes) if isinstance(event, DeliveredEvent) else None
         self._apply(changes, opened)
 

@@ -191,6 +191,8 @@ def popup_state(call: Call, ringing_device: str) -> PopupState:
         return PopupState.RINGING
     if call.outcome in (Outcome.MISSED, Outcome.BUSY, Outcome.FAILED):
         return PopupState.MISSED
+    if call.outcome is Outcome.ANSWERED_ELSEWHERE:
+        return PopupState.ANSWERED_ELSEWHERE   # (over for us, or still going on there)
     if call.is_live:
         if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED) \
                 or (call.answered_by is not None and call.answered_by != ringing_device):

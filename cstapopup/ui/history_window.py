@@ -50,6 +50,9 @@ from .plain import plain_label, plain_tooltip
 log = logging.getLogger(__name__)
 
 PAGE = 200
+#: Rows the table keeps loaded as new calls come in on top; the oldest loaded ones beyond go
+#: (scrolling fetches them again), so a flood of calls cannot fill the memory with rows.
+LIVE_ROWS = 5 * PAGE
 
 COLUMNS = ("Time", "Direction", "Name", "Number", "Device", "Duration", "Outcome")
 
@@ -208,6 +211,17 @@ class CallTableModel(QAbstractTableModel):
         self._reindex(pos)
         self.total += 1
         self.endInsertRows()
+        if len(self._calls) > LIVE_ROWS:
+            self._unload_from(LIVE_ROWS)
+
+    def _unload_from(self, row: int) -> None:
+        """Let go of the loaded rows from `row` on (they are still in the store)."""
+        self.beginRemoveRows(QModelIndex(), row, len(self._calls) - 1)
+        for call in self._calls[row:]:
+            del self._rows[call.key]
+        del self._calls[row:]
+        self._exhausted = False
+        self.endRemoveRows()
 
     def call_deleted(self, key: str) -> None:
         row = self._rows.get(key)

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import shutil
 import sys
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import ClassVar
@@ -190,7 +191,9 @@ class CallPopup(QWidget):
         self._view = view
         self._url_opener: UrlOpener = url_opener or QDesktopServices.openUrl
         self._focus_allowed = False
-        self._previous_active: QWidget | None = None
+        #: The window that was active when the popup appeared (weakly: popups come and go by
+        #: the thousand, and a chain of them holding each other would never be freed).
+        self._previous_active: weakref.ref[QWidget] | None = None
         self._closed_emitted = False
         self._answer_clicked = False
 
@@ -308,9 +311,13 @@ class CallPopup(QWidget):
         QWidget.setTabOrder(self._copy, self._crm)
         QWidget.setTabOrder(self._crm, self._dismiss)
 
-        # A press anywhere on the card (a button included) makes it focusable: see allow_focus.
-        for widget in (self, *self.findChildren(QWidget)):
-            widget.installEventFilter(self)
+        # A press anywhere on the card (a button included) makes it focusable: see
+        # allow_focus.  Labels pass presses on to the card (mousePressEvent); the buttons say
+        # so themselves; the selectable number takes them, so it alone is watched (a Python
+        # event filter on every child costs ~1 ms per popup in events it lets through).
+        for button in (self._answer, self._copy, self._crm, self._dismiss):
+            button.pressed.connect(self.allow_focus)
+        self._number_label.installEventFilter(self)
 
     # -- content
 
@@ -436,14 +443,21 @@ class CallPopup(QWidget):
 
     def showEvent(self, event: QEvent) -> None:
         active = QApplication.activeWindow()
-        if active is not None and active is not self:
-            self._previous_active = active
+        if isinstance(active, CallPopup) and active is not self:
+            # Another popup has it for a moment (it hands it back): the window before it.
+            self._previous_active = active._previous_active
+        elif active is not None and active is not self:
+            self._previous_active = weakref.ref(active)
         super().showEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.MouseButtonPress:
             self.allow_focus()
-        return False   # the press still does what it does (a button still clicks)
+        return False   # the press still does what it does (selects text)
+
+    def mousePressEvent(self, event: QEvent) -> None:
+        self.allow_focus()
+        super().mousePressEvent(event)
 
     def allow_focus(self) -> None:
         """The user clicked: now the popup may be activated (keyboard, Escape)."""
@@ -465,7 +479,7 @@ class CallPopup(QWidget):
                 and not self._focus_allowed):
             # The window system activated us although we asked it not to (some window
             # managers, Qt's offscreen platform): hand the focus back to where it was.
-            previous = self._previous_active
+            previous = self._previous_active() if self._previous_active is not None else None
             if previous is not None and shiboken6.isValid(previous) and previous.isVisible():
                 previous.activateWindow()
         super().changeEvent(event)
