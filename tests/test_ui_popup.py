@@ -566,3 +566,23 @@ def test_popups_gone_from_the_screen_are_freed(qtbot):
     # The six pushed off the screen are gone while the two newest are still shown.
     assert [r() is None for r in refs] == [True] * 6 + [False] * 2
     stack.close_all()
+
+
+def test_a_burst_of_calls_in_one_turn_makes_widgets_only_for_the_last_ones(qtbot, monkeypatch):
+    made: list[str] = []
+
+    class Counted(CallPopup):
+        def __init__(self, view, **kwargs) -> None:
+            made.append(view.key)
+            super().__init__(view, **kwargs)
+
+    monkeypatch.setattr(popup_module, "CallPopup", Counted)
+    stack = PopupStack(max_visible=5)
+    for i in range(200):          # one turn of the loop: a flood from the PBX
+        stack.show(view(ringing_call(f"k{i}")))
+    assert len(made) == 10        # then it waits for the end of the turn
+    qtbot.waitUntil(lambda: stack.popup("k199") is not None, timeout=2000)
+    assert [p.call_key for p in stack.popups()] == [f"k{i}" for i in range(199, 194, -1)]
+    assert stack.more_line().text() == "+195 more ringing"
+    assert len(made) == 15        # the five newest, once
+    stack.close_all()

@@ -562,6 +562,12 @@ class MoreCalls(QLabel):
     def mousePressEvent(self, event: QEvent) -> None:
         self.clicked.emit()
 
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        painter = QPainter(self)   # the same frame as the popups'
+        painter.setPen(QPen(self.palette().color(self.palette().ColorRole.Dark)))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
 
 # --- the stack -----------------------------------------------------------------------------
 
@@ -593,6 +599,15 @@ class PopupStack(QObject):
         self._widgets: dict[str, CallPopup] = {}
         self._more: MoreCalls | None = None
         self._placing = False
+        # A burst (more new popups in one turn of the event loop than fit on screen) is
+        # placed once, when the loop gets control back: widgets for the ones left on screen
+        # then, not for each call of a flood only to drop it again.
+        self._made_this_turn = 0
+        self._deferred = False
+        self._turn = QTimer(self)
+        self._turn.setSingleShot(True)
+        self._turn.setInterval(0)
+        self._turn.timeout.connect(self._end_of_turn)
         self._screen: QScreen | None = None
         self._geometry_connection: QMetaObject.Connection | None = None
         self._screen_choice = "primary"
@@ -744,7 +759,7 @@ class PopupStack(QObject):
     def relayout(self) -> None:
         """Put every popup on screen in its place, make widgets for the calls that came into
         view, release those that went out of it, and update the "+N more" line."""
-        if self._placing:
+        if self._placing or self._deferred:
             return
         self._placing = True
         try:
@@ -785,6 +800,11 @@ class PopupStack(QObject):
         self._set_more(len(hidden), ringing, available, offset)
 
     def _make(self, view: PopupView) -> CallPopup:
+        self._made_this_turn += 1
+        if self._made_this_turn >= max(10, 2 * self.max_visible):
+            self._deferred = True   # a flood: the next ones wait for the end of the turn
+        if not self._turn.isActive():
+            self._turn.start()
         popup = CallPopup(view, url_opener=self._url_opener)
         popup.closed.connect(self._on_popup_closed)
         popup.resized.connect(self._on_popup_resized)
@@ -792,6 +812,12 @@ class PopupStack(QObject):
         popup.crm_opened.connect(self.crm_opened)
         self._widgets[view.key] = popup
         return popup
+
+    def _end_of_turn(self) -> None:
+        self._made_this_turn = 0
+        if self._deferred:
+            self._deferred = False
+            self.relayout()
 
     def _set_more(self, hidden: int, ringing: int, available: QRect | None, offset: int) -> None:
         if hidden == 0 or available is None:
