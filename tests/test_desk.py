@@ -176,6 +176,7 @@ def test_answered_elsewhere_says_by_whom_and_closes(tmp_path):
     elsewhere = seen.changed[0]
     assert elsewhere.state is PopupState.ANSWERED_ELSEWHERE
     assert elsewhere.state_text == "Answered by 101" and elsewhere.where == "Rang at 100"
+    assert elsewhere.answered_by == "101"
     assert elsewhere.closes_in == 8.0 and Action.ANSWER not in elsewhere.actions
 
 
@@ -267,6 +268,21 @@ def test_a_stale_popup_closes_even_when_popups_stay_until_dismissed(tmp_path):
     clock.now += 301
     desk.sweep()
     assert seen.changed[-1].state is PopupState.STALE and seen.changed[-1].closes_in == 10.0
+
+
+async def test_the_desk_looks_for_stale_popups_by_itself_while_it_has_any(tmp_path, monkeypatch):
+    import cstapopup.calls.desk as desk_module
+
+    monkeypatch.setattr(desk_module, "SWEEP_SECONDS", 0.01)
+    clock = Clock()
+    desk, seen = make_desk(tmp_path, clock=clock, stale_after=300.0)
+    seq = es.Sequence(["100"])
+    es.ring(seq, seq.call(0x401), "100")
+    feed(desk, seq)          # in a running loop: the desk schedules its own sweeps
+    clock.now += 300
+    await until(lambda: bool(seen.changed))
+    assert seen.changed[-1].state is PopupState.STALE and desk.popup_views() == []
+    desk.close()
 
 
 def test_link_states_become_tray_states_and_notices(tmp_path):

@@ -452,8 +452,8 @@ class Desk:
                             "are in the history)", self.max_popups, self.popups_dropped)
             if self.popups_dropped == 1:
                 self._notice("Too many calls at once",
-                             f"More than {self.max_popups} calls rang at once: the oldest "
-                             "popups were closed. Every call is in the history.",
+                             f"More than {self.max_popups} calls had a popup at once: the "
+                             "oldest popups were closed. Every call is in the history.",
                              Level.WARNING)
             self.listener.popup_closed(key)
 

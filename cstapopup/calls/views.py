@@ -72,6 +72,8 @@ class PopupView:
     #: The trunk an outside call came in on (None: internal, or not said).
     trunk: str | None
     state: PopupState
+    #: The device that answered (ours or another), None while nobody has.
+    answered_by: str | None
     #: "Ringing", "Answered at 100", "Answered by 102 · ended (2:31)", "Missed", ...
     state_text: str
     #: The colour family: "ringing", "answered", "ended" or "missed".
@@ -289,7 +291,8 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     return PopupView(
         key=call.key, title=title, name=name, company=company, number=number, where=where,
         redirect=" · ".join(parts), forwarded_from=forwarded_from, transferred_by=transferred_by,
-        trunk=call.trunk, state=state, state_text=text, accent=_accent(call, state),
+        trunk=call.trunk, state=state, answered_by=call.answered_by, state_text=text,
+        accent=_accent(call, state),
         ringing_device=ringing_device, actions=frozenset(actions), copy_text=copy_text,
         crm_url=crm_url, closes_in=closes_in)
 
