@@ -11,12 +11,17 @@ Prints
 - start-up: process start to the tray icon shown (to the main window where there is no
   tray), measured by the parent from just before spawning `cstapopup --demo
   --startup-probe` to the wall-clock time the child prints at that moment (median of 5);
-- idle RSS of `cstapopup --demo` (its simulated PBX included) after it ran for a while.
+- idle RSS of `cstapopup --demo` (its simulated PBX included) after it ran for a while;
+- a flood: the switch (another process) writes 50,000 Delivered events for distinct calls
+  that never end (`--flood-ends`: each missed 50 calls later) at up to `--flood-rate` calls/s;
+  the app's RSS, the calls it read and the events it handled, its top-level windows, the
+  popups its desk follows and the calls its tracker holds live, every 2,500 calls and after.
 
-Targets: popup p99 < 30 ms, start < 1.5 s, idle RSS < 150 MB.
+Targets: popup p99 < 30 ms, start < 1.5 s, idle RSS < 150 MB, flood: RSS levels off.
 
-Run: .venv/bin/python benchmarks/popup.py [--seconds 20]  (QT_QPA_PLATFORM=offscreen unless a
-display is set; under Xvfb with a tray (trayer) the start-up figure is to the tray icon)
+Run: .venv/bin/python benchmarks/popup.py [--seconds 20] [--only flood]  (QT_QPA_PLATFORM=
+offscreen unless a display is set; under Xvfb with a tray (trayer) the start-up figure is to
+the tray icon)
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -122,21 +130,26 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
                                           show_window=False, popup_close_after=1.0),
                                tray_available=False)
 
-    entered: dict[int, float] = {}
+    # The desk calls the popup hook from inside its event handler: `current` is the Delivered
+    # event being handled (its read time, and when the handler got it).
+    current: dict[str, float | None] = {"read": None, "enter": None}
     parts: list[tuple[float, float, float]] = []
-    handle = controller._on_event
+    handle = controller.desk.on_event
 
     def timed_on_event(device, event) -> None:
         if isinstance(event, DeliveredEvent):
-            entered[id(event)] = time.perf_counter()
-        handle(device, event)
+            current["read"] = read_at.pop(id(event), None)
+            current["enter"] = time.perf_counter()
+        try:
+            handle(device, event)
+        finally:
+            current["read"] = current["enter"] = None
 
-    controller._on_event = timed_on_event   # PbxLink takes it when the link is opened
+    controller.desk.on_event = timed_on_event   # the desk hands it to the link it opens
 
-    def on_popup(event, popup) -> None:
-        t_read = read_at.pop(id(event), None)
-        t_enter = entered.pop(id(event), None)
-        if t_read is not None and popup.shown_at is not None:
+    def on_popup(view, popup) -> None:
+        t_read, t_enter = current["read"], current["enter"]
+        if t_read is not None and popup is not None and popup.shown_at is not None:
             samples.append((popup.shown_at - t_read) * 1000)
             if t_enter is not None:
                 parts.append(((t_enter - t_read) * 1000, (popup.shown_at - t_enter) * 1000, 0.0))
@@ -147,7 +160,7 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
         await controller.start()
         settle_memory()                            # as cstapopup.ui.app.main does
         deadline = loop.time() + 15
-        while controller.link is None or controller.link.state != "up":
+        while controller.link_state[0] != "up":
             if loop.time() > deadline:
                 raise RuntimeError(f"no link: {controller.link_state}")
             await asyncio.sleep(0.05)
@@ -183,6 +196,224 @@ def popup_latency(seconds: float, rate: float, speed: float) -> dict:
             "p99": pct(samples, 0.99),
             "max": samples[-1] if samples else float("nan"),
             "platform": os.environ["QT_QPA_PLATFORM"]}
+
+
+# --- a flood of calls that never end ---------------------------------------------------------
+
+FLOOD_DEVICES = [str(d) for d in range(100, 121)]
+
+
+def _flood_switch(port_queue, command_queue, done_queue) -> None:
+    """The PBX side of the flood: a switch without traffic that, on command, writes `n`
+    Delivered events for `n` distinct calls (each at one monitored device) to the app's link,
+    paced and without overrunning its socket buffer.  With `ends`, each call is also given
+    up by its caller (two ConnectionCleared, as for a missed call) 50 calls later; without,
+    none ever ends."""
+    import random
+
+    from cstapopup.csta import codec, framing
+    from cstapopup.csta.events import (
+        ConnectionClearedEvent,
+        ConnectionId,
+        DeliveredEvent,
+        DeviceId,
+    )
+    from cstapopup.csta.switch.server import SwitchServer
+
+    async def run() -> None:
+        server = SwitchServer(port=0, devices=DEVICES, max_links=2)
+        await server.start()
+        port_queue.put(server.port)
+        loop = asyncio.get_running_loop()
+        n, per_second, ends = await loop.run_in_executor(None, command_queue.get)
+        link = next(lk for lk in server.links if lk.associated)
+        xref = {m.device: m.cross_ref for m in link.session.monitors.values()}
+        devices = sorted(xref)
+        rng = random.Random(11)
+        chunk: list[bytes] = []
+        invoke = 0
+        callers: dict[int, DeviceId] = {}
+
+        def frame(event) -> bytes:
+            nonlocal invoke
+            invoke = invoke % 30000 + 1
+            return framing.frame(codec.encode_apdu(codec.EventReport(invoke, event)))
+
+        def ids(i: int) -> tuple[str, bytes, bytes]:
+            return (devices[i % len(devices)], (i + 1).to_bytes(4, "big"),
+                    bytes.fromhex("0b1c") + (i + 1).to_bytes(14, "big"))
+
+        def ring(i: int) -> None:
+            device, cid, gid = ids(i)
+            caller = callers[i] = DeviceId.of("00" + rng.choice("2345678") + "".join(
+                rng.choice("0123456789") for _ in range(rng.randint(6, 10))))
+            chunk.append(frame(DeliveredEvent(
+                cross_ref_id=xref[device], timestamp=datetime.now().replace(microsecond=0),
+                connection=ConnectionId(cid, DeviceId.of(device)),
+                local_connection_state="alerting", cause="new_call", global_call_id=gid,
+                alerting_device=DeviceId.of(device), calling_device=caller,
+                called_device=DeviceId.of(device), last_redirection_device=None)))
+
+        def give_up(i: int) -> None:
+            device, cid, gid = ids(i)
+            caller = callers.pop(i)
+            stamp = datetime.now().replace(microsecond=0)
+            for who, state in ((caller, "alerting"), (DeviceId.of(device), "null")):
+                chunk.append(frame(ConnectionClearedEvent(
+                    cross_ref_id=xref[device], timestamp=stamp, connection=ConnectionId(cid, who),
+                    local_connection_state=state, cause="normal_clearing", global_call_id=gid,
+                    releasing_device=who)))
+
+        t0 = loop.time()
+        for i in range(n + (50 if ends else 0)):
+            if i < n:
+                ring(i)
+            if ends and i >= 50:
+                give_up(i - 50)
+            if len(chunk) >= 100 or i == n - 1:
+                server.inject(b"".join(chunk), link.id)
+                chunk.clear()
+                # Pace to `per_second`, and never let the socket buffer grow past 1 MB.
+                while (loop.time() - t0) * per_second < i + 1 or \
+                        link.transport.get_write_buffer_size() > 1 << 20:
+                    await asyncio.sleep(0.01)
+        if chunk:
+            server.inject(b"".join(chunk), link.id)
+        done_queue.put(n)
+        await loop.run_in_executor(None, command_queue.get)   # "stop"
+        await server.stop()
+
+    asyncio.run(run())
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def popup_flood(calls: int, per_second: float, settle_seconds: float,
+                trace: bool = False, ends: bool = False) -> dict:
+    """The app (PBX mode, 21 monitored devices, the demo phone books) gets `calls` Delivered
+    events for distinct calls that never end (`ends`: that end 50 calls later); RSS is
+    sampled every 2,500 calls.  `trace`: also the Python allocations that grew most between
+    the first sample and the end."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+    work = Path(tempfile.mkdtemp(prefix="cstapopup-flood-"))
+    os.environ["CSTAPOPUP_CONFIG_DIR"] = str(work)
+    os.environ["CSTAPOPUP_DATA_DIR"] = str(work)
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    import cstapopup.csta.client as client_module
+    from cstapopup import resources
+    from cstapopup.csta.connection import ClientConnection, EventReceived
+    from cstapopup.csta.events import DeliveredEvent
+    from cstapopup.settings import Settings
+    from cstapopup.ui.app import settle_memory
+    from cstapopup.ui.controller import AppController, AppOptions
+
+    seen = {"delivered": 0}
+
+    class CountingConnection(ClientConnection):
+        def receive_data(self, data):
+            events = super().receive_data(data)
+            seen["delivered"] += sum(1 for ev in events if isinstance(ev, EventReceived)
+                                     and isinstance(ev.event, DeliveredEvent))
+            return events
+
+    client_module.ClientConnection = CountingConnection
+    from PySide6.QtCore import qInstallMessageHandler
+    qInstallMessageHandler(lambda *_: None)   # offscreen's notes, thousands of them
+    ctx = mp.get_context("spawn")
+    port_queue, command_queue, done_queue = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    switch = ctx.Process(target=_flood_switch, args=(port_queue, command_queue, done_queue))
+    switch.start()
+    port = port_queue.get(timeout=30)
+    settings = Settings(work / "config.toml")
+    settings.update({"pbx.host": "127.0.0.1", "pbx.port": port, "devices.monitor": FLOOD_DEVICES,
+                     "devices.own": "100", "popup.sound": False,
+                     "phonebook.files": [str(resources.path("demo/phonebook.csv")),
+                                         str(resources.path("demo/phonebook.vcf"))]})
+    settings.save()
+    app = QApplication.instance() or QApplication(["cstapopup-bench"])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(AppOptions(settings_path=work / "config.toml", data_dir=work,
+                                          show_window=False), tray_available=False)
+    samples: list[tuple[int, int, float, float, int, int, int]] = []
+    traced: dict[str, Any] = {}
+    handle = controller.desk.on_event
+
+    def counting_on_event(device, event) -> None:
+        seen["handled"] += 1
+        handle(device, event)
+
+    seen["handled"] = 0
+    controller.desk.on_event = counting_on_event   # the desk hands it to the link it opens
+
+    def sample() -> None:
+        desk = controller.desk
+        live = len(desk.recorder.tracker.live_calls()) if desk.recorder is not None else 0
+        samples.append((seen["delivered"], seen["handled"], time.perf_counter() - t0,
+                        _rss_mb(), len(QApplication.topLevelWidgets()), len(desk.popup_views()),
+                        live))
+
+    t0 = 0.0
+
+    async def run() -> None:
+        nonlocal t0
+        await controller.start()
+        settle_memory()
+        deadline = loop.time() + 15
+        while controller.link_state[0] != "up":
+            if loop.time() > deadline:
+                raise RuntimeError(f"no link: {controller.link_state}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+        t0 = time.perf_counter()
+        sample()
+        if trace:
+            tracemalloc.start(8)
+            traced["before"] = tracemalloc.take_snapshot()
+        command_queue.put((calls, per_second, ends))
+        next_sample = 2500
+        end = loop.time() + calls / per_second * 3 + 60
+        while seen["delivered"] < calls and loop.time() < end:
+            await asyncio.sleep(0.05)
+            if seen["delivered"] >= next_sample:
+                sample()
+                next_sample += 2500
+        await asyncio.sleep(0.5)
+        sample()
+        await asyncio.sleep(settle_seconds)
+        sample()
+        if trace:
+            traced["after"] = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+        command_queue.put("stop")
+        await controller.shutdown()
+
+    try:
+        with loop:
+            loop.run_until_complete(run())
+    finally:
+        command_queue.put("stop")
+        switch.join(10)
+        if switch.is_alive():
+            switch.terminate()
+        asyncio.set_event_loop(None)
+    growth = []
+    if trace:
+        stats = traced["after"].compare_to(traced["before"], "traceback")
+        growth = [(stat.size_diff, stat.count_diff, stat.traceback.format()[-6:])
+                  for stat in stats[:12]]
+    return {"samples": samples, "calls": calls, "growth": growth}
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -242,8 +473,30 @@ def main() -> None:
     parser.add_argument("--rss-seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=TRAFFIC_RATE)
     parser.add_argument("--speed", type=float, default=TRAFFIC_SPEED)
-    parser.add_argument("--only", choices=("startup", "rss", "latency"), default=None)
+    parser.add_argument("--only", choices=("startup", "rss", "latency", "flood"), default=None)
+    parser.add_argument("--flood-calls", type=int, default=50_000)
+    parser.add_argument("--flood-rate", type=float, default=1000.0, help="calls per second")
+    parser.add_argument("--flood-ends", action="store_true",
+                        help="each flooded call ends (missed) 50 calls later")
+    parser.add_argument("--flood-trace", action="store_true",
+                        help="also print where Python memory grew most (slow)")
     args = parser.parse_args()
+
+    if args.only in (None, "flood"):
+        flood = popup_flood(args.flood_calls, args.flood_rate, settle_seconds=10.0,
+                            trace=args.flood_trace, ends=args.flood_ends)
+        how = "that end 50 calls later" if args.flood_ends else "that never end"
+        print(f"flood of {flood['calls']} Delivered events for distinct calls {how} "
+              f"(sent at up to {args.flood_rate:g} calls/s): RSS as they arrive")
+        print("  calls read  events handled    time       RSS  windows  popups  live calls")
+        for count, handled, seconds, rss, windows, popups, live in flood["samples"]:
+            print(f"  {count:10d}  {handled:14d}  {seconds:6.1f} s  {rss:6.1f} MB  "
+                  f"{windows:7d}  {popups:6d}  {live:10d}")
+        for size, count, where in flood["growth"]:
+            print(f"  grew {size / 1e6:+.1f} MB in {count:+d} blocks at")
+            print("\n".join("      " + line for line in where))
+        if args.only == "flood":
+            return
 
     if args.only in (None, "startup"):
         start = startup()

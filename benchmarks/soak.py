@@ -281,10 +281,8 @@ def child_app(args: argparse.Namespace) -> int:
     reporter = ChildReporter()
     sentinel_seen = False
 
-    def popup_shown(event: Any, popup: Any) -> None:
-        key = controller.recorder.key_of(event) if controller.recorder else None
-        emit(kind="popup", key=key, device=getattr(event, "alerting_device", None) and
-             event.alerting_device.number)
+    def popup_shown(view: Any, popup: Any) -> None:
+        emit(kind="popup", key=view.key, device=view.ringing_device)
 
     def call_updated(call: Any) -> None:
         nonlocal sentinel_seen
@@ -297,7 +295,7 @@ def child_app(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         await controller.start()
-        link = controller.link
+        link = controller.desk.link
         if link is None:
             emit(kind="unavailable", reason="the app started no PBX link")
             return 3

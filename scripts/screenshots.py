@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 async def fill_history(data_dir: Path) -> int:
     """Demo traffic at high speed through a real client into the demo history file."""
     from cstapopup import resources
+    from cstapopup.calls.demo import DEMO_HISTORY_FILE, DEMO_MONITORED
     from cstapopup.calls.recorder import Recorder
     from cstapopup.csta.client import CstaClient, MonitorEvent
     from cstapopup.csta.switch.server import SwitchServer
-    from cstapopup.ui.controller import DEMO_HISTORY_FILE, DEMO_MONITORED
 
     start = datetime.now() - timedelta(hours=HISTORY_HOURS)
     server = SwitchServer(port=0, devices="100-120", demo=True, rate=FILL_RATE, speed=FILL_SPEED,
@@ -144,10 +144,9 @@ async def shoot(out: Path, work: Path) -> list[Path]:
     try:
         await until(lambda: controller.link_state[0] == "demo", controller.link_state_changed)
         # A known caller rings at 100 (the reception): the app's own path shows the popup.
-        server = controller.server
         shown: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         controller.popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
-        server.traffic.attempt(server.model.incoming_call, CALLER, "100")
+        controller.session.demo_pbx.ring(CALLER, "100")
         key = await asyncio.wait_for(shown, 10)
         popup = controller.popups.popup(key)
         await settle()

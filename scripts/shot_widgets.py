@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from cstapopup.calls.model import Call, Direction, Hop, Outcome
+    from cstapopup.calls.views import Caller, popup_view
     from cstapopup.settings import PasswordStore, Settings
     from cstapopup.ui import icons
     from cstapopup.ui.popup import CallPopup
@@ -57,35 +58,38 @@ def main(argv: list[str] | None = None) -> int:
     common = {"ringing_device": "100", "own_device": "100",
               "crm_template": "https://crm.example.com/search?q={number}&name={name}",
               "close_after": 8}
-    popup = CallPopup(ringing, name="Anna Schmidt", company="Schmidt & Partner Steuerberatung",
-                      display_number="+49 89 1234567", **common)
+
+    def card(call: Call, caller: Caller, **kwargs) -> CallPopup:
+        return CallPopup(popup_view(call, caller=caller, **{**common, **kwargs}))
+
+    anna = Caller("Anna Schmidt", "Schmidt & Partner Steuerberatung", "+49 89 1234567")
+    popup = card(ringing, anna)
     save(popup, "popup-ringing-name")
     answered = ringing.evolve(answered_at=t0 + timedelta(seconds=6), answered_by="102",
                               outcome=Outcome.ANSWERED_ELSEWHERE)
-    popup.update_call(answered)
+    popup.show_view(popup_view(answered, caller=anna, **common))
     save(popup, "popup-answered-elsewhere")
     ended = answered.evolve(ended_at=t0 + timedelta(seconds=157))
-    popup.update_call(ended)
+    popup.show_view(popup_view(ended, caller=anna, **common))
     save(popup, "popup-ended")
 
     unknown = Call("c2", Direction.INCOMING, t0, remote_number="004930123456",
                    local_devices=("101",))
-    save(CallPopup(unknown, name=None, company=None, display_number="+49 30 123456",
-                   ringing_device="101", own_device="100", crm_template="", close_after=8),
-         "popup-number-only")
+    number_only = Caller(display_number="+49 30 123456")
+    save(card(unknown, number_only, ringing_device="101", crm_template=""), "popup-number-only")
     missed = unknown.evolve(ended_at=t0 + timedelta(seconds=20), outcome=Outcome.MISSED)
-    save(CallPopup(missed, name=None, company=None, display_number="+49 30 123456",
-                   ringing_device="101", own_device="100", crm_template="", close_after=8),
-         "popup-missed")
+    save(card(missed, number_only, ringing_device="101", crm_template=""), "popup-missed")
     withheld = Call("c3", Direction.INCOMING, t0, remote_kind="restricted",
                     local_devices=("100",),
                     hops=(Hop("transferred", "102", t0, "100"),))
-    save(CallPopup(withheld, name=None, company=None, display_number="", **common),
-         "popup-withheld-transferred")
+    save(card(withheld, Caller()), "popup-withheld-transferred")
     long_name = Call("c4", Direction.INTERNAL, t0, remote_number="105", local_devices=("100",))
-    save(CallPopup(long_name, name="Dr. Maximiliane Mustermann-Lüdenscheidt",
-                   company="Allgemeine Versicherungsgesellschaft für Handwerk und Mittelstand AG",
-                   display_number="105", **common), "popup-long-name")
+    save(card(long_name, Caller(
+        "Dr. Maximiliane Mustermann-Lüdenscheidt",
+        "Allgemeine Versicherungsgesellschaft für Handwerk und Mittelstand AG", "105")),
+        "popup-long-name")
+    save(card(long_name.evolve(key="c5"), Caller("<h1>Big</h1><img src=x>", "<b>Markup</b> GmbH",
+                                                 "105")), "popup-markup-name")
 
     # Tray: each state at the sizes trays use, on light and dark panels.
     tray = TrayIcon()

@@ -26,11 +26,13 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from cstapopup.calls.demo import DEMO_HISTORY_FILE
+from cstapopup.calls.desk import Desk
 from cstapopup.calls.model import Direction, Outcome
 from cstapopup.csta.client import ClientOptions
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import Settings
-from cstapopup.ui.controller import DEMO_HISTORY_FILE, AppController, AppOptions
+from cstapopup.ui.controller import AppController, AppOptions
 
 FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.3, connect_timeout=3.0,
                      request_timeout=3.0)
@@ -177,7 +179,8 @@ async def app(tmp_path: Path, settings: dict[str, Any] | None = None, **kwargs: 
 
 
 def up(controller: AppController) -> bool:
-    return controller.link is not None and controller.link.state == "up"
+    link = controller.desk.link
+    return link is not None and link.state == "up"
 
 
 def popup_text(popup, name: str) -> str:
@@ -232,7 +235,7 @@ def test_popup_follows_a_delivered_call_to_its_end_and_closes_by_itself(run, tmp
             await closed.wait(lambda k: k == key, timeout=20)   # closes by itself
             assert "Ringing" in states and "Answered at 100" in states
             assert any(s.startswith("Answered at 100 · ended") for s in states)
-            call = controller.recorder.store.get(key)
+            call = controller.desk.store.get(key)
             assert call.outcome is Outcome.ANSWERED and call.ended_at is not None
             assert model.call_at(0).outcome is Outcome.ANSWERED
             assert QApplication.focusWidget() is edit
@@ -255,7 +258,7 @@ def test_answer_button_answers_the_call_at_the_own_phone(run, tmp_path):
             popup.findChild(QPushButton, "answer").click()
 
             def answered() -> bool:
-                call = controller.recorder.store.get(key)
+                call = controller.desk.store.get(key)
                 return call is not None and call.answered_by == "100"
 
             await until(answered, controller.call_updated)
@@ -280,7 +283,7 @@ def test_a_deflected_call_moves_its_popup_to_the_new_phone(run, tmp_path):
                 assert popup_text(popup, "where") == "Ringing at 102 · line 100"
                 assert popup_text(popup, "redirect") == "Forwarded from 100"
                 assert not popup.findChild(QPushButton, "answer").isVisibleTo(popup)  # not ours
-                assert len(controller.popups.popups()) == 1   # one call, one popup
+                assert controller.popups.call_keys() == [key]   # one call, one popup
                 await until(lambda: popup_text(popup, "state") == "Answered at 102",
                             controller.call_updated)
 
@@ -320,12 +323,12 @@ def test_do_not_disturb_suppresses_popups_but_calls_are_recorded(run, tmp_path):
             assert [r.outcome for r in records] == ["answered"]
 
             def recorded() -> bool:
-                calls = controller.recorder.store.query()
+                calls = controller.desk.store.query()
                 return len(calls) == 1 and calls[0].ended_at is not None
 
             await until(recorded, controller.call_updated)
-            assert controller.recorder.store.query()[0].outcome is Outcome.ANSWERED
-            assert shown.args == [] and controller.popups.popups() == []
+            assert controller.desk.store.query()[0].outcome is Outcome.ANSWERED
+            assert shown.args == [] and controller.popups.call_keys() == []
             # Persisted for the next start.
             settings, _ = Settings.load(controller.settings.path)
             assert settings.get("app.do_not_disturb") is True
@@ -357,7 +360,8 @@ def test_wrong_password_stops_retrying_and_says_so(run, tmp_path):
         async with simulator(password="secret") as server, \
                 app(tmp_path, pbx_settings(server.port)) as controller:
             messages = Recorder(controller.message_posted)
-            await until(lambda: controller.link is not None and controller.link.state == "rejected",
+            await until(lambda: controller.desk.link is not None
+                        and controller.desk.link.state == "rejected",
                         controller.link_state_changed)
             state, reason = controller.link_state
             assert state == "down"
@@ -366,7 +370,7 @@ def test_wrong_password_stops_retrying_and_says_so(run, tmp_path):
             _title, text = await messages.wait(lambda t, _: t == "Login refused")
             assert "settings" in text.lower()
             # No more attempts: the link's task has ended.
-            assert controller.link._task.done()
+            assert controller.desk.link._task.done()
             assert server.associated_links == []
 
     run(scenario())
@@ -421,14 +425,14 @@ def test_first_start_without_a_pbx_offers_the_demo(run, tmp_path):
     async def scenario() -> None:
         async with app(tmp_path, None, rate=600.0, speed=5.0) as controller:
             assert controller.test_prompts == [controller]
-            assert controller.link is None and controller.tray.state == "down"
+            assert controller.desk.link is None and controller.tray.state == "down"
             assert "no PBX set up" in controller.tray.tooltip()
             controller.start_demo()                    # the user chose "Try the demo"
             await until(lambda: controller.link_state[0] == "demo",
                         controller.link_state_changed, timeout=15)
-            assert controller.server is not None and controller.monitored == [
+            assert controller.session.demo_pbx is not None and controller.session.monitored == [
                 "100", "101", "102", "103", "104", "105"]
-            assert controller.recorder.store.path.name == DEMO_HISTORY_FILE
+            assert controller.desk.store.path.name == DEMO_HISTORY_FILE
             await until(lambda: controller.history.model.loaded > 0, controller.call_updated,
                         timeout=20)
         # The user's settings file was never written.
@@ -445,10 +449,11 @@ def test_demo_mode_leaves_the_users_settings_and_history_alone(run, tmp_path):
             before = c.settings.path.read_bytes()
             await until(lambda: c.link_state[0] == "demo", c.link_state_changed, timeout=15)
             assert "demo mode" in c.tray.tooltip()
-            assert c.link.params.port == c.server.port and c.monitored[0] == "100"
+            assert c.desk.link.params.port == c.session.demo_pbx.port
+            assert c.session.monitored[0] == "100"
             shown = Recorder(c.popups.shown)
             await shown.wait(timeout=30)
-            assert c.recorder.store.path == tmp_path / "app" / DEMO_HISTORY_FILE
+            assert c.desk.store.path == tmp_path / "app" / DEMO_HISTORY_FILE
             c.tray.dnd_action.trigger()
             assert c.settings.path.read_bytes() == before
         assert not (tmp_path / "app" / "history.sqlite3").exists()
@@ -485,7 +490,7 @@ def test_tls_with_an_unreadable_ca_file_is_a_message_not_a_crash(run, tmp_path):
 
     async def scenario() -> None:
         async with app(tmp_path, settings) as controller:
-            assert controller.link is None
+            assert controller.desk.link is None
             assert controller.tray.state == "down"
             assert "cannot set up the link" in controller.link_state[1]
             assert any(title == "PBX link" and "missing-ca.pem" in text
@@ -513,7 +518,7 @@ def test_old_calls_are_deleted_at_start_as_the_retention_setting_says(run, tmp_p
 
     async def scenario() -> None:
         async with app(tmp_path, {"history.retention_days": 30}) as controller:
-            keys = [c.key for c in controller.recorder.store.query()]
+            keys = [c.key for c in controller.desk.store.query()]
             assert keys == ["new"]
             assert controller.history.model.loaded == 1
             assert controller.tray.missed_count == 1
@@ -550,7 +555,7 @@ def test_test_connection_and_applied_settings(run, tmp_path):
                 assert fake.enabled is True
                 assert controller.popups.corner == "top-left"
                 # The link moved to the other PBX, with the password typed in the dialog.
-                await until(lambda: up(controller) and controller.link.params.port == second.port,
+                await until(lambda: up(controller) and controller.desk.link.params.port == second.port,
                             controller.link_state_changed, timeout=15)
                 await second.wait_for(lambda: second.monitors_of("100") == 1, 5)
                 assert first.associated_links == []
@@ -619,7 +624,7 @@ def test_self_test_says_what_failed(run, monkeypatch):
     from cstapopup.ui.app import _self_test
 
     # A broken app: it records calls but never shows a popup.
-    monkeypatch.setattr(AppController, "_on_delivered", lambda self, event, changed: None)
+    monkeypatch.setattr(Desk, "_ringing", lambda self, event, changes: None)
     controller = AppController(AppOptions(self_test=True, speed=20.0), tray_available=False)
     ok, lines = run(_self_test(controller, timeout=2.0))
     assert ok is False

@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from cstapopup.calls.model import Call, Direction, Outcome
 from cstapopup.calls.numbers import NumberingPlan, lookup_keys, normalise
 from cstapopup.calls.store import HistoryStore
-from cstapopup.ui.history_window import PAGE, HistoryWindow
+from cstapopup.ui.history_window import LIVE_ROWS, PAGE, HistoryWindow
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 PEOPLE = [("Anna Schmidt", "Schmidt & Partner"), ("Bernd Bauer", "Bauer GmbH"),
@@ -96,6 +96,25 @@ def test_live_calls_go_on_top_and_update_in_place(window, store):
     assert window.model.data(window.model.index(0, 6)) == "answered at 100"
     window.call_deleted("c10")
     assert window.model.loaded == 3
+
+
+def test_a_flood_of_live_calls_keeps_the_loaded_rows_bounded(window, store):
+    # Every new call goes on top; the table lets go of the oldest loaded rows beyond
+    # LIVE_ROWS (they stay in the store, and scrolling fetches them again).
+    model = window.model
+    extra = 30
+    for i in range(LIVE_ROWS + extra):
+        call = make_call(i)
+        store.upsert(call)
+        window.call_changed(call)
+    assert model.loaded == LIVE_ROWS and model.total == LIVE_ROWS + extra
+    assert model.call_at(0).key == f"c{LIVE_ROWS + extra - 1}"
+    assert model.call_at(LIVE_ROWS - 1).key == f"c{extra}"
+    assert model.canFetchMore()
+    while model.canFetchMore():
+        model.fetchMore()
+    assert model.loaded == LIVE_ROWS + extra
+    assert len({model.call_at(r).key for r in range(model.loaded)}) == LIVE_ROWS + extra
 
 
 def test_search_filters_as_you_type(window, store, qtbot):
@@ -198,3 +217,17 @@ def test_unknown_outcomes_say_which_part_is_unknown():
     # it ended after a link loss (or began before monitoring): its end is known, not how it went
     gap = make_call(2, outcome=Outcome.UNKNOWN)
     assert outcome_text(gap) == "outcome unknown"
+
+
+def test_tooltips_and_the_link_line_show_outside_text_as_it_is(window, store):
+    from cstapopup.calls.model import Hop
+    from tests.test_ui_popup import rendered
+
+    # A device name from the PBX with markup.
+    store.upsert(make_call(1, hops=(Hop("delivered", "<b>100</b>", T0),
+                                    Hop("answered", "100", T0))))
+    window.apply_filters()
+    tooltip = window.model.data(window.model.index(0, 0), Qt.ToolTipRole)
+    assert rendered(tooltip).endswith("delivered <b>100</b> → answered 100")
+    window.set_link_status("Connected to <h1>pbx</h1>")
+    assert window.link_label.textFormat() == Qt.TextFormat.PlainText

@@ -18,8 +18,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from cstapopup.calls.model import Call, Direction, Hop, Outcome
+from cstapopup.calls.views import Caller, PopupView, format_duration, popup_view, state_text
 from cstapopup.ui import popup as popup_module
-from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, format_duration, state_text
+from cstapopup.ui.popup import CallPopup, PopupStack, RingSound
 
 T0 = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 
@@ -39,18 +40,20 @@ def ended(call: Call, after: float = 156) -> Call:
     return call.evolve(ended_at=T0 + timedelta(seconds=after))
 
 
-def popup_kwargs(**overrides):
+def view(call: Call | None = None, **overrides) -> PopupView:
+    """The desk's view of `call` (calls.views.popup_view), with these test defaults."""
     kwargs = {"name": "Anna Schmidt", "company": "Schmidt & Partner",
               "display_number": "+49 89 1234567", "ringing_device": "100", "own_device": "100",
               "crm_template": "", "close_after": 8}
     kwargs.update(overrides)
-    return kwargs
+    caller = Caller(kwargs.pop("name"), kwargs.pop("company"), kwargs.pop("display_number"))
+    return popup_view(call or ringing_call(), caller=caller, **kwargs)
 
 
 @pytest.fixture
 def make_popup(qtbot):
-    def make(call: Call | None = None, **overrides) -> CallPopup:
-        p = CallPopup(call or ringing_call(), **popup_kwargs(**overrides))
+    def make(call: Call | None = None, url_opener=None, **overrides) -> CallPopup:
+        p = CallPopup(view(call, **overrides), url_opener=url_opener)
         qtbot.addWidget(p)
         return p
     return make
@@ -148,13 +151,13 @@ def test_state_line_follows_updates(make_popup):
     call = ringing_call()
     p = make_popup(call, own_device="105")
     state = p.findChild(QWidget, "state")
-    p.update_call(answered(call, "102"))
+    p.show_view(view(answered(call, "102"), own_device="105"))
     assert state.full_text() == "Answered by 102"
     assert p.findChild(QWidget, "where").full_text() == "Rang at 100"
-    p.update_call(ended(answered(call, "102")))
+    p.show_view(view(ended(answered(call, "102")), own_device="105"))
     assert state.full_text() == "Answered by 102 · ended (2:31)"
     with pytest.raises(ValueError):
-        p.update_call(ringing_call("other"))
+        p.show_view(view(ringing_call("other")))
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -167,7 +170,7 @@ def test_answer_only_for_the_users_own_device(make_popup, qtbot):
         QTest.mouseClick(button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["c1", "100"]
     assert not button.isEnabled()   # one request per click is enough
-    own.update_call(answered(own.call, "100"))
+    own.show_view(view(answered(ringing_call(), "100"), ringing_device="100", own_device="100"))
     assert not visible(button, own)
 
     other = make_popup(ringing_device="101", own_device="100")
@@ -210,8 +213,8 @@ def test_crm_goes_through_qdesktopservices_by_default(make_popup):
     catcher = _UrlCatcher()
     QDesktopServices.setUrlHandler("cstapopup-test", catcher, "catch")
     try:
-        p = make_popup(crm_template="https://x/", name="A B")
-        p._crm_template = "cstapopup-test://crm/{name}"   # a scheme our handler owns
+        # A scheme our handler owns.
+        p = make_popup(crm_template="cstapopup-test://crm/{name}", name="A B")
         p.open_crm()
     finally:
         QDesktopServices.unsetUrlHandler("cstapopup-test")
@@ -221,7 +224,7 @@ def test_crm_goes_through_qdesktopservices_by_default(make_popup):
 # --- focus ---------------------------------------------------------------------------------
 
 def test_popup_window_flags(qapp):
-    p = CallPopup(ringing_call(), **popup_kwargs())
+    p = CallPopup(view())
     flags = p.windowFlags()
     for flag in (Qt.WindowType.Tool, Qt.WindowType.FramelessWindowHint,
                  Qt.WindowType.WindowStaysOnTopHint, Qt.WindowType.WindowDoesNotAcceptFocus):
@@ -233,7 +236,7 @@ def test_popup_window_flags(qapp):
 def test_popup_shows_without_taking_the_focus(focused_window, stack, qtbot):
     window, edit = focused_window
     with qtbot.waitSignal(stack.shown, timeout=2000):
-        p = stack.show_call(ringing_call(), **popup_kwargs())
+        p = stack.show(view(ringing_call()))
     qtbot.waitExposed(p)
     QApplication.processEvents()   # deliver whatever the window system queued for the show
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
@@ -243,7 +246,7 @@ def test_popup_shows_without_taking_the_focus(focused_window, stack, qtbot):
 
 
 def test_escape_closes_only_when_the_popup_has_focus(focused_window, stack, qtbot):
-    p = stack.show_call(ringing_call(), **popup_kwargs())
+    p = stack.show(view(ringing_call()))
     qtbot.waitExposed(p)
     QApplication.processEvents()
     qtbot.waitUntil(lambda: not p.isActiveWindow(), timeout=2000)
@@ -260,8 +263,19 @@ def test_escape_closes_only_when_the_popup_has_focus(focused_window, stack, qtbo
         QTest.keyClick(QApplication.focusWidget() or p, Qt.Key.Key_Escape)
 
 
+@pytest.mark.parametrize("part", ["where", "title", "number", "copy", "dismiss", "callPopup"])
+def test_a_press_on_any_part_makes_the_popup_usable_by_keyboard(make_popup, qtbot, part):
+    p = make_popup()
+    p.show()
+    qtbot.waitExposed(p)
+    assert not p.focus_allowed
+    target = p if part == "callPopup" else p.findChild(QWidget, part)
+    QTest.mousePress(target, Qt.MouseButton.LeftButton, pos=target.rect().center())
+    assert p.focus_allowed
+
+
 def test_buttons_are_reachable_by_keyboard_after_a_click(stack, qtbot):
-    p = stack.show_call(ringing_call(), **popup_kwargs(crm_template="https://crm/?q={number}"))
+    p = stack.show(view(ringing_call(), crm_template="https://crm/?q={number}"))
     qtbot.waitExposed(p)
     p.allow_focus()
     qtbot.waitUntil(p.isActiveWindow, timeout=2000)
@@ -279,23 +293,24 @@ def test_buttons_are_reachable_by_keyboard_after_a_click(stack, qtbot):
 
 def test_closes_after_the_call_is_answered_elsewhere(stack, qtbot):
     call = ringing_call()
-    p = stack.show_call(call, **popup_kwargs(own_device="100", close_after=0.05))
+    p = stack.show(view(call, own_device="100", close_after=0.05))
     assert not p.closing
     with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
-        stack.update_call(answered(call, "102"))
+        stack.update(view(answered(call, "102"), own_device="100", close_after=0.05))
     assert blocker.args == ["c1"]
     assert stack.popups() == []
 
 
 def test_stays_while_ringing(stack, qtbot):
     ring = ringing_call("ring")
-    stack.show_call(ring, **popup_kwargs(close_after=0.05))
-    stack.update_call(ring.evolve(updated_at=T0 + timedelta(seconds=3)))   # still ringing
+    stack.show(view(ring, close_after=0.05))
+    still = ring.evolve(updated_at=T0 + timedelta(seconds=3))   # still ringing
+    stack.update(view(still, close_after=0.05))
     control = ringing_call("control")
-    stack.show_call(control, **popup_kwargs(close_after=0.05))
+    stack.show(view(control, close_after=0.05))
     # Same close_after; the control call ends and its popup goes; the ringing one stays.
     with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
-        stack.update_call(ended(control).evolve(outcome=Outcome.MISSED))
+        stack.update(view(ended(control).evolve(outcome=Outcome.MISSED), close_after=0.05))
     assert blocker.args == ["control"]
     ringing_popup = stack.popup("ring")
     assert ringing_popup is not None and ringing_popup.isVisible()
@@ -304,18 +319,18 @@ def test_stays_while_ringing(stack, qtbot):
 
 def test_answered_at_own_phone_stays_until_the_call_ends(stack, qtbot):
     call = ringing_call()
-    p = stack.show_call(call, **popup_kwargs(own_device="100", close_after=0.05))
-    stack.update_call(answered(call, "100"))
+    p = stack.show(view(call, own_device="100", close_after=0.05))
+    stack.update(view(answered(call, "100"), own_device="100", close_after=0.05))
     assert p.findChild(QWidget, "state").full_text() == "Answered at 100"
     assert not p.closing
     with qtbot.waitSignal(p.closed, timeout=2000):
-        stack.update_call(ended(answered(call, "100")))
+        stack.update(view(ended(answered(call, "100")), own_device="100", close_after=0.05))
 
 
 def test_zero_means_stay_until_dismissed(stack, qtbot):
     call = ringing_call()
-    p = stack.show_call(call, **popup_kwargs(close_after=0))
-    stack.update_call(ended(answered(call, "102")))
+    p = stack.show(view(call, close_after=0))
+    stack.update(view(ended(answered(call, "102")), close_after=0))
     assert not p.closing and p.isVisible()
     with qtbot.waitSignal(stack.closed, timeout=1000):
         QTest.mouseClick(p.findChild(QWidget, "dismiss"), Qt.MouseButton.LeftButton)
@@ -328,7 +343,7 @@ def test_pointer_over_the_popup_pauses_the_countdown(make_popup, qtbot):
     p.move(popup_module.QCursor.pos() + popup_module.QPoint(300, 300))
     p.show()
     qtbot.waitExposed(p)
-    p.update_call(answered(call, "102"))
+    p.show_view(view(answered(call, "102"), close_after=0.2, own_device="105"))
     assert p._close_timer.isActive()
     QApplication.sendEvent(p, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
     assert p.closing and not p._close_timer.isActive()
@@ -341,8 +356,8 @@ def test_pointer_over_the_popup_pauses_the_countdown(make_popup, qtbot):
 @pytest.mark.parametrize("corner", ["bottom-right", "bottom-left", "top-right", "top-left"])
 def test_stack_positions_per_corner(stack, corner):
     stack.configure(corner=corner)
-    older = stack.show_call(ringing_call("old"), **popup_kwargs())
-    newer = stack.show_call(ringing_call("new"), **popup_kwargs(name=None, company=None))
+    older = stack.show(view(ringing_call("old")))
+    newer = stack.show(view(ringing_call("new"), name=None, company=None))
     area = QGuiApplication.primaryScreen().availableGeometry()
     m, s = 12, 8
     new_g, old_g = newer.geometry(), older.geometry()
@@ -360,9 +375,9 @@ def test_stack_positions_per_corner(stack, corner):
 
 
 def test_stack_closes_gaps_and_resets(stack, qtbot):
-    a = stack.show_call(ringing_call("a"), **popup_kwargs())
-    b = stack.show_call(ringing_call("b"), **popup_kwargs())
-    c = stack.show_call(ringing_call("c"), **popup_kwargs())
+    a = stack.show(view(ringing_call("a")))
+    b = stack.show(view(ringing_call("b")))
+    c = stack.show(view(ringing_call("c")))
     b_bottom = b.geometry().bottom()
     assert stack.screen is QGuiApplication.primaryScreen()
     with qtbot.waitSignal(stack.closed, timeout=1000) as blocker:
@@ -377,26 +392,49 @@ def test_stack_closes_gaps_and_resets(stack, qtbot):
 
 def test_stack_caps_visible_popups(qtbot):
     stack = PopupStack(max_visible=2)
-    popups = [stack.show_call(ringing_call(k), **popup_kwargs()) for k in ("a", "b", "c")]
-    assert [p.isVisible() for p in popups] == [False, True, True]
-    assert stack.visible_popups() == [popups[2], popups[1]]
-    popups[2].close()
-    qtbot.waitUntil(lambda: popups[0].isVisible(), timeout=1000)   # the older one comes back
+    for k in ("a", "b", "c"):
+        stack.show(view(ringing_call(k)))
+    # The oldest is not on screen (and no widget), but counted on the "+1 more" line.
+    assert stack.popup("a") is None and stack.call_keys() == ["c", "b", "a"]
+    b, c = stack.popup("b"), stack.popup("c")
+    assert b.isVisible() and c.isVisible() and stack.visible_popups() == [c, b]
+    more = stack.more_line()
+    assert more is not None and more.isVisible() and more.text() == "+1 more ringing"
+    c.close()
+    qtbot.waitUntil(lambda: stack.popup("a") is not None and stack.popup("a").isVisible(),
+                    timeout=1000)   # the older one comes back
+    assert not more.isVisible()
     stack.close_all()
+
+
+def test_the_more_line_counts_the_calls_off_screen_and_asks_for_the_history(qtbot):
+    stack = PopupStack(max_visible=1)
+    stack.show(view(ringing_call("a")))
+    stack.show(view(answered(ringing_call("b"), "100")))   # answered: stays, not ringing
+    stack.show(view(ringing_call("c")))
+    more = stack.more_line()
+    assert more.text() == "+2 more calls (1 ringing)"
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert more.geometry().bottom() == stack.popup("c").geometry().top() - 8 - 1
+    assert more.geometry().right() == area.right() - 12
+    with qtbot.waitSignal(stack.more_clicked, timeout=1000):
+        QTest.mouseClick(more, Qt.MouseButton.LeftButton)
+    stack.close_all()
+    assert stack.call_keys() == []
 
 
 def test_same_call_twice_is_one_popup_and_updates_go_to_it(stack):
     call = ringing_call()
-    first = stack.show_call(call, **popup_kwargs())
-    again = stack.show_call(answered(call, "102"), **popup_kwargs())
+    first = stack.show(view(call))
+    again = stack.show(view(answered(call, "102")))
     assert first is again and len(stack.popups()) == 1
     assert first.findChild(QWidget, "state").full_text() == "Answered by 102"
-    assert stack.update_call(ringing_call("unknown")) is False
+    assert stack.update(view(ringing_call("unknown"))) is False
 
 
 def test_screen_under_the_mouse(stack):
     stack.configure(screen="mouse")
-    stack.show_call(ringing_call(), **popup_kwargs())
+    stack.show(view(ringing_call()))
     assert stack.screen is QGuiApplication.screenAt(popup_module.QCursor.pos()) \
         or stack.screen is QGuiApplication.primaryScreen()
     with pytest.raises(ValueError):
@@ -404,7 +442,7 @@ def test_screen_under_the_mouse(stack):
 
 
 def test_stack_forwards_the_popups_signals(stack, qtbot):
-    p = stack.show_call(ringing_call(), **popup_kwargs())
+    p = stack.show(view(ringing_call()))
     with qtbot.waitSignal(stack.answer_requested, timeout=1000) as blocker:
         QTest.mouseClick(p.findChild(QWidget, "answer"), Qt.MouseButton.LeftButton)
     assert blocker.args == ["c1", "100"]
@@ -433,23 +471,22 @@ def test_ring_sound_uses_a_player_or_beeps(monkeypatch):
 def test_a_hidden_popup_still_closes_on_time(qtbot):
     stack = PopupStack(max_visible=1)
     old = ringing_call("old")
-    stack.show_call(old, **popup_kwargs(close_after=0.05))
-    stack.show_call(ringing_call("new"), **popup_kwargs(close_after=0.05))
-    assert not stack.popup("old").isVisible()
+    stack.show(view(old, close_after=0.05))
+    stack.show(view(ringing_call("new"), close_after=0.05))
+    assert stack.popup("old") is None and "old" in stack.call_keys()   # not on screen
     with qtbot.waitSignal(stack.closed, timeout=2000) as blocker:
-        stack.update_call(ended(old).evolve(outcome=Outcome.MISSED))
+        stack.update(view(ended(old).evolve(outcome=Outcome.MISSED), close_after=0.05))
     assert blocker.args == ["old"]
     assert [p.call_key for p in stack.popups()] == ["new"]
     stack.close_all()
 
 
 def test_a_popup_that_grows_pushes_the_older_one_along(stack):
-    older = stack.show_call(ringing_call("old"), **popup_kwargs())
-    newer = stack.show_call(ringing_call("new"), **popup_kwargs(name=None, company=None))
+    older = stack.show(view(ringing_call("old")))
+    newer = stack.show(view(ringing_call("new"), name=None, company=None))
     before = older.geometry()
     # The phone book answers late: name and company add rows to the newer popup.
-    newer.set_caller(name="Late Answer", company="Phone Book GmbH",
-                     display_number="+49 89 1234567")
+    stack.update(view(ringing_call("new"), name="Late Answer", company="Phone Book GmbH"))
     assert newer.geometry().bottom() == \
         QGuiApplication.primaryScreen().availableGeometry().bottom() - 12
     assert older.geometry().bottom() == newer.geometry().top() - 8 - 1
@@ -464,3 +501,88 @@ def test_long_names_are_elided_with_the_full_text_in_the_tooltip(make_popup):
     assert p.width() == popup_module.POPUP_WIDTH   # the card does not grow with the text
     assert title.toolTip() == long_name
     assert make_popup(name="Anna").findChild(QWidget, "title").toolTip() == ""
+
+
+# --- text from outside is plain text -------------------------------------------------------
+
+HOSTILE_NAMES = ["<b>Big</b><img src=x>", "<h1>Huge heading</h1>",
+                 "<table><tr><td>a</td></tr><tr><td>b</td></tr></table>"]
+
+
+def rendered(html_or_text: str) -> str:
+    """What Qt shows of a tooltip's (or an auto-format label's) text: as rich text when it
+    looks like rich text (Qt's own test, on the first line), else as it is."""
+    from PySide6.QtGui import Qt as GuiQt
+    from PySide6.QtGui import QTextDocument
+
+    if not GuiQt.mightBeRichText(html_or_text):
+        return html_or_text
+    document = QTextDocument()
+    document.setHtml(html_or_text)
+    return document.toPlainText()
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_markup_in_a_name_is_shown_and_sized_as_plain_text(make_popup, name):
+    from PySide6.QtWidgets import QLabel
+
+    hostile = make_popup(name=name, company=name)
+    same_length = make_popup(name="x" * len(name), company="y" * len(name))
+    for label in hostile.findChildren(QLabel):
+        assert label.textFormat() == Qt.TextFormat.PlainText, label.objectName()
+    assert hostile.findChild(QLabel, "title").text() == name
+    assert hostile.findChild(QLabel, "company").text() == name
+    hostile.show()
+    same_length.show()
+    assert hostile.size() == same_length.size()
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_long_name_with_markup_has_a_tooltip_that_shows_it_as_it_is(make_popup, name):
+    long_name = name + " Dr. Maximiliane Mustermann-Lüdenscheidt von und zu Oberhausen"
+    p = make_popup(name=long_name)
+    p.show()
+    tooltip = p.findChild(QWidget, "title").toolTip()
+    assert tooltip and "<h1>" not in tooltip and "<img" not in tooltip and "<b>" not in tooltip
+    assert rendered(tooltip) == long_name
+
+
+def test_popups_gone_from_the_screen_are_freed(qtbot):
+    # Each popup remembers the window that was active before it (to hand the focus back);
+    # popups coming and going by the thousand must not keep each other alive through it.
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    stack = PopupStack(max_visible=2)
+    refs = []
+    for i in range(8):
+        stack.show(view(ringing_call(f"k{i}")))
+        refs.append(weakref.ref(stack.popup(f"k{i}")))
+        QApplication.processEvents()   # the offscreen platform activates each new window
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    # The six pushed off the screen are gone while the two newest are still shown.
+    assert [r() is None for r in refs] == [True] * 6 + [False] * 2
+    stack.close_all()
+
+
+def test_a_burst_of_calls_in_one_turn_makes_widgets_only_for_the_last_ones(qtbot, monkeypatch):
+    made: list[str] = []
+
+    class Counted(CallPopup):
+        def __init__(self, view, **kwargs) -> None:
+            made.append(view.key)
+            super().__init__(view, **kwargs)
+
+    monkeypatch.setattr(popup_module, "CallPopup", Counted)
+    stack = PopupStack(max_visible=5)
+    for i in range(200):          # one turn of the loop: a flood from the PBX
+        stack.show(view(ringing_call(f"k{i}")))
+    assert len(made) == 10        # then it waits for the end of the turn
+    qtbot.waitUntil(lambda: stack.popup("k199") is not None, timeout=2000)
+    assert [p.call_key for p in stack.popups()] == [f"k{i}" for i in range(199, 194, -1)]
+    assert stack.more_line().text() == "+195 more ringing"
+    assert len(made) == 15        # the five newest, once
+    stack.close_all()

@@ -171,3 +171,22 @@ def test_svg_icons_load(qapp):
     for name in ("app", "dnd", "caller-unknown", *(f"tray-{s}" for s in icons.TRAY_STATES)):
         pixmap = icons.icon(name).pixmap(256, 256)
         assert not pixmap.isNull() and pixmap.width() == 256, name
+
+
+def test_tooltip_and_messages_show_outside_text_as_it_is(tray, monkeypatch):
+    from tests.test_ui_popup import rendered
+
+    reason = "<b>PBX</b> <img src=x> refused: 0891234567"
+    tray.set_link_state("down", reason)
+    shown = tray.tray.toolTip()
+    assert "<b>" not in shown and "<img" not in shown
+    assert rendered(shown) == tray.tooltip() and reason in tray.tooltip()
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(TrayIcon, "available", property(lambda self: True))
+    monkeypatch.setattr(tray.tray, "isVisible", lambda: True)
+    monkeypatch.setattr(tray.tray, "showMessage",
+                        lambda title, text, *rest: sent.append((title, text)))
+    tray.show_message("Call back", "Cannot call <h1>Big</h1>")
+    ((title, text),) = sent
+    assert title == "Call back" and "<h1>" not in text
+    assert rendered(text) == "Cannot call <h1>Big</h1>"

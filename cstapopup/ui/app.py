@@ -365,14 +365,14 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
     try:
         await asyncio.wait_for(controller.start(), left())
         step = "connecting to the simulated PBX"
-        await _until(lambda: controller.link is not None and controller.link.state == "up",
+        await _until(lambda: controller.link_state[0] == "up",
                      [controller.link_state_changed], left())
-        server, popups, store = controller.server, controller.popups, controller.recorder.store
+        pbx, popups, store = controller.session.demo_pbx, controller.popups, controller.desk.store
         shown: asyncio.Future[str] = loop.create_future()
         popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
         step = f"waiting for the popup of the {SELF_TEST_SCENARIO} call"
         t0 = time.perf_counter()
-        server.start_scenario(SELF_TEST_SCENARIO, "100")
+        pbx.start_scenario(SELF_TEST_SCENARIO, "100")
         key = await asyncio.wait_for(shown, left())
         popup_ms = (time.perf_counter() - t0) * 1000
         popup = popups.popup(key)

@@ -45,10 +45,14 @@ from cstapopup.calls.model import Call, Direction, Outcome
 from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
 
 from . import icons
+from .plain import plain_label, plain_tooltip
 
 log = logging.getLogger(__name__)
 
 PAGE = 200
+#: Rows the table keeps loaded as new calls come in on top; the oldest loaded ones beyond go
+#: (scrolling fetches them again), so a flood of calls cannot fill the memory with rows.
+LIVE_ROWS = 5 * PAGE
 
 COLUMNS = ("Time", "Direction", "Name", "Number", "Device", "Duration", "Outcome")
 
@@ -207,6 +211,17 @@ class CallTableModel(QAbstractTableModel):
         self._reindex(pos)
         self.total += 1
         self.endInsertRows()
+        if len(self._calls) > LIVE_ROWS:
+            self._unload_from(LIVE_ROWS)
+
+    def _unload_from(self, row: int) -> None:
+        """Let go of the loaded rows from `row` on (they are still in the store)."""
+        self.beginRemoveRows(QModelIndex(), row, len(self._calls) - 1)
+        for call in self._calls[row:]:
+            del self._rows[call.key]
+        del self._calls[row:]
+        self._exhausted = False
+        self.endRemoveRows()
 
     def call_deleted(self, key: str) -> None:
         row = self._rows.get(key)
@@ -276,7 +291,8 @@ class CallTableModel(QAbstractTableModel):
             hops = " → ".join(f"{h.kind.replace('_', ' ')} {h.device or ''}".strip()
                               for h in call.hops)
             ring = format_duration(call.ring_seconds)
-            return f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}\n{hops}"
+            return plain_tooltip(f"{when}\nrang {ring or '-'}, "
+                                 f"talked {format_duration(call.talk_seconds) or '-'}\n{hops}")
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
             return QBrush(QColor("#b3261e"))
         elif role == Qt.FontRole and call.is_missed and not call.done:
@@ -359,7 +375,7 @@ class HistoryWindow(QMainWindow):
         self.summary.setObjectName("summary")
         layout.addWidget(self.summary)
         self.setCentralWidget(central)
-        self.link_label = QLabel(self)
+        self.link_label = plain_label(QLabel(self))
         self.link_label.setObjectName("linkStatus")
         self.statusBar().addPermanentWidget(self.link_label)
         self.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))

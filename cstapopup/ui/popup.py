@@ -1,8 +1,10 @@
 """The call popup: a small always-on-top card per ringing call, and the stack that places them
 in a corner of a screen. Popups never take the keyboard focus when they appear.
 
-A popup follows its call (`update_call`): ringing, answered, ended, missed. It closes by itself
-a few seconds after the call was answered elsewhere or ended, never while it rings.
+A popup renders a `PopupView` (calls.views): every text, state and action comes decided from
+the desk; the popup only shows it, and counts down when the view says it closes.  The stack
+shows the newest few and a "+N more" line for the rest; only the popups on screen are widgets.
+Texts from the PBX and phone books are shown as plain text (ui.plain).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hashlib
 import logging
 import shutil
 import sys
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -53,9 +57,9 @@ from PySide6.QtWidgets import (
 )
 
 from cstapopup import resources
-from cstapopup.calls.model import Call, Outcome
-from cstapopup.settings import fill_url_template
+from cstapopup.calls.views import Action, PopupState, PopupView
 from cstapopup.ui import icons
+from cstapopup.ui.plain import plain_label, plain_tooltip
 
 log = logging.getLogger(__name__)
 
@@ -67,72 +71,6 @@ SCREEN_CHOICES = ("primary", "mouse")
 UrlOpener = Callable[[QUrl], bool]
 
 
-# --- texts ---------------------------------------------------------------------------------
-
-def format_duration(seconds: float) -> str:
-    """2:31, or 1:02:03 past an hour."""
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def dialable(display_number: str) -> str:
-    """The number without the spaces and punctuation used to make it readable."""
-    return "".join(c for c in display_number if c.isdigit() or c in "+*#")
-
-
-def is_ringing(call: Call) -> bool:
-    return call.is_live and call.answered_at is None and call.outcome == Outcome.IN_PROGRESS
-
-
-def state_text(call: Call, ringing_device: str) -> str:
-    """The line that follows the call: Ringing, Answered by 102, Ended (2:31), Missed, ..."""
-    if call.end_unknown:
-        return "Link to the PBX lost: the end of this call is not known"
-    by = call.answered_by
-    answered = ""
-    if call.answered_at is not None or call.outcome == Outcome.ANSWERED_ELSEWHERE:
-        if by is None:
-            answered = "Answered"
-        elif by == ringing_device:
-            answered = f"Answered at {by}"
-        else:
-            answered = f"Answered by {by}"
-    outcome = call.outcome
-    if outcome == Outcome.TRANSFERRED and call.transferred_to:
-        return f"Transferred to {call.transferred_to}"
-    if outcome == Outcome.DIVERTED:
-        return f"Forwarded to {call.diverted_to}" if call.diverted_to else "Forwarded"
-    if outcome == Outcome.MISSED:
-        return "Missed"
-    if outcome == Outcome.BUSY:
-        return "Busy"
-    if outcome == Outcome.FAILED:
-        return "Failed"
-    if call.ended_at is not None:
-        talk = call.talk_seconds
-        if talk is not None:
-            ended = f"ended ({format_duration(talk)})"
-            return f"{answered} · {ended}" if answered else ended.capitalize()
-        return answered or "Ended"
-    if answered:
-        return answered
-    return "Ringing"
-
-
-def redirection(call: Call, ringing_device: str) -> tuple[str | None, str | None]:
-    """(forwarded from, transferred by) as told by the call's hops, for the ringing device."""
-    forwarded_from = transferred_by = None
-    for hop in call.hops:
-        if hop.device and hop.device != ringing_device:
-            if hop.kind == "diverted":
-                forwarded_from = hop.device
-            elif hop.kind == "transferred":
-                transferred_by = hop.device
-    return forwarded_from, transferred_by
-
-
 # --- pieces --------------------------------------------------------------------------------
 
 class ElidedLabel(QLabel):
@@ -140,6 +78,7 @@ class ElidedLabel(QLabel):
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        plain_label(self)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(10)
         self.setText(text)
@@ -157,7 +96,8 @@ class ElidedLabel(QLabel):
         return self.fontMetrics().elidedText(self._full_text, Qt.TextElideMode.ElideRight, width)
 
     def _update_tooltip(self) -> None:
-        self.setToolTip(self._full_text if self._elided() != self._full_text else "")
+        elided = self._elided() != self._full_text
+        self.setToolTip(plain_tooltip(self._full_text) if elided else "")
 
     def resizeEvent(self, event: QEvent) -> None:
         super().resizeEvent(event)
@@ -218,7 +158,8 @@ class Avatar(QWidget):
 # --- the popup -----------------------------------------------------------------------------
 
 class CallPopup(QWidget):
-    """One call's card. Shown without activation; clicking it makes it keyboard-usable.
+    """One call's card, rendering a `PopupView`. Shown without activation; clicking it makes
+    it keyboard-usable.
 
     Signals: `answer_requested(call_key, device)`, `crm_opened(url)`, `closed(call_key)`
     (once, however it closed).
@@ -227,30 +168,16 @@ class CallPopup(QWidget):
     answer_requested = Signal(str, str)
     crm_opened = Signal(str)
     closed = Signal(str)
-    #: The height changed (a late phone-book answer, a row shown or hidden): the stack re-places.
+    #: The height changed (a row shown or hidden): the stack re-places.
     resized = Signal()
 
-    #: Accent colours of the stripe on the left, by state.
+    #: Accent colours of the stripe on the left, by the view's accent.
     ACCENTS: ClassVar[dict[str, str]] = {
         "ringing": "#2e9d4a", "answered": "#1e63c6", "ended": "#8a949c", "missed": "#c62828",
     }
 
-    def __init__(
-        self,
-        call: Call,
-        *,
-        name: str | None,
-        company: str | None,
-        display_number: str,
-        ringing_device: str,
-        own_device: str | None,
-        crm_template: str,
-        close_after: float,
-        forwarded_from: str | None = None,
-        transferred_by: str | None = None,
-        url_opener: UrlOpener | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, view: PopupView, *, url_opener: UrlOpener | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
                          | Qt.WindowType.WindowStaysOnTopHint
                          | Qt.WindowType.WindowDoesNotAcceptFocus)
@@ -261,19 +188,12 @@ class CallPopup(QWidget):
         self.setWindowTitle("cstapopup: call")
         self.setAccessibleName("Incoming call")
 
-        self._call = call
-        self._ringing_device = ringing_device
-        self._own_device = own_device or None
-        self._crm_template = crm_template
-        self._close_after = max(0.0, float(close_after))
-        self._explicit_forwarded_from = forwarded_from
-        self._explicit_transferred_by = transferred_by
+        self._view = view
         self._url_opener: UrlOpener = url_opener or QDesktopServices.openUrl
-        self._name: str | None = None
-        self._company: str | None = None
-        self._display_number = ""
         self._focus_allowed = False
-        self._previous_active: QWidget | None = None
+        #: The window that was active when the popup appeared (weakly: popups come and go by
+        #: the thousand, and a chain of them holding each other would never be freed).
+        self._previous_active: weakref.ref[QWidget] | None = None
         self._closed_emitted = False
         self._answer_clicked = False
 
@@ -283,8 +203,7 @@ class CallPopup(QWidget):
         self._paused_remaining: int | None = None
 
         self._build()
-        self.set_caller(name=name, company=company, display_number=display_number)
-        self.update_call(call)
+        self._render(view)
 
     # -- construction
 
@@ -346,7 +265,7 @@ class CallPopup(QWidget):
         self._company_label.setObjectName("company")
         text.addWidget(self._company_label)
 
-        self._number_label = QLabel(self)
+        self._number_label = plain_label(QLabel(self))
         self._number_label.setObjectName("number")
         self._number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         number_font = QFont(self.font())
@@ -392,99 +311,62 @@ class CallPopup(QWidget):
         QWidget.setTabOrder(self._copy, self._crm)
         QWidget.setTabOrder(self._crm, self._dismiss)
 
-        # A press anywhere on the card (a button included) makes it focusable: see allow_focus.
-        for widget in (self, *self.findChildren(QWidget)):
-            widget.installEventFilter(self)
+        # A press anywhere on the card (a button included) makes it focusable: see
+        # allow_focus.  Labels pass presses on to the card (mousePressEvent); the buttons say
+        # so themselves; the selectable number takes them, so it alone is watched (a Python
+        # event filter on every child costs ~1 ms per popup in events it lets through).
+        for button in (self._answer, self._copy, self._crm, self._dismiss):
+            button.pressed.connect(self.allow_focus)
+        self._number_label.installEventFilter(self)
 
     # -- content
 
     @property
-    def call(self) -> Call:
-        return self._call
+    def view(self) -> PopupView:
+        return self._view
 
     @property
     def call_key(self) -> str:
-        return self._call.key
+        return self._view.key
 
     @property
     def ringing_device(self) -> str:
-        return self._ringing_device
+        return self._view.ringing_device
 
-    def set_caller(self, *, name: str | None, company: str | None, display_number: str) -> None:
-        """Who is calling (the phone book's answer may come after the popup is shown)."""
-        self._name = name or None
-        self._company = company or None
-        self._display_number = display_number
-        call = self._call
-        if self._name:
-            self._title.setText(self._name)
-            number_text = display_number
-        elif call.remote_kind == "restricted":
-            self._title.setText("Withheld number")
-            number_text = ""
-        elif not display_number:
-            self._title.setText("Unknown number")
-            number_text = ""
-        else:
-            self._title.setText(display_number)
-            number_text = ""
-        self._company_label.setText(self._company or "")
-        self._company_label.setVisible(bool(self._company))
-        self._number_label.setText(number_text)
-        self._number_label.setVisible(bool(number_text))
-        self._avatar.set_name(self._name)
-        # Without a number (withheld, unknown) there is nothing to copy or look up: hide the
-        # buttons rather than show dead ones.
-        has_number = bool(self.copy_text())
-        self._copy.setVisible(has_number)
-        self._crm.setVisible(has_number and bool(self._crm_template))
-        self.setAccessibleDescription(self._title.full_text())
-        self._fit()
+    def show_view(self, view: PopupView) -> None:
+        """Show a newer view of the same call."""
+        if view.key != self._view.key:
+            raise ValueError(f"popup for {self._view.key} got the view of {view.key}")
+        if view.ringing_device != self._view.ringing_device:
+            self._answer_clicked = False   # it rings somewhere else now: a new question
+        self._view = view
+        self._render(view)
 
-    def retarget(self, ringing_device: str, *, forwarded_from: str | None = None,
-                 transferred_by: str | None = None) -> None:
-        """The call now rings at another device (deflected, forwarded, transferred there)."""
-        self._ringing_device = ringing_device
-        self._explicit_forwarded_from = forwarded_from
-        self._explicit_transferred_by = transferred_by
-        self._answer_clicked = False
-        self.update_call(self._call)
-
-    def update_call(self, call: Call) -> None:
-        """Follow the call's state; starts the closing countdown when the news is final."""
-        if call.key != self._call.key:
-            raise ValueError(f"popup for {self._call.key} got call {call.key}")
-        self._call = call
-        ringing = is_ringing(call)
-        device = self._ringing_device
-        where = f"Ringing at {device}" if ringing else f"Rang at {device}"
-        if call.called_number and call.called_number != device:
-            where += f" · line {call.called_number}"
-        self._where_label.setText(where)
-
-        derived_from, derived_by = redirection(call, device)
-        forwarded_from = self._explicit_forwarded_from or derived_from
-        transferred_by = self._explicit_transferred_by or derived_by
-        parts = []
-        if forwarded_from:
-            parts.append(f"Forwarded from {forwarded_from}")
-        if transferred_by:
-            parts.append(f"Transferred by {transferred_by}")
-        self._redirect_label.setText(" · ".join(parts))
-        self._redirect_label.setVisible(bool(parts))
-
-        self._state_label.setText(state_text(call, device))
-        self._set_accent(self._accent_state(call))
-        can_answer = (ringing and self._own_device is not None
-                      and device == self._own_device)
+    def _render(self, view: PopupView) -> None:
+        self._title.setText(view.title)
+        self._company_label.setText(view.company or "")
+        self._company_label.setVisible(bool(view.company))
+        self._number_label.setText(view.number)
+        self._number_label.setVisible(bool(view.number))
+        self._avatar.set_name(view.name)
+        self._where_label.setText(view.where)
+        self._redirect_label.setText(view.redirect)
+        self._redirect_label.setVisible(bool(view.redirect))
+        self._state_label.setText(view.state_text)
+        self._set_accent(view.accent)
+        can_answer = view.allows(Action.ANSWER)
         self._answer.setVisible(can_answer)
         self._answer.setEnabled(can_answer and not self._answer_clicked)
-
-        if self._should_close_soon(call):
-            self._start_close_timer()
-        else:
+        # Without a number (withheld, unknown) there is nothing to copy or look up: the
+        # buttons are not there rather than dead.
+        self._copy.setVisible(view.allows(Action.COPY_NUMBER))
+        self._crm.setVisible(view.allows(Action.OPEN_CRM))
+        self.setAccessibleDescription(view.title)
+        if view.closes_in is None:
             self._close_timer.stop()
             self._paused_remaining = None
+        else:
+            self._start_close_timer(view.closes_in)
         self._fit()
 
     def _fit(self) -> None:
@@ -495,43 +377,23 @@ class CallPopup(QWidget):
         layout.activate()
         self.adjustSize()
 
-    def _accent_state(self, call: Call) -> str:
-        if is_ringing(call):
-            return "ringing"
-        if call.outcome in (Outcome.MISSED, Outcome.BUSY, Outcome.FAILED):
-            return "missed"
-        if call.is_live:
-            return "answered"
-        return "ended"
-
-    def _set_accent(self, state: str) -> None:
-        colour = QColor(self.ACCENTS[state])
+    def _set_accent(self, accent: str) -> None:
+        colour = QColor(self.ACCENTS[accent])
         palette = self._accent.palette()
         palette.setColor(self._accent.backgroundRole(), colour)
         self._accent.setPalette(palette)
-        self._accent.setProperty("state", state)
+        self._accent.setProperty("state", accent)
         # The state line in the same colour, darkened a little for contrast on white.
         palette = self._state_label.palette()
         palette.setColor(self._state_label.foregroundRole(), colour.darker(115))
         self._state_label.setPalette(palette)
 
-    def _should_close_soon(self, call: Call) -> bool:
-        if is_ringing(call):
-            return False
-        if not call.is_live:
-            return True
-        # Answered: stays while the user's own phone has the call (the popup is their notes
-        # about the caller), goes when someone else took it.
-        if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED):
-            return True
-        return call.answered_by is None or call.answered_by != self._own_device
-
-    def _start_close_timer(self) -> None:
-        if self._close_after <= 0 or self._close_timer.isActive():
+    def _start_close_timer(self, seconds: float) -> None:
+        if seconds <= 0 or self._close_timer.isActive():
             return
         if self._paused_remaining is not None:
             return   # the mouse is over the popup; the countdown resumes when it leaves
-        self._close_timer.start(round(self._close_after * 1000))
+        self._close_timer.start(round(seconds * 1000))
 
     @property
     def closing(self) -> bool:
@@ -541,9 +403,7 @@ class CallPopup(QWidget):
     # -- actions
 
     def copy_text(self) -> str:
-        if self._call.remote_kind != "number":
-            return ""
-        return dialable(self._display_number)
+        return self._view.copy_text
 
     def copy_number(self) -> None:
         text = self.copy_text()
@@ -554,9 +414,7 @@ class CallPopup(QWidget):
         QTimer.singleShot(1500, self, lambda: self._copy.setText("&Copy number"))
 
     def crm_url(self) -> str:
-        if not self._crm_template:
-            return ""
-        return fill_url_template(self._crm_template, number=self.copy_text(), name=self._name)
+        return self._view.crm_url
 
     def open_crm(self) -> None:
         url = self.crm_url()
@@ -569,23 +427,37 @@ class CallPopup(QWidget):
     def _on_answer(self) -> None:
         self._answer_clicked = True
         self._answer.setEnabled(False)
-        self.answer_requested.emit(self._call.key, self._ringing_device)
+        self.answer_requested.emit(self._view.key, self._view.ringing_device)
 
     def dismiss(self) -> None:
         self.close()
+
+    def retire(self) -> None:
+        """Leave the screen without a word (the stack keeps the call's view; no `closed`)."""
+        self._closed_emitted = True
+        self._close_timer.stop()
+        self.hide()
+        self.deleteLater()
 
     # -- focus: shown without activation, keyboard-usable after a click
 
     def showEvent(self, event: QEvent) -> None:
         active = QApplication.activeWindow()
-        if active is not None and active is not self:
-            self._previous_active = active
+        if isinstance(active, CallPopup) and active is not self:
+            # Another popup has it for a moment (it hands it back): the window before it.
+            self._previous_active = active._previous_active
+        elif active is not None and active is not self:
+            self._previous_active = weakref.ref(active)
         super().showEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.MouseButtonPress:
             self.allow_focus()
-        return False   # the press still does what it does (a button still clicks)
+        return False   # the press still does what it does (selects text)
+
+    def mousePressEvent(self, event: QEvent) -> None:
+        self.allow_focus()
+        super().mousePressEvent(event)
 
     def allow_focus(self) -> None:
         """The user clicked: now the popup may be activated (keyboard, Escape)."""
@@ -607,7 +479,7 @@ class CallPopup(QWidget):
                 and not self._focus_allowed):
             # The window system activated us although we asked it not to (some window
             # managers, Qt's offscreen platform): hand the focus back to where it was.
-            previous = self._previous_active
+            previous = self._previous_active() if self._previous_active is not None else None
             if previous is not None and shiboken6.isValid(previous) and previous.isVisible():
                 previous.activateWindow()
         super().changeEvent(event)
@@ -653,7 +525,48 @@ class CallPopup(QWidget):
         super().closeEvent(event)
         if event.isAccepted() and not self._closed_emitted:
             self._closed_emitted = True
-            self.closed.emit(self._call.key)
+            self.closed.emit(self._view.key)
+
+
+class MoreCalls(QLabel):
+    """The line after the stack's last popup: how many more calls there are than fit.
+    A click asks for the history (`clicked`)."""
+
+    clicked = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
+                         | Qt.WindowType.WindowStaysOnTopHint
+                         | Qt.WindowType.WindowDoesNotAcceptFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
+        self.setObjectName("moreCalls")
+        plain_label(self)
+        self.setFixedWidth(POPUP_WIDTH)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMargin(6)
+        self.setBackgroundRole(self.palette().ColorRole.Base)
+        self.setAutoFillBackground(True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Show the call history")
+        font = QFont(self.font())
+        font.setBold(True)
+        self.setFont(font)
+
+    def set_count(self, hidden: int, ringing: int) -> None:
+        self.setText(f"+{hidden} more ringing" if ringing == hidden
+                     else f"+{hidden} more calls ({ringing} ringing)" if ringing
+                     else f"+{hidden} more calls")
+        self.adjustSize()
+
+    def mousePressEvent(self, event: QEvent) -> None:
+        self.clicked.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        painter = QPainter(self)   # the same frame as the popups'
+        painter.setPen(QPen(self.palette().color(self.palette().ColorRole.Dark)))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
 
 # --- the stack -----------------------------------------------------------------------------
@@ -663,33 +576,47 @@ class PopupStack(QObject):
 
     The screen is chosen when the first popup of a burst appears (the primary one, or the one
     under the mouse) and kept until all popups are gone, so a stack never jumps between
-    screens. Beyond `max_visible` popups the oldest are hidden (still followed and closed on
-    time) and come back when newer ones close.
+    screens.  Only the newest `max_visible` calls are on screen, as widgets; the others are
+    kept as views, counted on a "+N more" line after the last popup, and come back when newer
+    ones close; one whose view says it closes while it is not on screen goes at once.
 
-    Signals: `shown(call_key)`, `closed(call_key)`, and the popups' `answer_requested(call_key,
-    device)` and `crm_opened(url)`.
+    Signals: `shown(call_key)` (a new call, on screen or not), `closed(call_key)`,
+    `more_clicked()`, and the popups' `answer_requested(call_key, device)` and
+    `crm_opened(url)`.
     """
 
     shown = Signal(str)
     closed = Signal(str)
     answer_requested = Signal(str, str)
     crm_opened = Signal(str)
+    more_clicked = Signal()
 
     def __init__(self, *, screen: str = "primary", corner: str = "bottom-right",
                  spacing: int = 8, margin: int = 12, max_visible: int = 5,
                  url_opener: UrlOpener | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._popups: list[CallPopup] = []       # oldest first
+        self._views: OrderedDict[str, PopupView] = OrderedDict()   # oldest first
+        self._widgets: dict[str, CallPopup] = {}
+        self._more: MoreCalls | None = None
         self._placing = False
+        # A burst (more new popups in one turn of the event loop than fit on screen) is
+        # placed once, when the loop gets control back: widgets for the ones left on screen
+        # then, not for each call of a flood only to drop it again.
+        self._made_this_turn = 0
+        self._deferred = False
+        self._turn = QTimer(self)
+        self._turn.setSingleShot(True)
+        self._turn.setInterval(0)
+        self._turn.timeout.connect(self._end_of_turn)
         self._screen: QScreen | None = None
         self._geometry_connection: QMetaObject.Connection | None = None
         self._screen_choice = "primary"
         self._corner = "bottom-right"
-        self.configure(screen=screen, corner=corner)
         self.spacing = spacing
         self.margin = margin
         self.max_visible = max(1, max_visible)
         self._url_opener = url_opener
+        self.configure(screen=screen, corner=corner)
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
             app.screenRemoved.connect(self._on_screen_removed)
@@ -717,68 +644,77 @@ class PopupStack(QObject):
         """The screen of the current burst (None when no popup is open)."""
         return self._screen
 
-    def popups(self) -> list[CallPopup]:
-        """Open popups, newest first (hidden overflow included)."""
-        return list(reversed(self._popups))
+    def call_keys(self) -> list[str]:
+        """The calls with a popup, on screen or not, newest first."""
+        return list(reversed(self._views))
 
-    def visible_popups(self) -> list[CallPopup]:
+    def popups(self) -> list[CallPopup]:
         """The popups on screen, newest (nearest the corner) first."""
-        return list(reversed(self._popups[-self.max_visible:]))
+        return [self._widgets[k] for k in self._visible_keys() if k in self._widgets]
+
+    visible_popups = popups
+
+    def hidden_count(self) -> int:
+        """Calls with a popup that does not fit on screen (the "+N more" line)."""
+        return max(0, len(self._views) - self.max_visible)
+
+    def more_line(self) -> MoreCalls | None:
+        return self._more
 
     def popup(self, call_key: str) -> CallPopup | None:
-        for p in self._popups:
-            if p.call_key == call_key:
-                return p
-        return None
+        """The popup widget of a call, None when it has none on screen."""
+        return self._widgets.get(call_key)
 
-    def show_call(self, call: Call, *, name: str | None, company: str | None,
-                  display_number: str, ringing_device: str, own_device: str | None,
-                  crm_template: str, close_after: float, forwarded_from: str | None = None,
-                  transferred_by: str | None = None) -> CallPopup:
-        """Show a popup for `call` (or update the one already open for it)."""
-        existing = self.popup(call.key)
-        if existing is not None:
-            existing.update_call(call)
-            if existing.ringing_device != ringing_device:
-                existing.retarget(ringing_device, forwarded_from=forwarded_from,
-                                  transferred_by=transferred_by)
-            self.relayout()
-            return existing
-        if not self._popups:
+    def view(self, call_key: str) -> PopupView | None:
+        return self._views.get(call_key)
+
+    def show(self, view: PopupView) -> CallPopup | None:
+        """Show a popup for the view's call, or pass the newer view to the one open for it.
+        The call's widget, or None when it is not on screen."""
+        if view.key in self._views:
+            self.update(view)
+            return self._widgets.get(view.key)
+        if not self._views:
             self._set_screen(self._choose_screen())
-        popup = CallPopup(call, name=name, company=company, display_number=display_number,
-                          ringing_device=ringing_device, own_device=own_device,
-                          crm_template=crm_template, close_after=close_after,
-                          forwarded_from=forwarded_from, transferred_by=transferred_by,
-                          url_opener=self._url_opener)
-        popup.closed.connect(self._on_popup_closed)
-        popup.resized.connect(self._on_popup_resized)
-        popup.answer_requested.connect(self.answer_requested)
-        popup.crm_opened.connect(self.crm_opened)
-        self._popups.append(popup)
+        self._views[view.key] = view
         self.relayout()
-        self.shown.emit(call.key)
-        return popup
+        self.shown.emit(view.key)
+        return self._widgets.get(view.key)
 
-    def update_call(self, call: Call) -> bool:
-        """Pass a newer state of a call to its popup; False when it has none (any more)."""
-        popup = self.popup(call.key)
-        if popup is None:
+    def update(self, view: PopupView) -> bool:
+        """Pass a newer view of a call to its popup; False when it has none (any more)."""
+        if view.key not in self._views:
             return False
-        popup.update_call(call)
+        self._views[view.key] = view
+        widget = self._widgets.get(view.key)
+        if widget is not None:
+            widget.show_view(view)
+        elif view.closes_in is not None:
+            self._forget(view.key)      # not on screen, and its news is final: it goes now
+            return True
         self.relayout()
         return True
 
     def close_call(self, call_key: str) -> None:
-        popup = self.popup(call_key)
-        if popup is not None:
-            popup.close()
+        widget = self._widgets.get(call_key)
+        if widget is not None:
+            widget.close()
+        elif call_key in self._views:
+            self._forget(call_key)
 
     def close_all(self) -> None:
-        for popup in list(self._popups):
-            popup.close()
+        for key in list(self._views):
+            self.close_call(key)
+        if self._more is not None:
+            self._more.hide()
+            self._more.deleteLater()
+            self._more = None
 
     # -- placement
+
+    def _visible_keys(self) -> list[str]:
+        """The keys on screen, newest first."""
+        return list(reversed(self._views))[:self.max_visible]
 
     def _choose_screen(self) -> QScreen | None:
         if self._screen_choice == "mouse":
@@ -803,7 +739,7 @@ class PopupStack(QObject):
 
     def _on_screen_removed(self, screen: QScreen) -> None:
         if screen is self._screen:
-            self._set_screen(self._choose_screen() if self._popups else None)
+            self._set_screen(self._choose_screen() if self._views else None)
             self.relayout()
 
     def position_for(self, size: QSize, offset: int, available: QRect) -> QPoint:
@@ -821,8 +757,9 @@ class PopupStack(QObject):
             self.relayout()
 
     def relayout(self) -> None:
-        """Put every visible popup in its place; hide the overflow."""
-        if not self._popups or self._placing:
+        """Put every popup on screen in its place, make widgets for the calls that came into
+        view, release those that went out of it, and update the "+N more" line."""
+        if self._placing or self._deferred:
             return
         self._placing = True
         try:
@@ -831,17 +768,25 @@ class PopupStack(QObject):
             self._placing = False
 
     def _place(self) -> None:
+        visible = self._visible_keys()
+        for key in [k for k in self._widgets if k not in visible]:
+            self._widgets.pop(key).retire()
+        for key in [k for k in self._views if k not in visible]:
+            if self._views[key].closes_in is not None:
+                self._forget(key, relayout=False)   # pushed out of view while closing
+        if not self._views:
+            self._set_more(0, 0, None, 0)
+            return
         if self._screen is None or not shiboken6.isValid(self._screen):
             self._set_screen(self._choose_screen())
         if self._screen is None:
             return
         available = self._screen.availableGeometry()
-        visible = self.visible_popups()
-        for popup in self._popups:
-            if popup not in visible and popup.isVisible():
-                popup.hide()
         offset = 0
-        for popup in visible:
+        for key in visible:
+            popup = self._widgets.get(key)
+            if popup is None:
+                popup = self._make(self._views[key])
             popup.adjustSize()
             size = popup.size()
             if popup.screen() is not self._screen and popup.windowHandle() is not None:
@@ -850,17 +795,61 @@ class PopupStack(QObject):
             if not popup.isVisible():
                 popup.show()
             offset += size.height() + self.spacing
+        hidden = [v for k, v in self._views.items() if k not in visible]
+        ringing = sum(1 for v in hidden if v.state is PopupState.RINGING)
+        self._set_more(len(hidden), ringing, available, offset)
+
+    def _make(self, view: PopupView) -> CallPopup:
+        self._made_this_turn += 1
+        if self._made_this_turn >= max(10, 2 * self.max_visible):
+            self._deferred = True   # a flood: the next ones wait for the end of the turn
+        if not self._turn.isActive():
+            self._turn.start()
+        popup = CallPopup(view, url_opener=self._url_opener)
+        popup.closed.connect(self._on_popup_closed)
+        popup.resized.connect(self._on_popup_resized)
+        popup.answer_requested.connect(self.answer_requested)
+        popup.crm_opened.connect(self.crm_opened)
+        self._widgets[view.key] = popup
+        return popup
+
+    def _end_of_turn(self) -> None:
+        self._made_this_turn = 0
+        if self._deferred:
+            self._deferred = False
+            self.relayout()
+
+    def _set_more(self, hidden: int, ringing: int, available: QRect | None, offset: int) -> None:
+        if hidden == 0 or available is None:
+            if self._more is not None:
+                self._more.hide()
+            return
+        if self._more is None:
+            self._more = MoreCalls()
+            self._more.clicked.connect(self.more_clicked)
+        self._more.set_count(hidden, ringing)
+        if self._screen is not None and self._more.windowHandle() is not None:
+            self._more.windowHandle().setScreen(self._screen)
+        self._more.move(self.position_for(self._more.size(), offset, available))
+        if not self._more.isVisible():
+            self._more.show()
+
+    def _forget(self, call_key: str, *, relayout: bool = True) -> None:
+        self._views.pop(call_key, None)
+        widget = self._widgets.pop(call_key, None)
+        if widget is not None:
+            widget.retire()
+        if not self._views:
+            self._set_screen(None)   # the next burst chooses its screen afresh
+        elif relayout:
+            self.relayout()
+        self.closed.emit(call_key)
 
     def _on_popup_closed(self, call_key: str) -> None:
-        popup = self.popup(call_key)
-        if popup is not None:
-            self._popups.remove(popup)
-            popup.deleteLater()
-        if self._popups:
-            self.relayout()
-        else:
-            self._set_screen(None)   # the next burst chooses its screen afresh
-        self.closed.emit(call_key)
+        widget = self._widgets.pop(call_key, None)
+        if widget is not None:
+            widget.deleteLater()
+        self._forget(call_key)
 
 
 # --- sound ---------------------------------------------------------------------------------

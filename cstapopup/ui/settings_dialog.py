@@ -58,6 +58,7 @@ from cstapopup.settings import (
     cross_problems,
 )
 from cstapopup.ui import icons
+from cstapopup.ui.plain import plain_label
 
 log = logging.getLogger(__name__)
 
@@ -531,13 +532,13 @@ class SettingsDialog(QDialog):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(editor.widget)
-        error = QLabel(field)
+        error = plain_label(QLabel(field))
         error.setObjectName(f"error-{opt.name}")
         error.setWordWrap(True)
         error.setStyleSheet(f"color: {_ERROR_COLOUR};")
         error.hide()
         column.addWidget(error)
-        warning = QLabel(field)
+        warning = plain_label(QLabel(field))
         warning.setObjectName(f"warning-{opt.name}")
         warning.setWordWrap(True)
         warning.setStyleSheet(f"color: {_WARNING_COLOUR};")
@@ -584,7 +585,7 @@ class SettingsDialog(QDialog):
         self.test_button.setObjectName("testConnection")
         self.test_button.setAutoDefault(False)
         self.test_button.clicked.connect(self.run_connection_test)
-        self.test_result = QLabel(row)
+        self.test_result = plain_label(QLabel(row))
         self.test_result.setObjectName("testResult")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

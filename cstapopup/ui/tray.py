@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from cstapopup.ui import icons
+from cstapopup.ui.plain import plain_tooltip
 
 APP_TITLE = "cstapopup"
 LINK_STATES = icons.TRAY_STATES
@@ -147,15 +148,16 @@ class TrayIcon(QObject):
     def show_message(self, title: str, text: str,
                      kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
                      msecs: int = 8000) -> None:
-        """A desktop notification from the tray (nothing happens without a tray)."""
+        """A desktop notification from the tray (nothing happens without a tray).  Shown as
+        plain text: a number or name in it came from the PBX or a phone book."""
         if self.available and self._tray.isVisible():
-            self._tray.showMessage(title, text, kind, msecs)
+            self._tray.showMessage(plain_tooltip(title), plain_tooltip(text), kind, msecs)
 
     # -- internals
 
     def _refresh(self) -> None:
         self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd))
-        self._tray.setToolTip(self.tooltip())
+        self._tray.setToolTip(plain_tooltip(self.tooltip()))
         status = self._reason[:1].upper() + self._reason[1:]
         self._status_action.setText(status.replace("&", "&&"))   # not a mnemonic
         self._status_action.setIcon(icons.tray_icon(self._state))

@@ -232,6 +232,14 @@ class Traffic:
                       getattr(operation, "__name__", operation), args, exc)
             return None
 
+    def incoming(self, caller: str | None, device: str) -> Call | None:
+        """An outside caller (`caller` as the PBX presents it; None: withheld) rings at
+        `device` now.  The call, or None when the switch refuses it (e.g. `device` is busy)."""
+        step = self.attempt(self.model.incoming_call, caller, device)
+        if step is None or step.call is None or step.call.ended:
+            return None
+        return step.call
+
     def alive(self, call: Call | None) -> bool:
         return call is not None and not call.ended
 

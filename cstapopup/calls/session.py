@@ -1,0 +1,264 @@
+"""One run of the app without its windows: its mode (the user's PBX, the demo, the
+self-test), the settings as it uses them (the demo's over the user's, in memory only), its
+history file, the demo's PBX, and the desk connected to the right PBX.
+
+The UI (`cstapopup.ui.controller`) makes one, shows what its desk hands up, and calls it when
+the user changes settings or asks for the demo.  No Qt here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cstapopup.settings import PASSWORD_STORAGE_NONE, PasswordStore, Settings, SettingsError
+
+from .demo import DEFAULT_DEMO_RATE, DEMO_HISTORY_FILE, DemoPbx, demo_settings
+from .desk import Desk, DeskConfig, DeskListener, LinkFactory, LinkOptions
+from .store import default_path
+from .views import Level, Notice
+
+PBX, DEMO, SELF_TEST = "pbx", "demo", "self-test"
+
+#: Settings the desk works with (DeskConfig).
+DESK_SETTINGS = frozenset({
+    "devices.monitor", "devices.own", "crm.url_template", "popup.close_after_seconds",
+    "phonebook.files", "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
+    "numbers.internal_max_length"})
+
+#: Asks the user for the PBX password and calls back with it (None: cancelled).
+AskPassword = Callable[[Callable[[str | None], None]], None]
+#: Runs a coroutine in the background (`what` names it in an error message).
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+@dataclass
+class AppOptions:
+    """How the app was started (command line) and what tests and benchmarks change."""
+
+    demo: bool = False
+    self_test: bool = False
+    seed: int | None = None
+    rate: float = DEFAULT_DEMO_RATE
+    #: Virtual seconds per real second of the embedded simulator (demo, self-test).
+    speed: float = 1.0
+    #: The settings file (None: the user's config file).
+    settings_path: Path | None = None
+    #: Folder of the history files (None: the user's data folder, or $CSTAPOPUP_DATA_DIR).
+    data_dir: Path | None = None
+    client_options: LinkOptions | None = None
+    #: Show the history window at start: None = only when there is no system tray.
+    show_window: bool | None = None
+    #: Overrides popup.close_after_seconds (self-test, benchmarks).
+    popup_close_after: float | None = None
+
+    @property
+    def mode(self) -> str:
+        return SELF_TEST if self.self_test else DEMO if self.demo else PBX
+
+
+class Session:
+    """See the module docstring.  `open()`, then `start_link()`; `close()` at the end.
+
+    `listener` gets what the desk hands up, and the session's own notices.  `link_factory`
+    makes the PBX link (the UI passes `PbxLink`).  `spawn` runs background work (a
+    reconnection after the settings changed, a connection after the password was typed);
+    `ask_password` asks for the PBX password when it is kept nowhere; `autostart`: the
+    login-item module (`cstapopup.autostart`, or a fake in tests)."""
+
+    def __init__(self, options: AppOptions, listener: DeskListener, link_factory: LinkFactory,
+                 *, spawn: Spawn, ask_password: AskPassword,
+                 autostart: ModuleType | Any = None) -> None:
+        self.options = options
+        self.mode = options.mode
+        self.listener = listener
+        self.desk = Desk(listener, link_factory=link_factory)
+        self.settings = Settings()
+        self.settings_warnings: list[str] = []
+        self.demo_pbx: DemoPbx | None = None
+        self.stopping = False
+        self._spawn = spawn
+        self._ask_password = ask_password
+        self._autostart = autostart
+        self._overrides: dict[str, Any] = {}
+        self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._password: str | None = None
+        self._generation = 0
+
+    # -- settings as used ---------------------------------------------------------------
+
+    def value(self, name: str) -> Any:
+        """A setting as the app uses it now: the demo's / self-test's, else the user's."""
+        if name in self._overrides:
+            value = self._overrides[name]
+            return list(value) if isinstance(value, list) else value
+        return self.settings.get(name)
+
+    @property
+    def monitored(self) -> list[str]:
+        return [str(d) for d in self.value("devices.monitor")]
+
+    @property
+    def own_device(self) -> str | None:
+        return self.value("devices.own") or None
+
+    # -- start, stop ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Read the settings and open the history (a throw-away one for the self-test)."""
+        if self.mode == SELF_TEST:
+            self._temp_dir = tempfile.TemporaryDirectory(prefix="cstapopup-self-test-")
+        path = self.options.settings_path or (
+            Path(self._temp_dir.name) / "config.toml" if self._temp_dir else None)
+        self.settings, self.settings_warnings = Settings.load(path)
+        self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
+        if self.mode != PBX:
+            self._use_demo_settings()
+        self._configure_desk()
+        self._open_history()
+
+    def _use_demo_settings(self) -> None:
+        self._overrides = demo_settings(self_test=self.mode == SELF_TEST)
+        if self.mode == SELF_TEST:
+            self.desk.set_do_not_disturb(False)
+
+    def _configure_desk(self) -> None:
+        config, notices = DeskConfig.from_settings(self.value,
+                                                   close_after=self.options.popup_close_after)
+        for notice in notices:
+            self.listener.notice(notice)
+        self.desk.configure(config)
+
+    def _open_history(self) -> None:
+        if self._temp_dir is not None:
+            folder = Path(self._temp_dir.name)
+        else:
+            folder = self.options.data_dir or default_path().parent
+        path = folder / (default_path().name if self.mode == PBX else DEMO_HISTORY_FILE)
+        snapshots = (self.options.client_options or LinkOptions()).snapshot_monitors
+        self.desk.open_history(path, snapshots=snapshots)
+
+    async def start_link(self) -> bool:
+        """Connect to the PBX of the mode (starting the demo's first); False when no PBX is
+        set up yet."""
+        self._generation += 1
+        if self.mode != PBX:
+            if self.demo_pbx is None:
+                self.demo_pbx = DemoPbx(traffic=self.mode == DEMO, rate=self.options.rate,
+                                        seed=self.options.seed, speed=self.options.speed)
+                await self.demo_pbx.start()
+            label = "the simulated PBX" if self.mode == DEMO else "the self-test PBX"
+            await self.desk.connect(self.demo_pbx.params, label=label, demo=self.mode == DEMO)
+            return True
+        if not self.settings.is_configured:
+            self.desk.not_connected("no PBX set up yet: open the settings")
+            return False
+        password = self._password or PasswordStore(self.settings).get()
+        if password is None and self.settings.get("pbx.password_storage") == \
+                PASSWORD_STORAGE_NONE:
+            self._ask()
+            return True
+        await self.desk.connect(self.settings.connection_parameters(password))
+        return True
+
+    def _ask(self) -> None:
+        generation = self._generation
+        self.desk.not_connected("waiting for the PBX password")
+
+        def entered(text: str | None) -> None:
+            if generation != self._generation or self.stopping:
+                return   # the settings changed (or the app ends) meanwhile
+            if not text:
+                self.desk.not_connected("no password entered: not connected (enter it in "
+                                        "the settings)")
+                return
+            self._password = text
+            self._spawn(self.desk.connect(self.settings.connection_parameters(text)),
+                        "connecting")
+
+        self._ask_password(entered)
+
+    async def restart_link(self) -> None:
+        await self.desk.disconnect()
+        if not self.stopping:
+            await self.start_link()
+
+    async def enter_demo(self) -> None:
+        """Leave the user's PBX for the demo's (the first-start prompt's choice); then
+        `start_link()`."""
+        await self.desk.disconnect()
+        self.mode = DEMO
+        self._use_demo_settings()
+        self._configure_desk()
+        self.desk.close()
+        self._open_history()
+
+    async def close(self) -> None:
+        """Leave the PBX, stop the demo's, close the history."""
+        self.stopping = True
+        with contextlib.suppress(Exception):
+            await self.desk.disconnect()
+        if self.demo_pbx is not None:
+            with contextlib.suppress(Exception):
+                await self.demo_pbx.stop()
+            self.demo_pbx = None
+        self.desk.close()
+        if self._temp_dir is not None:
+            with contextlib.suppress(OSError):
+                self._temp_dir.cleanup()
+
+    # -- the user's changes -------------------------------------------------------------
+
+    def settings_applied(self, changed: set[str], password: str | None = None) -> None:
+        """The user saved settings (and typed `password` in the dialog): apply them; the link
+        restarts when its settings changed."""
+        if password:
+            self._password = password
+        if changed & DESK_SETTINGS:
+            self._configure_desk()
+        if "app.start_at_login" in changed and self._autostart is not None:
+            try:
+                if self.settings.get("app.start_at_login"):
+                    self._autostart.enable()
+                else:
+                    self._autostart.disable()
+            except OSError as exc:
+                self._notice("Start at login", f"Could not change the login item: {exc}")
+        if "app.do_not_disturb" in changed:
+            self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
+        # "pbx.password" comes when the password was changed in the dialog.
+        if not any(n.startswith("pbx.") or n == "devices.monitor" for n in changed):
+            return
+        if self.mode == PBX:
+            self._spawn(self.restart_link(), "reconnecting")
+        else:
+            self.listener.notice(Notice("Settings saved", "The demo keeps its simulated PBX; "
+                                        "your PBX settings are used when cstapopup starts "
+                                        "without --demo."))
+
+    def set_do_not_disturb(self, on: bool) -> None:
+        """Do not disturb on or off, kept for the next start (not by the demo or self-test,
+        which leave the user's file alone)."""
+        self.desk.set_do_not_disturb(on)
+        if self.mode == SELF_TEST:
+            return
+        try:
+            self.settings.set("app.do_not_disturb", self.desk.do_not_disturb)
+            if self.mode == PBX:
+                self.settings.save()
+        except (SettingsError, OSError) as exc:
+            self._notice("Settings", f"Do not disturb was not saved: {exc}")
+
+    def apply_retention(self) -> int:
+        return self.desk.apply_retention(int(self.value("history.retention_days")))
+
+    def _notice(self, title: str, text: str) -> None:
+        self.listener.notice(Notice(title, text, Level.WARNING))
+
+
+__all__ = ["DEMO", "PBX", "SELF_TEST", "AppOptions", "AskPassword", "Session", "Spawn"]

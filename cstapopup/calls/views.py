@@ -1,0 +1,308 @@
+"""What the user should see, as values: a call's popup, the link, the missed-call badge, the
+history's health, and messages in words.
+
+`calls.desk` decides and makes these; `ui/` only renders them (no Qt here, and no widget
+computes a text of its own).  Every text is plain text: a caller's name from the PBX or a
+phone book may hold anything, markup included, and the UI must show it as it is.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from cstapopup.settings import fill_url_template
+
+from .model import Call, Outcome
+
+
+class PopupState(str, enum.Enum):
+    """Where the call of a popup stands, as the popup's owner sees it."""
+
+    RINGING = "ringing"
+    ANSWERED_HERE = "answered_here"            # at the device the popup rang at
+    ANSWERED_ELSEWHERE = "answered_elsewhere"  # another device took it (or it was sent on)
+    ENDED = "ended"
+    MISSED = "missed"                          # nobody answered; also busy and failed
+    STALE = "stale"                            # rang for long without any news: given up
+
+
+class Action(str, enum.Enum):
+    """What the user can do from a popup (each one a button)."""
+
+    ANSWER = "answer"              # only at the user's own device, only while it rings
+    COPY_NUMBER = "copy_number"    # only when there is a number
+    OPEN_CRM = "open_crm"          # only with a number and a CRM address template
+
+
+class Level(str, enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls, as far as known: the phone book's name and company, the number as shown."""
+
+    name: str | None = None
+    company: str | None = None
+    #: The number formatted for reading ("089 1234567"); "" when withheld or not known.
+    display_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PopupView:
+    """One call's popup: every text it shows, its state, and the actions it offers."""
+
+    key: str
+    #: The name, else the number, else "Withheld number" / "Unknown number".
+    title: str
+    #: The caller's name (the avatar's initials), None when the phone book does not know it.
+    name: str | None
+    company: str | None
+    #: The number under a name ("" when the title is the number, or there is none).
+    number: str
+    #: "Ringing at 100 · line 0891234567" / "Rang at 100".
+    where: str
+    #: Why it rings here: "Forwarded from 101 · Transferred by 102" ("" for a direct call).
+    redirect: str
+    forwarded_from: str | None
+    transferred_by: str | None
+    #: The trunk an outside call came in on (None: internal, or not said).
+    trunk: str | None
+    state: PopupState
+    #: The device that answered (ours or another), None while nobody has.
+    answered_by: str | None
+    #: "Ringing", "Answered at 100", "Answered by 102 · ended (2:31)", "Missed", ...
+    state_text: str
+    #: The colour family: "ringing", "answered", "ended" or "missed".
+    accent: str
+    #: The device the popup is about (where it rings or rang).
+    ringing_device: str
+    actions: frozenset[Action]
+    #: The number as it is dialled ("+49891234567"), "" when there is none.
+    copy_text: str
+    #: The CRM address with number and name filled in, "" when there is none.
+    crm_url: str
+    #: Seconds until the popup closes by itself (counted from when it first says so); None:
+    #: it stays (ringing, or the user's own phone has the call, or closing is turned off).
+    closes_in: float | None
+
+    def allows(self, action: Action) -> bool:
+        return action in self.actions
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """The PBX link as the tray shows it: "connecting", "up", "down" or "demo", and why."""
+
+    state: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for the user, in words.  `opens_settings`: clicking it opens the settings
+    (the fix is there)."""
+
+    title: str
+    text: str
+    level: Level = Level.INFO
+    opens_settings: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryHealth:
+    """Whether calls are kept: `kept` False when the history file could not be used and a
+    throw-away one stands in (calls are lost when the app ends); `problem` says why."""
+
+    path: str
+    kept: bool = True
+    problem: str | None = None
+
+
+# --- texts -----------------------------------------------------------------------------------
+
+def format_duration(seconds: float) -> str:
+    """2:31, or 1:02:03 past an hour."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def dialable(display_number: str) -> str:
+    """The number without the spaces and punctuation used to make it readable."""
+    return "".join(c for c in display_number if c.isdigit() or c in "+*#")
+
+
+def is_ringing(call: Call) -> bool:
+    return call.is_live and call.answered_at is None and call.outcome == Outcome.IN_PROGRESS
+
+
+def state_text(call: Call, ringing_device: str) -> str:
+    """The line that follows the call: Ringing, Answered by 102, Ended (2:31), Missed, ..."""
+    if call.end_unknown:
+        return "Link to the PBX lost: the end of this call is not known"
+    by = call.answered_by
+    answered = ""
+    if call.answered_at is not None or call.outcome == Outcome.ANSWERED_ELSEWHERE:
+        if by is None:
+            answered = "Answered"
+        elif by == ringing_device:
+            answered = f"Answered at {by}"
+        else:
+            answered = f"Answered by {by}"
+    outcome = call.outcome
+    if outcome == Outcome.TRANSFERRED and call.transferred_to:
+        return f"Transferred to {call.transferred_to}"
+    if outcome == Outcome.DIVERTED:
+        return f"Forwarded to {call.diverted_to}" if call.diverted_to else "Forwarded"
+    if outcome == Outcome.MISSED:
+        return "Missed"
+    if outcome == Outcome.BUSY:
+        return "Busy"
+    if outcome == Outcome.FAILED:
+        return "Failed"
+    if call.ended_at is not None:
+        talk = call.talk_seconds
+        if talk is not None:
+            ended = f"ended ({format_duration(talk)})"
+            return f"{answered} · {ended}" if answered else ended.capitalize()
+        return answered or "Ended"
+    if answered:
+        return answered
+    return "Ringing"
+
+
+def redirection(call: Call, ringing_device: str) -> tuple[str | None, str | None]:
+    """(forwarded from, transferred by) as told by the call's hops, for the ringing device."""
+    forwarded_from = transferred_by = None
+    for hop in call.hops:
+        if hop.device and hop.device != ringing_device:
+            if hop.kind == "diverted":
+                forwarded_from = hop.device
+            elif hop.kind == "transferred":
+                transferred_by = hop.device
+    return forwarded_from, transferred_by
+
+
+def popup_state(call: Call, ringing_device: str) -> PopupState:
+    if is_ringing(call):
+        return PopupState.RINGING
+    if call.outcome in (Outcome.MISSED, Outcome.BUSY, Outcome.FAILED):
+        return PopupState.MISSED
+    if call.outcome is Outcome.ANSWERED_ELSEWHERE:
+        return PopupState.ANSWERED_ELSEWHERE   # (over for us, or still going on there)
+    if call.is_live:
+        if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED) \
+                or (call.answered_by is not None and call.answered_by != ringing_device):
+            return PopupState.ANSWERED_ELSEWHERE
+        return PopupState.ANSWERED_HERE
+    return PopupState.ENDED
+
+
+def _accent(call: Call, state: PopupState) -> str:
+    if state is PopupState.RINGING:
+        return "ringing"
+    if state is PopupState.MISSED:
+        return "missed"
+    if state is PopupState.STALE:
+        return "ended"
+    return "answered" if call.is_live else "ended"
+
+
+def _stays(call: Call, state: PopupState, own_device: str | None) -> bool:
+    """Whether the popup stays open: while it rings, and while the user's own phone has the
+    call (the popup is their notes about the caller); it goes when someone else took it."""
+    if state is PopupState.RINGING:
+        return True
+    if not call.is_live or state is PopupState.STALE:
+        return False
+    if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED):
+        return False
+    return call.answered_by is not None and call.answered_by == own_device
+
+
+def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: str | None,
+               crm_template: str = "", close_after: float = 8.0,
+               forwarded_from: str | None = None, transferred_by: str | None = None,
+               stale_after: float | None = None) -> PopupView:
+    """The popup of `call` ringing (or having rung) at `ringing_device`.
+
+    `forwarded_from` / `transferred_by`: what the Delivered event said about how the call
+    came here (they win over what the call's hops tell).  `close_after`: the user's setting
+    (0: popups stay until dismissed).  `stale_after`: set when the popup was given up after
+    ringing that many seconds without news (it then closes whatever the setting)."""
+    name = caller.name or None
+    company = caller.company or None
+    display = caller.display_number
+    if name:
+        title, number = name, display
+    elif call.remote_kind == "restricted":
+        title, number = "Withheld number", ""
+    elif not display:
+        title, number = "Unknown number", ""
+    else:
+        title, number = display, ""
+    copy_text = dialable(display) if call.remote_kind == "number" else ""
+
+    state = popup_state(call, ringing_device)
+    if stale_after is not None and state is PopupState.RINGING:
+        state = PopupState.STALE
+    ringing = state is PopupState.RINGING
+    where = f"Ringing at {ringing_device}" if ringing else f"Rang at {ringing_device}"
+    if call.called_number and call.called_number != ringing_device:
+        where += f" · line {call.called_number}"
+
+    derived_from, derived_by = redirection(call, ringing_device)
+    forwarded_from = forwarded_from or derived_from
+    transferred_by = transferred_by or derived_by
+    parts = []
+    if forwarded_from:
+        parts.append(f"Forwarded from {forwarded_from}")
+    if transferred_by:
+        parts.append(f"Transferred by {transferred_by}")
+
+    if state is PopupState.STALE:
+        minutes = round((stale_after or 0) / 60)
+        text = (f"No news from the PBX for {minutes} minutes" if minutes >= 2
+                else "No news from the PBX")
+    else:
+        text = state_text(call, ringing_device)
+
+    actions = set()
+    if ringing and own_device and ringing_device == own_device:
+        actions.add(Action.ANSWER)
+    if copy_text:
+        actions.add(Action.COPY_NUMBER)
+    crm_url = ""
+    if copy_text and crm_template:
+        crm_url = fill_url_template(crm_template, number=copy_text, name=name)
+        actions.add(Action.OPEN_CRM)
+
+    closes_in: float | None = None
+    if not _stays(call, state, own_device):
+        if close_after > 0:
+            closes_in = float(close_after)
+        elif state is PopupState.STALE:
+            closes_in = STALE_CLOSE_SECONDS   # given up: it goes even when popups stay
+    return PopupView(
+        key=call.key, title=title, name=name, company=company, number=number, where=where,
+        redirect=" · ".join(parts), forwarded_from=forwarded_from, transferred_by=transferred_by,
+        trunk=call.trunk, state=state, answered_by=call.answered_by, state_text=text,
+        accent=_accent(call, state),
+        ringing_device=ringing_device, actions=frozenset(actions), copy_text=copy_text,
+        crm_url=crm_url, closes_in=closes_in)
+
+
+#: How long a given-up (stale) popup stays when the user's setting keeps popups forever.
+STALE_CLOSE_SECONDS = 10.0
+
+
+__all__ = [
+    "Action", "Caller", "HistoryHealth", "Level", "LinkStatus", "Notice", "PopupState",
+    "PopupView", "dialable", "format_duration", "is_ringing", "popup_view", "redirection",
+    "state_text",
+]

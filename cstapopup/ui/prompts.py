@@ -1,0 +1,49 @@
+"""The app's questions to the user that are not settings: what to do on a first start without
+a PBX, and the PBX password when it is kept nowhere.  Both are non-blocking dialogs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
+
+if TYPE_CHECKING:
+    from cstapopup.ui.controller import AppController
+
+
+def first_run_message_box(controller: AppController) -> None:
+    """Offer the demo or the settings (the choice calls `start_demo()` / `open_settings()`)."""
+    window = controller.history
+    box = QMessageBox(QMessageBox.Icon.Question, "cstapopup",
+                      "No PBX is set up yet.\n\nTry cstapopup with a simulated PBX and made-up "
+                      "calls, or enter your PBX's address and the phones to watch.",
+                      parent=window if window is not None and window.isVisible() else None)
+    box.setObjectName("firstRun")
+    demo = box.addButton("Try the &demo", QMessageBox.ButtonRole.AcceptRole)
+    settings = box.addButton("Open &settings…", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("&Later", QMessageBox.ButtonRole.RejectRole)
+
+    def clicked(button: Any) -> None:
+        if button is demo:
+            controller.start_demo()
+        elif button is settings:
+            controller.open_settings()
+
+    box.buttonClicked.connect(clicked)
+    box.setModal(False)
+    controller.keep(box)
+    box.show()
+
+
+def password_input_dialog(controller: AppController, done: Callable[[str | None], None]) -> None:
+    """Ask for the PBX password; `done(text)`, or `done(None)` when cancelled."""
+    dialog = QInputDialog()
+    dialog.setWindowTitle("cstapopup")
+    dialog.setLabelText(f"Password for {controller.settings.get('pbx.user')} at "
+                        f"{controller.settings.get('pbx.host')}:")
+    dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+    dialog.textValueSelected.connect(lambda text: done(text))
+    dialog.rejected.connect(lambda: done(None))
+    controller.keep(dialog)
+    dialog.open()
