@@ -345,3 +345,26 @@ async def test_a_flood_of_idle_and_short_connections_does_not_stop_a_clients_eve
                     await t
             await asyncio.wait_for(client.close(), BOUND)
             await col.stop()
+
+
+# `cstapopup sim` ----------------------------------------------------------------------------------
+
+
+def test_sim_options_reach_the_server() -> None:
+    from cstapopup import cli
+    from cstapopup.commands.sim import build_server
+
+    args = cli.build_parser(["sim"]).parse_args(["sim"])
+    server = build_server(args)
+    assert server.association_timeout == 5.0 and server.max_pending_links == 16
+    args = cli.build_parser(["sim"]).parse_args(
+        ["sim", "--association-timeout", "2.5", "--max-pending", "40"])
+    server = build_server(args)
+    assert server.association_timeout == 2.5 and server.max_pending_links == 40
+
+
+def test_sim_refuses_senseless_limits() -> None:
+    from cstapopup import cli
+
+    assert cli.main(["sim", "--association-timeout", "0"]) == 2
+    assert cli.main(["sim", "--max-pending", "0"]) == 2

@@ -394,6 +394,51 @@ async def test_insecure_accepts_an_untrusted_certificate(pki):
         await server.stop()
 
 
+async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    got = bytearray()
+
+    async def loop() -> None:
+        while True:
+            try:
+                data = await reader.read(65536)
+            except ConnectionError:
+                return
+            if not data:
+                return
+            got.extend(data)
+
+    await asyncio.wait_for(loop(), TIMEOUT)
+    return bytes(got)
+
+
+async def test_a_stalled_handshake_is_dropped_after_the_association_timeout(pki):
+    """A peer that opens TCP to the TLS port and never sends its ClientHello is dropped
+    (the handshake has association_timeout too); it never becomes a link."""
+    server = tls_server(pki.good, association_timeout=0.3)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await _closed_by_server(reader) == b""
+        writer.close()
+        assert server._link_ids == 0
+    finally:
+        await server.stop()
+
+
+async def test_a_tls_peer_that_does_not_log_in_is_closed(pki):
+    """After a good handshake, the association deadline holds as on plain TCP."""
+    server = tls_server(pki.good, association_timeout=0.3)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=client_context(True, verify=False))
+        await server.wait_for(lambda: server.links_timed_out == 1, TIMEOUT)
+        assert await _closed_by_server(reader) == b""
+        writer.close()
+    finally:
+        await server.stop()
+
+
 # The commands -------------------------------------------------------------------------------------
 
 
