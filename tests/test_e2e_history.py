@@ -14,12 +14,13 @@ import pytest
 
 from cstapopup.calls.recorder import Recorder
 from cstapopup.calls.store import HistoryStore
-from cstapopup.csta.client import ClientOptions, CstaClient, MonitorEvent
+from cstapopup.csta.client import CstaClient, MonitorEvent
 from cstapopup.csta.switch.model import CallRecord
 from cstapopup.csta.switch.server import SwitchServer
 
+from .client_helpers import fast_options
+
 DEVICES = [str(d) for d in range(100, 106)]
-FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3, request_timeout=3)
 
 
 def gid_of(key: str) -> str | None:
@@ -82,7 +83,7 @@ async def record_through_client(server: SwitchServer, store_path: Path, run) -> 
     records: list[CallRecord] = []
     server._record_listeners.append(records.append)
     recorder = Recorder.open(store_path, monitored=DEVICES)
-    client = CstaClient("127.0.0.1", server.port, options=FAST)
+    client = CstaClient("127.0.0.1", server.port, options=fast_options())
     fed = Progress()
 
     async def consume():
@@ -230,9 +231,9 @@ async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
 
     server = SwitchServer(port=0, devices=DEVICES, remote_answer_after=None, auto_answer_after=None)
     await server.start()
-    phone = CstaClient("127.0.0.1", server.port, options=FAST)   # plays the users' phones
+    phone = CstaClient("127.0.0.1", server.port, options=fast_options())   # plays the users' phones
     recorder = Recorder.open(tmp_path / "h.sqlite3", monitored=["100", "101"])
-    client = CstaClient("127.0.0.1", server.port, options=FAST)
+    client = CstaClient("127.0.0.1", server.port, options=fast_options())
     snapshots = asyncio.Event()
     seen: list[str] = []
     fed: list[MonitorEvent] = []
