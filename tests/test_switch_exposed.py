@@ -34,15 +34,8 @@ SWITCH_LOG = "cstapopup.csta.switch"
 FLOOD_BUDGET = 5000
 
 
-async def open_raw() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", PORT.value), BOUND)
-
-
-class _Port:
-    value = 0
-
-
-PORT = _Port()
+async def open_raw(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), BOUND)
 
 
 async def closed_by_server(reader: asyncio.StreamReader, timeout: float = BOUND) -> bytes:
@@ -74,8 +67,7 @@ def close_quietly(writer: asyncio.StreamWriter) -> None:
 async def test_a_silent_connection_is_closed_when_its_association_time_is_up() -> None:
     server = SwitchServer(port=0, association_timeout=0.3)
     async with running(server):
-        PORT.value = server.port
-        reader, writer = await open_raw()
+        reader, writer = await open_raw(server.port)
         await server.wait_for(lambda: len(server.links) == 1, BOUND)
         assert await closed_by_server(reader) == b""  # not a word: just closed
         await server.wait_for(lambda: not server.links, BOUND)
@@ -86,8 +78,7 @@ async def test_a_silent_connection_is_closed_when_its_association_time_is_up() -
 async def test_half_a_frame_is_closed_too() -> None:
     server = SwitchServer(port=0, association_timeout=0.3)
     async with running(server):
-        PORT.value = server.port
-        reader, writer = await open_raw()
+        reader, writer = await open_raw(server.port)
         writer.write(AARQ[: len(AARQ) // 2])
         assert await closed_by_server(reader) == b""
         await server.wait_for(lambda: not server.links, BOUND)
@@ -101,8 +92,7 @@ async def test_a_trickler_is_closed_before_its_aarq_is_complete() -> None:
     server = SwitchServer(port=0, association_timeout=0.4)
     assert len(AARQ) * 0.1 > 10 * 0.4  # the trickle cannot finish before the deadline
     async with running(server):
-        PORT.value = server.port
-        reader, writer = await open_raw()
+        reader, writer = await open_raw(server.port)
         sent = 0
 
         async def trickle() -> None:
@@ -133,11 +123,10 @@ async def test_an_associated_link_outlives_the_deadline() -> None:
     the client's link still answers."""
     server = SwitchServer(port=0, association_timeout=0.3)
     async with running(server):
-        PORT.value = server.port
         client = await up(server)
         (link,) = server.associated_links
         assert link.deadline is None
-        reader, writer = await open_raw()
+        reader, writer = await open_raw(server.port)
         assert await closed_by_server(reader) == b""
         await server.wait_for(lambda: server.links_timed_out == 1, BOUND)
         assert server.links == [link]
@@ -152,7 +141,6 @@ async def test_a_rejected_association_still_gets_its_answer() -> None:
     logic, not cut by the association deadline before the client could read the answer."""
     server = SwitchServer(port=0, association_timeout=0.3)
     async with running(server):
-        PORT.value = server.port
         client = await RawClient.connect(server.port)
         aare = await client.associate(password="wrong")
         assert aare.result != 0
@@ -170,8 +158,7 @@ async def test_a_peer_sending_more_than_an_aarq_could_be_is_closed(caplog) -> No
     caplog.set_level(logging.WARNING, SWITCH_LOG)
     server = SwitchServer(port=0, association_timeout=None)
     async with running(server):
-        PORT.value = server.port
-        reader, writer = await open_raw()
+        reader, writer = await open_raw(server.port)
         writer.write(b"\x26\x9f\x40")  # 0x1f40 = 8000 bytes to come
         with contextlib.suppress(ConnectionError):
             for _ in range(2 * MAX_PRE_ASSOCIATION_BYTES // 512):
@@ -202,8 +189,7 @@ async def test_connections_beyond_the_cap_are_closed_at_once_and_logged_once(cap
     server = SwitchServer(port=0, association_timeout=None, max_pending_links=3)
     server.refusal_quiet = 0.5
     async with running(server):
-        PORT.value = server.port
-        conns = [await open_raw() for _ in range(10)]
+        conns = [await open_raw(server.port) for _ in range(10)]
         reads = [asyncio.create_task(closed_by_server(r)) for r, _ in conns]
         await server.wait_for(lambda: server.connections_refused == 7, BOUND)
         assert len(server.links) == 3
@@ -278,7 +264,7 @@ async def test_a_flood_of_idle_and_short_connections_does_not_stop_a_clients_eve
         while budget[0] > 0:
             budget[0] -= 1
             try:
-                return await open_raw()
+                return await open_raw(server.port)
             except OSError:  # the listen backlog is full: try again
                 await asyncio.sleep(0.01)
         return None
@@ -306,7 +292,6 @@ async def test_a_flood_of_idle_and_short_connections_does_not_stop_a_clients_eve
             await asyncio.sleep(0.01)
 
     async with running(server):
-        PORT.value = server.port
         client = CstaClient("127.0.0.1", server.port, options=fast_options())
         col = Collector(client, timeout=BOUND)
         flooders: list[asyncio.Task[None]] = []
