@@ -16,8 +16,8 @@ from cstapopup.csta.switch.server import SwitchServer
 
 #: ClientOptions keywords for every test client (the one place for them): quick reconnects
 #: and short timeouts, so that a test of a link loss takes fractions of a second.
-QUICK_CLIENT = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0,
-                    request_timeout=3.0)
+QUICK_CLIENT = {"backoff_initial": 0.05, "backoff_max": 0.2, "connect_timeout": 3.0,
+                "request_timeout": 3.0}
 
 
 def fast_options(**extra) -> ClientOptions:
