@@ -14,12 +14,15 @@ from cstapopup.csta.client import (
 )
 from cstapopup.csta.switch.server import SwitchServer
 
-#: Client options for tests: quick reconnects and short timeouts.
-FAST = dict(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, request_timeout=3.0)
+#: ClientOptions keywords for every test client (the one place for them): quick reconnects
+#: and short timeouts, so that a test of a link loss takes fractions of a second.
+QUICK_CLIENT = {"backoff_initial": 0.05, "backoff_max": 0.2, "connect_timeout": 3.0,
+                "request_timeout": 3.0}
 
 
 def fast_options(**extra) -> ClientOptions:
-    return ClientOptions(**{**FAST, **extra})
+    """ClientOptions for a test client: QUICK_CLIENT with `extra` on top."""
+    return ClientOptions(**{**QUICK_CLIENT, **extra})
 
 
 class Collector:

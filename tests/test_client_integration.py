@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 
 import pytest
 
@@ -18,6 +20,7 @@ from cstapopup.csta.switch import faults
 from cstapopup.csta.switch.server import SwitchServer
 
 from .client_helpers import Collector, fast_options, running
+
 
 def is_subsequence(needles: list[str], hay: list[str]) -> bool:
     it = iter(hay)
@@ -71,9 +74,11 @@ async def test_callbacks_per_event_kind_and_perl_style_names():
         got: dict[str, list[str]] = {"delivered": [], "established": [], "connection_cleared": [], "link": []}
         client.on_delivered(lambda device, ev: got["delivered"].append(device))
         client.on_established(lambda device, ev: got["established"].append(device))
+        cleared_seen = asyncio.Event()
 
         async def cleared(device, ev):  # coroutine callbacks are scheduled
             got["connection_cleared"].append(device)
+            cleared_seen.set()
 
         client.on_connection_cleared(cleared)
         client.on("link", lambda change: got["link"].append(change.state))
@@ -82,17 +87,12 @@ async def test_callbacks_per_event_kind_and_perl_style_names():
             await client.connect()
             await client.monitor_start("100")
             await server.run_scenario("incoming-answered", "100", timeout=20)
-            await asyncio.wait_for(_until(lambda: got["connection_cleared"]), 10)
+            await asyncio.wait_for(cleared_seen.wait(), 10)
             assert got["delivered"] == ["100"] and got["established"] == ["100"]
             assert got["link"][:2] == ["connecting", "up"]
         finally:
             await client.close()
         assert got["link"][-1] == "closed"
-
-
-async def _until(predicate, step: float = 0.01) -> None:
-    while not predicate():
-        await asyncio.sleep(step)
 
 
 async def test_two_clients_monitor_the_same_device_and_both_see_the_call():
@@ -139,8 +139,8 @@ async def test_refused_connection_is_a_clear_error():
 
 async def test_connect_timeout_when_the_peer_never_answers_the_association():
     async def mute(reader, writer):
-        await reader.read(1000)
-        await asyncio.sleep(30)
+        await reader.read(1000)   # the AARQ, never answered
+        await reader.read()       # until the client gives up and closes
 
     srv = await asyncio.start_server(mute, "127.0.0.1", 0)
     port = srv.sockets[0].getsockname()[1]
@@ -215,21 +215,44 @@ async def test_a_silent_peer_is_noticed_and_the_client_reconnects():
             await col.stop()
 
 
+class _ProbeCounter(logging.Handler):
+    """Counts the invokes the switch receives (its wire trace): the client's probes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if " <- invoke:" in record.getMessage():
+            self.count += 1
+
+
 async def test_keepalive_probe_keeps_a_quiet_but_alive_link_up():
-    server = SwitchServer(port=0, devices="100-101")
-    async with running(server):
-        client = CstaClient("127.0.0.1", server.port,
-                            options=fast_options(keepalive_interval=0.2, keepalive_timeout=1.0))
-        col = Collector(client)
-        try:
-            await client.connect()
-            # several probe periods pass; the switch answers each RequestSystemStatus
-            await asyncio.sleep(1.0)  # elapsed time is the point of this test: nothing to await
-            assert client.state == "up"
-            assert not any(s.state == "down" for s in col.states)
-        finally:
-            await client.close()
-            await col.stop()
+    """The client probes a quiet link every 0.2 s and calls it dead after 1 s without an
+    answer: once the switch has had six probes (so at least 1 s has passed since the first,
+    without waiting for the clock), the link is still up and has never been down."""
+    server = SwitchServer(port=0, devices="100-101", trace=True)
+    wire = logging.getLogger("cstapopup.csta.switch.wire")
+    probes = _ProbeCounter()
+    level = wire.level
+    wire.addHandler(probes)
+    wire.setLevel(logging.DEBUG)
+    try:
+        async with running(server):
+            client = CstaClient("127.0.0.1", server.port,
+                                options=fast_options(keepalive_interval=0.2, keepalive_timeout=1.0))
+            col = Collector(client)
+            try:
+                await client.connect()
+                await server.wait_for(lambda: probes.count >= 6, 10)
+                assert client.state == "up"
+                assert not any(s.state == "down" for s in col.states)
+            finally:
+                await client.close()
+                await col.stop()
+    finally:
+        wire.removeHandler(probes)
+        wire.setLevel(level)
 
 
 async def test_undecodable_and_unknown_event_reports_are_skipped_and_the_link_stays_up():
@@ -384,15 +407,30 @@ async def test_a_peer_that_never_reads_is_dropped_not_buffered_forever(caplog):
             await client.connect()
             link = server.associated_links[0]
             link.transport.pause_reading()  # the switch stops reading the client's bytes
+            # Small kernel buffers on both ends (the default ones take megabytes of replies,
+            # which a busy machine is slow to produce): a few thousand replies fill them.
+            assert client._writer is not None
+            client._writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            link.transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             status = framing.frame(codec.encode_apdu(codec.Invoke(9, 211, {"systemStatus": "normal"})))
-            # keep asking until the kernel's socket buffers are full and the client's own
-            # buffer passes its limit (bounded: 20 s)
-            deadline = asyncio.get_running_loop().time() + 20
+            # Keep asking until the kernel's socket buffers are full and the client's own
+            # buffer passes its limit.  Bounded by the work, not the clock: 200 rounds of 500
+            # invokes ask for about 1.4 MB of replies, many times what the buffers hold.  The
+            # switch asks again only once the client has read most of what it was sent, so
+            # that the switch's own limit for a client that does not read stays out of play.
+            rounds = 0
+            hang_guard = asyncio.get_running_loop().time() + 90
             while not any(s.state == "down" for s in col.states):
-                assert asyncio.get_running_loop().time() < deadline, "the link was never dropped"
-                server.inject(status * 500)
+                assert rounds < 200, "the link was never dropped"
+                assert asyncio.get_running_loop().time() < hang_guard, "the client hangs"
+                if link.transport.get_write_buffer_size() < 64 * 1024:
+                    server.inject(status * 500)
+                    rounds += 1
                 await asyncio.sleep(0.001)
-            assert "does not read" in caplog.text
+            assert "the PBX does not read what we send" in caplog.text
+            assert "the client does not read" not in caplog.text
         finally:
             await client.close()
             await col.stop()

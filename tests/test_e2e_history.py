@@ -8,19 +8,19 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cstapopup.calls.recorder import Recorder
 from cstapopup.calls.store import HistoryStore
-from cstapopup.csta.client import ClientOptions, CstaClient, MonitorEvent
+from cstapopup.csta.client import CstaClient, MonitorEvent
 from cstapopup.csta.switch.model import CallRecord
 from cstapopup.csta.switch.server import SwitchServer
 
+from .client_helpers import fast_options
+
 DEVICES = [str(d) for d in range(100, 106)]
-FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.2, connect_timeout=3, request_timeout=3)
 
 
 def gid_of(key: str) -> str | None:
@@ -57,34 +57,52 @@ def compare(records: list[CallRecord], store: HistoryStore) -> list[str]:
     return problems
 
 
+class Progress:
+    """A count that a test can wait on: `wait(predicate)` wakes whenever it is bumped."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = asyncio.Event()
+
+    def bump(self) -> None:
+        self.count += 1
+        self._changed.set()
+
+    async def wait(self, predicate, timeout: float) -> None:
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(loop(), timeout)
+
+
 async def record_through_client(server: SwitchServer, store_path: Path, run) -> tuple[list[CallRecord], HistoryStore]:
-    """Run `run(server)` while a recording client monitors DEVICES; the truth and the store."""
+    """Monitor DEVICES with a recording client, then start the switch's traffic (a demo
+    switch is made with hold_traffic, so that every call is seen from its first event) and
+    run `run(server)`; the truth and the store."""
     records: list[CallRecord] = []
     server._record_listeners.append(records.append)
     recorder = Recorder.open(store_path, monitored=DEVICES)
-    client = CstaClient("127.0.0.1", server.port, options=FAST)
-    fed = 0
+    client = CstaClient("127.0.0.1", server.port, options=fast_options())
+    fed = Progress()
 
     async def consume():
-        nonlocal fed
         async for item in client.events():
             if isinstance(item, MonitorEvent):
                 recorder.feed(item.device, item.event)
-                fed += 1
+                fed.bump()
 
     consumer = asyncio.create_task(consume())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # let the consumer subscribe before the first link state change
     try:
         await client.connect()
         for d in DEVICES:
             await client.monitor_start(d)
+        server.start_traffic()
         await run(server)
-        # the last events are on their way: wait until the client has fed everything sent
-        await server.wait_for(lambda: True, 1)
-        deadline = time.monotonic() + 10
-        while fed < server.events_sent and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert fed == server.events_sent, f"fed {fed} of {server.events_sent} events"
+        # The last events are on their way: wait until the client has fed every one sent.
+        await fed.wait(lambda: fed.count >= server.events_sent, 30)
+        assert fed.count == server.events_sent, f"fed {fed.count} of {server.events_sent} events"
     finally:
         await client.close()
         consumer.cancel()
@@ -110,17 +128,22 @@ async def test_every_scenario_recorded_as_the_simulator_did_it(scenario, tmp_pat
 
 async def test_demo_run_of_500_calls_matches_the_ground_truth(tmp_path):
     server = SwitchServer(port=0, devices=DEVICES, demo=True, rate=60, speed=60, seed=7,
-                          phonebook=None)
+                          phonebook=None, hold_traffic=True)
 
     async def run(s: SwitchServer) -> None:
         await s.wait_for(lambda: len(s.records) >= 520, timeout=240)
+        # No new calls; the ones under way end (a few virtual minutes at most).
+        assert s.demo is not None
+        s.demo.stop()
+        await s.wait_for(lambda: not s.model.calls, timeout=120)
 
     await server.start()
     try:
         records, store = await record_through_client(server, tmp_path / "demo.sqlite3", run)
     finally:
         await server.stop()
-    # calls still in progress when the run stopped are not in the truth yet: compare the ended ones
+    # Calls still in progress when the run stopped are not in the truth yet: compare the ended
+    # ones.  Every call began after the monitors were up (hold_traffic).
     ended = {r.global_call_id.hex() for r in records}
     finished = [r for r in records if not r.consultation]
     assert len(finished) >= 500
@@ -134,36 +157,60 @@ async def test_demo_run_of_500_calls_matches_the_ground_truth(tmp_path):
 
 async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path):
     """`cstapopup monitor --record` is killed with SIGKILL in a stream of calls: every call
-    that had ended (and reached it) before the kill is in the database, which opens."""
+    whose last event it had fed to its recorder before the kill is in the database, which
+    opens.
+
+    What the monitor has fed is known without guessing at its speed: it prints each event
+    before it feeds it, one after the other, so once it has printed its n-th line it has fed
+    the first n - 1 events.  Its one link gets the switch's events in order, so a call whose
+    last event was the switch's k-th event sent has been fed once k < n."""
     db = tmp_path / "kill.sqlite3"
-    ended_at: dict[str, float] = {}
     server = SwitchServer(port=0, devices=DEVICES, demo=True, rate=120, speed=30, seed=3,
-                          on_record=lambda r: ended_at.setdefault(r.global_call_id.hex(), time.monotonic()))
+                          hold_traffic=True)
+    #: global call id -> events the switch had sent once the call's last event was out.
+    last_event: dict[str, int] = {}
+
+    def ended(record: CallRecord) -> None:
+        if not record.consultation:  # consultation calls are not rows, by design
+            # Called inside the traffic step that ends the call; the step's events are sent
+            # before the loop runs the next callback.
+            gid = record.global_call_id.hex()
+            asyncio.get_running_loop().call_soon(
+                lambda: last_event.setdefault(gid, server.events_sent))
+
+    server._record_listeners.append(ended)
     await server.start()
     args = [sys.executable, "-m", "cstapopup", "monitor", "--port", str(server.port), "--db", str(db)]
     for d in DEVICES:
         args += ["--device", d]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.PIPE, env=dict(os.environ))
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.DEVNULL, env=dict(os.environ))
+    printed = Progress()
+
+    async def count_lines() -> None:
+        assert proc.stdout is not None
+        async for _ in proc.stdout:
+            printed.bump()
+
+    reader = asyncio.create_task(count_lines())
+
+    def fed_calls() -> set[str]:
+        return {g for g, k in last_event.items() if k < printed.count}
+
     try:
-        await server.wait_for(lambda: all(server.monitors_of(d) >= 1 for d in DEVICES), timeout=20)
-        # Calls already under way (or over) before every monitor was up are not fully seen.
-        before_ready = set(ended_at) | {c.global_call_id.hex() for c in server.model.calls.values()}
-        ready = len(server.records)
-        await server.wait_for(lambda: len(server.records) >= ready + 100, timeout=180)
-        killed_at = time.monotonic()
+        await server.wait_for(lambda: all(server.monitors_of(d) >= 1 for d in DEVICES), timeout=60)
+        server.start_traffic()
+        # Kill it once it has fed a good number of finished calls, in the middle of the stream.
+        await printed.wait(lambda: len(fed_calls()) >= 100, timeout=180)
+        must_have = fed_calls()
         proc.send_signal(signal.SIGKILL)
         await asyncio.wait_for(proc.wait(), 10)
     finally:
         if proc.returncode is None:
             proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        reader.cancel()
         await server.stop()
-    # Calls that ended at least half a second before the kill have long reached the monitor
-    # (loopback, milliseconds); consultation calls are not rows by design.
-    consultations = {r.global_call_id.hex() for r in server.records if r.consultation}
-    must_have = {g for g, t in ended_at.items()
-                 if t < killed_at - 0.5 and g not in consultations and g not in before_ready}
-    assert len(must_have) >= 30  # enough finished calls to make the check meaningful
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
@@ -184,16 +231,20 @@ async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
 
     server = SwitchServer(port=0, devices=DEVICES, remote_answer_after=None, auto_answer_after=None)
     await server.start()
-    phone = CstaClient("127.0.0.1", server.port, options=FAST)   # plays the users' phones
+    phone = CstaClient("127.0.0.1", server.port, options=fast_options())   # plays the users' phones
     recorder = Recorder.open(tmp_path / "h.sqlite3", monitored=["100", "101"])
-    client = CstaClient("127.0.0.1", server.port, options=FAST)
+    client = CstaClient("127.0.0.1", server.port, options=fast_options())
     snapshots = asyncio.Event()
     seen: list[str] = []
+    fed: list[MonitorEvent] = []
+    progress = Progress()
 
     async def consume():
         async for item in client.events():
             if isinstance(item, MonitorEvent):
                 recorder.feed(item.device, item.event)
+                fed.append(item)
+                progress.bump()
             elif isinstance(item, MonitorSnapshot):
                 recorder.snapshot(item.device, item.calls)
                 seen.append(item.device)
@@ -206,19 +257,23 @@ async def test_a_call_under_way_before_monitoring_gets_one_honest_row(tmp_path):
         await phone.connect()
         await phone.monitor_start("101")
         early = await phone.make_call("100", "101")
-        await server.wait_for(lambda: any(c.party("101") is not None for c in server.model.calls.values()), 5)
+        await server.wait_for(lambda: any(c.party("101") is not None for c in server.model.calls.values()), 30)
         ringing = next(c for c in server.model.calls.values() if c.call_id == early.call_id)
         await phone.answer_call(ringing.party("101").connection)
         await client.connect()
         await client.monitor_start("100")
         await client.monitor_start("101")
-        await asyncio.wait_for(snapshots.wait(), 5)
+        await asyncio.wait_for(snapshots.wait(), 30)
         await phone.clear_connection(early)
         later = await phone.make_call("100", "102")
-        await asyncio.sleep(0.3)
+        # It rings at 102 (the recorder has seen so) before 100 gives up.
+        await progress.wait(lambda: any(i.event.name == "delivered"
+                                        and i.event.call_id == later.call_id for i in fed), 30)
         await phone.clear_connection(later)
-        await server.wait_for(lambda: not server.model.calls, 5)
-        await asyncio.sleep(0.3)
+        await server.wait_for(lambda: not server.model.calls, 30)
+        # Every event the switch sent the recording client has been fed.
+        (link,) = [lk for lk in server.links if "100" in lk.monitored]
+        await progress.wait(lambda: len(fed) >= link.session.events_sent, 30)
     finally:
         await client.close()
         await phone.close()

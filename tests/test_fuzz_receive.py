@@ -2,13 +2,13 @@
 
 The long run (100,000 inputs, timing and memory checks, an atheris mode) is
 `benchmarks/fuzz_client.py`; this keeps the same checks on every test run: nothing escapes
-`ClientConnection.receive_data`, no input is slow, what the connection holds stays bounded, and
-after a non-fatal error the connection still decodes a good event.
+`ClientConnection.receive_data`, no input is slow (counted in Python steps, see tests/work.py:
+a count, unlike a time, does not change with the machine's load), what the connection holds
+stays bounded, and after a non-fatal error the connection still decodes a good event.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +19,7 @@ from cstapopup.csta.connection import ClientConnection, EventReceived, LinkState
 from cstapopup.csta.framing import DEFAULT_MAX_LENGTH, frame
 
 from . import vectors as v
+from .work import MAX_STEPS_PER_APDU, python_steps
 
 VECTORS = [
     v.DELIVERED,
@@ -32,8 +33,8 @@ VECTORS = [
     v.SYSTEM_STATUS_RESULT,
     v.MONITOR_STOP,
 ]
-#: Per input; the benchmark holds inputs to 50 ms, a loaded CI machine gets more room.
-BOUND = 0.5
+#: APDUs in one drawn stream, at most (see `streams`).
+MAX_APDUS_PER_STREAM = 4
 
 AARE = frame(codec.encode_apdu(codec.AssociationResponse(0, 0)))
 
@@ -225,7 +226,7 @@ apdus = st.one_of(
 def streams(draw) -> tuple[bytes, list[int]]:
     """Frames (some broken at the framing level) and the points where the stream is cut."""
     parts = []
-    for apdu in draw(st.lists(apdus, min_size=1, max_size=4)):
+    for apdu in draw(st.lists(apdus, min_size=1, max_size=MAX_APDUS_PER_STREAM)):
         apdu = apdu[:DEFAULT_MAX_LENGTH]
         kind = draw(st.integers(0, 19))
         if kind == 0:  # a frame announcing more than it holds: the next frame is eaten
@@ -251,13 +252,18 @@ def streams(draw) -> tuple[bytes, list[int]]:
 def test_receive_path_survives_hostile_streams(case):
     stream, cuts = case
     c = up_connection()
-    results = []
     pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
-    start = time.perf_counter()
-    for piece in pieces:
-        results += c.receive_data(piece)  # must not raise
+
+    def feed() -> list:
+        results = []
+        for piece in pieces:
+            results += c.receive_data(piece)  # must not raise
+        return results
+
+    # No input is slow: counted in Python steps, which do not depend on the machine's load.
+    results, steps = python_steps(feed)
     c.data_to_send()
-    assert time.perf_counter() - start < BOUND * len(pieces)
+    assert steps < MAX_STEPS_PER_APDU * MAX_APDUS_PER_STREAM, f"{steps} Python steps"
     assert c._reader.buffered <= DEFAULT_MAX_LENGTH + 2
     assert len(c.pending) <= 2
     fatal = [e for e in results if isinstance(e, ProtocolError) and e.fatal]

@@ -45,7 +45,7 @@ from cstapopup.settings import (
 )
 
 from . import vectors as v
-from .client_helpers import FAST, Collector
+from .client_helpers import QUICK_CLIENT, Collector
 
 PASSWORD = "Pw-7f3a-S3cret-q9"
 WRONG = "Wrong-9c1d-Guess-x4"
@@ -171,7 +171,7 @@ async def test_no_password_in_the_client_or_simulator_logs_with_the_wire_trace_o
     caplog.set_level(logging.DEBUG)
     server = SwitchServer(port=0, devices="100-103", password=PASSWORD, speed=40, trace=True)
     await server.start()
-    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**FAST))
+    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**QUICK_CLIENT))
     col = Collector(client, TIMEOUT)
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -179,7 +179,7 @@ async def test_no_password_in_the_client_or_simulator_logs_with_the_wire_trace_o
         await server.run_scenario("incoming-answered", "100", timeout=20)
         await col.wait(lambda: "connection_cleared" in [e.event.name for e in col.events])
         # and a login with a wrong password, which both sides also log
-        wrong = CstaClient("127.0.0.1", server.port, "AMHOST", WRONG, options=ClientOptions(**FAST))
+        wrong = CstaClient("127.0.0.1", server.port, "AMHOST", WRONG, options=ClientOptions(**QUICK_CLIENT))
         with pytest.raises(AssociationRejectedError):
             await asyncio.wait_for(wrong.connect(), TIMEOUT)
     finally:
@@ -253,7 +253,7 @@ async def test_a_password_the_pbx_cannot_receive_is_a_clear_rejection_not_a_hang
     await server.start()
     try:
         client = CstaClient("127.0.0.1", server.port, "AMHOST", secret,
-                            options=ClientOptions(**FAST))
+                            options=ClientOptions(**QUICK_CLIENT))
         with pytest.raises(AssociationRejectedError, match="cannot be sent") as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
     finally:
@@ -270,7 +270,7 @@ async def test_liveness_probes_on_a_quiet_link_log_no_warnings(caplog, wire_logg
     server = SwitchServer(port=0, devices="100-101")
     await server.start()
     client = CstaClient("127.0.0.1", server.port, options=ClientOptions(
-        **{**FAST, "keepalive_interval": 0.1, "keepalive_timeout": 2.0}))
+        **{**QUICK_CLIENT, "keepalive_interval": 0.1, "keepalive_timeout": 2.0}))
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
 
@@ -298,7 +298,7 @@ async def test_no_password_in_history_exports(tmp_path):
     server = SwitchServer(port=0, devices="100-101", password=PASSWORD, speed=40)
     await server.start()
     recorder = Recorder.open(db, monitored=["100", "101"])
-    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**FAST))
+    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**QUICK_CLIENT))
     client.on("*", recorder.feed)
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -359,7 +359,7 @@ async def test_a_crash_while_connecting_is_logged_without_the_password(caplog, m
     await server.start()
     try:
         client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD,
-                            options=ClientOptions(**FAST))
+                            options=ClientOptions(**QUICK_CLIENT))
         with pytest.raises(ConnectError, match="internal error") as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
     finally:
@@ -374,7 +374,7 @@ async def test_a_crash_on_an_up_link_is_logged_without_the_password_and_the_link
     caplog.set_level(logging.DEBUG)
     server = SwitchServer(port=0, devices="100-101", password=PASSWORD, speed=40)
     await server.start()
-    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**FAST))
+    client = CstaClient("127.0.0.1", server.port, "AMHOST", PASSWORD, options=ClientOptions(**QUICK_CLIENT))
     col = Collector(client, TIMEOUT)
     original = CstaClient._handle_events
     crashed = []
@@ -561,7 +561,7 @@ async def test_the_simulator_drops_a_link_announcing_a_huge_frame_and_serves_on(
         await asyncio.wait_for(until_closed(), TIMEOUT)
         writer.close()
         # another client is served normally
-        client = CstaClient("127.0.0.1", server.port, options=ClientOptions(**FAST))
+        client = CstaClient("127.0.0.1", server.port, options=ClientOptions(**QUICK_CLIENT))
         await asyncio.wait_for(client.connect(), TIMEOUT)
         assert client.state == "up"
         await asyncio.wait_for(client.close(), TIMEOUT)

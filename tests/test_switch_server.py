@@ -39,7 +39,7 @@ from cstapopup.csta.switch.server import SwitchServer, mask_password
 from . import vectors
 
 TIMEOUT = 5.0
-FAST = 200.0  # scenario speed for tests: a 15 s scenario takes 75 ms
+SCENARIO_SPEED = 200.0  # virtual seconds per real second: a 15 s scenario takes 75 ms
 
 
 class LinkClosed(Exception):
@@ -247,7 +247,7 @@ async def test_monitor_stop_and_unknown_cross_ref() -> None:
 
 
 async def test_two_links_monitoring_the_same_device_both_get_the_events() -> None:
-    async with SwitchServer(port=0, speed=FAST) as server:
+    async with SwitchServer(port=0, speed=SCENARIO_SPEED) as server:
         a, b = await up(server), await up(server)
         xa, xb = await a.monitor("100"), await b.monitor("100")
         assert xa != xb
@@ -264,7 +264,7 @@ async def test_two_links_monitoring_the_same_device_both_get_the_events() -> Non
 
 
 async def test_change_monitor_filter_suppresses_event_kinds() -> None:
-    async with SwitchServer(port=0, speed=FAST) as server:
+    async with SwitchServer(port=0, speed=SCENARIO_SPEED) as server:
         client = await up(server)
         xref = await client.monitor("100")
         # Bit 3 delivered and bit 2 connectionCleared set: both suppressed.
@@ -315,7 +315,7 @@ def test_every_scenario_has_expected_events() -> None:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_scenario_starts_when_its_device_is_monitored(name: str, tmp_path) -> None:
     record = tmp_path / "truth.jsonl"
-    async with SwitchServer(port=0, scenario=name, speed=FAST, record=record) as server:
+    async with SwitchServer(port=0, scenario=name, speed=SCENARIO_SPEED, record=record) as server:
         client = await up(server)
         xrefs = {}
         # The scenario starts when 100 is monitored: the other ends first.
@@ -335,7 +335,7 @@ async def test_scenario_starts_when_its_device_is_monitored(name: str, tmp_path)
 
 
 async def test_scenario_runs_again_on_the_next_monitor_start_only_when_done() -> None:
-    async with SwitchServer(port=0, scenario="incoming-missed", speed=FAST) as server:
+    async with SwitchServer(port=0, scenario="incoming-missed", speed=SCENARIO_SPEED) as server:
         client = await up(server)
         first = await client.monitor("100")
         await client.monitor("100")  # while the first run is on: no second run
@@ -349,7 +349,7 @@ async def test_scenario_runs_again_on_the_next_monitor_start_only_when_done() ->
 
 async def test_ground_truth_file_for_a_transfer(tmp_path) -> None:
     record = tmp_path / "truth.jsonl"
-    async with SwitchServer(port=0, speed=FAST, record=record) as server:
+    async with SwitchServer(port=0, speed=SCENARIO_SPEED, record=record) as server:
         await server.run_scenario("transfer")
         # Flushed per call: readable while the server still runs.
         lines = [json.loads(line) for line in record.read_text("utf-8").splitlines()]
@@ -424,7 +424,7 @@ async def test_make_call_answer_and_clear_through_services() -> None:
 
 
 async def test_make_call_to_an_outside_number_is_answered_by_the_far_end() -> None:
-    async with SwitchServer(port=0, speed=FAST, remote_answer_after=3) as server:
+    async with SwitchServer(port=0, speed=SCENARIO_SPEED, remote_answer_after=3) as server:
         client = await up(server)
         await client.monitor("100")
         res = await client.request(10, {"callingDevice": codec.device_to_asn1("100"),
@@ -530,7 +530,7 @@ async def test_undecodable_apdu_is_rejected_and_the_link_stays() -> None:
 
 
 async def test_garbage_gets_an_abort_and_the_link_is_closed_without_disturbing_others() -> None:
-    async with SwitchServer(port=0, speed=FAST) as server:
+    async with SwitchServer(port=0, speed=SCENARIO_SPEED) as server:
         bad, good = await up(server), await up(server)
         await good.monitor("100")
         bad.send(faults.GARBAGE)
@@ -574,7 +574,7 @@ async def test_a_client_that_does_not_read_is_dropped_alone() -> None:
 
 
 async def test_invoke_ids_of_the_server_grow_past_127_and_32767() -> None:
-    async with SwitchServer(port=0, first_invoke_id=32766, speed=FAST) as server:
+    async with SwitchServer(port=0, first_invoke_id=32766, speed=SCENARIO_SPEED) as server:
         client = await RawClient.connect(server.port)
         client.send(AssociationRequest("AMHOST", "77777"))
         await client.recv()

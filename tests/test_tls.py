@@ -34,7 +34,7 @@ from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.csta.tlsconfig import TlsConfigError, client_context, server_context
 from cstapopup.settings import ConnectionParameters
 
-from .client_helpers import FAST, Collector
+from .client_helpers import QUICK_CLIENT, Collector
 
 TIMEOUT = 15.0
 
@@ -272,7 +272,7 @@ async def test_events_flow_over_tls_with_the_test_ca(pki):
     server = tls_server(pki.good, speed=40)
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
-                        options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                        options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
     col = Collector(client, TIMEOUT)
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -294,7 +294,7 @@ async def test_a_host_name_in_the_certificate_is_matched(pki):
     server = tls_server(pki.good)
     await server.start()
     client = CstaClient("localhost", server.port,
-                        options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                        options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
     try:
         try:
             await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -317,7 +317,7 @@ async def test_a_bad_certificate_is_a_clear_connect_error(pki, case, words):
     server = tls_server(getattr(pki, case))
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
-                        options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                        options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
     try:
         with pytest.raises(CertificateError) as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -335,7 +335,7 @@ async def test_an_untrusted_certificate_keeps_the_link_down_and_retrying(pki):
     server = tls_server(pki.untrusted)
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
-                        options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                        options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
     col = Collector(client, TIMEOUT)
     try:
         await client.start()
@@ -358,7 +358,7 @@ async def test_the_wrong_host_name_with_server_hostname_set_right_connects(pki):
     server = tls_server(pki.wrong_name)
     await server.start()
     client = CstaClient("127.0.0.1", server.port, options=ClientOptions(
-        ssl=client_context(True, pki.ca), server_hostname="pbx.example.org", **FAST))
+        ssl=client_context(True, pki.ca), server_hostname="pbx.example.org", **QUICK_CLIENT))
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
         assert client.state == "up"
@@ -371,7 +371,7 @@ async def test_tls_client_against_a_plain_tcp_port_is_a_clear_error(pki):
     server = SwitchServer(port=0, devices="100-101")
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
-                        options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                        options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
     try:
         with pytest.raises(ConnectError) as info:
             await asyncio.wait_for(client.connect(), TIMEOUT)
@@ -385,12 +385,57 @@ async def test_insecure_accepts_an_untrusted_certificate(pki):
     server = tls_server(pki.untrusted)
     await server.start()
     client = CstaClient("127.0.0.1", server.port,
-                        options=ClientOptions(ssl=client_context(True, verify=False), **FAST))
+                        options=ClientOptions(ssl=client_context(True, verify=False), **QUICK_CLIENT))
     try:
         await asyncio.wait_for(client.connect(), TIMEOUT)
         assert client.state == "up"
     finally:
         await asyncio.wait_for(client.close(), TIMEOUT)
+        await server.stop()
+
+
+async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    got = bytearray()
+
+    async def loop() -> None:
+        while True:
+            try:
+                data = await reader.read(65536)
+            except ConnectionError:
+                return
+            if not data:
+                return
+            got.extend(data)
+
+    await asyncio.wait_for(loop(), TIMEOUT)
+    return bytes(got)
+
+
+async def test_a_stalled_handshake_is_dropped_after_the_association_timeout(pki):
+    """A peer that opens TCP to the TLS port and never sends its ClientHello is dropped
+    (the handshake has association_timeout too); it never becomes a link."""
+    server = tls_server(pki.good, association_timeout=0.3)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await _closed_by_server(reader) == b""
+        writer.close()
+        assert server._link_ids == 0
+    finally:
+        await server.stop()
+
+
+async def test_a_tls_peer_that_does_not_log_in_is_closed(pki):
+    """After a good handshake, the association deadline holds as on plain TCP."""
+    server = tls_server(pki.good, association_timeout=0.3)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=client_context(True, verify=False))
+        await server.wait_for(lambda: server.links_timed_out == 1, TIMEOUT)
+        assert await _closed_by_server(reader) == b""
+        writer.close()
+    finally:
         await server.stop()
 
 
@@ -505,7 +550,7 @@ async def test_sim_command_speaks_tls(pki):
         assert "(TLS)" in line
         port = int(line.split("listening on 127.0.0.1:")[1].split()[0].rstrip(";"))
         client = CstaClient("127.0.0.1", port,
-                            options=ClientOptions(ssl=client_context(True, pki.ca), **FAST))
+                            options=ClientOptions(ssl=client_context(True, pki.ca), **QUICK_CLIENT))
         await asyncio.wait_for(client.connect(), TIMEOUT)
         assert client.state == "up"
         await asyncio.wait_for(client.close(), TIMEOUT)

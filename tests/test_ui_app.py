@@ -29,13 +29,12 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QPushButton, QVBoxLayout,
 from cstapopup.calls.demo import DEMO_HISTORY_FILE
 from cstapopup.calls.desk import Desk
 from cstapopup.calls.model import Direction, Outcome
-from cstapopup.csta.client import ClientOptions
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import Settings
 from cstapopup.ui.controller import AppController, AppOptions
 
-FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.3, connect_timeout=3.0,
-                     request_timeout=3.0)
+from .client_helpers import fast_options
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -163,7 +162,7 @@ async def app(tmp_path: Path, settings: dict[str, Any] | None = None, **kwargs: 
         else folder / "config.toml"
     prompts: list[AppController] = []
     kwargs.setdefault("show_window", False)   # the window would take the focus at start
-    options = AppOptions(settings_path=settings_path, data_dir=folder, client_options=FAST,
+    options = AppOptions(settings_path=settings_path, data_dir=folder, client_options=fast_options(),
                          **{k: v for k, v in kwargs.items() if k in AppOptions.__dataclass_fields__})
     controller = AppController(
         options, first_run_prompt=kwargs.get("first_run_prompt", prompts.append),

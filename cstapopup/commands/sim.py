@@ -24,6 +24,7 @@ EXIT_PORT_IN_USE = 4
 
 def add_parser(sub: Any) -> None:
     from cstapopup.csta.switch.scenarios import SCENARIOS
+    from cstapopup.csta.switch.server import DEFAULT_ASSOCIATION_TIMEOUT, DEFAULT_MAX_PENDING_LINKS
 
     names = ", ".join(SCENARIOS)
     p = sub.add_parser(
@@ -70,6 +71,13 @@ def add_parser(sub: Any) -> None:
                    help="hipath (default): every tagged field in the form a HiPath sends it; "
                    "alternate: each in its other tag form (implicit for explicit and the "
                    "reverse), to check that a client takes both")
+    p.add_argument("--association-timeout", type=float, default=DEFAULT_ASSOCIATION_TIMEOUT,
+                   metavar="SECONDS",
+                   help="close a connection that has not logged in within SECONDS "
+                   f"(default {DEFAULT_ASSOCIATION_TIMEOUT:g})")
+    p.add_argument("--max-pending", type=int, default=DEFAULT_MAX_PENDING_LINKS, metavar="N",
+                   help="connections that may wait to log in at the same time; more are "
+                   f"closed at once (default {DEFAULT_MAX_PENDING_LINKS})")
     p.set_defaults(func=run)
 
 
@@ -123,6 +131,10 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
         raise UsageError("--speed and --rate must be positive")
     if args.max_links < 1:
         raise UsageError("--max-links must be at least 1")
+    if not args.association_timeout > 0:
+        raise UsageError("--association-timeout must be positive")
+    if args.max_pending < 1:
+        raise UsageError("--max-pending must be at least 1")
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be 0..65535")
     start = None
@@ -148,7 +160,8 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             max_links=args.max_links, scenario=args.scenario, scenario_device=args.scenario_device,
             demo=args.demo, rate=args.rate, speed=args.speed, seed=args.seed, clock_start=start,
             forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls,
-            tag_form=getattr(args, "tag_form", "hipath"))
+            tag_form=getattr(args, "tag_form", "hipath"),
+            association_timeout=args.association_timeout, max_pending_links=args.max_pending)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

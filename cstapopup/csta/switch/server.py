@@ -49,6 +49,19 @@ DEFAULT_MAX_WRITE_BUFFER = 1 << 20
 #: Closing at once, with bytes from the client still unread, would make the kernel send a
 #: reset that can destroy the last APDU before the client reads it.
 LINGER_SECONDS = 2.0
+#: Real seconds a new connection has to get its association accepted.  A peer that says
+#: nothing, sends half an AARQ or trickles a byte now and then is closed when they are up, so
+#: that it cannot hold a socket and its buffers for ever (slowloris).
+DEFAULT_ASSOCIATION_TIMEOUT = 5.0
+#: Connections not (yet) associated, at most: a new one beyond them is accepted and closed at
+#: once, so that a flood of idle sockets costs little and never starves the associated links.
+DEFAULT_MAX_PENDING_LINKS = 16
+#: What a peer may send before its association is accepted.  An AARQ is about 60 bytes (a few
+#: hundred with a very long password); a peer sending more is not a CSTA client.
+MAX_PRE_ASSOCIATION_BYTES = 4096
+#: A burst of refused connections is logged once when it starts, and summed up once no
+#: connection has been refused for this long (real seconds).
+REFUSAL_QUIET_SECONDS = 5.0
 
 
 @dataclass(eq=False)
@@ -66,6 +79,10 @@ class Link:
     #: Our SystemStatus invokes not yet answered: invoke id -> loop time sent.
     status_sent: dict[int, float] = field(default_factory=dict)
     bytes_ignored: int = 0
+    #: Bytes received while not associated (bounded by MAX_PRE_ASSOCIATION_BYTES).
+    bytes_before_association: int = 0
+    #: Closes the link if it is not associated in time (None once associated or closed).
+    deadline: asyncio.TimerHandle | None = None
 
     @property
     def associated(self) -> bool:
@@ -83,7 +100,7 @@ class _LinkProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.link = self.server._link_opened(transport)
+        self.link = self.server._link_opened(transport)  # None: refused and closed
 
     def data_received(self, data: bytes) -> None:
         if self.link is not None:
@@ -115,6 +132,16 @@ class SwitchServer:
     `cstapopup.csta.tlsconfig.server_context`) to speak TLS instead of plain TCP.
     `tag_form`: "hipath" (every tagged field as a HiPath sends it) or "alternate" (each in
     its other tag form), see `SwitchSession`.
+
+    Traffic starts when the server starts, unless `hold_traffic`: then the demo waits for
+    `start_traffic()` (a test that must see every call from its first event monitors first).
+
+    Exposed to the network: a connection must have its association accepted within
+    `association_timeout` real seconds (None: no limit; with TLS the handshake has as long
+    again) and may send at most MAX_PRE_ASSOCIATION_BYTES before; at most
+    `max_pending_links` connections wait for their association, and a new one beyond them
+    is accepted and closed at once (logged once per burst; `connections_refused` counts
+    them, `links_timed_out` the links closed for want of an association).
 
     Test options: `periodic_system_status` (seconds between SystemStatus invokes to every
     link), `status_timeout` (drop a link whose client leaves a SystemStatus unanswered that
@@ -158,6 +185,9 @@ class SwitchServer:
         trace: bool = False,
         ssl: SSLContext | None = None,
         tag_form: str = "hipath",
+        hold_traffic: bool = False,
+        association_timeout: float | None = DEFAULT_ASSOCIATION_TIMEOUT,
+        max_pending_links: int = DEFAULT_MAX_PENDING_LINKS,
     ) -> None:
         if tag_form not in codec.TAG_FORMS:
             raise ValueError(f"tag_form must be one of {', '.join(codec.TAG_FORMS)}")
@@ -171,6 +201,12 @@ class SwitchServer:
         if max_links < 1:
             raise ValueError("max_links must be at least 1")
         self.max_links = max_links
+        if association_timeout is not None and not association_timeout > 0:
+            raise ValueError("association_timeout must be positive (or None)")
+        if max_pending_links < 1:
+            raise ValueError("max_pending_links must be at least 1")
+        self.association_timeout = association_timeout
+        self.max_pending_links = max_pending_links
         if scenario is not None:
             if scenario not in SCENARIOS:
                 raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -203,6 +239,8 @@ class SwitchServer:
         self.first_invoke_id = first_invoke_id
         self.max_write_buffer = max_write_buffer
         self.trace = trace
+        self.hold_traffic = hold_traffic
+        self._traffic_started = False
 
         self._links: dict[int, Link] = {}
         self._link_ids = 0
@@ -214,6 +252,16 @@ class SwitchServer:
         self._tasks: list[asyncio.Task[Any]] = []
         self._changed: asyncio.Event | None = None
         self._scenario_run: ScriptHandle | None = None
+        #: Ids of the open links not (yet) associated: the ones `max_pending_links` counts.
+        self._pending_links: set[int] = set()
+        self._refused_in_burst = 0
+        self._last_refusal = 0.0
+        self._burst_timer: asyncio.TimerHandle | None = None
+        self.refusal_quiet = REFUSAL_QUIET_SECONDS
+        #: Connections closed at once because `max_pending_links` were waiting.
+        self.connections_refused = 0
+        #: Links closed because their association did not come in time.
+        self.links_timed_out = 0
         #: Completed scenario runs (for tests: wait until it grows).
         self.scenario_runs = 0
         self.events_sent = 0
@@ -234,9 +282,13 @@ class SwitchServer:
             self._own_record_file = True
         elif self._record_target is not None:
             self._record_file = self._record_target
+        # A TLS peer that stalls its handshake is never seen by _LinkProtocol: asyncio
+        # drops it after this long.
+        handshake_timeout = self.association_timeout if self.ssl is not None else None
         try:
             self._server = await loop.create_server(
-                lambda: _LinkProtocol(self), self.host, self.port, ssl=self.ssl)
+                lambda: _LinkProtocol(self), self.host, self.port, ssl=self.ssl,
+                ssl_handshake_timeout=handshake_timeout)
         except BaseException:
             self._close_record()
             raise
@@ -244,18 +296,30 @@ class SwitchServer:
         self._tasks.append(loop.create_task(self.scheduler.run(), name="switch traffic"))
         if self.periodic_system_status or self.status_timeout:
             self._tasks.append(loop.create_task(self._status_loop(), name="switch status"))
-        if self.demo is not None:
-            self.demo.start()
-            log.info("demo traffic: %.3g calls per minute, seed %d", self.demo.rate, self.demo.seed)
         log.info("listening on %s:%d%s; devices %s; trunks %s; at most %d links",
                  self.host, self.port, " (TLS)" if self.ssl is not None else "",
                  _ranges(self.model.devices), _ranges(self.model.trunks), self.max_links)
+        if not self.hold_traffic:
+            self.start_traffic()
         if self.scenario:
             log.info("scenario %s starts when a client monitors %s",
                      self.scenario, self.scenario_device)
 
+    def start_traffic(self) -> None:
+        """Start the demo traffic (at once unless `hold_traffic`; later calls do nothing).
+        Scenarios do not wait for it: they start when their device is monitored."""
+        if self._traffic_started:
+            return
+        self._traffic_started = True
+        if self.demo is not None:
+            self.demo.start()
+            log.info("demo traffic: %.3g calls per minute, seed %d", self.demo.rate, self.demo.seed)
+
     async def stop(self) -> None:
         """Close every link, stop the traffic, close the record file."""
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -418,7 +482,10 @@ class SwitchServer:
 
     # Links --------------------------------------------------------------------------------
 
-    def _link_opened(self, transport: asyncio.Transport) -> Link:
+    def _link_opened(self, transport: asyncio.Transport) -> Link | None:
+        if len(self._pending_links) >= self.max_pending_links:
+            self._refuse(transport)
+            return None
         self._link_ids += 1
         link_id = self._link_ids
         peer = _peer(transport)
@@ -429,6 +496,10 @@ class SwitchServer:
             say=lambda text, i=link_id, p=peer: log.info("link %d from %s: %s", i, p, text))
         link = Link(link_id, peer, session, transport, silent=self._silent_all)
         self._links[link_id] = link
+        self._pending_links.add(link_id)
+        if self.association_timeout is not None:
+            link.deadline = asyncio.get_running_loop().call_later(
+                self.association_timeout, self._association_overdue, link)
         log.info("link %d from %s: connected", link_id, peer)
         self._notify()
         return link
@@ -440,6 +511,15 @@ class SwitchServer:
             link.bytes_ignored += len(data)
             self._notify()
             return
+        if not link.associated:
+            # Checked before the bytes reach the frame reader: a peer that has not logged in
+            # makes the switch hold no more than this.
+            link.bytes_before_association += len(data)
+            if link.bytes_before_association > MAX_PRE_ASSOCIATION_BYTES:
+                log.warning("link %d from %s: %d bytes and no association; closing", link.id,
+                            link.peer, link.bytes_before_association)
+                link.transport.abort()
+                return
         try:
             link.session.receive_data(data)
         except Exception:
@@ -456,9 +536,59 @@ class SwitchServer:
         if link.closed:
             return
         link.closed = True
+        self._association_settled(link)
         link.session.connection_lost()
         self._links.pop(link.id, None)
         log.info("link %d: closed%s", link.id, f" ({exc})" if exc else "")
+        self._notify()
+
+    def _association_settled(self, link: Link) -> None:
+        """The link has associated or is closed: it no longer waits for its association."""
+        self._pending_links.discard(link.id)
+        if link.deadline is not None:
+            link.deadline.cancel()
+            link.deadline = None
+
+    def _association_overdue(self, link: Link) -> None:
+        link.deadline = None
+        if link.closed or link.associated or link.ending:
+            return  # an ending link is closed by its linger timer
+        assert self.association_timeout is not None
+        if link.silent:
+            # A silent (hung) switch closes nothing: look again later.
+            link.deadline = asyncio.get_running_loop().call_later(
+                self.association_timeout, self._association_overdue, link)
+            return
+        self.links_timed_out += 1
+        log.info("link %d from %s: no association within %.3g s; closing", link.id, link.peer,
+                 self.association_timeout)
+        link.transport.abort()
+
+    def _refuse(self, transport: asyncio.Transport) -> None:
+        """Close a connection beyond `max_pending_links` at once; log once per burst."""
+        peer = _peer(transport)
+        transport.abort()
+        self.connections_refused += 1
+        loop = asyncio.get_running_loop()
+        self._last_refusal = loop.time()
+        if self._refused_in_burst == 0:
+            log.warning("%d connections are waiting for their association: closing new ones "
+                        "at once (the first from %s)", len(self._pending_links), peer)
+            self._burst_timer = loop.call_later(self.refusal_quiet, self._refusal_burst_over)
+        self._refused_in_burst += 1
+        self._notify()
+
+    def _refusal_burst_over(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_refusal
+        if quiet < self.refusal_quiet:
+            self._burst_timer = loop.call_later(self.refusal_quiet - quiet,
+                                                self._refusal_burst_over)
+            return
+        self._burst_timer = None
+        log.warning("%d connections were closed at once in that burst; it is over",
+                    self._refused_in_burst)
+        self._refused_in_burst = 0
         self._notify()
 
     def _write(self, link: Link) -> None:
@@ -535,6 +665,9 @@ class SwitchServer:
         return others < self.max_links
 
     def associated(self, session: SwitchSession) -> None:
+        link = self._links.get(session.link_id)
+        if link is not None:
+            self._association_settled(link)
         self._notify()
 
     def is_monitorable(self, device: str) -> bool:
