@@ -125,8 +125,9 @@ def test_a_call_answered_at_the_own_phone(tmp_path):
     assert seen.calls[-1].outcome is Outcome.ANSWERED
 
 
-def test_a_known_caller_has_name_company_and_a_filled_crm_address(tmp_path, phonebook):
+async def test_a_known_caller_has_name_company_and_a_filled_crm_address(tmp_path, phonebook):
     desk, seen = make_desk(tmp_path, books=[phonebook], crm="https://crm/?q={number}&n={name}")
+    await desk.recorder.phonebook.wait_idle(10.0)   # the book loads in the background
     seq = es.Sequence(["100"])
     es.incoming_missed(seq)
     feed(desk, seq)
@@ -139,6 +140,28 @@ def test_a_known_caller_has_name_company_and_a_filled_crm_address(tmp_path, phon
     assert last.state is PopupState.MISSED and last.accent == "missed"
     assert last.state_text == "Missed" and last.actions == {Action.COPY_NUMBER, Action.OPEN_CRM}
     assert seen.badges[-1] == 1
+    desk.close()
+
+
+async def test_a_popup_opened_while_the_phone_book_loads_gets_its_name_when_it_is_read(
+        tmp_path, phonebook):
+    """The phone book is read in the background: a call that rings before it is read shows
+    its number, and its name as soon as the book is there (no restart, no new event)."""
+    desk, seen = make_desk(tmp_path, books=[phonebook])
+    book = desk.recorder.phonebook
+    assert not book.ready
+    seq = es.Sequence(["100"])
+    es.incoming_answered(seq)
+    first = seq.items[0]
+    assert first.event.name == "delivered"
+    desk.on_event(first.monitor, first.event, first.received_at)
+    (opened,) = seen.opened
+    assert opened.name is None and opened.title == "089 1234567"
+    await book.wait_idle(10.0)
+    assert book.ready
+    await until(lambda: seen.last(opened.key).name == "Anna Schmidt")
+    assert seen.last(opened.key).company == "Schmidt & Partner"
+    desk.close()
 
 
 def test_a_withheld_number_has_nothing_to_copy(tmp_path):

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from cstapopup.settings import ConnectionParameters
 
 from .model import Call
 from .numbers import NumberingPlan
+from .phonebook import PhonebookStatus
 from .recorder import Recorder, RecorderChanges
 from .store import HistoryError
 from .views import (
@@ -208,6 +209,7 @@ class Desk:
         self._lost_notified = False
         self._monitor_notified: set[str] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+        self._book_errors: tuple[str, ...] = ()
 
     # -- the history ----------------------------------------------------------------------
 
@@ -247,9 +249,37 @@ class Desk:
             self._phonebook_notice()
 
     def _phonebook_notice(self) -> None:
+        """Follow the phone book, which loads in the background: its errors are told when a
+        load ends (not at start, before anything was read), and popups that show only a
+        number are looked up again once the names are there."""
         book = self.recorder.phonebook if self.recorder is not None else None
-        if book is not None and book.errors:
+        self._book_errors = ()
+        if book is None:
+            return
+        add_listener = getattr(book, "add_listener", None)
+        if add_listener is not None:
+            add_listener(self._on_phonebook)
+        elif book.errors:   # a phone book read at once (tools, tests)
             self._notice("Phone book", "\n".join(book.errors[:5]), Level.WARNING)
+
+    def _on_phonebook(self, status: PhonebookStatus) -> None:
+        if self.recorder is None or status is None:
+            return
+        errors = tuple(status.errors)
+        if errors and errors != self._book_errors:
+            self._notice("Phone book", "\n".join(errors[:5]), Level.WARNING)
+        self._book_errors = errors
+        now = self._clock()
+        for key, popup in list(self._popups.items()):
+            number = popup.call.remote_number
+            if popup.caller.name is not None or popup.call.remote_kind != "number" or not number:
+                continue
+            match = self.recorder.lookup(number)
+            if match is None:
+                continue
+            popup.caller = replace(popup.caller, name=match.contact.name or None,
+                                   company=match.contact.company or None)
+            self._show(key, popup, now, new=False)
 
     def display_number(self, number: str) -> str:
         """A number from the PBX as people read it ("089 1234567")."""

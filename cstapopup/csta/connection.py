@@ -330,7 +330,7 @@ class ClientConnection:
                 log.warning("undecodable %s event (cross-ref %s, call %s) passed on as such: "
                             "%s; APDU %s", ev.event_type or ev.category or "?",
                             ev.cross_ref_id.hex() or "?", ev.connection or "?", ev.reason,
-                            data.hex(" "))
+                            _hex_head(data))
             return [EventReceived(apdu.invoke_id, apdu.event)]
         if isinstance(apdu, codec.AssociationResponse):
             if self.state is not LinkState.ASSOCIATING:
@@ -389,6 +389,17 @@ class ClientConnection:
             self._to(LinkState.UP)
             return [LinkUp()]
         return []
+
+
+#: Bytes of an undecodable APDU shown in the log: enough to see its structure, while a hostile
+#: 32 KB frame does not become a 96 KB log line (the event itself keeps all of them).
+LOGGED_BYTES = 512
+
+
+def _hex_head(data: bytes) -> str:
+    if len(data) <= LOGGED_BYTES:
+        return data.hex(" ")
+    return f"{data[:LOGGED_BYTES].hex(' ')} ... ({len(data)} bytes in all)"
 
 
 def _peek_invoke_id(data: bytes) -> int | None:
