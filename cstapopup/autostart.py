@@ -13,10 +13,11 @@ import os
 import plistlib
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
+
+from cstapopup.csta.fileio import write_atomically
 
 APP_NAME = "cstapopup"
 DESKTOP_FILE_NAME = "cstapopup.desktop"
@@ -100,7 +101,7 @@ class XdgAutostart:
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path, text.encode("utf-8"), mode=0o644)
+            write_atomically(self.path, text.encode("utf-8"), mode=0o644)
         except OSError as exc:
             raise AutostartError(f"could not write {self.path}: {exc.strerror or exc}") from exc
 
@@ -215,7 +216,7 @@ class LaunchAgent:
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path, plistlib.dumps(plist), mode=0o644)
+            write_atomically(self.path, plistlib.dumps(plist), mode=0o644)
         except OSError as exc:
             raise AutostartError(f"could not write {self.path}: {exc.strerror or exc}") from exc
 
@@ -257,19 +258,3 @@ def disable() -> None:
 
 def is_enabled() -> bool:
     return login_item().is_enabled()
-
-
-def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if os.name == "posix":
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

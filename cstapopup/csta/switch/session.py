@@ -37,6 +37,7 @@ from cstapopup.csta.codec import (
     ReturnResult,
     UniversalFailure,
 )
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
 from cstapopup.csta.events import CallEvent, CstaEvent
 
 from .model import SwitchError
@@ -135,8 +136,8 @@ class SwitchSession:
         backend: SessionBackend,
         *,
         link_id: int = 1,
-        user: str = "AMHOST",
-        password: str = "77777",
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
         first_invoke_id: int = 1,
         max_frame: int = framing.DEFAULT_MAX_LENGTH,
         trace: Callable[[str, bytes, codec.Apdu | None], None] | None = None,
@@ -292,7 +293,7 @@ class SwitchSession:
         if raw[:1] == b"\xa1":
             try:
                 alt, envelope = codec.spec().decode("ROSEapdu", raw)
-            except Exception:  # noqa: BLE001 - asn1tools raises assorted errors on bad input
+            except Exception:
                 envelope = None
             if envelope is not None and alt == "invoke":
                 log.info("link %d: invoke %s (operation %s) has an undecodable argument: %s",
