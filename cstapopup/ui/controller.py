@@ -35,6 +35,7 @@ from cstapopup.calls.recorder import Recorder
 from cstapopup.calls.store import HistoryError, default_path
 from cstapopup.csta.client import ClientOptions, CstaClientError, LinkDownError
 from cstapopup.csta.events import ConnectionId, CstaEvent, DeliveredEvent, DeviceId
+from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import (
     PASSWORD_STORAGE_NONE,
@@ -369,6 +370,7 @@ class AppController(QObject):
     async def _start_simulator(self) -> None:
         demo = self.mode == DEMO
         self.server = SwitchServer(host="127.0.0.1", port=0, devices=DEMO_DEVICES, demo=demo,
+                                   phonebook=load_phonebook(resources.demo_phonebooks()),
                                    rate=self.options.rate, seed=self.options.seed,
                                    speed=self.options.speed)
         await self.server.start()
