@@ -26,8 +26,10 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from cstapopup import resources
 from cstapopup.calls.model import Direction, Outcome
 from cstapopup.csta.client import ClientOptions
+from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import Settings
 from cstapopup.ui.controller import DEMO_HISTORY_FILE, AppController, AppOptions
@@ -446,6 +448,7 @@ def test_demo_mode_leaves_the_users_settings_and_history_alone(run, tmp_path):
             await until(lambda: c.link_state[0] == "demo", c.link_state_changed, timeout=15)
             assert "demo mode" in c.tray.tooltip()
             assert c.link.params.port == c.server.port and c.monitored[0] == "100"
+            assert c.server.demo.numbers.phonebook == load_phonebook(resources.demo_phonebooks()) != []
             shown = Recorder(c.popups.shown)
             await shown.wait(timeout=30)
             assert c.recorder.store.path == tmp_path / "app" / DEMO_HISTORY_FILE
