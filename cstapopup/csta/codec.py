@@ -546,10 +546,16 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
 TAG_FORMS = ("hipath", "alternate")
 
 
+def check_tag_form(tag_form: str) -> str:
+    """`tag_form`, if it is one of TAG_FORMS; ValueError otherwise."""
+    if tag_form not in TAG_FORMS:
+        raise ValueError(f"tag_form must be one of {', '.join(TAG_FORMS)}, not {tag_form!r}")
+    return tag_form
+
+
 def compile_spec(tag_form: str = "hipath") -> Any:
     """Compile the modules from their text (slow: a few hundred milliseconds)."""
-    if tag_form not in TAG_FORMS:
-        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    check_tag_form(tag_form)
     from asn1tools.codecs import constraints_checker, type_checker
     from asn1tools.compiler import Specification
 
@@ -586,6 +592,7 @@ def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
     """The compiled spec: a verified file beside the ASN.1 modules (what an installer
     shipped) or in the configured cache folder, else compiled (and then stored in the cache
     folder, if one is configured).  A file that fails a check is logged and ignored."""
+    check_tag_form(tag_form)
     if not use_cache:
         return compile_spec(tag_form)
     key = _spec_file_key(tag_form)
@@ -628,6 +635,7 @@ _ALTERNATE_SPEC: Any = None
 
 
 def spec() -> Any:
+    """The compiled spec this process uses (loaded the first time: see `load_spec`)."""
     global _SPEC
     if _SPEC is None:
         _SPEC = load_spec()
@@ -639,8 +647,7 @@ def spec_for(tag_form: str = "hipath") -> Any:
     global _ALTERNATE_SPEC
     if tag_form == "hipath":
         return spec()
-    if tag_form != "alternate":
-        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    check_tag_form(tag_form)
     if _ALTERNATE_SPEC is None:
         _ALTERNATE_SPEC = load_spec(tag_form="alternate")
     return _ALTERNATE_SPEC

@@ -163,9 +163,7 @@ class SwitchServer:
         ssl: SSLContext | None = None,
         tag_form: str = "hipath",
     ) -> None:
-        if tag_form not in codec.TAG_FORMS:
-            raise ValueError(f"tag_form must be one of {', '.join(codec.TAG_FORMS)}")
-        self.tag_form = tag_form
+        self.tag_form = codec.check_tag_form(tag_form)
         self.host = host
         self.ssl = ssl
         self.port = port

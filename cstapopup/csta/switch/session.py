@@ -148,9 +148,7 @@ class SwitchSession:
         (None when undecodable); `say` a plain-words line about what happens on the link.
         `tag_form`: "hipath" sends every tagged field as a HiPath does (protocol facts §4, §6),
         "alternate" in the other tag form (codec.TAG_FORMS), to test clients against both."""
-        if tag_form not in codec.TAG_FORMS:
-            raise ValueError(f"tag_form must be one of {codec.TAG_FORMS}, not {tag_form!r}")
-        self.tag_form = tag_form
+        self.tag_form = codec.check_tag_form(tag_form)
         self.backend = backend
         self.link_id = link_id
         self._user = user
