@@ -17,13 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
+from cstapopup import APP_NAME
 from cstapopup.csta.fileio import write_atomically
 
-APP_NAME = "cstapopup"
-DESKTOP_FILE_NAME = "cstapopup.desktop"
+DESKTOP_FILE_NAME = f"{APP_NAME}.desktop"
 #: The Run value's name under HKCU\Software\Microsoft\Windows\CurrentVersion\Run.
 WINDOWS_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
-WINDOWS_VALUE_NAME = "cstapopup"
+WINDOWS_VALUE_NAME = APP_NAME
 #: launchd label; also the plist's file name.
 LAUNCH_AGENT_LABEL = "io.github.cstapopup"
 

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from cstapopup import __version__
+from cstapopup import APP_NAME, __version__
 from cstapopup.commands import COMMANDS
 from cstapopup.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -38,7 +38,7 @@ def cache_dir() -> Path:
         return Path(override).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("cstapopup", appauthor=False))
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 def configure_codec() -> None:

@@ -25,18 +25,18 @@ from urllib.parse import quote, urlsplit
 import platformdirs
 import tomli_w
 
+from cstapopup import APP_NAME
 from cstapopup.csta.defaults import DEFAULT_PORT, DEFAULT_USER
 from cstapopup.csta.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "cstapopup"
 CONFIG_FILE_NAME = "config.toml"
 #: Overrides the configuration directory (tests, portable installs, several profiles).
 CONFIG_DIR_ENV = "CSTAPOPUP_CONFIG_DIR"
 #: Where the password lives in the TOML file, only when `pbx.password_storage` is "plaintext".
 PLAINTEXT_PASSWORD_KEY = "pbx.password_plaintext"
-KEYRING_SERVICE = "cstapopup"
+KEYRING_SERVICE = APP_NAME
 
 PASSWORD_STORAGE_KEYRING = "keyring"
 PASSWORD_STORAGE_PLAINTEXT = "plaintext"

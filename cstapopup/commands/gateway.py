@@ -64,9 +64,6 @@ def add_parser(sub: Any) -> None:
         "calls through it within the rights file.  See docs/mqtt.md.",
     )
     add_pbx_options(p)
-    p.add_argument("--tls", action="store_true", help="encrypt the PBX link with TLS")
-    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
-                   help="PEM file of the authority that signed the PBX's certificate (implies --tls)")
     p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
                    help="device(s) to monitor: 100, or a range 100-120, or 100,101,200-205 "
                    "(repeatable)")

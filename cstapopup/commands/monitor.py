@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import textwrap
@@ -71,7 +70,6 @@ def add_parser(sub: Any) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    env = os.environ
     add_pbx_options(p)
     p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
                    help="device to monitor (repeatable)")
@@ -81,12 +79,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--debug", action="store_true", help="hex wire trace of every frame on stderr")
     p.add_argument("--record", action="store_true", help="record the calls into the call history")
     p.add_argument("--db", default=None, help="history database file (implies --record)")
-    p.add_argument("--tls", action="store_true",
-                   help="encrypt the link with TLS; the PBX's certificate is verified against the "
-                   "system's certificates or --ca-file")
-    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
-                   help="PEM file of the authority that signed the PBX's certificate "
-                   "(implies --tls; default $CSTAPOPUP_CA_FILE)")
     p.add_argument("--insecure", action="store_true",
                    help="TLS without verifying the PBX's certificate (implies --tls; "
                    "for tests only: anyone on the way can pose as the PBX)")

@@ -20,8 +20,8 @@ PASSWORD_ENV = "CSTAPOPUP_PASSWORD"
 
 
 def add_pbx_options(p: argparse.ArgumentParser) -> None:
-    """--host --port --user --password --ask-password (defaults from the environment, else the
-    factory defaults)."""
+    """--host --port --user --password --ask-password --tls --ca-file (defaults from the
+    environment, else the factory defaults)."""
     env = os.environ
     p.add_argument("--host", default=env.get("CSTAPOPUP_HOST", DEFAULT_HOST),
                    help=f"PBX address (default $CSTAPOPUP_HOST, else {DEFAULT_HOST}: a local "
@@ -36,6 +36,12 @@ def add_pbx_options(p: argparse.ArgumentParser) -> None:
                    "prefer --ask-password or the variable: an option shows in the process list")
     p.add_argument("--ask-password", action="store_true",
                    help="prompt for the PBX password (not echoed)")
+    p.add_argument("--tls", action="store_true",
+                   help="encrypt the PBX link with TLS; the PBX's certificate is verified "
+                   "against the system's certificates or --ca-file")
+    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
+                   help="PEM file of the authority that signed the PBX's certificate "
+                   "(implies --tls; default $CSTAPOPUP_CA_FILE)")
 
 
 def pbx_password(args: argparse.Namespace) -> str:
