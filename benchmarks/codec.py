@@ -39,8 +39,9 @@ TRANSFERRED = bytes.fromhex(
 # In a fresh interpreter: import asn1tools (the cached spec is made of its classes), import
 # the codec module (our event classes and tables), then have the compiled spec.
 LOAD_SNIPPET = (
-    "import time; t0=time.perf_counter(); import asn1tools; t1=time.perf_counter(); "
-    "from cstapopup.csta import codec; t2=time.perf_counter(); codec.spec(); "
+    "import sys, time; t0=time.perf_counter(); import asn1tools; t1=time.perf_counter(); "
+    "from cstapopup.csta import codec; t2=time.perf_counter(); "
+    "codec.configure(cache_dir=sys.argv[1]); codec.spec(); "
     "t3=time.perf_counter(); print(t1-t0, t2-t1, t3-t2)"
 )
 
@@ -48,8 +49,8 @@ LOAD_SNIPPET = (
 def spec_load_seconds(cache_dir: str) -> tuple[float, float, float]:
     """(import asn1tools, import the codec module, load or compile the spec) in seconds, in a
     fresh interpreter."""
-    env = dict(os.environ, CSTAPOPUP_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET], env=env, check=True,
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET, cache_dir], env=env, check=True,
                          capture_output=True, text=True)
     a, b, c = (float(x) for x in out.stdout.split())
     return a, b, c

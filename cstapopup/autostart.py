@@ -13,16 +13,17 @@ import os
 import plistlib
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
-APP_NAME = "cstapopup"
-DESKTOP_FILE_NAME = "cstapopup.desktop"
+from cstapopup import APP_NAME
+from cstapopup.csta.fileio import write_atomically
+
+DESKTOP_FILE_NAME = f"{APP_NAME}.desktop"
 #: The Run value's name under HKCU\Software\Microsoft\Windows\CurrentVersion\Run.
 WINDOWS_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
-WINDOWS_VALUE_NAME = "cstapopup"
+WINDOWS_VALUE_NAME = APP_NAME
 #: launchd label; also the plist's file name.
 LAUNCH_AGENT_LABEL = "io.github.cstapopup"
 
@@ -74,7 +75,27 @@ def exec_line(command: list[str]) -> str:
             .replace("\t", "\\t").replace("\r", "\\r"))
 
 
-class XdgAutostart:
+class _FileLoginItem:
+    """A login item that is one file at `path`: written whole (world-readable, as the login
+    manager reads it), removed to disable."""
+
+    path: Path
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, data, mode=0o644)
+        except OSError as exc:
+            raise AutostartError(f"could not write {self.path}: {exc.strerror or exc}") from exc
+
+    def disable(self) -> None:
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise AutostartError(f"could not remove {self.path}: {exc.strerror or exc}") from exc
+
+
+class XdgAutostart(_FileLoginItem):
     """$XDG_CONFIG_HOME/autostart/cstapopup.desktop (freedesktop Desktop Application Autostart)."""
 
     def __init__(self, config_home: Path | None = None) -> None:
@@ -98,17 +119,7 @@ class XdgAutostart:
             "Categories=Office;Telephony;\n"
             "X-GNOME-Autostart-enabled=true\n"
         )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path, text.encode("utf-8"), mode=0o644)
-        except OSError as exc:
-            raise AutostartError(f"could not write {self.path}: {exc.strerror or exc}") from exc
-
-    def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise AutostartError(f"could not remove {self.path}: {exc.strerror or exc}") from exc
+        self._write(text.encode("utf-8"))
 
     def is_enabled(self) -> bool:
         try:
@@ -192,7 +203,7 @@ class WindowsRunKey:
 
 # --- macOS (untested here) -----------------------------------------------------------------
 
-class LaunchAgent:
+class LaunchAgent(_FileLoginItem):
     """~/Library/LaunchAgents/io.github.cstapopup.plist, loaded by launchd at the next login.
 
     Written from Apple's launchd.plist documentation; not run on macOS in this project's tests.
@@ -213,17 +224,7 @@ class LaunchAgent:
             "LimitLoadToSessionType": "Aqua",
             "ProcessType": "Interactive",
         }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path, plistlib.dumps(plist), mode=0o644)
-        except OSError as exc:
-            raise AutostartError(f"could not write {self.path}: {exc.strerror or exc}") from exc
-
-    def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise AutostartError(f"could not remove {self.path}: {exc.strerror or exc}") from exc
+        self._write(plistlib.dumps(plist))
 
     def is_enabled(self) -> bool:
         try:
@@ -257,19 +258,3 @@ def disable() -> None:
 
 def is_enabled() -> bool:
     return login_item().is_enabled()
-
-
-def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if os.name == "posix":
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

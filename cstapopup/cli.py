@@ -1,23 +1,58 @@
-"""The one entry point, `cstapopup`, with its subcommands (see cstapopup/commands/)."""
+"""The one entry point, `cstapopup`, with its subcommands (see cstapopup/commands/).
+
+Without a subcommand it starts the desktop app, which needs the extra `cstapopup[app]` (Qt);
+the subcommands decode, monitor, sim and history need only the base install.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
+import os
 import sys
+from pathlib import Path
 
-from cstapopup import __version__
+from cstapopup import APP_NAME, __version__
 from cstapopup.commands import COMMANDS
+from cstapopup.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
 
-#: Exit codes shared by the commands.
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+#: Overrides where the compiled ASN.1 spec is cached (tests, portable installs).
+CACHE_DIR_ENV = "CSTAPOPUP_CACHE_DIR"
+
+#: What the desktop app imports beyond the base install: module -> distribution (the extra
+#: `app` in pyproject.toml).
+APP_MODULES = {"PySide6": "PySide6-Essentials", "qasync": "qasync", "keyring": "keyring",
+               "tomli_w": "tomli-w"}
 
 
 def _load(name: str):
     return importlib.import_module(f"cstapopup.commands.{COMMANDS[name]}")
+
+
+def cache_dir() -> Path:
+    """This user's cache folder for cstapopup: $CSTAPOPUP_CACHE_DIR, else the platform's."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def configure_codec() -> None:
+    """Let the protocol library keep its compiled ASN.1 spec in our cache folder: a later
+    start then reads it instead of compiling the modules (a few hundred milliseconds)."""
+    from cstapopup.csta import codec
+
+    codec.configure(cache_dir=cache_dir())
+
+
+def missing_app_modules() -> list[str]:
+    """The distributions of the extra `app` that cannot be imported here."""
+    return [dist for module, dist in APP_MODULES.items()
+            if importlib.util.find_spec(module) is None]
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -43,19 +78,32 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def run_app(argv: list[str]) -> int:
+    """The desktop app, or a message saying how to install it."""
+    missing = missing_app_modules()
+    if missing:
+        print("cstapopup: the desktop app needs the extra `app`, which is not installed "
+              f"(missing: {', '.join(missing)}).\nInstall it with:  pip install 'cstapopup[app]'"
+              "\nThe subcommands work without it: cstapopup decode | monitor | sim | history "
+              "(see `cstapopup --help`).", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app = importlib.import_module("cstapopup.ui.app")
+    except ModuleNotFoundError as exc:
+        if exc.name == "cstapopup.ui.app":
+            print("cstapopup: the desktop app is not built yet; try `cstapopup --help`",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    return int(app.main(argv) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         # No subcommand: the desktop app (it takes its own options, e.g. --demo).
-        try:
-            app = importlib.import_module("cstapopup.ui.app")
-        except ModuleNotFoundError as exc:
-            if exc.name == "cstapopup.ui.app":
-                print("cstapopup: the desktop app is not built yet; try `cstapopup --help`",
-                      file=sys.stderr)
-                return EXIT_USAGE
-            raise
-        return app.main(argv)
+        configure_codec()
+        return run_app(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -65,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    configure_codec()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -14,7 +14,6 @@ import os
 import re
 import string
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -26,15 +25,18 @@ from urllib.parse import quote, urlsplit
 import platformdirs
 import tomli_w
 
+from cstapopup import APP_NAME
+from cstapopup.csta.defaults import DEFAULT_PORT, DEFAULT_USER
+from cstapopup.csta.fileio import write_atomically
+
 log = logging.getLogger(__name__)
 
-APP_NAME = "cstapopup"
 CONFIG_FILE_NAME = "config.toml"
 #: Overrides the configuration directory (tests, portable installs, several profiles).
 CONFIG_DIR_ENV = "CSTAPOPUP_CONFIG_DIR"
 #: Where the password lives in the TOML file, only when `pbx.password_storage` is "plaintext".
 PLAINTEXT_PASSWORD_KEY = "pbx.password_plaintext"
-KEYRING_SERVICE = "cstapopup"
+KEYRING_SERVICE = APP_NAME
 
 PASSWORD_STORAGE_KEYRING = "keyring"
 PASSWORD_STORAGE_PLAINTEXT = "plaintext"
@@ -275,7 +277,7 @@ def check_host(host: str) -> None:
 
 def check_user(user: str) -> None:
     if not user:
-        raise SettingsError("the PBX needs a user name (usually AMHOST)")
+        raise SettingsError(f"the PBX needs a user name (usually {DEFAULT_USER})")
     if any(c.isspace() for c in user):
         raise SettingsError("the user name has no spaces")
 
@@ -345,10 +347,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("pbx.host", Kind.TEXT, "", "&Host",
            "Host name or IP address of the PBX's CSTA interface. Empty: not configured yet.",
            placeholder="e.g. 192.0.2.1", check=check_host),
-    Option("pbx.port", Kind.INT, 7001, "&Port",
-           "TCP port of the CSTA interface (HiPath: 7001).", minimum=1, maximum=65535),
-    Option("pbx.user", Kind.TEXT, "AMHOST", "&User",
-           "User name the PBX expects for CSTA applications (usually AMHOST).", check=check_user),
+    Option("pbx.port", Kind.INT, DEFAULT_PORT, "&Port",
+           f"TCP port of the CSTA interface (HiPath: {DEFAULT_PORT}).", minimum=1, maximum=65535),
+    Option("pbx.user", Kind.TEXT, DEFAULT_USER, "&User",
+           f"User name the PBX expects for CSTA applications (usually {DEFAULT_USER}).",
+           check=check_user),
     Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING, "Keep password &in",
            "Where the password is kept: the system keyring, the settings file in plain text "
            "(only after you confirm), or nowhere (you are asked at each start).",
@@ -482,38 +485,6 @@ def _move_aside(path: Path) -> Path:
         n += 1
     os.replace(path, target)
     return target
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and os.replace, so a crash or a full disk
-    leaves either the old file or the new one, never half of one. mkstemp makes it 0600."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if os.name == "posix":
-            os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if os.name == "posix":
-        # Make the rename itself durable.
-        try:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
 
 
 _FILE_HEADER = (
@@ -730,7 +701,7 @@ class Settings:
         """Write the file atomically (0600; the folder 0700 when this creates it)."""
         target = Path(path) if path is not None else self._path
         _ensure_dir(target.parent)
-        _write_atomically(target, self.to_toml().encode("utf-8"))
+        write_atomically(target, self.to_toml().encode("utf-8"))
         log.info("settings saved to %s", target)
         return target
 

@@ -1,7 +1,8 @@
 """What goes into the frozen app and what stays out: the data of cstapopup.spec, kept apart
 from PyInstaller so that tests/test_packaging.py can check it without building.
 
-Bundle layout it must agree with (the run-time lookups read sys._MEIPASS):
+Bundle layout it must agree with (the run-time lookups look beside their module, whose
+__file__ PyInstaller sets to its place in the bundle):
     cstapopup/csta/asn1/*.asn      codec.asn1_dir()
     cstapopup/resources/**         cstapopup.resources.resource_dir()
 """

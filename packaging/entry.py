@@ -40,9 +40,18 @@ def bundle_check() -> int:
         failures.append("ASN.1 modules not found inside the bundle")
     if meipass and not report["resource_dir"].startswith(meipass):
         failures.append("resources not found inside the bundle")
-    report["bundled_spec_cache"] = sorted(p.name for p in codec.asn1_dir().glob("*.pickle"))
+    report["bundled_spec_cache"] = sorted(p.name for p in codec.asn1_dir().glob("*.spec"))
+    # The shipped spec must pass the codec's checks (owner, mode, key, checksum) and be used:
+    # the first decode compiles nothing.
+    compiled = []
+    compile_spec = codec.compile_spec
+    codec.compile_spec = lambda *a, **kw: compiled.append(a) or compile_spec(*a, **kw)
     report["decode"] = type(codec.decode_apdu(bytes.fromhex("A10C020101020200D330030A0102"))
                             ).__name__
+    codec.compile_spec = compile_spec
+    report["spec_compiled"] = bool(compiled)
+    if meipass and compiled:
+        failures.append("the ASN.1 spec shipped in the bundle was not used (see the warning)")
 
     import phonenumbers  # its per-country metadata modules are imported lazily
 

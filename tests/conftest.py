@@ -10,3 +10,9 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 # Never touch the user's real history or settings from a test.
 os.environ.setdefault("CSTAPOPUP_DATA_DIR", tempfile.mkdtemp(prefix="cstapopup-test-data-"))
 os.environ.setdefault("CSTAPOPUP_CONFIG_DIR", tempfile.mkdtemp(prefix="cstapopup-test-config-"))
+
+# The library keeps no compiled spec unless told (the CLI tells it to use the cache dir
+# above); the in-process tests share that cache with the CLI processes they start.
+from cstapopup.csta import codec
+
+codec.configure(cache_dir=os.environ["CSTAPOPUP_CACHE_DIR"])

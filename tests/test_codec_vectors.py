@@ -241,7 +241,7 @@ def test_the_spec_in_use_has_the_fast_path_types(tmp_path, monkeypatch):
     written by a build without them once went on being used because the key only covered
     the module texts."""
     assert "DecodeOrderedDeliveredEvent" in codec.spec()._types
-    monkeypatch.setattr(codec, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(codec, "_cache_dir", tmp_path / "cache")
     first = codec.load_spec()              # compiles and writes the cache
     assert "DecodeOrderedDeliveredEvent" in codec.load_spec()._types   # read from the cache
     assert "DecodeOrderedDeliveredEvent" in first._types

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from cstapopup import resources
 from cstapopup.calls.recorder import Recorder
 from cstapopup.calls.store import HistoryStore
 from cstapopup.csta.client import CstaClient, MonitorEvent
+from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.model import CallRecord
 from cstapopup.csta.switch.server import SwitchServer
 
@@ -128,7 +130,7 @@ async def test_every_scenario_recorded_as_the_simulator_did_it(scenario, tmp_pat
 
 async def test_demo_run_of_500_calls_matches_the_ground_truth(tmp_path):
     server = SwitchServer(port=0, devices=DEVICES, demo=True, rate=60, speed=60, seed=7,
-                          phonebook=None, hold_traffic=True)
+                          phonebook=load_phonebook(resources.demo_phonebooks()), hold_traffic=True)
 
     async def run(s: SwitchServer) -> None:
         await s.wait_for(lambda: len(s.records) >= 520, timeout=240)

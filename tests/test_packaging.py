@@ -55,7 +55,8 @@ def test_every_resource_is_bundled():
 
 
 def test_the_bundle_layout_is_what_the_runtime_lookups_expect(tmp_path, monkeypatch):
-    """Lay the data files out as PyInstaller would, point sys._MEIPASS at them, and ask the
+    """Lay the data files out as PyInstaller would, give the modules the __file__ PyInstaller
+    gives them there (their dotted name as a path below the bundle folder), and ask the
     app's own lookups (codec.asn1_dir, resources.resource_dir) where things are."""
     from cstapopup import resources
     from cstapopup.csta import codec
@@ -64,7 +65,9 @@ def test_the_bundle_layout_is_what_the_runtime_lookups_expect(tmp_path, monkeypa
         target = tmp_path / dest / Path(src).name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
-    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setattr(codec, "__file__", str(tmp_path / "cstapopup" / "csta" / "codec.pyc"))
+    monkeypatch.setattr(resources, "__file__",
+                        str(tmp_path / "cstapopup" / "resources" / "__init__.pyc"))
 
     assert codec.asn1_dir() == tmp_path / plan.ASN1_DEST
     for name in codec.ASN1_FILES:
@@ -73,6 +76,8 @@ def test_the_bundle_layout_is_what_the_runtime_lookups_expect(tmp_path, monkeypa
     for src, dest in plan.resource_datas():
         rel = (Path(dest) / Path(src).name).relative_to(plan.RESOURCES_DEST)
         assert resources.path(rel.as_posix()).is_file()
+    assert [p.relative_to(tmp_path / plan.RESOURCES_DEST).as_posix()
+            for p in resources.demo_phonebooks()] == list(resources.DEMO_PHONEBOOKS)
 
 
 def test_spec_and_entry_script_compile():

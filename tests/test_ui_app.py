@@ -26,9 +26,11 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from cstapopup import resources
 from cstapopup.calls.demo import DEMO_HISTORY_FILE
 from cstapopup.calls.desk import Desk
 from cstapopup.calls.model import Direction, Outcome
+from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import Settings
 from cstapopup.ui.controller import AppController, AppOptions
@@ -450,6 +452,8 @@ def test_demo_mode_leaves_the_users_settings_and_history_alone(run, tmp_path):
             assert "demo mode" in c.tray.tooltip()
             assert c.desk.link.params.port == c.session.demo_pbx.port
             assert c.session.monitored[0] == "100"
+            assert c.session.demo_pbx.server.demo.numbers.phonebook == load_phonebook(
+                resources.demo_phonebooks()) != []
             shown = Recorder(c.popups.shown)
             await shown.wait(timeout=30)
             assert c.desk.store.path == tmp_path / "app" / DEMO_HISTORY_FILE

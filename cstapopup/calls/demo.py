@@ -12,7 +12,8 @@ import random
 from typing import Any
 
 from cstapopup import resources
-from cstapopup.csta.switch.demo import default_phonebook_paths, load_phonebook
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
+from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.csta.switch.traffic import Script
 from cstapopup.settings import ConnectionParameters
@@ -32,13 +33,12 @@ WELCOME_TALK_SECONDS = 25.0
 #: The demo's history, apart from the user's.
 DEMO_HISTORY_FILE = "demo-history.sqlite3"
 #: The simulator's factory login.
-DEMO_USER, DEMO_PASSWORD = "AMHOST", "77777"
+DEMO_USER, DEMO_PASSWORD = DEFAULT_USER, DEFAULT_PASSWORD
 
 
 def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
     """The settings the app uses with the simulated PBX, over the user's (in memory only)."""
-    books = [str(p) for p in (resources.path("demo/phonebook.csv"),
-                              resources.path("demo/phonebook.vcf")) if p.is_file()]
+    books = [str(p) for p in resources.demo_phonebooks()]
     values: dict[str, Any] = {
         "pbx.host": "127.0.0.1", "pbx.port": 0, "pbx.user": DEMO_USER, "pbx.tls": False,
         "pbx.ca_file": "", "devices.monitor": [DEMO_OWN] if self_test else list(DEMO_MONITORED),
@@ -61,7 +61,7 @@ class DemoPbx:
 
     def __init__(self, *, traffic: bool = True, rate: float = DEFAULT_DEMO_RATE,
                  seed: int | None = None, speed: float = 1.0) -> None:
-        self._numbers = load_phonebook(default_phonebook_paths()) if traffic else []
+        self._numbers = load_phonebook(resources.demo_phonebooks()) if traffic else []
         self.server = SwitchServer(host="127.0.0.1", port=0, devices=DEMO_DEVICES,
                                    user=DEMO_USER, password=DEMO_PASSWORD, demo=traffic,
                                    rate=rate, seed=seed, speed=speed, phonebook=self._numbers)

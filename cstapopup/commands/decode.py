@@ -17,8 +17,7 @@ from typing import Any
 
 from cstapopup.csta import codec, framing
 from cstapopup.csta.events import UndecodableEvent
-
-EXIT_UNDECODABLE = 1
+from cstapopup.exitcodes import EXIT_ERROR as EXIT_UNDECODABLE
 
 
 def add_parser(sub: Any) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import logging
 import os
 import signal
@@ -20,13 +19,16 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-EXIT_OK = 0
-EXIT_ERROR = 1          # no device could be monitored, or an unexpected error (see the log)
-EXIT_USAGE = 2          # bad options, rights file, TLS files; aiomqtt missing
-EXIT_REJECTED = 3       # the PBX refused the association (user name / password)
-EXIT_CONNECT = 4        # monitor --broker --once: the broker could not be reached / was lost
-EXIT_BROKER_AUTH = 5    # the broker refused the user name / password (or the ACL refuses it)
-EXIT_TAKEN_OVER = 6     # another gateway connected for the same site
+from cstapopup.commands.pbxoptions import add_pbx_options, pbx_password
+from cstapopup.exitcodes import (
+    EXIT_BROKER_AUTH,
+    EXIT_CONNECT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TAKEN_OVER,
+    EXIT_USAGE,
+)
 
 log = logging.getLogger("cstapopup.gateway")
 
@@ -61,16 +63,7 @@ def add_parser(sub: Any) -> None:
         "(Mosquitto), so that every desktop of the office shares one link.  Desktops control "
         "calls through it within the rights file.  See docs/mqtt.md.",
     )
-    p.add_argument("--host", default=env.get("CSTAPOPUP_HOST", "127.0.0.1"), help="PBX address")
-    p.add_argument("--port", type=int, default=int(env.get("CSTAPOPUP_PORT", "7001")),
-                   help="CSTA port (HiPath 3000: 7001; OpenScape Business: 8800)")
-    p.add_argument("--user", default=env.get("CSTAPOPUP_USER", "AMHOST"))
-    p.add_argument("--password", default=None,
-                   help="PBX password (default: $CSTAPOPUP_PASSWORD, else 77777)")
-    p.add_argument("--ask-password", action="store_true", help="prompt for the PBX password")
-    p.add_argument("--tls", action="store_true", help="encrypt the PBX link with TLS")
-    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
-                   help="PEM file of the authority that signed the PBX's certificate (implies --tls)")
+    add_pbx_options(p)
     p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
                    help="device(s) to monitor: 100, or a range 100-120, or 100,101,200-205 "
                    "(repeatable)")
@@ -85,14 +78,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--debug", action="store_true", help="debug log and hex wire trace")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=run)
-
-
-def _password(args: argparse.Namespace) -> str:
-    if args.ask_password:
-        return getpass.getpass(f"Password for {args.user}@{args.host}: ")
-    if args.password is not None:
-        return args.password
-    return os.environ.get("CSTAPOPUP_PASSWORD", "77777")
 
 
 def broker_settings(args: argparse.Namespace) -> Any:
@@ -151,7 +136,7 @@ async def serve(args: argparse.Namespace, devices: list[str], broker: Any, pbx_s
 
     options = GatewayOptions(buffer_size=args.buffer,
                              client=ClientOptions(keepalive_interval=args.keepalive))
-    gateway = Gateway(PbxSettings(args.host, args.port, args.user, _password(args), pbx_ssl),
+    gateway = Gateway(PbxSettings(args.host, args.port, args.user, pbx_password(args), pbx_ssl),
                       broker, devices, site=args.site, rights=rights, options=options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,7 +22,7 @@ from cstapopup.calls.store import (
     write_csv,
     write_json,
 )
-from cstapopup.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from cstapopup.exitcodes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 PROG = "cstapopup history"
 NAME_WIDTH = 32

@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import json
 import logging
-import os
 import signal
 import sys
 import textwrap
 from collections.abc import Awaitable
 from typing import Any, TextIO, TypeVar
 
+from cstapopup.commands.pbxoptions import add_pbx_options, pbx_password
 from cstapopup.csta.client import (
     ClientOptions,
     CstaClient,
@@ -30,18 +29,15 @@ from cstapopup.csta.client import (
     MonitorEvent,
     MonitorSnapshot,
 )
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
 from cstapopup.csta.events import CstaEvent, monitor_dict
 from cstapopup.csta.tlsconfig import TlsConfigError, client_context
+from cstapopup.exitcodes import EXIT_CONNECT, EXIT_ERROR, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_REJECTED = 3
-EXIT_CONNECT = 4
 
 EXIT_CODES = f"""\
 exit codes:
@@ -65,7 +61,8 @@ def add_parser(sub: Any) -> None:
         help="monitor devices and print their events",
         description=textwrap.fill(
             "Monitor devices on a HiPath / OpenScape PBX and print their events. Credentials "
-            "default to the HiPath factory defaults AMHOST / 77777, or come from the "
+            f"default to the HiPath factory defaults {DEFAULT_USER} / {DEFAULT_PASSWORD}, or "
+            "come from the "
             "environment (CSTAPOPUP_HOST, CSTAPOPUP_PORT, CSTAPOPUP_USER, CSTAPOPUP_PASSWORD). "
             "Until stopped it keeps trying to connect (each failure on stderr) and reconnects "
             "after a lost link, with a capped, jittered back-off; only a login the PBX refuses "
@@ -73,15 +70,7 @@ def add_parser(sub: Any) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    env = os.environ
-    p.add_argument("--host", default=env.get("CSTAPOPUP_HOST", "127.0.0.1"),
-                   help="PBX address (default 127.0.0.1: a local `cstapopup sim`)")
-    p.add_argument("--port", type=int, default=int(env.get("CSTAPOPUP_PORT", "7001")),
-                   help="CSTA port (HiPath 3000: 7001; OpenScape Business: 8800)")
-    p.add_argument("--user", default=env.get("CSTAPOPUP_USER", "AMHOST"))
-    p.add_argument("--password", default=None,
-                   help="password (default: $CSTAPOPUP_PASSWORD, else 77777); prefer --ask-password")
-    p.add_argument("--ask-password", action="store_true", help="prompt for the password (not echoed)")
+    add_pbx_options(p)
     p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
                    help="device to monitor (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per event (normalised form)")
@@ -90,12 +79,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--debug", action="store_true", help="hex wire trace of every frame on stderr")
     p.add_argument("--record", action="store_true", help="record the calls into the call history")
     p.add_argument("--db", default=None, help="history database file (implies --record)")
-    p.add_argument("--tls", action="store_true",
-                   help="encrypt the link with TLS; the PBX's certificate is verified against the "
-                   "system's certificates or --ca-file")
-    p.add_argument("--ca-file", metavar="PEM", default=env.get("CSTAPOPUP_CA_FILE") or None,
-                   help="PEM file of the authority that signed the PBX's certificate "
-                   "(implies --tls; default $CSTAPOPUP_CA_FILE)")
     p.add_argument("--insecure", action="store_true",
                    help="TLS without verifying the PBX's certificate (implies --tls; "
                    "for tests only: anyone on the way can pose as the PBX)")
@@ -142,11 +125,7 @@ def event_json(device: str, event: CstaEvent) -> str:
 
 async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
                   err: TextIO = sys.stderr) -> int:
-    password = args.password
-    if args.ask_password:
-        password = getpass.getpass(f"Password for {args.user}@{args.host}: ")
-    if password is None:
-        password = os.environ.get("CSTAPOPUP_PASSWORD", "77777")
+    password = pbx_password(args)
     try:
         tls = _tls_context(args, err)
     except TlsConfigError as exc:

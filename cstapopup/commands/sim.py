@@ -1,6 +1,6 @@
 """`cstapopup sim`: a simulated HiPath on TCP, for trying cstapopup without a PBX.
 
-It accepts CSTA links like a HiPath 3000 (AMHOST / 77777 by default), and makes calls: a named
+It accepts CSTA links like a HiPath 3000 (the factory login by default), and makes calls: a named
 scenario when a client monitors its device, and/or random demo traffic.  It says what it does
 in plain words on stderr; `--record` writes the ground truth of every finished call.
 """
@@ -16,13 +16,12 @@ import sys
 from datetime import datetime
 from typing import Any
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PORT_IN_USE = 4
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER, MAX_LINKS
+from cstapopup.exitcodes import EXIT_ERROR, EXIT_OK, EXIT_PORT_IN_USE, EXIT_USAGE
 
 
 def add_parser(sub: Any) -> None:
+    from cstapopup.csta.switch.model import DEFAULT_DEVICES, DEFAULT_TRUNKS
     from cstapopup.csta.switch.scenarios import SCENARIOS
     from cstapopup.csta.switch.server import DEFAULT_ASSOCIATION_TIMEOUT, DEFAULT_MAX_PENDING_LINKS
 
@@ -35,15 +34,20 @@ def add_parser(sub: Any) -> None:
         "client monitors its device; --demo makes random realistic calls. Stop with Ctrl+C.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7001, help="TCP port (default 7001; 0: any free port)")
-    p.add_argument("--user", default="AMHOST", help="user name clients must give (default AMHOST)")
-    p.add_argument("--password", default="77777", help="password clients must give (default 77777)")
-    p.add_argument("--devices", default="100-120",
-                   help="internal devices, e.g. 100-120 or 100,101,200-205 (default 100-120)")
-    p.add_argument("--trunks", default="9901-9908",
-                   help="trunk devices for outside calls (default 9901-9908)")
-    p.add_argument("--max-links", type=int, default=4,
-                   help="CSTA links allowed at the same time (default 4)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
+    p.add_argument("--user", default=DEFAULT_USER,
+                   help=f"user name clients must give (default {DEFAULT_USER})")
+    p.add_argument("--password", default=DEFAULT_PASSWORD,
+                   help=f"password clients must give (default {DEFAULT_PASSWORD})")
+    p.add_argument("--devices", default=DEFAULT_DEVICES,
+                   help=f"internal devices, e.g. 100-120 or 100,101,200-205 (default "
+                   f"{DEFAULT_DEVICES})")
+    trunks = f"{DEFAULT_TRUNKS[0]}-{DEFAULT_TRUNKS[-1]}"
+    p.add_argument("--trunks", default=trunks,
+                   help=f"trunk devices for outside calls (default {trunks})")
+    p.add_argument("--max-links", type=int, default=MAX_LINKS,
+                   help=f"CSTA links allowed at the same time (default {MAX_LINKS})")
     p.add_argument("--scenario", metavar="NAME",
                    help=f"play this scenario when a client monitors its device: {names}")
     p.add_argument("--scenario-device", metavar="DEVICE",
@@ -116,6 +120,8 @@ def _setup_logging(debug: bool) -> None:
 def build_server(args: argparse.Namespace, record: Any = None) -> Any:
     """The SwitchServer the options describe (UsageError for bad options); `record` is the
     open ground-truth file."""
+    from cstapopup import resources
+    from cstapopup.csta.switch.demo import load_phonebook
     from cstapopup.csta.switch.model import parse_device_list
     from cstapopup.csta.switch.scenarios import SCENARIOS
     from cstapopup.csta.switch.server import SwitchServer
@@ -160,6 +166,7 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             max_links=args.max_links, scenario=args.scenario, scenario_device=args.scenario_device,
             demo=args.demo, rate=args.rate, speed=args.speed, seed=args.seed, clock_start=start,
             forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls,
+            phonebook=load_phonebook(resources.demo_phonebooks()) if args.demo else None,
             tag_form=getattr(args, "tag_form", "hipath"),
             association_timeout=args.association_timeout, max_pending_links=args.max_pending)
     except ValueError as exc:

@@ -7,7 +7,7 @@ notices a dead link by itself (no complete frame for a while: a RequestSystemSta
 link is declared dead if still no frame comes), reports link state changes, and delivers events
 both as an async iterator and as callbacks per event kind:
 
-    client = CstaClient("192.0.2.10", 7001, "AMHOST", "77777")
+    client = CstaClient("192.0.2.10", 7001, "AMHOST", "77777")   # the factory defaults
     client.on("delivered", lambda device, ev: print(device, ev.calling_device))
     await client.start()                 # connects; reconnects by itself from then on
     await client.monitor_start("100")
@@ -54,6 +54,7 @@ from .connection import (
     Released,
     ResultReceived,
 )
+from .defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
 from .events import ConnectionId, CstaEvent, DeviceId, SnapshotCall
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class MonitorSnapshot:
     reason: str = ""
 
 
+#: What events() yields.
 ClientItem = Union[LinkStateChanged, MonitorEvent, MonitorSnapshot]
 
 
@@ -203,6 +205,10 @@ class ClientCounters:
 
 @dataclass
 class ClientOptions:
+    """How a CstaClient behaves: timeouts and liveness (seconds), reconnection and its
+    back-off, TLS, and the bounds that keep a slow consumer or a flood from growing memory.
+    The keyword arguments of CstaClient(...) set these too."""
+
     connect_timeout: float = 10.0
     request_timeout: float = 10.0
     #: After this long without a complete frame from the PBX, ask it for its status ...
@@ -274,8 +280,9 @@ class _Subscriber:
 class CstaClient:
     """An asyncio CSTA client with reconnection.  Use one per PBX link."""
 
-    def __init__(self, host: str, port: int = 7001, user: str = "AMHOST", password: str = "77777",
-                 options: ClientOptions | None = None, **kwargs: Any) -> None:
+    def __init__(self, host: str, port: int = DEFAULT_PORT, user: str = DEFAULT_USER,
+                 password: str = DEFAULT_PASSWORD, options: ClientOptions | None = None,
+                 **kwargs: Any) -> None:
         self.host = host
         self.port = port
         self.user = user
@@ -333,15 +340,19 @@ class CstaClient:
         return callback
 
     def on_delivered(self, cb: Callable[..., Any]) -> Callable[..., Any]:
+        """on("delivered", cb): a call rings at a monitored device."""
         return self.on("delivered", cb)
 
     def on_established(self, cb: Callable[..., Any]) -> Callable[..., Any]:
+        """on("established", cb): a call was answered."""
         return self.on("established", cb)
 
     def on_connection_cleared(self, cb: Callable[..., Any]) -> Callable[..., Any]:
+        """on("connection_cleared", cb): a party left a call."""
         return self.on("connection_cleared", cb)
 
     def on_transferred(self, cb: Callable[..., Any]) -> Callable[..., Any]:
+        """on("transferred", cb): a call was transferred."""
         return self.on("transferred", cb)
 
     async def events(self) -> AsyncIterator[ClientItem]:
@@ -472,6 +483,7 @@ class CstaClient:
         self._supervisor = asyncio.create_task(self._supervise(), name="csta-supervisor")
 
     async def wait_up(self, timeout: float | None = None) -> None:
+        """Until the link is up (TimeoutError after `timeout` seconds)."""
         await asyncio.wait_for(self._up.wait(), timeout)
 
     async def wait_finished(self) -> None:
@@ -521,6 +533,7 @@ class CstaClient:
                 sub.wake()
 
     async def wait_closed(self) -> None:
+        """Until close() has finished."""
         await self._closed.wait()
 
     async def __aenter__(self) -> CstaClient:
@@ -1055,6 +1068,8 @@ class CstaClient:
             self._deactivate(handle)
 
     async def monitor_stop(self, device: str | MonitorHandle) -> None:
+        """Stop monitoring `device` (a number or the handle monitor_start returned); it is
+        not re-monitored after a reconnect.  Nothing happens for a device not monitored."""
         handle = device if isinstance(device, MonitorHandle) else next(
             (h for h in self.monitors if h.device == str(device)), None)
         if handle is None:
@@ -1104,40 +1119,52 @@ class CstaClient:
         return out
 
     async def make_call(self, calling: str, called: str) -> ConnectionId:
+        """Make `calling` call `called` (MakeCall); the calling device's new connection."""
         result = await self.request(operations.MAKE_CALL, {
             "callingDevice": device_to_asn1(calling), "calledDirectoryNumber": device_to_asn1(called)})
         return _connection_in(result, "callingDevice", "makeCall")
 
     async def answer_call(self, connection: ConnectionId) -> None:
+        """Answer the call ringing at `connection` (AnswerCall; the phone must allow it)."""
         await self.request(operations.ANSWER_CALL, {"callToBeAnswered": connection_to_asn1(connection)})
 
     async def clear_connection(self, connection: ConnectionId) -> None:
+        """Take `connection`'s device out of its call (ClearConnection): it hangs up."""
         await self.request(operations.CLEAR_CONNECTION, {"connectionToBeCleared": connection_to_asn1(connection)})
 
     async def clear_call(self, connection: ConnectionId) -> None:
+        """End the whole call `connection` belongs to (ClearCall)."""
         await self.request(operations.CLEAR_CALL, {"callToBeCleared": connection_to_asn1(connection)})
 
     async def deflect_call(self, connection: ConnectionId, destination: str) -> None:
+        """Send the call ringing at `connection` on to `destination` (DeflectCall)."""
         await self.request(operations.DEFLECT_CALL, {
             "callToBeDiverted": connection_to_asn1(connection), "newDestination": device_to_asn1(destination)})
 
     async def hold_call(self, connection: ConnectionId) -> None:
+        """Put `connection` on hold (HoldCall)."""
         await self.request(operations.HOLD_CALL, {"callToBeHeld": connection_to_asn1(connection)})
 
     async def retrieve_call(self, connection: ConnectionId) -> None:
+        """Take the held `connection` back (RetrieveCall)."""
         await self.request(operations.RETRIEVE_CALL, {"callToBeRetrieved": connection_to_asn1(connection)})
 
     async def consultation_call(self, existing: ConnectionId, device: str) -> ConnectionId:
+        """Hold `existing` and call `device` (ConsultationCall); the new connection."""
         result = await self.request(operations.CONSULTATION_CALL, {
             "existingCall": connection_to_asn1(existing), "consultedDevice": device_to_asn1(device)})
         return _connection_in(result, "initiatedCall", "consultationCall")
 
     async def transfer_call(self, held: ConnectionId, active: ConnectionId) -> ConnectionId:
+        """Join the `held` call's other party with the `active` call's (TransferCall);
+        the resulting connection."""
         result = await self.request(operations.TRANSFER_CALL, {
             "heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)})
         return _connection_in(result, "transferredCall", "transferCall")
 
     async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId:
+        """Transfer the `active` call to `to` without consulting first
+        (SingleStepTransferCall); the resulting connection."""
         result = await self.request(operations.SINGLE_STEP_TRANSFER, {
             "activeCall": connection_to_asn1(active), "transferredTo": device_to_asn1(to)})
         return _connection_in(result, "transferredCall", "singleStepTransfer")

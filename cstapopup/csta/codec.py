@@ -1,4 +1,4 @@
-"""APDU <-> Python values, through asn1tools (BER), with the compiled spec cached on disk.
+"""APDU <-> Python values, through asn1tools (BER); the compiled spec, kept on disk on request.
 
 `decode_apdu()` turns one APDU (no frame header) into a typed value: an association PDU, a
 ROSE PDU with its argument or result decoded by operation, or an `EventReport` holding a typed
@@ -19,7 +19,6 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,14 +27,14 @@ from typing import Any, Union
 import asn1tools
 from asn1tools.codecs import ber
 
-from . import names, operations
+from . import names, operations, speccache
 from .events import (
     EVENT_CLASSES,
+    NOT_KNOWN,
     CallEvent,
     ConnectionChange,
     ConnectionId,
     CstaEvent,
-    NOT_KNOWN,
     DeviceId,
     UndecodableEvent,
     UnknownEvent,
@@ -209,32 +208,39 @@ def _check_strings(value: Any) -> None:
 
 
 def asn1_dir() -> Path:
-    """Where the ASN.1 modules are: inside the package, or the PyInstaller bundle."""
-    base = getattr(sys, "_MEIPASS", None)
-    if base:
-        bundled = Path(base) / "cstapopup" / "csta" / "asn1"
-        if bundled.is_dir():
-            return bundled
-    return Path(__file__).resolve().parent / "asn1"
+    """Where the ASN.1 modules are: beside this module.  In a PyInstaller bundle too, which
+    sets a module's __file__ to its place in the bundle, where the spec file puts them."""
+    return Path(__file__).parent / "asn1"
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("CSTAPOPUP_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
+#: Where the compiled spec may be kept between runs; None: nowhere (see `configure`).
+_cache_dir: Path | None = None
 
-    return Path(platformdirs.user_cache_dir("cstapopup", appauthor=False))
+
+def configure(*, cache_dir: str | os.PathLike[str] | None) -> None:
+    """Let the library keep the compiled spec in `cache_dir` (None, the default: it writes
+    nothing anywhere and compiles the modules once per process, a few hundred milliseconds).
+
+    Give a folder of your application's own, e.g. platformdirs.user_cache_dir("myapp").  The
+    library creates it private (0700) and reads a spec from it only while it stays so (owned
+    by this user, closed to others; details in `cstapopup.csta.speccache`).  Takes effect for
+    the next load: call it before the first decode or encode.
+    """
+    global _cache_dir
+    _cache_dir = None if cache_dir is None else Path(cache_dir)
 
 
 #: Changes whenever compile_spec() builds the spec differently from the same module texts
 #: (e.g. the decode-ordered types below), so that no cache made by an older build is used.
-SPEC_FORMAT = 3
+SPEC_FORMAT = 4
 
 
-def _spec_key(sources: list[bytes]) -> str:
+def _spec_key(sources: list[bytes], tag_form: str = "hipath") -> str:
+    """What a compiled spec depends on: the module texts, how we compile them, asn1tools,
+    Python (the pickle holds their classes)."""
     h = hashlib.sha256()
-    h.update(f"format {SPEC_FORMAT}".encode())
+    h.update(f"format {SPEC_FORMAT} tag forms {tag_form} pickle {pickle.HIGHEST_PROTOCOL}"
+             .encode())
     h.update(asn1tools.__version__.encode())
     h.update(sys.version.encode())
     for s in sources:
@@ -540,10 +546,16 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
 TAG_FORMS = ("hipath", "alternate")
 
 
+def check_tag_form(tag_form: str) -> str:
+    """`tag_form`, if it is one of TAG_FORMS; ValueError otherwise."""
+    if tag_form not in TAG_FORMS:
+        raise ValueError(f"tag_form must be one of {', '.join(TAG_FORMS)}, not {tag_form!r}")
+    return tag_form
+
+
 def compile_spec(tag_form: str = "hipath") -> Any:
     """Compile the modules from their text (slow: a few hundred milliseconds)."""
-    if tag_form not in TAG_FORMS:
-        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    check_tag_form(tag_form)
     from asn1tools.codecs import constraints_checker, type_checker
     from asn1tools.compiler import Specification
 
@@ -558,35 +570,63 @@ def compile_spec(tag_form: str = "hipath") -> Any:
                          constraints_checker.compile_dict(parsed, False))
 
 
-def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
-    """The compiled spec, from the on-disk cache when it matches the module texts."""
+def _spec_stem(tag_form: str) -> str:
+    return "asn1-spec" if tag_form == "hipath" else f"asn1-spec-{tag_form}"
+
+
+def _spec_file_key(tag_form: str) -> str:
     d = asn1_dir()
-    sources = [(d / f).read_bytes() for f in ASN1_FILES]
+    return _spec_key([(d / f).read_bytes() for f in ASN1_FILES], tag_form)
+
+
+def save_spec(folder: str | os.PathLike[str], tag_form: str = "hipath") -> Path:
+    """Compile the spec and store it in `folder` (made private, 0700); returns the file.
+    For installers that ship it beside the ASN.1 modules (packaging/cstapopup.spec)."""
+    spec = compile_spec(tag_form)
+    key = _spec_file_key(tag_form)
+    return speccache.write(Path(folder), _spec_stem(tag_form), key,
+                           pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
+    """The compiled spec: a verified file beside the ASN.1 modules (what an installer
+    shipped) or in the configured cache folder, else compiled (and then stored in the cache
+    folder, if one is configured).  A file that fails a check is logged and ignored."""
+    check_tag_form(tag_form)
     if not use_cache:
         return compile_spec(tag_form)
-    prefix = "asn1-spec" if tag_form == "hipath" else f"asn1-spec-{tag_form}"
-    name = f"{prefix}-{_spec_key(sources)}.pickle"
-    path = _cache_dir() / name
-    # An installer ships the spec compiled beside the modules (packaging/cstapopup.spec), so
-    # that the first start on a new PC does not compile it; the key in the name still has to
-    # match, as for the user's cache.
-    for candidate in (d / name, path):
+    key = _spec_file_key(tag_form)
+    stem = _spec_stem(tag_form)
+    name = speccache.file_name(stem, key)
+    candidates = [(asn1_dir() / name, False)]
+    if _cache_dir is not None:
+        candidates.append((_cache_dir / name, True))
+    for path, private in candidates:
         try:
-            with open(candidate, "rb") as fh:
-                return pickle.load(fh)
-        except FileNotFoundError:
-            pass
-        except Exception as exc:  # a damaged cache file is rebuilt, never fatal
-            log.warning("ignoring unreadable ASN.1 spec cache %s: %s", candidate, exc)
+            payload = speccache.read(path, key, private=private)
+        except speccache.UntrustedLocation as exc:
+            if private and not speccache.POSIX:
+                break
+            log.warning("not reading the ASN.1 spec cache %s: %s", path, exc)
+            continue
+        except (OSError, ValueError) as exc:  # damaged or unreadable: compiled again
+            log.warning("ignoring the ASN.1 spec cache %s: %s", path, exc)
+            continue
+        if payload is None:
+            continue
+        try:
+            # Safe to unpickle: speccache.read checked that only this user (or root) can
+            # have written it, and that it is whole and made for these sources.
+            return pickle.loads(payload)
+        except Exception as exc:  # a file of ours that still does not load: compile
+            log.warning("ignoring the ASN.1 spec cache %s: %s", path, exc)
     spec = compile_spec(tag_form)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".asn1-spec-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.info("cannot write the ASN.1 spec cache %s: %s", path, exc)
+    if _cache_dir is not None and speccache.POSIX:
+        try:
+            speccache.write(_cache_dir, stem, key,
+                            pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, speccache.UntrustedLocation) as exc:
+            log.warning("cannot keep the compiled ASN.1 spec in %s: %s", _cache_dir, exc)
     return spec
 
 
@@ -595,6 +635,7 @@ _ALTERNATE_SPEC: Any = None
 
 
 def spec() -> Any:
+    """The compiled spec this process uses (loaded the first time: see `load_spec`)."""
     global _SPEC
     if _SPEC is None:
         _SPEC = load_spec()
@@ -606,8 +647,7 @@ def spec_for(tag_form: str = "hipath") -> Any:
     global _ALTERNATE_SPEC
     if tag_form == "hipath":
         return spec()
-    if tag_form != "alternate":
-        raise ValueError(f"tag_form must be one of {TAG_FORMS}, not {tag_form!r}")
+    check_tag_form(tag_form)
     if _ALTERNATE_SPEC is None:
         _ALTERNATE_SPEC = load_spec(tag_form="alternate")
     return _ALTERNATE_SPEC
@@ -651,18 +691,24 @@ class AssociationResponse:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRequest:
+    """RLRQ: one side ends the association in an orderly way."""
+
     reason: int | None = None
     kind: str = "rlrq"
 
 
 @dataclass(frozen=True, slots=True)
 class ReleaseResponse:
+    """RLRE: the answer to an RLRQ."""
+
     reason: int | None = None
     kind: str = "rlre"
 
 
 @dataclass(frozen=True, slots=True)
 class Abort:
+    """ABRT: the association ends at once (`source` 0: the user, 1: the provider)."""
+
     source: int = 0
     diagnostic: int | None = None
     kind: str = "abrt"
@@ -694,6 +740,8 @@ class EventReport:
 
 @dataclass(frozen=True, slots=True)
 class ReturnResult:
+    """The answer to a request; `result` is the asn1tools value of its result type."""
+
     invoke_id: int
     operation: int | None = None
     result: Any = None
@@ -721,6 +769,8 @@ class UniversalFailure:
 
 @dataclass(frozen=True, slots=True)
 class ReturnError:
+    """A request failed: `error_code`, and the universalFailure reason if that was it."""
+
     invoke_id: int
     error_code: int = operations.UNIVERSAL_FAILURE
     failure: UniversalFailure | None = None
@@ -729,6 +779,8 @@ class ReturnError:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
+    """A ROSE reject: the other side could not take an APDU (`problem_name` says why)."""
+
     invoke_id: int | None
     problem_kind: str = "general"
     problem: int = 0
@@ -1392,7 +1444,7 @@ def _readable(type_name: str, element: bytes) -> Any:
     try:
         check_structure(element)
         return spec().decode(type_name, element)
-    except Exception:  # noqa: BLE001 - asn1tools raises assorted errors on damaged input
+    except Exception:
         return None
 
 

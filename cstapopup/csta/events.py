@@ -188,6 +188,8 @@ class _PartiesMixin(CallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveredEvent(_PartiesMixin):
+    """The call rings (is alerting) at `alerting_device`."""
+
     name: ClassVar[str] = "delivered"
     alerting_device: DeviceId | None = None
     originating_connection: ConnectionId | None = None
@@ -195,6 +197,8 @@ class DeliveredEvent(_PartiesMixin):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EstablishedEvent(_PartiesMixin):
+    """The call was answered: `answering_device` is connected."""
+
     name: ClassVar[str] = "established"
     answering_device: DeviceId | None = None
     originating_connection: ConnectionId | None = None
@@ -202,12 +206,17 @@ class EstablishedEvent(_PartiesMixin):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FailedEvent(_PartiesMixin):
+    """The call could not reach `failing_device` (busy, unreachable, refused)."""
+
     name: ClassVar[str] = "failed"
     failing_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DivertedEvent(_PartiesMixin):
+    """The call left `diverting_device` for `new_destination` (deflected, forwarded,
+    picked up)."""
+
     name: ClassVar[str] = "diverted"
     diverting_device: DeviceId | None = None
     new_destination: DeviceId | None = None
@@ -215,12 +224,16 @@ class DivertedEvent(_PartiesMixin):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfferedEvent(_PartiesMixin):
+    """The call is offered to `offered_device` before it rings there."""
+
     name: ClassVar[str] = "offered"
     offered_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueuedEvent(_PartiesMixin):
+    """The call waits in `queue` (a hunt group or a call distribution queue)."""
+
     name: ClassVar[str] = "queued"
     queue: DeviceId | None = None
     number_queued: int | None = None
@@ -229,24 +242,32 @@ class QueuedEvent(_PartiesMixin):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkReachedEvent(_PartiesMixin):
+    """An outgoing call left the PBX through `network_interface_used` (a trunk)."""
+
     name: ClassVar[str] = "network_reached"
     network_interface_used: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OriginatedEvent(_PartiesMixin):
+    """`originating_device` has dialled and the PBX sets the call up."""
+
     name: ClassVar[str] = "originated"
     originating_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceInitiatedEvent(_PartiesMixin):
+    """`initiating_device` went off hook to make a call (dial tone)."""
+
     name: ClassVar[str] = "service_initiated"
     initiating_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DigitsDialedEvent(_PartiesMixin):
+    """`dialing_device` dialled `dialing_sequence`."""
+
     name: ClassVar[str] = "digits_dialed"
     dialing_device: DeviceId | None = None
     dialing_sequence: DeviceId | None = None
@@ -254,35 +275,47 @@ class DigitsDialedEvent(_PartiesMixin):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkCapabilitiesChangedEvent(_PartiesMixin):
+    """What the network offers the call through `network_interface_used` changed."""
+
     name: ClassVar[str] = "network_capabilities_changed"
     network_interface_used: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClearedEvent(CallEvent):
+    """`releasing_device` left the call (hung up); the others may stay in it."""
+
     name: ClassVar[str] = "connection_cleared"
     releasing_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallClearedEvent(CallEvent):
+    """The whole call ended."""
+
     name: ClassVar[str] = "call_cleared"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeldEvent(CallEvent):
+    """`holding_device` put the call on hold."""
+
     name: ClassVar[str] = "held"
     holding_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetrievedEvent(CallEvent):
+    """`retrieving_device` took the call back from hold."""
+
     name: ClassVar[str] = "retrieved"
     retrieving_device: DeviceId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BridgedEvent(CallEvent):
+    """A bridged appearance (a line shared by several phones) joined the call."""
+
     name: ClassVar[str] = "bridged"
     bridged_appearance: DeviceId | None = None
 
@@ -336,6 +369,8 @@ class ConferencedEvent(CallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HookswitchEvent(CstaEvent):
+    """The handset of `device` went on hook (`on_hook`) or off hook."""
+
     name: ClassVar[str] = "hookswitch"
     device: DeviceId
     hookswitch_id: bytes = b"\x01"
@@ -344,6 +379,8 @@ class HookswitchEvent(CstaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoNotDisturbEvent(CstaEvent):
+    """Do not disturb was switched on or off at `device`."""
+
     name: ClassVar[str] = "do_not_disturb"
     device: DeviceId
     do_not_disturb_on: bool = False
@@ -351,6 +388,8 @@ class DoNotDisturbEvent(CstaEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ForwardingEvent(CstaEvent):
+    """Call forwarding of `device` changed: `forwarding_type` to `forward_to`, on or off."""
+
     name: ClassVar[str] = "forwarding"
     device: DeviceId
     forwarding_type: str | None = None

@@ -47,6 +47,7 @@ from cstapopup.csta.client import (
     MonitorSnapshot,
     RequestTimeout,
 )
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
 
 from . import broker as broker_mod
 from . import wire
@@ -64,9 +65,9 @@ class NoDeviceMonitored(Exception):
 @dataclass(frozen=True)
 class PbxSettings:
     host: str
-    port: int = 7001
-    user: str = "AMHOST"
-    password: str = field(default="77777", repr=False)
+    port: int = DEFAULT_PORT
+    user: str = DEFAULT_USER
+    password: str = field(default=DEFAULT_PASSWORD, repr=False)
     ssl: ssl.SSLContext | None = None
 
 

@@ -32,13 +32,12 @@ from cstapopup.csta.client import (
     MonitorSnapshot,
     RequestTimeout,
 )
+from cstapopup.csta.defaults import DEFAULT_PASSWORD  # when none is stored
 from cstapopup.csta.events import ConnectionId, CstaEvent, SnapshotCall
 from cstapopup.settings import ConnectionParameters
 
 log = logging.getLogger(__name__)
 
-#: The HiPath factory password, used when none is stored (as `cstapopup monitor` does).
-DEFAULT_PASSWORD = "77777"
 
 #: Link states reported to `on_state`: the tray's four plus "rejected" (shown as down).
 CONNECTING, UP, DOWN, REJECTED, CLOSED = "connecting", "up", "down", "rejected", "closed"

@@ -3,10 +3,10 @@ transfers, deflections, pickups, missed and busy calls.
 
 Reproducible: every choice comes from one `random.Random(seed)` and runs in the scheduler's
 virtual time, so the same seed gives the same calls (with no client changing them).  Callers
-are taken about 70% of the time from the sample phonebook (resources/demo/phonebook.csv or
-.vcf, when present) and otherwise made up; both are presented as the PBX presents them, with
-the trunk access digit in front (e.g. 00891234567).  The traffic runs whether or not any
-client is connected.
+are taken about 70% of the time from a phone book the caller passes in (numbers read by
+`load_phonebook`, e.g. from cstapopup's sample phone books) and otherwise made up; both are
+presented as the PBX presents them, with the trunk access digit in front (e.g.
+00891234567).  The traffic runs whether or not any client is connected.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from . import callkinds
+from .callkinds import Pace
 from .model import TRUNK_ACCESS_DIGIT, Call
 from .traffic import Script, ScriptHandle, Traffic
 
@@ -79,12 +81,6 @@ def load_phonebook(paths: Iterable[Path]) -> list[str]:
     return list(dict.fromkeys(numbers))
 
 
-def default_phonebook_paths() -> list[Path]:
-    from cstapopup import resources
-
-    return [resources.path("demo/phonebook.csv"), resources.path("demo/phonebook.vcf")]
-
-
 def _csv_numbers(path: Path) -> list[str]:
     out = []
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -135,6 +131,35 @@ def made_up_number(rng: random.Random) -> str:
 
 def _digits(rng: random.Random, n: int) -> str:
     return "".join(str(rng.randint(0, 9)) for _ in range(max(1, n)))
+
+
+def _talk(rng: random.Random) -> float:
+    """A conversation length: mostly short, sometimes long (seconds)."""
+    return min(240.0, 5.0 + rng.lognormvariate(3.0, 0.8))
+
+
+# The pace of each kind of call (see callkinds): pauses in virtual seconds, (low, high) drawn
+# uniformly; chances of yes.
+PACES: dict[str, Pace] = {
+    "incoming": Pace({"ring": (2, 12), "talk": _talk, "give_up": (6, 25)},
+                     {"answered": 0.72, "callee_hangs_up": 0.4}),
+    # remote: 8% busy, 72% answered, 20% unanswered
+    "outgoing": Pace({"dial": (3, 10), "busy_tone": (2, 4), "talk": _talk, "give_up": (2, 10)},
+                     {"caller_hangs_up": 0.6}, {"remote": (0.08, 0.8)}),
+    "internal": Pace({"ring": (2, 8), "talk": lambda rng: _talk(rng) / 2, "give_up": (8, 20)},
+                     {"answered": 0.8}, {"hangs_up": None}),
+    "transfer": Pace({"ring": (2, 8), "talk_elsewhere": (10, 40), "talk_before": (5, 20),
+                      "consult_ring": (2, 6), "consult_talk": (3, 12), "talk": _talk,
+                      "back_to_caller": (5, 20)},
+                     {"consult_answered": 0.85, "consulted_leaves_first": False}),
+    "conference": Pace({"ring": (2, 6), "talk_elsewhere": _talk, "talk_before": (5, 15),
+                        "consult_ring": (2, 5), "consult_talk": (2, 6), "talk": _talk,
+                        "talk_after": (5, 20), "back_to_caller": (5, 20)},
+                       {"consult_answered": True, "consulted_leaves_first": True}),
+    "deflect": Pace({"ring": (2, 5), "ring_after": (2, 8), "talk": _talk, "give_up": (5, 15)},
+                    {"answered": 0.85}),
+    "pickup": Pace({"ring": (4, 10), "talk": _talk}),
+}
 
 
 class DemoTraffic:
@@ -189,6 +214,13 @@ class DemoTraffic:
         skip = set(exclude)
         return [d for d in self.devices if d not in skip and not self.model.is_busy(d)]
 
+    def _any_free(self, rng: random.Random, but: str) -> Callable[[], str | None]:
+        """A chooser of a free device other than `but`, at the time it is asked."""
+        def choose() -> str | None:
+            free = self._free([but])
+            return rng.choice(free) if free else None
+        return choose
+
     def _target(self, rng: random.Random) -> str:
         if rng.random() < 0.4:
             return self.reception
@@ -198,23 +230,14 @@ class DemoTraffic:
         return None if rng.random() < RESTRICTED_SHARE else self.numbers.number(rng)
 
     def _incoming_call(self, rng: random.Random, target: str) -> Call | None:
-        step = self.t.attempt(self.model.incoming_call, self._caller(rng), target)
-        return None if step is None or step.call is None or step.call.ended else step.call
+        return callkinds.incoming_call(self.t, self._caller(rng), target)
 
-    # The kinds of call -------------------------------------------------------------------------
+    # The kinds of call (the scripts are callkinds', the scenarios' too) -------------------------
 
     def _incoming(self, rng: random.Random) -> Script:
         call = self._incoming_call(rng, self._target(rng))
-        if call is None:
-            return
-        if rng.random() < 0.72:
-            yield rng.uniform(2, 12)
-            answered_by = self.t.answer_where_ringing(call)
-            yield _talk(rng)
-            self.t.finish(call, by=answered_by if rng.random() < 0.4 else None)
-        else:
-            yield rng.uniform(6, 25)  # missed: the caller gives up
-            self.t.finish(call)
+        if call is not None:
+            yield from callkinds.answered_or_missed(self.t, PACES["incoming"].with_rng(rng), call)
 
     def _busy(self, rng: random.Random) -> Script | None:
         busy = [d for d in self.devices if self.model.is_busy(d)]
@@ -232,24 +255,7 @@ class DemoTraffic:
         step = self.t.attempt(self.model.make_call, caller, self.numbers.number(rng))
         if step is None:
             return None
-        return self._outgoing_rest(rng, step.call, caller)
-
-    def _outgoing_rest(self, rng: random.Random, call: Call, caller: str) -> Script:
-        yield rng.uniform(3, 10)
-        roll = rng.random()
-        if roll < 0.08 and self.t.alive(call) and call.outside() is not None:
-            self.t.attempt(self.model.remote_busy, call)
-            yield rng.uniform(2, 4)
-            if self.t.alive(call) and call.party(caller) is not None:
-                self.t.attempt(self.model.hang_up, call, caller, "busy")
-            self.t.finish(call)
-            return
-        if roll < 0.8 and self.t.alive(call) and call.outside() is not None:
-            self.t.attempt(self.model.remote_answer, call)
-            yield _talk(rng)
-        else:
-            yield rng.uniform(2, 10)  # nobody answers: the caller gives up
-        self.t.finish(call, by=caller if rng.random() < 0.6 else None)
+        return callkinds.dialled_out(self.t, PACES["outgoing"].with_rng(rng), step.call, caller)
 
     def _internal(self, rng: random.Random) -> Script | None:
         free = self._free()
@@ -259,132 +265,32 @@ class DemoTraffic:
         step = self.t.attempt(self.model.make_call, caller, called)
         if step is None:
             return None
-        return self._internal_rest(rng, step.call, caller)
+        return callkinds.internal(self.t, PACES["internal"].with_rng(rng), step.call, caller)
 
-    def _internal_rest(self, rng: random.Random, call: Call, caller: str) -> Script:
-        if rng.random() < 0.8:
-            yield rng.uniform(2, 8)
-            answered_by = self.t.answer_where_ringing(call)
-            yield _talk(rng) / 2
-            self.t.finish(call, by=rng.choice([caller, answered_by]))
-        else:
-            yield rng.uniform(8, 20)
-            self.t.finish(call, by=caller)
+    def _at_a_free_target(self, rng: random.Random, kind: str,
+                          rest: Callable[[Call, str, Pace], Script]) -> Script | None:
+        """An outside call to a target that is free and has a free colleague, going on as
+        `rest(call, target, pace)`; a plain incoming call when there is none."""
+        target = self._target(rng)
+        if self.model.is_busy(target) or not self._free([target]):
+            return self._incoming(rng)
+        call = self._incoming_call(rng, target)
+        if call is None:
+            return None
+        return rest(call, target, PACES[kind].with_rng(rng))
 
     def _transfer(self, rng: random.Random) -> Script | None:
-        target = self._target(rng)
-        if self.model.is_busy(target) or not self._free([target]):
-            return self._incoming(rng)
-        call = self._incoming_call(rng, target)
-        if call is None:
-            return None
-        return self._transfer_rest(rng, call, target)
-
-    def _transfer_rest(self, rng: random.Random, c1: Call, a: str) -> Script:
-        yield rng.uniform(2, 8)
-        if self.t.answer_where_ringing(c1) != a:
-            yield rng.uniform(10, 40)
-            self.t.finish(c1)
-            return
-        yield rng.uniform(5, 20)
-        free = self._free([a])
-        consult = None
-        if free and self.t.alive(c1):
-            consult = self.t.attempt(self.model.consult, c1, a, rng.choice(free))
-        c2 = consult.call if consult else None
-        if c2 is None or c2.ended:
-            yield _talk(rng)
-            self.t.finish(c1)
-            return
-        yield rng.uniform(2, 6)
-        if rng.random() < 0.85 and self.t.answer_where_ringing(c2):
-            yield rng.uniform(3, 12)
-            if self.t.attempt(self.model.transfer, c1, c2, a):
-                yield _talk(rng)
-                self.t.finish(c1)
-                return
-        # Nobody took the consultation: A drops it and goes back to the caller.
-        self.t.finish(c2, by=a)
-        if self.t.alive(c1):
-            self.t.attempt(self.model.retrieve, c1, a)
-        yield rng.uniform(5, 20)
-        self.t.finish(c1)
-
-    def _deflect(self, rng: random.Random) -> Script | None:
-        target = self._target(rng)
-        others = self._free([target])
-        if self.model.is_busy(target) or not others:
-            return self._incoming(rng)
-        call = self._incoming_call(rng, target)
-        if call is None:
-            return None
-        return self._deflect_rest(rng, call, target)
-
-    def _deflect_rest(self, rng: random.Random, call: Call, a: str) -> Script:
-        yield rng.uniform(2, 5)
-        free = self._free([a])
-        if free and self.t.alive(call) and call.ringing_device() == a:
-            self.t.attempt(self.model.deflect, call, a, rng.choice(free))
-        yield rng.uniform(2, 8)
-        if rng.random() < 0.85 and self.t.answer_where_ringing(call):
-            yield _talk(rng)
-        else:
-            yield rng.uniform(5, 15)
-        self.t.finish(call)
-
-    def _pickup(self, rng: random.Random) -> Script | None:
-        target = self._target(rng)
-        if self.model.is_busy(target) or not self._free([target]):
-            return self._incoming(rng)
-        call = self._incoming_call(rng, target)
-        if call is None:
-            return None
-        return self._pickup_rest(rng, call, target)
-
-    def _pickup_rest(self, rng: random.Random, call: Call, a: str) -> Script:
-        yield rng.uniform(4, 10)
-        free = self._free([a])
-        if free and self.t.alive(call) and call.ringing_device() == a:
-            self.t.attempt(self.model.pickup, call, rng.choice(free), a)
-        yield _talk(rng)
-        self.t.finish(call)
+        return self._at_a_free_target(rng, "transfer", lambda call, a, pace: callkinds.consulted(
+            self.t, pace, call, a, self._any_free(rng, a), self.model.transfer))
 
     def _conference(self, rng: random.Random) -> Script | None:
-        target = self._target(rng)
-        if self.model.is_busy(target) or not self._free([target]):
-            return self._incoming(rng)
-        call = self._incoming_call(rng, target)
-        if call is None:
-            return None
-        return self._conference_rest(rng, call, target)
+        return self._at_a_free_target(rng, "conference", lambda call, a, pace: callkinds.consulted(
+            self.t, pace, call, a, self._any_free(rng, a), self.model.conference))
 
-    def _conference_rest(self, rng: random.Random, c1: Call, a: str) -> Script:
-        yield rng.uniform(2, 6)
-        if self.t.answer_where_ringing(c1) != a:
-            yield _talk(rng)
-            self.t.finish(c1)
-            return
-        yield rng.uniform(5, 15)
-        free = self._free([a])
-        b = rng.choice(free) if free else None
-        consult = self.t.attempt(self.model.consult, c1, a, b) if b and self.t.alive(c1) else None
-        c2 = consult.call if consult else None
-        yield rng.uniform(2, 5)
-        if c2 is not None and self.t.answer_where_ringing(c2):
-            yield rng.uniform(2, 6)
-            if self.t.attempt(self.model.conference, c1, c2, a):
-                yield _talk(rng)
-                self.t.finish(c1, by=b)
-                yield rng.uniform(5, 20)
-                self.t.finish(c1)
-                return
-        self.t.finish(c2, by=a)
-        if self.t.alive(c1):
-            self.t.attempt(self.model.retrieve, c1, a)
-        yield rng.uniform(5, 20)
-        self.t.finish(c1)
+    def _deflect(self, rng: random.Random) -> Script | None:
+        return self._at_a_free_target(rng, "deflect", lambda call, a, pace: callkinds.deflected(
+            self.t, pace, call, a, self._any_free(rng, a)))
 
-
-def _talk(rng: random.Random) -> float:
-    """A conversation length: mostly short, sometimes long (seconds)."""
-    return min(240.0, 5.0 + rng.lognormvariate(3.0, 0.8))
+    def _pickup(self, rng: random.Random) -> Script | None:
+        return self._at_a_free_target(rng, "pickup", lambda call, a, pace: callkinds.picked_up(
+            self.t, pace, call, a, self._any_free(rng, a)))

@@ -41,6 +41,8 @@ from cstapopup.csta.events import (
 #: The trunk access digit the PBX puts in front of external numbers (docs/event-sequences.md).
 TRUNK_ACCESS_DIGIT = "0"
 DEFAULT_TRUNKS = tuple(str(n) for n in range(9901, 9909))
+#: The simulator's internal devices unless told otherwise.
+DEFAULT_DEVICES = "100-120"
 
 INCOMING, OUTGOING, INTERNAL = "incoming", "outgoing", "internal"
 

@@ -3,7 +3,8 @@
 A scenario involves a main device A (by default the switch's first device) and, where it needs
 them, the next devices B and C in the switch's list.  The server starts a scenario when a
 client monitors A; each run completes within 15 virtual seconds (start delay included).  The
-event sequences are those of docs/event-sequences.md.
+event sequences are those of docs/event-sequences.md.  The calls are callkinds' scripts, the
+same as the demo traffic's, at a fixed pace.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from . import callkinds
+from .callkinds import REMOTE_OUTCOMES, Pace
 from .traffic import Script, Traffic
 
 #: Virtual seconds between the trigger (a client monitors A) and the first call: time for the
@@ -37,23 +40,43 @@ class Scenario:
     script: Callable[[Traffic, Sequence[str]], Script]
 
 
-def _incoming_answered(t: Traffic, d: Sequence[str], caller: str | None = CALLER) -> Script:
-    step = t.attempt(t.model.incoming_call, caller, d[0])
-    if step is None:
-        return
-    call = step.call
-    yield 3
-    t.answer_where_ringing(call)
-    yield 5
-    t.finish(call)  # the caller hangs up first
+# The pace of every scenario: fixed pauses (virtual seconds) and choices made in advance.
+# Pauses a run reaches only when a client changed the call (the consulted device busy, the
+# call answered elsewhere) are there too, so that every path has its pause.
+_ANSWERED = Pace({"ring": 3, "talk": 5, "give_up": 6},
+                 {"answered": True, "callee_hangs_up": False})
+_MISSED = Pace({"ring": 3, "talk": 5, "give_up": 6}, {"answered": False})
+_OUTGOING = Pace({"dial": 3, "talk": 5, "give_up": 5, "busy_tone": 3},
+                 {"caller_hangs_up": True}, {"remote": REMOTE_OUTCOMES.index("answered")})
+#: A is on the phone from 0 to 7 s; the other caller comes at BUSY_AT.
+_ON_THE_PHONE = Pace({"dial": 2, "talk": 5, "give_up": 5, "busy_tone": 3},
+                     {"caller_hangs_up": True}, {"remote": REMOTE_OUTCOMES.index("answered")})
+BUSY_AT = 4.0
+#: B, who answered, hangs up first.
+_INTERNAL = Pace({"ring": 3, "talk": 5, "give_up": 8}, {"answered": True}, {"hangs_up": 1})
+_TRANSFER = Pace({"ring": 2, "talk_elsewhere": 8, "talk_before": 3, "consult_ring": 2,
+                  "consult_talk": 2, "talk": 4, "back_to_caller": 4},
+                 {"consult_answered": True, "consulted_leaves_first": False})
+_CONFERENCE = Pace({"ring": 2, "talk_elsewhere": 8, "talk_before": 2, "consult_ring": 2,
+                    "consult_talk": 2, "talk": 4, "talk_after": 2, "back_to_caller": 4},
+                   {"consult_answered": True, "consulted_leaves_first": True})
+_DEFLECT = Pace({"ring": 2, "ring_after": 3, "talk": 4, "give_up": 4}, {"answered": True})
+_FORWARDED = Pace({"ring": 4, "ring_after": 2, "talk": 3, "give_up": 3}, {"answered": True})
+_PICKUP = Pace({"ring": 3, "talk": 4})
 
 
-def _incoming_missed(t: Traffic, d: Sequence[str]) -> Script:
-    step = t.attempt(t.model.incoming_call, MISSED_CALLER, d[0])
-    if step is None:
-        return
-    yield 6
-    t.finish(step.call)  # the caller gives up
+def _incoming(caller: str | None, pace: Pace) -> Callable[[Traffic, Sequence[str]], Script]:
+    def script(t: Traffic, d: Sequence[str]) -> Script:
+        call = callkinds.incoming_call(t, caller, d[0])
+        if call is not None:
+            yield from callkinds.answered_or_missed(t, pace, call)
+    return script
+
+
+def _outgoing(t: Traffic, d: Sequence[str]) -> Script:
+    step = t.attempt(t.model.make_call, d[0], DIALLED)
+    if step is not None:
+        yield from callkinds.dialled_out(t, _OUTGOING, step.call, d[0])
 
 
 def _incoming_busy(t: Traffic, d: Sequence[str]) -> Script:
@@ -61,155 +84,64 @@ def _incoming_busy(t: Traffic, d: Sequence[str]) -> Script:
     step = t.attempt(t.model.make_call, d[0], DIALLED)
     if step is None:
         return
-    first = step.call
-    yield 2
-    if t.alive(first) and first.outside() is not None:
-        t.attempt(t.model.remote_answer, first)
-    yield 2
-    t.attempt(t.model.incoming_call, BUSY_CALLER, d[0])
-    yield 3
-    t.finish(first, by=d[0])
-
-
-def _outgoing(t: Traffic, d: Sequence[str]) -> Script:
-    step = t.attempt(t.model.make_call, d[0], DIALLED)
-    if step is None:
-        return
-    call = step.call
-    yield 3
-    if t.alive(call) and call.outside() is not None:
-        t.attempt(t.model.remote_answer, call)
-    yield 5
-    t.finish(call, by=d[0])
+    t.scheduler.call_later(BUSY_AT, lambda: t.attempt(t.model.incoming_call, BUSY_CALLER, d[0]),
+                           "scenario busy caller")
+    yield from callkinds.dialled_out(t, _ON_THE_PHONE, step.call, d[0])
 
 
 def _internal(t: Traffic, d: Sequence[str]) -> Script:
     step = t.attempt(t.model.make_call, d[0], d[1])
-    if step is None:
-        return
-    call = step.call
-    yield 3
-    t.answer_where_ringing(call)
-    yield 5
-    t.finish(call, by=d[1])  # the called party hangs up first
+    if step is not None:
+        yield from callkinds.internal(t, _INTERNAL, step.call, d[0])
 
 
-def _transfer(t: Traffic, d: Sequence[str]) -> Script:
-    a, b = d[0], d[1]
-    step = t.attempt(t.model.incoming_call, TRANSFER_CALLER, a)
-    if step is None:
-        return
-    c1 = step.call
-    yield 2
-    t.answer_where_ringing(c1)
-    yield 3
-    consult = t.attempt(t.model.consult, c1, a, b) if t.alive(c1) else None
-    c2 = consult.call if consult else None
-    yield 2
-    if c2 is not None:
-        t.answer_where_ringing(c2)
-    yield 2
-    if (c2 is not None and t.alive(c1) and t.alive(c2)
-            and t.attempt(t.model.transfer, c1, c2, a) is None):
-        t.finish(c2, by=a)
-    yield 4
-    t.finish(c2, by=a)
-    t.finish(c1)
+def _consulted(caller: str, pace: Pace, join: str) -> Callable[[Traffic, Sequence[str]], Script]:
+    def script(t: Traffic, d: Sequence[str]) -> Script:
+        call = callkinds.incoming_call(t, caller, d[0])
+        if call is not None:
+            yield from callkinds.consulted(t, pace, call, d[0], lambda: d[1],
+                                           getattr(t.model, join))
+    return script
 
 
-def _deflect(t: Traffic, d: Sequence[str]) -> Script:
-    a, c = d[0], d[2]
-    step = t.attempt(t.model.incoming_call, DEFLECT_CALLER, a)
-    if step is None:
-        return
-    call = step.call
-    yield 2
-    if t.alive(call) and call.ringing_device() == a:
-        t.attempt(t.model.deflect, call, a, c)
-    yield 3
-    t.answer_where_ringing(call)
-    yield 4
-    t.finish(call)
-
-
-def _restricted(t: Traffic, d: Sequence[str]) -> Script:
-    return _incoming_answered(t, d, caller=None)
+def _deflected(caller: str, pace: Pace, cause: str | None = None
+               ) -> Callable[[Traffic, Sequence[str]], Script]:
+    def script(t: Traffic, d: Sequence[str]) -> Script:
+        call = callkinds.incoming_call(t, caller, d[0])
+        if call is not None:
+            yield from callkinds.deflected(t, pace, call, d[0], lambda: d[2], cause)
+    return script
 
 
 def _pickup(t: Traffic, d: Sequence[str]) -> Script:
-    a, b = d[0], d[1]
-    step = t.attempt(t.model.incoming_call, PICKUP_CALLER, a)
-    if step is None:
-        return
-    call = step.call
-    yield 3
-    if t.alive(call) and call.ringing_device() == a:
-        t.attempt(t.model.pickup, call, b, a)
-    yield 4
-    t.finish(call)
-
-
-def _forwarded(t: Traffic, d: Sequence[str]) -> Script:
-    # The ring time runs out here rather than through A's forwarding setting, which the
-    # scenario leaves as it is (runs may overlap; SwitchModel.forward_no_answer covers the
-    # configured case).
-    a, c = d[0], d[2]
-    step = t.attempt(t.model.incoming_call, CALLER, a)
-    if step is None:
-        return
-    call = step.call
-    yield 4
-    if t.alive(call) and call.ringing_device() == a:
-        t.attempt(t.model.deflect, call, a, c, "call_forward_no_answer")
-    yield 2
-    t.answer_where_ringing(call)
-    yield 3
-    t.finish(call)
-
-
-def _conference(t: Traffic, d: Sequence[str]) -> Script:
-    a, b = d[0], d[1]
-    step = t.attempt(t.model.incoming_call, CONFERENCE_CALLER, a)
-    if step is None:
-        return
-    c1 = step.call
-    yield 2
-    t.answer_where_ringing(c1)
-    yield 2
-    consult = t.attempt(t.model.consult, c1, a, b) if t.alive(c1) else None
-    c2 = consult.call if consult else None
-    yield 2
-    if c2 is not None:
-        t.answer_where_ringing(c2)
-    yield 2
-    if (c2 is not None and t.alive(c1) and t.alive(c2)
-            and t.attempt(t.model.conference, c1, c2, a) is None):
-        t.finish(c2, by=a)
-    yield 4
-    t.finish(c1, by=b)
-    yield 2
-    t.finish(c1)
+    call = callkinds.incoming_call(t, PICKUP_CALLER, d[0])
+    if call is not None:
+        yield from callkinds.picked_up(t, _PICKUP, call, d[0], lambda: d[1])
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("incoming-answered", "an outside caller rings A, A answers, the caller hangs up", 1,
-             _incoming_answered),
-    Scenario("incoming-missed", "an outside caller rings A and gives up", 1, _incoming_missed),
+             _incoming(CALLER, _ANSWERED)),
+    Scenario("incoming-missed", "an outside caller rings A and gives up", 1,
+             _incoming(MISSED_CALLER, _MISSED)),
     Scenario("incoming-busy", "A is on an outgoing call; an outside caller finds A busy", 1,
              _incoming_busy),
     Scenario("outgoing", "A dials an outside number, it answers, A hangs up", 1, _outgoing),
     Scenario("internal", "A calls B, B answers, B hangs up", 2, _internal),
     Scenario("transfer", "an outside caller rings A, A answers, consults B and transfers", 2,
-             _transfer),
+             _consulted(TRANSFER_CALLER, _TRANSFER, "transfer")),
     Scenario("deflect", "an outside caller rings A, A deflects the call to C, C answers", 3,
-             _deflect),
+             _deflected(DEFLECT_CALLER, _DEFLECT)),
     Scenario("restricted-caller", "a caller who withholds the number rings A, A answers", 1,
-             _restricted),
+             _incoming(None, _ANSWERED)),
     Scenario("pickup", "an outside caller rings A, B picks the call up", 2, _pickup),
+    # The ring time runs out here rather than through A's forwarding setting, which the
+    # scenario leaves as it is (runs may overlap; SwitchModel.forward_no_answer covers the
+    # configured case).
     Scenario("forwarded", "an outside caller rings A, unanswered it goes to C, C answers", 3,
-             _forwarded),
+             _deflected(CALLER, _FORWARDED, "call_forward_no_answer")),
     Scenario("conference", "an outside caller rings A, A answers, consults B and conferences", 2,
-             _conference),
+             _consulted(CONFERENCE_CALLER, _CONFERENCE, "conference")),
 )}
 
 

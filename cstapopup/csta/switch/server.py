@@ -20,10 +20,12 @@ from ssl import SSLContext
 from typing import IO, Any, Self
 
 from cstapopup.csta import codec, operations
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER, MAX_LINKS
 from cstapopup.csta.events import ConnectionId, DeviceId
 
-from .demo import DemoTraffic, NumberSource, default_phonebook_paths, load_phonebook
+from .demo import DemoTraffic, NumberSource
 from .model import (
+    DEFAULT_DEVICES,
     DEFAULT_TRUNKS,
     OUTGOING,
     Call,
@@ -121,7 +123,9 @@ class SwitchServer:
     `password`, `devices` (iterable or "100-120" / "100,101,200-205"), `trunks`, `max_links`
     (associations at the same time).  Traffic: `scenario` (a name of `SCENARIOS`, started
     when a client monitors `scenario_device`, default the first device), `demo` (random
-    traffic at `rate` calls per minute, reproducible with `seed`), `speed` (virtual seconds
+    traffic at `rate` calls per minute, reproducible with `seed`; its outside callers are
+    taken mostly from `phonebook`, numbers as the PBX presents them, see
+    `demo.load_phonebook`, and otherwise made up), `speed` (virtual seconds
     per real second), `clock_start` (the PBX time at virtual second 0; default now),
     `forward_no_answer` ({device: (target, seconds)}).  Simulated people: an outside number
     dialled by a client's MakeCall answers after `remote_answer_after` seconds, a device
@@ -157,13 +161,13 @@ class SwitchServer:
     def __init__(
         self,
         host: str = "127.0.0.1",
-        port: int = 7001,
-        user: str = "AMHOST",
-        password: str = "77777",
-        devices: Iterable[str] | str = "100-120",
+        port: int = DEFAULT_PORT,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        devices: Iterable[str] | str = DEFAULT_DEVICES,
         *,
         trunks: Iterable[str] = DEFAULT_TRUNKS,
-        max_links: int = 4,
+        max_links: int = MAX_LINKS,
         scenario: str | None = None,
         scenario_device: str | None = None,
         demo: bool = False,
@@ -189,9 +193,7 @@ class SwitchServer:
         association_timeout: float | None = DEFAULT_ASSOCIATION_TIMEOUT,
         max_pending_links: int = DEFAULT_MAX_PENDING_LINKS,
     ) -> None:
-        if tag_form not in codec.TAG_FORMS:
-            raise ValueError(f"tag_form must be one of {', '.join(codec.TAG_FORMS)}")
-        self.tag_form = tag_form
+        self.tag_form = codec.check_tag_form(tag_form)
         self.host = host
         self.ssl = ssl
         self.port = port
@@ -225,9 +227,7 @@ class SwitchServer:
         self.traffic = Traffic(self.model, self.scheduler)
         self.demo: DemoTraffic | None = None
         if demo:
-            numbers = (list(phonebook) if phonebook is not None
-                       else load_phonebook(default_phonebook_paths()))
-            self.demo = DemoTraffic(self.traffic, rate, seed, NumberSource(numbers))
+            self.demo = DemoTraffic(self.traffic, rate, seed, NumberSource(phonebook or ()))
         self.remote_answer_after = remote_answer_after
         self.auto_answer_after = auto_answer_after
         self._record_target = record
@@ -278,7 +278,7 @@ class SwitchServer:
         self._changed = asyncio.Event()
         if isinstance(self._record_target, (str, Path)):
             # Open for the server's lifetime (closed in stop()); one small write per call.
-            self._record_file = open(self._record_target, "w", encoding="utf-8")  # noqa: SIM115, ASYNC230
+            self._record_file = open(self._record_target, "w", encoding="utf-8")
             self._own_record_file = True
         elif self._record_target is not None:
             self._record_file = self._record_target

@@ -37,6 +37,7 @@ from cstapopup.csta.codec import (
     ReturnResult,
     UniversalFailure,
 )
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
 from cstapopup.csta.events import CallEvent, CstaEvent
 
 from .model import SwitchError
@@ -135,8 +136,8 @@ class SwitchSession:
         backend: SessionBackend,
         *,
         link_id: int = 1,
-        user: str = "AMHOST",
-        password: str = "77777",
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
         first_invoke_id: int = 1,
         max_frame: int = framing.DEFAULT_MAX_LENGTH,
         trace: Callable[[str, bytes, codec.Apdu | None], None] | None = None,
@@ -147,9 +148,7 @@ class SwitchSession:
         (None when undecodable); `say` a plain-words line about what happens on the link.
         `tag_form`: "hipath" sends every tagged field as a HiPath does (protocol facts §4, §6),
         "alternate" in the other tag form (codec.TAG_FORMS), to test clients against both."""
-        if tag_form not in codec.TAG_FORMS:
-            raise ValueError(f"tag_form must be one of {codec.TAG_FORMS}, not {tag_form!r}")
-        self.tag_form = tag_form
+        self.tag_form = codec.check_tag_form(tag_form)
         self.backend = backend
         self.link_id = link_id
         self._user = user
@@ -292,7 +291,7 @@ class SwitchSession:
         if raw[:1] == b"\xa1":
             try:
                 alt, envelope = codec.spec().decode("ROSEapdu", raw)
-            except Exception:  # noqa: BLE001 - asn1tools raises assorted errors on bad input
+            except Exception:
                 envelope = None
             if envelope is not None and alt == "invoke":
                 log.info("link %d: invoke %s (operation %s) has an undecodable argument: %s",
