@@ -39,6 +39,9 @@ KEYRING_SERVICE = "cstapopup"
 PASSWORD_STORAGE_KEYRING = "keyring"
 PASSWORD_STORAGE_PLAINTEXT = "plaintext"
 PASSWORD_STORAGE_NONE = "none"
+#: The HiPath factory password of the CSTA user: the app logs in with it while no password is
+#: stored (and says so), as `cstapopup monitor` does without --password.
+FACTORY_PASSWORD = "77777"
 
 
 class SettingsError(ValueError):
@@ -543,11 +546,14 @@ class Settings:
     # -- reading
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> tuple[Settings, list[str]]:
+    def load(cls, path: Path | str | None = None, *,
+             read_only: bool = False) -> tuple[Settings, list[str]]:
         """Settings from the file (defaults where it is missing or wrong) and the warnings.
 
         Never raises for a bad file: an unreadable or corrupt file is moved aside to
-        `config.toml.bad-<timestamp>` and the defaults are used.
+        `config.toml.bad-<timestamp>` and the defaults are used.  `read_only` (a command that
+        only reads a few settings): the file is left as it is, whatever is wrong with it, and
+        the warnings are only returned, not logged.
         """
         settings = cls(Path(path) if path is not None else None)
         warnings: list[str] = []
@@ -559,6 +565,8 @@ class Settings:
             return settings, warnings
         except (OSError, ValueError) as exc:   # TOMLDecodeError, UnicodeDecodeError: ValueErrors
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if read_only:
+                return settings, [f"Could not read {p} ({reason}); using the defaults."]
             try:
                 moved = _move_aside(p)
             except OSError as move_exc:
@@ -611,9 +619,10 @@ class Settings:
                 warnings.append(f"{PLAINTEXT_PASSWORD_KEY}: expected text; ignored.")
             else:
                 settings._plaintext_password = plaintext
-                warnings.extend(_tighten_permissions(p))
+                if not read_only:
+                    warnings.extend(_tighten_permissions(p))
 
-        for w in warnings:
+        for w in [] if read_only else warnings:
             log.warning("%s", w)
         return settings, warnings
 

@@ -250,7 +250,7 @@ def test_a_popup_ringing_without_news_goes_stale_and_closes(tmp_path):
     desk.sweep()
     stale = seen.last(quiet_key)
     assert stale.state is PopupState.STALE and stale.accent == "ended"
-    assert stale.state_text == "No news from the PBX for 5 minutes"
+    assert stale.state_text == "No news from the PBX for 5\u00a0minutes"   # unit kept on the line
     assert stale.closes_in == 8.0 and stale.actions == {Action.COPY_NUMBER}
     assert desk.view_of(quiet_key) is None            # forgotten: bounded
     assert desk.view_of(busy_key) is not None        # it had news 100 s ago

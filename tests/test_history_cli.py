@@ -62,7 +62,7 @@ def test_table_lists_newest_first_with_aligned_columns(db, capsys):
     assert lines[1].startswith(local)
     assert "100,102" in lines[1] and "1:30" in lines[1]  # devices, talk time
     assert "Hans Müller (Siemens AG)" in lines[4]
-    assert "missed, done" in lines[2] and "(unknown)" not in lines[2]
+    assert "missed (done)" in lines[2] and "(unknown)" not in lines[2]  # the window's words
     assert "rang 1:34" in lines[3]
     # Aligned: every column starts at the same offset in every line.
     start = lines[0].index("NUMBER")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -384,9 +385,12 @@ def test_unreachable_pbx_is_shown_and_retried_until_it_is_there(run, tmp_path):
         async with app(tmp_path, pbx_settings(port)) as controller:
             messages = Recorder(controller.message_posted)
             await until(lambda: controller.link_state[0] == "down", controller.link_state_changed)
-            assert "refused" in controller.link_state[1]
-            assert "retrying in" in controller.link_state[1]
+            # In words for the receptionist; the system's own words in the details.
+            assert f"does not accept connections on port {port}" in controller.link_state[1]
+            assert re.search(r"retrying in [0-9.]+\u00a0s$", controller.link_state[1])
+            assert controller.desk.link_status.detail == "Connection refused"
             assert controller.tray.state == "down"
+            assert "Details: Connection refused" in controller.tray.tooltip()
             await messages.wait(lambda t, _: t == "Cannot connect to the PBX")
             # The PBX comes up: the app connects by itself.
             server = SwitchServer(port=port, devices="100-120")

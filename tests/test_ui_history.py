@@ -167,7 +167,7 @@ def test_mark_done_delete_and_copy(window, store, qtbot):
     asked = []
     window.confirm = lambda question: asked.append(question) or False
     window.delete_selected()                             # declined: nothing deleted
-    assert store.get("c4") is not None and asked == ["Delete 1 call(s) from the history?"]
+    assert store.get("c4") is not None and asked == ["Delete this call from the history?"]
     window.confirm = lambda question: True
     window.delete_selected()
     assert store.get("c4") is None and window.model.loaded == 5
