@@ -216,3 +216,15 @@ def test_the_pbx_own_refusals_keep_their_words() -> None:
     error = ConnectError("the PBX at 127.0.0.1:7001 refused the link for now: all CSTA links "
                          "of the PBX are in use", cause="association")
     assert texts.link_problem(error).words == str(error)
+
+
+async def test_the_settings_connection_test_says_it_in_the_same_words() -> None:
+    from cstapopup.settings import ConnectionParameters
+    from cstapopup.ui.link import test_connection as try_login
+
+    port = free_port()
+    with pytest.raises(RuntimeError) as info:
+        await try_login(ConnectionParameters("127.0.0.1", port, "AMHOST", None), timeout=3)
+    assert str(info.value) == (f"the PBX at 127.0.0.1 does not accept connections on port "
+                               f"{port} — check the port in the settings, and that CSTA is "
+                               "switched on at the PBX\n(Details: Connection refused)")

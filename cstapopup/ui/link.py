@@ -93,11 +93,10 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
     except ConnectError as exc:  # all CSTA links in use too: the message says so
         problem = texts.link_problem(exc)
         detail = f"\n(Details: {problem.detail})" if problem.detail else ""
-        raise RuntimeError(problem.words[:1].upper() + problem.words[1:] + "." + detail) \
-            from None
+        raise RuntimeError(problem.words + detail) from None
     except TimeoutError:
-        raise RuntimeError(f"No answer from {params.host}:{params.port} within "
-                           f"{texts.seconds(timeout)}.") from None
+        raise RuntimeError(f"no answer from {params.host}:{params.port} within "
+                           f"{texts.seconds(timeout)}") from None
     finally:
         with contextlib.suppress(Exception):
             await client.close(timeout=2.0)
@@ -305,7 +304,8 @@ class PbxLink:
                 problem = texts.link_problem(item.error)
                 text, detail = problem.words, problem.detail
                 if detail and detail != self.detail:
-                    log.warning("PBX link: %s (%s)", item.reason, detail)
+                    # The technical account, once per kind of failure (retries repeat it).
+                    log.warning("PBX link: %s", item.reason)
             self.detail = detail
             if item.retry_in is not None:
                 verb = "reconnecting" if was_up else "retrying"
