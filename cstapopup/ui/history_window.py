@@ -367,9 +367,12 @@ class HistoryWindow(QMainWindow):
         self.empty_label.setObjectName("emptyHistory")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
+        # Muted, in the theme's placeholder colour; on the table's base a label draws in its
+        # Text colour, so that is the one set.
         palette = self.empty_label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText,
-                         palette.color(QPalette.ColorRole.PlaceholderText))
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        palette.setColor(QPalette.ColorRole.WindowText, muted)
+        palette.setColor(QPalette.ColorRole.Text, muted)
         self.empty_label.setPalette(palette)
         empty_layout = QVBoxLayout(self.table.viewport())
         empty_layout.addWidget(self.empty_label)
@@ -577,7 +580,7 @@ class HistoryWindow(QMainWindow):
 
     def confirm(self, question: str) -> bool:
         """Asks the user; tests replace it."""
-        return QMessageBox.question(self, "Delete calls", question) == QMessageBox.Yes
+        return QMessageBox.question(self, "Delete from the history", question) == QMessageBox.Yes
 
     def export_csv_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export calls", "calls.csv", "CSV files (*.csv)")
