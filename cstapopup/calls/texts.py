@@ -44,6 +44,8 @@ COUNTED: dict[str, tuple[str, str]] = {
                         "More than {n} calls had a popup at once"),
     "minutes": ("{n}" + NBSP + "minute", "{n}" + NBSP + "minutes"),
     "times": ("once", "{n} times"),
+    "callbacks skipped": ("{n} coroutine callback was skipped",
+                          "{n} coroutine callbacks were skipped"),
 }
 
 
