@@ -113,8 +113,8 @@ class ElidedLabel(QLabel):
 
 
 class Avatar(QWidget):
-    """The caller's initials on a colour derived from the name; a handset when nameless, and
-    when no two letters of the name would read as initials rather than a control glyph
+    """The caller's initials on a colour derived from the name; a handset when nameless; a
+    person when no two letters of the name would read as initials rather than as a control
     ("II" looks like a pause button: calls.texts.initials)."""
 
     def __init__(self, size: int = 44, parent: QWidget | None = None) -> None:
