@@ -56,11 +56,18 @@ def missing_app_modules() -> list[str]:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    app = _app_module()
     parser = argparse.ArgumentParser(
         prog="cstapopup",
-        description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA).",
+        description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA). "
+                    "Without a command: the desktop app (its options below).",
+        epilog=app.EXIT_CODES if app is not None else None,
     )
     parser.add_argument("--version", action="version", version=f"cstapopup {__version__}")
+    if app is not None:
+        # Listed for --help only: `cstapopup --demo ...` goes to the app's own parser (main).
+        app.add_app_options(parser.add_argument_group(
+            "options of the desktop app (cstapopup without a command)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Only the chosen command's module is imported (keeps `decode` and `monitor` free of Qt);
     # for --help, all are listed.
@@ -96,6 +103,17 @@ def run_app(argv: list[str]) -> int:
             return EXIT_USAGE
         raise
     return int(app.main(argv) or 0)
+
+
+def _app_module():
+    """cstapopup.ui.app (its options and exit codes; it imports Qt only when the app runs),
+    None in an installation without the app."""
+    try:
+        return importlib.import_module("cstapopup.ui.app")
+    except ModuleNotFoundError as exc:
+        if exc.name == "cstapopup.ui.app":
+            return None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

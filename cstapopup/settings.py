@@ -26,7 +26,7 @@ import platformdirs
 import tomli_w
 
 from cstapopup import APP_NAME
-from cstapopup.csta.defaults import DEFAULT_PORT, DEFAULT_USER
+from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
 from cstapopup.csta.fileio import write_atomically
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ KEYRING_SERVICE = APP_NAME
 PASSWORD_STORAGE_KEYRING = "keyring"
 PASSWORD_STORAGE_PLAINTEXT = "plaintext"
 PASSWORD_STORAGE_NONE = "none"
+#: The HiPath factory password of the CSTA user: the app logs in with it while no password is
+#: stored (and says so), as `cstapopup monitor` does without --password.
+FACTORY_PASSWORD = DEFAULT_PASSWORD
 
 
 class SettingsError(ValueError):
@@ -514,11 +517,14 @@ class Settings:
     # -- reading
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> tuple[Settings, list[str]]:
+    def load(cls, path: Path | str | None = None, *,
+             read_only: bool = False) -> tuple[Settings, list[str]]:
         """Settings from the file (defaults where it is missing or wrong) and the warnings.
 
         Never raises for a bad file: an unreadable or corrupt file is moved aside to
-        `config.toml.bad-<timestamp>` and the defaults are used.
+        `config.toml.bad-<timestamp>` and the defaults are used.  `read_only` (a command that
+        only reads a few settings): the file is left as it is, whatever is wrong with it, and
+        the warnings are only returned, not logged.
         """
         settings = cls(Path(path) if path is not None else None)
         warnings: list[str] = []
@@ -530,6 +536,8 @@ class Settings:
             return settings, warnings
         except (OSError, ValueError) as exc:   # TOMLDecodeError, UnicodeDecodeError: ValueErrors
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if read_only:
+                return settings, [f"Could not read {p} ({reason}); using the defaults."]
             try:
                 moved = _move_aside(p)
             except OSError as move_exc:
@@ -582,9 +590,10 @@ class Settings:
                 warnings.append(f"{PLAINTEXT_PASSWORD_KEY}: expected text; ignored.")
             else:
                 settings._plaintext_password = plaintext
-                warnings.extend(_tighten_permissions(p))
+                if not read_only:
+                    warnings.extend(_tighten_permissions(p))
 
-        for w in warnings:
+        for w in [] if read_only else warnings:
             log.warning("%s", w)
         return settings, warnings
 

@@ -273,7 +273,7 @@ def test_a_popup_ringing_without_news_goes_stale_and_closes(tmp_path):
     desk.sweep()
     stale = seen.last(quiet_key)
     assert stale.state is PopupState.STALE and stale.accent == "ended"
-    assert stale.state_text == "No news from the PBX for 5 minutes"
+    assert stale.state_text == "No news from the PBX for 5\u00a0minutes"   # unit kept on the line
     assert stale.closes_in == 8.0 and stale.actions == {Action.COPY_NUMBER}
     assert desk.view_of(quiet_key) is None            # forgotten: bounded
     assert desk.view_of(busy_key) is not None        # it had news 100 s ago
@@ -402,3 +402,38 @@ async def test_call_back_without_a_link_is_a_notice(tmp_path):
     assert notice is not None and notice.title == "Call back"
     assert notice.text == "Not connected to the PBX: cannot call 089 1234567."
     desk.close()
+
+
+async def test_every_demo_phonebook_entry_gets_its_name_when_the_simulator_calls_from_it(
+        tmp_path):
+    """The demo's phone books, every number of every entry (also those written "+49 (0)69"
+    and "0049 (0)30"): the simulator rings from it as a PBX presents the caller, and the
+    popup names the entry."""
+    from cstapopup import resources
+    from cstapopup.calls.phonebook import read_contacts
+    from cstapopup.csta.switch.demo import pbx_number
+
+    books = [resources.path("demo/phonebook.csv"), resources.path("demo/phonebook.vcf")]
+    entries: dict[str, tuple[str | None, str | None, str]] = {}
+    for book in books:
+        contacts, problems = read_contacts(book)
+        assert problems == []
+        for contact in contacts:
+            for written in contact.numbers:
+                number = pbx_number(written)
+                assert number is not None, written
+                entries[number] = (contact.name or None, contact.company or None, written)
+    assert any("(0)" in written for *_, written in entries.values())
+    async with simulator(speed=20.0) as server, \
+            connected(tmp_path, server, monitored=("100",), books=books) as (desk, seen):
+        await until(lambda: desk.recorder.phonebook.ready)
+        for number, (name, company, written) in entries.items():
+            opened = len(seen.opened)
+            call = server.traffic.incoming(number, "100")
+            assert call is not None, written
+            await until(lambda opened=opened: len(seen.opened) > opened)
+            view = seen.opened[-1]
+            assert (view.name, view.company) == (name, company), (written, number, view.title)
+            server.traffic.finish(call)
+            await until(lambda: not server.model.is_busy("100"))
+            desk.dismiss(view.key)

@@ -62,7 +62,7 @@ def test_table_lists_newest_first_with_aligned_columns(db, capsys):
     assert lines[1].startswith(local)
     assert "100,102" in lines[1] and "1:30" in lines[1]  # devices, talk time
     assert "Hans Müller (Siemens AG)" in lines[4]
-    assert "missed, done" in lines[2] and "(unknown)" not in lines[2]
+    assert "missed (done)" in lines[2] and "(unknown)" not in lines[2]  # the window's words
     assert "rang 1:34" in lines[3]
     # Aligned: every column starts at the same offset in every line.
     start = lines[0].index("NUMBER")
@@ -220,3 +220,60 @@ def test_installed_program(db):
                           capture_output=True, text=True, timeout=60, env=env, encoding="utf-8",
                           check=False)
     assert done.returncode == 2 and "--since" in done.stderr
+
+
+def test_the_table_shows_numbers_as_the_window_does_and_exports_keep_them_raw(
+        tmp_path, capsys, monkeypatch):
+    path = tmp_path / "numbers.sqlite3"
+    outgoing = make_call(1, number="003023125206").evolve(
+        direction=Direction.OUTGOING, answered_by="003023125206")
+    odd = make_call(2, number="001519375336")
+    with HistoryStore(path) as s:
+        s.upsert_many([outgoing, odd, make_call(3, number="00893414930")])
+    code, out, _ = run(capsys, "--db", str(path))
+    assert code == 0
+    assert "089 3414930" in out and "00893414930" not in out
+    assert "01519375336" in out and "001519375336" not in out     # rejected: no trunk digit
+    line = next(li for li in out.splitlines() if "outgoing" in li)
+    assert "030 23125206" in line and line.endswith("answered at 030 23125206")
+    assert "0030" not in out
+    # Programs get the numbers as the PBX reported them.
+    _, out, _ = run(capsys, "--db", str(path), "--format", "json")
+    assert {d["remote_number"] for d in json.loads(out)} == {
+        "003023125206", "001519375336", "00893414930"}
+    _, out, _ = run(capsys, "--db", str(path), "--format", "csv")
+    assert {r["remote_number"] for r in csv.DictReader(io.StringIO(out))} == {
+        "003023125206", "001519375336", "00893414930"}
+
+
+def test_the_table_follows_the_apps_numbering_settings_and_leaves_the_file_alone(
+        tmp_path, capsys, monkeypatch):
+    from cstapopup.settings import Settings
+
+    config = tmp_path / "cfg"
+    monkeypatch.setenv("CSTAPOPUP_CONFIG_DIR", str(config))
+    settings = Settings(config / "config.toml")
+    settings.update({"numbers.trunk_prefix": ""})       # this PBX sends no trunk digit
+    settings.save()
+    path = tmp_path / "numbers.sqlite3"
+    with HistoryStore(path) as s:
+        s.upsert(make_call(1, number="01519375336"))    # no valid reading either way
+    _, out, _ = run(capsys, "--db", str(path))
+    assert "01519375336" in out                         # its 0 is not a trunk digit here
+    monkeypatch.setenv("CSTAPOPUP_CONFIG_DIR", str(tmp_path / "none"))
+    _, out, _ = run(capsys, "--db", str(path))
+    assert " 1519375336 " in out                        # the default plan: trunk digit 0
+    # A settings file it cannot use is left where it is (the app deals with it).
+    monkeypatch.setenv("CSTAPOPUP_CONFIG_DIR", str(config))
+    (config / "config.toml").write_text("this is [not toml", encoding="utf-8")
+    code, out, _ = run(capsys, "--db", str(path))
+    assert code == 0 and " 1519375336 " in out          # the defaults, as the app would
+    assert (config / "config.toml").read_text() == "this is [not toml"
+    assert list(config.iterdir()) == [config / "config.toml"]
+
+
+def test_an_empty_search_says_what_found_nothing(db, capsys):
+    _, out, _ = run(capsys, "--db", str(db), "--search", "Zacharias")
+    assert out.strip() == "No calls match “Zacharias”."
+    _, out, _ = run(capsys, "--db", str(db), "--search", "Zacharias", "--missed")
+    assert out.strip() == "No missed calls match “Zacharias”."

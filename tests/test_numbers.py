@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cstapopup.calls.numbers import NormalisedNumber, NumberingPlan, lookup_keys, normalise
+from cstapopup.calls.numbers import (
+    NormalisedNumber,
+    NumberingPlan,
+    display_number,
+    lookup_keys,
+    normalise,
+)
+from cstapopup.csta.switch.demo import pbx_number
 
 MUNICH = NumberingPlan(country="DE", area_code="89", trunk_prefix="0", internal_max_length=4)
 PARTY = "+49891234567"
@@ -195,3 +202,59 @@ def test_normal_form_is_a_fixed_point(local: int) -> None:
         assert normalise(number.key, MUNICH, from_pbx=True).key == number.key
         assert normalise(number.display, MUNICH, from_pbx=False).key == number.key
         assert normalise("0" + number.display, MUNICH, from_pbx=True).key == number.key
+
+
+# --- how numbers are shown (the one display function) -------------------------------------------
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("00893414930", "089 3414930"),          # valid: the national format
+    ("003023125206", "030 23125206"),
+    ("00043199988701", "+43 1 99988701"),    # abroad: international
+    ("001519375336", "01519375336"),         # rejected (too short a mobile): trunk digit gone
+    ("0000441234", "000441234"),
+    ("0012345", "012345"),
+    ("100", "100"),                          # extensions as they are
+    ("2001", "2001"),
+    ("+999 1234", "+9991234"),               # no trunk digit to drop
+    ("", ""),
+])
+def test_numbers_are_shown_without_the_pbx_trunk_digit(raw: str, shown: str) -> None:
+    assert display_number(raw, NumberingPlan(), from_pbx=True) == shown
+
+
+def test_a_rejected_number_keeps_its_digits_when_the_plan_has_no_trunk_digit() -> None:
+    plan = NumberingPlan(trunk_prefix="")
+    assert display_number("01519375336", plan) == "01519375336"
+    assert display_number("01519375336", NumberingPlan(trunk_prefix="0")) == "1519375336"
+
+
+@given(st.text(alphabet="0123456789+ ()-/", max_size=20), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_display_never_raises_and_never_shows_the_trunk_digit_of_an_outside_number(
+        raw: str, from_pbx: bool) -> None:
+    shown = display_number(raw, MUNICH, from_pbx)
+    assert isinstance(shown, str)
+    digits = "".join(c for c in raw if c.isdigit() or c == "+")
+    if from_pbx and digits.startswith("00") and len(digits) > 6 and "+" not in digits \
+            and normalise(raw, MUNICH) is None:
+        assert shown == digits[1:]
+
+
+# --- "(0)" written after the country code ---------------------------------------------------------
+
+@pytest.mark.parametrize("written", [
+    "+49 (0)69 90009 502", "0049 (0)30 23125 205", "+49 (0) 89 99998 101",
+    "+43 (0)1 99988 701", "0043 (0)512 998 871", "+41 (0)44 999 88 01",
+    "+44 (0)20 7946 0018", "+33 (0)1 42 68 53 00",
+])
+def test_a_phonebook_number_with_the_national_zero_in_brackets_meets_the_callers(
+        written: str) -> None:
+    """Both sides: the phone book reads "(0)" as the national prefix it is, and a caller
+    from that number arrives (here: as the simulator presents it) without it."""
+    arriving = pbx_number(written)
+    assert arriving is not None and "(" not in arriving
+    caller = normalise(arriving, NumberingPlan(), from_pbx=True)
+    assert caller is not None
+    assert lookup_keys(written, NumberingPlan(), from_pbx=False)[0] == caller.key
+    without = written.replace("(0)", "")
+    assert caller == normalise(without, NumberingPlan(), from_pbx=False)

@@ -393,3 +393,39 @@ def test_tab_order_and_mnemonics(make_dialog, qtbot):
     assert w is d.editors["pbx.port"].spin or d.editors["pbx.port"].spin.isAncestorOf(w)
     QTest.keyClick(w, Qt.Key.Key_W, Qt.KeyboardModifier.AltModifier)
     assert QApplication.focusWidget() is d.password_edit
+
+
+def test_without_a_stored_password_the_dialog_says_the_factory_one_is_used(
+        make_dialog, memory_keyring):
+    d = make_dialog()
+    d.show()
+    note = d.findChild(QLabel, "help-password")
+    assert d.password_edit.placeholderText() == "not stored"
+    assert note.isVisible() and "HiPath factory password 77777" in note.text()
+    d.editors["pbx.password_storage"].set_value("none")
+    assert note.text() == "None is stored: cstapopup asks for it at each start."
+    d.editors["pbx.password_storage"].set_value("keyring")
+    d.password_edit.setText("secret")                      # typed: nothing to explain
+    assert not note.isVisible()
+
+
+def test_with_a_stored_password_nothing_is_said_about_the_factory_one(make_dialog,
+                                                                       memory_keyring):
+    s = Settings.load()[0]
+    s.update({"pbx.host": "192.0.2.1", "devices.monitor": ["100"]})
+    PasswordStore(s).set("kept")
+    d = make_dialog(s)
+    d.show()
+    assert not d.findChild(QLabel, "help-password").isVisible()
+    assert d.windowTitle() == "Settings"       # Qt adds "— cstapopup"
+
+
+def test_one_value_needing_attention_is_said_in_the_singular(make_dialog):
+    d = make_dialog()
+    d.editors["pbx.host"].set_value("192.0.2.1")
+    d.editors["devices.monitor"].set_value(["100"])
+    d.editors["pbx.port"].set_value(7001)
+    d.editors["devices.own"].set_value("")
+    d.editors["pbx.host"].set_value("not a host!")
+    d.validate()
+    assert d.summary.text().startswith("One value needs attention (")

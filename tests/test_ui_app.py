@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -377,6 +378,61 @@ def test_wrong_password_stops_retrying_and_says_so(run, tmp_path):
     run(scenario())
 
 
+FACTORY_NOTE = "using the HiPath factory password 77777 because none is stored"
+SAID = "Using the HiPath factory password 77777 because none is stored"
+
+
+def test_without_a_stored_password_the_factory_one_is_used_and_said(run, tmp_path):
+    async def scenario() -> None:
+        async with simulator() as server, \
+                app(tmp_path, pbx_settings(server.port)) as controller:
+            await until(lambda: up(controller), controller.link_state_changed)
+            assert controller.desk.link.params.password == "77777"
+            assert controller.desk.link_status.note == FACTORY_NOTE
+            assert SAID in controller.tray.tooltip().splitlines()
+        # The PBX has another password: the refusal says which one was tried.
+        async with simulator(password="secret") as server, \
+                app(tmp_path / "other", pbx_settings(server.port)) as controller:
+            messages = Recorder(controller.message_posted)
+            _title, text = await messages.wait(lambda t, _: t == "Login refused")
+            assert text.endswith(f" {SAID}.")
+
+    (tmp_path / "other").mkdir()
+    run(scenario())
+
+
+def test_windows_leave_the_app_name_to_qt(run, tmp_path):
+    """Qt appends the application's display name to window titles where the desktop shows
+    titles ("Call history — cstapopup"); a title with the name in it had it twice."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from cstapopup.ui.prompts import first_run_message_box
+
+    async def scenario() -> None:
+        async with app(tmp_path, None) as controller:
+            assert controller.history.windowTitle() == "Call history"
+            first_run_message_box(controller)
+            boxes = [w for w in QApplication.topLevelWidgets()
+                     if isinstance(w, QMessageBox) and w.objectName() == "firstRun"]
+            assert [b.windowTitle() for b in boxes] == ["Welcome"]
+            for box in boxes:
+                box.close()
+            dialog = controller.open_settings()
+            titles = [controller.history.windowTitle(), dialog.windowTitle()]
+            dialog.reject()
+            controller.start_demo()
+            await until(lambda: controller.mode == "demo"
+                        and controller.history.windowTitle() == "Call history (demo)",
+                        controller.link_state_changed)
+            dialog = controller.open_settings()
+            titles.append(dialog.windowTitle())
+            dialog.reject()
+        assert titles[:2] == ["Call history", "Settings"]
+        assert all("cstapopup" not in t for t in titles), titles
+
+    run(scenario(), 30)
+
+
 def test_unreachable_pbx_is_shown_and_retried_until_it_is_there(run, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -386,9 +442,12 @@ def test_unreachable_pbx_is_shown_and_retried_until_it_is_there(run, tmp_path):
         async with app(tmp_path, pbx_settings(port)) as controller:
             messages = Recorder(controller.message_posted)
             await until(lambda: controller.link_state[0] == "down", controller.link_state_changed)
-            assert "refused" in controller.link_state[1]
-            assert "retrying in" in controller.link_state[1]
+            # In words for the receptionist; the system's own words in the details.
+            assert f"does not accept connections on port {port}" in controller.link_state[1]
+            assert re.search(r"retrying in [0-9.]+\u00a0s$", controller.link_state[1])
+            assert controller.desk.link_status.detail == "Connection refused"
             assert controller.tray.state == "down"
+            assert "Details: Connection refused" in controller.tray.tooltip()
             await messages.wait(lambda t, _: t == "Cannot connect to the PBX")
             # The PBX comes up: the app connects by itself.
             server = SwitchServer(port=port, devices="100-120")

@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
 from cstapopup.calls.model import Call, Direction, Outcome
-from cstapopup.calls.numbers import NumberingPlan, lookup_keys, normalise
+from cstapopup.calls.numbers import NumberingPlan, display_number, lookup_keys
 from cstapopup.calls.store import HistoryStore
 from cstapopup.ui.history_window import LIVE_ROWS, PAGE, HistoryWindow
 
@@ -45,8 +45,7 @@ def store(tmp_path: Path):
 
 
 def display(number: str) -> str:
-    normalised = normalise(number, NumberingPlan(), from_pbx=True)
-    return normalised.display if normalised is not None else number
+    return display_number(number, NumberingPlan(), from_pbx=True)   # as the app shows them
 
 
 @pytest.fixture
@@ -167,7 +166,7 @@ def test_mark_done_delete_and_copy(window, store, qtbot):
     asked = []
     window.confirm = lambda question: asked.append(question) or False
     window.delete_selected()                             # declined: nothing deleted
-    assert store.get("c4") is not None and asked == ["Delete 1 call(s) from the history?"]
+    assert store.get("c4") is not None and asked == ["Delete this call from the history?"]
     window.confirm = lambda question: True
     window.delete_selected()
     assert store.get("c4") is None and window.model.loaded == 5
@@ -231,3 +230,78 @@ def test_tooltips_and_the_link_line_show_outside_text_as_it_is(window, store):
     assert rendered(tooltip).endswith("delivered <b>100</b> → answered 100")
     window.set_link_status("Connected to <h1>pbx</h1>")
     assert window.link_label.textFormat() == Qt.TextFormat.PlainText
+
+
+# --- one number format, counts, empty tables, titles ------------------------------------------
+
+def test_every_column_shows_numbers_as_the_number_column_does(window, store):
+    """An outgoing call answered by the outside party: its number is in the Number column,
+    the Outcome column and the tooltip, always the same way (no trunk digit, grouped)."""
+    from cstapopup.calls.model import Hop
+
+    outgoing = make_call(1, direction=Direction.OUTGOING, remote_number="003023125206",
+                         answered_by="003023125206", remote_name=None, remote_company=None,
+                         hops=(Hop("originated", "100", T0),
+                               Hop("answered", "003023125206", T0)))
+    odd = make_call(2, remote_number="001519375336", outcome=Outcome.TRANSFERRED,
+                    transferred_to="001519375336", remote_name=None, remote_company=None)
+    store.upsert_many([outgoing, odd])
+    window.apply_filters()
+    model = window.model
+    texts = {model.call_at(r).key: [model.data(model.index(r, c)) for c in range(7)]
+             for r in range(2)}
+    assert texts["c1"][3] == "030 23125206" and texts["c1"][6] == "answered at 030 23125206"
+    # A number the formatter rejects still loses the PBX's trunk digit, everywhere.
+    assert texts["c2"][3] == "01519375336" and texts["c2"][6] == "transferred to 01519375336"
+    row = next(r for r in range(2) if model.call_at(r).key == "c1")
+    tooltip = model.data(model.index(row, 6), Qt.ToolTipRole)
+    assert tooltip.startswith("answered at 030 23125206\n")
+    assert tooltip.endswith("originated 100 → answered 030 23125206")
+    assert "0030" not in tooltip and "0030" not in model.data(model.index(row, 0),
+                                                            Qt.AccessibleTextRole)
+
+
+def test_a_cut_name_has_its_whole_text_in_the_tooltip(window, store):
+    company = "Aufschaltung Medienagentur für Beispielprojekte und ausgedachte Kampagnen GmbH"
+    store.upsert(make_call(1, remote_name="Amalie Aufschaltung", remote_company=company))
+    window.apply_filters()
+    index = window.model.index(0, 2)
+    shown = window.model.data(index)
+    assert window.table.fontMetrics().horizontalAdvance(shown) > window.table.columnWidth(2)
+    assert window.model.data(index, Qt.ToolTipRole).startswith(
+        f"Amalie Aufschaltung ({company})\n")
+
+
+def test_counts_are_singular_for_one(window, store):
+    store.upsert(make_call(5))           # one call, missed
+    window.apply_filters()
+    assert window.summary.text() == "1 call · 1 missed, not done"
+    store.upsert(make_call(6))
+    window.apply_filters()
+    assert window.summary.text() == "2 calls · 1 missed, not done"
+
+
+def test_an_empty_table_says_why(window, store, qtbot):
+    label = window.empty_label
+    assert label.isVisible() and label.text() == "No calls in the history yet."
+    store.upsert_many(make_call(i) for i in range(1, 5))   # answered incoming, no missed one
+    window.apply_filters()
+    assert not label.isVisible()
+    QTest.keyClicks(window.search, "Zacharias")
+    qtbot.waitUntil(lambda: label.isVisible(), timeout=3000)
+    assert label.text() == "No calls match “Zacharias”."
+    assert window.table.viewport().isAncestorOf(label)
+    window.filter_group.button(1).click()                  # "Missed"
+    assert label.text() == "No missed calls match “Zacharias”."
+    window.search.clear()
+    qtbot.waitUntil(lambda: label.text() == "No missed calls.", timeout=3000)
+    window.filter_group.button(0).click()                  # "All": rows again
+    assert not label.isVisible()
+    window.call_deleted("nothing")                         # stays hidden while rows are there
+    assert not label.isVisible()
+
+
+def test_the_title_leaves_the_app_name_to_qt(window):
+    # Qt appends the application's display name on desktops that show it
+    # ("Call history — cstapopup"); a title with the name in it showed it twice.
+    assert window.windowTitle() == "Call history"

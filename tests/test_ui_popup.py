@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Slot
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QEnterEvent, QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
@@ -501,6 +501,58 @@ def test_long_names_are_elided_with_the_full_text_in_the_tooltip(make_popup):
     assert p.width() == popup_module.POPUP_WIDTH   # the card does not grow with the text
     assert title.toolTip() == long_name
     assert make_popup(name="Anna").findChild(QWidget, "title").toolTip() == ""
+
+
+def test_an_elided_company_shows_its_whole_name_on_hover_though_the_popup_is_not_active(
+        focused_window, stack, qtbot):
+    """Qt shows tooltips only in the active window unless told otherwise, and a popup never
+    takes the focus: without WA_AlwaysShowToolTips the whole company name would never show."""
+    from PySide6.QtWidgets import QToolTip
+
+    window, _edit = focused_window
+    company = "Aufschaltung Medienagentur für Beispielprojekte und ausgedachte Kampagnen GmbH"
+    p = stack.show(view(ringing_call(), name="Amalie Aufschaltung", company=company))
+    qtbot.waitExposed(p)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    label = p.findChild(QWidget, "company")
+    assert label.toolTip() == company and not p.isActiveWindow()
+    QTest.mouseMove(label, label.rect().center())
+    QTest.mouseMove(label, label.rect().center() + QPoint(2, 0))
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and QToolTip.text() == company, timeout=4000)
+    QToolTip.hideText()
+
+
+def test_initials_that_would_look_like_a_pause_button_are_not_used(make_popup, qtbot):
+    named = make_popup(name="Ingrid Internruf")
+    assert named.findChild(popup_module.Avatar).initials() == "IN"
+    lone, nameless = make_popup(name="I"), make_popup(name=None)
+    assert lone.findChild(popup_module.Avatar).initials() == ""
+    # A person, not a bar, and not the handset of a caller without a name.
+    person = lone.findChild(popup_module.Avatar).grab().toImage()
+    handset = nameless.findChild(popup_module.Avatar).grab().toImage()
+    assert person != handset
+
+
+def test_one_more_call_is_counted_in_the_singular(qtbot):
+    stack = PopupStack(max_visible=1)
+    stack.show(view(answered(ringing_call("a"), "100")))
+    stack.show(view(ringing_call("b")))
+    assert stack.more_line().text() == "+1 more call"
+    stack.show(view(ringing_call("c")))
+    assert stack.more_line().text() == "+2 more calls (1 ringing)"
+    stack.close_all()
+
+
+def test_numbers_in_a_popup_are_shown_as_the_app_shows_numbers():
+    shown = {"00893414930": "089 3414930", "001519375336": "01519375336"}.get
+    call = ringing_call(called_number="00893414930").evolve(
+        outcome=Outcome.TRANSFERRED, transferred_to="001519375336", answered_by="100",
+        answered_at=T0 + timedelta(seconds=3), hops=(Hop("diverted", "00893414930", T0),))
+    v = popup_view(call, caller=Caller("Anna", None, "089 1234567"), ringing_device="100",
+                   own_device="100", display=lambda n: shown(n) or n)
+    assert v.where == "Rang at 100 · line 089 3414930"
+    assert v.state_text == "Transferred to 01519375336"
+    assert v.redirect == "Forwarded from 089 3414930"
 
 
 # --- text from outside is plain text -------------------------------------------------------

@@ -57,6 +57,28 @@ def test_tooltip_says_what_the_link_does(tray):
         tray.set_link_state("sideways", "")
 
 
+def test_a_note_and_the_technical_detail_have_their_own_lines(tray):
+    note = "using the HiPath factory password 77777 because none is stored"
+    tray.set_link_state("down", "the PBX address pbx.example is not known — check the PBX "
+                        "address in the settings; retrying in 8\u00a0s", note=note,
+                        detail="Name or service not known")
+    lines = tray.tooltip().splitlines()
+    assert lines[0].startswith("cstapopup — the PBX address pbx.example is not known")
+    assert lines[1] == "Using the HiPath factory password 77777 because none is stored"
+    assert lines[-1] == "Details: Name or service not known"
+    shown = [a.text() for a in tray.menu.actions() if a.isVisible() and not a.isSeparator()]
+    assert shown[1] == "Using the HiPath factory password 77777 because none is stored"
+    tray.set_link_state("up", "connected")             # without a note: no such line
+    assert tray.tooltip() == "cstapopup — connected"
+    assert not [a for a in tray.menu.actions() if a.isVisible() and "77777" in a.text()]
+
+
+def test_the_history_entry_counts_missed_calls_in_english(tray):
+    tray.set_missed_count(1)
+    assert tray.history_action.text() == "&History (1 missed)"
+    assert tray.tooltip().splitlines()[-1] == "1 missed call"
+
+
 def test_each_state_has_its_own_icon(tray):
     images = {}
     for state in ("up", "connecting", "down", "demo"):
@@ -121,7 +143,7 @@ def test_menu_actions_emit_signals(tray, qtbot):
         tray.dnd_action.trigger()
     assert blocker.args == [True]
     assert tray.do_not_disturb and "Do not disturb" in tray.tooltip()
-    texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    texts = [a.text() for a in tray.menu.actions() if not a.isSeparator() and a.isVisible()]
     assert texts[1:] == ["&History", "&Settings…", "&Do not disturb", "&Quit"]
 
 

@@ -30,6 +30,7 @@ from cstapopup.csta.client import ClientOptions, CstaClientError, LinkDownError
 from cstapopup.csta.events import ConnectionId, CstaEvent, DeliveredEvent, DeviceId, SnapshotCall
 from cstapopup.settings import ConnectionParameters
 
+from . import texts
 from .model import Call
 from .numbers import NumberingPlan
 from .phonebook import PhonebookStatus
@@ -147,10 +148,7 @@ class DeskConfig:
         `close_after` overrides popup.close_after_seconds (self-test, benchmarks)."""
         notices = []
         try:
-            plan = NumberingPlan(
-                country=value("numbers.country"), area_code=value("numbers.area_code"),
-                trunk_prefix=value("numbers.trunk_prefix"),
-                internal_max_length=value("numbers.internal_max_length"))
+            plan = NumberingPlan.from_settings(value)
         except ValueError as exc:
             notices.append(Notice("Numbers", f"The numbering settings cannot be used ({exc}); "
                                              "using the defaults.", Level.WARNING))
@@ -206,6 +204,8 @@ class Desk:
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._raw_state = "down"
         self._demo = False
+        #: Said with every link state until the next connect() ("using the factory password").
+        self._link_note = ""
         self._lost_notified = False
         self._monitor_notified: set[str] = set()
         self._sweeper: asyncio.TimerHandle | None = None
@@ -326,11 +326,13 @@ class Desk:
     # -- the link -------------------------------------------------------------------------
 
     async def connect(self, params: ConnectionParameters, *, label: str | None = None,
-                      demo: bool = False) -> bool:
+                      demo: bool = False, note: str = "") -> bool:
         """Open the link to the PBX with the monitored devices of the configuration; False
-        (and a notice) when it cannot even be set up (e.g. an unreadable CA file)."""
+        (and a notice) when it cannot even be set up (e.g. an unreadable CA file).  `note`:
+        what the user should know about this link whatever its state (LinkStatus.note)."""
         assert self._link_factory is not None, "a Desk without a link factory cannot connect"
         self._demo = demo
+        self._link_note = note
         try:
             link = self._link_factory(
                 params, list(self.config.monitored), on_state=self.on_link_state,
@@ -359,21 +361,28 @@ class Desk:
 
     def not_connected(self, reason: str) -> None:
         """No link, and why (not set up yet, waiting for a password, ...)."""
+        self._link_note = ""
         self._set_link("down", reason)
 
-    def _set_link(self, state: str, text: str) -> None:
-        self.link_status = LinkStatus(state, text)
+    def _set_link(self, state: str, text: str, detail: str = "") -> None:
+        self.link_status = LinkStatus(state, text, self._link_note, detail)
         self.listener.link_changed(self.link_status)
 
     def on_link_state(self, state: Any, reason: str) -> None:
+        """The link's state and why (in words); the system's own words behind it, if any,
+        are the link's `detail` (PbxLink)."""
         state = _name(state)
         previous, self._raw_state = self._raw_state, state
         shown = _TRAY_STATE.get(state, "down")
         if self._demo and state == "up":
             shown, reason = "demo", "demo mode: " + reason
-        self._set_link(shown, reason)
+        detail = str(getattr(self.link, "detail", "") or "") if state in ("down",
+                                                                          "rejected") else ""
+        self._set_link(shown, reason, detail)
         sentence = reason[:1].upper() + reason[1:] + "."
         if state == "rejected":
+            if self._link_note:
+                sentence += " " + self._link_note[:1].upper() + self._link_note[1:] + "."
             self._notice("Login refused", sentence, Level.ERROR, opens_settings=True)
         elif state == "down" and previous == "up":
             if self.recorder is not None:
@@ -482,7 +491,7 @@ class Desk:
                             "are in the history)", self.max_popups, self.popups_dropped)
             if self.popups_dropped == 1:
                 self._notice("Too many calls at once",
-                             f"More than {self.max_popups} calls had a popup at once: the "
+                             f"{texts.count('too many popups', self.max_popups)}: the "
                              "oldest popups were closed. Every call is in the history.",
                              Level.WARNING)
             self.listener.popup_closed(key)
@@ -520,7 +529,8 @@ class Desk:
         view = popup_view(popup.call, caller=popup.caller, ringing_device=popup.device,
                           own_device=config.own_device, crm_template=config.crm_template,
                           close_after=config.close_after, forwarded_from=popup.forwarded_from,
-                          transferred_by=popup.transferred_by, stale_after=popup.stale_after)
+                          transferred_by=popup.transferred_by, stale_after=popup.stale_after,
+                          display=self.display_number)
         if view == popup.view:
             return
         popup.view = view

@@ -1,7 +1,8 @@
 """Phone number normalisation: turn a number in whatever format it arrived into one comparable key.
 
 Owns the numbering plan of the site (`NumberingPlan`), the rules for reading a number the PBX
-reported or a phonebook holds (`normalise`), and the ordered keys a lookup tries (`lookup_keys`).
+reported or a phonebook holds (`normalise`), the ordered keys a lookup tries (`lookup_keys`),
+and the one way a number is shown to people (`display_number`).
 
 Keys:
 
@@ -41,10 +42,10 @@ is the only test, so the trunk rule does not apply to them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberFormat
@@ -54,6 +55,7 @@ __all__ = [
     "RAW_KEY_PREFIX",
     "NormalisedNumber",
     "NumberingPlan",
+    "display_number",
     "iter_lookup_keys",
     "lookup_keys",
     "normalise",
@@ -93,6 +95,14 @@ class NumberingPlan:
                 raise ValueError(f"{name} must be digits only, not {value!r}")
         if self.internal_max_length < 0:
             raise ValueError("internal_max_length must not be negative")
+
+    @classmethod
+    def from_settings(cls, value: Callable[[str], Any]) -> NumberingPlan:
+        """The plan of the numbers.* settings (`value(name)`); ValueError when they do not
+        make one."""
+        return cls(country=value("numbers.country"), area_code=value("numbers.area_code"),
+                   trunk_prefix=value("numbers.trunk_prefix"),
+                   internal_max_length=value("numbers.internal_max_length"))
 
 
 @dataclass(frozen=True)
@@ -257,3 +267,27 @@ def lookup_keys(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> list[st
     the rest are fallbacks.  Empty for input that is not a number.  Never raises.
     """
     return list(iter_lookup_keys(raw, plan, from_pbx))
+
+
+def display_number(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> str:
+    """`raw` as people read and dial it: what `normalise` shows ("089 1234567" for the PBX's
+    ``00891234567``), an extension as it is, "" for nothing.
+
+    A number `normalise` cannot read (too short or long for its range, a made-up one) still
+    loses the PBX's trunk access digit when it is an outside number with it: the digit is the
+    PBX's, not the caller's, and a number shown with it cannot be dialled from anywhere else
+    (``001519375336`` is shown ``01519375336``).  Never raises.
+    """
+    if not raw:
+        return ""
+    n = normalise(raw, plan, from_pbx)
+    if n is not None:
+        return n.display
+    cleaned = _clean(raw)
+    if cleaned is None:
+        return raw.strip()
+    prefix = plan.trunk_prefix
+    if from_pbx and prefix and not cleaned.startswith("+") and cleaned.startswith(prefix) \
+            and len(cleaned) - len(prefix) > plan.internal_max_length:
+        return cleaned[len(prefix):]
+    return cleaned

@@ -17,7 +17,7 @@ from pathlib import Path
 from cstapopup.csta.events import CstaEvent, SnapshotCall
 
 from .model import Call
-from .numbers import NumberingPlan, lookup_keys, normalise
+from .numbers import NumberingPlan, display_number, lookup_keys, normalise
 from .phonebook import Match, Phonebook, PhonebookService, start_phonebook
 from .store import HistoryError, HistoryStore
 from .tracker import CallTracker
@@ -100,6 +100,7 @@ class Recorder:
         return self.phonebook.lookup(number, from_pbx=True)
 
     def display_number(self, number: str | None) -> str:
+        """The one way a number from the PBX is shown (numbers.display_number, cached)."""
         if not number:
             return ""
         return _display(number, self.plan)
@@ -183,5 +184,4 @@ def _lookup_keys(raw: str, plan: NumberingPlan) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=2048)
 def _display(number: str, plan: NumberingPlan) -> str:
-    n = normalise(number, plan, from_pbx=True)
-    return n.display if n is not None else number
+    return display_number(number, plan, from_pbx=True)

@@ -16,8 +16,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cstapopup.settings import PASSWORD_STORAGE_NONE, PasswordStore, Settings, SettingsError
+from cstapopup.settings import (
+    FACTORY_PASSWORD,
+    PASSWORD_STORAGE_NONE,
+    PasswordStore,
+    Settings,
+    SettingsError,
+)
 
+from . import texts
 from .demo import DEFAULT_DEMO_RATE, DEMO_HISTORY_FILE, DemoPbx, demo_settings
 from .desk import Desk, DeskConfig, DeskListener, LinkFactory, LinkOptions
 from .store import default_path
@@ -163,7 +170,12 @@ class Session:
                 PASSWORD_STORAGE_NONE:
             self._ask()
             return True
-        await self.desk.connect(self.settings.connection_parameters(password))
+        note = ""
+        if not password:
+            # Nothing stored: the factory password, as `cstapopup monitor` does; but said,
+            # in the tray and with a refused login, so nobody wonders which one was sent.
+            password, note = FACTORY_PASSWORD, texts.factory_password_note(FACTORY_PASSWORD)
+        await self.desk.connect(self.settings.connection_parameters(password), note=note)
         return True
 
     def _ask(self) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cstapopup.settings import fill_url_template
 
+from . import texts
 from .model import Call, Outcome
 
 
@@ -95,10 +96,15 @@ class PopupView:
 
 @dataclass(frozen=True, slots=True)
 class LinkStatus:
-    """The PBX link as the tray shows it: "connecting", "up", "down" or "demo", and why."""
+    """The PBX link as the tray shows it: "connecting", "up", "down" or "demo", and why.
+    `note`: what the user should know about the link besides ("using the HiPath factory
+    password ..."); `detail`: the system's own words behind `text`, for whoever fixes it
+    ("Name or service not known"); "" when there is none."""
 
     state: str
     text: str
+    note: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +130,13 @@ class HistoryHealth:
 
 # --- texts -----------------------------------------------------------------------------------
 
+#: A number from the PBX as people read it (`Desk.display_number`).
+Display = texts.Display
+
+
 def format_duration(seconds: float) -> str:
     """2:31, or 1:02:03 past an hour."""
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return texts.clock(seconds)
 
 
 def dialable(display_number: str) -> str:
@@ -141,8 +148,9 @@ def is_ringing(call: Call) -> bool:
     return call.is_live and call.answered_at is None and call.outcome == Outcome.IN_PROGRESS
 
 
-def state_text(call: Call, ringing_device: str) -> str:
-    """The line that follows the call: Ringing, Answered by 102, Ended (2:31), Missed, ..."""
+def state_text(call: Call, ringing_device: str, display: Display | None = None) -> str:
+    """The line that follows the call: Ringing, Answered by 102, Ended (2:31), Missed, ...
+    (numbers in it shown as `display` shows them)."""
     if call.end_unknown:
         return "Link to the PBX lost: the end of this call is not known"
     by = call.answered_by
@@ -151,14 +159,15 @@ def state_text(call: Call, ringing_device: str) -> str:
         if by is None:
             answered = "Answered"
         elif by == ringing_device:
-            answered = f"Answered at {by}"
+            answered = f"Answered at {texts.party(by, display)}"
         else:
-            answered = f"Answered by {by}"
+            answered = f"Answered by {texts.party(by, display)}"
     outcome = call.outcome
     if outcome == Outcome.TRANSFERRED and call.transferred_to:
-        return f"Transferred to {call.transferred_to}"
+        return f"Transferred to {texts.party(call.transferred_to, display)}"
     if outcome == Outcome.DIVERTED:
-        return f"Forwarded to {call.diverted_to}" if call.diverted_to else "Forwarded"
+        return (f"Forwarded to {texts.party(call.diverted_to, display)}" if call.diverted_to
+                else "Forwarded")
     if outcome == Outcome.MISSED:
         return "Missed"
     if outcome == Outcome.BUSY:
@@ -228,25 +237,26 @@ def _stays(call: Call, state: PopupState, own_device: str | None) -> bool:
 def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: str | None,
                crm_template: str = "", close_after: float = 8.0,
                forwarded_from: str | None = None, transferred_by: str | None = None,
-               stale_after: float | None = None) -> PopupView:
+               stale_after: float | None = None, display: Display | None = None) -> PopupView:
     """The popup of `call` ringing (or having rung) at `ringing_device`.
 
     `forwarded_from` / `transferred_by`: what the Delivered event said about how the call
     came here (they win over what the call's hops tell).  `close_after`: the user's setting
     (0: popups stay until dismissed).  `stale_after`: set when the popup was given up after
-    ringing that many seconds without news (it then closes whatever the setting)."""
+    ringing that many seconds without news (it then closes whatever the setting).
+    `display`: how numbers from the PBX are shown (the caller's is in `caller` already)."""
     name = caller.name or None
     company = caller.company or None
-    display = caller.display_number
+    shown_number = caller.display_number
     if name:
-        title, number = name, display
+        title, number = name, shown_number
     elif call.remote_kind == "restricted":
         title, number = "Withheld number", ""
-    elif not display:
+    elif not shown_number:
         title, number = "Unknown number", ""
     else:
-        title, number = display, ""
-    copy_text = dialable(display) if call.remote_kind == "number" else ""
+        title, number = shown_number, ""
+    copy_text = dialable(shown_number) if call.remote_kind == "number" else ""
 
     state = popup_state(call, ringing_device)
     if stale_after is not None and state is PopupState.RINGING:
@@ -254,23 +264,23 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     ringing = state is PopupState.RINGING
     where = f"Ringing at {ringing_device}" if ringing else f"Rang at {ringing_device}"
     if call.called_number and call.called_number != ringing_device:
-        where += f" · line {call.called_number}"
+        where += f" · line {texts.party(call.called_number, display)}"
 
     derived_from, derived_by = redirection(call, ringing_device)
     forwarded_from = forwarded_from or derived_from
     transferred_by = transferred_by or derived_by
     parts = []
     if forwarded_from:
-        parts.append(f"Forwarded from {forwarded_from}")
+        parts.append(f"Forwarded from {texts.party(forwarded_from, display)}")
     if transferred_by:
-        parts.append(f"Transferred by {transferred_by}")
+        parts.append(f"Transferred by {texts.party(transferred_by, display)}")
 
     if state is PopupState.STALE:
         minutes = round((stale_after or 0) / 60)
-        text = (f"No news from the PBX for {minutes} minutes" if minutes >= 2
+        text = (f"No news from the PBX for {texts.count('minutes', minutes)}" if minutes >= 2
                 else "No news from the PBX")
     else:
-        text = state_text(call, ringing_device)
+        text = state_text(call, ringing_device, display)
 
     actions = set()
     if ringing and own_device and ringing_device == own_device:
@@ -302,7 +312,7 @@ STALE_CLOSE_SECONDS = 10.0
 
 
 __all__ = [
-    "Action", "Caller", "HistoryHealth", "Level", "LinkStatus", "Notice", "PopupState",
+    "Action", "Caller", "Display", "HistoryHealth", "Level", "LinkStatus", "Notice", "PopupState",
     "PopupView", "dialable", "format_duration", "is_ringing", "popup_view", "redirection",
     "state_text",
 ]

@@ -1,18 +1,24 @@
 """`cstapopup history`: list, search and export the call history from the command line.
 
 Reads the app's database (safe while the app runs: SQLite's WAL lets readers in while it
-writes).  A table for people; CSV and JSON for other programs.
+writes).  A table for people, in the words and number format of the app's history window
+(calls.texts; numbers as the app's numbering settings show them, without the PBX's trunk
+digit); CSV and JSON for other programs, with every number as the PBX reported it (a program
+can dial it or match it, and its meaning does not depend on this computer's settings).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cstapopup.calls.model import Call, Outcome
+from cstapopup.calls import texts
+from cstapopup.calls.model import Call
+from cstapopup.calls.numbers import NumberingPlan, display_number
 from cstapopup.calls.store import (
     HistoryCorruptError,
     HistoryError,
@@ -23,6 +29,7 @@ from cstapopup.calls.store import (
     write_json,
 )
 from cstapopup.exitcodes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from cstapopup.settings import Settings
 
 PROG = "cstapopup history"
 NAME_WIDTH = 32
@@ -156,55 +163,57 @@ def _print(args: argparse.Namespace, calls: Any, *, total: int | None, filtered:
         return EXIT_OK
     calls = list(calls)
     if not calls:
-        print("No calls match." if filtered else "No calls in the history yet.")
+        kind = "missed" if args.missed and not args.not_done else None
+        print(texts.empty_history_text(history_empty=not filtered, search=args.search,
+                                       kind=kind))
         return EXIT_OK
-    print(format_table(calls, keys=args.keys))
+    print(format_table(calls, keys=args.keys, display=_display()))
     if total is not None and total > len(calls):
-        print(f"({len(calls):,} of {total:,} calls shown; --limit 0 shows all)")
+        print(texts.count("calls shown", total, shown=f"{len(calls):,}"))
     return EXIT_OK
 
 
-def _clock(seconds: float) -> str:
-    s = round(seconds)
-    h, rest = divmod(s, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+def _display() -> Callable[[str], str]:
+    """Numbers as the app shows them, with the numbering settings of the app (read, never
+    changed; the defaults when there are none or they do not make a plan)."""
+    settings, _warnings = Settings.load(read_only=True)
+    try:
+        plan = NumberingPlan.from_settings(settings.get)
+    except ValueError:
+        plan = NumberingPlan()
+    return lambda number: display_number(number, plan)
 
 
 def _duration(call: Call) -> str:
     if call.talk_seconds is not None:
-        return _clock(call.talk_seconds)
+        return texts.clock(call.talk_seconds)
     if call.is_live:
         return "..."
     if call.ring_seconds is not None:
-        return f"rang {_clock(call.ring_seconds)}"
+        return f"rang {texts.clock(call.ring_seconds)}"
     return "-"
 
 
 def _name(call: Call) -> str:
-    name = call.remote_name or ""
-    if call.remote_company:
-        name = f"{name} ({call.remote_company})" if name else call.remote_company
+    name = texts.name_text(call)
     return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
 
 
-def _number(call: Call) -> str:
-    if call.remote_number:
-        return call.remote_number
+def _number(call: Call, display: Callable[[str], str] | None) -> str:
+    if call.remote_kind == "number" and call.remote_number:
+        return texts.party(call.remote_number, display)
     return {"restricted": "(withheld)", "not_known": "(unknown)"}.get(call.remote_kind, "-")
 
 
-def _outcome(call: Call) -> str:
-    text = call.outcome.value.replace("_", " ")
-    if call.outcome is Outcome.UNKNOWN and call.end_unknown:
-        text = "end not seen"
-    return f"{text}, done" if call.done else text
-
-
-def format_table(calls: list[Call], *, keys: bool = False) -> str:
-    """Aligned columns: time (local), direction, name, number, devices, duration, outcome."""
+def format_table(calls: list[Call], *, keys: bool = False,
+                 display: Callable[[str], str] | None = None) -> str:
+    """Aligned columns: time (local), direction, name, number, devices, duration, outcome;
+    numbers shown as `display` shows them (None: as the PBX reported them)."""
     header = ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION", "OUTCOME"]
     rows = [[c.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), c.direction.value,
-             _name(c), _number(c), ",".join(c.local_devices) or "-", _duration(c), _outcome(c)]
+             _name(c), _number(c, display),
+             ",".join(texts.party(d, display) for d in c.local_devices) or "-", _duration(c),
+             texts.outcome_text(c, display)]
             for c in calls]
     if keys:
         header.append("KEY")

@@ -19,6 +19,7 @@ import textwrap
 from collections.abc import Awaitable
 from typing import Any, TextIO, TypeVar
 
+from cstapopup.calls import texts
 from cstapopup.commands.pbxoptions import add_pbx_options, pbx_password
 from cstapopup.csta.client import (
     ClientOptions,
@@ -273,12 +274,12 @@ def _report_counters(client: CstaClient, err: TextIO) -> None:
     """What the client held back or left out during the run (nothing is dropped silently)."""
     c = client.counters
     if c.callbacks_skipped:
-        print(f"cstapopup monitor: {c.callbacks_skipped} coroutine callbacks were skipped "
+        print(f"cstapopup monitor: {texts.count('callbacks skipped', c.callbacks_skipped)} "
               "(too many running at once)", file=err)
     if c.read_pauses:
-        print(f"cstapopup monitor: reading from the PBX was paused {c.read_pauses} times "
-              f"({c.paused_seconds:.1f} s in all) while the output caught up; nothing was "
-              "dropped", file=err)
+        print(f"cstapopup monitor: reading from the PBX was paused "
+              f"{texts.count('times', c.read_pauses)} ({c.paused_seconds:.1f} s in all) while "
+              "the output caught up; nothing was dropped", file=err)
 
 
 def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:

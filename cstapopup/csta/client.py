@@ -30,8 +30,11 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import errno
 import logging
+import os
 import random
+import socket
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -68,13 +71,39 @@ class CstaClientError(Exception):
     """Base of the client's errors."""
 
 
+#: What a `ConnectError` can say went wrong (its `cause`), for callers that put it in their
+#: own words: the host name is not known; its look-up failed for now (no name server); the
+#: PBX refused the TCP connection; no answer in time; connected, but no answer to the login
+#: (the association request) in time; no route to the PBX; this computer has no network; TLS
+#: failed (handshake, certificate); the PBX did not take the association for now; anything
+#: else.
+CONNECT_CAUSES = ("unknown_host", "lookup_failed", "refused", "timeout", "login_timeout",
+                  "unreachable", "no_network", "tls", "certificate", "association", "other")
+
+
 class ConnectError(CstaClientError):
-    """The TCP (or TLS) connection could not be made: refused, unreachable, timed out."""
+    """The TCP (or TLS) connection could not be made: refused, unreachable, timed out.
+
+    Besides its message: `cause` (one of CONNECT_CAUSES), `host` and `port` tried (None when
+    not known), `timeout` (seconds waited, for "timeout"), and `detail`: the system's own words
+    ("Name or service not known"), "" when there are none."""
+
+    cause = "other"
+
+    def __init__(self, message: str = "", *, cause: str | None = None, host: str | None = None,
+                 port: int | None = None, detail: str = "",
+                 timeout: float | None = None) -> None:
+        super().__init__(message)
+        if cause is not None:
+            self.cause = cause
+        self.host, self.port, self.detail, self.timeout = host, port, detail, timeout
 
 
 class CertificateError(ConnectError):
     """TLS is on and the PBX's certificate was rejected (untrusted, expired, issued for
     another name); the message says which, in plain words."""
+
+    cause = "certificate"
 
 
 class AssociationError(CstaClientError):
@@ -107,6 +136,8 @@ class AssociationTransientError(AssociationError, ConnectError):
     are in use), or closed the connection without answering the association request.  A
     ConnectError: the client retries with its usual back-off."""
 
+    cause = "association"
+
 
 class LinkDownError(CstaClientError):
     """The request cannot be made because the link is down (the client is reconnecting)."""
@@ -133,6 +164,37 @@ class CstaServiceError(CstaClientError):
 
 class CstaRejectError(CstaClientError):
     """The PBX rejected a request at the ROSE level (it did not understand it)."""
+
+
+def _seconds(value: float) -> str:
+    """A number of seconds for a message: the unit stays on the number's line (a no-break
+    space), wherever the message is shown."""
+    return f"{value:g}\u00a0s"
+
+
+def _os_words(exc: OSError) -> str:
+    """The system's words for a socket error ("Connection refused"), without asyncio's
+    wrapping ("Connect call failed ('192.0.2.1', 7001)")."""
+    if isinstance(exc, socket.gaierror) or not isinstance(exc.errno, int):
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
+
+
+def _os_cause(exc: OSError) -> str:
+    """The CONNECT_CAUSES entry of an error of socket.connect / getaddrinfo."""
+    if isinstance(exc, socket.gaierror):
+        if exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_SYSTEM", None)):
+            return "lookup_failed"
+        return "unknown_host"
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
+        return "unreachable"
+    if exc.errno == errno.ENETDOWN:
+        return "no_network"
+    if exc.errno == errno.ETIMEDOUT:
+        return "timeout"
+    if exc.errno == errno.ECONNREFUSED:
+        return "refused"
+    return "other"
 
 
 # What the client reports ---------------------------------------------------------------------
@@ -657,17 +719,24 @@ class CstaClient:
                 opts.connect_timeout,
             )
         except TimeoutError:
-            raise ConnectError(f"no answer from {self.host}:{self.port} within {opts.connect_timeout:g} s") from None
-        except ConnectionRefusedError:
-            raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link enabled on that port?)") from None
+            raise ConnectError(f"no answer from {self.host}:{self.port} within "
+                               f"{_seconds(opts.connect_timeout)}", cause="timeout",
+                               timeout=opts.connect_timeout, **self._where()) from None
+        except ConnectionRefusedError as exc:
+            raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link "
+                               "enabled on that port?)", cause="refused",
+                               detail=_os_words(exc), **self._where()) from None
         except ssl_module.SSLCertVerificationError as exc:
             raise CertificateError(tlsconfig.explain_certificate_error(
-                exc, opts.server_hostname or self.host)) from None
+                exc, opts.server_hostname or self.host), **self._where()) from None
         except ssl_module.SSLError as exc:
             raise ConnectError(f"TLS handshake with {self.host}:{self.port} failed: "
-                               f"{tlsconfig.explain_handshake_error(exc)}") from None
+                               f"{tlsconfig.explain_handshake_error(exc)}", cause="tls",
+                               **self._where()) from None
         except OSError as exc:
-            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
+            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {_os_words(exc)}",
+                               cause=_os_cause(exc), detail=_os_words(exc),
+                               **self._where()) from None
         self._conn, self._writer = conn, writer
         self._release_waiter = None
         self._flush()
@@ -675,11 +744,16 @@ class CstaClient:
             await asyncio.wait_for(self._associate(reader, conn), opts.connect_timeout)
         except TimeoutError:
             self._drop_link("association timed out")
-            raise ConnectError(f"{self.host}:{self.port} did not answer the association request within {opts.connect_timeout:g} s") from None
+            raise ConnectError(f"{self.host}:{self.port} did not answer the association request "
+                               f"within {_seconds(opts.connect_timeout)}", cause="login_timeout",
+                               timeout=opts.connect_timeout, **self._where()) from None
         except BaseException:
             self._drop_link("association failed")
             raise
         return reader
+
+    def _where(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port}
 
     def _no_answer(self, what: str) -> AssociationTransientError:
         return AssociationTransientError(
@@ -781,7 +855,7 @@ class CstaClient:
             try:
                 data = await reader.read(READ_SIZE)
             except (ConnectionError, OSError) as exc:
-                return f"connection lost: {exc}"
+                return f"connection lost: {exc.strerror or exc}"
             if not data:
                 return "the PBX closed the connection"
             if self._conn is not conn:
@@ -829,7 +903,8 @@ class CstaClient:
                 deadline = probe_at + opts.keepalive_timeout
                 if now >= deadline:
                     return (f"no complete frame from the PBX for "
-                            f"{opts.keepalive_interval + opts.keepalive_timeout:g} s (link dead)")
+                            f"{_seconds(opts.keepalive_interval + opts.keepalive_timeout)} "
+                            "(link dead)")
             await asyncio.sleep(deadline - now)
 
     def _send_probe(self, conn: ClientConnection) -> int | None:
@@ -975,7 +1050,7 @@ class CstaClient:
             return await self._answer(fut, timeout or self.options.request_timeout)
         except TimeoutError:
             raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
-                                 f"{timeout or self.options.request_timeout:g} s") from None
+                                 f"{_seconds(timeout or self.options.request_timeout)}") from None
         finally:
             if not fut.done() or fut.cancelled() or self._futures.get(iid) is fut:
                 # Timed out or cancelled: a late answer is ignored, not matched to a request.

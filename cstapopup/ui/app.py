@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,27 @@ SELF_TEST_SCENARIO = "incoming-answered"
 #: How long a second start waits for the running instance to answer (ms).
 INSTANCE_TIMEOUT_MS = 1000
 
+#: Exit codes of the desktop app (also in `cstapopup --help`).
+EXIT_OK, EXIT_SELF_TEST_FAILED, EXIT_USAGE, EXIT_NO_DISPLAY = 0, 1, 2, 3
+EXIT_CODES = (f"exit codes of the app: {EXIT_OK} ended normally (or brought the running one "
+              f"forward), {EXIT_SELF_TEST_FAILED} the self-test failed, {EXIT_USAGE} usage "
+              f"error, {EXIT_NO_DISPLAY} no display to show windows on, 130 interrupted.")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cstapopup",
         description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA). "
                     "Without options: the desktop app with the PBX from its settings. "
-                    "Subcommands (decode, monitor, sim, history): see cstapopup --help.")
+                    "Subcommands (decode, monitor, sim, history, gateway): see cstapopup "
+                    "--help.", epilog=EXIT_CODES)
+    add_app_options(parser)
+    return parser
+
+
+def add_app_options(parser: argparse.ArgumentParser | Any) -> None:
+    """The desktop app's options, on `parser` (or an argument group of it): the app's own
+    parser, and `cstapopup --help`, which lists them beside the subcommands (without Qt)."""
     parser.add_argument("--demo", action="store_true",
                         help="run with a simulated PBX and made-up calls (devices 100-120, "
                              "monitoring 100-105, your phone 100); your settings and "
@@ -56,7 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="demo: calls per minute (default: 4)")
     parser.add_argument("--speed", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
-    return parser
 
 
 def _positive_float(text: str) -> float:
@@ -244,11 +257,77 @@ def _qt_app(argv0: str) -> Any:
     return app
 
 
+# --- the display -------------------------------------------------------------------------------
+
+def display_problem(env: Mapping[str, str] | None = None,
+                    platform: str | None = None) -> str | None:
+    """Why Qt will not be able to open a display here (it would abort the process with
+    "Reinstalling the application may fix this problem"), or None when it should.
+
+    Only Linux is checked, and only for Qt's X11 platform: without QT_QPA_PLATFORM and
+    without WAYLAND_DISPLAY, DISPLAY must be set and its X server must take a connection
+    (tried with libxcb, which Qt's X11 platform loads anyway).  Other platforms (offscreen,
+    wayland, vnc) are Qt's own business."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and qpa.split(":", 1)[0] != "xcb":
+        return None
+    display = env.get("DISPLAY", "")
+    if not qpa and env.get("WAYLAND_DISPLAY"):
+        return None
+    if not display:
+        return ("DISPLAY is not set" if qpa else
+                "neither DISPLAY nor WAYLAND_DISPLAY is set") + " (no desktop session here)"
+    problem = _xcb_problem(display)
+    return f"the X display {display} cannot be opened ({problem})" if problem else None
+
+
+def _xcb_problem(display: str) -> str | None:
+    """Connect to the X server of `display` and leave again: None if that worked, else why.
+    None too when libxcb is not there to try (Qt then says what it says)."""
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    try:
+        error = xcb.xcb_connection_has_error(connection) if connection else 1
+    finally:
+        if connection:
+            xcb.xcb_disconnect(connection)
+    if not error:
+        return None
+    return {1: "no X server answers there, or it does not let this user in",
+            5: "that is not a display name", 6: "it has no such screen"}.get(
+        error, f"libxcb error {error}")
+
+
+def no_display_message(problem: str) -> str:
+    return (f"cstapopup: cannot open the display: {problem}.\n"
+            "Start cstapopup in a desktop session (or set DISPLAY). To run it without a "
+            "screen, for tests, set QT_QPA_PLATFORM=offscreen; `cstapopup --self-test` checks "
+            "an installation without one.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     setup_logging(args.debug)
     if args.self_test:
         return self_test()
+    problem = display_problem()
+    if problem is not None:
+        # Qt would abort (SIGABRT, exit code 134) with advice to reinstall: say what is wrong.
+        print(no_display_message(problem), file=sys.stderr)
+        return EXIT_NO_DISPLAY
 
     import qasync
 

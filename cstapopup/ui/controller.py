@@ -37,6 +37,10 @@ from cstapopup.ui.tray import TrayIcon
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL_MS = 24 * 3600 * 1000
+# Window titles say what the window is; Qt adds the application's name ("Call history —
+# cstapopup") where the desktop shows it.
+DEMO_HISTORY_TITLE = "Call history (demo)"
+DEMO_SETTINGS_TITLE = "Settings (for your PBX; the demo keeps its own)"
 _ICONS = {Level.INFO: QSystemTrayIcon.MessageIcon.Information,
           Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
           Level.ERROR: QSystemTrayIcon.MessageIcon.Critical}
@@ -158,7 +162,7 @@ class AppController(QObject, DeskListener):
         self.history = HistoryWindow(desk.store, can_call_back=lambda: bool(self.session.own_device),
                                      display_number=desk.display_number)
         if self.mode == DEMO:
-            self.history.setWindowTitle("cstapopup — call history (demo)")
+            self.history.setWindowTitle(DEMO_HISTORY_TITLE)
         self.history.call_back_requested.connect(
             lambda number: self.spawn(desk.call_back(number), "calling back"))
         self.history.history_changed.connect(desk.refresh_badge)
@@ -185,7 +189,7 @@ class AppController(QObject, DeskListener):
         await self.session.enter_demo()
         assert self.history is not None
         self.history.set_store(self.desk.store)
-        self.history.setWindowTitle("cstapopup — call history (demo)")
+        self.history.setWindowTitle(DEMO_HISTORY_TITLE)
         self.desk.refresh_badge()
         await self.session.start_link()
 
@@ -228,9 +232,11 @@ class AppController(QObject, DeskListener):
 
     def link_changed(self, status: LinkStatus) -> None:
         if self.tray is not None:
-            self.tray.set_link_state(status.state, status.text)
+            self.tray.set_link_state(status.state, status.text, note=status.note,
+                                     detail=status.detail)
         if self.history is not None:
-            self.history.set_link_status(status.text[:1].upper() + status.text[1:])
+            self.history.set_link_status(status.text[:1].upper() + status.text[1:],
+                                         note=status.note, detail=status.detail)
         self.link_state_changed.emit(status.state, status.text)
 
     def notice(self, notice: Notice) -> None:
@@ -276,7 +282,7 @@ class AppController(QObject, DeskListener):
         dialog = SettingsDialog(self.settings, PasswordStore(self.settings),
                                 test_connection=link_module.test_connection)
         if self.mode != PBX:
-            dialog.setWindowTitle("cstapopup settings (the demo uses its own PBX and phones)")
+            dialog.setWindowTitle(DEMO_SETTINGS_TITLE)
         dialog.settings_applied.connect(lambda names, d=dialog: self._on_settings_applied(
             names, d.password_entered))
         dialog.finished.connect(self._on_settings_closed)

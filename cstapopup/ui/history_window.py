@@ -23,7 +23,16 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -41,7 +50,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cstapopup.calls.model import Call, Direction, Outcome
+from cstapopup.calls import texts
+from cstapopup.calls.model import Call, Direction
 from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
 
 from . import icons
@@ -55,26 +65,15 @@ PAGE = 200
 LIVE_ROWS = 5 * PAGE
 
 COLUMNS = ("Time", "Direction", "Name", "Number", "Device", "Duration", "Outcome")
+#: Columns whose text may be longer than the column: their tooltip starts with all of it.
+_CUT_COLUMNS = frozenset({2, 3, 4, 6})
 
-OUTCOME_TEXT = {
-    Outcome.IN_PROGRESS: "in progress",
-    Outcome.ANSWERED: "answered",
-    Outcome.MISSED: "missed",
-    Outcome.ANSWERED_ELSEWHERE: "answered elsewhere",
-    Outcome.BUSY: "busy",
-    Outcome.FAILED: "failed",
-    Outcome.ABANDONED: "not answered",
-    Outcome.TRANSFERRED: "transferred",
-    Outcome.DIVERTED: "forwarded",
-    Outcome.UNKNOWN: "end unknown",
-}
+#: The window's title; Qt adds the application's name ("Call history — cstapopup").
+TITLE = "Call history"
 
 
 def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return "" if seconds is None else texts.clock(seconds)
 
 
 def format_time(t: datetime, now: datetime | None = None) -> str:
@@ -87,30 +86,13 @@ def format_time(t: datetime, now: datetime | None = None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def outcome_text(call: Call) -> str:
-    text = OUTCOME_TEXT.get(call.outcome, call.outcome.value)
-    if call.outcome is Outcome.UNKNOWN and not call.end_unknown:
-        # It ended, but part of it went by while the link was down (or before monitoring).
-        text = "outcome unknown"
-    if call.outcome is Outcome.ANSWERED and call.answered_by:
-        text = f"answered at {call.answered_by}"
-    elif call.outcome is Outcome.ANSWERED_ELSEWHERE and call.answered_by:
-        text = f"answered by {call.answered_by}"
-    elif call.outcome is Outcome.TRANSFERRED and call.transferred_to:
-        text = f"transferred to {call.transferred_to}"
-    elif call.outcome is Outcome.DIVERTED and call.diverted_to:
-        text = f"forwarded to {call.diverted_to}"
-    if call.is_missed and call.done:
-        text += " (done)"
-    return text
+def outcome_text(call: Call, display: Callable[[str], str] | None = None) -> str:
+    """The Outcome column (calls.texts.outcome_text: the `history` command says the same)."""
+    return texts.outcome_text(call, display)
 
 
 def remote_text(call: Call, display: Callable[[str], str] | None = None) -> str:
-    if call.remote_kind == "restricted":
-        return "withheld"
-    if call.remote_kind == "not_known" or not call.remote_number:
-        return "unknown"
-    return display(call.remote_number) if display is not None else call.remote_number
+    return texts.remote_text(call, display)
 
 
 def dialable(text: str) -> str:
@@ -260,39 +242,48 @@ class CallTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def cell_text(self, call: Call, col: int) -> str:
+        """What column `col` shows for `call` (every number as the app shows numbers)."""
+        if col == 0:
+            return format_time(call.started_at)
+        if col == 1:
+            return call.direction.value
+        if col == 2:
+            return texts.name_text(call)
+        if col == 3:
+            return remote_text(call, self.display_number)
+        if col == 4:
+            return ", ".join(texts.party(d, self.display_number) for d in call.local_devices)
+        if col == 5:
+            return format_duration(call.talk_seconds)
+        if col == 6:
+            return outcome_text(call, self.display_number)
+        return ""
+
+    def tooltip(self, call: Call, col: int) -> str:
+        """A cell's tooltip: its whole text first (the column may cut it short), then the
+        call's details: when, how long it rang and talked, the way it went."""
+        when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        ring = format_duration(call.ring_seconds)
+        details = (f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}"
+                   f"\n{texts.hops_text(call, self.display_number)}")
+        cell = self.cell_text(call, col) if col in _CUT_COLUMNS else ""
+        return f"{cell}\n{details}" if cell else details
+
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
             return None
         call = self._calls[index.row()]
         col = index.column()
         if role == Qt.DisplayRole:
-            if col == 0:
-                return format_time(call.started_at)
-            if col == 1:
-                return call.direction.value
-            if col == 2:
-                name = call.remote_name or ""
-                return f"{name} ({call.remote_company})" if name and call.remote_company else (name or call.remote_company or "")
-            if col == 3:
-                return remote_text(call, self.display_number)
-            if col == 4:
-                return ", ".join(call.local_devices)
-            if col == 5:
-                return format_duration(call.talk_seconds)
-            if col == 6:
-                return outcome_text(call)
+            return self.cell_text(call, col)
         elif role == Qt.DecorationRole and col == 1:
             try:
                 return icons.history_icon(call)
             except Exception:  # a missing icon must not break the table
                 return None
         elif role == Qt.ToolTipRole:
-            when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            hops = " → ".join(f"{h.kind.replace('_', ' ')} {h.device or ''}".strip()
-                              for h in call.hops)
-            ring = format_duration(call.ring_seconds)
-            return plain_tooltip(f"{when}\nrang {ring or '-'}, "
-                                 f"talked {format_duration(call.talk_seconds) or '-'}\n{hops}")
+            return plain_tooltip(self.tooltip(call, col))
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
             return QBrush(QColor("#b3261e"))
         elif role == Qt.FontRole and call.is_missed and not call.done:
@@ -301,7 +292,7 @@ class CallTableModel(QAbstractTableModel):
             return f
         elif role == Qt.AccessibleTextRole:
             return (f"{call.direction.value} call {remote_text(call, self.display_number)} "
-                    f"{outcome_text(call)}")
+                    f"{outcome_text(call, self.display_number)}")
         return None
 
 
@@ -329,7 +320,7 @@ class HistoryWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self._can_call_back = can_call_back
-        self.setWindowTitle("cstapopup — call history")
+        self.setWindowTitle(TITLE)
         self.setWindowIcon(icons.app_icon())
         self.model = CallTableModel(store, self, display_number=display_number)
         self.model.error.connect(self._show_error)
@@ -371,6 +362,23 @@ class HistoryWindow(QMainWindow):
         for col, width in enumerate((80, 105, 260, 140, 80, 70, 170)):
             self.table.setColumnWidth(col, width)
         layout.addWidget(self.table, 1)
+        # An empty table says why: no calls at all yet, or none that match.
+        self.empty_label = plain_label(QLabel(self.table.viewport()))
+        self.empty_label.setObjectName("emptyHistory")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        # Muted, in the theme's placeholder colour; on the table's base a label draws in its
+        # Text colour, so that is the one set.
+        palette = self.empty_label.palette()
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        palette.setColor(QPalette.ColorRole.WindowText, muted)
+        palette.setColor(QPalette.ColorRole.Text, muted)
+        self.empty_label.setPalette(palette)
+        empty_layout = QVBoxLayout(self.table.viewport())
+        empty_layout.addWidget(self.empty_label)
+        self.empty_label.hide()
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
+            signal.connect(self._update_empty)
         self.summary = QLabel(central)
         self.summary.setObjectName("summary")
         layout.addWidget(self.summary)
@@ -433,12 +441,34 @@ class HistoryWindow(QMainWindow):
         self.model.set_filters(self.current_filters())
         self._update_summary()
 
+    def empty_text(self) -> str:
+        """What the table says when it shows no call ("" when it shows some)."""
+        if self.model.rowCount() > 0:
+            return ""
+        filters = self.model.filters
+        history_empty = True
+        if filters != HistoryFilter():
+            try:
+                history_empty = self.store.count(HistoryFilter()) == 0
+            except HistoryError:
+                history_empty = False
+        kind = self.FILTERS[max(0, self.filter_group.checkedId())][1]
+        return texts.empty_history_text(
+            history_empty=history_empty, search=filters.text,
+            kind=kind.value if isinstance(kind, Direction) else kind)
+
+    def _update_empty(self, *_: Any) -> None:
+        text = self.empty_text()
+        self.empty_label.setText(text)
+        self.empty_label.setVisible(bool(text))
+
     def _update_summary(self) -> None:
         try:
             missed = self.store.badge_count()
         except HistoryError:
             missed = 0
-        self.summary.setText(f"{self.model.total} calls" + (f" · {missed} missed, not done" if missed else ""))
+        self.summary.setText(texts.count("calls", self.model.total) + (
+            " · " + texts.count("missed, not done", missed) if missed else ""))
 
     # Live ---------------------------------------------------------------------------------
 
@@ -460,8 +490,13 @@ class HistoryWindow(QMainWindow):
 
     # The app around it ---------------------------------------------------------------------
 
-    def set_link_status(self, text: str) -> None:
+    def set_link_status(self, text: str, *, note: str = "", detail: str = "") -> None:
+        """The link line of the status bar; `note` and the technical `detail` in its tooltip."""
         self.link_label.setText(text)
+        lines = [note[:1].upper() + note[1:]] if note else []
+        if detail:
+            lines.append(f"Details: {detail}")
+        self.link_label.setToolTip(plain_tooltip("\n".join(lines)) if lines else "")
 
     def add_app_menu(self, actions: list[QAction | None]) -> QMenu:
         """A menu with the app's commands (None: a separator), for desktops without a tray."""
@@ -513,7 +548,8 @@ class HistoryWindow(QMainWindow):
                    if c.remote_number and c.remote_kind == "number"]
         if numbers:
             QGuiApplication.clipboard().setText("\n".join(numbers))
-            self.status_message.emit(f"Copied {numbers[0]}" + (f" and {len(numbers) - 1} more" if len(numbers) > 1 else ""))
+            self.status_message.emit(texts.count("copied", len(numbers), first=numbers[0],
+                                                 others=len(numbers) - 1))
 
     def mark_done(self) -> None:
         for call in self._selected_calls():
@@ -530,7 +566,7 @@ class HistoryWindow(QMainWindow):
         calls = self._selected_calls()
         if not calls:
             return
-        if self.confirm(f"Delete {len(calls)} call(s) from the history?") is False:
+        if self.confirm(texts.count("delete calls", len(calls))) is False:
             return
         for call in calls:
             try:
@@ -544,7 +580,7 @@ class HistoryWindow(QMainWindow):
 
     def confirm(self, question: str) -> bool:
         """Asks the user; tests replace it."""
-        return QMessageBox.question(self, "cstapopup", question) == QMessageBox.Yes
+        return QMessageBox.question(self, "Delete from the history", question) == QMessageBox.Yes
 
     def export_csv_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export calls", "calls.csv", "CSV files (*.csv)")

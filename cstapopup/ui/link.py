@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from cstapopup.calls import texts
 from cstapopup.csta import acse, tlsconfig
 from cstapopup.csta.client import (
     AssociationError,
@@ -89,10 +90,12 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
         raise RuntimeError(rejection_text(f"{params.host}:{params.port}", params.user,
                                           exc)) from None
     except ConnectError as exc:  # all CSTA links in use too: the message says so
-        raise RuntimeError(str(exc)) from None
+        problem = texts.link_problem(exc)
+        detail = f"\n(Details: {problem.detail})" if problem.detail else ""
+        raise RuntimeError(problem.words + detail) from None
     except TimeoutError:
-        raise RuntimeError(
-            f"no answer from {params.host}:{params.port} within {timeout:g} s") from None
+        raise RuntimeError(f"no answer from {params.host}:{params.port} within "
+                           f"{texts.seconds(timeout)}") from None
     finally:
         with contextlib.suppress(Exception):
             await client.close(timeout=2.0)
@@ -143,6 +146,9 @@ class PbxLink:
         self.label = label or f"{params.host}:{params.port}"
         self.state = DOWN
         self.reason = "not started"
+        #: The system's own words behind `reason` ("Name or service not known"), "" if none:
+        #: the reason itself is in words for the user (calls.texts.link_problem).
+        self.detail = ""
         self.failed: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -292,10 +298,17 @@ class PbxLink:
                       + (f" (attempt {item.attempt})" if item.attempt > 1 else ""))
         elif item.state == "down":
             was_up, self._up = self._up, False
-            text = item.reason
+            text, detail = item.reason, ""
+            if item.error is not None:
+                problem = texts.link_problem(item.error)
+                text, detail = problem.words, problem.detail
+                if detail and detail != self.detail:
+                    # The technical account, once per kind of failure (retries repeat it).
+                    log.warning("PBX link: %s", item.reason)
+            self.detail = detail
             if item.retry_in is not None:
                 verb = "reconnecting" if was_up else "retrying"
-                text += f"; {verb} in {_seconds(item.retry_in)}"
+                text += f"; {verb} in {texts.seconds(item.retry_in)}"
             self._set(DOWN, text)
         elif item.state == "up" and not item.reason.startswith("cannot monitor"):
             self._up = True
@@ -307,10 +320,6 @@ class PbxLink:
             self._on_monitor_failed(device, item.reason)
             if self.state == UP:
                 self._set(UP, self._up_reason())
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
 
 
 def device_ranges(devices: Sequence[str]) -> str:

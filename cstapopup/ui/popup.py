@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 )
 
 from cstapopup import resources
+from cstapopup.calls import texts
 from cstapopup.calls.views import Action, PopupState, PopupView
 from cstapopup.ui import icons
 from cstapopup.ui.plain import plain_label, plain_tooltip
@@ -112,7 +113,9 @@ class ElidedLabel(QLabel):
 
 
 class Avatar(QWidget):
-    """The caller's initials on a colour derived from the name, or a handset when nameless."""
+    """The caller's initials on a colour derived from the name; a handset when nameless; a
+    person when no two letters of the name would read as initials rather than as a control
+    ("II" looks like a pause button: calls.texts.initials)."""
 
     def __init__(self, size: int = 44, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,14 +127,7 @@ class Avatar(QWidget):
         self.update()
 
     def initials(self) -> str:
-        # Titles and abbreviations ("Dr.", "Prof.") say nothing about who it is.
-        words = [w for w in (self._name or "").replace(",", " ").split()
-                 if w[:1].isalnum() and not w.endswith(".")]
-        if not words:
-            return ""
-        if len(words) == 1:
-            return words[0][:2].upper()
-        return (words[0][0] + words[-1][0]).upper()
+        return texts.initials(self._name)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -139,7 +135,8 @@ class Avatar(QWidget):
         rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
         text = self.initials()
         if not text:
-            icons.icon("caller-unknown").paint(painter, rect.toRect())
+            icons.icon("caller-person" if self._name else "caller-unknown").paint(
+                painter, rect.toRect())
             return
         # A stable colour per name, dark enough for white text.
         digest = hashlib.sha1((self._name or "").encode("utf-8")).digest()
@@ -184,8 +181,11 @@ class CallPopup(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         # macOS hides tool windows of an inactive application; a tray app is never active.
         self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
+        # Qt shows tooltips only in the active window, and a popup never takes the focus: an
+        # elided name or company would keep its full text to itself.
+        self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
         self.setObjectName("callPopup")
-        self.setWindowTitle("cstapopup: call")
+        self.setWindowTitle("Call")
         self.setAccessibleName("Incoming call")
 
         self._view = view
@@ -541,6 +541,8 @@ class MoreCalls(QLabel):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
         self.setObjectName("moreCalls")
+        self.setWindowTitle("More calls")
+        self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
         plain_label(self)
         self.setFixedWidth(POPUP_WIDTH)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -554,9 +556,9 @@ class MoreCalls(QLabel):
         self.setFont(font)
 
     def set_count(self, hidden: int, ringing: int) -> None:
-        self.setText(f"+{hidden} more ringing" if ringing == hidden
-                     else f"+{hidden} more calls ({ringing} ringing)" if ringing
-                     else f"+{hidden} more calls")
+        self.setText(texts.count("more ringing", hidden) if ringing == hidden
+                     else texts.count("more calls, ringing", hidden, ringing=ringing) if ringing
+                     else texts.count("more calls", hidden))
         self.adjustSize()
 
     def mousePressEvent(self, event: QEvent) -> None:

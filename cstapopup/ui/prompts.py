@@ -1,5 +1,6 @@
 """The app's questions to the user that are not settings: what to do on a first start without
-a PBX, and the PBX password when it is kept nowhere.  Both are non-blocking dialogs."""
+a PBX, and the PBX password when it is kept nowhere.  Both are non-blocking dialogs.  Their
+titles say what they are about; Qt adds the application's name ("Welcome — cstapopup")."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 def first_run_message_box(controller: AppController) -> None:
     """Offer the demo or the settings (the choice calls `start_demo()` / `open_settings()`)."""
     window = controller.history
-    box = QMessageBox(QMessageBox.Icon.Question, "cstapopup",
+    box = QMessageBox(QMessageBox.Icon.Question, "Welcome",
                       "No PBX is set up yet.\n\nTry cstapopup with a simulated PBX and made-up "
                       "calls, or enter your PBX's address and the phones to watch.",
                       parent=window if window is not None and window.isVisible() else None)
@@ -39,7 +40,7 @@ def first_run_message_box(controller: AppController) -> None:
 def password_input_dialog(controller: AppController, done: Callable[[str | None], None]) -> None:
     """Ask for the PBX password; `done(text)`, or `done(None)` when cancelled."""
     dialog = QInputDialog()
-    dialog.setWindowTitle("cstapopup")
+    dialog.setWindowTitle("PBX password")
     dialog.setLabelText(f"Password for {controller.settings.get('pbx.user')} at "
                         f"{controller.settings.get('pbx.host')}:")
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)

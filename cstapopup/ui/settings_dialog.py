@@ -42,7 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cstapopup.calls import texts
 from cstapopup.settings import (
+    FACTORY_PASSWORD,
     OPTIONS,
     PASSWORD_STORAGE_KEYRING,
     PASSWORD_STORAGE_NONE,
@@ -426,7 +428,8 @@ class SettingsDialog(QDialog):
         test_connection: TestConnection | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("cstapopup settings")
+        # Qt adds the application's name to every window title ("Settings — cstapopup").
+        self.setWindowTitle("Settings")
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("settingsDialog")
         self._settings = settings
@@ -475,6 +478,9 @@ class SettingsDialog(QDialog):
         self.editors["devices.monitor"].connect_changed(self._refresh_own_device_choices)
         self.editors["pbx.tls"].connect_changed(self._update_enabled)
         self.editors["popup.sound"].connect_changed(self._update_enabled)
+        self.editors["pbx.password_storage"].connect_changed(self._update_password_note)
+        self.password_edit.textChanged.connect(lambda _t: self._update_password_note())
+        self._update_password_note()
         self._update_enabled()
         self.validate()
         self.setMinimumWidth(600)
@@ -567,15 +573,47 @@ class SettingsDialog(QDialog):
             form.add_row(label, field, editor.widget)
 
     def _add_password_row(self, page: QWidget, form: _Form) -> None:
-        self.password_edit = QLineEdit(page)
+        field = QWidget(page)
+        column = QVBoxLayout(field)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        self.password_edit = QLineEdit(field)
         self.password_edit.setObjectName("password")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(
             "stored: type to replace" if self._had_password else "not stored")
         self.password_edit.setAccessibleName("PBX password")
+        column.addWidget(self.password_edit)
+        # Without a stored password the app logs in with the factory one: the dialog says so
+        # rather than leaving "not stored" to be guessed at.
+        self.password_help = QLabel(field)
+        self.password_help.setObjectName("help-password")
+        self.password_help.setWordWrap(True)
+        palette = self.password_help.palette()
+        palette.setColor(QPalette.ColorRole.WindowText,
+                         palette.color(QPalette.ColorRole.PlaceholderText))
+        self.password_help.setPalette(palette)
+        column.addWidget(self.password_help)
         label = QLabel("Pass&word", page)
         label.setBuddy(self.password_edit)
-        form.add_row(label, self.password_edit)
+        form.add_row(label, field, self.password_edit)
+
+    def password_note(self) -> str:
+        """What the dialog says under the password: what is used while none is stored."""
+        if self._had_password or self.password_edit.text():
+            return ""
+        storage = self.editors["pbx.password_storage"].raw_value() \
+            if "pbx.password_storage" in self.editors else self._settings.get(
+                "pbx.password_storage")
+        if storage == PASSWORD_STORAGE_NONE:
+            return "None is stored: cstapopup asks for it at each start."
+        return (f"None is stored: cstapopup logs in with the HiPath factory password "
+                f"{FACTORY_PASSWORD}. Type your PBX's password if it has another.")
+
+    def _update_password_note(self) -> None:
+        note = self.password_note()
+        self.password_help.setText(note)
+        self.password_help.setVisible(bool(note))
 
     def _add_test_row(self, page: QWidget, form: _Form) -> None:
         row = QWidget(page)
@@ -654,8 +692,7 @@ class SettingsDialog(QDialog):
         if errors:
             count = len(errors)
             self.summary.setText(
-                f"{'One value needs' if count == 1 else f'{count} values need'} attention "
-                f"({', '.join(bad_sections)}).")
+                f"{texts.count('values need attention', count)} ({', '.join(bad_sections)}).")
         self.summary.setVisible(bool(errors))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
         return not errors

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from cstapopup.calls import texts
 from cstapopup.ui import icons
 from cstapopup.ui.plain import plain_tooltip
 
@@ -47,12 +48,18 @@ class TrayIcon(QObject):
         self._reason = _DEFAULT_REASONS["connecting"]
         self._missed = 0
         self._dnd = False
+        self._note = ""
+        self._detail = ""
 
         self._menu = QMenu()
         self._menu.setObjectName("trayMenu")
         self._status_action = QAction("", self._menu)
         self._status_action.setEnabled(False)   # a status line, not a command
         self._menu.addAction(self._status_action)
+        self._note_action = QAction("", self._menu)
+        self._note_action.setEnabled(False)
+        self._note_action.setVisible(False)
+        self._menu.addAction(self._note_action)
         self._menu.addSeparator()
         self.history_action = QAction("&History", self._menu)
         self.history_action.setIcon(icons.call_icon("incoming"))
@@ -107,13 +114,17 @@ class TrayIcon(QObject):
     def tray(self) -> QSystemTrayIcon:
         return self._tray
 
-    def set_link_state(self, state: str, reason: str = "") -> None:
+    def set_link_state(self, state: str, reason: str = "", *, note: str = "",
+                       detail: str = "") -> None:
         """E.g. ("up", "connected to 192.0.2.1:7001, monitoring 100, 101") or
-        ("down", "connection lost: refused, retrying in 8 s")."""
+        ("down", "connection lost: refused, retrying in 8 s").  `note`: what the user should
+        know besides (its own line in the tooltip and the menu); `detail`: the system's own
+        words behind the reason (the tooltip's last line)."""
         if state not in LINK_STATES:
             raise ValueError(f"link state must be one of {LINK_STATES}, not {state!r}")
         self._state = state
         self._reason = reason or _DEFAULT_REASONS[state]
+        self._note, self._detail = note, detail
         self._refresh()
 
     def set_missed_count(self, count: int) -> None:
@@ -127,10 +138,14 @@ class TrayIcon(QObject):
 
     def tooltip(self) -> str:
         lines = [f"{APP_TITLE} — {self._reason}"]
+        if self._note:
+            lines.append(_capitalised(self._note))
         if self._missed:
-            lines.append("1 missed call" if self._missed == 1 else f"{self._missed} missed calls")
+            lines.append(texts.count("missed calls", self._missed))
         if self._dnd:
             lines.append("Do not disturb: no popups")
+        if self._detail:
+            lines.append(f"Details: {self._detail}")
         return "\n".join(lines)
 
     def icon(self) -> QIcon:
@@ -158,11 +173,13 @@ class TrayIcon(QObject):
     def _refresh(self) -> None:
         self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd))
         self._tray.setToolTip(plain_tooltip(self.tooltip()))
-        status = self._reason[:1].upper() + self._reason[1:]
+        status = _capitalised(self._reason)
         self._status_action.setText(status.replace("&", "&&"))   # not a mnemonic
         self._status_action.setIcon(icons.tray_icon(self._state))
+        self._note_action.setText(_capitalised(self._note).replace("&", "&&"))
+        self._note_action.setVisible(bool(self._note))
         self.history_action.setText(
-            f"&History ({self._missed} missed)" if self._missed else "&History")
+            texts.count("history, missed", self._missed) if self._missed else "&History")
 
     def _on_dnd_triggered(self, checked: bool) -> None:
         self._dnd = checked
@@ -177,3 +194,7 @@ class TrayIcon(QObject):
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,
                       QSystemTrayIcon.ActivationReason.DoubleClick):
             self.history_requested.emit()
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

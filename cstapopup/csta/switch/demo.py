@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -37,6 +38,8 @@ AREA_CODES = (
 MOBILE_PREFIXES = ("0151", "0152", "0157", "0160", "0162", "0170", "0171", "0172", "0173",
                    "0175", "0176", "0177", "0178", "0179")
 FOREIGN_PREFIXES = ("0043", "0041", "0031", "0033", "0039", "0044")
+# "(0)" after the country code in an international number (separators around it allowed).
+_NATIONAL_ZERO = re.compile(r"\(\s*0\s*\)")
 
 # Kinds of demo call and their weights.
 KINDS: tuple[tuple[str, int], ...] = (
@@ -48,8 +51,14 @@ KINDS: tuple[tuple[str, int], ...] = (
 def pbx_number(raw: str) -> str | None:
     """A phonebook number ("+49 89 1234567", "089/1234567", "0043 1 234567") as the PBX
     presents an outside caller: trunk access digit, then the national or international form.
-    None for numbers without an area code."""
+    None for numbers without an area code.
+
+    "+49 (0)69 ..." and "0049 (0)30 ...": the bracketed 0 is the national prefix, written for
+    readers at home and never dialled after the country code; a real caller's number comes
+    without it, and so does the simulator's."""
     text = raw.strip()
+    if text.startswith(("+", "00")):
+        text = _NATIONAL_ZERO.sub(" ", text)
     plus = text.startswith("+")
     digits = "".join(ch for ch in text if ch.isdigit())
     if plus:
