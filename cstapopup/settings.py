@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import platformdirs
-import tomli_w
 
 from cstapopup import APP_NAME
 from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
@@ -704,6 +703,8 @@ class Settings:
                 tables.setdefault(section, {}).setdefault(key, value)
             else:
                 tables.setdefault(name, value)
+        import tomli_w  # only to write (the app's extra): reading needs the stdlib only
+
         return _FILE_HEADER + tomli_w.dumps(tables)
 
     def save(self, path: Path | str | None = None) -> Path:
@@ -862,6 +863,8 @@ class PasswordStore:
 
 def main_help_table() -> str:
     """The settings as a Markdown table (for the README; `python -m cstapopup.settings`)."""
+    import tomli_w
+
     rows = ["| Setting | Default | Meaning |", "|---|---|---|"]
     for opt in OPTIONS:
         default = opt.default
