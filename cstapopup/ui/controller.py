@@ -22,12 +22,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from cstapopup import autostart as autostart_module
+from cstapopup.calls import link as link_module
 from cstapopup.calls.desk import Desk, DeskListener
 from cstapopup.calls.model import Call
 from cstapopup.calls.session import DEMO, PBX, SELF_TEST, AppOptions, Session
 from cstapopup.calls.views import Level, LinkStatus, Notice, PopupView
 from cstapopup.settings import PasswordStore, Settings
-from cstapopup.ui import link as link_module
 from cstapopup.ui.history_window import HistoryWindow
 from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, UrlOpener
 from cstapopup.ui.prompts import first_run_message_box, password_input_dialog
