@@ -196,3 +196,35 @@ async def test_a_monitor_not_restored_after_a_reconnect_is_reported_as_data():
             await link.stop(timeout=1.0)
             if other is not None:
                 await other.close()
+
+
+async def test_a_snapshot_comes_before_the_events_read_after_it(monkeypatch):
+    """The snapshot is taken before a call starts; the call's first event follows its result
+    in the same burst of bytes.  A consumer must get the (empty) snapshot first, then the
+    event: the other way round, the snapshot would wipe out the call it just saw ringing."""
+    from cstapopup.csta import operations
+    from cstapopup.csta.client import MonitorEvent, MonitorSnapshot
+    from cstapopup.csta.switch import server as server_module
+
+    original = server_module._SERVICES[operations.SNAPSHOT_DEVICE]
+
+    def snapshot_then_ring(server: SwitchServer, argument):
+        result = original(server, argument)
+        if server.model.calls == {}:
+            server.traffic.incoming(X, "100")   # its events go out right behind the result
+        return result
+
+    monkeypatch.setitem(server_module._SERVICES, operations.SNAPSHOT_DEVICE, snapshot_then_ring)
+    server = SwitchServer(port=0, devices="100-105", auto_answer_after=None)
+    async with running(server):
+        client, collector = await client_for(server, "100")
+        try:
+            await collector.wait(lambda: any(isinstance(i, MonitorEvent) for i in collector.items)
+                                 and any(isinstance(i, MonitorSnapshot) for i in collector.items))
+            kinds = [type(i).__name__ for i in collector.items
+                     if isinstance(i, MonitorEvent | MonitorSnapshot)]
+            assert kinds[:2] == ["MonitorSnapshot", "MonitorEvent"]
+            assert collector.snapshots[0].calls == ()
+        finally:
+            await client.close()
+            await collector.stop()

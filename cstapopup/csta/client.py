@@ -1041,17 +1041,30 @@ class CstaClient:
             task.add_done_callback(self._snapshot_tasks.discard)
 
     async def _snapshot_monitor(self, handle: MonitorHandle) -> None:
-        """Publish what is going on at a freshly (re)started monitor's device."""
+        """Publish what is going on at a freshly (re)started monitor's device.  Published as
+        the answer is read (a result hook), before any event behind it in the stream: a
+        consumer must see the calls as they were when the snapshot was taken, then what
+        happened after.  (Published when this task resumes, events read in the same chunk
+        would come first, and the snapshot would undo them.)"""
+        published = False
+
+        def publish(result: Any) -> None:
+            nonlocal published
+            calls = tuple(self._snapshot_calls(result))   # unusable: the request fails
+            if handle in self.monitors and handle.active:
+                published = True
+                self._publish(MonitorSnapshot(handle.device, calls, ""))
+
         try:
-            calls: tuple[SnapshotCall, ...] | None = tuple(await self.snapshot_device(handle.device))
-            reason = ""
+            await self.request(operations.SNAPSHOT_DEVICE,
+                               {"snapshotObject": device_to_asn1(handle.device)},
+                               on_result=publish)
         except LinkDownError:
             return  # the next restore takes another snapshot
         except CstaClientError as exc:  # not supported, refused, no answer, unusable
-            calls, reason = None, str(exc)
             log.info("no snapshot of %s: %s", handle.device, exc)
-        if handle in self.monitors and handle.active:
-            self._publish(MonitorSnapshot(handle.device, calls, reason))
+            if not published and handle in self.monitors and handle.active:
+                self._publish(MonitorSnapshot(handle.device, None, str(exc)))
 
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
@@ -1095,6 +1108,10 @@ class CstaClient:
         """The device's calls now (SnapshotDevice), each with the device's connection, its
         local connection state and the global call id when the PBX sends one."""
         result = await self.request(operations.SNAPSHOT_DEVICE, {"snapshotObject": device_to_asn1(device)})
+        return self._snapshot_calls(result)
+
+    @staticmethod
+    def _snapshot_calls(result: Any) -> list[SnapshotCall]:
         alt, data = result["crossRefIDorSnapshotData"]
         if alt != "snapshotData":
             return []
