@@ -231,3 +231,26 @@ def test_tooltips_and_the_link_line_show_outside_text_as_it_is(window, store):
     assert rendered(tooltip).endswith("delivered <b>100</b> → answered 100")
     window.set_link_status("Connected to <h1>pbx</h1>")
     assert window.link_label.textFormat() == Qt.TextFormat.PlainText
+
+
+@pytest.mark.parametrize("keys", [(Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                                  (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)])
+def test_escape_and_ctrl_w_close_the_window(window, qtbot, keys):
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.table.setFocus()
+    QTest.keyClick(window.table, *keys)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
+
+
+def test_escape_in_the_search_clears_it_first(window, qtbot):
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.search.setFocus()
+    QTest.keyClicks(window.search, "anna")
+    QTest.keyClick(window.search, Qt.Key.Key_Escape)
+    assert window.search.text() == "" and window.isVisible()
+    QTest.keyClick(window.search, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)

@@ -419,6 +419,21 @@ class HistoryWindow(QMainWindow):
         find.setShortcut(QKeySequence.Find)
         find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
         self.addAction(find)
+        # Esc and Ctrl+W close the window (the app stays in the tray).  Esc in the search
+        # field clears the search first.
+        self.act_close = QAction("Close", self)
+        keys = [QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"),
+                *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]
+        self.act_close.setShortcuts(list({k.toString(): k for k in keys if not k.isEmpty()}
+                                         .values()))
+        self.act_close.triggered.connect(self._escape)
+        self.addAction(self.act_close)
+
+    def _escape(self) -> None:
+        if self.search.hasFocus() and self.search.text():
+            self.search.clear()
+            return
+        self.close()
 
     # Filters --------------------------------------------------------------------------------
 
