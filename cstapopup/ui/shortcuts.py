@@ -28,14 +28,14 @@ class Shortcut:
     @property
     def shown(self) -> str:
         """The keys as the user reads them ("F3", "Ctrl+Enter")."""
-        return " / ".join(_readable(k) for k in self.keys if k != "Enter")
+        return " / ".join(dict.fromkeys(_readable(k) for k in self.keys if k != "Enter"))
 
     def sequences(self) -> list[QKeySequence]:
         return [QKeySequence(k) for k in self.keys]
 
 
 def _readable(key: str) -> str:
-    return {"Return": "Enter", "Ctrl+Return": "Ctrl+Enter", "Esc": "Esc"}.get(key, key)
+    return {"Return": "Enter", "Ctrl+Return": "Ctrl+Enter", "Shift+?": "?"}.get(key, key)
 
 
 CALLS, COLLEAGUES, WINDOW = "Your phone", "Colleagues", "Window"
@@ -61,7 +61,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
              "colleague's phone", COLLEAGUES),
     Shortcut("find", ("Ctrl+F", "/"), "Find a colleague (or just start typing a name or "
              "number; Up and Down choose)", COLLEAGUES),
-    Shortcut("help", ("F1", "?"), "Show or hide this help", WINDOW),
+    # "?" comes with Shift on most layouts; where Qt cannot map the key back (no keymap),
+    # only "Shift+?" matches what the keyboard sends.
+    Shortcut("help", ("F1", "?", "Shift+?"), "Show or hide this help", WINDOW),
     Shortcut("history", ("Ctrl+H",), "Open the call history", WINDOW),
     Shortcut("escape", ("Esc",), "Clear the search, cancel putting a popup's call through, "
              "close the help, else close the window", WINDOW),
