@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cstapopup.calls.model import Call, Direction, Outcome
+from cstapopup.calls.model import Call, Direction, Hop, Outcome
 from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
 
 from . import icons
@@ -102,6 +102,15 @@ def outcome_text(call: Call) -> str:
         text = f"forwarded to {call.diverted_to}"
     if call.is_missed and call.done:
         text += " (done)"
+    return text
+
+
+def hop_text(hop: Hop) -> str:
+    """One step of a call's way: "answered 100", "transferred 100 to 102"."""
+    text = f"{hop.kind.replace('_', ' ')} {hop.device or ''}".strip()
+    if hop.kind in ("transferred", "diverted") and hop.detail and hop.detail.isdigit() \
+            and hop.detail != hop.device:
+        text += f" to {hop.detail}"
     return text
 
 
@@ -288,8 +297,7 @@ class CallTableModel(QAbstractTableModel):
                 return None
         elif role == Qt.ToolTipRole:
             when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            hops = " → ".join(f"{h.kind.replace('_', ' ')} {h.device or ''}".strip()
-                              for h in call.hops)
+            hops = " → ".join(hop_text(h) for h in call.hops)
             ring = format_duration(call.ring_seconds)
             return plain_tooltip(f"{when}\nrang {ring or '-'}, "
                                  f"talked {format_duration(call.talk_seconds) or '-'}\n{hops}")
