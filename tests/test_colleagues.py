@@ -216,3 +216,22 @@ async def test_a_call_under_way_before_monitoring_comes_from_the_snapshot():
             assert w.board.status("103").party is None   # the snapshot does not say who
             server.model.remote_hang_up(call)
             await w.states(d103=ColleagueState.FREE)
+
+
+def test_a_pbx_that_never_ends_calls_cannot_grow_a_device_without_bound(caplog):
+    from cstapopup.calls.colleagues import MAX_LINES
+    from cstapopup.csta.events import ConnectionId, DeliveredEvent, DeviceId
+
+    clock = Clock()
+    board = ColleagueBoard(["101"], clock=clock)
+    board.link_up()
+    for n in range(1, MAX_LINES + 11):
+        clock.now += timedelta(seconds=1)
+        board.on_event("101", DeliveredEvent(
+            cross_ref_id=b"\x00\x01", connection=ConnectionId(n.to_bytes(2, "big"),
+                                                              DeviceId.of("101")),
+            local_connection_state="alerting", calling_device=DeviceId.of(X)))
+    lines = board.lines("101")
+    assert len(lines) == MAX_LINES and board.lines_dropped == 10
+    assert lines[0].call_id == (11).to_bytes(2, "big")      # the oldest ten went
+    assert "more than 32 calls at once" in caplog.text

@@ -208,3 +208,13 @@ def test_changes_repaint_in_place_and_keep_the_choice(console):
     console.tick()
     console.list.viewport().grab()
     assert console.own_line.elapsed.text() == "0:00"
+
+
+def test_the_readme_lists_every_console_key():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("| Keys | In the console |"):]
+    section = section[:section.index("\n\n")]
+    listed = {line.split("|")[1].strip() for line in section.splitlines()[2:]}
+    assert listed == {s.shown for s in SHORTCUTS}

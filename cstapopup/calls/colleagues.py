@@ -16,6 +16,7 @@ connection and its kind.  After a link loss nothing is known until the link is u
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,6 +32,11 @@ from cstapopup.csta.events import (
     TransferredEvent,
 )
 
+log = logging.getLogger(__name__)
+
+#: Calls kept per device at most: a phone has a few at a time; a PBX that never tells their
+#: ends cannot make this grow (the oldest goes, counted and logged).
+MAX_LINES = 32
 #: Local connection states of a device's own connection that mean it has left the call.
 _GONE = frozenset({"null", "fail"})
 #: Without a local connection state: what an event about the device's own connection means.
@@ -120,6 +126,8 @@ class ColleagueBoard:
         #: The status last reported per device (what changed is told once).
         self._last: dict[str, ColleagueStatus] = {}
         self._up = False
+        #: Lines dropped because a device had more than MAX_LINES (calls whose end was lost).
+        self.lines_dropped = 0
         self.set_devices(devices)
 
     # -- which devices
@@ -261,6 +269,14 @@ class ColleagueBoard:
             line = replace(line, connection=mine)
         entry.lines[cid] = line
         self._update_party(entry, cid, event)
+        while len(entry.lines) > MAX_LINES:
+            oldest = min(entry.lines.values(), key=lambda kept: kept.since)
+            del entry.lines[oldest.call_id]
+            self.lines_dropped += 1
+            if self.lines_dropped == 1 or self.lines_dropped % 1000 == 0:
+                log.warning("%s has more than %d calls at once: the oldest forgotten (%d so "
+                            "far; the PBX did not say they ended)", entry.device, MAX_LINES,
+                            self.lines_dropped)
 
     def _update_party(self, entry: _Device, cid: bytes, event: CstaEvent) -> None:
         line = entry.lines.get(cid)
