@@ -152,7 +152,11 @@ def test_a_popups_call_waits_for_the_colleague_then_goes_with_enter(console, qtb
     QTest.keyClicks(console.search, "anna")
     assert requests(qtbot, console, Qt.Key.Key_Return) == ["put_through", "101", "popup-key"]
     assert not console.banner.isVisible() and console.pending_key == ""
+    # Done with that colleague: the whole list again, the colleague still chosen.
+    assert console.search.text() == "" and len(shown(console)) == len(COLLEAGUES)
+    assert console.current_device() == "101"
     console.put_through_for("popup-key", "Anna Schmidt")
+    QTest.keyClicks(console.search, "to")
     QTest.keyClick(console.search, Qt.Key.Key_Escape)   # clears the search first ...
     assert console.search.text() == "" and console.pending_key == "popup-key"
     QTest.keyClick(console.search, Qt.Key.Key_Escape)   # ... then cancels

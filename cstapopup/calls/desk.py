@@ -525,9 +525,12 @@ class Desk:
 
     def party_label(self, number: str | None, kind: str = "number") -> str:
         """Who a call is with, for the console and the notices: "Anna Schmidt" (phone book
-        or a colleague's name), "089 1234567", "Withheld number", "" when not known."""
+        or a colleague's name), "you (100)", "089 1234567", "Withheld number", "" when not
+        known."""
         if not number:
             return party_text(None, "", kind)
+        if number == self.config.own_device:
+            return f"you ({number})"
         if number in self.board:
             return self.device_label(number)
         match = self.recorder.lookup(number) if self.recorder is not None else None

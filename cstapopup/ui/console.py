@@ -397,11 +397,8 @@ class HelpOverlay(QFrame):
         super().__init__(parent)
         self.setObjectName("help")
         self.setAutoFillBackground(True)
-        palette = self.palette()
-        base = palette.color(QPalette.ColorRole.Window)
-        base.setAlphaF(0.97)
-        palette.setColor(QPalette.ColorRole.Window, base)
-        self.setPalette(palette)
+        # Opaque: the console's rows showing through make the keys hard to read.
+        self.setBackgroundRole(QPalette.ColorRole.Window)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         grid = QGridLayout(self)
         grid.setContentsMargins(20, 16, 20, 16)
@@ -447,7 +444,7 @@ class HelpOverlay(QFrame):
     def _fit(self) -> None:
         parent = self.parentWidget()
         if parent is not None:
-            self.setGeometry(parent.rect().adjusted(10, 10, -10, -10))
+            self.setGeometry(parent.rect())
 
     def toggle(self) -> None:
         if self.isVisible():
@@ -479,7 +476,7 @@ class ConsoleWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._now = now or (lambda: datetime.now(UTC))
-        self.setWindowTitle("cstapopup — console")
+        self.setWindowTitle("Console")
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("console")
         #: The call of a popup being put through (its "Put through" or a drag), "" if none.
@@ -545,7 +542,9 @@ class ConsoleWindow(QMainWindow):
         self.help = HelpOverlay(central)
         self.link_label = plain_label(QLabel(self))
         self.link_label.setObjectName("linkStatus")
-        self.statusBar().addPermanentWidget(self.link_label)
+        # A normal (not permanent) widget: a message ("Putting … through to …") covers it
+        # for a while, then the link's state shows again.
+        self.statusBar().addWidget(self.link_label, 1)
 
         for action, button in self.own_line.buttons.items():
             button.clicked.connect(lambda _=False, a=action: self.request(a))
@@ -635,6 +634,10 @@ class ConsoleWindow(QMainWindow):
         self.action_requested.emit(action.value, device, key)
         if action is CallAction.PUT_THROUGH:
             self.put_through_for("", "")
+        if device and self.search.text():
+            # Done with this colleague: the whole panel again, ready for the next name.
+            self.search.clear()
+            self.select(device)
 
     def put_through_for(self, key: str, title: str) -> None:
         """A popup's call is to be put through: the next Enter (or drop) takes it."""

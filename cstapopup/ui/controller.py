@@ -171,7 +171,7 @@ class AppController(QObject, DeskListener):
 
         self.console = console = ConsoleWindow()
         if self.mode == DEMO:
-            console.setWindowTitle("cstapopup — console (demo)")
+            console.setWindowTitle("Console (demo)")
         console.action_requested.connect(self._console_action)
         console.focus_popup_requested.connect(self.popups.focus_newest_ringing)
         console.history_requested.connect(self.show_history)

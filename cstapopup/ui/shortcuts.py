@@ -1,7 +1,7 @@
 """The console's keyboard: every command, its keys and what it does, in one table.
 
 The console window makes its actions from it, the buttons' tooltips name the keys from it,
-and the help overlay (F1 / ?) lists it: a key changed here changes everywhere.  The commands
+and the help overlay (F1 or ?) lists it: a key changed here changes everywhere.  The commands
 that act on calls carry the desk's `CallAction` (the desk decides what each one does).
 """
 
@@ -28,7 +28,7 @@ class Shortcut:
     @property
     def shown(self) -> str:
         """The keys as the user reads them ("F3", "Ctrl+Enter")."""
-        return " / ".join(dict.fromkeys(_readable(k) for k in self.keys if k != "Enter"))
+        return " or ".join(dict.fromkeys(_readable(k) for k in self.keys if k != "Enter"))
 
     def sequences(self) -> list[QKeySequence]:
         return [QKeySequence(k) for k in self.keys]
