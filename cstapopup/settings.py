@@ -71,6 +71,7 @@ class Kind(enum.Enum):
     CHOICE = "choice"
     DEVICES = "devices"   # a list of device numbers (digits)
     DEVICE = "device"     # one device number, or "" for none
+    COLLEAGUES = "colleagues"  # device numbers or ranges, each number with an optional name
     PATH = "path"         # one file, or "" for none
     PATHS = "paths"       # a list of files
 
@@ -142,6 +143,8 @@ class Option:
             raise SettingsError(f"{self.plain_label}: {reason}", self.name, reason)
         if self.kind is Kind.DEVICES:
             return self.validate([p for p in re.split(r"[\s,;]+", text) if p])
+        if self.kind is Kind.COLLEAGUES:
+            return self.validate([p.strip() for p in re.split(r"[,;\n]+", text) if p.strip()])
         if self.kind is Kind.PATHS:
             return self.validate([p for p in (s.strip() for s in text.split(os.pathsep)) if p])
         return self.validate(text)
@@ -213,6 +216,66 @@ def _devices(opt: Option, value: Any) -> list[str]:
     return out
 
 
+#: "101", "101 Anna Berger", "101 = Anna Berger", "110-119" (a range has no name).
+_COLLEAGUE_RE = re.compile(r"(\d{1,30})(?:\s*-\s*(\d{1,30}))?(?:\s*[=:]?\s*(\S.*))?")
+#: The most devices one range may stand for.
+MAX_COLLEAGUE_RANGE = 500
+
+
+def _colleague(item: Any) -> tuple[str, str | None, str | None]:
+    """(first number, last number of a range or None, name or None) of one entry."""
+    if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+        item = str(item)
+    if not isinstance(item, str):
+        raise SettingsError(f"expected a device number with an optional name, got "
+                            f"{_describe(item)}")
+    match = _COLLEAGUE_RE.fullmatch(item.strip())
+    if match is None:
+        raise SettingsError(f'"{item.strip()}" is not a device number, a range like 110-119, '
+                            "or a number and a name")
+    first, last, name = match.groups()
+    if last is not None:
+        if name:
+            raise SettingsError(f'"{item.strip()}": a range cannot have a name')
+        if len(last) != len(first) or int(last) < int(first):
+            raise SettingsError(f'"{first}-{last}" is not a range (write the lower number '
+                                "first, both with as many digits)")
+        if int(last) - int(first) >= MAX_COLLEAGUE_RANGE:
+            raise SettingsError(f'"{first}-{last}" is too large a range '
+                                f"(at most {MAX_COLLEAGUE_RANGE} devices)")
+    return first, last, (name.strip() if name else None)
+
+
+def _colleagues(opt: Option, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise SettingsError(f"expected a list of device numbers, got {_describe(value)}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        first, last, name = _colleague(item)
+        numbers = ([str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+                   if last is not None else [first])
+        for number in numbers:
+            if number in seen:
+                raise SettingsError(f"{number} is listed twice")
+            seen.add(number)
+        out.append(f"{first}-{last}" if last is not None
+                   else f"{first} {name}" if name else first)
+    return out
+
+
+def colleague_entries(value: Iterable[str]) -> list[tuple[str, str | None]]:
+    """A valid `devices.colleagues` value as (device, name or None), ranges spelled out."""
+    out: list[tuple[str, str | None]] = []
+    for item in value:
+        first, last, name = _colleague(item)
+        if last is None:
+            out.append((first, name))
+        else:
+            out.extend((str(n).zfill(len(first)), None) for n in range(int(first), int(last) + 1))
+    return out
+
+
 def _path(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
         raise SettingsError(f"expected a file name, got {_describe(value)}")
@@ -236,6 +299,7 @@ def _paths(opt: Option, value: Any) -> list[str]:
 _VALIDATORS: dict[Kind, Callable[[Option, Any], Any]] = {
     Kind.TEXT: _text, Kind.INT: _int, Kind.BOOL: _bool, Kind.CHOICE: _choice,
     Kind.DEVICES: _devices, Kind.DEVICE: _device, Kind.PATH: _path, Kind.PATHS: _paths,
+    Kind.COLLEAGUES: _colleagues,
 }
 
 
@@ -371,6 +435,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("devices.own", Kind.DEVICE, "", "&Your own phone",
            "Your own extension, one of the monitored devices: the Answer button appears for "
            "calls ringing there. Empty: none."),
+    Option("devices.colleagues", Kind.COLLEAGUES, [], "Co&lleagues",
+           "Extensions shown in the colleagues panel, each with an optional name (\"101 Anna "
+           "Berger, 102, 110-119\"); without one, the phone book's name. Empty: the monitored "
+           "devices. Each is monitored too: those beyond the PBX's limit show as not monitored.",
+           placeholder="e.g. 101 Anna Berger, 102, 110-119"),
     Option("popup.screen", Kind.CHOICE, "primary", "&Screen",
            "Where popups appear when there are several screens.",
            choices=(("primary", "Primary screen"), ("mouse", "Screen with the mouse pointer"))),

@@ -11,6 +11,8 @@ import struct
 
 import pytest
 
+from cstapopup.calls import link as link_module
+from cstapopup.calls.link import LinkChange, LinkFault, LinkState, PbxLink
 from cstapopup.csta import acse, codec
 from cstapopup.csta.client import (
     AssociationError,
@@ -22,8 +24,6 @@ from cstapopup.csta.client import (
 from cstapopup.csta.framing import FrameReader, frame
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import ConnectionParameters
-from cstapopup.ui import link as link_module
-from cstapopup.ui.link import PbxLink
 
 from .client_helpers import Collector, fast_options, running
 from .monitor_process import MonitorProcess
@@ -295,10 +295,12 @@ def params(port: int, password: str = "77777") -> ConnectionParameters:
 class States:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
+        self.changes: list[LinkChange] = []
         self.changed = asyncio.Event()
 
-    def __call__(self, state: str, reason: str) -> None:
-        self.seen.append((state, reason))
+    def __call__(self, change: LinkChange) -> None:
+        self.seen.append((change.state, change.text))
+        self.changes.append(change)
         self.changed.set()
 
     async def wait(self, predicate) -> None:
@@ -321,6 +323,8 @@ async def test_the_app_link_says_all_links_are_in_use_retries_and_comes_up():
                                           for s, r in states.seen) >= 2)
             assert all("retrying in" in r for s, r in states.seen if s == "down")
             assert "rejected" not in [s for s, _ in states.seen]
+            # Typed, not parsed: the PBX turned the link down for now.
+            assert {c.fault for c in states.changes if c.state == "down"} == {LinkFault.BUSY}
             await held.pop().close(timeout=1.0)
             await states.wait(lambda: link.state == "up")
             assert "monitoring 100" in link.reason
@@ -342,6 +346,8 @@ async def test_the_app_link_stops_on_a_wrong_password_and_says_why():
             assert "refused the login of AMHOST" in link.reason
             assert "password" in link.reason and "authentication-failure" in link.reason
             assert [s for s, _ in states.seen].count("connecting") == 1
+            assert states.changes[-1].state is LinkState.REJECTED
+            assert states.changes[-1].fault is LinkFault.REJECTED
             assert link.client.state == "rejected"
         finally:
             await link.stop(timeout=1.0)

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from cstapopup.calls.desk import Desk, DeskConfig, DeskListener
+from cstapopup.calls.link import LinkChange, LinkFault, LinkState, PbxLink
 from cstapopup.calls.model import Call, Outcome
 from cstapopup.calls.views import Action, Level, LinkStatus, Notice, PopupState, PopupView
 from cstapopup.csta.client import ClientOptions
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import ConnectionParameters
-from cstapopup.ui.link import PbxLink
 from tests import event_sequences as es
 
 FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.3, connect_timeout=3.0,
@@ -115,7 +115,7 @@ def test_a_call_answered_at_the_own_phone(tmp_path):
     assert opened.state is PopupState.RINGING and opened.state_text == "Ringing"
     assert opened.where == "Ringing at 100" and opened.redirect == ""
     assert opened.trunk == es.TRUNK
-    assert opened.actions == {Action.ANSWER, Action.COPY_NUMBER}
+    assert opened.actions == {Action.ANSWER, Action.COPY_NUMBER, Action.PUT_THROUGH}
     assert opened.copy_text == "0891234567" and opened.closes_in is None
     states = [(v.state, v.state_text, v.closes_in) for v in seen.changed]
     assert states[0] == (PopupState.ANSWERED_HERE, "Answered at 100", None)  # stays: ours
@@ -171,7 +171,7 @@ def test_a_withheld_number_has_nothing_to_copy(tmp_path):
     feed(desk, seq)
     (opened,) = seen.opened
     assert opened.title == "Withheld number" and opened.number == ""
-    assert opened.actions == {Action.ANSWER}
+    assert opened.actions == {Action.ANSWER, Action.PUT_THROUGH}
     assert opened.copy_text == "" and opened.crm_url == ""
 
 
@@ -310,11 +310,14 @@ async def test_the_desk_looks_for_stale_popups_by_itself_while_it_has_any(tmp_pa
 
 def test_link_states_become_tray_states_and_notices(tmp_path):
     desk, seen = make_desk(tmp_path)
-    desk.on_link_state("connecting", "connecting to pbx:7001")
-    desk.on_link_state("down", "refused; retrying in 1 s")
-    desk.on_link_state("up", "connected to pbx:7001, monitoring 100")
-    desk.on_link_state("down", "connection lost; reconnecting")
-    desk.on_link_state("rejected", "the PBX refused the login of AMHOST")
+    desk.on_link_state(LinkChange(LinkState.CONNECTING, "connecting to pbx:7001"))
+    desk.on_link_state(LinkChange(LinkState.DOWN, "refused; retrying in 1 s",
+                                  LinkFault.UNREACHABLE, 1.0))
+    desk.on_link_state(LinkChange(LinkState.UP, "connected to pbx:7001, monitoring 100"))
+    desk.on_link_state(LinkChange(LinkState.DOWN, "connection lost; reconnecting",
+                                  LinkFault.LOST, 1.0))
+    desk.on_link_state(LinkChange(LinkState.REJECTED, "the PBX refused the login of AMHOST",
+                                  LinkFault.REJECTED))
     assert [s.state for s in seen.links] == ["connecting", "down", "up", "down", "down"]
     assert [(n.title, n.opens_settings) for n in seen.notices] == [
         ("Cannot connect to the PBX", True), ("PBX link", False), ("PBX link lost", False),
@@ -326,9 +329,11 @@ def test_a_bad_numbering_setting_is_a_notice_and_the_defaults(tmp_path):
     values = {"numbers.country": "germany", "numbers.area_code": "", "numbers.trunk_prefix": "0",
               "numbers.internal_max_length": 4, "popup.close_after_seconds": 5,
               "devices.monitor": ["100"], "devices.own": "100", "crm.url_template": "",
-              "phonebook.files": []}
+              "phonebook.files": [], "devices.colleagues": ["101 Anna Berger", "110-111"]}
     config, notices = DeskConfig.from_settings(values.__getitem__)
     assert config.plan.country == "DE" and config.close_after == 5.0
+    assert config.colleagues == (("101", "Anna Berger"), ("110", None), ("111", None))
+    assert config.link_devices == ("100", "101", "110", "111")
     assert [n.title for n in notices] == ["Numbers"]
 
 

@@ -26,6 +26,7 @@ from cstapopup.settings import (
     Settings,
     SettingsError,
     check_url_template,
+    colleague_entries,
     config_path,
     fill_url_template,
     keyring_available,
@@ -104,7 +105,7 @@ def test_the_table_is_complete_and_documented():
     assert len(names) == len(set(names))
     expected = {
         "pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file", "pbx.password_storage",
-        "devices.monitor", "devices.own", "popup.screen", "popup.corner",
+        "devices.monitor", "devices.own", "devices.colleagues", "popup.screen", "popup.corner",
         "popup.close_after_seconds", "popup.sound", "popup.sound_file", "phonebook.files",
         "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
         "numbers.internal_max_length", "crm.url_template", "history.retention_days",
@@ -127,6 +128,21 @@ def test_mnemonics_are_unique_within_each_section():
 
 
 # --- defaults and validation ---------------------------------------------------------------
+
+def test_colleagues_are_numbers_ranges_and_names():
+    opt = next(o for o in OPTIONS if o.name == "devices.colleagues")
+    value = opt.parse("101 Anna Berger, 102;110-112, 120 = Bob Keller,\n0105")
+    assert value == ["101 Anna Berger", "102", "110-112", "120 Bob Keller", "0105"]
+    assert colleague_entries(value) == [
+        ("101", "Anna Berger"), ("102", None), ("110", None), ("111", None), ("112", None),
+        ("120", "Bob Keller"), ("0105", None)]
+    assert opt.validate([101, "102"]) == ["101", "102"]   # TOML integers, as people type
+    assert colleague_entries(opt.validate(["0098-0101"]))[-1] == ("0101", None)
+    for bad, why in [("101, 101", "listed twice"), ("101, 100-102", "listed twice"),
+                     ("Anna", "not a device number"), ("110-105", "not a range"),
+                     ("110-119 Bob", "cannot have a name"), ("100-999", "too large")]:
+        with pytest.raises(SettingsError, match=why):
+            opt.parse(bad)
 
 def test_defaults_when_there_is_no_file(config):
     s, warnings = Settings.load()

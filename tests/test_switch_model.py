@@ -617,3 +617,89 @@ def test_steps_report_what_started_ringing() -> None:
     r = Rig()
     step: Step = r.model.incoming_call(X, "100")
     assert [(c.call_id, d) for c, d in step.ringing] == [(b"\x00\x01", "100")]
+
+
+def test_reconnect_ends_the_consultation_and_takes_the_caller_back() -> None:
+    r = Rig()
+    c1 = r.model.incoming_call(X, "100").call
+    r.model.answer(c1, "100")
+    c2 = r.model.consult(c1, "100", "101").call
+    r.model.answer(c2, "101")
+    r.notes.clear()
+    r.model.reconnect(c2, c1, "100")
+    matches(r.seen("100"), [
+        ev("connection_cleared", "0002", "100", "null", "normal_clearing",
+           releasing_device="100"),
+        ev("retrieved", "0001", "100", "connected", "normal", retrieving_device="100"),
+    ])
+    matches(r.seen("101"), [
+        ev("connection_cleared", "0002", "100", "connected", "normal_clearing"),
+        ev("connection_cleared", "0002", "101", "null", "normal_clearing"),
+    ])
+    (rec,) = r.model.finished
+    # The consultation call was an ordinary internal call that ended: no transfer.
+    assert (rec.call_id, rec.outcome, rec.consultation, rec.transferred_to) == (
+        b"\x00\x02", "answered", False, None)
+    assert c1.party("100").state == "connected" and not c1.ended
+
+
+def test_alternate_holds_one_call_and_takes_back_the_other() -> None:
+    r = Rig()
+    c1 = r.model.incoming_call(X, "100").call
+    r.model.answer(c1, "100")
+    c2 = r.model.consult(c1, "100", "101").call
+    r.model.answer(c2, "101")
+    r.notes.clear()
+    r.model.alternate(c1, c2, "100")
+    matches(r.seen("100"), [
+        ev("held", "0002", "100", "hold", "alternate", holding_device="100"),
+        ev("retrieved", "0001", "100", "connected", "alternate", retrieving_device="100"),
+    ])
+    assert [e["local_connection_state"] for e in r.seen("101")] == ["connected"]
+    # ... and back: now C2 is the held one.
+    r.notes.clear()
+    r.model.alternate(c2, c1, "100")
+    assert [(e["event"], e["call_id"]) for e in r.seen("100")] == [
+        ("held", "0001"), ("retrieved", "0002")]
+    with pytest.raises(SwitchError) as refused:
+        r.model.alternate(c2, c1, "100")   # C2 is not on hold any more
+    assert refused.value.name == "invalid_held_connection_state"
+
+
+def test_directed_pickup_with_the_ringing_device_named() -> None:
+    r = Rig()
+    call = r.model.incoming_call(X, "101").call
+    r.notes.clear()
+    r.model.pickup(call, "100", "101")
+    assert [(n.device, n.event.name, n.event.local_connection_state) for n in r.notes] == [
+        ("101", "established", "null"), ("100", "established", "connected")]
+    assert r.notes[0].event.cause == "call_pickup"
+    with pytest.raises(SwitchError):
+        r.model.pickup(call, "102", "101")   # it no longer rings at 101
+
+
+def test_do_not_disturb_and_forwarding_reach_the_device_and_survive_the_codec() -> None:
+    r = Rig()
+    r.model.set_do_not_disturb("102", True)
+    r.model.set_forwarding("103", "105")
+    r.model.set_forwarding("103", None)
+    r.model.set_do_not_disturb("102", False)
+    assert [(n.device, n.event.name) for n in r.notes] == [
+        ("102", "do_not_disturb"), ("103", "forwarding"), ("103", "forwarding"),
+        ("102", "do_not_disturb")]
+    dnd_on, fwd_on, fwd_off, dnd_off = (n.event for n in r.notes)
+    assert (dnd_on.device.number, dnd_on.do_not_disturb_on, dnd_off.do_not_disturb_on) == (
+        "102", True, False)
+    assert (fwd_on.forwarding_type, fwd_on.forward_status, fwd_on.forward_to.number) == (
+        "forwardImmediate", True, "105")
+    assert (fwd_off.forward_status, fwd_off.forward_to) == (False, None)
+    assert r.model.do_not_disturb == set() and r.model.forward_immediate == {}
+    for note in r.notes:
+        event = dataclasses.replace(note.event, cross_ref_id=b"\x00\x07")
+        for form in codec.TAG_FORMS:
+            raw = codec.encode_apdu(codec.EventReport(9, event), form)
+            assert codec.decode_apdu(raw).event == event
+    with pytest.raises(SwitchError):
+        r.model.set_forwarding("103", "103")
+    with pytest.raises(SwitchError):
+        r.model.set_do_not_disturb("999", True)

@@ -219,8 +219,8 @@ def test_the_pbx_own_refusals_keep_their_words() -> None:
 
 
 async def test_the_settings_connection_test_says_it_in_the_same_words() -> None:
+    from cstapopup.calls.link import test_connection as try_login
     from cstapopup.settings import ConnectionParameters
-    from cstapopup.ui.link import test_connection as try_login
 
     port = free_port()
     with pytest.raises(RuntimeError) as info:

@@ -677,8 +677,17 @@ def test_self_test_passes(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env=_env(str(tmp_path)), timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "self-test: popup shown after" in done.stdout
-    assert "call recorded: answered" in done.stdout and done.stdout.rstrip().endswith("ok")
+    out = done.stdout
+    # Each step printed, in order.
+    steps = ["self-test: connected: ", "self-test: colleague Anna Berger (101) is free",
+             "self-test: popup for 089 1234567 ringing at 100 after ",
+             "self-test: answered at 100: On a call with 089 1234567",
+             "self-test: put through to Anna Berger (101)",
+             ("self-test: history: transferred to 101 (delivered 100 → answered 100 → "
+              "transferred 100 to 101)"),
+             "self-test: ok: popup, answer, transfer and history"]
+    where = [out.find(step) for step in steps]
+    assert -1 not in where and where == sorted(where), out
     assert not (tmp_path / "config.toml").exists()   # nothing of the user's touched
 
 
@@ -691,6 +700,26 @@ def test_self_test_says_what_failed(run, monkeypatch):
     ok, lines = run(_self_test(controller, timeout=2.0))
     assert ok is False
     assert lines[-1].startswith("self-test: FAILED: timed out (2 s) while waiting for the popup")
+
+
+def test_the_self_test_fails_when_the_transfer_does_not_happen(run, monkeypatch):
+    from cstapopup.calls.link import PbxLink
+    from cstapopup.csta.client import CstaServiceError
+    from cstapopup.csta.codec import UniversalFailure
+    from cstapopup.ui.app import _self_test
+
+    async def refused(self, connection, to):
+        raise CstaServiceError("singleStepTransfer", UniversalFailure("operation", 14))
+
+    monkeypatch.setattr(PbxLink, "single_step_transfer", refused)
+    controller = AppController(AppOptions(self_test=True, speed=20.0), tray_available=False)
+    ok, lines = run(_self_test(controller, timeout=5.0))
+    assert ok is False
+    assert lines[-1].startswith("self-test: FAILED: timed out (5 s) while putting the call "
+                                "through to 101")
+    refusal = ("089 1234567 was not put through to Anna Berger (101): "
+               "Anna Berger (101) does not exist.")
+    assert ("Put through", refusal) in controller.messages
 
 
 def test_second_start_brings_the_first_forward_and_sigterm_ends_it(tmp_path):

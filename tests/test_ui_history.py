@@ -305,3 +305,26 @@ def test_the_title_leaves_the_app_name_to_qt(window):
     # Qt appends the application's display name on desktops that show it
     # ("Call history — cstapopup"); a title with the name in it showed it twice.
     assert window.windowTitle() == "Call history"
+
+
+@pytest.mark.parametrize("keys", [(Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+                                  (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)])
+def test_escape_and_ctrl_w_close_the_window(window, qtbot, keys):
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.table.setFocus()
+    QTest.keyClick(window.table, *keys)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
+
+
+def test_escape_in_the_search_clears_it_first(window, qtbot):
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.search.setFocus()
+    QTest.keyClicks(window.search, "anna")
+    QTest.keyClick(window.search, Qt.Key.Key_Escape)
+    assert window.search.text() == "" and window.isVisible()
+    QTest.keyClick(window.search, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)

@@ -281,10 +281,10 @@ def test_buttons_are_reachable_by_keyboard_after_a_click(stack, qtbot):
     qtbot.waitUntil(p.isActiveWindow, timeout=2000)
     p.findChild(QWidget, "answer").setFocus()
     order = []
-    for _ in range(4):
+    for _ in range(5):
         order.append(QApplication.focusWidget().objectName())
         QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
-    assert order == ["answer", "copy", "crm", "dismiss"]
+    assert order == ["answer", "putThrough", "copy", "crm", "dismiss"]
     with qtbot.waitSignal(p.answer_requested, timeout=1000):
         QTest.keyClick(p, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)   # the &Answer mnemonic
 
@@ -638,3 +638,105 @@ def test_a_burst_of_calls_in_one_turn_makes_widgets_only_for_the_last_ones(qtbot
     assert stack.more_line().text() == "+195 more ringing"
     assert len(made) == 15        # the five newest, once
     stack.close_all()
+
+
+# --- popups stay put under the pointer -------------------------------------------------------
+
+def pointer(widget: QWidget, inside: bool) -> None:
+    """The pointer enters or leaves `widget` (what the window system tells Qt)."""
+    if inside:
+        QApplication.sendEvent(widget, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(5, 5)))
+    else:
+        QApplication.sendEvent(widget, popup_module.QEvent(popup_module.QEvent.Type.Leave))
+
+
+def positions(stack: PopupStack) -> dict[str, tuple[int, int]]:
+    return {k: (stack.popup(k).x(), stack.popup(k).y()) for k in stack.call_keys()
+            if stack.popup(k) is not None}
+
+
+def test_a_new_call_moves_nothing_while_the_pointer_is_over_the_stack(stack, qtbot):
+    a = stack.show(view(ringing_call("a")))
+    b = stack.show(view(ringing_call("b")))
+    before = positions(stack)
+    pointer(b, True)          # about to click b's Answer: b sits nearest the corner
+    assert stack.pointer_over
+    c = stack.show(view(ringing_call("c")))
+    after = positions(stack)
+    assert {k: after[k] for k in before} == before     # a and b did not move
+    # c appeared beyond the farthest popup (a), overlapping none.
+    assert c is not None and c.isVisible()
+    assert c.geometry().bottom() < a.geometry().top()
+    assert not c.geometry().intersects(b.geometry())
+    # The pointer leaves: after the grace time the stack reflows, newest nearest the corner.
+    pointer(b, False)
+    assert stack.pointer_over                           # not yet: crossing a gap is not leaving
+    qtbot.waitUntil(lambda: not stack.pointer_over, timeout=3000)
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert c.geometry().bottom() == area.bottom() - 12
+    assert stack.visible_popups() == [c, b, a]
+
+
+def test_the_pointer_moving_between_popups_keeps_them_still(stack, qtbot):
+    a = stack.show(view(ringing_call("a")))
+    b = stack.show(view(ringing_call("b")))
+    before = positions(stack)
+    pointer(b, True)
+    pointer(b, False)
+    pointer(a, True)          # crossed the gap within the grace time
+    stack.show(view(ringing_call("c")))
+    qtbot.wait(600)           # longer than the grace time: still over the stack
+    assert stack.pointer_over
+    after = positions(stack)
+    assert {k: after[k] for k in before} == before   # nothing reflowed
+
+
+def test_a_popup_closing_under_the_pointer_leaves_its_gap_until_the_pointer_leaves(stack, qtbot):
+    a = stack.show(view(ringing_call("a")))
+    b = stack.show(view(ringing_call("b")))
+    c = stack.show(view(ringing_call("c")))
+    a_pos = a.pos()
+    pointer(a, True)
+    with qtbot.waitSignal(stack.closed, timeout=1000):
+        b.close()
+    assert a.pos() == a_pos                             # no sliding into b's place
+    pointer(a, False)
+    qtbot.waitUntil(lambda: not stack.pointer_over, timeout=3000)
+    assert a.geometry().bottom() == c.geometry().top() - 8 - 1
+
+
+def test_a_new_call_without_room_waits_on_the_more_line(qtbot):
+    stack = PopupStack(max_visible=20)
+    try:
+        first = stack.show(view(ringing_call("k0")))
+        area = QGuiApplication.primaryScreen().availableGeometry()
+        fit = (area.height() - 24 + 8) // (first.height() + 8)
+        for i in range(1, fit):
+            stack.show(view(ringing_call(f"k{i}")))
+        assert len(stack.visible_popups()) == fit and stack.more_line() is None
+        newest = stack.popup(f"k{fit - 1}")
+        before = positions(stack)
+        pointer(newest, True)
+        stack.show(view(ringing_call("late")))
+        assert positions(stack) == before and stack.popup("late") is None
+        more = stack.more_line()
+        assert more is not None and more.isVisible() and more.text() == "+1 more ringing"
+        pointer(newest, False)
+        qtbot.waitUntil(lambda: stack.popup("late") is not None, timeout=3000)
+        assert stack.visible_popups()[0] is stack.popup("late")
+    finally:
+        stack.close_all()
+
+
+def test_f2_gives_the_newest_ringing_popup_the_keyboard(focused_window, stack, qtbot):
+    ringing = stack.show(view(ringing_call("ring")))
+    stack.show(view(answered(ringing_call("talk"), "100")))   # newer, but not ringing
+    edit = focused_window[1]
+    qtbot.wait(100)   # let the popups hand back the activations they did not ask for
+    assert QApplication.focusWidget() is edit   # shown without taking the focus
+    chosen = stack.focus_newest_ringing()
+    assert chosen is ringing
+    qtbot.waitUntil(ringing.isActiveWindow, timeout=2000)
+    assert QApplication.focusWidget() is ringing.findChild(QWidget, "answer")
+    with qtbot.waitSignal(ringing.answer_requested, timeout=1000):
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)

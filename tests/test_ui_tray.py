@@ -143,8 +143,39 @@ def test_menu_actions_emit_signals(tray, qtbot):
         tray.dnd_action.trigger()
     assert blocker.args == [True]
     assert tray.do_not_disturb and "Do not disturb" in tray.tooltip()
+    with qtbot.waitSignal(tray.console_requested, timeout=1000):
+        tray.console_action.trigger()
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator() and a.isVisible()]
-    assert texts[1:] == ["&History", "&Settings…", "&Do not disturb", "&Quit"]
+    # Without colleagues (none configured yet) there is no lamp list.
+    assert texts[1:] == ["&History", "C&onsole (colleagues, put through)", "&Settings…",
+                         "&Do not disturb", "&Quit"]
+
+
+def test_the_menu_lists_the_colleagues_lamps_in_brief(tray, qtbot):
+    from cstapopup.calls.colleagues import ColleagueState, ColleagueStatus
+    from cstapopup.calls.views import colleague_view
+    from cstapopup.ui.console import lamp_icon
+
+    tray.lamp_icon = lamp_icon
+    views = [
+        colleague_view(ColleagueStatus("101", ColleagueState.BUSY, party="089 1234567"),
+                       name="Anna & Berger", party="089 1234567", own_device="100"),
+        colleague_view(ColleagueStatus("102", ColleagueState.FREE), name=None, party="",
+                       own_device="100"),
+    ]
+    tray.set_colleagues(views)
+    menu = tray.colleagues_menu
+    assert menu.menuAction().isVisible()
+    assert [a.text() for a in menu.actions()] == [
+        "Anna && Berger (101) — On a call: 089 1234567", "102 — Free"]
+    assert not menu.actions()[0].icon().isNull()
+    with qtbot.waitSignal(tray.colleague_chosen, timeout=1000) as chosen:
+        menu.actions()[1].trigger()
+    assert chosen.args == ["102"]
+    many = [colleague_view(ColleagueStatus(str(200 + i), ColleagueState.FREE), name=None,
+                           party="", own_device=None) for i in range(40)]
+    tray.set_colleagues(many)
+    assert len(menu.actions()) == 25 and menu.title() == "Co&lleagues (the first 25 of 40)"
 
 
 def test_setting_dnd_from_the_app_does_not_echo(tray, qtbot):

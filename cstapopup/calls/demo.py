@@ -34,6 +34,14 @@ WELCOME_TALK_SECONDS = 25.0
 DEMO_HISTORY_FILE = "demo-history.sqlite3"
 #: The simulator's factory login.
 DEMO_USER, DEMO_PASSWORD = DEFAULT_USER, DEFAULT_PASSWORD
+#: The colleagues panel of the demo (and of the self-test: the first two), with names.
+DEMO_COLLEAGUES = ("101 Anna Berger", "102 Tom Keller", "103 Eva Roth", "104 Jonas Weber",
+                   "105 Mia Schulz", "106 Lukas Braun", "107 Lea Fischer", "108 Paul Wagner",
+                   "109 Sara Kühn", "110 Ben Hoffmann")
+#: Virtual seconds after the start when a demo colleague switches do not disturb on, and
+#: another forwards their phone (then every DEMO_FEATURE_PERIOD both switch back and forth).
+DEMO_FEATURE_DELAY = 6.0
+DEMO_FEATURE_PERIOD = 180.0
 
 
 def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
@@ -43,6 +51,7 @@ def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
         "pbx.host": "127.0.0.1", "pbx.port": 0, "pbx.user": DEMO_USER, "pbx.tls": False,
         "pbx.ca_file": "", "devices.monitor": [DEMO_OWN] if self_test else list(DEMO_MONITORED),
         "devices.own": DEMO_OWN, "phonebook.files": books,
+        "devices.colleagues": list(DEMO_COLLEAGUES[:2] if self_test else DEMO_COLLEAGUES),
         "numbers.country": "DE", "numbers.area_code": "", "numbers.trunk_prefix": "0",
         "numbers.internal_max_length": 4,
     }
@@ -85,6 +94,10 @@ class DemoPbx:
             # caller from the phone book rings at "your" phone a few seconds after the start.
             self.server.scheduler.spawn(self._welcome_call(demo.seed), WELCOME_CALL_DELAY,
                                         "demo welcome call")
+            # The colleagues panel shows every lamp: one colleague with do not disturb, one
+            # forwarded, now and then.
+            self.server.scheduler.spawn(self._features(), DEMO_FEATURE_DELAY,
+                                        "demo do not disturb and forwarding")
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -97,6 +110,15 @@ class DemoPbx:
         """An outside caller (PBX form, e.g. "00891234567"; None: withheld) rings at `device`
         now and keeps ringing.  False when the switch refuses (the device is busy)."""
         return self.server.traffic.incoming(caller, device) is not None
+
+    def _features(self) -> Script:
+        model = self.server.model
+        on = True
+        while True:
+            model.set_do_not_disturb("107", on)
+            model.set_forwarding("108", "101" if on else None)
+            yield DEMO_FEATURE_PERIOD
+            on = not on
 
     def _welcome_call(self, seed: int) -> Script:
         caller = random.Random(seed).choice(self._numbers) if self._numbers else None

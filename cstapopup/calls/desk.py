@@ -1,11 +1,14 @@
 """The reception desk: the app's domain side, without Qt.
 
-`Desk` owns the recorder (tracker, phone book, history) and the PBX link.  It takes the link's
-callbacks (events, snapshots, link states, monitors that failed), decides what the user should
-see, and hands it up as values (`calls.views`) through a `DeskListener`: popups to open, change
-or close, history rows, the missed-call badge, the link's state, notices in words.  It takes
-the user's intents (answer, call back, dismiss, do not disturb) and turns them into link
-requests; their errors come back as notices, never as exceptions.
+`Desk` owns the recorder (tracker, phone book, history), the colleagues' board and the PBX
+link.  It takes the link's callbacks (events, snapshots, link states, monitors that failed),
+decides what the user should see, and hands it up as values (`calls.views`) through a
+`DeskListener`: popups to open, change or close, history rows, the missed-call badge, the
+colleagues' lamps, the own phone's line, the link's state, notices in words.  It takes the
+user's intents (answer, put through, consult, pick up, call back, dismiss, do not disturb)
+and turns them into link requests: which CSTA service for which state of the own phone, on
+which connection, is decided here (`Desk.plan`).  Errors come back as notices in words,
+never as exceptions.
 
 Popups are bounded whatever the PBX sends: at most `max_popups` at a time (the oldest goes
 when one more would open; counted and said), and a popup that rings for `stale_after` seconds
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import tempfile
 import time
@@ -24,27 +28,36 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cstapopup.csta.client import ClientOptions, CstaClientError, LinkDownError
 from cstapopup.csta.events import ConnectionId, CstaEvent, DeliveredEvent, DeviceId, SnapshotCall
-from cstapopup.settings import ConnectionParameters
+from cstapopup.settings import ConnectionParameters, colleague_entries
 
 from . import texts
+from .colleagues import ColleagueBoard, ColleagueState, Line
+from .link import DeskLink, LinkChange, LinkFactory, LinkFault, LinkState, MonitorFailure
 from .model import Call
 from .numbers import NumberingPlan
 from .phonebook import PhonebookStatus
 from .recorder import Recorder, RecorderChanges
+from .refusals import refusal_text
 from .store import HistoryError
 from .views import (
     Action,
+    CallAction,
     Caller,
+    ColleagueView,
     HistoryHealth,
     Level,
+    LineState,
     LinkStatus,
     Notice,
+    OwnLineView,
     PopupState,
     PopupView,
+    colleague_view,
+    party_text,
     popup_view,
 )
 
@@ -73,28 +86,42 @@ _FORWARD_CAUSES = frozenset({
 _TRANSFER_CAUSES = frozenset({"transfer", "single_step_transfer"})
 
 # The link's states as the tray shows them.
-_TRAY_STATE = {"connecting": "connecting", "up": "up", "down": "down", "rejected": "down",
-               "closed": "down"}
+_TRAY_STATE = {LinkState.CONNECTING: "connecting", LinkState.UP: "up", LinkState.DOWN: "down",
+               LinkState.REJECTED: "down", LinkState.CLOSED: "down"}
+#: Call ids remembered with the history key of their call (for the own phone's line).
+_KEYS_KEPT = 2000
 
 
-class PbxLinkLike(Protocol):
-    """What the desk needs of a PBX link (`cstapopup.ui.link.PbxLink` is one)."""
+class Service(str, enum.Enum):
+    """The CSTA service a console action takes (ECMA-269; HiPath's operation codes)."""
 
-    @property
-    def state(self) -> Any: ...
+    ANSWER = "answerCall"                        # 2
+    DEFLECT = "deflectCall"                      # 218: a ringing call, sent on
+    SINGLE_STEP_TRANSFER = "singleStepTransfer"  # 50: an answered call, blind
+    CONSULTATION = "consultationCall"            # 7: hold and call the colleague
+    TRANSFER = "transferCall"                    # 16: held caller + consulted colleague
+    RECONNECT = "reconnectCall"                  # 13: end the consultation, back to the caller
+    ALTERNATE = "alternateCall"                  # 1: swap held and active
+    HOLD = "holdCall"                            # 9
+    RETRIEVE = "retrieveCall"                    # 14
+    CLEAR = "clearConnection"                    # 5
+    PICK_UP = "directedPickupCall"               # 220
 
-    async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a console action would do now: the service and the connections it acts on
+    (`first`, `second`: held and active for transfer and alternate, active and held for
+    reconnect), the device it goes to; or, when it cannot be done, `why_not` in words."""
 
-    async def answer(self, connection: ConnectionId) -> None: ...
-
-    async def make_call(self, calling: str, called: str) -> Any: ...
-
-
-#: Makes a link: (params, devices, on_state=, on_event=, on_monitor_failed=, on_snapshot=,
-#: label=) -> link.  The app passes PbxLink with its client options.
-LinkFactory = Callable[..., PbxLinkLike]
+    action: CallAction
+    service: Service | None = None
+    first: ConnectionId | None = None
+    second: ConnectionId | None = None
+    target: str | None = None
+    #: Who the call is with, as the words of the result name them.
+    party: str = ""
+    why_not: str | None = None
 
 
 class DeskListener:
@@ -128,6 +155,13 @@ class DeskListener:
     def status(self, text: str) -> None:
         """A passing status line ("Calling 089 1234567 from 100…")."""
 
+    def colleagues_changed(self, views: list[ColleagueView]) -> None:
+        """Colleagues whose lamp, party or words changed (`Desk.colleague_views()` has them
+        all, in the configured order)."""
+
+    def own_line_changed(self, view: OwnLineView) -> None:
+        """The own phone's calls changed (what the console shows, and its actions)."""
+
 
 @dataclass(frozen=True)
 class DeskConfig:
@@ -140,6 +174,19 @@ class DeskConfig:
     close_after: float = 8.0
     plan: NumberingPlan = field(default_factory=NumberingPlan)
     phonebook_files: tuple[str, ...] = ()
+    #: The colleagues panel: (device, name given in the settings or None); empty: the
+    #: monitored devices.
+    colleagues: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def colleague_entries(self) -> tuple[tuple[str, str | None], ...]:
+        return self.colleagues or tuple((d, None) for d in self.monitored)
+
+    @property
+    def link_devices(self) -> tuple[str, ...]:
+        """What the link monitors, in order: the monitored devices (popups, history) first,
+        then the colleagues (when the PBX's limit is reached, only lamps go dark)."""
+        return tuple(dict.fromkeys([*self.monitored, *(d for d, _ in self.colleague_entries)]))
 
     @classmethod
     def from_settings(cls, value: Callable[[str], Any], *, close_after: float | None = None
@@ -158,7 +205,8 @@ class DeskConfig:
         config = cls(monitored=tuple(str(d) for d in value("devices.monitor")),
                      own_device=str(value("devices.own") or "") or None,
                      crm_template=value("crm.url_template") or "", close_after=close_after,
-                     plan=plan, phonebook_files=tuple(str(p) for p in value("phonebook.files")))
+                     plan=plan, phonebook_files=tuple(str(p) for p in value("phonebook.files")),
+                     colleagues=tuple(colleague_entries(value("devices.colleagues") or [])))
         return config, notices
 
 
@@ -186,7 +234,8 @@ class Desk:
     def __init__(self, listener: DeskListener | None = None, *,
                  link_factory: LinkFactory | None = None, config: DeskConfig | None = None,
                  clock: Callable[[], float] = time.monotonic, max_popups: int = MAX_POPUPS,
-                 stale_after: float = STALE_AFTER_SECONDS) -> None:
+                 stale_after: float = STALE_AFTER_SECONDS,
+                 wall_clock: Callable[[], datetime] | None = None) -> None:
         self.listener = listener or DeskListener()
         self.config = config or DeskConfig()
         self._link_factory = link_factory
@@ -195,14 +244,21 @@ class Desk:
         self.stale_after = stale_after
         self.recorder: Recorder | None = None
         self.history_health: HistoryHealth | None = None
-        self.link: PbxLinkLike | None = None
+        self.link: DeskLink | None = None
         self.link_status = LinkStatus("connecting", "starting")
+        self.board = ColleagueBoard(clock=wall_clock)
+        self._colleague_views: dict[str, ColleagueView] = {}
+        self._own_view: OwnLineView | None = None
+        #: call id -> the history key of its call (the own phone's line names its call).
+        self._keys: OrderedDict[bytes, str] = OrderedDict()
+        #: Colleagues the PBX would not monitor, not told yet (one notice for all of them).
+        self._colleagues_failed: dict[str, MonitorFailure] = {}
         self.do_not_disturb = False
         #: Popups closed because more than `max_popups` were open (their calls are recorded).
         self.popups_dropped = 0
         self._popups: OrderedDict[str, _Popup] = OrderedDict()   # oldest first
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._raw_state = "down"
+        self._raw_state = LinkState.DOWN
         self._demo = False
         #: Said with every link state until the next connect() ("using the factory password").
         self._link_note = ""
@@ -239,14 +295,20 @@ class Desk:
         self._phonebook_notice()
 
     def configure(self, config: DeskConfig) -> None:
-        """New settings: phone books and numbering plan take effect at once; the monitored
-        devices with the next `connect()`."""
+        """New settings: phone books, numbering plan and the colleagues' names take effect at
+        once; the monitored devices (and new colleagues) with the next `connect()`."""
         old, self.config = self.config, config
         if self.recorder is not None and (config.plan != old.plan
                                           or config.phonebook_files != old.phonebook_files):
             self.recorder.reconfigure(phonebook_files=list(config.phonebook_files),
                                       plan=config.plan)
             self._phonebook_notice()
+        watched = [d for d, _ in config.colleague_entries]
+        if config.own_device:
+            watched.append(config.own_device)
+        self.board.set_devices(watched)
+        self._colleague_views = {}
+        self._refresh_colleagues(self.board.devices, everything=True)
 
     def _phonebook_notice(self) -> None:
         """Follow the phone book, which loads in the background: its errors are told when a
@@ -335,7 +397,7 @@ class Desk:
         self._link_note = note
         try:
             link = self._link_factory(
-                params, list(self.config.monitored), on_state=self.on_link_state,
+                params, list(self.config.link_devices), on_state=self.on_link_state,
                 on_event=self.on_event, on_monitor_failed=self.on_monitor_failed,
                 on_snapshot=self.on_snapshot, label=label)
         except (OSError, ValueError) as exc:
@@ -347,6 +409,7 @@ class Desk:
         if self.recorder is not None:
             self._apply(self.recorder.set_monitored(self.config.monitored))
         self._monitor_notified.clear()
+        self._colleagues_failed.clear()
         self._lost_notified = False
         await link.start()
         return True
@@ -368,42 +431,68 @@ class Desk:
         self.link_status = LinkStatus(state, text, self._link_note, detail)
         self.listener.link_changed(self.link_status)
 
-    def on_link_state(self, state: Any, reason: str) -> None:
-        """The link's state and why (in words); the system's own words behind it, if any,
-        are the link's `detail` (PbxLink)."""
-        state = _name(state)
+    def on_link_state(self, change: LinkChange) -> None:
+        """The link's state and why, in words; the system's own words behind them, if any,
+        in `change.detail` (shown as the link's details)."""
+        state, reason = LinkState(change.state), change.text
         previous, self._raw_state = self._raw_state, state
-        shown = _TRAY_STATE.get(state, "down")
-        if self._demo and state == "up":
+        shown = _TRAY_STATE[state]
+        if self._demo and state is LinkState.UP:
             shown, reason = "demo", "demo mode: " + reason
-        detail = str(getattr(self.link, "detail", "") or "") if state in ("down",
-                                                                          "rejected") else ""
+        detail = change.detail if state in (LinkState.DOWN, LinkState.REJECTED) else ""
         self._set_link(shown, reason, detail)
         sentence = reason[:1].upper() + reason[1:] + "."
-        if state == "rejected":
+        if state is LinkState.UP:
+            self._refresh_colleagues(self.board.link_up())
+            self._colleagues_notice()
+        else:
+            self._refresh_colleagues(self.board.link_down())
+        if state is LinkState.REJECTED:
             if self._link_note:
                 sentence += " " + self._link_note[:1].upper() + self._link_note[1:] + "."
             self._notice("Login refused", sentence, Level.ERROR, opens_settings=True)
-        elif state == "down" and previous == "up":
+        elif state is LinkState.DOWN and (previous is LinkState.UP
+                                          or change.fault is LinkFault.LOST):
             if self.recorder is not None:
                 self._apply(self.recorder.link_lost())
             self._lost_notified = True
             self._notice("PBX link lost", sentence, Level.WARNING)
-        elif state == "down" and previous == "connecting" and not self._lost_notified:
+        elif state is LinkState.DOWN and previous is LinkState.CONNECTING \
+                and not self._lost_notified:
             self._lost_notified = True
             self._notice("Cannot connect to the PBX", sentence, Level.WARNING,
-                         opens_settings=True)
-        elif state == "up" and self._lost_notified:
+                         opens_settings=change.fault is not LinkFault.BUSY)
+        elif state is LinkState.UP and self._lost_notified:
             self._lost_notified = False
             self._notice("PBX link", sentence)
 
-    def on_monitor_failed(self, device: str, text: str) -> None:
+    def on_monitor_failed(self, failure: MonitorFailure) -> None:
+        device = failure.device
+        self._refresh_colleagues(self.board.monitor_failed(device, failure.words))
+        if device not in self.config.monitored:
+            # A colleague's lamp only: one notice for all of them once the link is up.
+            if device not in self._monitor_notified:
+                self._colleagues_failed[device] = failure
+            return
         if device in self._monitor_notified:
             return
         self._monitor_notified.add(device)
+        text = failure.text
         self._notice("Device not monitored", text[:1].upper() + text[1:]
                      + ". Check the monitored devices in the settings.", Level.WARNING,
                      opens_settings=True)
+
+    def _colleagues_notice(self) -> None:
+        failed, self._colleagues_failed = self._colleagues_failed, {}
+        if not failed:
+            return
+        self._monitor_notified.update(failed)
+        by_words: dict[str, list[str]] = {}
+        for failure in failed.values():
+            by_words.setdefault(failure.words, []).append(failure.device)
+        lines = [f"{', '.join(devices)}: {words}" for words, devices in by_words.items()]
+        self._notice("Colleagues not monitored",
+                     "Their lamps stay dark. " + "; ".join(lines) + ".", Level.WARNING)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -413,15 +502,161 @@ class Desk:
         popup when a call rings at one of the monitored devices."""
         if self.recorder is None:
             return
-        changes = self.recorder.feed(device, event, received_at)
-        opened = self._ringing(event, changes) if isinstance(event, DeliveredEvent) else None
-        self._apply(changes, opened)
+        if device in self.config.monitored:
+            changes = self.recorder.feed(device, event, received_at)
+            self._remember_key(event)
+            opened = self._ringing(event, changes) if isinstance(event, DeliveredEvent) else None
+            self._apply(changes, opened)
+        if device in self.board:
+            self._refresh_colleagues(self.board.on_event(device, event))
 
     def on_snapshot(self, device: str, calls: Iterable[SnapshotCall] | None) -> None:
         """The calls at a device whose monitor was just (re)started: calls under way before
         it could see them get a row (of unknown outcome) instead of none or a wrong one."""
-        if self.recorder is not None:
+        if calls is not None:
+            calls = list(calls)
+        if self.recorder is not None and device in self.config.monitored:
             self._apply(self.recorder.snapshot(device, calls))
+        if device in self.board:
+            self._refresh_colleagues(self.board.on_snapshot(device, calls))
+
+    def _remember_key(self, event: CstaEvent) -> None:
+        connection = getattr(event, "connection", None)
+        cid = connection.call_id if connection is not None else None
+        if cid is None or self.recorder is None:
+            return
+        key = self.recorder.key_of(event)
+        if key is None:
+            return
+        self._keys[cid] = key
+        self._keys.move_to_end(cid)
+        secondary = getattr(event, "secondary_old_call", None)
+        if secondary is not None and secondary.call_id is not None:
+            self._keys[secondary.call_id] = key
+        while len(self._keys) > _KEYS_KEPT:
+            self._keys.popitem(last=False)
+
+    # -- colleagues and the own phone -----------------------------------------------------
+
+    def colleague_views(self) -> list[ColleagueView]:
+        """Every colleague of the panel, in the configured order."""
+        return [self._colleague_views[d] for d, _ in self.config.colleague_entries
+                if d in self._colleague_views]
+
+    def own_line(self) -> OwnLineView:
+        if self._own_view is None:
+            self._own_view = self._make_own_view()
+        return self._own_view
+
+    def colleague_name(self, device: str) -> str | None:
+        """The colleague's name: the one given in the settings, else the phone book's."""
+        for number, name in self.config.colleague_entries:
+            if number == device and name:
+                return name
+        match = self.recorder.lookup(device) if self.recorder is not None else None
+        return (match.contact.name or None) if match is not None else None
+
+    def device_label(self, device: str) -> str:
+        """"Tom Keller (102)", or "102" without a name."""
+        name = self.colleague_name(device)
+        return f"{name} ({device})" if name else device
+
+    def party_label(self, number: str | None, kind: str = "number") -> str:
+        """Who a call is with, for the console and the notices: "Anna Schmidt" (phone book
+        or a colleague's name), "you (100)", "089 1234567", "Withheld number", "" when not
+        known."""
+        if not number:
+            return party_text(None, "", kind)
+        if number == self.config.own_device:
+            return f"you ({number})"
+        if number in self.board:
+            return self.device_label(number)
+        match = self.recorder.lookup(number) if self.recorder is not None else None
+        name = (match.contact.name or None) if match is not None else None
+        return party_text(name, self.display_number(number), kind)
+
+    def _refresh_colleagues(self, devices: Iterable[str], *, everything: bool = False) -> None:
+        listed = {d for d, _ in self.config.colleague_entries}
+        changed = []
+        own = self.config.own_device
+        own_changed = everything
+        for device in devices:
+            if device == own:
+                own_changed = True
+            if device not in listed:
+                continue
+            status = self.board.status(device)
+            if status is None:
+                continue
+            view = colleague_view(status, name=self.colleague_name(device),
+                                  party=self.party_label(status.party, status.party_kind),
+                                  own_device=own, display=self.display_number)
+            if self._colleague_views.get(device) != view:
+                self._colleague_views[device] = view
+                changed.append(view)
+        if changed:
+            self.listener.colleagues_changed(changed)
+        if own_changed:
+            view = self._make_own_view()
+            if view != self._own_view:
+                self._own_view = view
+                self.listener.own_line_changed(view)
+
+    def _make_own_view(self) -> OwnLineView:
+        own = self.config.own_device
+        if not own:
+            return OwnLineView(None, LineState.NO_PHONE, "Set your own phone in the settings "
+                               "to take and put through calls.", "", None, None, frozenset())
+        status = self.board.status(own)
+        if status is None or status.state in (ColleagueState.UNKNOWN,
+                                              ColleagueState.NOT_MONITORED):
+            why = status.why if status is not None and status.why else "not known"
+            return OwnLineView(own, LineState.UNKNOWN, f"Your phone ({own}): {why}.", "", None,
+                               None, frozenset())
+        talking, held, ringing = self._own_lines()
+        label = self._line_label
+        actions: set[CallAction] = set()
+        detail = ""
+        if talking and held:
+            state, line = LineState.CONSULTING, talking
+            text = f"Consulting {label(talking)}"
+            detail = f"{label(held)} waits on hold"
+            key_line = held
+            actions |= {CallAction.COMPLETE, CallAction.BACK, CallAction.ALTERNATE,
+                        CallAction.HANG_UP, CallAction.PUT_THROUGH}
+        elif talking:
+            state, line, key_line = LineState.TALKING, talking, talking
+            text = f"On a call with {label(talking)}"
+            actions |= {CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.HOLD,
+                        CallAction.HANG_UP}
+        elif held:
+            state, line, key_line = LineState.HELD, held, held
+            text = f"{label(held)} waits on hold"
+            actions |= {CallAction.PUT_THROUGH, CallAction.HOLD, CallAction.HANG_UP}
+        elif ringing:
+            state, line, key_line = LineState.RINGING, ringing, ringing
+            text = f"{label(ringing)} is calling"
+            actions |= {CallAction.ANSWER, CallAction.PUT_THROUGH}
+        else:
+            return OwnLineView(own, LineState.IDLE, f"No call at your phone ({own})", "",
+                               status.since, None, frozenset({CallAction.PICK_UP}))
+        if ringing and line is not ringing:
+            detail = (detail + " · " if detail else "") + f"{label(ringing)} is calling"
+        return OwnLineView(own, state, text, detail, line.since,
+                           self._keys.get(key_line.call_id), frozenset(actions))
+
+    def _own_lines(self) -> tuple[Line | None, Line | None, Line | None]:
+        """The own phone's talking line, its newest held line and its newest ringing line."""
+        own = self.config.own_device
+        lines = self.board.lines(own) if own else []
+        talking = [line for line in lines if line.talking]
+        held = [line for line in lines if line.state == "hold"]
+        ringing = [line for line in lines if line.state in ("alerting", "queued")]
+        return (talking[-1] if talking else None, held[-1] if held else None,
+                ringing[-1] if ringing else None)
+
+    def _line_label(self, line: Line) -> str:
+        return self.party_label(line.party, line.party_kind) or "the caller"
 
     def _ringing(self, event: DeliveredEvent, changes: RecorderChanges) -> str | None:
         """A call rings at a monitored device: its popup (once per call; a second device it
@@ -638,6 +873,191 @@ class Desk:
         self.listener.status(f"Calling {shown} from {own}…")
         return None
 
+    # -- the console: put calls through ---------------------------------------------------
+
+    def plan(self, action: CallAction, target: str | None = None,
+             key: str | None = None) -> Plan:
+        """What `action` would do now (see `Service`): with the own phone's calls as the
+        board knows them; `target` the colleague (put through, consult, pick up); `key` a
+        popup's call (put through) when it is not the own phone's current call."""
+        own = self.config.own_device
+        if not own:
+            return Plan(action, why_not="Set your own phone in the settings first")
+        needs_target = action in (CallAction.PUT_THROUGH, CallAction.CONSULT,
+                                  CallAction.PICK_UP)
+        if needs_target and not target:
+            return Plan(action, why_not="Choose a colleague first")
+        if needs_target and target == own:
+            return Plan(action, why_not=f"{target} is your own phone")
+        talking, held, ringing = self._own_lines()
+        label = self._line_label
+        if action is CallAction.PICK_UP:
+            assert target is not None
+            there = [line for line in self.board.lines(target) if line.state == "alerting"]
+            if not there:
+                return Plan(action, target=target,
+                            why_not=f"No call rings at {self.device_label(target)}")
+            if talking or held or ringing:
+                return Plan(action, target=target, why_not=f"Your phone ({own}) has a call: "
+                            "finish it first")
+            line = there[-1]
+            return Plan(action, Service.PICK_UP, line.connection, target=target,
+                        party=label(line))
+        if action is CallAction.PUT_THROUGH and key is not None:
+            by_key = self._line_of_key(key)
+            if by_key is None:
+                return self._plan_popup(key, target)
+            if by_key.state in ("alerting", "queued"):
+                return Plan(action, Service.DEFLECT, by_key.connection, target=target,
+                            party=label(by_key))
+            if by_key.state == "hold" and talking is not None:
+                if talking.party == target:
+                    return Plan(action, Service.TRANSFER, by_key.connection,
+                                talking.connection, target, label(by_key))
+                return Plan(action, target=target, why_not=self._consulting(talking))
+            return Plan(action, Service.SINGLE_STEP_TRANSFER, by_key.connection,
+                        target=target, party=label(by_key))
+        if action is CallAction.PUT_THROUGH:
+            if talking is not None and held is not None:
+                if talking.party == target:   # to the consulted colleague: complete it
+                    return Plan(action, Service.TRANSFER, held.connection, talking.connection,
+                                target, label(held))
+                return Plan(action, target=target, why_not=self._consulting(talking))
+            line = talking or held
+            if line is not None:
+                return Plan(action, Service.SINGLE_STEP_TRANSFER, line.connection,
+                            target=target, party=label(line))
+            if ringing is not None:
+                return Plan(action, Service.DEFLECT, ringing.connection, target=target,
+                            party=label(ringing))
+            return Plan(action, target=target, why_not=f"No call at your phone ({own}) to "
+                        "put through")
+        if action is CallAction.ANSWER:
+            if ringing is None:
+                return Plan(action, why_not=f"No call rings at your phone ({own})")
+            if talking is not None:
+                return Plan(action, why_not="You are on a call: hold it or hang up first")
+            return Plan(action, Service.ANSWER, ringing.connection, party=label(ringing))
+        if action is CallAction.CONSULT:
+            if talking is None:
+                return Plan(action, target=target, why_not=(
+                    "Answer the call first" if ringing is not None
+                    else f"No call at your phone ({own}) to consult about"))
+            if held is not None:
+                return Plan(action, target=target, why_not=self._consulting(talking))
+            return Plan(action, Service.CONSULTATION, talking.connection, target=target,
+                        party=label(talking))
+        if action in (CallAction.COMPLETE, CallAction.BACK, CallAction.ALTERNATE):
+            if talking is None or held is None:
+                if action is CallAction.BACK and held is not None:
+                    return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
+                return Plan(action, why_not="You are not consulting anyone")
+            if action is CallAction.COMPLETE:
+                return Plan(action, Service.TRANSFER, held.connection, talking.connection,
+                            talking.party, label(held))
+            if action is CallAction.BACK:
+                return Plan(action, Service.RECONNECT, talking.connection, held.connection,
+                            party=label(held))
+            return Plan(action, Service.ALTERNATE, held.connection, talking.connection,
+                        party=label(held))
+        if action is CallAction.HOLD:
+            if talking is not None and held is None:
+                return Plan(action, Service.HOLD, talking.connection, party=label(talking))
+            if held is not None and talking is None:
+                return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
+            if talking is not None:
+                return Plan(action, why_not="One call is on hold already: switch between "
+                            "them instead")
+            return Plan(action, why_not=f"No call at your phone ({own}) to hold")
+        if action is CallAction.HANG_UP:
+            line = talking or held
+            if line is None:
+                return Plan(action, why_not=f"No call at your phone ({own}) to end")
+            return Plan(action, Service.CLEAR, line.connection, party=label(line))
+        return Plan(action, why_not="Not possible")
+
+    def _consulting(self, talking: Line) -> str:
+        return (f"You are consulting {self._line_label(talking)}: complete the transfer or go "
+                "back to the caller first")
+
+    def _line_of_key(self, key: str) -> Line | None:
+        own = self.config.own_device
+        for line in self.board.lines(own) if own else []:
+            if self._keys.get(line.call_id) == key:
+                return line
+        return None
+
+    def _plan_popup(self, key: str, target: str | None) -> Plan:
+        """Put through the call of a popup that is not at the own phone: while it rings at a
+        monitored device, it is sent on from there (DeflectCall)."""
+        popup = self._popups.get(key)
+        view = popup.view if popup is not None else None
+        if popup is None or view is None or view.state is not PopupState.RINGING:
+            return Plan(CallAction.PUT_THROUGH, target=target,
+                        why_not="This call is neither ringing nor at your phone any more")
+        connection = popup.connections.get(popup.device)
+        if connection is None:
+            return Plan(CallAction.PUT_THROUGH, target=target,
+                        why_not="The PBX did not say which connection rings")
+        return Plan(CallAction.PUT_THROUGH, Service.DEFLECT, connection, target=target,
+                    party=view.title)
+
+    async def act(self, action: CallAction, target: str | None = None,
+                  key: str | None = None) -> Notice | None:
+        """Do `action` (see `plan`); a notice in words when it cannot be done or the PBX
+        refuses, None when the PBX took the request (a status line says what happens)."""
+        plan = self.plan(action, target, key)
+        title = _ACTION_TITLES[action]
+        if plan.why_not is not None or plan.service is None:
+            return self._notice(title, (plan.why_not or "Not possible") + ".")
+        link = self.link
+        if link is None or _name(link.state) != "up":
+            return self._notice(title, "Not connected to the PBX.", Level.WARNING)
+        try:
+            await self._carry_out(link, plan)
+        except CstaClientError as exc:
+            whom = self.device_label(plan.target) if plan.target else None
+            why = refusal_text(exc, target=whom, own=self.config.own_device)
+            return self._notice(title, f"{_failed_words(plan, whom)}: {why}.", Level.WARNING)
+        self.listener.status(_done_words(plan, self.device_label(plan.target)
+                                         if plan.target else ""))
+        return None
+
+    async def _carry_out(self, link: DeskLink, plan: Plan) -> None:
+        first, second, target = plan.first, plan.second, plan.target
+        assert first is not None
+        service = plan.service
+        if service is Service.ANSWER:
+            await link.answer(first)
+        elif service is Service.DEFLECT:
+            assert target is not None
+            await link.deflect(first, target)
+        elif service is Service.SINGLE_STEP_TRANSFER:
+            assert target is not None
+            await link.single_step_transfer(first, target)
+        elif service is Service.CONSULTATION:
+            assert target is not None
+            await link.consult(first, target)
+        elif service is Service.TRANSFER:
+            assert second is not None
+            await link.transfer(first, second)
+        elif service is Service.RECONNECT:
+            assert second is not None
+            await link.reconnect(first, second)
+        elif service is Service.ALTERNATE:
+            assert second is not None
+            await link.alternate(first, second)
+        elif service is Service.HOLD:
+            await link.hold(first)
+        elif service is Service.RETRIEVE:
+            await link.retrieve(first)
+        elif service is Service.CLEAR:
+            await link.clear(first)
+        elif service is Service.PICK_UP:
+            own = self.config.own_device
+            assert own is not None
+            await link.pick_up(first, own)
+
     # -- internals ------------------------------------------------------------------------
 
     def _notice(self, title: str, text: str, level: Level = Level.INFO, *,
@@ -645,6 +1065,62 @@ class Desk:
         notice = Notice(title, text, level, opens_settings)
         self.listener.notice(notice)
         return notice
+
+
+_ACTION_TITLES = {
+    CallAction.ANSWER: "Answer", CallAction.PUT_THROUGH: "Put through",
+    CallAction.CONSULT: "Consult", CallAction.COMPLETE: "Transfer",
+    CallAction.BACK: "Back to the caller", CallAction.ALTERNATE: "Switch calls",
+    CallAction.HOLD: "Hold", CallAction.HANG_UP: "Hang up", CallAction.PICK_UP: "Pick up",
+}
+
+
+def _failed_words(plan: Plan, whom: str | None) -> str:
+    party = plan.party or "the call"
+    service = plan.service
+    if service in (Service.SINGLE_STEP_TRANSFER, Service.DEFLECT, Service.TRANSFER):
+        return f"{party} was not put through" + (f" to {whom}" if whom else "")
+    if service is Service.CONSULTATION:
+        return f"{whom} was not called"
+    if service is Service.PICK_UP:
+        return f"The call ringing at {whom} was not picked up"
+    if service is Service.ANSWER:
+        return f"{party} was not answered"
+    if service is Service.RECONNECT:
+        return f"Not back to {party}"
+    if service is Service.ALTERNATE:
+        return "The calls were not switched"
+    if service is Service.HOLD:
+        return f"{party} was not put on hold"
+    if service is Service.RETRIEVE:
+        return f"{party} was not taken back from hold"
+    return f"The call with {party} was not ended"
+
+
+def _done_words(plan: Plan, whom: str) -> str:
+    party = plan.party or "the caller"
+    service = plan.service
+    if service is Service.SINGLE_STEP_TRANSFER:
+        return f"Putting {party} through to {whom}…"
+    if service is Service.DEFLECT:
+        return f"Sending {party} on to {whom}…"
+    if service is Service.TRANSFER:
+        return f"{party} is put through to {whom}."
+    if service is Service.CONSULTATION:
+        return f"Calling {whom}; {party} waits on hold…"
+    if service is Service.PICK_UP:
+        return f"Picking up the call ringing at {whom}…"
+    if service is Service.ANSWER:
+        return f"Answering {party}…"
+    if service is Service.RECONNECT:
+        return f"Back to {party}."
+    if service is Service.ALTERNATE:
+        return "Switched calls."
+    if service is Service.HOLD:
+        return f"{party} is on hold."
+    if service is Service.RETRIEVE:
+        return f"Back to {party}."
+    return f"The call with {party} is ended."
 
 
 def _number(device: DeviceId | None) -> str | None:
@@ -659,4 +1135,4 @@ def _name(state: Any) -> str:
 
 
 __all__ = ["MAX_POPUPS", "STALE_AFTER_SECONDS", "Desk", "DeskConfig", "DeskListener",
-           "LinkOptions", "PbxLinkLike"]
+           "LinkOptions", "Plan", "Service"]

@@ -34,9 +34,9 @@ PBX, DEMO, SELF_TEST = "pbx", "demo", "self-test"
 
 #: Settings the desk works with (DeskConfig).
 DESK_SETTINGS = frozenset({
-    "devices.monitor", "devices.own", "crm.url_template", "popup.close_after_seconds",
-    "phonebook.files", "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
-    "numbers.internal_max_length"})
+    "devices.monitor", "devices.own", "devices.colleagues", "crm.url_template",
+    "popup.close_after_seconds", "phonebook.files", "numbers.country", "numbers.area_code",
+    "numbers.trunk_prefix", "numbers.internal_max_length"})
 
 #: Asks the user for the PBX password and calls back with it (None: cancelled).
 AskPassword = Callable[[Callable[[str | None], None]], None]
@@ -73,7 +73,7 @@ class Session:
     """See the module docstring.  `open()`, then `start_link()`; `close()` at the end.
 
     `listener` gets what the desk hands up, and the session's own notices.  `link_factory`
-    makes the PBX link (the UI passes `PbxLink`).  `spawn` runs background work (a
+    makes the PBX link (the UI passes `calls.link.PbxLink`).  `spawn` runs background work (a
     reconnection after the settings changed, a connection after the password was typed);
     `ask_password` asks for the PBX password when it is kept nowhere; `autostart`: the
     login-item module (`cstapopup.autostart`, or a fake in tests)."""
@@ -244,7 +244,8 @@ class Session:
         if "app.do_not_disturb" in changed:
             self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
         # "pbx.password" comes when the password was changed in the dialog.
-        if not any(n.startswith("pbx.") or n == "devices.monitor" for n in changed):
+        if not any(n.startswith("pbx.") or n in ("devices.monitor", "devices.colleagues")
+                   for n in changed):
             return
         if self.mode == PBX:
             self._spawn(self.restart_link(), "reconnecting")

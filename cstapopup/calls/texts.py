@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from cstapopup.csta.client import ConnectError
 
-from .model import Call, Outcome
+from .model import Call, Hop, Outcome
 
 #: Between a number and its unit, so that a line never breaks between them.
 NBSP = "\u00a0"
@@ -44,6 +44,9 @@ COUNTED: dict[str, tuple[str, str]] = {
                         "More than {n} calls had a popup at once"),
     "minutes": ("{n}" + NBSP + "minute", "{n}" + NBSP + "minutes"),
     "times": ("once", "{n} times"),
+    "calls there": ("{n} call there.", "{n} calls there."),
+    "colleagues shown": ("Co&lleagues (the first {shown} of {n})",
+                         "Co&lleagues (the first {shown} of {n})"),
     "callbacks skipped": ("{n} coroutine callback was skipped",
                           "{n} coroutine callbacks were skipped"),
 }
@@ -140,10 +143,20 @@ def name_text(call: Call) -> str:
     return name or company
 
 
+def hop_text(hop: Hop, display: Display | None = None) -> str:
+    """One step of a call's way: "answered 100", "transferred 100 to 102" (where a transfer
+    or a forwarding went, when the PBX said)."""
+    text = f"{hop.kind.replace('_', ' ')} {party(hop.device, display)}".strip()
+    if hop.kind in ("transferred", "diverted") and hop.detail and hop.detail.isdigit() \
+            and hop.detail != hop.device:
+        text += f" to {party(hop.detail, display)}"
+    return text
+
+
 def hops_text(call: Call, display: Display | None = None) -> str:
-    """The way a call went, for people: "delivered 100 → answered 100 → cleared"."""
-    return " → ".join(f"{h.kind.replace('_', ' ')} {party(h.device, display)}".strip()
-                      for h in call.hops)
+    """The way a call went, for people: "delivered 100 → answered 100 → transferred 100 to
+    102"."""
+    return " → ".join(hop_text(h, display) for h in call.hops)
 
 
 def empty_history_text(*, history_empty: bool, search: str | None = None,
@@ -241,6 +254,16 @@ def link_problem(error: BaseException) -> LinkProblem:
     return LinkProblem(words, detail)
 
 
+def link_details(note: str = "", detail: str = "") -> str:
+    """The lines under a link state (a window's link line's tooltip): what the user should
+    know besides (`LinkStatus.note`), then the system's own words ("Details: ..."); "" when
+    there are neither."""
+    lines = [note[:1].upper() + note[1:]] if note else []
+    if detail:
+        lines.append(f"Details: {detail}")
+    return "\n".join(lines)
+
+
 def factory_password_note(password: str) -> str:
     """What the app says while it logs in with the factory password because none is stored."""
     return f"using the HiPath factory password {password} because none is stored"
@@ -248,6 +271,6 @@ def factory_password_note(password: str) -> str:
 
 __all__ = [
     "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count", "empty_history_text",
-    "factory_password_note", "hops_text", "initials", "link_problem", "name_text",
-    "outcome_text", "party", "remote_text", "seconds",
+    "factory_password_note", "hop_text", "hops_text", "initials", "link_details", "link_problem",
+    "name_text", "outcome_text", "party", "remote_text", "seconds",
 ]

@@ -1,5 +1,6 @@
-"""What the user should see, as values: a call's popup, the link, the missed-call badge, the
-history's health, and messages in words.
+"""What the user should see, as values: a call's popup, the colleagues' lamps, the user's
+own line in the console, the link, the missed-call badge, the history's health, and messages
+in words.
 
 `calls.desk` decides and makes these; `ui/` only renders them (no Qt here, and no widget
 computes a text of its own).  Every text is plain text: a caller's name from the PBX or a
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from cstapopup.settings import fill_url_template
 
 from . import texts
+from .colleagues import ColleagueState, ColleagueStatus
 from .model import Call, Outcome
 
 
@@ -34,6 +37,26 @@ class Action(str, enum.Enum):
     ANSWER = "answer"              # only at the user's own device, only while it rings
     COPY_NUMBER = "copy_number"    # only when there is a number
     OPEN_CRM = "open_crm"          # only with a number and a CRM address template
+    #: Put the call through to a colleague (chosen in the console): while it rings at a
+    #: monitored device (deflect), or while the user's own phone has it (transfer).
+    PUT_THROUGH = "put_through"
+
+
+class CallAction(str, enum.Enum):
+    """What the receptionist can do with the own phone's calls from the console (each one a
+    button and a shortcut).  The desk says which are possible now (`OwnLineView.actions`)
+    and decides which CSTA service each one takes."""
+
+    ANSWER = "answer"                  # the call ringing at the own phone (AnswerCall)
+    PUT_THROUGH = "put_through"        # to the chosen colleague: blind (SingleStepTransfer),
+    #                                    or while it rings (DeflectCall)
+    CONSULT = "consult"                # hold, call the chosen colleague (ConsultationCall)
+    COMPLETE = "complete"              # join the held caller and the colleague (TransferCall)
+    BACK = "back"                      # end the consultation, back to the caller (ReconnectCall)
+    ALTERNATE = "alternate"            # switch between caller and colleague (AlternateCall)
+    HOLD = "hold"                      # hold, or take back from hold (HoldCall / RetrieveCall)
+    HANG_UP = "hang_up"                # end the talking call (ClearConnection)
+    PICK_UP = "pick_up"                # the chosen colleague's ringing call (DirectedPickupCall)
 
 
 class Level(str, enum.Enum):
@@ -126,6 +149,74 @@ class HistoryHealth:
     path: str
     kept: bool = True
     problem: str | None = None
+
+
+class LineState(str, enum.Enum):
+    """The user's own phone as the console shows it."""
+
+    NO_PHONE = "no_phone"      # no own phone set in the settings
+    UNKNOWN = "unknown"        # no link, or not monitored
+    IDLE = "idle"
+    RINGING = "ringing"        # a call rings (and none talks)
+    TALKING = "talking"        # one call talks (others may be held)
+    HELD = "held"              # only held calls
+    CONSULTING = "consulting"  # one held, one talking: the caller waits while you consult
+
+
+@dataclass(frozen=True, slots=True)
+class OwnLineView:
+    """The user's own phone in the console: what it is doing in words, since when, the
+    history key of the call that matters (the caller's, for dragging it onto a colleague),
+    and the actions possible now (those that need a colleague need one chosen, too)."""
+
+    device: str | None
+    state: LineState
+    #: "Anna Schmidt is ringing", "On a call with Anna Schmidt", "Consulting Tom Keller (102)"
+    text: str
+    #: "Anna Schmidt waits on hold" / "" .
+    detail: str
+    since: datetime | None
+    key: str | None
+    actions: frozenset[CallAction]
+
+    def allows(self, action: CallAction) -> bool:
+        return action in self.actions
+
+
+@dataclass(frozen=True, slots=True)
+class ColleagueView:
+    """One colleague's line in the panel: who, the lamp, what they do, with whom, since
+    when (the UI shows the time passed, `elapsed_text`), and what can be done with them."""
+
+    device: str
+    #: The name given in the settings or found in the phone book; "" when none.
+    name: str
+    state: ColleagueState
+    #: "Free", "Ringing", "On a call", "On hold", "Do not disturb", "Forwarded to 105",
+    #: "Not monitored", "Not known".
+    state_text: str
+    #: Who they talk to (or who calls them): a name, a number, "Withheld number"; "".
+    party: str
+    since: datetime | None
+    #: The colour family of the lamp: free, ringing, busy, held, away, off.
+    lamp: str
+    #: One or two sentences for a tooltip (with why it is not monitored, DND, forwarding).
+    detail: str
+    #: A call rings there that the user could pick up.
+    can_pick_up: bool
+    #: It is the user's own phone.
+    is_you: bool
+    #: What the type-ahead filter matches: name, number and party, lower case.
+    search_text: str
+
+    @property
+    def title(self) -> str:
+        """The name, else the number."""
+        return self.name or self.device
+
+    def matches(self, text: str) -> bool:
+        """The type-ahead filter: every word typed is in the name, number or party."""
+        return all(word in self.search_text for word in text.lower().split())
 
 
 # --- texts -----------------------------------------------------------------------------------
@@ -285,6 +376,8 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     actions = set()
     if ringing and own_device and ringing_device == own_device:
         actions.add(Action.ANSWER)
+    if ringing or state is PopupState.ANSWERED_HERE and ringing_device == own_device:
+        actions.add(Action.PUT_THROUGH)
     if copy_text:
         actions.add(Action.COPY_NUMBER)
     crm_url = ""
@@ -307,12 +400,81 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
         crm_url=crm_url, closes_in=closes_in)
 
 
+_COLLEAGUE_STATE_TEXT = {
+    ColleagueState.FREE: "Free", ColleagueState.RINGING: "Ringing",
+    ColleagueState.BUSY: "On a call", ColleagueState.HELD: "On hold",
+    ColleagueState.DO_NOT_DISTURB: "Do not disturb", ColleagueState.FORWARDED: "Forwarded",
+    ColleagueState.NOT_MONITORED: "Not monitored", ColleagueState.UNKNOWN: "Not known",
+}
+_LAMPS = {
+    ColleagueState.FREE: "free", ColleagueState.RINGING: "ringing",
+    ColleagueState.BUSY: "busy", ColleagueState.HELD: "held",
+    ColleagueState.DO_NOT_DISTURB: "away", ColleagueState.FORWARDED: "away",
+    ColleagueState.NOT_MONITORED: "off", ColleagueState.UNKNOWN: "off",
+}
+
+
+def party_text(name: str | None, display_number: str, kind: str = "number") -> str:
+    """A party as a short text: the name, else the number, else "Withheld number"."""
+    if name:
+        return name
+    if kind == "restricted":
+        return "Withheld number"
+    return display_number
+
+
+def colleague_view(status: ColleagueStatus, *, name: str | None, party: str,
+                   own_device: str | None, display: Display | None = None) -> ColleagueView:
+    """The panel's line for `status`; `name` the colleague's, `party` who they talk to
+    (`party_text`), both as the desk found them; `display`: how the number a phone is
+    forwarded to is shown."""
+    state = status.state
+    text = _COLLEAGUE_STATE_TEXT[state]
+    forwarded_to = texts.party(status.forwarded_to, display)
+    if state is ColleagueState.FORWARDED and forwarded_to:
+        text = f"Forwarded to {forwarded_to}"
+    sentences = []
+    who = name or status.device
+    if state is ColleagueState.BUSY:
+        sentences.append(f"{who} is on a call" + (f" with {party}" if party else "") + ".")
+    elif state is ColleagueState.RINGING:
+        sentences.append(f"A call rings at {who}" + (f": {party}" if party else "") + ".")
+    elif state is ColleagueState.HELD:
+        sentences.append(f"{who} holds a call" + (f" with {party}" if party else "") + ".")
+    elif state in (ColleagueState.NOT_MONITORED, ColleagueState.UNKNOWN):
+        sentences.append(f"{text}: {status.why}." if status.why else f"{text}.")
+    else:
+        sentences.append(f"{who}: {text.lower()}.")
+    if status.calls > 1:
+        sentences.append(texts.count("calls there", status.calls))
+    if status.ringing and state is not ColleagueState.RINGING:
+        sentences.append("Another call rings there.")
+    if status.do_not_disturb and state is not ColleagueState.DO_NOT_DISTURB:
+        sentences.append("Do not disturb is on.")
+    if forwarded_to and state is not ColleagueState.FORWARDED:
+        sentences.append(f"Forwarded to {forwarded_to}.")
+    return ColleagueView(
+        device=status.device, name=name or "", state=state, state_text=text, party=party,
+        since=status.since, lamp=_LAMPS[state], detail=" ".join(sentences),
+        can_pick_up=status.ringing and status.device != own_device,
+        is_you=status.device == own_device,
+        search_text=" ".join(x for x in (name or "", status.device, party) if x).lower())
+
+
+def elapsed_text(since: datetime | None, now: datetime) -> str:
+    """The time passed since `since` as "2:31" ("" when not known)."""
+    if since is None:
+        return ""
+    return format_duration((now - since).total_seconds())
+
+
 #: How long a given-up (stale) popup stays when the user's setting keeps popups forever.
 STALE_CLOSE_SECONDS = 10.0
 
 
 __all__ = [
-    "Action", "Caller", "Display", "HistoryHealth", "Level", "LinkStatus", "Notice", "PopupState",
-    "PopupView", "dialable", "format_duration", "is_ringing", "popup_view", "redirection",
-    "state_text",
+    "Action", "CallAction", "Caller", "ColleagueView", "Display", "HistoryHealth", "Level",
+    "LineState", "LinkStatus", "Notice", "OwnLineView", "PopupState", "PopupView",
+    "colleague_view", "dialable", "elapsed_text", "format_duration", "is_ringing", "party_text",
+    "popup_view", "redirection", "state_text",
 ]

@@ -162,6 +162,15 @@ class CstaServiceError(CstaClientError):
         return None if self.failure is None else self.failure.name
 
 
+class MonitorStartError(CstaServiceError):
+    """The PBX would not monitor `device` (its universalFailure says why: `reason`)."""
+
+    def __init__(self, device: str, failure: UniversalFailure | None,
+                 error_code: int = 1) -> None:
+        super().__init__("monitorStart", failure, error_code)
+        self.device = device
+
+
 class CstaRejectError(CstaClientError):
     """The PBX rejected a request at the ROSE level (it did not understand it)."""
 
@@ -206,7 +215,8 @@ class LinkStateChanged:
     when the client tries again), "rejected" (the PBX refused the login for good: no more
     attempts) or "closed".  `error` is the typed error behind a "down" or "rejected" that
     came from a failed attempt (ConnectError, AssociationTransientError,
-    AssociationRejectedError), None otherwise."""
+    AssociationRejectedError), None otherwise; with the link "up", a MonitorStartError says
+    that a monitor could not be restored after a reconnect (the link stays up)."""
 
     state: str
     reason: str = ""
@@ -1084,7 +1094,8 @@ class CstaClient:
 
     async def monitor_start(self, device: str) -> MonitorHandle:
         """Monitor a device; the handle stays valid across reconnects.  Raises
-        CstaServiceError (e.g. invalid_monitor_object for a device the PBX does not have)."""
+        MonitorStartError, a CstaServiceError (e.g. invalid_monitor_object for a device the PBX
+        does not have, overall_monitor_limit_exceeded when it monitors all it can)."""
         device = str(device)
         handle = next((h for h in self.monitors if h.device == device), None)
         if handle is None:
@@ -1093,10 +1104,10 @@ class CstaClient:
         if self.state == "up" and not handle.active and not handle.starting:
             try:
                 await self._monitor_start_request(handle)
-            except CstaServiceError:
+            except CstaServiceError as exc:
                 if handle in self.monitors:
                     self.monitors.remove(handle)
-                raise
+                raise MonitorStartError(device, exc.failure, exc.error_code) from None
         return handle
 
     async def _monitor_start_request(self, handle: MonitorHandle) -> None:
@@ -1118,17 +1129,30 @@ class CstaClient:
             task.add_done_callback(self._snapshot_tasks.discard)
 
     async def _snapshot_monitor(self, handle: MonitorHandle) -> None:
-        """Publish what is going on at a freshly (re)started monitor's device."""
+        """Publish what is going on at a freshly (re)started monitor's device.  Published as
+        the answer is read (a result hook), before any event behind it in the stream: a
+        consumer must see the calls as they were when the snapshot was taken, then what
+        happened after.  (Published when this task resumes, events read in the same chunk
+        would come first, and the snapshot would undo them.)"""
+        published = False
+
+        def publish(result: Any) -> None:
+            nonlocal published
+            calls = tuple(self._snapshot_calls(result))   # unusable: the request fails
+            if handle in self.monitors and handle.active:
+                published = True
+                self._publish(MonitorSnapshot(handle.device, calls, ""))
+
         try:
-            calls: tuple[SnapshotCall, ...] | None = tuple(await self.snapshot_device(handle.device))
-            reason = ""
+            await self.request(operations.SNAPSHOT_DEVICE,
+                               {"snapshotObject": device_to_asn1(handle.device)},
+                               on_result=publish)
         except LinkDownError:
             return  # the next restore takes another snapshot
         except CstaClientError as exc:  # not supported, refused, no answer, unusable
-            calls, reason = None, str(exc)
             log.info("no snapshot of %s: %s", handle.device, exc)
-        if handle in self.monitors and handle.active:
-            self._publish(MonitorSnapshot(handle.device, calls, reason))
+            if not published and handle in self.monitors and handle.active:
+                self._publish(MonitorSnapshot(handle.device, None, str(exc)))
 
     async def _monitor_stop_request(self, handle: MonitorHandle) -> None:
         if handle.cross_ref_id is None:
@@ -1163,7 +1187,9 @@ class CstaClient:
             except CstaServiceError as exc:
                 handle.error = str(exc)
                 log.error("cannot monitor %s: %s", handle.device, exc)
-                self._publish(LinkStateChanged("up", f"cannot monitor {handle.device}: {exc.reason}"))
+                self._publish(LinkStateChanged(
+                    "up", f"cannot monitor {handle.device}: {exc.reason}",
+                    error=MonitorStartError(handle.device, exc.failure, exc.error_code)))
             except (LinkDownError, RequestTimeout, CstaRejectError) as exc:
                 handle.error = str(exc)
                 log.warning("monitor %s not restored: %s", handle.device, exc)
@@ -1172,6 +1198,10 @@ class CstaClient:
         """The device's calls now (SnapshotDevice), each with the device's connection, its
         local connection state and the global call id when the PBX sends one."""
         result = await self.request(operations.SNAPSHOT_DEVICE, {"snapshotObject": device_to_asn1(device)})
+        return self._snapshot_calls(result)
+
+    @staticmethod
+    def _snapshot_calls(result: Any) -> list[SnapshotCall]:
         alt, data = result["crossRefIDorSnapshotData"]
         if alt != "snapshotData":
             return []
@@ -1243,6 +1273,28 @@ class CstaClient:
         result = await self.request(operations.SINGLE_STEP_TRANSFER, {
             "activeCall": connection_to_asn1(active), "transferredTo": device_to_asn1(to)})
         return _connection_in(result, "transferredCall", "singleStepTransfer")
+
+    async def reconnect_call(self, active: ConnectionId, held: ConnectionId) -> None:
+        """Clear the active call and take back the held one (ReconnectCall): the end of a
+        consultation that did not lead to a transfer."""
+        await self.request(operations.RECONNECT_CALL, {
+            "activeCall": connection_to_asn1(active), "heldCall": connection_to_asn1(held)})
+
+    async def alternate_call(self, held: ConnectionId, active: ConnectionId) -> None:
+        """Hold the active call and take back the held one, in one step (AlternateCall)."""
+        await self.request(operations.ALTERNATE_CALL, {
+            "heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)})
+
+    async def directed_pickup_call(self, ringing: ConnectionId, requesting: str
+                                   ) -> ConnectionId | None:
+        """`requesting` takes the call ringing at another device (DirectedPickupCall); the
+        picked call's new connection when the PBX says it."""
+        result = await self.request(operations.DIRECTED_PICKUP_CALL, {
+            "callToBePickedUp": connection_to_asn1(ringing),
+            "requestingDevice": device_to_asn1(requesting)})
+        if isinstance(result, dict) and result.get("pickedCall") is not None:
+            return _connection_in(result, "pickedCall", "directedPickupCall")
+        return None
 
 
 def _connection_in(result: Any, field_name: str, operation: str) -> ConnectionId:

@@ -21,7 +21,7 @@ class Operation:
 UNIVERSAL_FAILURE = 1
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("alternateCall", 1, None, None),
+    Operation("alternateCall", 1, "AlternateCallArgument", "NoDataResult"),
     Operation("answerCall", 2, "AnswerCallArgument", "NoDataResult"),
     Operation("clearCall", 4, "ClearCallArgument", "NoDataResult"),
     Operation("clearConnection", 5, "ClearConnectionArgument", "NoDataResult"),
@@ -29,7 +29,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("consultationCall", 7, "ConsultationCallArgument", "ConsultationCallResult"),
     Operation("holdCall", 9, "HoldCallArgument", "NoDataResult"),
     Operation("makeCall", 10, "MakeCallArgument", "MakeCallResult"),
-    Operation("reconnectCall", 13, None, None),
+    Operation("reconnectCall", 13, "ReconnectCallArgument", "NoDataResult"),
     Operation("retrieveCall", 14, "RetrieveCallArgument", "NoDataResult"),
     Operation("transferCall", 16, "TransferCallArgument", "TransferCallResult"),
     Operation("cSTAEventReport", 21, "CSTAEventReportArgument", None),
@@ -42,7 +42,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("requestSystemStatus", 210, "RequestSysStatArg", "RequestSysStatRes"),
     Operation("systemStatus", 211, "SystemStatusArg", "NoDataResult"),
     Operation("deflectCall", 218, "DeflectCallArgument", "NoDataResult"),
-    Operation("directedPickupCall", 220, None, None),
+    Operation("directedPickupCall", 220, "DirectedPickupCallArgument",
+              "DirectedPickupCallResult"),
     Operation("groupPickupCall", 221, None, None),
     Operation("setDisplay", 274, None, None),
     Operation("setDoNotDisturb", 316, None, None),
@@ -52,12 +53,14 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_CODE: dict[int, Operation] = {op.code: op for op in OPERATIONS}
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
+ALTERNATE_CALL = 1
 ANSWER_CALL = 2
 CLEAR_CALL = 4
 CLEAR_CONNECTION = 5
 CONSULTATION_CALL = 7
 HOLD_CALL = 9
 MAKE_CALL = 10
+RECONNECT_CALL = 13
 RETRIEVE_CALL = 14
 TRANSFER_CALL = 16
 EVENT_REPORT = 21
@@ -69,6 +72,7 @@ SNAPSHOT_DEVICE = 74
 REQUEST_SYSTEM_STATUS = 210
 SYSTEM_STATUS = 211
 DEFLECT_CALL = 218
+DIRECTED_PICKUP_CALL = 220
 
 
 def operation_name(code: int) -> str:

@@ -3,7 +3,8 @@ single-instance rule, and the self-test.
 
     cstapopup                   the app with the PBX from the settings
     cstapopup --demo            a simulated PBX with made-up calls (nothing to set up)
-    cstapopup --self-test       start, take one simulated call, check popup and history, exit
+    cstapopup --self-test       start, take a simulated call, answer it, put it through to a
+                                colleague; check popup, answer, transfer and history; exit
 
 Qt and asyncio share one thread through qasync.  A second start of the app signals the
 running one (which brings its history window forward) and exits 0.
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 SELF_TEST_TIMEOUT = 30.0
 #: Virtual seconds per real second of the self-test's simulated call.
 SELF_TEST_SPEED = 20.0
-SELF_TEST_SCENARIO = "incoming-answered"
+#: The self-test's caller, where its call rings, and the colleague it is put through to.
+SELF_TEST_CALLER = "00891234567"
+SELF_TEST_DEVICE = "100"
+SELF_TEST_COLLEAGUE = "101"
 #: How long a second start waits for the running instance to answer (ms).
 INSTANCE_TIMEOUT_MS = 1000
 
@@ -60,8 +64,9 @@ def add_app_options(parser: argparse.ArgumentParser | Any) -> None:
                              "monitoring 100-105, your phone 100); your settings and "
                              "history stay untouched")
     parser.add_argument("--self-test", action="store_true",
-                        help="start against a simulated PBX, take one call, check that the "
-                             "popup appeared and the call was recorded; exit 0 if so")
+                        help="start against a simulated PBX, take a call, answer it and put it "
+                             "through to a colleague, printing each step; exit 0 if the popup, "
+                             "the answer, the transfer and the history row all happened")
     parser.add_argument("--debug", action="store_true",
                         help="log in detail to stderr, with a hex trace of every CSTA frame")
     parser.add_argument("--seed", type=int, default=None,
@@ -381,9 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- the self-test -----------------------------------------------------------------------------
 
 def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
-    """Start the app against an embedded simulator, take one call (the incoming-answered
-    scenario at device 100), and check that its popup appeared and that the history has it,
-    answered and ended.  Prints a report; 0 if everything worked, 1 if not."""
+    """Start the app against an embedded simulator and take a call through the app as a
+    receptionist would: it rings at 100 (the popup), is answered with the popup's Answer,
+    and put through to colleague 101 from the console; the history must show it transferred
+    to 101.  Prints each step; 0 if every step happened, 1 if not."""
     if not os.environ.get("QT_QPA_PLATFORM") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
             and sys.platform.startswith("linux"):
@@ -429,60 +435,107 @@ async def _until(predicate: Callable[[], bool], signals: Sequence[Any], timeout:
 
 
 async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
-    from PySide6.QtWidgets import QWidget
+    from PySide6.QtWidgets import QPushButton, QWidget
 
+    from cstapopup.calls import texts
+    from cstapopup.calls.colleagues import ColleagueState
     from cstapopup.calls.model import Outcome
+    from cstapopup.calls.views import CallAction, LineState
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     step = "starting the app"
-    lines: list[str] = []
+    device, colleague = SELF_TEST_DEVICE, SELF_TEST_COLLEAGUE
 
     def left() -> float:
         return max(0.1, deadline - loop.time())
+
+    def say(text: str) -> None:
+        print(f"self-test: {text}", flush=True)   # each step as it happens
 
     try:
         await asyncio.wait_for(controller.start(), left())
         step = "connecting to the simulated PBX"
         await _until(lambda: controller.link_state[0] == "up",
                      [controller.link_state_changed], left())
-        pbx, popups, store = controller.session.demo_pbx, controller.popups, controller.desk.store
+        say(f"connected: {controller.link_state[1]}")
+        pbx, popups, desk = controller.session.demo_pbx, controller.popups, controller.desk
+        console = controller.console
+
+        def lamp(number: str) -> ColleagueState | None:
+            view = next((v for v in desk.colleague_views() if v.device == number), None)
+            return view.state if view is not None else None
+
+        step = f"waiting for colleague {colleague}'s lamp"
+        await _wait(lambda: lamp(colleague) is ColleagueState.FREE, left())
+        say(f"colleague {desk.device_label(colleague)} is free")
+
+        step = f"waiting for the popup of a call ringing at {device}"
         shown: asyncio.Future[str] = loop.create_future()
         popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
-        step = f"waiting for the popup of the {SELF_TEST_SCENARIO} call"
         t0 = time.perf_counter()
-        pbx.start_scenario(SELF_TEST_SCENARIO, "100")
+        if not pbx.ring(SELF_TEST_CALLER, device):
+            raise RuntimeError(f"the simulated PBX would not ring {device}")
         key = await asyncio.wait_for(shown, left())
         popup_ms = (time.perf_counter() - t0) * 1000
         popup = popups.popup(key)
-        title = popup.findChild(QWidget, "title").full_text() if popup is not None else "?"
-        lines.append(f"self-test: popup for {title} ringing at 100")
-        step = "waiting for the call to be recorded as answered and ended"
+        if popup is None:
+            raise RuntimeError("the call has no popup on screen")
+        title = popup.findChild(QWidget, "title").full_text()
+        say(f"popup for {title} ringing at {device} after {popup_ms:.0f} ms")
+
+        step = "answering with the popup's Answer button"
+        popup.findChild(QPushButton, "answer").click()
+        await _wait(lambda: desk.own_line().state is LineState.TALKING
+                    and desk.own_line().key == key, left())
+        say(f"answered at {device}: {desk.own_line().text}")
+
+        step = f"putting the call through to {colleague} from the console"
+        console.select(colleague)
+        console.request(CallAction.PUT_THROUGH)
+        await _wait(lambda: desk.own_line().state is LineState.IDLE
+                    and lamp(colleague) in (ColleagueState.RINGING, ColleagueState.BUSY),
+                    left())
+        say(f"put through to {desk.device_label(colleague)}; its lamp: "
+            f"{next(v.state_text for v in desk.colleague_views() if v.device == colleague)}")
+
+        step = "waiting for the history row to show the transfer"
 
         def recorded() -> bool:
-            call = store.get(key)
-            return call is not None and call.outcome is Outcome.ANSWERED \
-                and call.ended_at is not None
+            call = desk.store.get(key)
+            return call is not None and call.outcome is Outcome.TRANSFERRED \
+                and call.transferred_to == colleague and call.answered_by == device
 
         await _until(recorded, [controller.call_updated], left())
-        call = store.get(key)
-        popup = popups.popup(key)
-        if popup is not None:
-            lines.append("self-test: the popup followed the call: "
-                         + popup.findChild(QWidget, "state").full_text())
-        lines.append(f"self-test: popup shown after {popup_ms:.0f} ms, call recorded: "
-                     f"{call.outcome.value} (answered at {call.answered_by}), ok")
-        return True, lines
+        call = desk.store.get(key)
+        model = controller.history.model
+        row = next((r for r in range(model.rowCount())
+                    if (c := model.call_at(r)) is not None and c.key == key), None)
+        shown_text = model.data(model.index(row, 6)) if row is not None else None
+        if shown_text != texts.outcome_text(call, desk.display_number):
+            raise RuntimeError(f"the history window shows {shown_text!r} for the call")
+        say(f"history: {shown_text} ({texts.hops_text(call, desk.display_number)})")
+        took = timeout - (deadline - loop.time())
+        return True, [f"self-test: ok: popup, answer, transfer and history in {took:.1f} s"]
     except TimeoutError:
-        lines.append(f"self-test: FAILED: timed out ({timeout:g} s) while {step}"
-                     + (f" (link: {controller.link_state[1]})" if controller.link_state else ""))
-        return False, lines
+        return False, [f"self-test: FAILED: timed out ({timeout:g} s) while {step}"
+                       + (f" (link: {controller.link_state[1]})" if controller.link_state else "")]
     except Exception as exc:
         log.exception("self-test")
-        lines.append(f"self-test: FAILED while {step}: {type(exc).__name__}: {exc}")
-        return False, lines
+        return False, [f"self-test: FAILED while {step}: {type(exc).__name__}: {exc}"]
     finally:
         try:
             await asyncio.wait_for(controller.shutdown(), 10)
         except Exception as exc:  # noqa: BLE001
-            lines.append(f"self-test: shutting down failed: {exc}")
+            print(f"self-test: shutting down failed: {exc}", flush=True)
+
+
+async def _wait(predicate: Callable[[], bool], timeout: float) -> None:
+    """Wait until `predicate()` holds, looking every 20 ms (for states that change without a
+    Qt signal of their own: the desk's own line and lamps)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() >= end:
+            raise TimeoutError
+        await asyncio.sleep(0.02)

@@ -1,6 +1,6 @@
-"""The desktop app's shell: it builds the tray, the popup stack, the history window and the
-settings dialog, shows what the desk (`calls.desk`) hands up and passes the user's intents
-down to it; the plumbing of settings, notifications and the loop's tasks.
+"""The desktop app's shell: it builds the tray, the popup stack, the console, the history
+window and the settings dialog, shows what the desk (`calls.desk`) hands up and passes the
+user's intents down to it; the plumbing of settings, notifications and the loop's tasks.
 
 The domain decides (which call gets a popup, what it says, what the user may do, what a link
 state means: `calls.desk`; the mode, the settings in use, the PBX to connect to:
@@ -22,12 +22,21 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from cstapopup import autostart as autostart_module
+from cstapopup.calls import link as link_module
 from cstapopup.calls.desk import Desk, DeskListener
 from cstapopup.calls.model import Call
 from cstapopup.calls.session import DEMO, PBX, SELF_TEST, AppOptions, Session
-from cstapopup.calls.views import Level, LinkStatus, Notice, PopupView
+from cstapopup.calls.views import (
+    CallAction,
+    ColleagueView,
+    Level,
+    LinkStatus,
+    Notice,
+    OwnLineView,
+    PopupView,
+)
 from cstapopup.settings import PasswordStore, Settings
-from cstapopup.ui import link as link_module
+from cstapopup.ui.console import ConsoleWindow, lamp_icon
 from cstapopup.ui.history_window import HistoryWindow
 from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, UrlOpener
 from cstapopup.ui.prompts import first_run_message_box, password_input_dialog
@@ -87,6 +96,7 @@ class AppController(QObject, DeskListener):
         self.tray: TrayIcon | None = None
         self.popups: PopupStack | None = None
         self.history: HistoryWindow | None = None
+        self.console: ConsoleWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.messages: list[tuple[str, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -146,6 +156,9 @@ class AppController(QObject, DeskListener):
         self.tray = tray = TrayIcon(self)
         tray.set_do_not_disturb(desk.do_not_disturb)
         tray.history_requested.connect(self.show_history)
+        tray.console_requested.connect(self.show_console)
+        tray.colleague_chosen.connect(self.show_colleague)
+        tray.lamp_icon = lamp_icon
         tray.settings_requested.connect(self.open_settings)
         tray.quit_requested.connect(self.request_quit)
         tray.dnd_toggled.connect(self.set_do_not_disturb)
@@ -158,6 +171,17 @@ class AppController(QObject, DeskListener):
             lambda key, device: self.spawn(desk.answer(key, device), "answering"))
         self.popups.closed.connect(desk.dismiss)
         self.popups.more_clicked.connect(self.show_history)
+        self.popups.put_through_requested.connect(self.put_through)
+
+        self.console = console = ConsoleWindow()
+        if self.mode == DEMO:
+            console.setWindowTitle("Console (demo)")
+        console.action_requested.connect(self._console_action)
+        console.focus_popup_requested.connect(self.popups.focus_newest_ringing)
+        console.history_requested.connect(self.show_history)
+        console.show_colleagues(desk.colleague_views())
+        console.show_own_line(desk.own_line())
+        tray.set_colleagues(desk.colleague_views())
 
         self.history = HistoryWindow(desk.store, can_call_back=lambda: bool(self.session.own_device),
                                      display_number=desk.display_number)
@@ -166,7 +190,8 @@ class AppController(QObject, DeskListener):
         self.history.call_back_requested.connect(
             lambda number: self.spawn(desk.call_back(number), "calling back"))
         self.history.history_changed.connect(desk.refresh_badge)
-        self.history.add_app_menu([tray.settings_action, tray.dnd_action, None, tray.quit_action])
+        self.history.add_app_menu([tray.console_action, tray.settings_action, tray.dnd_action,
+                                   None, tray.quit_action])
         self.history.minimize_on_close = not self._tray_available
         desk.refresh_badge()
         self.link_changed(desk.link_status)
@@ -226,6 +251,17 @@ class AppController(QObject, DeskListener):
         if self.history is not None:
             self.history.call_deleted(key)
 
+    def colleagues_changed(self, views: list[ColleagueView]) -> None:
+        every = self.desk.colleague_views()
+        if self.console is not None:
+            self.console.show_colleagues(every, views)
+        if self.tray is not None:
+            self.tray.set_colleagues(every)
+
+    def own_line_changed(self, view: OwnLineView) -> None:
+        if self.console is not None:
+            self.console.show_own_line(view)
+
     def badge_changed(self, missed: int) -> None:
         if self.tray is not None:
             self.tray.set_missed_count(missed)
@@ -234,9 +270,11 @@ class AppController(QObject, DeskListener):
         if self.tray is not None:
             self.tray.set_link_state(status.state, status.text, note=status.note,
                                      detail=status.detail)
+        text = status.text[:1].upper() + status.text[1:]
         if self.history is not None:
-            self.history.set_link_status(status.text[:1].upper() + status.text[1:],
-                                         note=status.note, detail=status.detail)
+            self.history.set_link_status(text, note=status.note, detail=status.detail)
+        if self.console is not None:
+            self.console.set_link_status(text, note=status.note, detail=status.detail)
         self.link_state_changed.emit(status.state, status.text)
 
     def notice(self, notice: Notice) -> None:
@@ -246,6 +284,8 @@ class AppController(QObject, DeskListener):
     def status(self, text: str) -> None:
         if self.history is not None:
             self.history.status_message.emit(text)
+        if self.console is not None:
+            self.console.show_status(text)
 
     def _ring(self) -> None:
         file = self.session.value("popup.sound_file")
@@ -262,6 +302,28 @@ class AppController(QObject, DeskListener):
         self.session.set_do_not_disturb(on)
         if self.tray is not None:
             self.tray.set_do_not_disturb(self.desk.do_not_disturb)
+
+    def show_console(self) -> None:
+        if self.console is not None:
+            self.console.bring_forward()
+
+    def show_colleague(self, device: str) -> None:
+        """The console, with `device` chosen (the tray menu's lamp list)."""
+        if self.console is not None:
+            self.console.bring_forward()
+            self.console.select(device)
+
+    def put_through(self, key: str) -> None:
+        """A popup's "Put through": the console takes the next colleague chosen."""
+        if self.console is None:
+            return
+        view = self.desk.view_of(key)
+        self.console.put_through_for(key, view.title if view is not None else "the call")
+        self.console.bring_forward()
+
+    def _console_action(self, action: str, device: str, key: str) -> None:
+        self.spawn(self.desk.act(CallAction(action), device or None, key or None),
+                   f"carrying out {action.replace('_', ' ')}")
 
     def show_history(self) -> None:
         if self.history is None:
@@ -338,6 +400,9 @@ class AppController(QObject, DeskListener):
             shown = self.tray.tray.isVisible()
         if not shown and self.history is not None:
             self.history.status_message.emit(f"{title}: {text}".replace("\n", " "))
+        if self.console is not None and self.console.isVisible():
+            # Where the receptionist looks: "Put through: 104 is busy."
+            self.console.show_status(f"{title}: {text}".replace("\n", " "))
         self.message_posted.emit(title, text)
 
     def _on_message_clicked(self) -> None:
@@ -395,6 +460,9 @@ class AppController(QObject, DeskListener):
             self.history.minimize_on_close = False
             self.history.close()
             self.history.deleteLater()
+        if self.console is not None:
+            self.console.close()
+            self.console.deleteLater()
         for obj in list(self._kept):
             with contextlib.suppress(RuntimeError):
                 obj.deleteLater()

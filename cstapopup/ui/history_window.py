@@ -427,6 +427,21 @@ class HistoryWindow(QMainWindow):
         find.setShortcut(QKeySequence.Find)
         find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
         self.addAction(find)
+        # Esc and Ctrl+W close the window (the app stays in the tray).  Esc in the search
+        # field clears the search first.
+        self.act_close = QAction("Close", self)
+        keys = [QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"),
+                *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]
+        self.act_close.setShortcuts(list({k.toString(): k for k in keys if not k.isEmpty()}
+                                         .values()))
+        self.act_close.triggered.connect(self._escape)
+        self.addAction(self.act_close)
+
+    def _escape(self) -> None:
+        if self.search.hasFocus() and self.search.text():
+            self.search.clear()
+            return
+        self.close()
 
     # Filters --------------------------------------------------------------------------------
 
@@ -493,10 +508,8 @@ class HistoryWindow(QMainWindow):
     def set_link_status(self, text: str, *, note: str = "", detail: str = "") -> None:
         """The link line of the status bar; `note` and the technical `detail` in its tooltip."""
         self.link_label.setText(text)
-        lines = [note[:1].upper() + note[1:]] if note else []
-        if detail:
-            lines.append(f"Details: {detail}")
-        self.link_label.setToolTip(plain_tooltip("\n".join(lines)) if lines else "")
+        details = texts.link_details(note, detail)
+        self.link_label.setToolTip(plain_tooltip(details) if details else "")
 
     def add_app_menu(self, actions: list[QAction | None]) -> QMenu:
         """A menu with the app's commands (None: a separator), for desktops without a tray."""

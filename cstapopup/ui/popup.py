@@ -1,10 +1,14 @@
 """The call popup: a small always-on-top card per ringing call, and the stack that places them
-in a corner of a screen. Popups never take the keyboard focus when they appear.
+in a corner of a screen. Popups never take the keyboard focus when they appear (the console's
+F2 hands the newest ringing one the keyboard, on purpose).
 
 A popup renders a `PopupView` (calls.views): every text, state and action comes decided from
-the desk; the popup only shows it, and counts down when the view says it closes.  The stack
-shows the newest few and a "+N more" line for the rest; only the popups on screen are widgets.
-Texts from the PBX and phone books are shown as plain text (ui.plain).
+the desk; the popup only shows it, and counts down when the view says it closes.  A popup can
+be dragged onto a colleague in the console (MIME_CALL).  The stack shows the newest few and
+a "+N more" line for the rest; only the popups on screen are widgets.  Popups stay put while
+the pointer is over the stack: a new call then appears where it displaces nothing (or waits),
+and the stack reflows once the pointer has left.  Texts from the PBX and phone books are shown
+as plain text (ui.plain).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shiboken6
 from PySide6.QtCore import (
     QEvent,
     QMetaObject,
+    QMimeData,
     QObject,
     QPoint,
     QRect,
@@ -36,9 +41,11 @@ from PySide6.QtGui import (
     QColor,
     QCursor,
     QDesktopServices,
+    QDrag,
     QFont,
     QGuiApplication,
     QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
@@ -70,6 +77,26 @@ CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 SCREEN_CHOICES = ("primary", "mouse")
 
 UrlOpener = Callable[[QUrl], bool]
+
+#: The drag-and-drop type of a call (its history key, UTF-8): a popup or the console's own
+#: line dragged onto a colleague puts that call through.
+MIME_CALL = "application/x-cstapopup-call"
+#: How long the pointer must be off the stack before it reflows (ms): crossing the gap
+#: between two popups is not leaving.
+LEAVE_GRACE_MS = 400
+
+
+def call_drag(source: QWidget, key: str) -> Qt.DropAction:
+    """Drag the call `key` from `source` (a popup, the console's line); what became of it."""
+    data = QMimeData()
+    data.setData(MIME_CALL, key.encode("utf-8"))
+    drag = QDrag(source)
+    drag.setMimeData(data)
+    pixmap = source.grab()
+    if not pixmap.isNull():
+        drag.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 240),
+                                            Qt.TransformationMode.SmoothTransformation))
+    return drag.exec(Qt.DropAction.CopyAction)
 
 
 # --- pieces --------------------------------------------------------------------------------
@@ -158,13 +185,16 @@ class CallPopup(QWidget):
     """One call's card, rendering a `PopupView`. Shown without activation; clicking it makes
     it keyboard-usable.
 
-    Signals: `answer_requested(call_key, device)`, `crm_opened(url)`, `closed(call_key)`
-    (once, however it closed).
+    Signals: `answer_requested(call_key, device)`, `put_through_requested(call_key)`,
+    `crm_opened(url)`, `closed(call_key)` (once, however it closed), `hovered(bool)` (the
+    pointer came or went).
     """
 
     answer_requested = Signal(str, str)
+    put_through_requested = Signal(str)
     crm_opened = Signal(str)
     closed = Signal(str)
+    hovered = Signal(bool)
     #: The height changed (a row shown or hidden): the stack re-places.
     resized = Signal()
 
@@ -196,6 +226,7 @@ class CallPopup(QWidget):
         self._previous_active: weakref.ref[QWidget] | None = None
         self._closed_emitted = False
         self._answer_clicked = False
+        self._press_at: QPoint | None = None
 
         self._close_timer = QTimer(self)
         self._close_timer.setSingleShot(True)
@@ -300,14 +331,25 @@ class CallPopup(QWidget):
         self._crm = QPushButton("Open C&RM", self)
         self._crm.setObjectName("crm")
         self._crm.clicked.connect(self.open_crm)
-        for b in (self._answer, self._copy, self._crm):
+        self._put_through = QPushButton("Put &through…", self)
+        self._put_through.setObjectName("putThrough")
+        self._put_through.setToolTip("Put the call through to a colleague: the console opens, "
+                                     "type a name and press Enter (Alt+T; or drag the popup "
+                                     "onto a colleague)")
+        self._put_through.clicked.connect(
+            lambda: self.put_through_requested.emit(self._view.key))
+        self._answer.setToolTip("Answer at your phone (Alt+A)")
+        self._copy.setToolTip("Copy the number (Alt+C)")
+        self._crm.setToolTip("Look the caller up in the CRM (Alt+R)")
+        for b in (self._answer, self._put_through, self._copy, self._crm):
             b.setAutoDefault(False)
             buttons.addWidget(b)
         buttons.addStretch(1)
         text.addLayout(buttons)
 
         # Reading order = tab order: the actions first, dismiss last.
-        QWidget.setTabOrder(self._answer, self._copy)
+        QWidget.setTabOrder(self._answer, self._put_through)
+        QWidget.setTabOrder(self._put_through, self._copy)
         QWidget.setTabOrder(self._copy, self._crm)
         QWidget.setTabOrder(self._crm, self._dismiss)
 
@@ -315,7 +357,7 @@ class CallPopup(QWidget):
         # allow_focus.  Labels pass presses on to the card (mousePressEvent); the buttons say
         # so themselves; the selectable number takes them, so it alone is watched (a Python
         # event filter on every child costs ~1 ms per popup in events it lets through).
-        for button in (self._answer, self._copy, self._crm, self._dismiss):
+        for button in (self._answer, self._put_through, self._copy, self._crm, self._dismiss):
             button.pressed.connect(self.allow_focus)
         self._number_label.installEventFilter(self)
 
@@ -361,6 +403,7 @@ class CallPopup(QWidget):
         # buttons are not there rather than dead.
         self._copy.setVisible(view.allows(Action.COPY_NUMBER))
         self._crm.setVisible(view.allows(Action.OPEN_CRM))
+        self._put_through.setVisible(view.allows(Action.PUT_THROUGH))
         self.setAccessibleDescription(view.title)
         if view.closes_in is None:
             self._close_timer.stop()
@@ -455,9 +498,38 @@ class CallPopup(QWidget):
             self.allow_focus()
         return False   # the press still does what it does (selects text)
 
-    def mousePressEvent(self, event: QEvent) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.allow_focus()
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_at = event.position().toPoint()
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        # Dragged far enough with the left button: the call goes onto a colleague.
+        start = self._press_at
+        if start is not None and event.buttons() & Qt.MouseButton.LeftButton and \
+                self._view.allows(Action.PUT_THROUGH) and \
+                (event.position().toPoint() - start).manhattanLength() \
+                >= QApplication.startDragDistance():
+            self._press_at = None
+            call_drag(self, self._view.key)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._press_at = None
+        super().mouseReleaseEvent(event)
+
+    def take_keyboard(self) -> None:
+        """On purpose (the console's F2): activate the popup and put the keyboard on its
+        first action (Answer, else Put through), so that Enter, Alt+A, Tab and Esc work."""
+        self.allow_focus()
+        self.raise_()
+        self.activateWindow()
+        for button in (self._answer, self._put_through, self._copy, self._crm, self._dismiss):
+            if button.isVisible() and button.isEnabled():
+                button.setFocus(Qt.FocusReason.ShortcutFocusReason)
+                break
 
     def allow_focus(self) -> None:
         """The user clicked: now the popup may be activated (keyboard, Escape)."""
@@ -498,6 +570,7 @@ class CallPopup(QWidget):
             self._paused_remaining = self._close_timer.remainingTime()
             self._close_timer.stop()
         super().enterEvent(event)
+        self.hovered.emit(True)
 
     def leaveEvent(self, event: QEvent) -> None:
         if self._paused_remaining is not None:
@@ -505,6 +578,7 @@ class CallPopup(QWidget):
             self._paused_remaining = None
             self._close_timer.start(remaining)
         super().leaveEvent(event)
+        self.hovered.emit(False)
 
     # -- look
 
@@ -533,6 +607,7 @@ class MoreCalls(QLabel):
     A click asks for the history (`clicked`)."""
 
     clicked = Signal()
+    hovered = Signal(bool)
 
     def __init__(self) -> None:
         super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
@@ -564,6 +639,14 @@ class MoreCalls(QLabel):
     def mousePressEvent(self, event: QEvent) -> None:
         self.clicked.emit()
 
+    def enterEvent(self, event: QEvent) -> None:
+        super().enterEvent(event)
+        self.hovered.emit(True)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.hovered.emit(False)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         painter = QPainter(self)   # the same frame as the popups'
@@ -582,14 +665,21 @@ class PopupStack(QObject):
     kept as views, counted on a "+N more" line after the last popup, and come back when newer
     ones close; one whose view says it closes while it is not on screen goes at once.
 
+    While the pointer is over a popup or the "+N more" line (`pointer_over`), nothing on
+    screen moves: a popup that closes leaves its gap, a new call appears beyond the farthest
+    popup when it fits there (else it waits, counted on the "+N more" line), and the stack
+    reflows LEAVE_GRACE_MS after the pointer has left.  A click meant for one popup's button
+    never lands on another that slid into its place.
+
     Signals: `shown(call_key)` (a new call, on screen or not), `closed(call_key)`,
-    `more_clicked()`, and the popups' `answer_requested(call_key, device)` and
-    `crm_opened(url)`.
+    `more_clicked()`, and the popups' `answer_requested(call_key, device)`,
+    `put_through_requested(call_key)` and `crm_opened(url)`.
     """
 
     shown = Signal(str)
     closed = Signal(str)
     answer_requested = Signal(str, str)
+    put_through_requested = Signal(str)
     crm_opened = Signal(str)
     more_clicked = Signal()
 
@@ -618,6 +708,11 @@ class PopupStack(QObject):
         self.margin = margin
         self.max_visible = max(1, max_visible)
         self._url_opener = url_opener
+        self._pointer_over = False
+        self._leave_timer = QTimer(self)
+        self._leave_timer.setSingleShot(True)
+        self._leave_timer.setInterval(LEAVE_GRACE_MS)
+        self._leave_timer.timeout.connect(self._pointer_left)
         self.configure(screen=screen, corner=corner)
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
@@ -697,6 +792,41 @@ class PopupStack(QObject):
         self.relayout()
         return True
 
+    @property
+    def pointer_over(self) -> bool:
+        """The pointer is over the stack (or left it less than LEAVE_GRACE_MS ago): nothing
+        on screen moves."""
+        return self._pointer_over
+
+    def _on_hovered(self, inside: bool) -> None:
+        if inside:
+            self._leave_timer.stop()
+            self._pointer_over = True
+        elif self._pointer_over:
+            self._leave_timer.start()
+
+    def _pointer_left(self) -> None:
+        # A window that closes under the pointer sends no leave: ask where the pointer is.
+        pos = QCursor.pos()
+        widgets: list[QWidget] = list(self._widgets.values())
+        if self._more is not None:
+            widgets.append(self._more)
+        if any(w.isVisible() and w.frameGeometry().contains(pos) for w in widgets):
+            self._leave_timer.start()
+            return
+        self._pointer_over = False
+        self.relayout()
+
+    def focus_newest_ringing(self) -> CallPopup | None:
+        """Give the keyboard to the newest ringing popup (else the newest popup), on purpose:
+        the console's F2.  The popup, None when none is on screen."""
+        popups = self.popups()
+        chosen = next((p for p in popups if p.view.state is PopupState.RINGING),
+                      popups[0] if popups else None)
+        if chosen is not None:
+            chosen.take_keyboard()
+        return chosen
+
     def close_call(self, call_key: str) -> None:
         widget = self._widgets.get(call_key)
         if widget is not None:
@@ -760,14 +890,68 @@ class PopupStack(QObject):
 
     def relayout(self) -> None:
         """Put every popup on screen in its place, make widgets for the calls that came into
-        view, release those that went out of it, and update the "+N more" line."""
+        view, release those that went out of it, and update the "+N more" line (while the
+        pointer is over the stack: only where nothing moves)."""
         if self._placing or self._deferred:
             return
         self._placing = True
         try:
-            self._place()
+            if self._pointer_over and self._widgets:
+                self._place_still()
+            else:
+                self._place()
         finally:
             self._placing = False
+
+    def _place_still(self) -> None:
+        """The pointer is over the stack: no popup moves.  New calls (the newest first) get
+        a popup beyond the farthest one while it fits on the screen and the stack has fewer
+        than `max_visible`; the rest wait as views."""
+        for key in [k for k in self._views if k not in self._widgets
+                    and self._views[k].closes_in is not None]:
+            self._forget(key, relayout=False)    # closing, and not on screen: it goes now
+        screen = self._screen
+        if screen is None or not shiboken6.isValid(screen):
+            return
+        available = screen.availableGeometry()
+        room = available.height() - 2 * self.margin
+        for key in list(reversed(self._views)):
+            if len(self._widgets) >= self.max_visible:
+                break
+            if key in self._widgets:
+                continue
+            offset = self._far_edge(available) + self.spacing
+            popup = self._make(self._views[key])
+            popup.adjustSize()
+            if offset + popup.height() > room:
+                self._widgets.pop(key).retire()   # no room where nothing moves: it waits
+                break
+            if popup.screen() is not screen and popup.windowHandle() is not None:
+                popup.windowHandle().setScreen(screen)
+            popup.move(self.position_for(popup.size(), offset, available))
+            popup.show()
+        hidden = [v for k, v in self._views.items() if k not in self._widgets]
+        ringing = sum(1 for v in hidden if v.state is PopupState.RINGING)
+        more = self._more
+        if hidden and (more is None or not more.isVisible()):
+            self._set_more(len(hidden), ringing, available, self._far_edge(available)
+                           + self.spacing)
+        elif more is not None and more.isVisible():
+            if hidden:
+                more.set_count(len(hidden), ringing)   # its text only; it stays where it is
+            else:
+                more.hide()
+
+    def _far_edge(self, available: QRect) -> int:
+        """How far from the corner's edge the farthest popup (or "+N more" line) reaches."""
+        widgets: list[QWidget] = list(self._widgets.values())
+        if self._more is not None and self._more.isVisible():
+            widgets.append(self._more)
+        if not self._corner.startswith("bottom"):
+            top = available.y() + self.margin
+            return max((w.y() + w.height() - top for w in widgets), default=-self.spacing)
+        bottom = available.y() + available.height() - self.margin
+        return max((bottom - w.y() for w in widgets), default=-self.spacing)
 
     def _place(self) -> None:
         visible = self._visible_keys()
@@ -810,7 +994,9 @@ class PopupStack(QObject):
         popup = CallPopup(view, url_opener=self._url_opener)
         popup.closed.connect(self._on_popup_closed)
         popup.resized.connect(self._on_popup_resized)
+        popup.hovered.connect(self._on_hovered)
         popup.answer_requested.connect(self.answer_requested)
+        popup.put_through_requested.connect(self.put_through_requested)
         popup.crm_opened.connect(self.crm_opened)
         self._widgets[view.key] = popup
         return popup
@@ -829,6 +1015,7 @@ class PopupStack(QObject):
         if self._more is None:
             self._more = MoreCalls()
             self._more.clicked.connect(self.more_clicked)
+            self._more.hovered.connect(self._on_hovered)
         self._more.set_count(hidden, ringing)
         if self._screen is not None and self._more.windowHandle() is not None:
             self._more.windowHandle().setScreen(self._screen)
@@ -848,6 +1035,8 @@ class PopupStack(QObject):
         self.closed.emit(call_key)
 
     def _on_popup_closed(self, call_key: str) -> None:
+        if self._pointer_over:
+            self._leave_timer.start()   # it may have closed under the pointer (no leave)
         widget = self._widgets.pop(call_key, None)
         if widget is not None:
             widget.deleteLater()

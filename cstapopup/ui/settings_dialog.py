@@ -165,6 +165,16 @@ class DevicesEditor(TextEditor):
             return []
 
 
+class ColleaguesEditor(TextEditor):
+    """Colleagues as "101 Anna Berger, 102, 110-119"."""
+
+    def raw_value(self) -> Any:
+        return self.option.parse(self.edit.text())
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(", ".join(value))
+
+
 class IntEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
@@ -510,6 +520,8 @@ class SettingsDialog(QDialog):
             return TextEditor(opt, page)
         if opt.kind is Kind.DEVICES:
             return DevicesEditor(opt, page)
+        if opt.kind is Kind.COLLEAGUES:
+            return ColleaguesEditor(opt, page)
         if opt.kind is Kind.INT:
             return IntEditor(opt, page)
         if opt.kind is Kind.BOOL:

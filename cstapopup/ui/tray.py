@@ -1,5 +1,6 @@
 """The tray icon: link state at a glance (icon + tooltip), missed-call badge, do-not-disturb,
-and the menu (History, Settings, Do not disturb, Quit).
+and the menu (History, Console, the colleagues' lamps in brief, Settings, Do not disturb,
+Quit).
 
 Works without a system tray too (`available` is False, e.g. some Wayland desktops and the
 offscreen platform): the state is kept and the app shows its history window instead.
@@ -8,16 +9,20 @@ offscreen platform): the state is kept and the app shows its history window inst
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from cstapopup.calls import texts
+from cstapopup.calls.views import ColleagueView
 from cstapopup.ui import icons
 from cstapopup.ui.plain import plain_tooltip
 
 APP_TITLE = "cstapopup"
+#: Colleagues listed in the tray menu at most (the console lists them all).
+TRAY_COLLEAGUES = 25
 LINK_STATES = icons.TRAY_STATES
 
 #: What the tooltip and the menu's status line say when the caller gives no reason.
@@ -32,12 +37,15 @@ _DEFAULT_REASONS = {
 class TrayIcon(QObject):
     """A QSystemTrayIcon with the app's states.
 
-    Signals: `history_requested()` (menu item, or a click on the icon), `settings_requested()`,
-    `dnd_toggled(bool)` (only when the user changes it, not from `set_do_not_disturb`),
-    `quit_requested()`.
+    Signals: `history_requested()` (menu item, or a click on the icon), `console_requested()`,
+    `colleague_chosen(device)` (a colleague picked in the menu's brief lamp list),
+    `settings_requested()`, `dnd_toggled(bool)` (only when the user changes it, not from
+    `set_do_not_disturb`), `quit_requested()`.
     """
 
     history_requested = Signal()
+    console_requested = Signal()
+    colleague_chosen = Signal(str)
     settings_requested = Signal()
     dnd_toggled = Signal(bool)
     quit_requested = Signal()
@@ -65,6 +73,15 @@ class TrayIcon(QObject):
         self.history_action.setIcon(icons.call_icon("incoming"))
         self.history_action.triggered.connect(self.history_requested)
         self._menu.addAction(self.history_action)
+        self.console_action = QAction("C&onsole (colleagues, put through)", self._menu)
+        self.console_action.triggered.connect(self.console_requested)
+        self._menu.addAction(self.console_action)
+        self.colleagues_menu = self._menu.addMenu("Co&lleagues")
+        self.colleagues_menu.setObjectName("colleaguesMenu")
+        self.colleagues_menu.menuAction().setVisible(False)
+        self._colleague_actions: dict[str, QAction] = {}
+        #: Paints a colleague's lamp (set by the app: the console's lamp_icon).
+        self.lamp_icon: Callable[[str], QIcon] | None = None
         self.settings_action = QAction("&Settings…", self._menu)
         self.settings_action.triggered.connect(self.settings_requested)
         self._menu.addAction(self.settings_action)
@@ -135,6 +152,36 @@ class TrayIcon(QObject):
         self._dnd = bool(on)
         self.dnd_action.setChecked(self._dnd)
         self._refresh()
+
+    def set_colleagues(self, views: Sequence[ColleagueView]) -> None:
+        """The colleagues' lamps in brief: one line each ("Anna Berger (101) — On a call");
+        choosing one opens the console on them."""
+        menu = self.colleagues_menu
+        total = len(views)
+        views = list(views)[:TRAY_COLLEAGUES]   # the console has them all
+        menu.setTitle("Co&lleagues" if total == len(views)
+                      else texts.count("colleagues shown", total, shown=f"{len(views):,}"))
+        wanted = [v.device for v in views]
+        if list(self._colleague_actions) != wanted:
+            menu.clear()
+            self._colleague_actions = {}
+            for view in views:
+                action = QAction(menu)
+                action.triggered.connect(lambda _=False, d=view.device:
+                                         self.colleague_chosen.emit(d))
+                menu.addAction(action)
+                self._colleague_actions[view.device] = action
+        for view in views:
+            action = self._colleague_actions[view.device]
+            who = f"{view.name} ({view.device})" if view.name else view.device
+            text = f"{who} — {view.state_text}" + (f": {view.party}" if view.party and
+                                                  view.state.value in ("busy", "ringing",
+                                                                       "held") else "")
+            action.setText(text.replace("&", "&&"))
+            action.setToolTip(view.detail)
+            if self.lamp_icon is not None:
+                action.setIcon(self.lamp_icon(view.lamp))
+        menu.menuAction().setVisible(bool(views))
 
     def tooltip(self) -> str:
         lines = [f"{APP_TITLE} — {self._reason}"]

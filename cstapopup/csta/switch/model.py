@@ -25,11 +25,14 @@ from cstapopup.csta.events import (
     ConnectionChange,
     ConnectionClearedEvent,
     ConnectionId,
+    CstaEvent,
     DeliveredEvent,
     DeviceId,
     DivertedEvent,
+    DoNotDisturbEvent,
     EstablishedEvent,
     FailedEvent,
+    ForwardingEvent,
     HeldEvent,
     NetworkReachedEvent,
     OriginatedEvent,
@@ -97,13 +100,14 @@ class SwitchError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One event for the monitors of one internal device.
+    """One event for the monitors of one internal device: a call event, or a device's
+    do-not-disturb / forwarding event.
 
     `event.cross_ref_id` is empty: each monitor that gets it puts in its own.
     """
 
     device: str
-    event: CallEvent
+    event: CallEvent | CstaEvent
 
 
 @dataclass(eq=False, slots=True)
@@ -230,7 +234,7 @@ class Step:
     records: list[CallRecord] = field(default_factory=list)
 
     @property
-    def events(self) -> list[CallEvent]:
+    def events(self) -> list[CallEvent | CstaEvent]:
         return [n.event for n in self.notifications]
 
     def extend(self, other: Step) -> None:
@@ -274,6 +278,10 @@ class SwitchModel:
             raise ValueError("a number cannot be both a device and a trunk")
         self.clock = clock or (lambda: datetime.now().replace(microsecond=0))
         self.forwarding: dict[str, tuple[str, float]] = {}
+        #: Devices with do not disturb on, and devices forwarded at once (device -> target):
+        #: kept and told to the monitors; the model does not act on them (calls still ring).
+        self.do_not_disturb: set[str] = set()
+        self.forward_immediate: dict[str, str] = {}
         for source, (target, seconds) in (forward_no_answer or {}).items():
             self.set_forward_no_answer(source, target, seconds)
         if not 1 <= first_call_id <= 0xFFFF:
@@ -524,7 +532,7 @@ class SwitchModel:
         self._say(f"call {call.call_id_hex}: {device} holds")
         return self._done(step)
 
-    def retrieve(self, call: Call | bytes, device: str) -> Step:
+    def retrieve(self, call: Call | bytes, device: str, cause: str = "normal") -> Step:
         call = self.live(call)
         party = self._connection(call, device)
         if party.state != HOLD:
@@ -535,7 +543,7 @@ class SwitchModel:
         step = Step(call)
         step.notifications += self._emit(
             call, RetrievedEvent, call.observers(), connection=party.connection,
-            retrieving_device=party.shown, cause="normal")
+            retrieving_device=party.shown, cause=cause)
         self._say(f"call {call.call_id_hex}: {device} retrieves")
         return self._done(step)
 
@@ -556,6 +564,80 @@ class SwitchModel:
         step.extend(consult)
         step.call = consult.call
         return step
+
+    def reconnect(self, active_call: Call | bytes, held_call: Call | bytes, device: str) -> Step:
+        """`device` ends its active call and takes back the held one (ReconnectCall): the
+        consultation is over without a transfer.  The active connection is cleared as by
+        hanging up, then the held call is retrieved."""
+        active, held = self.live(active_call), self.live(held_call)
+        if active is held:
+            raise SwitchError("operation", "invalid_active_call_id")
+        p_active = self._connection(active, device)
+        p_held = self._connection(held, device)
+        if p_held.state != HOLD:
+            raise SwitchError("state_incompatibility", "invalid_held_connection_state")
+        if p_active.state not in (CONNECTED, INITIATED, ALERTING):
+            raise SwitchError("state_incompatibility", "invalid_active_connection_state")
+        step = Step(held)
+        self._say(f"call {active.call_id_hex}: {device} ends the consultation")
+        self._release(active, p_active, step, "normal_clearing")
+        self._done(step)
+        step.extend(self.retrieve(held, device))
+        return step
+
+    def alternate(self, held_call: Call | bytes, active_call: Call | bytes, device: str) -> Step:
+        """`device` puts its active call on hold and takes back the held one, in one step
+        (AlternateCall): Held (cause alternate) on the one, Retrieved (cause alternate) on
+        the other."""
+        held, active = self.live(held_call), self.live(active_call)
+        if active is held:
+            raise SwitchError("operation", "invalid_active_call_id")
+        p_held = self._connection(held, device)
+        p_active = self._connection(active, device)
+        if p_held.state != HOLD:
+            raise SwitchError("state_incompatibility", "invalid_held_connection_state")
+        if p_active.state != CONNECTED:
+            raise SwitchError("state_incompatibility", "invalid_active_connection_state")
+        step = self.hold(active, device, cause="alternate")
+        step.extend(self.retrieve(held, device, cause="alternate"))
+        step.call = held
+        return step
+
+    def set_do_not_disturb(self, device: str, on: bool) -> Step:
+        """Do not disturb on or off at `device`: its monitors get a DoNotDisturbEvent (the
+        model keeps the setting; calls still ring)."""
+        self._require_device(device, "invalid_device_id")
+        if on:
+            self.do_not_disturb.add(device)
+        else:
+            self.do_not_disturb.discard(device)
+        step = Step()
+        step.notifications.append(Notification(device, DoNotDisturbEvent(
+            cross_ref_id=b"", timestamp=self._now(), device=dev(device),
+            do_not_disturb_on=bool(on))))
+        self._say(f"{device}: do not disturb {'on' if on else 'off'}")
+        return self._done(step)
+
+    def set_forwarding(self, device: str, target: str | None) -> Step:
+        """Immediate forwarding of `device` to `target` (None: off): its monitors get a
+        ForwardingEvent (forwardImmediate).  The model keeps the setting; calls still ring
+        at `device` (no-answer forwarding, which it does carry out, is
+        `set_forward_no_answer`)."""
+        self._require_device(device, "invalid_device_id")
+        if target is not None and (target == device or not (
+                self.is_device(target) or self.is_external(target))):
+            raise SwitchError("operation", "invalid_forwarding_destination")
+        if target is None:
+            self.forward_immediate.pop(device, None)
+        else:
+            self.forward_immediate[device] = target
+        step = Step()
+        step.notifications.append(Notification(device, ForwardingEvent(
+            cross_ref_id=b"", timestamp=self._now(), device=dev(device),
+            forwarding_type="forwardImmediate", forward_status=target is not None,
+            forward_to=dev(target) if target is not None else None)))
+        self._say(f"{device}: forwarded to {target}" if target else f"{device}: forwarding off")
+        return self._done(step)
 
     def transfer(self, held_call: Call | bytes, active_call: Call | bytes, device: str) -> Step:
         """`device` joins the other parties of its two calls and leaves (TransferCall).

@@ -135,7 +135,9 @@ class SwitchServer:
     cstapopup.csta.switch.wire; passwords masked).  `ssl`: a server SSLContext (see
     `cstapopup.csta.tlsconfig.server_context`) to speak TLS instead of plain TCP.
     `tag_form`: "hipath" (every tagged field as a HiPath sends it) or "alternate" (each in
-    its other tag form), see `SwitchSession`.
+    its other tag form), see `SwitchSession`.  `max_monitors`: monitors the PBX keeps at
+    once over all links (None: no limit); one more is refused with
+    overall_monitor_limit_exceeded, as a PBX at its limit does.
 
     Traffic starts when the server starts, unless `hold_traffic`: then the demo waits for
     `start_traffic()` (a test that must see every call from its first event monitors first).
@@ -192,6 +194,7 @@ class SwitchServer:
         hold_traffic: bool = False,
         association_timeout: float | None = DEFAULT_ASSOCIATION_TIMEOUT,
         max_pending_links: int = DEFAULT_MAX_PENDING_LINKS,
+        max_monitors: int | None = None,
     ) -> None:
         self.tag_form = codec.check_tag_form(tag_form)
         self.host = host
@@ -209,6 +212,9 @@ class SwitchServer:
             raise ValueError("max_pending_links must be at least 1")
         self.association_timeout = association_timeout
         self.max_pending_links = max_pending_links
+        if max_monitors is not None and max_monitors < 0:
+            raise ValueError("max_monitors must be 0 or more (or None)")
+        self.max_monitors = max_monitors
         if scenario is not None:
             if scenario not in SCENARIOS:
                 raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -675,6 +681,8 @@ class SwitchServer:
 
     def new_cross_ref(self) -> bytes:
         live = {m.cross_ref for link in self.links for m in link.session.monitors.values()}
+        if self.max_monitors is not None and len(live) >= self.max_monitors:
+            raise SwitchError("system_resource_availability", "overall_monitor_limit_exceeded")
         for _ in range(0xFFFF):
             n = self._next_cross_ref
             self._next_cross_ref = n % 0xFFFF + 1
@@ -810,6 +818,30 @@ class SwitchServer:
         self._serve(step)
         return {"transferredCall": codec.connection_to_asn1(ConnectionId(call.call_id, dev(target)))}
 
+    def _svc_reconnect(self, arg: dict[str, Any]) -> Any:
+        active, device = self._resolve(arg["activeCall"])
+        held, device2 = self._resolve(arg["heldCall"])
+        if device != device2:
+            raise SwitchError("operation", "not_same_device")
+        assert device is not None
+        self.model.reconnect(active, held, device)
+        return ("noData", None)
+
+    def _svc_alternate(self, arg: dict[str, Any]) -> Any:
+        held, device = self._resolve(arg["heldCall"])
+        active, device2 = self._resolve(arg["activeCall"])
+        if device != device2:
+            raise SwitchError("operation", "not_same_device")
+        assert device is not None
+        self.model.alternate(held, active, device)
+        return ("noData", None)
+
+    def _svc_directed_pickup(self, arg: dict[str, Any]) -> Any:
+        call, ringing_at = self._resolve(arg["callToBePickedUp"])
+        picker = _number(arg["requestingDevice"])
+        self.model.pickup(call, picker, ringing_at)
+        return {"pickedCall": codec.connection_to_asn1(ConnectionId(call.call_id, dev(picker)))}
+
     def _svc_snapshot_device(self, arg: dict[str, Any]) -> Any:
         number = _number(arg["snapshotObject"])
         if not self.model.is_device(number):
@@ -881,6 +913,9 @@ _SERVICES: dict[int, Callable[[SwitchServer, Any], Any]] = {
     operations.TRANSFER_CALL: SwitchServer._svc_transfer,
     operations.SINGLE_STEP_TRANSFER: SwitchServer._svc_single_step_transfer,
     operations.SNAPSHOT_DEVICE: SwitchServer._svc_snapshot_device,
+    operations.RECONNECT_CALL: SwitchServer._svc_reconnect,
+    operations.ALTERNATE_CALL: SwitchServer._svc_alternate,
+    operations.DIRECTED_PICKUP_CALL: SwitchServer._svc_directed_pickup,
 }
 
 

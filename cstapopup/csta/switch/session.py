@@ -65,11 +65,13 @@ CALL_CONTROL_FILTER_BITS: dict[str, int] = {
     "digits_dialed": 14, "bridged": 15, "network_capabilities_changed": 16, "offered": 17,
 }
 #: Other events -> (filter group, bit) (ECMA-285 PhysicalDeviceFeatureEvents /
-#: LogicalDeviceFeatureEvents bit strings).  The simulator sends none of them today.
+#: LogicalDeviceFeatureEvents bit strings: doNotDisturb 11, forwarding 12).  The simulator
+#: sends the do-not-disturb and forwarding events (SwitchModel.set_do_not_disturb,
+#: set_forwarding).
 OTHER_FILTER_BITS: dict[str, tuple[str, int]] = {
     "hookswitch": ("physicalDeviceFeature", 3),
-    "do_not_disturb": ("logicalDeviceFeature", 12),
-    "forwarding": ("logicalDeviceFeature", 13),
+    "do_not_disturb": ("logicalDeviceFeature", 11),
+    "forwarding": ("logicalDeviceFeature", 12),
 }
 
 
@@ -443,7 +445,8 @@ _SERVICES_HANDLED = frozenset({
     operations.MAKE_CALL, operations.ANSWER_CALL, operations.CLEAR_CONNECTION,
     operations.CLEAR_CALL, operations.DEFLECT_CALL, operations.HOLD_CALL,
     operations.RETRIEVE_CALL, operations.CONSULTATION_CALL, operations.TRANSFER_CALL,
-    operations.SINGLE_STEP_TRANSFER, operations.SNAPSHOT_DEVICE,
+    operations.SINGLE_STEP_TRANSFER, operations.SNAPSHOT_DEVICE, operations.RECONNECT_CALL,
+    operations.ALTERNATE_CALL, operations.DIRECTED_PICKUP_CALL,
 })
 #: The operations the session answers itself.
 _SESSION_OPS = frozenset({

@@ -1,27 +1,37 @@
-"""The app's link to the PBX: one CstaClient, its monitors, its events and its states in words.
+"""The app's link to the PBX: one CstaClient, its monitors, its events, and its states as
+typed values.
 
 `PbxLink` has the client connect and reconnect (the client's own capped, jittered back-off,
 csta.backoff), monitors the configured devices, and hands every monitor event and link state
 to callbacks, in the loop's thread.  A PBX that turns the link down for now (all its CSTA
 links in use) is tried again; only a login refused for good stops the attempts (a wrong
 password does not get better by trying again every minute, and the PBX may lock the
-account).  No Qt here: the controller bridges.
+account).
+
+What the desk is told is data, never a sentence to parse: a `LinkChange` (the `LinkState`,
+the `LinkFault` behind a down link, the words for the user) and a `MonitorFailure` per device
+the PBX would not monitor (its universalFailure reason and what it means).  `DeskLink` is the
+one interface the desk uses; `PbxLink` is the way in through a link of our own, the office
+gateway's client the other.  No Qt here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from cstapopup.calls import texts
 from cstapopup.csta import acse, tlsconfig
 from cstapopup.csta.client import (
     AssociationError,
     AssociationRejectedError,
+    AssociationTransientError,
     ClientOptions,
     ConnectError,
     CstaClient,
@@ -31,6 +41,7 @@ from cstapopup.csta.client import (
     LinkStateChanged,
     MonitorEvent,
     MonitorSnapshot,
+    MonitorStartError,
     RequestTimeout,
 )
 from cstapopup.csta.defaults import DEFAULT_PASSWORD  # when none is stored
@@ -40,26 +51,83 @@ from cstapopup.settings import ConnectionParameters
 log = logging.getLogger(__name__)
 
 
-#: Link states reported to `on_state`: the tray's four plus "rejected" (shown as down).
-CONNECTING, UP, DOWN, REJECTED, CLOSED = "connecting", "up", "down", "rejected", "closed"
+class LinkState(str, enum.Enum):
+    """Where the link stands.  A str: `state == "up"` reads as it says."""
 
-# What the PBX's universalFailure reasons mean for someone looking at the tray.
+    CONNECTING = "connecting"
+    UP = "up"
+    DOWN = "down"            # not up; `LinkChange.retry_in` says when it tries again
+    REJECTED = "rejected"    # the PBX refused the login for good: no more attempts
+    CLOSED = "closed"        # stopped by the app
+
+
+class LinkFault(str, enum.Enum):
+    """Why a link is down (or rejected)."""
+
+    UNREACHABLE = "unreachable"    # no TCP (or TLS) connection, or no answer to the login
+    BUSY = "busy"                  # the PBX turned the link down for now (links in use)
+    LOST = "lost"                  # it was up and dropped
+    REJECTED = "rejected"          # login refused for good (wrong user name or password)
+    SETUP = "setup"                # the link could not even be set up (a bad CA file)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChange:
+    """A link state as the desk gets it: the state, the fault behind a down link (None when
+    up, connecting or closed), the words for the user (and the technical ones behind them),
+    and when the next attempt comes."""
+
+    state: LinkState
+    text: str
+    fault: LinkFault | None = None
+    retry_in: float | None = None
+    attempt: int = 0
+    #: The system's own words behind `text` ("Name or service not known"), "" if none: `text`
+    #: is in words for the user (calls.texts.link_problem), this is for the details.
+    detail: str = ""
+
+
+#: What the PBX's universalFailure reasons mean for a monitor, in words.
 _MONITOR_FAILURES = {
     "invalid_monitor_object": "the PBX does not know this device",
     "invalid_device_id": "the PBX does not know this device",
     "invalid_monitor_object_type": "the PBX does not know this device",
-    "overall_monitor_limit_exceeded": "the PBX monitors too many devices already",
+    "overall_monitor_limit_exceeded": "the PBX monitors as many devices as it can",
     "object_monitor_limit_exceeded": "the PBX monitors this device too often already",
     "generic_operation_rejection": "the PBX refused (is CSTA licensed for it?)",
 }
+#: Reasons after which asking for more monitors in the same round is pointless.
+LIMIT_REASONS = frozenset({"overall_monitor_limit_exceeded"})
 
 
-def monitor_failure_text(device: str, exc: Exception) -> str:
-    reason = exc.reason if isinstance(exc, CstaServiceError) else None
-    meaning = _MONITOR_FAILURES.get(reason or "")
-    if meaning:
-        return f"cannot monitor {device}: {meaning} ({reason})"
-    return f"cannot monitor {device}: {reason or exc}"
+@dataclass(frozen=True, slots=True)
+class MonitorFailure:
+    """A device the PBX would not monitor: its universalFailure `reason` (None when the
+    request failed otherwise), what that means (`words`), and whether we asked at all
+    (`asked` False: not asked, the PBX's monitor limit was reached before it)."""
+
+    device: str
+    reason: str | None
+    words: str
+    asked: bool = True
+
+    @property
+    def text(self) -> str:
+        """"cannot monitor 999: the PBX does not know this device (invalid_monitor_object)"."""
+        known = self.reason is not None and self.reason in _MONITOR_FAILURES
+        return f"cannot monitor {self.device}: {self.words}" + (
+            f" ({self.reason})" if known else "")
+
+    @classmethod
+    def from_error(cls, device: str, exc: BaseException) -> MonitorFailure:
+        reason = exc.reason if isinstance(exc, CstaServiceError) else None
+        words = _MONITOR_FAILURES.get(reason or "") or reason or str(exc)
+        return cls(device, reason, words)
+
+    @classmethod
+    def not_asked(cls, device: str, reason: str) -> MonitorFailure:
+        return cls(device, reason, f"not asked: {_MONITOR_FAILURES.get(reason, reason)}",
+                   asked=False)
 
 
 def ssl_context(params: ConnectionParameters) -> ssl.SSLContext | None:
@@ -116,44 +184,111 @@ def rejection_text(where: str, user: str, exc: AssociationError) -> str:
     return f"the PBX at {where} refused the login of {user}: {why}"
 
 
-StateCallback = Callable[[str, str], None]
+StateCallback = Callable[[LinkChange], None]
 EventCallback = Callable[[str, CstaEvent], None]
+MonitorFailedCallback = Callable[[MonitorFailure], None]
+SnapshotCallback = Callable[[str, "tuple[SnapshotCall, ...] | None"], None]
+
+
+class DeskLink(Protocol):
+    """What the desk needs of a PBX link: the one interface, whichever way the link goes
+    (`PbxLink`: a CSTA link of our own; the office gateway's client: through the broker).
+
+    It is made by a `LinkFactory(params, devices, *, on_state, on_event, on_monitor_failed,
+    on_snapshot, label)` and reports through those callbacks, in the loop's thread:
+    `on_state(LinkChange)`, `on_event(device, event)` for every monitor event in order,
+    `on_monitor_failed(MonitorFailure)` once per attempt, `on_snapshot(device, calls)` (the
+    calls at a device right after its monitor (re)started; None when the PBX gave none).
+
+    The services raise `CstaClientError` subclasses: `LinkDownError` when the link is down,
+    `CstaServiceError` with the PBX's universalFailure reason, `RequestTimeout`."""
+
+    @property
+    def state(self) -> LinkState: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def answer(self, connection: ConnectionId) -> None: ...
+
+    async def make_call(self, calling: str, called: str) -> ConnectionId: ...
+
+    async def clear(self, connection: ConnectionId) -> None: ...
+
+    async def hold(self, connection: ConnectionId) -> None: ...
+
+    async def retrieve(self, connection: ConnectionId) -> None: ...
+
+    async def deflect(self, connection: ConnectionId, to: str) -> None: ...
+
+    async def single_step_transfer(self, connection: ConnectionId, to: str) -> None: ...
+
+    async def consult(self, connection: ConnectionId, to: str) -> ConnectionId: ...
+
+    async def transfer(self, held: ConnectionId, active: ConnectionId) -> None: ...
+
+    async def reconnect(self, active: ConnectionId, held: ConnectionId) -> None: ...
+
+    async def alternate(self, held: ConnectionId, active: ConnectionId) -> None: ...
+
+    async def pick_up(self, ringing: ConnectionId, requesting: str) -> None: ...
+
+
+#: Makes a link: (params, devices, on_state=, on_event=, on_monitor_failed=, on_snapshot=,
+#: label=) -> link.  The app passes PbxLink with its client options.
+LinkFactory = Callable[..., DeskLink]
+
+
+def _fault_of(error: CstaClientError | None, was_up: bool) -> LinkFault:
+    if isinstance(error, AssociationRejectedError):
+        return LinkFault.REJECTED
+    if isinstance(error, AssociationTransientError):
+        return LinkFault.BUSY
+    if error is None and was_up:
+        return LinkFault.LOST
+    return LinkFault.UNREACHABLE
 
 
 class PbxLink:
-    """Keeps one PBX link up and monitored; see the module docstring.
+    """Keeps one PBX link up and monitored, see the module docstring; a `DeskLink`.
 
-    `on_state(state, reason)`: "connecting", "up" (reason: what is monitored, and what could
-    not be), "down" (reason, and when it retries), "rejected" (no more retries), "closed".
-    `on_event(device, event)`: every event of every monitor, in order.
-    `on_monitor_failed(device, text)`: a device could not be monitored (once per attempt).
-    `on_snapshot(device, calls)`: the calls at a device right after its monitor was started
-    or restored (None when the PBX gave no snapshot), in order with the events.
+    `devices` are monitored in their order (the ones that matter most first: when the PBX's
+    monitor limit is reached, the rest are not asked for and reported as not monitored).
+    `state` and `change` are the last state reported; `failed` the devices not monitored.
     """
 
     def __init__(self, params: ConnectionParameters, devices: Sequence[str], *,
                  on_state: StateCallback, on_event: EventCallback,
-                 on_monitor_failed: Callable[[str, str], None] | None = None,
-                 on_snapshot: Callable[[str, tuple[SnapshotCall, ...] | None], None] | None = None,
+                 on_monitor_failed: MonitorFailedCallback | None = None,
+                 on_snapshot: SnapshotCallback | None = None,
                  options: ClientOptions | None = None, label: str | None = None) -> None:
         self.params = params
         self.devices = list(dict.fromkeys(str(d) for d in devices))
         self._on_state = on_state
         self._on_event = on_event
-        self._on_monitor_failed = on_monitor_failed or (lambda d, t: None)
+        self._on_monitor_failed = on_monitor_failed or (lambda failure: None)
         self._on_snapshot = on_snapshot or (lambda d, c: None)
         self.client = client_for(params, options, reconnect=True)
         self.label = label or f"{params.host}:{params.port}"
-        self.state = DOWN
-        self.reason = "not started"
-        #: The system's own words behind `reason` ("Name or service not known"), "" if none:
-        #: the reason itself is in words for the user (calls.texts.link_problem).
+        self.change = LinkChange(LinkState.DOWN, "not started")
+        #: The system's own words behind the last failure ("Name or service not known"), ""
+        #: if none; kept while it retries, so the technical account is logged once per kind.
         self.detail = ""
-        self.failed: dict[str, str] = {}
+        self.failed: dict[str, MonitorFailure] = {}
         self._task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._came_up = asyncio.Event()
         self._up = False
+
+    @property
+    def state(self) -> LinkState:
+        return self.change.state
+
+    @property
+    def reason(self) -> str:
+        """The words of the last state."""
+        return self.change.text
 
     # -- life cycle
 
@@ -180,7 +315,7 @@ class PbxLink:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await consumer
-        self._set(CLOSED, "closed")
+        self._set(LinkChange(LinkState.CLOSED, "closed"))
 
     # -- services (errors are CstaClientError subclasses with a readable message)
 
@@ -190,22 +325,52 @@ class PbxLink:
     async def make_call(self, calling: str, called: str) -> ConnectionId:
         return await self.client.make_call(calling, called)
 
+    async def clear(self, connection: ConnectionId) -> None:
+        await self.client.clear_connection(connection)
+
+    async def hold(self, connection: ConnectionId) -> None:
+        await self.client.hold_call(connection)
+
+    async def retrieve(self, connection: ConnectionId) -> None:
+        await self.client.retrieve_call(connection)
+
+    async def deflect(self, connection: ConnectionId, to: str) -> None:
+        await self.client.deflect_call(connection, to)
+
+    async def single_step_transfer(self, connection: ConnectionId, to: str) -> None:
+        await self.client.single_step_transfer(connection, to)
+
+    async def consult(self, connection: ConnectionId, to: str) -> ConnectionId:
+        return await self.client.consultation_call(connection, to)
+
+    async def transfer(self, held: ConnectionId, active: ConnectionId) -> None:
+        await self.client.transfer_call(held, active)
+
+    async def reconnect(self, active: ConnectionId, held: ConnectionId) -> None:
+        await self.client.reconnect_call(active, held)
+
+    async def alternate(self, held: ConnectionId, active: ConnectionId) -> None:
+        await self.client.alternate_call(held, active)
+
+    async def pick_up(self, ringing: ConnectionId, requesting: str) -> None:
+        await self.client.directed_pickup_call(ringing, requesting)
+
     # -- internals
 
-    def _set(self, state: str, reason: str) -> None:
-        self.state, self.reason = state, reason
+    def _set(self, change: LinkChange) -> None:
+        self.change = change
         try:
-            self._on_state(state, reason)
+            self._on_state(change)
         except Exception:
             log.exception("link state callback failed")
 
-    def _up_reason(self) -> str:
+    def _up_text(self) -> str:
         monitored = [d for d in self.devices if d not in self.failed]
         text = f"connected to {self.label}"
         if monitored:
             text += ", monitoring " + device_ranges(monitored)
         if self.failed:
-            text += "; " + "; ".join(self.failed.values())
+            text += "; " + "; ".join(f.text for f in self.failed.values())
         return text
 
     async def _run(self) -> None:
@@ -225,7 +390,7 @@ class PbxLink:
                 self._came_up.clear()
                 await self._monitor_new()
                 if self._up and self.client.state == "up":
-                    self._set(UP, self._up_reason())
+                    self._set(LinkChange(LinkState.UP, self._up_text()))
         finally:
             finished.cancel()
             if came_up is not None:
@@ -233,31 +398,41 @@ class PbxLink:
         error = self.client.last_error
         if self.client.state == "rejected" and isinstance(error, AssociationError):
             # Set here, as the task's last act: once it is seen, no attempt follows.
-            self._set(REJECTED, rejection_text(self.label, self.params.user, error)
-                      + ". Correct it in the settings")
+            self._set(LinkChange(
+                LinkState.REJECTED, rejection_text(self.label, self.params.user, error)
+                + ". Correct it in the settings", LinkFault.REJECTED, detail=self.detail))
+
+    def _monitor_failed(self, failure: MonitorFailure) -> None:
+        self.failed[failure.device] = failure
+        log.error("%s", failure.text)
+        try:
+            self._on_monitor_failed(failure)
+        except Exception:
+            log.exception("monitor failure callback failed")
 
     async def _monitor_new(self) -> None:
         """Monitor the devices the client does not keep yet (the first time, and devices that
-        failed before); those it keeps, it re-monitors by itself after a reconnect."""
+        failed before); those it keeps, it re-monitors by itself after a reconnect.  Once the
+        PBX says its monitor limit is reached, the others are not asked for this time."""
         kept = {h.device for h in self.client.monitors}
+        limit: str | None = None
         for device in self.devices:
             if device in kept:
+                continue
+            if limit is not None:
+                self._monitor_failed(MonitorFailure.not_asked(device, limit))
                 continue
             try:
                 await self.client.monitor_start(device)
                 self.failed.pop(device, None)
-            except CstaServiceError as exc:
-                text = monitor_failure_text(device, exc)
-                self.failed[device] = text
-                log.error("%s", text)
-                self._on_monitor_failed(device, text)
             except (LinkDownError, RequestTimeout) as exc:
                 log.warning("monitor %s not started: %s", device, exc)
                 return
             except CstaClientError as exc:
-                text = monitor_failure_text(device, exc)
-                self.failed[device] = text
-                self._on_monitor_failed(device, text)
+                failure = MonitorFailure.from_error(device, exc)
+                self._monitor_failed(failure)
+                if failure.reason in LIMIT_REASONS:
+                    limit = failure.reason
 
     async def _consume(self, ready: asyncio.Future[None]) -> None:
         events = self.client.events()
@@ -290,12 +465,18 @@ class PbxLink:
             return
         if not isinstance(item, LinkStateChanged):
             return
-        if self.state in (REJECTED, CLOSED):
+        if self.state in (LinkState.REJECTED, LinkState.CLOSED):
             return
-        if item.state == "connecting":
+        if isinstance(item.error, MonitorStartError):
+            # After a reconnect the client re-monitors by itself and says what it could not.
+            self._monitor_failed(MonitorFailure.from_error(item.error.device, item.error))
+            if self.state is LinkState.UP:
+                self._set(LinkChange(LinkState.UP, self._up_text()))
+        elif item.state == "connecting":
             self._up = False
-            self._set(CONNECTING, f"connecting to {self.label}"
-                      + (f" (attempt {item.attempt})" if item.attempt > 1 else ""))
+            self._set(LinkChange(LinkState.CONNECTING, f"connecting to {self.label}"
+                                 + (f" (attempt {item.attempt})" if item.attempt > 1 else ""),
+                                 attempt=item.attempt))
         elif item.state == "down":
             was_up, self._up = self._up, False
             text, detail = item.reason, ""
@@ -309,17 +490,11 @@ class PbxLink:
             if item.retry_in is not None:
                 verb = "reconnecting" if was_up else "retrying"
                 text += f"; {verb} in {texts.seconds(item.retry_in)}"
-            self._set(DOWN, text)
-        elif item.state == "up" and not item.reason.startswith("cannot monitor"):
+            self._set(LinkChange(LinkState.DOWN, text, _fault_of(item.error, was_up),
+                                 item.retry_in, item.attempt, detail))
+        elif item.state == "up":
             self._up = True
             self._came_up.set()  # _run monitors what is new, then says "up"
-        elif item.state == "up":
-            # After a reconnect the client re-monitors by itself and reports failures so.
-            device = item.reason.split(":", 1)[0].removeprefix("cannot monitor ").strip()
-            self.failed[device] = item.reason
-            self._on_monitor_failed(device, item.reason)
-            if self.state == UP:
-                self._set(UP, self._up_reason())
 
 
 def device_ranges(devices: Sequence[str]) -> str:

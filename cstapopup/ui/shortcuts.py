@@ -1,0 +1,86 @@
+"""The console's keyboard: every command, its keys and what it does, in one table.
+
+The console window makes its actions from it, the buttons' tooltips name the keys from it,
+and the help overlay (F1 or ?) lists it: a key changed here changes everywhere.  The commands
+that act on calls carry the desk's `CallAction` (the desk decides what each one does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QKeySequence
+
+from cstapopup.calls.views import CallAction
+
+
+@dataclass(frozen=True, slots=True)
+class Shortcut:
+    """One console command: `command` (a CallAction value, or the console's own), its keys
+    (QKeySequence's portable text; the first is the one shown), and what it does."""
+
+    command: str
+    keys: tuple[str, ...]
+    words: str
+    #: The heading it is listed under in the help.
+    group: str
+
+    @property
+    def shown(self) -> str:
+        """The keys as the user reads them ("F3", "Ctrl+Enter")."""
+        return " or ".join(dict.fromkeys(_readable(k) for k in self.keys if k != "Enter"))
+
+    def sequences(self) -> list[QKeySequence]:
+        return [QKeySequence(k) for k in self.keys]
+
+
+def _readable(key: str) -> str:
+    return {"Return": "Enter", "Ctrl+Return": "Ctrl+Enter", "Shift+?": "?"}.get(key, key)
+
+
+CALLS, COLLEAGUES, WINDOW = "Your phone", "Colleagues", "Window"
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut(CallAction.ANSWER.value, ("F3",), "Answer the call ringing at your phone", CALLS),
+    Shortcut(CallAction.HANG_UP.value, ("F4",), "Hang up (ends the consultation, the caller "
+             "stays on hold)", CALLS),
+    Shortcut(CallAction.HOLD.value, ("F5",), "Hold the call, or take it back from hold", CALLS),
+    Shortcut(CallAction.COMPLETE.value, ("F6",), "Complete the transfer: the caller talks to "
+             "the colleague you consulted", CALLS),
+    Shortcut(CallAction.BACK.value, ("F7",), "Back to the caller (ends the consultation)",
+             CALLS),
+    Shortcut(CallAction.ALTERNATE.value, ("F8",), "Switch between the caller and the "
+             "colleague", CALLS),
+    Shortcut("focus_popup", ("F2",), "The newest ringing popup takes the keyboard (then Alt+A "
+             "answers, Tab moves, Esc dismisses)", CALLS),
+    Shortcut(CallAction.PUT_THROUGH.value, ("Return", "Enter"), "Put the call through to the "
+             "chosen colleague (blind; a ringing call is sent on)", COLLEAGUES),
+    Shortcut(CallAction.CONSULT.value, ("Ctrl+Return", "Ctrl+Enter"), "Consult first: the "
+             "caller waits on hold while you call the chosen colleague", COLLEAGUES),
+    Shortcut(CallAction.PICK_UP.value, ("Ctrl+P",), "Pick up the call ringing at the chosen "
+             "colleague's phone", COLLEAGUES),
+    Shortcut("find", ("Ctrl+F", "/"), "Find a colleague (or just start typing a name or "
+             "number; Up and Down choose)", COLLEAGUES),
+    # "?" comes with Shift on most layouts; where Qt cannot map the key back (no keymap),
+    # only "Shift+?" matches what the keyboard sends.
+    Shortcut("help", ("F1", "?", "Shift+?"), "Show or hide this help", WINDOW),
+    Shortcut("history", ("Ctrl+H",), "Open the call history", WINDOW),
+    Shortcut("escape", ("Esc",), "Clear the search, cancel putting a popup's call through, "
+             "close the help, else close the window", WINDOW),
+    Shortcut("close", ("Ctrl+W",), "Close the window (cstapopup stays in the tray)", WINDOW),
+)
+
+BY_COMMAND: dict[str, Shortcut] = {s.command: s for s in SHORTCUTS}
+
+
+def keys_of(command: str) -> str:
+    """The keys of a command as shown in a tooltip ("F3")."""
+    return BY_COMMAND[command].shown
+
+
+def tip(text: str, command: str) -> str:
+    """A tooltip that names the command's keys: "Answer (F3)"."""
+    return f"{text} ({keys_of(command)})"
+
+
+__all__ = ["BY_COMMAND", "SHORTCUTS", "Shortcut", "keys_of", "tip"]
