@@ -238,3 +238,25 @@ async def test_without_an_own_phone_the_console_says_so(tmp_path):
     notice = await desk.act(CallAction.PUT_THROUGH, "102")
     assert notice.text == "Set your own phone in the settings first."
     desk.close()
+
+
+async def test_colleagues_get_their_phone_book_names_once_the_book_is_read(tmp_path):
+    """The phone book loads in the background: a colleague without a name in the settings
+    is shown by number first, and by the book's name once it is read (no event needed)."""
+    book = tmp_path / "book.csv"
+    book.write_text("Name;Company;Phone\nEva Roth;;103\n", encoding="utf-8")
+    seen = Console()
+    config = DeskConfig(monitored=("100",), own_device="100",
+                        colleagues=(("101", "Anna Berger"), ("103", None)),
+                        phonebook_files=(str(book),))
+    desk = Desk(seen, config=config)
+    desk.configure(config)
+    desk.open_history(tmp_path / "history.sqlite3")
+    try:
+        assert [(v.device, v.title) for v in desk.colleague_views()] == [
+            ("101", "Anna Berger"), ("103", "103")]
+        await desk.recorder.phonebook.wait_idle(10.0)
+        await until(lambda: desk.colleague_views()[1].name == "Eva Roth")
+        assert seen.colleagues[-1].device == "103" and seen.colleagues[-1].title == "Eva Roth"
+    finally:
+        desk.close()

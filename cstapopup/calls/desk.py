@@ -313,7 +313,8 @@ class Desk:
     def _phonebook_notice(self) -> None:
         """Follow the phone book, which loads in the background: its errors are told when a
         load ends (not at start, before anything was read), and popups that show only a
-        number are looked up again once the names are there."""
+        number, the colleagues' lamps and the own line are looked up again once the names are
+        there."""
         book = self.recorder.phonebook if self.recorder is not None else None
         self._book_errors = ()
         if book is None:
@@ -342,6 +343,9 @@ class Desk:
             popup.caller = replace(popup.caller, name=match.contact.name or None,
                                    company=match.contact.company or None)
             self._show(key, popup, now, new=False)
+        # Colleagues without a name in the settings, and whoever they (or you) talk to, are
+        # named from the book too.
+        self._refresh_colleagues(self.board.devices, everything=True)
 
     def display_number(self, number: str) -> str:
         """A number from the PBX as people read it ("089 1234567")."""
