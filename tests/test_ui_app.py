@@ -411,6 +411,7 @@ def test_windows_leave_the_app_name_to_qt(run, tmp_path):
     async def scenario() -> None:
         async with app(tmp_path, None) as controller:
             assert controller.history.windowTitle() == "Call history"
+            assert controller.console.windowTitle() == "Console"
             first_run_message_box(controller)
             boxes = [w for w in QApplication.topLevelWidgets()
                      if isinstance(w, QMessageBox) and w.objectName() == "firstRun"]
@@ -424,6 +425,7 @@ def test_windows_leave_the_app_name_to_qt(run, tmp_path):
             await until(lambda: controller.mode == "demo"
                         and controller.history.windowTitle() == "Call history (demo)",
                         controller.link_state_changed)
+            assert controller.console.windowTitle() == "Console (demo)"
             dialog = controller.open_settings()
             titles.append(dialog.windowTitle())
             dialog.reject()

@@ -49,6 +49,7 @@ RETENTION_INTERVAL_MS = 24 * 3600 * 1000
 # Window titles say what the window is; Qt adds the application's name ("Call history —
 # cstapopup") where the desktop shows it.
 DEMO_HISTORY_TITLE = "Call history (demo)"
+DEMO_CONSOLE_TITLE = "Console (demo)"
 DEMO_SETTINGS_TITLE = "Settings (for your PBX; the demo keeps its own)"
 _ICONS = {Level.INFO: QSystemTrayIcon.MessageIcon.Information,
           Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
@@ -175,7 +176,7 @@ class AppController(QObject, DeskListener):
 
         self.console = console = ConsoleWindow()
         if self.mode == DEMO:
-            console.setWindowTitle("Console (demo)")
+            console.setWindowTitle(DEMO_CONSOLE_TITLE)
         console.action_requested.connect(self._console_action)
         console.focus_popup_requested.connect(self.popups.focus_newest_ringing)
         console.history_requested.connect(self.show_history)
@@ -215,6 +216,8 @@ class AppController(QObject, DeskListener):
         assert self.history is not None
         self.history.set_store(self.desk.store)
         self.history.setWindowTitle(DEMO_HISTORY_TITLE)
+        if self.console is not None:
+            self.console.setWindowTitle(DEMO_CONSOLE_TITLE)
         self.desk.refresh_badge()
         await self.session.start_link()
 
