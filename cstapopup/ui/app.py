@@ -450,8 +450,9 @@ def popup_texts(popup: Any) -> list[str]:
         text = label.full_text() if hasattr(label, "full_text") else label.text()
         if text:
             lines.append(text)
+    shown = [popup.findChild(QPushButton, name) for name in ("answer", "putThrough", "copy", "crm")]
     buttons = [b.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
-               for b in popup.findChildren(QPushButton) if not b.isHidden()]
+               for b in shown if b is not None and not b.isHidden()]
     return [*lines, " | ".join(f"[{b}]" for b in buttons)] if buttons else lines
 
 
@@ -483,7 +484,7 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
         step = translate("SelfTest", "connecting to the simulated PBX")
         await _until(lambda: controller.link_state[0] == "up",
                      [controller.link_state_changed], left())
-        say(translate("SelfTest", "connected: {state}").format(state=controller.link_state[1]))
+        say(translate("SelfTest", "link: {state}").format(state=controller.link_state[1]))
         pbx, popups, desk = controller.session.demo_pbx, controller.popups, controller.desk
         console = controller.console
 

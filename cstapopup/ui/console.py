@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     QPoint,
+    QPointF,
     QRect,
     QRectF,
     QSize,
@@ -40,6 +41,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPalette,
+    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -64,6 +66,8 @@ from cstapopup.calls import texts
 from cstapopup.calls.views import CallAction, ColleagueView, LineState, OwnLineView, elapsed_text
 from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.ui import icons
+from cstapopup.ui.flow import FlowLayout
+from cstapopup.ui.palette import contrast, readable
 from cstapopup.ui.plain import plain_label, plain_tooltip
 from cstapopup.ui.popup import MIME_CALL, call_drag
 from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, tip
@@ -76,28 +80,68 @@ ViewRole = Qt.ItemDataRole.UserRole + 1
 
 #: Pixel ratios the lamp icons are drawn for: sharp at 100 %, 150 %, 200 % and 300 %.
 LAMP_RATIOS = (1.0, 1.5, 2.0, 3.0)
+#: A lamp's outline stands out from the background at least this much (WCAG 2, non-text).
+LAMP_CONTRAST = 3.0
 
 
-def lamp_pixmap(lamp: str, size: int = 16, ratio: float = 1.0) -> QPixmap:
-    """A round lamp in the colour of `lamp`, `size` logical pixels drawn for a screen of
-    device pixel `ratio` (a QLabel shows it sharp there)."""
+def lamp_outline(lamp: str, background: QColor) -> QColor:
+    """The colour of a lamp's ring: a darker shade of the lamp's, as far as it takes to stand
+    out from `background` (a dark theme gets a lighter one)."""
+    colour = QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"]))
+    return readable(colour.darker(130), background, LAMP_CONTRAST)
+
+
+def paint_lamp(painter: QPainter, rect: QRectF, lamp: str, background: QColor, *,
+               lit: bool = True) -> None:
+    """A round lamp in `rect`: the state's colour, a ring that stands out from `background`,
+    and a mark that tells the state without its colour (busy: a bar, on hold: a pause sign,
+    away: a slash, ringing: a dot; free is plain, "off" an empty ring)."""
+    colour = QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"]))
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(lamp_outline(lamp, background), max(1.0, rect.width() / 12)))
+    painter.setBrush(colour if lit and lamp != "off" else Qt.GlobalColor.transparent)
+    painter.drawEllipse(rect)
+    mark = QColor("white") if contrast(QColor("white"), colour) >= contrast(
+        QColor("black"), colour) else QColor("black")
+    if not lit or lamp == "off":
+        mark = lamp_outline(lamp, background)
+    painter.setPen(QPen(mark, max(1.2, rect.width() / 7), Qt.PenStyle.SolidLine,
+                        Qt.PenCapStyle.RoundCap))
+    c, r = rect.center(), rect.width() / 2
+    if lamp == "busy":
+        painter.drawLine(QPointF(c.x() - r * 0.5, c.y()), QPointF(c.x() + r * 0.5, c.y()))
+    elif lamp == "held":
+        for dx in (-0.22, 0.22):
+            painter.drawLine(QPointF(c.x() + r * dx, c.y() - r * 0.42),
+                             QPointF(c.x() + r * dx, c.y() + r * 0.42))
+    elif lamp == "away":
+        painter.drawLine(QPointF(c.x() - r * 0.4, c.y() + r * 0.4),
+                         QPointF(c.x() + r * 0.4, c.y() - r * 0.4))
+    elif lamp == "ringing":
+        painter.setBrush(mark)
+        painter.drawEllipse(c, r * 0.16, r * 0.16)
+    painter.restore()
+
+
+def lamp_pixmap(lamp: str, size: int = 16, ratio: float = 1.0,
+                background: QColor | None = None) -> QPixmap:
+    """A lamp of `size` logical pixels drawn for a screen of device pixel `ratio` (a QLabel
+    shows it sharp there), on `background` (default: the application's window colour)."""
+    if background is None:
+        background = QApplication.palette().color(QPalette.ColorRole.Window)
     pixels = max(1, round(size * ratio))
     pixmap = QPixmap(pixels, pixels)
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    colour = QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"]))
-    painter.setPen(colour.darker(130))
-    painter.setBrush(colour)
-    painter.drawEllipse(QRectF(2, 2, size - 4, size - 4))
+    paint_lamp(painter, QRectF(1.5, 1.5, size - 3, size - 3), lamp, background)
     painter.end()
     return pixmap
 
 
 def lamp_icon(lamp: str, size: int = 16) -> QIcon:
-    """A round lamp in the colour of `lamp` (tray menu, list), with a pixmap for each common
-    device pixel ratio."""
+    """A lamp (tray menu, list), with a pixmap for each common device pixel ratio."""
     icon = QIcon()
     for ratio in LAMP_RATIOS:
         icon.addPixmap(lamp_pixmap(lamp, size, ratio))
@@ -244,12 +288,11 @@ class ColleagueDelegate(QStyledItemDelegate):
         rect = option.rect.adjusted(8, 5, -8, -5)
         line = option.fontMetrics.height()
         # The lamp (a ring while a ringing lamp blinks off).
-        colour = QColor(LAMP_COLOURS.get(view.lamp, LAMP_COLOURS["off"]))
-        lamp = QRect(rect.x(), rect.y() + (rect.height() - 14) // 2, 14, 14)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(colour.darker(130))
-        painter.setBrush(colour if (view.lamp != "ringing" or self.blink_on) else Qt.GlobalColor.transparent)
-        painter.drawEllipse(lamp)
+        lamp = QRectF(rect.x(), rect.y() + (rect.height() - 14) / 2, 14, 14)
+        background = palette.color(QPalette.ColorRole.Highlight if selected
+                                   else QPalette.ColorRole.Base)
+        paint_lamp(painter, lamp, view.lamp, background,
+                   lit=view.lamp != "ringing" or self.blink_on)
         left = rect.x() + 24
         width = rect.right() - left
         # First line: name (bold) and number; the state on the right.
@@ -365,8 +408,8 @@ class OwnLineCard(QFrame):
         self.detail.setObjectName("ownLineDetail")
         layout.addWidget(self.detail)
         self.buttons: dict[CallAction, QPushButton] = {}
-        row = QHBoxLayout()
-        row.setSpacing(6)
+        # The buttons wrap rather than widen the window (long words, a large font).
+        row = FlowLayout(spacing=6)
         for action, label in _OWN_BUTTONS:
             button = QPushButton(translate("Console", label), self)
             button.setObjectName(f"own-{action.value}")
@@ -376,7 +419,6 @@ class OwnLineCard(QFrame):
             button.setAccessibleDescription(button.toolTip())
             row.addWidget(button)
             self.buttons[action] = button
-        row.addStretch(1)
         layout.addLayout(row)
 
     @property
@@ -391,7 +433,8 @@ class OwnLineCard(QFrame):
         lamp = {LineState.IDLE: "free", LineState.RINGING: "ringing",
                 LineState.TALKING: "busy", LineState.CONSULTING: "busy",
                 LineState.HELD: "held"}.get(view.state, "off")
-        self.lamp.setPixmap(lamp_pixmap(lamp, 16, self.devicePixelRatioF()))
+        self.lamp.setPixmap(lamp_pixmap(lamp, 16, self.devicePixelRatioF(),
+                                        self.palette().color(QPalette.ColorRole.Base)))
         self.lamp.setAccessibleDescription(view.text)
         self.setAccessibleName(translate("Console", "Your phone"))
         self.setAccessibleDescription(f"{view.text}. {view.detail}" if view.detail
@@ -784,4 +827,5 @@ class ConsoleWindow(QMainWindow):
         super().hideEvent(event)
 
 
-__all__ = ["LAMP_COLOURS", "ColleagueModel", "ConsoleWindow", "lamp_icon"]
+__all__ = ["LAMP_COLOURS", "ColleagueModel", "ConsoleWindow", "lamp_icon", "lamp_outline",
+           "lamp_pixmap", "paint_lamp"]

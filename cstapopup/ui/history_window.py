@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
+    QFontMetrics,
     QGuiApplication,
     QKeySequence,
     QPalette,
@@ -332,10 +333,12 @@ class CallTableModel(QAbstractTableModel):
             f.setBold(True)
             return f
         elif role == Qt.AccessibleTextRole:
-            return translate("History", "{direction} call, {time}, {number} {name}: {outcome}").format(
+            caller = ", ".join(t for t in (texts.name_text(call),
+                                           remote_text(call, self.display_number)) if t)
+            return translate("History", "{direction} call, {time}, {caller}: {outcome}").format(
                 direction=texts.direction_text(call.direction.value),
-                time=format_time(call.started_at), number=remote_text(call, self.display_number),
-                name=texts.name_text(call), outcome=outcome_text(call, self.display_number))
+                time=format_time(call.started_at), caller=caller,
+                outcome=outcome_text(call, self.display_number))
         return None
 
 
@@ -413,12 +416,12 @@ class HistoryWindow(QMainWindow):
         self.table.setWordWrap(False)
         self.table.setContextMenuPolicy(Qt.CustomContextMenu)
         header = self.table.horizontalHeader()
+        header.setAccessibleName(translate("History", "Columns"))
         header.setSectionResizeMode(QHeaderView.Interactive)
         # The name (with the company) gets the spare width; the outcome has its own room.
         header.setStretchLastSection(False)
         header.setSectionResizeMode(2, QHeaderView.Stretch)
-        for col, width in enumerate((80, 105, 260, 140, 80, 70, 170)):
-            self.table.setColumnWidth(col, width)
+        self._fit_columns()
         layout.addWidget(self.table, 1)
         # An empty table says why: no calls at all yet, or none that match.
         self.empty_label = plain_label(QLabel(self.table.viewport()))
@@ -428,7 +431,8 @@ class HistoryWindow(QMainWindow):
         # Muted, in the theme's placeholder colour; on the table's base a label draws in its
         # Text colour, so that is the one set.
         palette = self.empty_label.palette()
-        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        muted = readable(palette.color(QPalette.ColorRole.PlaceholderText),
+                         self.table.palette().color(QPalette.ColorRole.Base))
         palette.setColor(QPalette.ColorRole.WindowText, muted)
         palette.setColor(QPalette.ColorRole.Text, muted)
         self.empty_label.setPalette(palette)
@@ -469,6 +473,33 @@ class HistoryWindow(QMainWindow):
 
         self._actions()
         self.apply_filters()
+
+    #: The columns' widths at the font the app was made for (the name column stretches).
+    COLUMN_WIDTHS = (80, 105, 260, 140, 80, 70, 170)
+
+    def _fit_columns(self) -> None:
+        """Wide enough for the column's header and for the longest of its usual texts in the
+        language and the font in use (dates and words are longer in German, fonts larger on
+        some screens): nothing the user reads every day ends in "…"."""
+        metrics = self.table.fontMetrics()
+        bold = QFont(self.table.font())
+        bold.setBold(True)   # missed calls are bold
+        bold_metrics = QFontMetrics(bold)
+        header_metrics = self.table.horizontalHeader().fontMetrics()
+        past = datetime.now(UTC) - timedelta(days=400)
+        samples = {
+            0: [format_time(past.replace(month=12, day=28, hour=23, minute=58)),
+                format_time(datetime.now(UTC) - timedelta(days=3))],
+            1: [texts.direction_text(d.value) for d in Direction],
+            5: ["10:59:59"],
+        }
+        icon = self.table.iconSize().width() if self.table.iconSize().isValid() else 16
+        for col, width in enumerate(self.COLUMN_WIDTHS):
+            needed = header_metrics.horizontalAdvance(translate("History", COLUMNS[col])) + 28
+            for text in samples.get(col, []):
+                needed = max(needed, bold_metrics.horizontalAdvance(text) + 16
+                             + (icon + 8 if col == 1 else 0))
+            self.table.setColumnWidth(col, max(width, needed, metrics.averageCharWidth() * 4))
 
     def _actions(self) -> None:
         def add(text: str, keys: QKeySequence | str, slot: Callable[[], None]) -> QAction:

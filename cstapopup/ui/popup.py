@@ -144,6 +144,11 @@ class ElidedLabel(QLabel):
         painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), elided)
 
 
+def avatar_colour(hue: int) -> QColor:
+    """The avatar's colour of `hue`: as dark as white initials need to read on it."""
+    return palette.readable(QColor.fromHsl(hue, 120, 95), QColor("white"))
+
+
 class Avatar(QWidget):
     """The caller's initials on a colour derived from the name; a handset when nameless; a
     person when no two letters of the name would read as initials rather than as a control
@@ -170,9 +175,9 @@ class Avatar(QWidget):
             icons.icon("caller-person" if self._name else "caller-unknown").paint(
                 painter, rect.toRect())
             return
-        # A stable colour per name, dark enough for white text.
+        # A stable colour per name, dark enough for white text (4.5:1 whatever the hue).
         digest = hashlib.sha1((self._name or "").encode("utf-8")).digest()
-        colour = QColor.fromHsl(digest[0] * 360 // 256, 120, 95)
+        colour = avatar_colour(digest[0] * 360 // 256)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawEllipse(rect)

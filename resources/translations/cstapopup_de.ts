@@ -96,7 +96,7 @@
     <name>Console</name>
     <message>
         <source>{name} (you)</source>
-        <extracomment>The lamps&apos; colours (ColleagueView.lamp). Pixel ratios the lamp icons are drawn for: sharp at 100 %, 150 %, 200 % and 300 %. The lamps of ringing phones blink with the console&apos;s clock.</extracomment>
+        <extracomment>The lamps&apos; colours (ColleagueView.lamp). Pixel ratios the lamp icons are drawn for: sharp at 100 %, 150 %, 200 % and 300 %. A lamp&apos;s outline stands out from the background at least this much (WCAG 2, non-text). The lamps of ringing phones blink with the console&apos;s clock.</extracomment>
         <translation>{name} (Sie)</translation>
     </message>
     <message>
@@ -713,8 +713,8 @@ Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
         <translation>klingelte {ring}, Gespräch {talk}</translation>
     </message>
     <message>
-        <source>{direction} call, {time}, {number} {name}: {outcome}</source>
-        <translation>Anruf {direction}, {time}, {number} {name}: {outcome}</translation>
+        <source>{direction} call, {time}, {caller}: {outcome}</source>
+        <translation>Anruf {direction}, {time}, {caller}: {outcome}</translation>
     </message>
     <message>
         <source>All</source>
@@ -766,6 +766,10 @@ Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
         <translation>Enter ruft zurück, Strg+C kopiert die Nummer, Strg+D markiert als erledigt, Entf löscht</translation>
     </message>
     <message>
+        <source>Columns</source>
+        <translation>Spalten</translation>
+    </message>
+    <message>
         <source>Summary</source>
         <translation>Zusammenfassung</translation>
     </message>
@@ -775,6 +779,7 @@ Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
     </message>
     <message>
         <source>Call back</source>
+        <extracomment>The columns&apos; widths at the font the app was made for (the name column stretches).</extracomment>
         <translation>Zurückrufen</translation>
     </message>
     <message>
@@ -1269,8 +1274,8 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>Verbindung zur simulierten Telefonanlage</translation>
     </message>
     <message>
-        <source>connected: {state}</source>
-        <translation>verbunden: {state}</translation>
+        <source>link: {state}</source>
+        <translation>Verbindung: {state}</translation>
     </message>
     <message>
         <source>waiting for colleague {device}&apos;s lamp</source>
