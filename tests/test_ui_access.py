@@ -88,10 +88,14 @@ def theme(request, qapp):
 # --- names for screen readers ----------------------------------------------------------------
 
 def _controls(root: QWidget) -> list[QWidget]:
+    """The controls a user can reach, without the parts of composite ones (a spin box's
+    line edit, a combo box's list, a line edit's clear button: their whole is named)."""
     kinds = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QAbstractItemView)
+    composite = (QAbstractSpinBox, QComboBox, QLineEdit)
     return [w for w in root.findChildren(QWidget)
             if isinstance(w, kinds) and not w.isHidden() and w.isVisibleTo(root)
-            and type(w).__name__ not in ("QToolButton",) or w.objectName() == "dismiss"]
+            and not isinstance(w.parentWidget(), composite)
+            and (type(w).__name__ != "QToolButton" or w.objectName() == "dismiss")]
 
 
 def _unnamed(root: QWidget) -> list[str]:
