@@ -436,3 +436,15 @@ def test_the_german_app_shows_no_english(run, tmp_path):
     assert {"Anrufliste", "Vermittlungsplatz", "Einstellungen"} <= set(seen)
     assert any(t.startswith("Verbunden mit") or t.startswith("verbunden mit") for t in seen)
     assert english_in(seen) == []
+
+
+def test_every_settings_tab_title_shows_whole(german, qtbot, tmp_path):
+    from cstapopup.ui.settings_dialog import SettingsDialog
+
+    settings = Settings(tmp_path / "config.toml")
+    dialog = SettingsDialog(settings, PasswordStore(settings))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    bar = dialog.tabs.tabBar()
+    assert bar.tabRect(bar.count() - 1).right() <= bar.width()   # no scroll arrows needed

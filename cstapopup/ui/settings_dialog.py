@@ -535,7 +535,10 @@ class SettingsDialog(QDialog):
         self._update_password_note()
         self._update_enabled()
         self.validate()
-        self.setMinimumWidth(600)
+        # Wide enough for every tab's title (German ones are longer) with no scroll arrows.
+        tabs = self.tabs.tabBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        self.setMinimumWidth(max(600, tabs + margins.left() + margins.right() + 8))
 
     # -- building
 
