@@ -213,27 +213,29 @@ def _text(opt: Option, value: Any) -> str:
 def _int(opt: Option, value: Any) -> int:
     # bool is an int in Python; `true` in the TOML file is not a number of seconds.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _error(translate("Settings", "expected a whole number, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a whole number, got {value}"),
+                     value=_describe(value))
     if opt.minimum is not None and value < opt.minimum:
-        raise _error(translate("Settings", "{value} is too small (at least {minimum})"), value=value,
-                     minimum=opt.minimum)
+        raise _error(translate("Settings", "{value} is too small (at least {minimum})"),
+                     value=value, minimum=opt.minimum)
     if opt.maximum is not None and value > opt.maximum:
-        raise _error(translate("Settings", "{value} is too large (at most {maximum})"), value=value,
-                     maximum=opt.maximum)
+        raise _error(translate("Settings", "{value} is too large (at most {maximum})"),
+                     value=value, maximum=opt.maximum)
     return value
 
 
 def _bool(opt: Option, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _error(translate("Settings", "expected true or false, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected true or false, got {value}"),
+                     value=_describe(value))
     return value
 
 
 def _choice(opt: Option, value: Any) -> str:
     values = opt.choice_values()
     if not isinstance(value, str) or value.strip() not in values:
-        raise _error(translate("Settings", "{value} is not one of {choices}"), value=_describe(value),
-                     choices=", ".join(f'"{v}"' for v in values))
+        raise _error(translate("Settings", "{value} is not one of {choices}"),
+                     value=_describe(value), choices=", ".join(f'"{v}"' for v in values))
     return value.strip()
 
 
@@ -245,10 +247,12 @@ def _device_number(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
     if not isinstance(value, str):
-        raise _error(translate("Settings", "expected a device number, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a device number, got {value}"),
+                     value=_describe(value))
     value = value.strip()
     if not _DEVICE_RE.fullmatch(value):
-        raise _error(translate("Settings", '"{value}" is not a device number (digits only)'), value=value)
+        raise _error(translate("Settings", '"{value}" is not a device number (digits only)'),
+                     value=value)
     return value
 
 
@@ -260,7 +264,8 @@ def _device(opt: Option, value: Any) -> str:
 
 def _devices(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of device numbers, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     for item in value:
         number = _device_number(item)
@@ -281,28 +286,34 @@ def _colleague(item: Any) -> tuple[str, str | None, str | None]:
     if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
         item = str(item)
     if not isinstance(item, str):
-        raise _error(translate("Settings", "expected a device number with an optional name, got {value}"),
-                     value=_describe(item))
+        raise _error(translate(
+            "Settings", "expected a device number with an optional name, got {value}"),
+            value=_describe(item))
     match = _COLLEAGUE_RE.fullmatch(item.strip())
     if match is None:
-        raise _error(translate("Settings", '"{value}" is not a device number, a range like 110-119, or a number '
-                     "and a name"), value=item.strip())
+        raise _error(translate(
+            "Settings", '"{value}" is not a device number, a range like 110-119, or a number and a'
+                        " name"), value=item.strip())
     first, last, name = match.groups()
     if last is not None:
         if name:
-            raise _error(translate("Settings", '"{value}": a range cannot have a name'), value=item.strip())
+            raise _error(translate("Settings", '"{value}": a range cannot have a name'),
+                         value=item.strip())
         if len(last) != len(first) or int(last) < int(first):
-            raise _error(translate("Settings", '"{first}-{last}" is not a range (write the lower number first, both '
-                         "with as many digits)"), first=first, last=last)
+            raise _error(translate(
+                "Settings", '"{first}-{last}" is not a range (write the lower number first, both '
+                            "with as many digits)"), first=first, last=last)
         if int(last) - int(first) >= MAX_COLLEAGUE_RANGE:
-            raise _error(translate("Settings", '"{first}-{last}" is too large a range (at most {maximum} devices)'),
-                         first=first, last=last, maximum=MAX_COLLEAGUE_RANGE)
+            raise _error(translate(
+                "Settings", '"{first}-{last}" is too large a range (at most {maximum} devices)'),
+                first=first, last=last, maximum=MAX_COLLEAGUE_RANGE)
     return first, last, (name.strip() if name else None)
 
 
 def _colleagues(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of device numbers, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -332,17 +343,20 @@ def colleague_entries(value: Iterable[str]) -> list[tuple[str, str | None]]:
 
 def _path(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
-        raise _error(translate("Settings", "expected a file name, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a file name, got {value}"),
+                     value=_describe(value))
     return value.strip()
 
 
 def _paths(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of file names, got {value}"), value=_describe(value))
+        raise _error(translate("Settings", "expected a list of file names, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     for item in value:
         if not isinstance(item, str) or not item.strip():
-            raise _error(translate("Settings", "expected a file name, got {value}"), value=_describe(item))
+            raise _error(translate("Settings", "expected a file name, got {value}"),
+                         value=_describe(item))
         item = item.strip()
         if item in out:
             raise _error(translate("Settings", "{value} is listed twice"), value=item)
@@ -377,7 +391,8 @@ def check_host(host: str) -> None:
     if not host:
         return
     if "://" in host:
-        raise _error(translate("Settings", "give the host name or IP address only, without http:// or tcp://"))
+        raise _error(translate(
+            "Settings", "give the host name or IP address only, without http:// or tcp://"))
     if any(c.isspace() for c in host):
         raise _error(translate("Settings", "a host name has no spaces"))
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
@@ -387,7 +402,8 @@ def check_host(host: str) -> None:
     except ValueError:
         pass
     if ":" in host:
-        raise _error(translate("Settings", "give the host without the port; the port has its own field"))
+        raise _error(translate(
+            "Settings", "give the host without the port; the port has its own field"))
     if re.fullmatch(r"[\d.]+", host):
         raise _error(translate("Settings", '"{host}" is not a valid IP address'), host=host)
     name = host.removesuffix(".")
@@ -397,20 +413,23 @@ def check_host(host: str) -> None:
 
 def check_user(user: str) -> None:
     if not user:
-        raise _error(translate("Settings", "the PBX needs a user name (usually {user})"), user=DEFAULT_USER)
+        raise _error(translate("Settings", "the PBX needs a user name (usually {user})"),
+                     user=DEFAULT_USER)
     if any(c.isspace() for c in user):
         raise _error(translate("Settings", "the user name has no spaces"))
 
 
 def check_country(code: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{2}", code):
-        raise _error(translate("Settings", '"{code}" is not a two-letter country code (DE, AT, CH, ...)'), code=code)
+        raise _error(translate(
+            "Settings", '"{code}" is not a two-letter country code (DE, AT, CH, ...)'), code=code)
     try:
         import phonenumbers  # optional here: the check is better with it, not impossible without
     except ImportError:
         return code.upper()
     if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise _error(translate("Settings", '"{code}" is not a country code the number formatting knows'), code=code)
+        raise _error(translate(
+            "Settings", '"{code}" is not a country code the number formatting knows'), code=code)
     return code.upper()
 
 
@@ -441,11 +460,13 @@ def check_url_template(template: str) -> None:
         if field_name is None:
             continue
         if field_name not in _CRM_FIELDS:
-            raise _error(translate("Settings", "unknown placeholder {placeholder}: use {{number}} and {{name}}"),
-                         placeholder="{" + field_name + "}")
+            raise _error(translate(
+                "Settings", "unknown placeholder {placeholder}: use {{number}} and {{name}}"),
+                placeholder="{" + field_name + "}")
         if spec or conversion:
-            raise _error(translate("Settings", "write the placeholder as {placeholder}, without : or !"),
-                         placeholder="{" + field_name + "}")
+            raise _error(translate(
+                "Settings", "write the placeholder as {placeholder}, without : or !"),
+                placeholder="{" + field_name + "}")
     parts = urlsplit(fill_url_template(template, number="0", name="x"))
     if parts.scheme.lower() not in ("http", "https"):
         raise _error(translate("Settings", "the address must start with http:// or https://"))
@@ -479,7 +500,8 @@ def section_title(section: str) -> str:
     return translate("Settings", SECTIONS[section])
 
 
-_PHONEBOOK_FILTER = QT_TRANSLATE_NOOP("Settings", "Phone books (*.csv *.vcf *.vcard);;All files (*)")
+_PHONEBOOK_FILTER = QT_TRANSLATE_NOOP("Settings",
+                                     "Phone books (*.csv *.vcf *.vcard);;All files (*)")
 
 #: The languages the app speaks: value -> its name, in itself (not translated: whoever cannot
 #: read the current language finds their own).  "auto": the system's (the desktop's locale).
@@ -579,7 +601,8 @@ OPTIONS: tuple[Option, ...] = (
            QT_TRANSLATE_NOOP("Settings", "Address opened by \"Open CRM\"; {number} and {name} "
                              "are filled in. Empty: no button."),
            placeholder="https://crm.example.com/search?q={number}", check=check_url_template),
-    Option("history.retention_days", Kind.INT, 365, QT_TRANSLATE_NOOP("Settings", "&Keep calls for"),
+    Option("history.retention_days", Kind.INT, 365,
+           QT_TRANSLATE_NOOP("Settings", "&Keep calls for"),
            QT_TRANSLATE_NOOP("Settings", "Calls older than this are deleted from the history; 0 "
                              "keeps them forever."),
            minimum=0, maximum=36500,

@@ -177,7 +177,8 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
                   if problem.detail else "")
         raise RuntimeError(problem.words + detail) from None
     except TimeoutError:
-        raise RuntimeError(translate("Link", "no answer from {host}:{port} within {seconds}").format(
+        raise RuntimeError(translate(
+            "Link", "no answer from {host}:{port} within {seconds}").format(
             host=params.host, port=params.port, seconds=texts.seconds(timeout))) from None
     finally:
         with contextlib.suppress(Exception):
@@ -421,7 +422,8 @@ class PbxLink:
         if self.client.state == "rejected" and isinstance(error, AssociationError):
             # Set here, as the task's last act: once it is seen, no attempt follows.
             self._set(LinkChange(
-                LinkState.REJECTED, translate("Link", "{problem}. Correct it in the settings").format(
+                LinkState.REJECTED,
+                translate("Link", "{problem}. Correct it in the settings").format(
                     problem=rejection_text(self.label, self.params.user, error)),
                 LinkFault.REJECTED, detail=self.detail))
 

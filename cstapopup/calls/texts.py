@@ -391,6 +391,7 @@ def factory_password_note(password: str) -> str:
 
 __all__ = [
     "CLI_COUNTED", "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count",
-    "direction_text", "empty_history_text", "factory_password_note", "hop_text", "hops_text", "initials", "link_details", "link_problem",
+    "direction_text", "empty_history_text", "factory_password_note", "hop_text", "hops_text",
+    "initials", "link_details", "link_problem",
     "name_text", "number", "outcome_text", "party", "remote_text", "seconds", "translate",
 ]

@@ -43,8 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from cstapopup.calls import texts
-from cstapopup.i18n import translate
 from cstapopup.i18n import language as current_language
+from cstapopup.i18n import translate
 from cstapopup.settings import (
     FACTORY_PASSWORD,
     OPTIONS,
