@@ -504,12 +504,13 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
         popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
         t0 = time.perf_counter()
         if not pbx.ring(SELF_TEST_CALLER, device):
-            raise RuntimeError(f"the simulated PBX would not ring {device}")
+            raise RuntimeError(translate("SelfTest", "the simulated PBX would not ring "
+                                         "{device}").format(device=device))
         key = await asyncio.wait_for(shown, left())
         popup_ms = (time.perf_counter() - t0) * 1000
         popup = popups.popup(key)
         if popup is None:
-            raise RuntimeError("the call has no popup on screen")
+            raise RuntimeError(translate("SelfTest", "the call has no popup on screen"))
         title = popup.findChild(QWidget, "title").full_text()
         say(translate("SelfTest", "popup for {caller} ringing at {device} after {ms} ms").format(
             caller=title, device=device, ms=decimal(popup_ms, 0)))
@@ -552,7 +553,8 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
                     if (c := model.call_at(r)) is not None and c.key == key), None)
         shown_text = model.data(model.index(row, 6)) if row is not None else None
         if shown_text != texts.outcome_text(call, desk.display_number):
-            raise RuntimeError(f"the history window shows {shown_text!r} for the call")
+            raise RuntimeError(translate("SelfTest", "the history window shows {text} for the "
+                                         "call").format(text=repr(shown_text)))
         say(translate("SelfTest", "history: {outcome} ({way})").format(
             outcome=shown_text, way=texts.hops_text(call, desk.display_number)))
         took = timeout - (deadline - loop.time())

@@ -1290,6 +1290,14 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>Warten auf das Anruffenster eines Anrufs bei {device}</translation>
     </message>
     <message>
+        <source>the simulated PBX would not ring {device}</source>
+        <translation>die simulierte Telefonanlage ließ {device} nicht klingeln</translation>
+    </message>
+    <message>
+        <source>the call has no popup on screen</source>
+        <translation>der Anruf hat kein Anruffenster auf dem Bildschirm</translation>
+    </message>
+    <message>
         <source>popup for {caller} ringing at {device} after {ms} ms</source>
         <translation>Anruffenster für {caller}, klingelt bei {device}, nach {ms} ms</translation>
     </message>
@@ -1316,6 +1324,10 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     <message>
         <source>waiting for the history row to show the transfer</source>
         <translation>Warten auf die Vermittlung in der Anrufliste</translation>
+    </message>
+    <message>
+        <source>the history window shows {text} for the call</source>
+        <translation>die Anrufliste zeigt {text} für den Anruf</translation>
     </message>
     <message>
         <source>history: {outcome} ({way})</source>
