@@ -3,6 +3,11 @@
 Defaults, validation, the settings dialog's labels and help texts and the README's table all
 follow from `OPTIONS` (the idea of qutebrowser's `configdata.yml`). No Qt here: the dialog in
 `cstapopup/ui/settings_dialog.py` builds itself from this table.
+
+The words of the table (labels, help texts, choices, units) are English and marked for
+translation (`QT_TRANSLATE_NOOP`, context "Settings"); the `shown_*` properties and
+`help_text` give them in the user's language.  The messages of `SettingsError` are made in the
+user's language (`translate`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import platformdirs
 from cstapopup import APP_NAME
 from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
 from cstapopup.csta.fileio import write_atomically
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,8 @@ class Option:
     suffix: str = ""               # unit shown after a number (" s", " days")
     placeholder: str = ""
     file_filter: str = ""          # for Kind.PATH / PATHS: the file dialog's filter
+    #: Values filled into the help text's {fields} ("TCP port ... (HiPath: {port})").
+    help_fields: tuple[tuple[str, Any], ...] = ()
     # Extra rule on the kind-checked value: raises SettingsError, or returns a normalised value
     # (None: keep the value as it is).
     check: Callable[[Any], Any] | None = field(default=None, compare=False)
@@ -105,9 +113,41 @@ class Option:
         return self.name.split(".", 1)[1]
 
     @property
+    def shown_label(self) -> str:
+        """The label in the user's language (with its mnemonic marker)."""
+        return translate("Settings", self.label)
+
+    @property
     def plain_label(self) -> str:
-        """The label without its mnemonic marker."""
-        return self.label.replace("&&", "\0").replace("&", "").replace("\0", "&")
+        """The label in the user's language, without its mnemonic marker."""
+        return self.shown_label.replace("&&", "\0").replace("&", "").replace("\0", "&")
+
+    @property
+    def help_text(self) -> str:
+        """The help text in the user's language, its fields filled in."""
+        text = translate("Settings", self.help)
+        return text.format(**dict(self.help_fields)) if self.help_fields else text
+
+    @property
+    def shown_choices(self) -> tuple[tuple[str, str], ...]:
+        """(value, label in the user's language) for Kind.CHOICE."""
+        return tuple((v, translate("Settings", label)) for v, label in self.choices)
+
+    @property
+    def shown_suffix(self) -> str:
+        return translate("Settings", self.suffix) if self.suffix else ""
+
+    @property
+    def shown_zero_means(self) -> str | None:
+        return translate("Settings", self.zero_means) if self.zero_means else None
+
+    @property
+    def shown_placeholder(self) -> str:
+        return translate("Settings", self.placeholder) if self.placeholder else ""
+
+    @property
+    def shown_file_filter(self) -> str:
+        return translate("Settings", self.file_filter) if self.file_filter else ""
 
     def choice_values(self) -> tuple[str, ...]:
         return tuple(v for v, _ in self.choices)
@@ -121,7 +161,7 @@ class Option:
                 if replaced is not None:
                     normalised = replaced
         except SettingsError as exc:
-            message = f"{self.plain_label}: {exc.reason}"
+            message = _labelled(self.plain_label, exc.reason)
             raise SettingsError(message, self.name, exc.reason) from None
         return normalised
 
@@ -130,8 +170,9 @@ class Option:
         text = text.strip()
         if self.kind is Kind.INT:
             if not re.fullmatch(r"[+-]?\d+", text):
-                reason = f'"{text}" is not a whole number'
-                raise SettingsError(f"{self.plain_label}: {reason}", self.name, reason)
+                reason = translate("Settings", '"{text}" is not a whole number').format(
+                    text=text)
+                raise SettingsError(_labelled(self.plain_label, reason), self.name, reason)
             return self.validate(int(text))
         if self.kind is Kind.BOOL:
             low = text.lower()
@@ -139,8 +180,8 @@ class Option:
                 return True
             if low in ("0", "false", "no", "off"):
                 return False
-            reason = f'say true or false, not "{text}"'
-            raise SettingsError(f"{self.plain_label}: {reason}", self.name, reason)
+            reason = translate("Settings", 'say true or false, not "{text}"').format(text=text)
+            raise SettingsError(_labelled(self.plain_label, reason), self.name, reason)
         if self.kind is Kind.DEVICES:
             return self.validate([p for p in re.split(r"[\s,;]+", text) if p])
         if self.kind is Kind.COLLEAGUES:
@@ -150,36 +191,51 @@ class Option:
         return self.validate(text)
 
 
+def _labelled(label: str, reason: str) -> str:
+    """A message about one setting: "Port: 0 is too small (at least 1)"."""
+    return translate("Settings", "{label}: {reason}").format(label=label, reason=reason)
+
+
+def _error(text: str, **fields: Any) -> SettingsError:
+    """A SettingsError whose message is `text` (translated by the caller: lupdate finds only
+    literal texts in translate() calls) with its fields filled in."""
+    return SettingsError(text.format(**fields))
+
+
 # --- per-kind validation -------------------------------------------------------------------
 
 def _text(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
-        raise SettingsError(f"expected text, got {_describe(value)}")
+        raise _error(translate("Settings", "expected text, got {value}"), value=_describe(value))
     return value.strip()
 
 
 def _int(opt: Option, value: Any) -> int:
     # bool is an int in Python; `true` in the TOML file is not a number of seconds.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingsError(f"expected a whole number, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a whole number, got {value}"),
+                     value=_describe(value))
     if opt.minimum is not None and value < opt.minimum:
-        raise SettingsError(f"{value} is too small (at least {opt.minimum})")
+        raise _error(translate("Settings", "{value} is too small (at least {minimum})"),
+                     value=value, minimum=opt.minimum)
     if opt.maximum is not None and value > opt.maximum:
-        raise SettingsError(f"{value} is too large (at most {opt.maximum})")
+        raise _error(translate("Settings", "{value} is too large (at most {maximum})"),
+                     value=value, maximum=opt.maximum)
     return value
 
 
 def _bool(opt: Option, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise SettingsError(f"expected true or false, got {_describe(value)}")
+        raise _error(translate("Settings", "expected true or false, got {value}"),
+                     value=_describe(value))
     return value
 
 
 def _choice(opt: Option, value: Any) -> str:
     values = opt.choice_values()
     if not isinstance(value, str) or value.strip() not in values:
-        raise SettingsError(
-            f"{_describe(value)} is not one of " + ", ".join(f'"{v}"' for v in values))
+        raise _error(translate("Settings", "{value} is not one of {choices}"),
+                     value=_describe(value), choices=", ".join(f'"{v}"' for v in values))
     return value.strip()
 
 
@@ -191,10 +247,12 @@ def _device_number(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
     if not isinstance(value, str):
-        raise SettingsError(f"expected a device number, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a device number, got {value}"),
+                     value=_describe(value))
     value = value.strip()
     if not _DEVICE_RE.fullmatch(value):
-        raise SettingsError(f'"{value}" is not a device number (digits only)')
+        raise _error(translate("Settings", '"{value}" is not a device number (digits only)'),
+                     value=value)
     return value
 
 
@@ -206,12 +264,13 @@ def _device(opt: Option, value: Any) -> str:
 
 def _devices(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise SettingsError(f"expected a list of device numbers, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     for item in value:
         number = _device_number(item)
         if number in out:
-            raise SettingsError(f"{number} is listed twice")
+            raise _error(translate("Settings", "{value} is listed twice"), value=number)
         out.append(number)
     return out
 
@@ -227,28 +286,34 @@ def _colleague(item: Any) -> tuple[str, str | None, str | None]:
     if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
         item = str(item)
     if not isinstance(item, str):
-        raise SettingsError(f"expected a device number with an optional name, got "
-                            f"{_describe(item)}")
+        raise _error(translate(
+            "Settings", "expected a device number with an optional name, got {value}"),
+            value=_describe(item))
     match = _COLLEAGUE_RE.fullmatch(item.strip())
     if match is None:
-        raise SettingsError(f'"{item.strip()}" is not a device number, a range like 110-119, '
-                            "or a number and a name")
+        raise _error(translate(
+            "Settings", '"{value}" is not a device number, a range like 110-119, or a number and a'
+                        " name"), value=item.strip())
     first, last, name = match.groups()
     if last is not None:
         if name:
-            raise SettingsError(f'"{item.strip()}": a range cannot have a name')
+            raise _error(translate("Settings", '"{value}": a range cannot have a name'),
+                         value=item.strip())
         if len(last) != len(first) or int(last) < int(first):
-            raise SettingsError(f'"{first}-{last}" is not a range (write the lower number '
-                                "first, both with as many digits)")
+            raise _error(translate(
+                "Settings", '"{first}-{last}" is not a range (write the lower number first, both '
+                            "with as many digits)"), first=first, last=last)
         if int(last) - int(first) >= MAX_COLLEAGUE_RANGE:
-            raise SettingsError(f'"{first}-{last}" is too large a range '
-                                f"(at most {MAX_COLLEAGUE_RANGE} devices)")
+            raise _error(translate(
+                "Settings", '"{first}-{last}" is too large a range (at most {maximum} devices)'),
+                first=first, last=last, maximum=MAX_COLLEAGUE_RANGE)
     return first, last, (name.strip() if name else None)
 
 
 def _colleagues(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise SettingsError(f"expected a list of device numbers, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -257,7 +322,7 @@ def _colleagues(opt: Option, value: Any) -> list[str]:
                    if last is not None else [first])
         for number in numbers:
             if number in seen:
-                raise SettingsError(f"{number} is listed twice")
+                raise _error(translate("Settings", "{value} is listed twice"), value=number)
             seen.add(number)
         out.append(f"{first}-{last}" if last is not None
                    else f"{first} {name}" if name else first)
@@ -278,20 +343,23 @@ def colleague_entries(value: Iterable[str]) -> list[tuple[str, str | None]]:
 
 def _path(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
-        raise SettingsError(f"expected a file name, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a file name, got {value}"),
+                     value=_describe(value))
     return value.strip()
 
 
 def _paths(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise SettingsError(f"expected a list of file names, got {_describe(value)}")
+        raise _error(translate("Settings", "expected a list of file names, got {value}"),
+                     value=_describe(value))
     out: list[str] = []
     for item in value:
         if not isinstance(item, str) or not item.strip():
-            raise SettingsError(f"expected a file name, got {_describe(item)}")
+            raise _error(translate("Settings", "expected a file name, got {value}"),
+                         value=_describe(item))
         item = item.strip()
         if item in out:
-            raise SettingsError(f"{item} is listed twice")
+            raise _error(translate("Settings", "{value} is listed twice"), value=item)
         out.append(item)
     return out
 
@@ -323,9 +391,10 @@ def check_host(host: str) -> None:
     if not host:
         return
     if "://" in host:
-        raise SettingsError("give the host name or IP address only, without http:// or tcp://")
+        raise _error(translate(
+            "Settings", "give the host name or IP address only, without http:// or tcp://"))
     if any(c.isspace() for c in host):
-        raise SettingsError("a host name has no spaces")
+        raise _error(translate("Settings", "a host name has no spaces"))
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
         ipaddress.ip_address(candidate)
@@ -333,37 +402,44 @@ def check_host(host: str) -> None:
     except ValueError:
         pass
     if ":" in host:
-        raise SettingsError("give the host without the port; the port has its own field")
+        raise _error(translate(
+            "Settings", "give the host without the port; the port has its own field"))
     if re.fullmatch(r"[\d.]+", host):
-        raise SettingsError(f'"{host}" is not a valid IP address')
+        raise _error(translate("Settings", '"{host}" is not a valid IP address'), host=host)
     name = host.removesuffix(".")
     if len(name) > 253 or not all(_HOST_LABEL_RE.fullmatch(p) for p in name.split(".")):
-        raise SettingsError(f'"{host}" is not a valid host name')
+        raise _error(translate("Settings", '"{host}" is not a valid host name'), host=host)
 
 
 def check_user(user: str) -> None:
     if not user:
-        raise SettingsError(f"the PBX needs a user name (usually {DEFAULT_USER})")
+        raise _error(translate("Settings", "the PBX needs a user name (usually {user})"),
+                     user=DEFAULT_USER)
     if any(c.isspace() for c in user):
-        raise SettingsError("the user name has no spaces")
+        raise _error(translate("Settings", "the user name has no spaces"))
 
 
 def check_country(code: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{2}", code):
-        raise SettingsError(f'"{code}" is not a two-letter country code (DE, AT, CH, ...)')
+        raise _error(translate(
+            "Settings", '"{code}" is not a two-letter country code (DE, AT, CH, ...)'), code=code)
     try:
         import phonenumbers  # optional here: the check is better with it, not impossible without
     except ImportError:
         return code.upper()
     if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise SettingsError(f'"{code}" is not a country code the number formatting knows')
+        raise _error(translate(
+            "Settings", '"{code}" is not a country code the number formatting knows'), code=code)
     return code.upper()
 
 
 def _digits(what: str, max_len: int) -> Callable[[str], None]:
+    """A check for digits only, at most `max_len` of them; `what` (marked for translation)
+    names the value in the message."""
     def check(value: str) -> None:
         if value and not re.fullmatch(rf"\d{{1,{max_len}}}", value):
-            raise SettingsError(f"{what}: digits only, at most {max_len}")
+            raise _error(translate("Settings", "{what}: digits only, at most {maximum}"),
+                         what=translate("Settings", what), maximum=max_len)
     return check
 
 
@@ -377,20 +453,25 @@ def check_url_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
-        raise SettingsError("unbalanced { or }: write {{ and }} for literal braces") from None
+        raise SettingsError(translate(
+            "Settings", "unbalanced {{ or }}: write {{{{ and }}}} for literal braces").format()
+        ) from None
     for _literal, field_name, spec, conversion in parsed:
         if field_name is None:
             continue
         if field_name not in _CRM_FIELDS:
-            raise SettingsError(
-                f"unknown placeholder {{{field_name}}}: use {{number}} and {{name}}")
+            raise _error(translate(
+                "Settings", "unknown placeholder {placeholder}: use {{number}} and {{name}}"),
+                placeholder="{" + field_name + "}")
         if spec or conversion:
-            raise SettingsError(f"write the placeholder as {{{field_name}}}, without : or !")
+            raise _error(translate(
+                "Settings", "write the placeholder as {placeholder}, without : or !"),
+                placeholder="{" + field_name + "}")
     parts = urlsplit(fill_url_template(template, number="0", name="x"))
     if parts.scheme.lower() not in ("http", "https"):
-        raise SettingsError("the address must start with http:// or https://")
+        raise _error(translate("Settings", "the address must start with http:// or https://"))
     if not parts.netloc:
-        raise SettingsError("the address has no host after http(s)://")
+        raise _error(translate("Settings", "the address has no host after http(s)://"))
 
 
 def fill_url_template(template: str, *, number: str, name: str | None) -> str:
@@ -401,88 +482,143 @@ def fill_url_template(template: str, *, number: str, name: str | None) -> str:
 
 # --- the table -----------------------------------------------------------------------------
 
-#: Section name -> title shown in the dialog (tabs, in this order).
+#: Section name -> title shown in the dialog (tabs, in this order; marked for translation).
 SECTIONS: dict[str, str] = {
-    "pbx": "PBX", "devices": "Devices", "popup": "Popup", "phonebook": "Phonebook",
-    "numbers": "Numbers", "crm": "CRM", "history": "History", "app": "App",
+    "pbx": QT_TRANSLATE_NOOP("Settings", "PBX"),
+    "devices": QT_TRANSLATE_NOOP("Settings", "Devices"),
+    "popup": QT_TRANSLATE_NOOP("Settings", "Popup"),
+    "phonebook": QT_TRANSLATE_NOOP("Settings", "Phonebook"),
+    "numbers": QT_TRANSLATE_NOOP("Settings", "Numbers"),
+    "crm": QT_TRANSLATE_NOOP("Settings", "CRM"),
+    "history": QT_TRANSLATE_NOOP("Settings", "History"),
+    "app": QT_TRANSLATE_NOOP("Settings", "App"),
 }
 
-_PHONEBOOK_FILTER = "Phone books (*.csv *.vcf *.vcard);;All files (*)"
+
+def section_title(section: str) -> str:
+    """A section's title in the user's language."""
+    return translate("Settings", SECTIONS[section])
+
+
+_PHONEBOOK_FILTER = QT_TRANSLATE_NOOP("Settings",
+                                     "Phone books (*.csv *.vcf *.vcard);;All files (*)")
+
+#: The languages the app speaks: value -> its name, in itself (not translated: whoever cannot
+#: read the current language finds their own).  "auto": the system's (the desktop's locale).
+LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
 
 OPTIONS: tuple[Option, ...] = (
-    Option("pbx.host", Kind.TEXT, "", "&Host",
-           "Host name or IP address of the PBX's CSTA interface. Empty: not configured yet.",
-           placeholder="e.g. 192.0.2.1", check=check_host),
-    Option("pbx.port", Kind.INT, DEFAULT_PORT, "&Port",
-           f"TCP port of the CSTA interface (HiPath: {DEFAULT_PORT}).", minimum=1, maximum=65535),
-    Option("pbx.user", Kind.TEXT, DEFAULT_USER, "&User",
-           f"User name the PBX expects for CSTA applications (usually {DEFAULT_USER}).",
-           check=check_user),
-    Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING, "Keep password &in",
-           "Where the password is kept: the system keyring, the settings file in plain text "
-           "(only after you confirm), or nowhere (you are asked at each start).",
-           choices=((PASSWORD_STORAGE_KEYRING, "System keyring"),
-                    (PASSWORD_STORAGE_PLAINTEXT, "Settings file (plain text)"),
-                    (PASSWORD_STORAGE_NONE, "Nowhere: ask at each start"))),
-    Option("pbx.tls", Kind.BOOL, False, "Use TL&S",
-           "Encrypt the link (only if the PBX or a TLS proxy in front of it offers it)."),
-    Option("pbx.ca_file", Kind.PATH, "", "C&A certificate",
-           "PEM file of the authority that signed the PBX's certificate. Empty: the system's "
-           "certificates.", file_filter="Certificates (*.pem *.crt *.cer);;All files (*)"),
-    Option("devices.monitor", Kind.DEVICES, [], "&Monitored devices",
-           "Phone numbers (extensions) whose calls pop up and are recorded, separated by commas.",
-           placeholder="e.g. 100, 101"),
-    Option("devices.own", Kind.DEVICE, "", "&Your own phone",
-           "Your own extension, one of the monitored devices: the Answer button appears for "
-           "calls ringing there. Empty: none."),
-    Option("devices.colleagues", Kind.COLLEAGUES, [], "Co&lleagues",
-           "Extensions shown in the colleagues panel, each with an optional name (\"101 Anna "
-           "Berger, 102, 110-119\"); without one, the phone book's name. Empty: the monitored "
-           "devices. Each is monitored too: those beyond the PBX's limit show as not monitored.",
-           placeholder="e.g. 101 Anna Berger, 102, 110-119"),
-    Option("popup.screen", Kind.CHOICE, "primary", "&Screen",
-           "Where popups appear when there are several screens.",
-           choices=(("primary", "Primary screen"), ("mouse", "Screen with the mouse pointer"))),
-    Option("popup.corner", Kind.CHOICE, "bottom-right", "Co&rner",
-           "Corner of the screen where popups stack up.",
-           choices=(("bottom-right", "Bottom right"), ("bottom-left", "Bottom left"),
-                    ("top-right", "Top right"), ("top-left", "Top left"))),
-    Option("popup.close_after_seconds", Kind.INT, 8, "C&lose after",
-           "Seconds a popup stays after the call was answered elsewhere or ended (0: until "
-           "dismissed). It never closes by itself while the phone rings.",
-           minimum=0, maximum=3600, zero_means="Stay until dismissed", suffix=" s"),
-    Option("popup.sound", Kind.BOOL, False, "&Play a sound",
-           "Play a sound when a popup appears."),
-    Option("popup.sound_file", Kind.PATH, "", "Sound &file",
-           "WAV file to play. Empty: the built-in ring.",
-           file_filter="Sounds (*.wav);;All files (*)"),
-    Option("phonebook.files", Kind.PATHS, [], "Phone &books",
-           "CSV or vCard files with names and numbers, looked up for every call.",
+    Option("pbx.host", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "&Host"),
+           QT_TRANSLATE_NOOP("Settings", "Host name or IP address of the PBX's CSTA interface. "
+                             "Empty: not configured yet."),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 192.0.2.1"), check=check_host),
+    Option("pbx.port", Kind.INT, DEFAULT_PORT, QT_TRANSLATE_NOOP("Settings", "&Port"),
+           QT_TRANSLATE_NOOP("Settings", "TCP port of the CSTA interface (HiPath: {port})."),
+           minimum=1, maximum=65535, help_fields=(("port", DEFAULT_PORT),)),
+    Option("pbx.user", Kind.TEXT, DEFAULT_USER, QT_TRANSLATE_NOOP("Settings", "&User"),
+           QT_TRANSLATE_NOOP("Settings", "User name the PBX expects for CSTA applications "
+                             "(usually {user})."),
+           check=check_user, help_fields=(("user", DEFAULT_USER),)),
+    Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING,
+           QT_TRANSLATE_NOOP("Settings", "Keep password &in"),
+           QT_TRANSLATE_NOOP("Settings", "Where the password is kept: the system keyring, the "
+                             "settings file in plain text (only after you confirm), or nowhere "
+                             "(you are asked at each start)."),
+           choices=((PASSWORD_STORAGE_KEYRING, QT_TRANSLATE_NOOP("Settings", "System keyring")),
+                    (PASSWORD_STORAGE_PLAINTEXT,
+                     QT_TRANSLATE_NOOP("Settings", "Settings file (plain text)")),
+                    (PASSWORD_STORAGE_NONE,
+                     QT_TRANSLATE_NOOP("Settings", "Nowhere: ask at each start")))),
+    Option("pbx.tls", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "Use TL&S"),
+           QT_TRANSLATE_NOOP("Settings", "Encrypt the link (only if the PBX or a TLS proxy in "
+                             "front of it offers it).")),
+    Option("pbx.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "C&A certificate"),
+           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the PBX's "
+                             "certificate. Empty: the system's certificates."),
+           file_filter=QT_TRANSLATE_NOOP("Settings",
+                                         "Certificates (*.pem *.crt *.cer);;All files (*)")),
+    Option("devices.monitor", Kind.DEVICES, [], QT_TRANSLATE_NOOP("Settings", "&Monitored devices"),
+           QT_TRANSLATE_NOOP("Settings", "Phone numbers (extensions) whose calls pop up and are "
+                             "recorded, separated by commas."),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 100, 101")),
+    Option("devices.own", Kind.DEVICE, "", QT_TRANSLATE_NOOP("Settings", "&Your own phone"),
+           QT_TRANSLATE_NOOP("Settings", "Your own extension, one of the monitored devices: the "
+                             "Answer button appears for calls ringing there. Empty: none.")),
+    Option("devices.colleagues", Kind.COLLEAGUES, [], QT_TRANSLATE_NOOP("Settings", "Co&lleagues"),
+           QT_TRANSLATE_NOOP("Settings", "Extensions shown in the colleagues panel, each with an "
+                             "optional name (\"101 Anna Berger, 102, 110-119\"); without one, "
+                             "the phone book's name. Empty: the monitored devices. Each is "
+                             "monitored too: those beyond the PBX's limit show as not "
+                             "monitored."),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 101 Anna Berger, 102, 110-119")),
+    Option("popup.screen", Kind.CHOICE, "primary", QT_TRANSLATE_NOOP("Settings", "&Screen"),
+           QT_TRANSLATE_NOOP("Settings", "Where popups appear when there are several screens."),
+           choices=(("primary", QT_TRANSLATE_NOOP("Settings", "Primary screen")),
+                    ("mouse", QT_TRANSLATE_NOOP("Settings", "Screen with the mouse pointer")))),
+    Option("popup.corner", Kind.CHOICE, "bottom-right", QT_TRANSLATE_NOOP("Settings", "Co&rner"),
+           QT_TRANSLATE_NOOP("Settings", "Corner of the screen where popups stack up."),
+           choices=(("bottom-right", QT_TRANSLATE_NOOP("Settings", "Bottom right")),
+                    ("bottom-left", QT_TRANSLATE_NOOP("Settings", "Bottom left")),
+                    ("top-right", QT_TRANSLATE_NOOP("Settings", "Top right")),
+                    ("top-left", QT_TRANSLATE_NOOP("Settings", "Top left")))),
+    Option("popup.close_after_seconds", Kind.INT, 8, QT_TRANSLATE_NOOP("Settings", "C&lose after"),
+           QT_TRANSLATE_NOOP("Settings", "Seconds a popup stays after the call was answered "
+                             "elsewhere or ended (0: until dismissed). It never closes by itself "
+                             "while the phone rings."),
+           minimum=0, maximum=3600,
+           zero_means=QT_TRANSLATE_NOOP("Settings", "Stay until dismissed"),
+           suffix=QT_TRANSLATE_NOOP("Settings", " s")),
+    Option("popup.sound", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Play a sound"),
+           QT_TRANSLATE_NOOP("Settings", "Play a sound when a popup appears.")),
+    Option("popup.sound_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "Sound &file"),
+           QT_TRANSLATE_NOOP("Settings", "WAV file to play. Empty: the built-in ring."),
+           file_filter=QT_TRANSLATE_NOOP("Settings", "Sounds (*.wav);;All files (*)")),
+    Option("phonebook.files", Kind.PATHS, [], QT_TRANSLATE_NOOP("Settings", "Phone &books"),
+           QT_TRANSLATE_NOOP("Settings", "CSV or vCard files with names and numbers, looked up "
+                             "for every call."),
            file_filter=_PHONEBOOK_FILTER),
-    Option("numbers.country", Kind.TEXT, "DE", "Co&untry",
-           "Country of the PBX (ISO code such as DE, AT, CH): decides how numbers are written.",
+    Option("numbers.country", Kind.TEXT, "DE", QT_TRANSLATE_NOOP("Settings", "Co&untry"),
+           QT_TRANSLATE_NOOP("Settings", "Country of the PBX (ISO code such as DE, AT, CH): "
+                             "decides how numbers are written."),
            check=check_country),
-    Option("numbers.area_code", Kind.TEXT, "", "&Area code",
-           "Area code of the PBX without the trunk prefix (89 for Munich), so local numbers "
-           "are found in the phone book.", placeholder="e.g. 89",
-           check=_digits("area code", 8)),
-    Option("numbers.trunk_prefix", Kind.TEXT, "0", "&Trunk access digit",
-           "Digit(s) the PBX puts in front of outside numbers (its trunk access code, usually "
-           "0), stripped before the number is looked up. Empty: the PBX sends numbers without it.",
-           check=_digits("trunk access digit", 3)),
-    Option("numbers.internal_max_length", Kind.INT, 4, "&Internal numbers up to",
-           "Numbers with at most this many digits are extensions of the PBX, not outside calls.",
-           minimum=1, maximum=12, suffix=" digits"),
-    Option("crm.url_template", Kind.TEXT, "", "CRM &address",
-           "Address opened by \"Open CRM\"; {number} and {name} are filled in. Empty: no button.",
+    Option("numbers.area_code", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "&Area code"),
+           QT_TRANSLATE_NOOP("Settings", "Area code of the PBX without the trunk prefix (89 for "
+                             "Munich), so local numbers are found in the phone book."),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 89"),
+           check=_digits(QT_TRANSLATE_NOOP("Settings", "area code"), 8)),
+    Option("numbers.trunk_prefix", Kind.TEXT, "0",
+           QT_TRANSLATE_NOOP("Settings", "&Trunk access digit"),
+           QT_TRANSLATE_NOOP("Settings", "Digit(s) the PBX puts in front of outside numbers (its "
+                             "trunk access code, usually 0), stripped before the number is "
+                             "looked up. Empty: the PBX sends numbers without it."),
+           check=_digits(QT_TRANSLATE_NOOP("Settings", "trunk access digit"), 3)),
+    Option("numbers.internal_max_length", Kind.INT, 4,
+           QT_TRANSLATE_NOOP("Settings", "&Internal numbers up to"),
+           QT_TRANSLATE_NOOP("Settings", "Numbers with at most this many digits are extensions "
+                             "of the PBX, not outside calls."),
+           minimum=1, maximum=12, suffix=QT_TRANSLATE_NOOP("Settings", " digits")),
+    Option("crm.url_template", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "CRM &address"),
+           QT_TRANSLATE_NOOP("Settings", "Address opened by \"Open CRM\"; {number} and {name} "
+                             "are filled in. Empty: no button."),
            placeholder="https://crm.example.com/search?q={number}", check=check_url_template),
-    Option("history.retention_days", Kind.INT, 365, "&Keep calls for",
-           "Calls older than this are deleted from the history; 0 keeps them forever.",
-           minimum=0, maximum=36500, zero_means="Keep forever", suffix=" days"),
-    Option("app.start_at_login", Kind.BOOL, False, "&Start at login",
-           "Start cstapopup when you log in."),
-    Option("app.do_not_disturb", Kind.BOOL, False, "&Do not disturb",
-           "No popups and no sound; calls are still recorded in the history."),
+    Option("history.retention_days", Kind.INT, 365,
+           QT_TRANSLATE_NOOP("Settings", "&Keep calls for"),
+           QT_TRANSLATE_NOOP("Settings", "Calls older than this are deleted from the history; 0 "
+                             "keeps them forever."),
+           minimum=0, maximum=36500,
+           zero_means=QT_TRANSLATE_NOOP("Settings", "Keep forever"),
+           suffix=QT_TRANSLATE_NOOP("Settings", " days")),
+    Option("app.language", Kind.CHOICE, "auto", QT_TRANSLATE_NOOP("Settings", "Lan&guage"),
+           QT_TRANSLATE_NOOP("Settings", "The language of the windows, popups and messages: "
+                             "the system's (its locale settings), or one chosen here. A change "
+                             "takes effect when cstapopup starts again."),
+           choices=(("auto", QT_TRANSLATE_NOOP("Settings", "As the system (its locale)")),
+                    *LANGUAGES.items())),
+    Option("app.start_at_login", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Start at login"),
+           QT_TRANSLATE_NOOP("Settings", "Start cstapopup when you log in.")),
+    Option("app.do_not_disturb", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Do not disturb"),
+           QT_TRANSLATE_NOOP("Settings", "No popups and no sound; calls are still recorded in the "
+                             "history.")),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -492,7 +628,8 @@ def option(name: str) -> Option:
     try:
         return OPTIONS_BY_NAME[name]
     except KeyError:
-        raise SettingsError(f"there is no setting called {name!r}", name) from None
+        raise SettingsError(translate("Settings", "there is no setting called {name}").format(
+            name=repr(name)), name) from None
 
 
 def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -504,14 +641,16 @@ def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     monitor = values["devices.monitor"]
     own = values["devices.own"]
     if values["pbx.host"] and not monitor:
-        problems.append(("devices.monitor", "list at least one device to monitor"))
+        problems.append(("devices.monitor",
+                         translate("Settings", "list at least one device to monitor")))
     if own and own not in monitor:
-        problems.append(("devices.own", f"{own} is not one of the monitored devices"))
+        problems.append(("devices.own", translate(
+            "Settings", "{device} is not one of the monitored devices").format(device=own)))
     area = values["numbers.area_code"]
     if area.startswith("0"):
         # The numbering plan takes the area code without the national prefix (89, not 089).
-        message = (f"write the area code without the leading 0 "
-                   f"({area.lstrip('0') or '…'}, not {area})")
+        message = translate("Settings", "write the area code without the leading 0 ({right}, "
+                            "not {wrong})").format(right=area.lstrip("0") or "…", wrong=area)
         problems.append(("numbers.area_code", message))
     return problems
 
@@ -605,15 +744,20 @@ class Settings:
         except (OSError, ValueError) as exc:   # TOMLDecodeError, UnicodeDecodeError: ValueErrors
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if read_only:
-                return settings, [f"Could not read {p} ({reason}); using the defaults."]
+                return settings, [translate(
+                    "Settings", "Could not read {file} ({problem}); using the defaults.").format(
+                    file=p, problem=reason)]
             try:
                 moved = _move_aside(p)
             except OSError as move_exc:
-                warnings.append(f"Could not read {p} ({reason}) nor move it aside "
-                                f"({move_exc.strerror or move_exc}); using the defaults.")
+                warnings.append(translate(
+                    "Settings", "Could not read {file} ({problem}) nor move it aside "
+                    "({move_problem}); using the defaults.").format(
+                    file=p, problem=reason, move_problem=move_exc.strerror or move_exc))
             else:
-                warnings.append(f"Could not read {p} ({reason}); it was moved to {moved.name} "
-                                f"and the defaults are used.")
+                warnings.append(translate(
+                    "Settings", "Could not read {file} ({problem}); it was moved to {moved} and "
+                    "the defaults are used.").format(file=p, problem=reason, moved=moved.name))
             for w in warnings:
                 log.warning("%s", w)
             return settings, warnings
@@ -622,7 +766,9 @@ class Settings:
         for section, table in raw.items():
             if not isinstance(table, dict):
                 settings._unknown[section] = table
-                warnings.append(f"{section}: expected a [{section}] table; ignored.")
+                warnings.append(translate(
+                    "Settings", "{section}: expected a [{section}] table; ignored.").format(
+                    section=section))
                 continue
             for key, value in table.items():
                 flat[f"{section}.{key}"] = value
@@ -632,30 +778,35 @@ class Settings:
             opt = OPTIONS_BY_NAME.get(name)
             if opt is None:
                 settings._unknown[name] = value
-                warnings.append(f"Unknown setting {name} in {p.name}; kept but not used.")
+                warnings.append(translate(
+                    "Settings", "Unknown setting {name} in {file}; kept but not used.").format(
+                    name=name, file=p.name))
                 continue
             try:
                 settings._values[name] = opt.validate(value)
             except SettingsError as exc:
-                warnings.append(f"{name}: {exc.reason}; using the default "
-                                f"({_describe_default(opt)}).")
+                warnings.append(_using_default(name, exc.reason, opt))
 
         for name, message in cross_problems(settings._values):
             if name in _RESET_ON_LOAD:
                 opt = OPTIONS_BY_NAME[name]
                 settings._values[name] = _copy(opt.default)
-                warnings.append(f"{name}: {message}; using the default ({_describe_default(opt)}).")
+                warnings.append(_using_default(name, message, opt))
             else:
-                warnings.append(f"{name}: {message}.")
+                warnings.append(translate("Settings", "{name}: {problem}.").format(
+                    name=name, problem=message))
 
         if plaintext is not None:
             if settings.get("pbx.password_storage") != PASSWORD_STORAGE_PLAINTEXT:
                 # Do not keep a plain-text password the user did not choose to keep: the next
                 # save drops it from the file.
-                warnings.append(f"{PLAINTEXT_PASSWORD_KEY} is ignored (and removed on the next "
-                                f"save) because pbx.password_storage is not \"plaintext\".")
+                warnings.append(translate(
+                    "Settings", "{key} is ignored (and removed on the next save) because "
+                    "pbx.password_storage is not \"plaintext\".").format(
+                    key=PLAINTEXT_PASSWORD_KEY))
             elif not isinstance(plaintext, str):
-                warnings.append(f"{PLAINTEXT_PASSWORD_KEY}: expected text; ignored.")
+                warnings.append(translate("Settings", "{key}: expected text; ignored.").format(
+                    key=PLAINTEXT_PASSWORD_KEY))
             else:
                 settings._plaintext_password = plaintext
                 if not read_only:
@@ -700,8 +851,8 @@ class Settings:
                 # Only rules touched by this change: an old problem (say, a host loaded without
                 # devices) must not block changing an unrelated setting.
                 if name in changes or _related(name, changes):
-                    errors.append(SettingsError(f"{option(name).plain_label}: {message}", name,
-                                                message))
+                    errors.append(SettingsError(_labelled(option(name).plain_label, message),
+                                                name, message))
         if errors:
             raise SettingsError("; ".join(str(e) for e in errors), errors[0].name,
                                 errors[0].reason if len(errors) == 1 else None)
@@ -798,10 +949,15 @@ def _copy(value: Any) -> Any:
 def _describe_default(opt: Option) -> str:
     d = opt.default
     if isinstance(d, list):
-        return "none" if not d else ", ".join(d)
+        return translate("Settings", "none") if not d else ", ".join(d)
     if d == "":
-        return "empty"
+        return translate("Settings", "empty")
     return _describe(d)
+
+
+def _using_default(name: str, problem: str, opt: Option) -> str:
+    return translate("Settings", "{name}: {problem}; using the default ({default}).").format(
+        name=name, problem=problem, default=_describe_default(opt))
 
 
 def _ensure_dir(directory: Path) -> None:
@@ -820,8 +976,8 @@ def _tighten_permissions(path: Path) -> list[str]:
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             os.chmod(path, 0o600)
-            return [(f"{path} holds the password and was readable by others; "
-                     f"its permissions were set to 0600.")]
+            return [translate("Settings", "{file} holds the password and was readable by others; "
+                              "its permissions were set to 0600.").format(file=path)]
     except OSError:
         pass
     return []
@@ -889,13 +1045,16 @@ class PasswordStore:
         storage = self.storage
         if storage == PASSWORD_STORAGE_KEYRING:
             if not self.keyring_available():
-                raise PasswordStoreError("no system keyring is available to keep the password")
+                raise PasswordStoreError(translate(
+                    "Settings", "no system keyring is available to keep the password"))
             import keyring
             from keyring.errors import KeyringError
             try:
                 keyring.set_password(self._service, self.account, password)
             except KeyringError as exc:
-                raise PasswordStoreError(f"the keyring did not store the password: {exc}") from None
+                raise PasswordStoreError(translate(
+                    "Settings", "the keyring did not store the password: {problem}").format(
+                    problem=exc)) from None
             log.info("password stored in the keyring for %s", self.account)
             self._settings.plaintext_password = None
         elif storage == PASSWORD_STORAGE_PLAINTEXT:
@@ -938,7 +1097,7 @@ def main_help_table() -> str:
     for opt in OPTIONS:
         default = opt.default
         shown = tomli_w.dumps({"v": default}).split("=", 1)[1].strip().replace("\n", " ")
-        rows.append(f"| `{opt.name}` | `{shown}` | {opt.help} |")
+        rows.append(f"| `{opt.name}` | `{shown}` | {opt.help_text} |")
     return "\n".join(rows)
 
 

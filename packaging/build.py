@@ -8,7 +8,8 @@ Runs with the Python of the environment that has cstapopup installed (e.g. .venv
 installs the pinned PyInstaller into that environment when it is missing.  Each build is
 run before it counts, offscreen: `--version`, `decode` (with an empty and a filled ASN.1
 cache), `--bundle-check` (icons, fonts, ASN.1, phonenumbers, keyring inside the bundle) and,
-once cstapopup/ui/app.py exists, `--self-test`; a failure exits non-zero.  Prints the build
+once cstapopup/ui/app.py exists, `--self-test` (again with LANG=de_DE.UTF-8: it must load the
+German translations, cstapopup's and Qt's, from the bundle); a failure exits non-zero.  Prints the build
 times, sizes and start-up times.
 
 Output in dist/:
@@ -139,9 +140,20 @@ def self_test(exe: Path) -> float | None:
                    XDG_CACHE_HOME=f"{tmp}/cache", CSTAPOPUP_CACHE_DIR=f"{tmp}/cache/cstapopup",
                    PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
         seconds, proc = timed_run([str(exe), "--self-test"], env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"frozen --self-test failed (exit {proc.returncode}):\n"
-                         f"{proc.stdout}\n{proc.stderr}")
+        if proc.returncode != 0:
+            raise SystemExit(f"frozen --self-test failed (exit {proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+        # Again under a German locale: the bundle must find its own translation and Qt's.
+        for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+            env.pop(name, None)
+        env["LANG"] = "de_DE.UTF-8"
+        _seconds, german = timed_run([str(exe), "--self-test"], env=env)
+        first = german.stdout.splitlines()[0] if german.stdout else ""
+        if german.returncode != 0 or not first.startswith("Selbsttest: Sprache: de (") \
+                or "cstapopup_de.qm" not in first or "qtbase_de.qm" not in first:
+            raise SystemExit(f"frozen --self-test in German failed (exit {german.returncode}):"
+                             f"\n{german.stdout}\n{german.stderr}")
+        print(f"frozen --self-test in German: {first}")
     return seconds
 
 

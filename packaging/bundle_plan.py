@@ -5,6 +5,7 @@ Bundle layout it must agree with (the run-time lookups look beside their module,
 __file__ PyInstaller sets to its place in the bundle):
     cstapopup/csta/asn1/*.asn      codec.asn1_dir()
     cstapopup/resources/**         cstapopup.resources.resource_dir()
+                                   (translations/*.qm: ui.language.translations_dir())
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def resource_datas() -> list[tuple[str, str]]:
     out = []
     for p in sorted(RESOURCES_SRC.rglob("*")):
         rel = p.relative_to(RESOURCES_SRC)
-        if (not p.is_file() or "__pycache__" in rel.parts or p.suffix in (".py", ".pyc")
+        # .ts: the translations' sources; the app loads the compiled .qm beside them.
+        if (not p.is_file() or "__pycache__" in rel.parts
+                or p.suffix in (".py", ".pyc", ".ts")
                 or any(part.startswith(".") for part in rel.parts)):
             continue
         out.append((str(p), str(Path(RESOURCES_DEST, rel.parent).as_posix())))

@@ -1,7 +1,12 @@
 """Screenshots of the running app for the README: a ringing popup, the tray menu, the history
-window with demo calls, the settings dialog.  Rendered with Qt's own grab() into PNG files.
+window with demo calls, the settings dialog (and, with --console, the console).  Rendered with
+Qt's own grab() into PNG files.
 
     python scripts/screenshots.py [OUT_DIR]          (default: docs/screenshots)
+    QT_SCALE_FACTOR=2 python scripts/screenshots.py --language de --console docs/screenshots/de
+
+`--language` sets the app's language (`app.language`) in the throw-away settings; with
+QT_SCALE_FACTOR the grabs have the screen's pixels (2: twice as many each way).
 
 1. Fills a demo history: the demo PBX's random traffic (seeded) runs at high speed through a
    real CSTA client into a Recorder, with the simulator's virtual clock as receive time, so
@@ -36,6 +41,9 @@ CALLER = "008999998101"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--language", choices=("auto", "en", "de"), default="en",
+                        help="the app's language (default: en)")
+    parser.add_argument("--console", action="store_true", help="grab the console too")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="cstapopup-screenshots-"))
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with loop:
-        written = loop.run_until_complete(asyncio.wait_for(shoot(out, work), 240))
+        written = loop.run_until_complete(asyncio.wait_for(
+            shoot(out, work, language=args.language, console=args.console), 240))
     for path in written:
         print(path)
     return 0
@@ -113,7 +122,8 @@ async def fill_history(data_dir: Path) -> int:
     return count
 
 
-async def shoot(out: Path, work: Path) -> list[Path]:
+async def shoot(out: Path, work: Path, *, language: str = "en",
+                console: bool = False) -> list[Path]:
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QApplication
 
@@ -135,7 +145,8 @@ async def shoot(out: Path, work: Path) -> list[Path]:
     # The user's settings as the demo sees them: a CRM address makes the popup's third button.
     from cstapopup.settings import Settings
     user = Settings(work / "config" / "config.toml")
-    user.update({"crm.url_template": "https://crm.example.com/search?q={number}"})
+    user.update({"crm.url_template": "https://crm.example.com/search?q={number}",
+                 "app.language": language})
     user.save()
     controller = AppController(AppOptions(demo=True, rate=0.5, seed=SEED, data_dir=data_dir,
                                           settings_path=work / "config" / "config.toml",
@@ -172,6 +183,18 @@ async def shoot(out: Path, work: Path) -> list[Path]:
         save(dialog.grab(), "settings-dialog")
         dialog.reject()
         QApplication.processEvents()
+
+        if console:
+            window = controller.console
+            window.resize(560, 700)
+            window.bring_forward()
+            window.select("102")
+            await settle()
+            save(window.grab(), "console")
+            window.help.toggle()
+            await settle()
+            save(window.grab(), "console-help")
+            window.help.toggle()
     finally:
         await controller.shutdown()
     return written

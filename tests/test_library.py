@@ -315,6 +315,18 @@ def test_the_base_install_has_the_library_and_none_of_the_extras(bare):
     assert report["file"].startswith(str(bare.root))    # the installed copy, not the checkout
 
 
+def test_the_wheel_carries_the_compiled_translations(bare):
+    """The desktop app loads resources/translations/cstapopup_de.qm from the installed
+    package; the wheel has it (and not the .ts sources)."""
+    code = ("from importlib.resources import files\n"
+            "folder = files('cstapopup.resources').joinpath('translations')\n"
+            "print(sorted(p.name for p in folder.iterdir()))\n")
+    proc = subprocess.run([str(bare.python), "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120, cwd=bare.root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['cstapopup_de.qm']"
+
+
 def test_the_base_install_decodes_the_readme_example(bare):
     """`cstapopup decode` prints what README says it prints."""
     example = re.search(r"```sh\n\$ cstapopup decode (.*?)\n(.*?)```", README, re.DOTALL)

@@ -45,9 +45,11 @@ def test_every_asn1_module_is_bundled_where_codec_looks():
 
 
 def test_every_resource_is_bundled():
+    # The translations' .ts sources stay out: the app reads their compilations (.qm).
     on_disk = {p.relative_to(plan.RESOURCES_SRC).as_posix()
                for p in plan.RESOURCES_SRC.rglob("*")
-               if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+               if p.is_file() and p.suffix not in (".py", ".pyc", ".ts")
+               and "__pycache__" not in p.parts}
     bundled = {(Path(dest) / Path(src).name).relative_to(plan.RESOURCES_DEST).as_posix()
                for src, dest in plan.resource_datas()}
     assert on_disk == bundled
@@ -78,6 +80,7 @@ def test_the_bundle_layout_is_what_the_runtime_lookups_expect(tmp_path, monkeypa
         assert resources.path(rel.as_posix()).is_file()
     assert [p.relative_to(tmp_path / plan.RESOURCES_DEST).as_posix()
             for p in resources.demo_phonebooks()] == list(resources.DEMO_PHONEBOOKS)
+    assert resources.path("translations/cstapopup_de.qm").is_file()
 
 
 def test_spec_and_entry_script_compile():

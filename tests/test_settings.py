@@ -109,7 +109,7 @@ def test_the_table_is_complete_and_documented():
         "popup.close_after_seconds", "popup.sound", "popup.sound_file", "phonebook.files",
         "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
         "numbers.internal_max_length", "crm.url_template", "history.retention_days",
-        "app.start_at_login", "app.do_not_disturb",
+        "app.language", "app.start_at_login", "app.do_not_disturb",
     }
     assert set(names) == expected
     for opt in OPTIONS:

@@ -89,7 +89,7 @@ def test_one_tab_per_section_and_an_editor_per_option(make_dialog):
     for opt in OPTIONS:
         page = d.pages[opt.section]
         help_label = page.findChild(QLabel, f"help-{opt.name}")
-        assert help_label is not None and help_label.text() == opt.help
+        assert help_label is not None and help_label.text() == opt.help_text
         label = page.findChild(QLabel, f"label-{opt.name}")
         if label is not None:   # check boxes carry their own label
             assert label.text() == opt.label

@@ -681,7 +681,7 @@ def test_self_test_passes(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     # Each step printed, in order.
-    steps = ["self-test: connected: ", "self-test: colleague Anna Berger (101) is free",
+    steps = ["self-test: link: connected to ", "self-test: colleague Anna Berger (101) is free",
              "self-test: popup for 089 1234567 ringing at 100 after ",
              "self-test: answered at 100: On a call with 089 1234567",
              "self-test: put through to Anna Berger (101)",

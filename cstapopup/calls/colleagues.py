@@ -31,6 +31,7 @@ from cstapopup.csta.events import (
     SnapshotCall,
     TransferredEvent,
 )
+from cstapopup.i18n import translate
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,8 @@ class ColleagueBoard:
             entry.do_not_disturb = bool(event.do_not_disturb_on)
         elif isinstance(event, ForwardingEvent):
             if event.forwarding_type in IMMEDIATE_FORWARDING:
-                entry.forwarded_to = (_number(event.forward_to) or "another number") \
+                entry.forwarded_to = (_number(event.forward_to)
+                                      or translate("Colleagues", "another number")) \
                     if event.forward_status else None
         else:
             self._call_event(entry, event)
@@ -327,7 +329,8 @@ class ColleagueBoard:
         decisive = _decisive(lines, state)
         why = entry.not_monitored if state is ColleagueState.NOT_MONITORED else (
             None if state is not ColleagueState.UNKNOWN else
-            "no link to the PBX" if not self._up else "not known yet")
+            translate("Colleagues", "no link to the PBX") if not self._up
+            else translate("Colleagues", "not known yet"))
         since = entry.since
         if decisive is not None and state is not ColleagueState.HELD:
             since = decisive.since

@@ -7,8 +7,8 @@ decides what the user should see, and hands it up as values (`calls.views`) thro
 colleagues' lamps, the own phone's line, the link's state, notices in words.  It takes the
 user's intents (answer, put through, consult, pick up, call back, dismiss, do not disturb)
 and turns them into link requests: which CSTA service for which state of the own phone, on
-which connection, is decided here (`Desk.plan`).  Errors come back as notices in words,
-never as exceptions.
+which connection, is decided here (`Desk.plan`).  Errors come back as notices in words
+(in the user's language: `translate`, context "Desk"), never as exceptions.
 
 Popups are bounded whatever the PBX sends: at most `max_popups` at a time (the oldest goes
 when one more would open; counted and said), and a popup that rings for `stale_after` seconds
@@ -32,6 +32,7 @@ from typing import Any
 
 from cstapopup.csta.client import ClientOptions, CstaClientError, LinkDownError
 from cstapopup.csta.events import ConnectionId, CstaEvent, DeliveredEvent, DeviceId, SnapshotCall
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.settings import ConnectionParameters, colleague_entries
 
 from . import texts
@@ -197,8 +198,9 @@ class DeskConfig:
         try:
             plan = NumberingPlan.from_settings(value)
         except ValueError as exc:
-            notices.append(Notice("Numbers", f"The numbering settings cannot be used ({exc}); "
-                                             "using the defaults.", Level.WARNING))
+            notices.append(Notice(translate("Desk", "Numbers"), translate(
+                "Desk", "The numbering settings cannot be used ({problem}); using the "
+                "defaults.").format(problem=exc), Level.WARNING))
             plan = NumberingPlan()
         if close_after is None:
             close_after = float(value("popup.close_after_seconds"))
@@ -245,7 +247,7 @@ class Desk:
         self.recorder: Recorder | None = None
         self.history_health: HistoryHealth | None = None
         self.link: DeskLink | None = None
-        self.link_status = LinkStatus("connecting", "starting")
+        self.link_status = LinkStatus("connecting", translate("Desk", "starting"))
         self.board = ColleagueBoard(clock=wall_clock)
         self._colleague_views: dict[str, ColleagueView] = {}
         self._own_view: OwnLineView | None = None
@@ -285,13 +287,15 @@ class Desk:
         except HistoryError as exc:
             self._temp_dir = self._temp_dir or tempfile.TemporaryDirectory(prefix="cstapopup-")
             fallback = Path(self._temp_dir.name) / "history.sqlite3"
-            self._notice("Call history", f"{exc}\nCalls are kept only until cstapopup ends.",
-                         Level.ERROR)
+            self._notice(translate("Desk", "Call history"), translate(
+                "Desk", "{problem}\nCalls are kept only until cstapopup ends.").format(
+                problem=exc), Level.ERROR)
             self.recorder = Recorder.open(fallback, config.monitored, **kwargs)
             self.history_health = HistoryHealth(str(fallback), kept=False, problem=str(exc))
         store = self.recorder.store
         if store.recovered_from is not None:
-            self._notice("Call history", store.recovery_message() or "", Level.WARNING)
+            self._notice(translate("Desk", "Call history"), store.recovery_message() or "",
+                         Level.WARNING)
         self._phonebook_notice()
 
     def configure(self, config: DeskConfig) -> None:
@@ -323,14 +327,15 @@ class Desk:
         if add_listener is not None:
             add_listener(self._on_phonebook)
         elif book.errors:   # a phone book read at once (tools, tests)
-            self._notice("Phone book", "\n".join(book.errors[:5]), Level.WARNING)
+            self._notice(translate("Desk", "Phone book"), "\n".join(book.errors[:5]),
+                         Level.WARNING)
 
     def _on_phonebook(self, status: PhonebookStatus) -> None:
         if self.recorder is None or status is None:
             return
         errors = tuple(status.errors)
         if errors and errors != self._book_errors:
-            self._notice("Phone book", "\n".join(errors[:5]), Level.WARNING)
+            self._notice(translate("Desk", "Phone book"), "\n".join(errors[:5]), Level.WARNING)
         self._book_errors = errors
         now = self._clock()
         for key, popup in list(self._popups.items()):
@@ -405,9 +410,11 @@ class Desk:
                 on_event=self.on_event, on_monitor_failed=self.on_monitor_failed,
                 on_snapshot=self.on_snapshot, label=label)
         except (OSError, ValueError) as exc:
-            self.not_connected(f"cannot set up the link: {exc}")
-            self._notice("PBX link", f"Cannot set up the link to the PBX: {exc}", Level.ERROR,
-                         opens_settings=True)
+            self.not_connected(translate("Desk", "cannot set up the link: {problem}").format(
+                problem=exc))
+            self._notice(translate("Desk", "PBX link"), translate(
+                "Desk", "Cannot set up the link to the PBX: {problem}").format(problem=exc),
+                Level.ERROR, opens_settings=True)
             return False
         self.link = link
         if self.recorder is not None:
@@ -442,10 +449,10 @@ class Desk:
         previous, self._raw_state = self._raw_state, state
         shown = _TRAY_STATE[state]
         if self._demo and state is LinkState.UP:
-            shown, reason = "demo", "demo mode: " + reason
+            shown, reason = "demo", translate("Desk", "demo mode: {state}").format(state=reason)
         detail = change.detail if state in (LinkState.DOWN, LinkState.REJECTED) else ""
         self._set_link(shown, reason, detail)
-        sentence = reason[:1].upper() + reason[1:] + "."
+        sentence = _sentence(reason) + "."
         if state is LinkState.UP:
             self._refresh_colleagues(self.board.link_up())
             self._colleagues_notice()
@@ -453,22 +460,23 @@ class Desk:
             self._refresh_colleagues(self.board.link_down())
         if state is LinkState.REJECTED:
             if self._link_note:
-                sentence += " " + self._link_note[:1].upper() + self._link_note[1:] + "."
-            self._notice("Login refused", sentence, Level.ERROR, opens_settings=True)
+                sentence += " " + _sentence(self._link_note) + "."
+            self._notice(translate("Desk", "Login refused"), sentence, Level.ERROR,
+                         opens_settings=True)
         elif state is LinkState.DOWN and (previous is LinkState.UP
                                           or change.fault is LinkFault.LOST):
             if self.recorder is not None:
                 self._apply(self.recorder.link_lost())
             self._lost_notified = True
-            self._notice("PBX link lost", sentence, Level.WARNING)
+            self._notice(translate("Desk", "PBX link lost"), sentence, Level.WARNING)
         elif state is LinkState.DOWN and previous is LinkState.CONNECTING \
                 and not self._lost_notified:
             self._lost_notified = True
-            self._notice("Cannot connect to the PBX", sentence, Level.WARNING,
+            self._notice(translate("Desk", "Cannot connect to the PBX"), sentence, Level.WARNING,
                          opens_settings=change.fault is not LinkFault.BUSY)
         elif state is LinkState.UP and self._lost_notified:
             self._lost_notified = False
-            self._notice("PBX link", sentence)
+            self._notice(translate("Desk", "PBX link"), sentence)
 
     def on_monitor_failed(self, failure: MonitorFailure) -> None:
         device = failure.device
@@ -481,10 +489,9 @@ class Desk:
         if device in self._monitor_notified:
             return
         self._monitor_notified.add(device)
-        text = failure.text
-        self._notice("Device not monitored", text[:1].upper() + text[1:]
-                     + ". Check the monitored devices in the settings.", Level.WARNING,
-                     opens_settings=True)
+        self._notice(translate("Desk", "Device not monitored"), translate(
+            "Desk", "{problem}. Check the monitored devices in the settings.").format(
+            problem=_sentence(failure.text)), Level.WARNING, opens_settings=True)
 
     def _colleagues_notice(self) -> None:
         failed, self._colleagues_failed = self._colleagues_failed, {}
@@ -495,8 +502,9 @@ class Desk:
         for failure in failed.values():
             by_words.setdefault(failure.words, []).append(failure.device)
         lines = [f"{', '.join(devices)}: {words}" for words, devices in by_words.items()]
-        self._notice("Colleagues not monitored",
-                     "Their lamps stay dark. " + "; ".join(lines) + ".", Level.WARNING)
+        self._notice(translate("Desk", "Colleagues not monitored"),
+                     translate("Desk", "Their lamps stay dark. {reasons}.").format(
+                         reasons="; ".join(lines)), Level.WARNING)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -572,7 +580,7 @@ class Desk:
         if not number:
             return party_text(None, "", kind)
         if number == self.config.own_device:
-            return f"you ({number})"
+            return translate("Desk", "you ({device})").format(device=number)
         if number in self.board:
             return self.device_label(number)
         match = self.recorder.lookup(number) if self.recorder is not None else None
@@ -609,43 +617,52 @@ class Desk:
     def _make_own_view(self) -> OwnLineView:
         own = self.config.own_device
         if not own:
-            return OwnLineView(None, LineState.NO_PHONE, "Set your own phone in the settings "
-                               "to take and put through calls.", "", None, None, frozenset())
+            return OwnLineView(None, LineState.NO_PHONE, translate(
+                "Desk", "Set your own phone in the settings to take and put through calls."),
+                "", None, None, frozenset())
         status = self.board.status(own)
         if status is None or status.state in (ColleagueState.UNKNOWN,
                                               ColleagueState.NOT_MONITORED):
-            why = status.why if status is not None and status.why else "not known"
-            return OwnLineView(own, LineState.UNKNOWN, f"Your phone ({own}): {why}.", "", None,
-                               None, frozenset())
+            why = status.why if status is not None and status.why else translate(
+                "Desk", "not known")
+            return OwnLineView(own, LineState.UNKNOWN, translate(
+                "Desk", "Your phone ({device}): {why}.").format(device=own, why=why), "", None,
+                None, frozenset())
         talking, held, ringing = self._own_lines()
         label = self._line_label
         actions: set[CallAction] = set()
         detail = ""
         if talking and held:
             state, line = LineState.CONSULTING, talking
-            text = f"Consulting {label(talking)}"
-            detail = f"{label(held)} waits on hold"
+            text = translate("Desk", "Consulting {party}").format(party=label(talking))
+            detail = _sentence(translate("Desk", "{party} waits on hold").format(
+                party=label(held)))
             key_line = held
             actions |= {CallAction.COMPLETE, CallAction.BACK, CallAction.ALTERNATE,
                         CallAction.HANG_UP, CallAction.PUT_THROUGH}
         elif talking:
             state, line, key_line = LineState.TALKING, talking, talking
-            text = f"On a call with {label(talking)}"
+            text = translate("Desk", "On a call with {party}").format(party=label(talking))
             actions |= {CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.HOLD,
                         CallAction.HANG_UP}
         elif held:
             state, line, key_line = LineState.HELD, held, held
-            text = f"{label(held)} waits on hold"
+            text = _sentence(translate("Desk", "{party} waits on hold").format(
+                party=label(held)))
             actions |= {CallAction.PUT_THROUGH, CallAction.HOLD, CallAction.HANG_UP}
         elif ringing:
             state, line, key_line = LineState.RINGING, ringing, ringing
-            text = f"{label(ringing)} is calling"
+            text = _sentence(translate("Desk", "{party} is calling").format(
+                party=label(ringing)))
             actions |= {CallAction.ANSWER, CallAction.PUT_THROUGH}
         else:
-            return OwnLineView(own, LineState.IDLE, f"No call at your phone ({own})", "",
-                               status.since, None, frozenset({CallAction.PICK_UP}))
+            return OwnLineView(own, LineState.IDLE, translate(
+                "Desk", "No call at your phone ({device})").format(device=own), "",
+                status.since, None, frozenset({CallAction.PICK_UP}))
         if ringing and line is not ringing:
-            detail = (detail + " · " if detail else "") + f"{label(ringing)} is calling"
+            calling = _sentence(translate("Desk", "{party} is calling").format(
+                party=label(ringing)))
+            detail = f"{detail} · {calling}" if detail else calling
         return OwnLineView(own, state, text, detail, line.since,
                            self._keys.get(key_line.call_id), frozenset(actions))
 
@@ -660,7 +677,7 @@ class Desk:
                 ringing[-1] if ringing else None)
 
     def _line_label(self, line: Line) -> str:
-        return self.party_label(line.party, line.party_kind) or "the caller"
+        return self.party_label(line.party, line.party_kind) or translate("Desk", "the caller")
 
     def _ringing(self, event: DeliveredEvent, changes: RecorderChanges) -> str | None:
         """A call rings at a monitored device: its popup (once per call; a second device it
@@ -729,10 +746,10 @@ class Desk:
                 log.warning("more than %d popups at once: %d closed early so far (their calls "
                             "are in the history)", self.max_popups, self.popups_dropped)
             if self.popups_dropped == 1:
-                self._notice("Too many calls at once",
-                             f"{texts.count('too many popups', self.max_popups)}: the "
-                             "oldest popups were closed. Every call is in the history.",
-                             Level.WARNING)
+                self._notice(translate("Desk", "Too many calls at once"), translate(
+                    "Desk", "{count}: the oldest popups were closed. Every call is in the "
+                    "history.").format(count=texts.count("too many popups", self.max_popups)),
+                    Level.WARNING)
             self.listener.popup_closed(key)
 
     def _apply(self, changes: RecorderChanges | None, opened: str | None = None) -> None:
@@ -837,44 +854,50 @@ class Desk:
 
     async def answer(self, key: str, device: str) -> Notice | None:
         """Answer the popup's call at `device` (only the user's own, only while it rings)."""
+        title = translate("Desk", _ACTION_TITLES[CallAction.ANSWER])
         popup = self._popups.get(key)
         connection = popup.connections.get(device) if popup is not None else None
         view = popup.view if popup is not None else None
         if device != self.config.own_device or connection is None or view is None \
                 or view.ringing_device != device or not view.allows(Action.ANSWER):
-            return self._notice("Answer", f"This call no longer rings at {device}.")
+            return self._notice(title, translate(
+                "Desk", "This call no longer rings at {device}.").format(device=device))
         link = self.link
         if link is None:
-            return self._notice("Answer", "Not connected to the PBX.")
+            return self._notice(title, translate("Desk", "Not connected to the PBX."))
         try:
             await link.answer(connection)
         except LinkDownError:
-            return self._notice("Answer", "Not connected to the PBX: the call was not "
-                                          "answered.", Level.WARNING)
+            return self._notice(title, translate(
+                "Desk", "Not connected to the PBX: the call was not answered."), Level.WARNING)
         except CstaClientError as exc:
-            return self._notice("Answer", f"The PBX did not answer the call at {device}: "
-                                          f"{exc}", Level.WARNING)
+            return self._notice(title, translate(
+                "Desk", "The PBX did not answer the call at {device}: {problem}").format(
+                device=device, problem=exc), Level.WARNING)
         return None
 
     async def call_back(self, number: str) -> Notice | None:
         """Call `number` (as the PBX gave it) from the user's own phone."""
         own = self.config.own_device
+        title = translate("Desk", "Call back")
         if not own:
-            return self._notice("Call back", "Set your own phone in the settings to call back.")
+            return self._notice(title, translate(
+                "Desk", "Set your own phone in the settings to call back."))
         shown = self.display_number(number)
         link = self.link
+        not_connected = translate("Desk", "Not connected to the PBX: cannot call {number}.")
         if link is None or _name(link.state) != "up":
-            return self._notice("Call back", f"Not connected to the PBX: cannot call {shown}.",
-                                Level.WARNING)
+            return self._notice(title, not_connected.format(number=shown), Level.WARNING)
         try:
             await link.make_call(own, number)
         except LinkDownError:
-            return self._notice("Call back", f"Not connected to the PBX: cannot call {shown}.",
-                                Level.WARNING)
+            return self._notice(title, not_connected.format(number=shown), Level.WARNING)
         except CstaClientError as exc:
-            return self._notice("Call back", f"The PBX did not call {shown} from {own}: {exc}",
-                                Level.WARNING)
-        self.listener.status(f"Calling {shown} from {own}…")
+            return self._notice(title, translate(
+                "Desk", "The PBX did not call {number} from {device}: {problem}").format(
+                number=shown, device=own, problem=exc), Level.WARNING)
+        self.listener.status(translate("Desk", "Calling {number} from {device}…").format(
+            number=shown, device=own))
         return None
 
     # -- the console: put calls through ---------------------------------------------------
@@ -886,13 +909,15 @@ class Desk:
         popup's call (put through) when it is not the own phone's current call."""
         own = self.config.own_device
         if not own:
-            return Plan(action, why_not="Set your own phone in the settings first")
+            return Plan(action, why_not=translate("Desk", "Set your own phone in the settings "
+                                                  "first"))
         needs_target = action in (CallAction.PUT_THROUGH, CallAction.CONSULT,
                                   CallAction.PICK_UP)
         if needs_target and not target:
-            return Plan(action, why_not="Choose a colleague first")
+            return Plan(action, why_not=translate("Desk", "Choose a colleague first"))
         if needs_target and target == own:
-            return Plan(action, why_not=f"{target} is your own phone")
+            return Plan(action, why_not=translate("Desk", "{device} is your own phone").format(
+                device=target))
         talking, held, ringing = self._own_lines()
         label = self._line_label
         if action is CallAction.PICK_UP:
@@ -900,10 +925,12 @@ class Desk:
             there = [line for line in self.board.lines(target) if line.state == "alerting"]
             if not there:
                 return Plan(action, target=target,
-                            why_not=f"No call rings at {self.device_label(target)}")
+                            why_not=translate("Desk", "No call rings at {device}").format(
+                                device=self.device_label(target)))
             if talking or held or ringing:
-                return Plan(action, target=target, why_not=f"Your phone ({own}) has a call: "
-                            "finish it first")
+                return Plan(action, target=target, why_not=translate(
+                    "Desk", "Your phone ({device}) has a call: finish it first").format(
+                    device=own))
             line = there[-1]
             return Plan(action, Service.PICK_UP, line.connection, target=target,
                         party=label(line))
@@ -934,19 +961,22 @@ class Desk:
             if ringing is not None:
                 return Plan(action, Service.DEFLECT, ringing.connection, target=target,
                             party=label(ringing))
-            return Plan(action, target=target, why_not=f"No call at your phone ({own}) to "
-                        "put through")
+            return Plan(action, target=target, why_not=translate(
+                "Desk", "No call at your phone ({device}) to put through").format(device=own))
         if action is CallAction.ANSWER:
             if ringing is None:
-                return Plan(action, why_not=f"No call rings at your phone ({own})")
+                return Plan(action, why_not=translate(
+                    "Desk", "No call rings at your phone ({device})").format(device=own))
             if talking is not None:
-                return Plan(action, why_not="You are on a call: hold it or hang up first")
+                return Plan(action, why_not=translate(
+                    "Desk", "You are on a call: hold it or hang up first"))
             return Plan(action, Service.ANSWER, ringing.connection, party=label(ringing))
         if action is CallAction.CONSULT:
             if talking is None:
                 return Plan(action, target=target, why_not=(
-                    "Answer the call first" if ringing is not None
-                    else f"No call at your phone ({own}) to consult about"))
+                    translate("Desk", "Answer the call first") if ringing is not None
+                    else translate("Desk", "No call at your phone ({device}) to consult "
+                                   "about").format(device=own)))
             if held is not None:
                 return Plan(action, target=target, why_not=self._consulting(talking))
             return Plan(action, Service.CONSULTATION, talking.connection, target=target,
@@ -955,7 +985,7 @@ class Desk:
             if talking is None or held is None:
                 if action is CallAction.BACK and held is not None:
                     return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
-                return Plan(action, why_not="You are not consulting anyone")
+                return Plan(action, why_not=translate("Desk", "You are not consulting anyone"))
             if action is CallAction.COMPLETE:
                 return Plan(action, Service.TRANSFER, held.connection, talking.connection,
                             talking.party, label(held))
@@ -970,19 +1000,21 @@ class Desk:
             if held is not None and talking is None:
                 return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
             if talking is not None:
-                return Plan(action, why_not="One call is on hold already: switch between "
-                            "them instead")
-            return Plan(action, why_not=f"No call at your phone ({own}) to hold")
+                return Plan(action, why_not=translate(
+                    "Desk", "One call is on hold already: switch between them instead"))
+            return Plan(action, why_not=translate(
+                "Desk", "No call at your phone ({device}) to hold").format(device=own))
         if action is CallAction.HANG_UP:
             line = talking or held
             if line is None:
-                return Plan(action, why_not=f"No call at your phone ({own}) to end")
+                return Plan(action, why_not=translate(
+                    "Desk", "No call at your phone ({device}) to end").format(device=own))
             return Plan(action, Service.CLEAR, line.connection, party=label(line))
-        return Plan(action, why_not="Not possible")
+        return Plan(action, why_not=translate("Desk", "Not possible"))
 
     def _consulting(self, talking: Line) -> str:
-        return (f"You are consulting {self._line_label(talking)}: complete the transfer or go "
-                "back to the caller first")
+        return translate("Desk", "You are consulting {party}: complete the transfer or go back "
+                         "to the caller first").format(party=self._line_label(talking))
 
     def _line_of_key(self, key: str) -> Line | None:
         own = self.config.own_device
@@ -998,11 +1030,13 @@ class Desk:
         view = popup.view if popup is not None else None
         if popup is None or view is None or view.state is not PopupState.RINGING:
             return Plan(CallAction.PUT_THROUGH, target=target,
-                        why_not="This call is neither ringing nor at your phone any more")
+                        why_not=translate("Desk", "This call is neither ringing nor at your "
+                                          "phone any more"))
         connection = popup.connections.get(popup.device)
         if connection is None:
             return Plan(CallAction.PUT_THROUGH, target=target,
-                        why_not="The PBX did not say which connection rings")
+                        why_not=translate("Desk", "The PBX did not say which connection "
+                                          "rings"))
         return Plan(CallAction.PUT_THROUGH, Service.DEFLECT, connection, target=target,
                     party=view.title)
 
@@ -1011,20 +1045,22 @@ class Desk:
         """Do `action` (see `plan`); a notice in words when it cannot be done or the PBX
         refuses, None when the PBX took the request (a status line says what happens)."""
         plan = self.plan(action, target, key)
-        title = _ACTION_TITLES[action]
+        title = translate("Desk", _ACTION_TITLES[action])
         if plan.why_not is not None or plan.service is None:
-            return self._notice(title, (plan.why_not or "Not possible") + ".")
+            return self._notice(title, (plan.why_not or translate("Desk", "Not possible")) + ".")
         link = self.link
         if link is None or _name(link.state) != "up":
-            return self._notice(title, "Not connected to the PBX.", Level.WARNING)
+            return self._notice(title, translate("Desk", "Not connected to the PBX."),
+                                Level.WARNING)
         try:
             await self._carry_out(link, plan)
         except CstaClientError as exc:
             whom = self.device_label(plan.target) if plan.target else None
             why = refusal_text(exc, target=whom, own=self.config.own_device)
-            return self._notice(title, f"{_failed_words(plan, whom)}: {why}.", Level.WARNING)
-        self.listener.status(_done_words(plan, self.device_label(plan.target)
-                                         if plan.target else ""))
+            return self._notice(title, translate("Desk", "{failed}: {why}.").format(
+                failed=_sentence(_failed_words(plan, whom)), why=why), Level.WARNING)
+        self.listener.status(_sentence(_done_words(plan, self.device_label(plan.target)
+                                                   if plan.target else "")))
         return None
 
     async def _carry_out(self, link: DeskLink, plan: Plan) -> None:
@@ -1071,60 +1107,84 @@ class Desk:
         return notice
 
 
+#: The notices' titles, by the console action they are about.
 _ACTION_TITLES = {
-    CallAction.ANSWER: "Answer", CallAction.PUT_THROUGH: "Put through",
-    CallAction.CONSULT: "Consult", CallAction.COMPLETE: "Transfer",
-    CallAction.BACK: "Back to the caller", CallAction.ALTERNATE: "Switch calls",
-    CallAction.HOLD: "Hold", CallAction.HANG_UP: "Hang up", CallAction.PICK_UP: "Pick up",
+    CallAction.ANSWER: QT_TRANSLATE_NOOP("Desk", "Answer"),
+    CallAction.PUT_THROUGH: QT_TRANSLATE_NOOP("Desk", "Put through"),
+    CallAction.CONSULT: QT_TRANSLATE_NOOP("Desk", "Consult"),
+    CallAction.COMPLETE: QT_TRANSLATE_NOOP("Desk", "Transfer"),
+    CallAction.BACK: QT_TRANSLATE_NOOP("Desk", "Back to the caller"),
+    CallAction.ALTERNATE: QT_TRANSLATE_NOOP("Desk", "Switch calls"),
+    CallAction.HOLD: QT_TRANSLATE_NOOP("Desk", "Hold"),
+    CallAction.HANG_UP: QT_TRANSLATE_NOOP("Desk", "Hang up"),
+    CallAction.PICK_UP: QT_TRANSLATE_NOOP("Desk", "Pick up"),
 }
 
 
+def action_title(action: CallAction) -> str:
+    """A console action's name, as the title of its notices ("Put through")."""
+    return translate("Desk", _ACTION_TITLES[action])
+
+
 def _failed_words(plan: Plan, whom: str | None) -> str:
-    party = plan.party or "the call"
+    party = plan.party or translate("Desk", "the call")
     service = plan.service
     if service in (Service.SINGLE_STEP_TRANSFER, Service.DEFLECT, Service.TRANSFER):
-        return f"{party} was not put through" + (f" to {whom}" if whom else "")
+        if whom:
+            return translate("Desk", "{party} was not put through to {target}").format(
+                party=party, target=whom)
+        return translate("Desk", "{party} was not put through").format(party=party)
     if service is Service.CONSULTATION:
-        return f"{whom} was not called"
+        return translate("Desk", "{target} was not called").format(target=whom)
     if service is Service.PICK_UP:
-        return f"The call ringing at {whom} was not picked up"
+        return translate("Desk", "The call ringing at {target} was not picked up").format(
+            target=whom)
     if service is Service.ANSWER:
-        return f"{party} was not answered"
+        return translate("Desk", "{party} was not answered").format(party=party)
     if service is Service.RECONNECT:
-        return f"Not back to {party}"
+        return translate("Desk", "Not back to {party}").format(party=party)
     if service is Service.ALTERNATE:
-        return "The calls were not switched"
+        return translate("Desk", "The calls were not switched")
     if service is Service.HOLD:
-        return f"{party} was not put on hold"
+        return translate("Desk", "{party} was not put on hold").format(party=party)
     if service is Service.RETRIEVE:
-        return f"{party} was not taken back from hold"
-    return f"The call with {party} was not ended"
+        return translate("Desk", "{party} was not taken back from hold").format(party=party)
+    return translate("Desk", "The call with {party} was not ended").format(party=party)
 
 
 def _done_words(plan: Plan, whom: str) -> str:
-    party = plan.party or "the caller"
+    party = plan.party or translate("Desk", "the caller")
     service = plan.service
     if service is Service.SINGLE_STEP_TRANSFER:
-        return f"Putting {party} through to {whom}…"
+        return translate("Desk", "Putting {party} through to {target}…").format(
+            party=party, target=whom)
     if service is Service.DEFLECT:
-        return f"Sending {party} on to {whom}…"
+        return translate("Desk", "Sending {party} on to {target}…").format(
+            party=party, target=whom)
     if service is Service.TRANSFER:
-        return f"{party} is put through to {whom}."
+        return translate("Desk", "{party} is put through to {target}.").format(
+            party=party, target=whom)
     if service is Service.CONSULTATION:
-        return f"Calling {whom}; {party} waits on hold…"
+        return translate("Desk", "Calling {target}; {party} waits on hold…").format(
+            party=party, target=whom)
     if service is Service.PICK_UP:
-        return f"Picking up the call ringing at {whom}…"
+        return translate("Desk", "Picking up the call ringing at {target}…").format(
+            target=whom)
     if service is Service.ANSWER:
-        return f"Answering {party}…"
-    if service is Service.RECONNECT:
-        return f"Back to {party}."
+        return translate("Desk", "Answering {party}…").format(party=party)
+    if service in (Service.RECONNECT, Service.RETRIEVE):
+        return translate("Desk", "Back to {party}.").format(party=party)
     if service is Service.ALTERNATE:
-        return "Switched calls."
+        return translate("Desk", "Switched calls.")
     if service is Service.HOLD:
-        return f"{party} is on hold."
-    if service is Service.RETRIEVE:
-        return f"Back to {party}."
-    return f"The call with {party} is ended."
+        return translate("Desk", "{party} is on hold.").format(party=party)
+    return translate("Desk", "The call with {party} is ended.").format(party=party)
+
+
+def _sentence(text: str) -> str:
+    """`text` as the start of a sentence: its first letter in upper case ("the caller waits"
+    -> "The caller waits")."""
+    return text[:1].upper() + text[1:]
 
 
 def _number(device: DeviceId | None) -> str | None:
@@ -1139,4 +1199,4 @@ def _name(state: Any) -> str:
 
 
 __all__ = ["MAX_POPUPS", "STALE_AFTER_SECONDS", "Desk", "DeskConfig", "DeskListener",
-           "LinkOptions", "Plan", "Service"]
+           "LinkOptions", "Plan", "Service", "action_title"]

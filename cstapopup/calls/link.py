@@ -46,6 +46,7 @@ from cstapopup.csta.client import (
 )
 from cstapopup.csta.defaults import DEFAULT_PASSWORD  # when none is stored
 from cstapopup.csta.events import ConnectionId, CstaEvent, SnapshotCall
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.settings import ConnectionParameters
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,22 @@ class LinkChange:
 
 #: What the PBX's universalFailure reasons mean for a monitor, in words.
 _MONITOR_FAILURES = {
-    "invalid_monitor_object": "the PBX does not know this device",
-    "invalid_device_id": "the PBX does not know this device",
-    "invalid_monitor_object_type": "the PBX does not know this device",
-    "overall_monitor_limit_exceeded": "the PBX monitors as many devices as it can",
-    "object_monitor_limit_exceeded": "the PBX monitors this device too often already",
-    "generic_operation_rejection": "the PBX refused (is CSTA licensed for it?)",
+    "invalid_monitor_object": QT_TRANSLATE_NOOP("Link", "the PBX does not know this device"),
+    "invalid_device_id": QT_TRANSLATE_NOOP("Link", "the PBX does not know this device"),
+    "invalid_monitor_object_type": QT_TRANSLATE_NOOP("Link", "the PBX does not know this device"),
+    "overall_monitor_limit_exceeded": QT_TRANSLATE_NOOP(
+        "Link", "the PBX monitors as many devices as it can"),
+    "object_monitor_limit_exceeded": QT_TRANSLATE_NOOP(
+        "Link", "the PBX monitors this device too often already"),
+    "generic_operation_rejection": QT_TRANSLATE_NOOP(
+        "Link", "the PBX refused (is CSTA licensed for it?)"),
 }
+
+
+def _monitor_words(reason: str | None) -> str | None:
+    """What a monitor's universalFailure reason means, in the user's language."""
+    words = _MONITOR_FAILURES.get(reason or "")
+    return translate("Link", words) if words else None
 #: Reasons after which asking for more monitors in the same round is pointless.
 LIMIT_REASONS = frozenset({"overall_monitor_limit_exceeded"})
 
@@ -115,18 +125,22 @@ class MonitorFailure:
     def text(self) -> str:
         """"cannot monitor 999: the PBX does not know this device (invalid_monitor_object)"."""
         known = self.reason is not None and self.reason in _MONITOR_FAILURES
-        return f"cannot monitor {self.device}: {self.words}" + (
-            f" ({self.reason})" if known else "")
+        if known:
+            return translate("Link", "cannot monitor {device}: {why} ({reason})").format(
+                device=self.device, why=self.words, reason=self.reason)
+        return translate("Link", "cannot monitor {device}: {why}").format(
+            device=self.device, why=self.words)
 
     @classmethod
     def from_error(cls, device: str, exc: BaseException) -> MonitorFailure:
         reason = exc.reason if isinstance(exc, CstaServiceError) else None
-        words = _MONITOR_FAILURES.get(reason or "") or reason or str(exc)
+        words = _monitor_words(reason) or reason or str(exc)
         return cls(device, reason, words)
 
     @classmethod
     def not_asked(cls, device: str, reason: str) -> MonitorFailure:
-        return cls(device, reason, f"not asked: {_MONITOR_FAILURES.get(reason, reason)}",
+        why = _monitor_words(reason) or reason
+        return cls(device, reason, translate("Link", "not asked: {why}").format(why=why),
                    asked=False)
 
 
@@ -159,15 +173,18 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
                                           exc)) from None
     except ConnectError as exc:  # all CSTA links in use too: the message says so
         problem = texts.link_problem(exc)
-        detail = f"\n(Details: {problem.detail})" if problem.detail else ""
+        detail = ("\n" + translate("Link", "(Details: {detail})").format(detail=problem.detail)
+                  if problem.detail else "")
         raise RuntimeError(problem.words + detail) from None
     except TimeoutError:
-        raise RuntimeError(f"no answer from {params.host}:{params.port} within "
-                           f"{texts.seconds(timeout)}") from None
+        raise RuntimeError(translate(
+            "Link", "no answer from {host}:{port} within {seconds}").format(
+            host=params.host, port=params.port, seconds=texts.seconds(timeout))) from None
     finally:
         with contextlib.suppress(Exception):
             await client.close(timeout=2.0)
-    return f"Connected: {params.host}:{params.port} accepted the login of {params.user}."
+    return translate("Link", "Connected: {host}:{port} accepted the login of {user}.").format(
+        host=params.host, port=params.port, user=params.user)
 
 
 def rejection_text(where: str, user: str, exc: AssociationError) -> str:
@@ -178,10 +195,14 @@ def rejection_text(where: str, user: str, exc: AssociationError) -> str:
     if exc.diagnostic_source == acse.SERVICE_USER and exc.diagnostic in (
             None, acse.DIAG_NULL, acse.DIAG_NO_REASON, acse.DIAG_AUTHENTICATION_FAILURE,
             acse.DIAG_AUTHENTICATION_REQUIRED):
-        why = "wrong user name or password?" + (f" ({name})" if exc.diagnostic else "")
+        why = (translate("Link", "wrong user name or password? ({diagnostic})").format(
+            diagnostic=name) if exc.diagnostic
+            else translate("Link", "wrong user name or password?"))
     else:
-        why = acse.diagnostic_words(exc.diagnostic_source, exc.diagnostic) or str(exc)
-    return f"the PBX at {where} refused the login of {user}: {why}"
+        words = acse.diagnostic_words(exc.diagnostic_source, exc.diagnostic)
+        why = translate("Acse", words) if words else str(exc)
+    return translate("Link", "the PBX at {where} refused the login of {user}: {why}").format(
+        where=where, user=user, why=why)
 
 
 StateCallback = Callable[[LinkChange], None]
@@ -271,7 +292,7 @@ class PbxLink:
         self._on_snapshot = on_snapshot or (lambda d, c: None)
         self.client = client_for(params, options, reconnect=True)
         self.label = label or f"{params.host}:{params.port}"
-        self.change = LinkChange(LinkState.DOWN, "not started")
+        self.change = LinkChange(LinkState.DOWN, translate("Link", "not started"))
         #: The system's own words behind the last failure ("Name or service not known"), ""
         #: if none; kept while it retries, so the technical account is logged once per kind.
         self.detail = ""
@@ -315,7 +336,7 @@ class PbxLink:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await consumer
-        self._set(LinkChange(LinkState.CLOSED, "closed"))
+        self._set(LinkChange(LinkState.CLOSED, translate("Link", "closed")))
 
     # -- services (errors are CstaClientError subclasses with a readable message)
 
@@ -366,9 +387,11 @@ class PbxLink:
 
     def _up_text(self) -> str:
         monitored = [d for d in self.devices if d not in self.failed]
-        text = f"connected to {self.label}"
         if monitored:
-            text += ", monitoring " + device_ranges(monitored)
+            text = translate("Link", "connected to {pbx}, monitoring {devices}").format(
+                pbx=self.label, devices=device_ranges(monitored))
+        else:
+            text = translate("Link", "connected to {pbx}").format(pbx=self.label)
         if self.failed:
             text += "; " + "; ".join(f.text for f in self.failed.values())
         return text
@@ -399,8 +422,10 @@ class PbxLink:
         if self.client.state == "rejected" and isinstance(error, AssociationError):
             # Set here, as the task's last act: once it is seen, no attempt follows.
             self._set(LinkChange(
-                LinkState.REJECTED, rejection_text(self.label, self.params.user, error)
-                + ". Correct it in the settings", LinkFault.REJECTED, detail=self.detail))
+                LinkState.REJECTED,
+                translate("Link", "{problem}. Correct it in the settings").format(
+                    problem=rejection_text(self.label, self.params.user, error)),
+                LinkFault.REJECTED, detail=self.detail))
 
     def _monitor_failed(self, failure: MonitorFailure) -> None:
         self.failed[failure.device] = failure
@@ -474,9 +499,10 @@ class PbxLink:
                 self._set(LinkChange(LinkState.UP, self._up_text()))
         elif item.state == "connecting":
             self._up = False
-            self._set(LinkChange(LinkState.CONNECTING, f"connecting to {self.label}"
-                                 + (f" (attempt {item.attempt})" if item.attempt > 1 else ""),
-                                 attempt=item.attempt))
+            text = (translate("Link", "connecting to {pbx} (attempt {attempt})") if item.attempt > 1
+                    else translate("Link", "connecting to {pbx}")).format(
+                pbx=self.label, attempt=item.attempt)
+            self._set(LinkChange(LinkState.CONNECTING, text, attempt=item.attempt))
         elif item.state == "down":
             was_up, self._up = self._up, False
             text, detail = item.reason, ""
@@ -488,8 +514,9 @@ class PbxLink:
                     log.warning("PBX link: %s", item.reason)
             self.detail = detail
             if item.retry_in is not None:
-                verb = "reconnecting" if was_up else "retrying"
-                text += f"; {verb} in {texts.seconds(item.retry_in)}"
+                text = (translate("Link", "{problem}; reconnecting in {seconds}") if was_up
+                        else translate("Link", "{problem}; retrying in {seconds}")).format(
+                    problem=text, seconds=texts.seconds(item.retry_in))
             self._set(LinkChange(LinkState.DOWN, text, _fault_of(item.error, was_up),
                                  item.retry_in, item.attempt, detail))
         elif item.state == "up":

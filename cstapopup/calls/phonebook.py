@@ -38,6 +38,8 @@ from cstapopup.calls.numbers import (
     NumberingPlan,
     iter_lookup_keys,
 )
+from cstapopup.i18n import QT_TRANSLATE_NOOP, decimal, translate
+from cstapopup.i18n import number as format_number
 
 __all__ = [
     "CHECK_INTERVAL",
@@ -159,7 +161,9 @@ class _Messages:
         self.error: str | None = None
 
     def _where(self, line: int | None) -> str:
-        return f"{self.path}" if line is None else f"{self.path}, line {line}"
+        if line is None:
+            return f"{self.path}"
+        return translate("Phonebook", "{file}, line {line}").format(file=self.path, line=line)
 
     def add(self, line: int | None, text: str) -> None:
         if len(self.items) >= MAX_MESSAGES_PER_FILE:
@@ -176,28 +180,34 @@ class _Messages:
 
     def result(self) -> list[str]:
         if self.dropped:
-            return [*self.items, f"{self.path}: {self.dropped} more problems not listed"]
+            return [*self.items, translate(
+                "Phonebook", "{file}: {count} more problems not listed").format(
+                file=self.path, count=format_number(self.dropped))]
         return list(self.items)
 
 
 def _size(n: int) -> str:
     if n < 1024 * 1024:
-        return f"{n:,} bytes"
+        return translate("Phonebook", "{bytes} bytes").format(bytes=format_number(n))
     mb = n / (1024 * 1024)
-    return f"{mb:.0f} MB ({n:,} bytes)" if mb == int(mb) else f"{mb:.1f} MB ({n:,} bytes)"
+    return translate("Phonebook", "{megabytes} MB ({bytes} bytes)").format(
+        megabytes=decimal(mb, 0 if mb == int(mb) else 1), bytes=format_number(n))
 
 
 def _too_large(size: int | None, limit: int) -> str:
-    what = "grew past" if size is None else f"is {_size(size)}, more than"
-    return f"file {what} the phone-book limit of {_size(limit)}; not read"
+    if size is None:
+        return translate("Phonebook", "file grew past the phone-book limit of {limit}; not "
+                         "read").format(limit=_size(limit))
+    return translate("Phonebook", "file is {size}, more than the phone-book limit of {limit}; "
+                     "not read").format(size=_size(size), limit=_size(limit))
 
 
 _KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, QT_TRANSLATE_NOOP("Phonebook", "a directory")),
+    (stat.S_ISFIFO, QT_TRANSLATE_NOOP("Phonebook", "a named pipe (FIFO)")),
+    (stat.S_ISCHR, QT_TRANSLATE_NOOP("Phonebook", "a character device")),
+    (stat.S_ISBLK, QT_TRANSLATE_NOOP("Phonebook", "a block device")),
+    (stat.S_ISSOCK, QT_TRANSLATE_NOOP("Phonebook", "a socket")),
 )
 
 # O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it for
@@ -212,9 +222,10 @@ _stat = os.stat     # the look before opening (a test stands in the race with th
 def _not_regular(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
-    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
-    return (f"cannot read it: it is {kind}, not a regular file "
-            "(a phone book must be a CSV or vCard file)")
+    kind = next((name for test, name in _KINDS if test(mode)),
+                QT_TRANSLATE_NOOP("Phonebook", "a special file"))
+    return translate("Phonebook", "cannot read it: it is {kind}, not a regular file (a phone "
+                     "book must be a CSV or vCard file)").format(kind=translate("Phonebook", kind))
 
 
 def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | None:
@@ -223,10 +234,11 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
     try:
         st = _stat(path)
     except FileNotFoundError:
-        messages.fail(None, "file not found")
+        messages.fail(None, translate("Phonebook", "file not found"))
         return None
     except OSError as exc:
-        messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+        messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
+            problem=exc.strerror or exc))
         return None
     reason = _not_regular(st.st_mode)
     if reason is None and st.st_size > limit:
@@ -237,7 +249,8 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+        messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
+            problem=exc.strerror or exc))
         return None
     raw = io.FileIO(fd, "rb", closefd=True)
     try:
@@ -248,7 +261,8 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
         if reason is None and hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
     except OSError as exc:
-        reason = f"cannot read the file ({exc.strerror or exc})"
+        reason = translate("Phonebook", "cannot read the file ({problem})").format(
+            problem=exc.strerror or exc)
     if reason is not None:
         raw.close()
         messages.fail(None, reason)
@@ -441,24 +455,28 @@ def _read_csv(lines: _Lines, head: str, path: Path,
             if reader.line_num == last_error_line:
                 break   # the reader cannot get past this point; stop rather than spin
             last_error_line = reader.line_num
-            messages.add(reader.line_num, f"unreadable CSV ({exc}); line skipped")
+            messages.add(reader.line_num, translate(
+                "Phonebook", "unreadable CSV ({problem}); line skipped").format(problem=exc))
             continue
         line = previous_end + 1     # where the record starts (quoted cells may span lines)
         if reader.line_num > line and lines.at_end and lines.quotes % 2 == 1:
             # An unbalanced quote makes the csv module swallow everything after it into one
             # cell; without this message the rest of the file would vanish silently.
-            messages.add(line, f"a quote opened in this entry is never closed, so lines {line}"
-                               f"-{reader.line_num} were read as one entry")
+            messages.add(line, translate(
+                "Phonebook", "a quote opened in this entry is never closed, so lines "
+                "{first}-{last} were read as one entry").format(first=line, last=reader.line_num))
         if not any(cell.strip() for cell in row):
             continue
         if cols is None:
             cols = _map_columns(row)
             if not cols.phones:
-                messages.fail(line, "no phone column found in the header row "
-                                    f"(columns: {', '.join(c.strip() for c in row)})")
+                messages.fail(line, translate(
+                    "Phonebook", "no phone column found in the header row (columns: "
+                    "{columns})").format(columns=", ".join(c.strip() for c in row)))
                 return
             if (cols.name, cols.first, cols.last, cols.company) == (None, None, None, None):
-                messages.fail(line, "no name or company column found in the header row")
+                messages.fail(line, translate(
+                    "Phonebook", "no name or company column found in the header row"))
                 return
             continue
         name = _cell(row, cols.name) or " ".join(
@@ -472,11 +490,12 @@ def _read_csv(lines: _Lines, head: str, path: Path,
         if not numbers:
             continue    # a contact without phone numbers (e-mail only) is of no use here
         if not name and not company:
-            messages.add(line, "entry has numbers but neither a name nor a company; skipped")
+            messages.add(line, translate(
+                "Phonebook", "entry has numbers but neither a name nor a company; skipped"))
             continue
         yield line, Contact(name, company, tuple(numbers), source)
     if cols is None:
-        messages.fail(None, "the file is empty (no header row)")
+        messages.fail(None, translate("Phonebook", "the file is empty (no header row)"))
 
 
 # ---- vCard
@@ -614,7 +633,8 @@ def _finish_card(card: _CardDraft, source: str, messages: _Messages) -> Contact 
     if not card.tels:
         return None
     if not name and not company:
-        messages.add(card.line, "card has numbers but neither FN, N nor ORG; skipped")
+        messages.add(card.line, translate(
+            "Phonebook", "card has numbers but neither FN, N nor ORG; skipped"))
         return None
     return Contact(name, company, tuple(card.tels), source)
 
@@ -637,7 +657,9 @@ def _read_vcard(lines: Iterable[str], path: Path,
             head, sep, value = logical.partition(":")
         if not sep:
             if card is not None:
-                messages.add(line, f"not a vCard property line: {logical[:40]!r}")
+                messages.add(line, translate(
+                    "Phonebook", "not a vCard property line: {line}").format(
+                    line=repr(logical[:40])))
             continue
         # The name never holds quotes, so it ends at the first ';' whatever the parameters say.
         name, _, rest = head.partition(";")
@@ -647,8 +669,9 @@ def _read_vcard(lines: Iterable[str], path: Path,
         params = _split_unquoted(rest, ";") if rest else []
         if prop == "BEGIN" and value.strip().upper() == "VCARD":
             if card is not None:
-                messages.add(card.line,
-                             "card has no END:VCARD before the next BEGIN:VCARD; read anyway")
+                messages.add(card.line, translate(
+                    "Phonebook", "card has no END:VCARD before the next BEGIN:VCARD; read "
+                    "anyway"))
                 contact = _finish_card(card, source, messages)
                 if contact:
                     yield card.line, contact
@@ -656,7 +679,7 @@ def _read_vcard(lines: Iterable[str], path: Path,
             cards_seen += 1
         elif prop == "END" and value.strip().upper() == "VCARD":
             if card is None:
-                messages.add(line, "END:VCARD without BEGIN:VCARD")
+                messages.add(line, translate("Phonebook", "END:VCARD without BEGIN:VCARD"))
                 continue
             contact = _finish_card(card, source, messages)
             if contact:
@@ -677,12 +700,13 @@ def _read_vcard(lines: Iterable[str], path: Path,
             if number and number not in card.tels:
                 card.tels.append(number)
     if card is not None:
-        messages.add(card.line, "card has no END:VCARD at the end of the file; read anyway")
+        messages.add(card.line, translate(
+            "Phonebook", "card has no END:VCARD at the end of the file; read anyway"))
         contact = _finish_card(card, source, messages)
         if contact:
             yield card.line, contact
     if cards_seen == 0:
-        messages.fail(None, "no vCard found (no BEGIN:VCARD line)")
+        messages.fail(None, translate("Phonebook", "no vCard found (no BEGIN:VCARD line)"))
 
 
 # ---- files
@@ -726,7 +750,8 @@ def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
             if "\x00" in head[:4096]:
                 # Text exports have no NUL bytes; a spreadsheet, image or database near the
                 # start does.
-                messages.fail(None, "binary file, not a CSV or vCard phonebook; skipped")
+                messages.fail(None, translate(
+                    "Phonebook", "binary file, not a CSV or vCard phonebook; skipped"))
                 return
             raw.seek(0)
             text = io.TextIOWrapper(io.BufferedReader(_Limited(raw, limit, stop), _CHUNK),
@@ -738,12 +763,15 @@ def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
         except _TooLarge:
             messages.fail(None, _too_large(None, limit))
         except OSError as exc:
-            messages.fail(None, f"cannot read the file ({exc.strerror or exc})")
+            messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
+            problem=exc.strerror or exc))
         except (_Cancelled, GeneratorExit):
             raise
         except Exception as exc:   # a reader bug must not take the popup down with it
             log.exception("reading phonebook %s failed", path)
-            messages.fail(None, f"cannot parse the file ({type(exc).__name__}: {exc}); skipped")
+            messages.fail(None, translate(
+                "Phonebook", "cannot parse the file ({problem}); skipped").format(
+                problem=f"{type(exc).__name__}: {exc}"))
 
 
 def read_contacts(path: Path | str, *, max_file_bytes: int = MAX_FILE_BYTES,
@@ -792,13 +820,15 @@ def _load_file(path: Path, plan: NumberingPlan, limit: int,
             for number in contact.numbers:
                 key = next(iter_lookup_keys(number, plan, from_pbx=False), None)
                 if key is None:
-                    messages.add(line, f"cannot read {number!r} as a phone number "
-                                       f"({contact.label})")
+                    messages.add(line, translate(
+                        "Phonebook", "cannot read {number} as a phone number ({contact})").format(
+                        number=repr(number), contact=contact.label))
                     continue
                 entries.append((key, Match(contact, number, key, contact.source), line))
     except MemoryError:
         entries, contacts = [], 0
-        messages.fail(None, "not enough memory to read the file; not used")
+        messages.fail(None, translate(
+            "Phonebook", "not enough memory to read the file; not used"))
     after = _signature(path)
     # Signature taken on both sides of the read: a file saved while we read it is half old,
     # half new, so make the next check read it again.

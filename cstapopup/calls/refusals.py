@@ -16,6 +16,7 @@ from cstapopup.csta.client import (
     LinkDownError,
     RequestTimeout,
 )
+from cstapopup.i18n import translate
 
 # The reasons by what they mean; a reason not listed falls back on its group (below).
 _TARGET_BUSY = frozenset({
@@ -52,11 +53,11 @@ def refusal_text(exc: BaseException, *, target: str | None = None,
     """Why the request did not happen, as a sentence without its final full stop:
     "103 is busy", "103 does not exist", "Not connected to the PBX", ..."""
     if isinstance(exc, LinkDownError):
-        return "Not connected to the PBX"
+        return translate("Refusals", "Not connected to the PBX")
     if isinstance(exc, RequestTimeout):
-        return "The PBX did not answer in time"
+        return translate("Refusals", "The PBX did not answer in time")
     if isinstance(exc, CstaRejectError):
-        return "The PBX does not take this request (it may not offer it)"
+        return translate("Refusals", "The PBX does not take this request (it may not offer it)")
     if isinstance(exc, CstaServiceError):
         return _service_text(exc, target, own)
     if isinstance(exc, CstaClientError):
@@ -67,29 +68,37 @@ def refusal_text(exc: BaseException, *, target: str | None = None,
 def _service_text(exc: CstaServiceError, target: str | None, own: str | None) -> str:
     reason = exc.reason or ""
     group = exc.failure.group if exc.failure is not None else ""
-    whom = target or "The other phone"
     if reason in _TARGET_BUSY:
-        return f"{whom} is busy"
+        return (translate("Refusals", "{target} is busy").format(target=target) if target
+                else translate("Refusals", "The other phone is busy"))
     if reason in _TARGET_UNKNOWN:
-        return f"{whom} does not exist" if target else "The PBX does not know that number"
+        return (translate("Refusals", "{target} does not exist").format(target=target)
+                if target else translate("Refusals", "The PBX does not know that number"))
     if reason in _TARGET_OUT_OF_SERVICE:
-        return f"{whom} is out of service"
+        return (translate("Refusals", "{target} is out of service").format(target=target)
+                if target else translate("Refusals", "The other phone is out of service"))
     if reason in _CALL_GONE:
-        return "The call is no longer there"
+        return translate("Refusals", "The call is no longer there")
     if reason in _CALL_CHANGED:
-        return "The call is not in a state that allows this (it changed meanwhile)"
+        return translate("Refusals", "The call is not in a state that allows this (it changed "
+                         "meanwhile)")
     if reason in _OWN_BUSY:
-        return f"Your phone ({own}) is busy" if own else "Your phone is busy"
+        return (translate("Refusals", "Your phone ({own}) is busy").format(own=own) if own
+                else translate("Refusals", "Your phone is busy"))
     if reason in _NO_LINE:
-        return "No line is free at the moment"
+        return translate("Refusals", "No line is free at the moment")
     if reason.startswith(_NOT_ALLOWED_PREFIX) or group == "security":
-        return "The PBX does not allow this" + (f" for {target}" if target else "")
+        return (translate("Refusals", "The PBX does not allow this for {target}").format(
+            target=target) if target else translate("Refusals", "The PBX does not allow this"))
     if reason in _NOT_OFFERED:
-        return "The PBX does not offer this"
+        return translate("Refusals", "The PBX does not offer this")
     if group in ("system_resource_availability", "subscribed_resource_availability",
                  "performance_management"):
-        return f"The PBX is short of resources ({reason or group})"
-    return f"The PBX refused ({reason or 'no reason given'})"
+        return translate("Refusals", "The PBX is short of resources ({reason})").format(
+            reason=reason or group)
+    if reason:
+        return translate("Refusals", "The PBX refused ({reason})").format(reason=reason)
+    return translate("Refusals", "The PBX refused (no reason given)")
 
 
 __all__ = ["refusal_text"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from cstapopup.i18n import translate
 from cstapopup.settings import (
     FACTORY_PASSWORD,
     PASSWORD_STORAGE_NONE,
@@ -116,6 +117,15 @@ class Session:
 
     # -- start, stop ----------------------------------------------------------------------
 
+    def language_setting(self) -> str:
+        """The `app.language` setting, read before `open()` (the windows' language must be
+        chosen before any of them, or any notice, is made): the user's, from the settings
+        file ("auto" for the self-test, whose settings are its own)."""
+        if self.mode == SELF_TEST and self.options.settings_path is None:
+            return "auto"
+        settings, _warnings = Settings.load(self.options.settings_path, read_only=True)
+        return str(settings.get("app.language"))
+
     def open(self) -> None:
         """Read the settings and open the history (a throw-away one for the self-test)."""
         if self.mode == SELF_TEST:
@@ -159,11 +169,12 @@ class Session:
                 self.demo_pbx = DemoPbx(traffic=self.mode == DEMO, rate=self.options.rate,
                                         seed=self.options.seed, speed=self.options.speed)
                 await self.demo_pbx.start()
-            label = "the simulated PBX" if self.mode == DEMO else "the self-test PBX"
+            label = (translate("Session", "the simulated PBX") if self.mode == DEMO
+                     else translate("Session", "the self-test PBX"))
             await self.desk.connect(self.demo_pbx.params, label=label, demo=self.mode == DEMO)
             return True
         if not self.settings.is_configured:
-            self.desk.not_connected("no PBX set up yet: open the settings")
+            self.desk.not_connected(translate("Session", "no PBX set up yet: open the settings"))
             return False
         password = self._password or PasswordStore(self.settings).get()
         if password is None and self.settings.get("pbx.password_storage") == \
@@ -180,18 +191,18 @@ class Session:
 
     def _ask(self) -> None:
         generation = self._generation
-        self.desk.not_connected("waiting for the PBX password")
+        self.desk.not_connected(translate("Session", "waiting for the PBX password"))
 
         def entered(text: str | None) -> None:
             if generation != self._generation or self.stopping:
                 return   # the settings changed (or the app ends) meanwhile
             if not text:
-                self.desk.not_connected("no password entered: not connected (enter it in "
-                                        "the settings)")
+                self.desk.not_connected(translate(
+                    "Session", "no password entered: not connected (enter it in the settings)"))
                 return
             self._password = text
             self._spawn(self.desk.connect(self.settings.connection_parameters(text)),
-                        "connecting")
+                        translate("Session", "connecting"))
 
         self._ask_password(entered)
 
@@ -240,7 +251,8 @@ class Session:
                 else:
                     self._autostart.disable()
             except OSError as exc:
-                self._notice("Start at login", f"Could not change the login item: {exc}")
+                self._notice(translate("Session", "Start at login"), translate(
+                    "Session", "Could not change the login item: {problem}").format(problem=exc))
         if "app.do_not_disturb" in changed:
             self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
         # "pbx.password" comes when the password was changed in the dialog.
@@ -248,11 +260,11 @@ class Session:
                    for n in changed):
             return
         if self.mode == PBX:
-            self._spawn(self.restart_link(), "reconnecting")
+            self._spawn(self.restart_link(), translate("Session", "reconnecting"))
         else:
-            self.listener.notice(Notice("Settings saved", "The demo keeps its simulated PBX; "
-                                        "your PBX settings are used when cstapopup starts "
-                                        "without --demo."))
+            self.listener.notice(Notice(translate("Session", "Settings saved"), translate(
+                "Session", "The demo keeps its simulated PBX; your PBX settings are used when "
+                "cstapopup starts without --demo.")))
 
     def set_do_not_disturb(self, on: bool) -> None:
         """Do not disturb on or off, kept for the next start (not by the demo or self-test,
@@ -265,7 +277,8 @@ class Session:
             if self.mode == PBX:
                 self.settings.save()
         except (SettingsError, OSError) as exc:
-            self._notice("Settings", f"Do not disturb was not saved: {exc}")
+            self._notice(translate("Session", "Settings"), translate(
+                "Session", "Do not disturb was not saved: {problem}").format(problem=exc))
 
     def apply_retention(self) -> int:
         return self.desk.apply_retention(int(self.value("history.retention_days")))

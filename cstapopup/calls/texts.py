@@ -3,9 +3,16 @@ plural), durations, a call's outcome and other party, the avatar's initials, pro
 PBX link in plain words, and what an empty history says.  The windows, the tray and the
 `history` command all take their texts from here, so they say the same thing the same way.
 
-Counts: every counted phrase is an entry of `COUNTED` (its singular and plural form), and
-`count()` is the only place that picks a form.  A translation with Qt's plural forms
-(``tr("%n call(s)", "", n)``) replaces that table and that function; no caller changes.
+Every text goes through `translate` (cstapopup.i18n): English as written without a
+translator (the command-line tools), the user's language in the desktop app.  Texts with
+something filled in are templates with named fields (``{device}``), so that a translation
+can put the field where its language wants it.
+
+Counts: every counted phrase is an entry of `COUNTED`, declared once with Qt's plural marker
+(``%Ln``, the count with the language's digit grouping), and `count()` is the only place that
+picks a form: English from the table's two forms, other languages from their translation's
+plural forms ("1 Anruf", "2 Anrufe").  Phrases only the command-line tools print
+(`CLI_COUNTED`) stay English.
 
 Durations keep their number and unit together with a no-break space (`NBSP`): "retrying in
 8 s" must not wrap between the 8 and the s in a notification balloon.
@@ -17,52 +24,78 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cstapopup.csta.client import ConnectError
+from cstapopup.i18n import QT_TRANSLATE_NOOP, decimal, fill_count, number, translate, translating
 
 from .model import Call, Hop, Outcome
 
 #: Between a number and its unit, so that a line never breaks between them.
 NBSP = "\u00a0"
 
-#: Every counted phrase the user sees: key -> (singular, plural).  ``{n}`` is the count
-#: (with thousands separators); other fields are named by the caller.
+#: Every counted phrase the windows, popups and notices show: key -> (English singular, the
+#: source text, which is the English plural).  ``%Ln`` is the count; other fields are named by
+#: the caller.  (The literal 2 makes lupdate mark the text as a plural; the "minutes" entry
+#: holds a literal no-break space: lupdate reads no \u escapes.)
 COUNTED: dict[str, tuple[str, str]] = {
-    "calls": ("{n} call", "{n} calls"),
-    "calls shown": ("({shown} of {n} call shown; --limit 0 shows all)",
-                    "({shown} of {n} calls shown; --limit 0 shows all)"),
-    "missed calls": ("{n} missed call", "{n} missed calls"),
-    "missed, not done": ("{n} missed, not done", "{n} missed, not done"),
-    "history, missed": ("&History ({n} missed)", "&History ({n} missed)"),
-    "more ringing": ("+{n} more ringing", "+{n} more ringing"),
-    "more calls": ("+{n} more call", "+{n} more calls"),
-    "more calls, ringing": ("+{n} more call ({ringing} ringing)",
-                            "+{n} more calls ({ringing} ringing)"),
+    "calls": ("%Ln call", QT_TRANSLATE_NOOP("Counted", "%Ln calls", None, 2)),
+    "missed calls": ("%Ln missed call", QT_TRANSLATE_NOOP("Counted", "%Ln missed calls",
+                                                          None, 2)),
+    "missed, not done": ("%Ln missed, not done",
+                         QT_TRANSLATE_NOOP("Counted", "%Ln missed, not done", None, 2)),
+    "history, missed": ("&History (%Ln missed)",
+                        QT_TRANSLATE_NOOP("Counted", "&History (%Ln missed)", None, 2)),
+    "more ringing": ("+%Ln more ringing",
+                     QT_TRANSLATE_NOOP("Counted", "+%Ln more ringing", None, 2)),
+    "more calls": ("+%Ln more call", QT_TRANSLATE_NOOP("Counted", "+%Ln more calls", None, 2)),
+    "more calls, ringing": ("+%Ln more call ({ringing} ringing)",
+                            QT_TRANSLATE_NOOP("Counted", "+%Ln more calls ({ringing} ringing)",
+                                              None, 2)),
     "delete calls": ("Delete this call from the history?",
-                     "Delete these {n} calls from the history?"),
-    "copied": ("Copied {first}", "Copied {first} and {others} more"),
-    "values need attention": ("One value needs attention", "{n} values need attention"),
-    "too many popups": ("More than {n} call had a popup at once",
-                        "More than {n} calls had a popup at once"),
-    "minutes": ("{n}" + NBSP + "minute", "{n}" + NBSP + "minutes"),
-    "times": ("once", "{n} times"),
-    "calls there": ("{n} call there.", "{n} calls there."),
-    "colleagues shown": ("Co&lleagues (the first {shown} of {n})",
-                         "Co&lleagues (the first {shown} of {n})"),
-    "callbacks skipped": ("{n} coroutine callback was skipped",
-                          "{n} coroutine callbacks were skipped"),
+                     QT_TRANSLATE_NOOP("Counted", "Delete these %Ln calls from the history?",
+                                       None, 2)),
+    "copied": ("Copied {first}", QT_TRANSLATE_NOOP("Counted", "Copied {first} and {others} more",
+                                                   None, 2)),
+    "values need attention": ("One value needs attention",
+                              QT_TRANSLATE_NOOP("Counted", "%Ln values need attention",
+                                                None, 2)),
+    "too many popups": ("More than %Ln call had a popup at once",
+                        QT_TRANSLATE_NOOP("Counted", "More than %Ln calls had a popup at once",
+                                          None, 2)),
+    "minutes": ("%Ln\u00a0minute", QT_TRANSLATE_NOOP("Counted", "%Ln minutes", None, 2)),
+    "calls there": ("%Ln call there.", QT_TRANSLATE_NOOP("Counted", "%Ln calls there.",
+                                                         None, 2)),
+    "colleagues shown": ("Co&lleagues (the first {shown} of %Ln)",
+                         QT_TRANSLATE_NOOP("Counted", "Co&lleagues (the first {shown} of %Ln)",
+                                           None, 2)),
+}
+
+#: Counted phrases of the command-line tools (English, as the tools are): key -> (singular,
+#: plural).
+CLI_COUNTED: dict[str, tuple[str, str]] = {
+    "calls shown": ("({shown} of %Ln call shown; --limit 0 shows all)",
+                    "({shown} of %Ln calls shown; --limit 0 shows all)"),
+    "times": ("once", "%Ln times"),
+    "callbacks skipped": ("%Ln coroutine callback was skipped",
+                          "%Ln coroutine callbacks were skipped"),
 }
 
 
 def count(key: str, n: int, **fields: object) -> str:
-    """The phrase `key` of COUNTED for `n` things, in the form `n` takes ("1 call", "2 calls")."""
-    one, other = COUNTED[key]
-    return (one if n == 1 else other).format(n=f"{n:,}", **fields)
+    """The phrase `key` of COUNTED (or CLI_COUNTED) for `n` things, in the form `n` takes
+    ("1 call", "2 calls"; "1 Anruf", "2 Anrufe")."""
+    if key in COUNTED:
+        one, other = COUNTED[key]
+        if translating():
+            return translate("Counted", other, None, n).format(**fields)
+    else:
+        one, other = CLI_COUNTED[key]
+    return fill_count(one if n == 1 else other, n).format(**fields)
 
 
 # --- durations ---------------------------------------------------------------------------------
 
 def seconds(value: float) -> str:
     """"8 s", "0.5 s" (a pause, a timeout), the unit kept on the number's line."""
-    text = f"{value:.0f}" if value >= 1 else f"{value:.1f}"
+    text = decimal(value, 0) if value >= 1 else decimal(value, 1)
     return text + NBSP + "s"
 
 
@@ -80,16 +113,24 @@ def clock(value: float) -> str:
 Display = Callable[[str], str]
 
 _OUTCOME_WORDS = {
-    Outcome.IN_PROGRESS: "in progress",
-    Outcome.ANSWERED: "answered",
-    Outcome.MISSED: "missed",
-    Outcome.ANSWERED_ELSEWHERE: "answered elsewhere",
-    Outcome.BUSY: "busy",
-    Outcome.FAILED: "failed",
-    Outcome.ABANDONED: "not answered",
-    Outcome.TRANSFERRED: "transferred",
-    Outcome.DIVERTED: "forwarded",
-    Outcome.UNKNOWN: "end unknown",
+    Outcome.IN_PROGRESS: QT_TRANSLATE_NOOP("Texts", "in progress"),
+    Outcome.ANSWERED: QT_TRANSLATE_NOOP("Texts", "answered"),
+    Outcome.MISSED: QT_TRANSLATE_NOOP("Texts", "missed"),
+    Outcome.ANSWERED_ELSEWHERE: QT_TRANSLATE_NOOP("Texts", "answered elsewhere"),
+    Outcome.BUSY: QT_TRANSLATE_NOOP("Texts", "busy"),
+    Outcome.FAILED: QT_TRANSLATE_NOOP("Texts", "failed"),
+    Outcome.ABANDONED: QT_TRANSLATE_NOOP("Texts", "not answered"),
+    Outcome.TRANSFERRED: QT_TRANSLATE_NOOP("Texts", "transferred"),
+    Outcome.DIVERTED: QT_TRANSLATE_NOOP("Texts", "forwarded"),
+    Outcome.UNKNOWN: QT_TRANSLATE_NOOP("Texts", "end unknown"),
+}
+
+#: A call's direction as the history's column says it.
+_DIRECTION_WORDS = {
+    "incoming": QT_TRANSLATE_NOOP("Texts", "incoming"),
+    "outgoing": QT_TRANSLATE_NOOP("Texts", "outgoing"),
+    "internal": QT_TRANSLATE_NOOP("Texts", "internal"),
+    "unknown": QT_TRANSLATE_NOOP("Texts", "unknown"),
 }
 
 
@@ -105,32 +146,43 @@ def party(number: str | None, display: Display | None = None) -> str:
     return (display or _as_is)(number)
 
 
+def direction_text(direction: str) -> str:
+    """"incoming", "outgoing", "internal", "unknown" in the user's language."""
+    words = _DIRECTION_WORDS.get(direction)
+    return translate("Texts", words) if words else direction
+
+
 def outcome_text(call: Call, display: Display | None = None) -> str:
     """How the call went, in a few words: "answered at 100", "forwarded to 0171 2345678",
     "missed (done)"; every number in it shown as `display` shows numbers."""
-    text = _OUTCOME_WORDS.get(call.outcome, call.outcome.value.replace("_", " "))
+    words = _OUTCOME_WORDS.get(call.outcome)
+    text = translate("Texts", words) if words else call.outcome.value.replace("_", " ")
     if call.outcome is Outcome.UNKNOWN and not call.end_unknown:
         # It ended, but part of it went by while the link was down (or before monitoring).
-        text = "outcome unknown"
+        text = translate("Texts", "outcome unknown")
     if call.outcome is Outcome.ANSWERED and call.answered_by:
-        text = f"answered at {party(call.answered_by, display)}"
+        text = translate("Texts", "answered at {device}").format(
+            device=party(call.answered_by, display))
     elif call.outcome is Outcome.ANSWERED_ELSEWHERE and call.answered_by:
-        text = f"answered by {party(call.answered_by, display)}"
+        text = translate("Texts", "answered by {device}").format(
+            device=party(call.answered_by, display))
     elif call.outcome is Outcome.TRANSFERRED and call.transferred_to:
-        text = f"transferred to {party(call.transferred_to, display)}"
+        text = translate("Texts", "transferred to {device}").format(
+            device=party(call.transferred_to, display))
     elif call.outcome is Outcome.DIVERTED and call.diverted_to:
-        text = f"forwarded to {party(call.diverted_to, display)}"
+        text = translate("Texts", "forwarded to {device}").format(
+            device=party(call.diverted_to, display))
     if call.is_missed and call.done:
-        text += " (done)"
+        text = translate("Texts", "{outcome} (done)").format(outcome=text)
     return text
 
 
 def remote_text(call: Call, display: Display | None = None) -> str:
     """The other party's number as shown, "withheld" or "unknown"."""
     if call.remote_kind == "restricted":
-        return "withheld"
+        return translate("Texts", "withheld")
     if call.remote_kind == "not_known" or not call.remote_number:
-        return "unknown"
+        return translate("Texts", "unknown")
     return party(call.remote_number, display)
 
 
@@ -143,14 +195,43 @@ def name_text(call: Call) -> str:
     return name or company
 
 
+#: One step of a call's way in words, by the hop's kind; {device} is where it happened.
+_HOP_WORDS = {
+    "originated": QT_TRANSLATE_NOOP("Texts", "originated {device}"),
+    "delivered": QT_TRANSLATE_NOOP("Texts", "delivered {device}"),
+    "offered": QT_TRANSLATE_NOOP("Texts", "offered {device}"),
+    "queued": QT_TRANSLATE_NOOP("Texts", "queued {device}"),
+    "answered": QT_TRANSLATE_NOOP("Texts", "answered {device}"),
+    "held": QT_TRANSLATE_NOOP("Texts", "held {device}"),
+    "retrieved": QT_TRANSLATE_NOOP("Texts", "retrieved {device}"),
+    "transferred": QT_TRANSLATE_NOOP("Texts", "transferred {device}"),
+    "diverted": QT_TRANSLATE_NOOP("Texts", "diverted {device}"),
+    "conferenced": QT_TRANSLATE_NOOP("Texts", "conferenced {device}"),
+    "cleared": QT_TRANSLATE_NOOP("Texts", "cleared {device}"),
+    "failed": QT_TRANSLATE_NOOP("Texts", "failed {device}"),
+    "under_way": QT_TRANSLATE_NOOP("Texts", "under way {device}"),
+    "undecodable": QT_TRANSLATE_NOOP("Texts", "undecodable {device}"),
+    "link_lost": QT_TRANSLATE_NOOP("Texts", "link lost {device}"),
+}
+#: A transfer or a forwarding with where it went: {device} from, {target} to.
+_HOP_TO_WORDS = {
+    "transferred": QT_TRANSLATE_NOOP("Texts", "transferred {device} to {target}"),
+    "diverted": QT_TRANSLATE_NOOP("Texts", "diverted {device} to {target}"),
+}
+
+
 def hop_text(hop: Hop, display: Display | None = None) -> str:
     """One step of a call's way: "answered 100", "transferred 100 to 102" (where a transfer
     or a forwarding went, when the PBX said)."""
-    text = f"{hop.kind.replace('_', ' ')} {party(hop.device, display)}".strip()
-    if hop.kind in ("transferred", "diverted") and hop.detail and hop.detail.isdigit() \
+    device = party(hop.device, display)
+    if hop.kind in _HOP_TO_WORDS and hop.detail and hop.detail.isdigit() \
             and hop.detail != hop.device:
-        text += f" to {party(hop.detail, display)}"
-    return text
+        return translate("Texts", _HOP_TO_WORDS[hop.kind]).format(
+            device=device, target=party(hop.detail, display)).strip()
+    words = _HOP_WORDS.get(hop.kind)
+    if words is None:
+        return f"{hop.kind.replace('_', ' ')} {device}".strip()
+    return translate("Texts", words).format(device=device).strip()
 
 
 def hops_text(call: Call, display: Display | None = None) -> str:
@@ -159,18 +240,33 @@ def hops_text(call: Call, display: Display | None = None) -> str:
     return " → ".join(hop_text(h, display) for h in call.hops)
 
 
+#: What an empty history says, by the filter's kind of call: (nothing at all, none match the
+#: search "{search}").
+_EMPTY = {
+    None: (QT_TRANSLATE_NOOP("Texts", "No calls match."),
+           QT_TRANSLATE_NOOP("Texts", "No calls match “{search}”.")),
+    "missed": (QT_TRANSLATE_NOOP("Texts", "No missed calls."),
+               QT_TRANSLATE_NOOP("Texts", "No missed calls match “{search}”.")),
+    "incoming": (QT_TRANSLATE_NOOP("Texts", "No incoming calls."),
+                 QT_TRANSLATE_NOOP("Texts", "No incoming calls match “{search}”.")),
+    "outgoing": (QT_TRANSLATE_NOOP("Texts", "No outgoing calls."),
+                 QT_TRANSLATE_NOOP("Texts", "No outgoing calls match “{search}”.")),
+    "internal": (QT_TRANSLATE_NOOP("Texts", "No internal calls."),
+                 QT_TRANSLATE_NOOP("Texts", "No internal calls match “{search}”.")),
+}
+
+
 def empty_history_text(*, history_empty: bool, search: str | None = None,
                        kind: str | None = None) -> str:
     """What an empty list of calls says: that the history has no calls at all, or that none
     match the search (and the filter, e.g. kind "missed")."""
     if history_empty:
-        return "No calls in the history yet."
-    calls = f"{kind} calls" if kind else "calls"
-    if search:
-        return f"No {calls} match “{search}”."
-    if kind:
-        return f"No {calls}."
-    return "No calls match."
+        return translate("Texts", "No calls in the history yet.")
+    if kind not in _EMPTY:   # a kind without words of its own
+        none, matching = f"No {kind} calls.", f"No {kind} calls match “{{search}}”."
+    else:
+        none, matching = (translate("Texts", t) for t in _EMPTY[kind])
+    return matching.format(search=search) if search else none
 
 
 # --- the avatar --------------------------------------------------------------------------------
@@ -222,36 +318,59 @@ def link_problem(error: BaseException) -> LinkProblem:
     """A failed connection attempt (the client's typed error) in plain words."""
     if not isinstance(error, ConnectError):
         return LinkProblem(str(error))
-    host = error.host or "the PBX"
-    at = f"the PBX at {host}" if error.host else "the PBX"
+    host = error.host
     detail = error.detail
     cause = error.cause
     if cause == "unknown_host":
-        words = (f"the PBX address {host} is not known — check the PBX address in the "
-                 "settings")
+        words = (translate("Texts", "the PBX address {host} is not known — check the PBX "
+                           "address in the settings").format(host=host) if host else
+                 translate("Texts", "the PBX address is not known — check the PBX address in "
+                           "the settings"))
     elif cause == "lookup_failed":
-        words = (f"the PBX address {host} could not be looked up — is this computer "
-                 "connected to the network?")
+        words = (translate("Texts", "the PBX address {host} could not be looked up — is this "
+                           "computer connected to the network?").format(host=host) if host else
+                 translate("Texts", "the PBX address could not be looked up — is this computer "
+                           "connected to the network?"))
     elif cause == "refused":
-        port = f"port {error.port}" if error.port is not None else "its CSTA port"
-        words = (f"{at} does not accept connections on {port} — check the port in the "
-                 "settings, and that CSTA is switched on at the PBX")
+        if error.port is not None:
+            words = translate("Texts", "{pbx} does not accept connections on port {port} — "
+                              "check the port in the settings, and that CSTA is switched on at "
+                              "the PBX").format(pbx=_pbx_at(host), port=error.port)
+        else:
+            words = translate("Texts", "{pbx} does not accept connections on its CSTA port — "
+                              "check the port in the settings, and that CSTA is switched on at "
+                              "the PBX").format(pbx=_pbx_at(host))
     elif cause == "timeout":
-        within = f" within {seconds(error.timeout)}" if error.timeout is not None else ""
-        words = (f"no answer from {at}{within} — check that it is switched on and that the "
-                 "address in the settings is right")
+        if error.timeout is not None:
+            words = translate("Texts", "no answer from {pbx} within {seconds} — check that it "
+                              "is switched on and that the address in the settings is "
+                              "right").format(pbx=_pbx_at(host), seconds=seconds(error.timeout))
+        else:
+            words = translate("Texts", "no answer from {pbx} — check that it is switched on "
+                              "and that the address in the settings is right").format(
+                pbx=_pbx_at(host))
         detail = detail or str(error)
     elif cause == "login_timeout":
-        words = (f"{at} took the connection but did not answer the login — check that the "
-                 "port in the settings is the PBX's CSTA port")
+        words = (translate(
+            "Texts", "{pbx} took the connection but did not answer the login — check that the "
+            "port in the settings is the PBX's CSTA port").format(pbx=_pbx_at(host)))
         detail = detail or str(error)
     elif cause == "unreachable":
-        words = f"{at} cannot be reached from this computer — check the network connection"
+        words = (translate(
+            "Texts", "{pbx} cannot be reached from this computer — check the network "
+            "connection").format(pbx=_pbx_at(host)))
     elif cause == "no_network":
-        words = "this computer is not connected to a network"
+        words = translate("Texts", "this computer is not connected to a network")
     else:   # TLS, certificates, the PBX's own refusals: their messages are words already
         return LinkProblem(str(error), detail)
     return LinkProblem(words, detail)
+
+
+def _pbx_at(host: str | None) -> str:
+    """"the PBX at 192.0.2.1", or "the PBX" when its address is not known."""
+    if host:
+        return translate("Texts", "the PBX at {host}").format(host=host)
+    return translate("Texts", "the PBX")
 
 
 def link_details(note: str = "", detail: str = "") -> str:
@@ -260,17 +379,19 @@ def link_details(note: str = "", detail: str = "") -> str:
     there are neither."""
     lines = [note[:1].upper() + note[1:]] if note else []
     if detail:
-        lines.append(f"Details: {detail}")
+        lines.append(translate("Texts", "Details: {detail}").format(detail=detail))
     return "\n".join(lines)
 
 
 def factory_password_note(password: str) -> str:
     """What the app says while it logs in with the factory password because none is stored."""
-    return f"using the HiPath factory password {password} because none is stored"
+    return translate("Texts", "using the HiPath factory password {password} because none is "
+                     "stored").format(password=password)
 
 
 __all__ = [
-    "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count", "empty_history_text",
-    "factory_password_note", "hop_text", "hops_text", "initials", "link_details", "link_problem",
-    "name_text", "outcome_text", "party", "remote_text", "seconds",
+    "CLI_COUNTED", "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count",
+    "direction_text", "empty_history_text", "factory_password_note", "hop_text", "hops_text",
+    "initials", "link_details", "link_problem",
+    "name_text", "number", "outcome_text", "party", "remote_text", "seconds", "translate",
 ]

@@ -4,7 +4,8 @@ in words.
 
 `calls.desk` decides and makes these; `ui/` only renders them (no Qt here, and no widget
 computes a text of its own).  Every text is plain text: a caller's name from the PBX or a
-phone book may hold anything, markup included, and the UI must show it as it is.
+phone book may hold anything, markup included, and the UI must show it as it is.  Every text
+is in the user's language (`translate`, context "Views"), made when the view is made.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.settings import fill_url_template
 
 from . import texts
@@ -243,37 +245,44 @@ def state_text(call: Call, ringing_device: str, display: Display | None = None) 
     """The line that follows the call: Ringing, Answered by 102, Ended (2:31), Missed, ...
     (numbers in it shown as `display` shows them)."""
     if call.end_unknown:
-        return "Link to the PBX lost: the end of this call is not known"
+        return translate("Views", "Link to the PBX lost: the end of this call is not known")
     by = call.answered_by
     answered = ""
     if call.answered_at is not None or call.outcome == Outcome.ANSWERED_ELSEWHERE:
         if by is None:
-            answered = "Answered"
+            answered = translate("Views", "Answered")
         elif by == ringing_device:
-            answered = f"Answered at {texts.party(by, display)}"
+            answered = translate("Views", "Answered at {device}").format(
+                device=texts.party(by, display))
         else:
-            answered = f"Answered by {texts.party(by, display)}"
+            answered = translate("Views", "Answered by {device}").format(
+                device=texts.party(by, display))
     outcome = call.outcome
     if outcome == Outcome.TRANSFERRED and call.transferred_to:
-        return f"Transferred to {texts.party(call.transferred_to, display)}"
+        return translate("Views", "Transferred to {device}").format(
+            device=texts.party(call.transferred_to, display))
     if outcome == Outcome.DIVERTED:
-        return (f"Forwarded to {texts.party(call.diverted_to, display)}" if call.diverted_to
-                else "Forwarded")
+        return (translate("Views", "Forwarded to {device}").format(
+            device=texts.party(call.diverted_to, display)) if call.diverted_to
+            else translate("Views", "Forwarded"))
     if outcome == Outcome.MISSED:
-        return "Missed"
+        return translate("Views", "Missed")
     if outcome == Outcome.BUSY:
-        return "Busy"
+        return translate("Views", "Busy")
     if outcome == Outcome.FAILED:
-        return "Failed"
+        return translate("Views", "Failed")
     if call.ended_at is not None:
         talk = call.talk_seconds
         if talk is not None:
-            ended = f"ended ({format_duration(talk)})"
-            return f"{answered} · {ended}" if answered else ended.capitalize()
-        return answered or "Ended"
+            duration = format_duration(talk)
+            if answered:
+                return translate("Views", "{answered} · ended ({duration})").format(
+                    answered=answered, duration=duration)
+            return translate("Views", "Ended ({duration})").format(duration=duration)
+        return answered or translate("Views", "Ended")
     if answered:
         return answered
-    return "Ringing"
+    return translate("Views", "Ringing")
 
 
 def redirection(call: Call, ringing_device: str) -> tuple[str | None, str | None]:
@@ -342,9 +351,9 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     if name:
         title, number = name, shown_number
     elif call.remote_kind == "restricted":
-        title, number = "Withheld number", ""
+        title, number = translate("Views", "Withheld number"), ""
     elif not shown_number:
-        title, number = "Unknown number", ""
+        title, number = translate("Views", "Unknown number"), ""
     else:
         title, number = shown_number, ""
     copy_text = dialable(shown_number) if call.remote_kind == "number" else ""
@@ -353,23 +362,28 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     if stale_after is not None and state is PopupState.RINGING:
         state = PopupState.STALE
     ringing = state is PopupState.RINGING
-    where = f"Ringing at {ringing_device}" if ringing else f"Rang at {ringing_device}"
+    where = (translate("Views", "Ringing at {device}") if ringing
+             else translate("Views", "Rang at {device}")).format(device=ringing_device)
     if call.called_number and call.called_number != ringing_device:
-        where += f" · line {texts.party(call.called_number, display)}"
+        where = translate("Views", "{where} · line {number}").format(
+            where=where, number=texts.party(call.called_number, display))
 
     derived_from, derived_by = redirection(call, ringing_device)
     forwarded_from = forwarded_from or derived_from
     transferred_by = transferred_by or derived_by
     parts = []
     if forwarded_from:
-        parts.append(f"Forwarded from {texts.party(forwarded_from, display)}")
+        parts.append(translate("Views", "Forwarded from {device}").format(
+            device=texts.party(forwarded_from, display)))
     if transferred_by:
-        parts.append(f"Transferred by {texts.party(transferred_by, display)}")
+        parts.append(translate("Views", "Transferred by {device}").format(
+            device=texts.party(transferred_by, display)))
 
     if state is PopupState.STALE:
         minutes = round((stale_after or 0) / 60)
-        text = (f"No news from the PBX for {texts.count('minutes', minutes)}" if minutes >= 2
-                else "No news from the PBX")
+        text = (translate("Views", "No news from the PBX for {minutes}").format(
+            minutes=texts.count("minutes", minutes)) if minutes >= 2
+            else translate("Views", "No news from the PBX"))
     else:
         text = state_text(call, ringing_device, display)
 
@@ -401,10 +415,21 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
 
 
 _COLLEAGUE_STATE_TEXT = {
-    ColleagueState.FREE: "Free", ColleagueState.RINGING: "Ringing",
-    ColleagueState.BUSY: "On a call", ColleagueState.HELD: "On hold",
-    ColleagueState.DO_NOT_DISTURB: "Do not disturb", ColleagueState.FORWARDED: "Forwarded",
-    ColleagueState.NOT_MONITORED: "Not monitored", ColleagueState.UNKNOWN: "Not known",
+    ColleagueState.FREE: QT_TRANSLATE_NOOP("Views", "Free"),
+    ColleagueState.RINGING: QT_TRANSLATE_NOOP("Views", "Ringing"),
+    ColleagueState.BUSY: QT_TRANSLATE_NOOP("Views", "On a call"),
+    ColleagueState.HELD: QT_TRANSLATE_NOOP("Views", "On hold"),
+    ColleagueState.DO_NOT_DISTURB: QT_TRANSLATE_NOOP("Views", "Do not disturb"),
+    ColleagueState.FORWARDED: QT_TRANSLATE_NOOP("Views", "Forwarded"),
+    ColleagueState.NOT_MONITORED: QT_TRANSLATE_NOOP("Views", "Not monitored"),
+    ColleagueState.UNKNOWN: QT_TRANSLATE_NOOP("Views", "Not known"),
+}
+#: The tooltip's first sentence for the states that need no one to talk to ({who}: the name,
+#: else the number).
+_COLLEAGUE_SENTENCE = {
+    ColleagueState.FREE: QT_TRANSLATE_NOOP("Views", "{who}: free."),
+    ColleagueState.DO_NOT_DISTURB: QT_TRANSLATE_NOOP("Views", "{who}: do not disturb."),
+    ColleagueState.FORWARDED: QT_TRANSLATE_NOOP("Views", "{who}: forwarded."),
 }
 _LAMPS = {
     ColleagueState.FREE: "free", ColleagueState.RINGING: "ringing",
@@ -419,7 +444,7 @@ def party_text(name: str | None, display_number: str, kind: str = "number") -> s
     if name:
         return name
     if kind == "restricted":
-        return "Withheld number"
+        return translate("Views", "Withheld number")
     return display_number
 
 
@@ -429,30 +454,40 @@ def colleague_view(status: ColleagueStatus, *, name: str | None, party: str,
     (`party_text`), both as the desk found them; `display`: how the number a phone is
     forwarded to is shown."""
     state = status.state
-    text = _COLLEAGUE_STATE_TEXT[state]
+    text = translate("Views", _COLLEAGUE_STATE_TEXT[state])
     forwarded_to = texts.party(status.forwarded_to, display)
     if state is ColleagueState.FORWARDED and forwarded_to:
-        text = f"Forwarded to {forwarded_to}"
+        text = translate("Views", "Forwarded to {device}").format(device=forwarded_to)
     sentences = []
     who = name or status.device
     if state is ColleagueState.BUSY:
-        sentences.append(f"{who} is on a call" + (f" with {party}" if party else "") + ".")
+        sentences.append((translate("Views", "{who} is on a call with {party}.") if party
+                          else translate("Views", "{who} is on a call.")).format(
+            who=who, party=party))
     elif state is ColleagueState.RINGING:
-        sentences.append(f"A call rings at {who}" + (f": {party}" if party else "") + ".")
+        sentences.append((translate("Views", "A call rings at {who}: {party}.") if party
+                          else translate("Views", "A call rings at {who}.")).format(
+            who=who, party=party))
     elif state is ColleagueState.HELD:
-        sentences.append(f"{who} holds a call" + (f" with {party}" if party else "") + ".")
+        sentences.append((translate("Views", "{who} holds a call with {party}.") if party
+                          else translate("Views", "{who} holds a call.")).format(
+            who=who, party=party))
     elif state in (ColleagueState.NOT_MONITORED, ColleagueState.UNKNOWN):
-        sentences.append(f"{text}: {status.why}." if status.why else f"{text}.")
+        sentences.append(translate("Views", "{state}: {why}.").format(state=text, why=status.why)
+                         if status.why else translate("Views", "{state}.").format(state=text))
+    elif state is ColleagueState.FORWARDED and forwarded_to:
+        sentences.append(translate("Views", "{who}: forwarded to {device}.").format(
+            who=who, device=forwarded_to))
     else:
-        sentences.append(f"{who}: {text.lower()}.")
+        sentences.append(translate("Views", _COLLEAGUE_SENTENCE[state]).format(who=who))
     if status.calls > 1:
         sentences.append(texts.count("calls there", status.calls))
     if status.ringing and state is not ColleagueState.RINGING:
-        sentences.append("Another call rings there.")
+        sentences.append(translate("Views", "Another call rings there."))
     if status.do_not_disturb and state is not ColleagueState.DO_NOT_DISTURB:
-        sentences.append("Do not disturb is on.")
+        sentences.append(translate("Views", "Do not disturb is on."))
     if forwarded_to and state is not ColleagueState.FORWARDED:
-        sentences.append(f"Forwarded to {forwarded_to}.")
+        sentences.append(translate("Views", "Forwarded to {device}.").format(device=forwarded_to))
     return ColleagueView(
         device=status.device, name=name or "", state=state, state_text=text, party=party,
         since=status.since, lamp=_LAMPS[state], detail=" ".join(sentences),

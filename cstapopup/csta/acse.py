@@ -52,18 +52,24 @@ SERVICE_PROVIDER_DIAGNOSTICS: dict[int, str] = {
     2: "no-common-acse-version",
 }
 
+def QT_TRANSLATE_NOOP(context: str, source: str) -> str:
+    """Marks words an application may translate (Qt's lupdate finds them by this name); the
+    protocol library itself speaks English."""
+    return source
+
+
 # What a user can do with a diagnostic; the others are shown by name.
 _USER_WORDS: dict[int, str] = {
-    1: "no reason given",
-    2: "the PBX does not speak CSTA Phase III on this port",
-    11: "the PBX does not know the login method",
-    12: "the PBX wants a login method",
-    13: "wrong user name or password",
-    14: "the PBX requires a user name and password",
+    1: QT_TRANSLATE_NOOP("Acse", "no reason given"),
+    2: QT_TRANSLATE_NOOP("Acse", "the PBX does not speak CSTA Phase III on this port"),
+    11: QT_TRANSLATE_NOOP("Acse", "the PBX does not know the login method"),
+    12: QT_TRANSLATE_NOOP("Acse", "the PBX wants a login method"),
+    13: QT_TRANSLATE_NOOP("Acse", "wrong user name or password"),
+    14: QT_TRANSLATE_NOOP("Acse", "the PBX requires a user name and password"),
 }
 _PROVIDER_WORDS: dict[int, str] = {
-    1: "no reason given",
-    2: "no common ACSE version",
+    1: QT_TRANSLATE_NOOP("Acse", "no reason given"),
+    2: QT_TRANSLATE_NOOP("Acse", "no common ACSE version"),
 }
 
 
@@ -82,7 +88,8 @@ def diagnostic_name(source: str | None, value: int | None) -> str | None:
 
 
 def diagnostic_words(source: str | None, value: int | None) -> str:
-    """A diagnostic in plain words for a user ("" for none or null)."""
+    """A diagnostic in plain words for a user ("" for none or null); an application
+    translates them in the context "Acse" (marked with QT_TRANSLATE_NOOP)."""
     if value is None or value == DIAG_NULL:
         return ""
     words = (_PROVIDER_WORDS if source == SERVICE_PROVIDER else _USER_WORDS).get(value)

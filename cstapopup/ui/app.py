@@ -5,6 +5,7 @@ single-instance rule, and the self-test.
     cstapopup --demo            a simulated PBX with made-up calls (nothing to set up)
     cstapopup --self-test       start, take a simulated call, answer it, put it through to a
                                 colleague; check popup, answer, transfer and history; exit
+                                (it prints the popup's texts as shown, in the app's language)
 
 Qt and asyncio share one thread through qasync.  A second start of the app signals the
 running one (which brings its history window forward) and exits 0.
@@ -396,6 +397,7 @@ def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # CI, a server: no screen needed
     import qasync
 
+    from cstapopup.i18n import translate
     from cstapopup.ui.controller import AppController, AppOptions
 
     app = _qt_app("cstapopup")
@@ -407,7 +409,8 @@ def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
         with loop:
             ok, lines = loop.run_until_complete(_self_test(controller, timeout))
     except Exception as exc:  # noqa: BLE001 - the report says what went wrong
-        ok, lines = False, [f"self-test: failed: {type(exc).__name__}: {exc}"]
+        ok, lines = False, [translate("SelfTest", "self-test: FAILED: {problem}").format(
+            problem=f"{type(exc).__name__}: {exc}")]
     finally:
         asyncio.set_event_loop(None)
     for line in lines:
@@ -434,6 +437,25 @@ async def _until(predicate: Callable[[], bool], signals: Sequence[Any], timeout:
             QObject.disconnect(c)
 
 
+def popup_texts(popup: Any) -> list[str]:
+    """The texts a popup shows, as shown (top to bottom; the buttons' words without their
+    mnemonic marks): what `--self-test` prints."""
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    lines = []
+    for name in ("title", "company", "number", "where", "redirect", "state"):
+        label = popup.findChild(QLabel, name)
+        if label is None or label.isHidden():
+            continue
+        text = label.full_text() if hasattr(label, "full_text") else label.text()
+        if text:
+            lines.append(text)
+    shown = [popup.findChild(QPushButton, name) for name in ("answer", "putThrough", "copy", "crm")]
+    buttons = [b.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+               for b in shown if b is not None and not b.isHidden()]
+    return [*lines, " | ".join(f"[{b}]" for b in buttons)] if buttons else lines
+
+
 async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
     from PySide6.QtWidgets import QPushButton, QWidget
 
@@ -441,24 +463,28 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
     from cstapopup.calls.colleagues import ColleagueState
     from cstapopup.calls.model import Outcome
     from cstapopup.calls.views import CallAction, LineState
+    from cstapopup.i18n import decimal, translate
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    step = "starting the app"
+    step = translate("SelfTest", "starting the app")
     device, colleague = SELF_TEST_DEVICE, SELF_TEST_COLLEAGUE
 
     def left() -> float:
         return max(0.1, deadline - loop.time())
 
     def say(text: str) -> None:
-        print(f"self-test: {text}", flush=True)   # each step as it happens
+        # each step as it happens
+        print(translate("SelfTest", "self-test: {step}").format(step=text), flush=True)
 
     try:
         await asyncio.wait_for(controller.start(), left())
-        step = "connecting to the simulated PBX"
+        say(translate("SelfTest", "language: {language}").format(
+            language=controller.language.describe()))
+        step = translate("SelfTest", "connecting to the simulated PBX")
         await _until(lambda: controller.link_state[0] == "up",
                      [controller.link_state_changed], left())
-        say(f"connected: {controller.link_state[1]}")
+        say(translate("SelfTest", "link: {state}").format(state=controller.link_state[1]))
         pbx, popups, desk = controller.session.demo_pbx, controller.popups, controller.desk
         console = controller.console
 
@@ -466,40 +492,54 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
             view = next((v for v in desk.colleague_views() if v.device == number), None)
             return view.state if view is not None else None
 
-        step = f"waiting for colleague {colleague}'s lamp"
+        step = translate("SelfTest", "waiting for colleague {device}'s lamp").format(
+            device=colleague)
         await _wait(lambda: lamp(colleague) is ColleagueState.FREE, left())
-        say(f"colleague {desk.device_label(colleague)} is free")
+        say(translate("SelfTest", "colleague {colleague} is free").format(
+            colleague=desk.device_label(colleague)))
 
-        step = f"waiting for the popup of a call ringing at {device}"
+        step = translate("SelfTest", "waiting for the popup of a call ringing at {device}").format(
+            device=device)
         shown: asyncio.Future[str] = loop.create_future()
         popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
         t0 = time.perf_counter()
         if not pbx.ring(SELF_TEST_CALLER, device):
-            raise RuntimeError(f"the simulated PBX would not ring {device}")
+            raise RuntimeError(translate("SelfTest", "the simulated PBX would not ring "
+                                         "{device}").format(device=device))
         key = await asyncio.wait_for(shown, left())
         popup_ms = (time.perf_counter() - t0) * 1000
         popup = popups.popup(key)
         if popup is None:
-            raise RuntimeError("the call has no popup on screen")
+            raise RuntimeError(translate("SelfTest", "the call has no popup on screen"))
         title = popup.findChild(QWidget, "title").full_text()
-        say(f"popup for {title} ringing at {device} after {popup_ms:.0f} ms")
+        say(translate("SelfTest", "popup for {caller} ringing at {device} after {ms} ms").format(
+            caller=title, device=device, ms=decimal(popup_ms, 0)))
+        for line in popup_texts(popup):
+            say(translate("SelfTest", "  popup: {text}").format(text=line))
 
-        step = "answering with the popup's Answer button"
+        step = translate("SelfTest", "answering with the popup's Answer button")
         popup.findChild(QPushButton, "answer").click()
         await _wait(lambda: desk.own_line().state is LineState.TALKING
                     and desk.own_line().key == key, left())
-        say(f"answered at {device}: {desk.own_line().text}")
+        say(translate("SelfTest", "answered at {device}: {line}").format(
+            device=device, line=desk.own_line().text))
+        answered = popups.popup(key)
+        if answered is not None:
+            say(translate("SelfTest", "  popup: {text}").format(
+                text=answered.findChild(QWidget, "state").full_text()))
 
-        step = f"putting the call through to {colleague} from the console"
+        step = translate("SelfTest", "putting the call through to {device} from the "
+                         "console").format(device=colleague)
         console.select(colleague)
         console.request(CallAction.PUT_THROUGH)
         await _wait(lambda: desk.own_line().state is LineState.IDLE
                     and lamp(colleague) in (ColleagueState.RINGING, ColleagueState.BUSY),
                     left())
-        say(f"put through to {desk.device_label(colleague)}; its lamp: "
-            f"{next(v.state_text for v in desk.colleague_views() if v.device == colleague)}")
+        say(translate("SelfTest", "put through to {colleague}; its lamp: {state}").format(
+            colleague=desk.device_label(colleague),
+            state=next(v.state_text for v in desk.colleague_views() if v.device == colleague)))
 
-        step = "waiting for the history row to show the transfer"
+        step = translate("SelfTest", "waiting for the history row to show the transfer")
 
         def recorded() -> bool:
             call = desk.store.get(key)
@@ -513,21 +553,29 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
                     if (c := model.call_at(r)) is not None and c.key == key), None)
         shown_text = model.data(model.index(row, 6)) if row is not None else None
         if shown_text != texts.outcome_text(call, desk.display_number):
-            raise RuntimeError(f"the history window shows {shown_text!r} for the call")
-        say(f"history: {shown_text} ({texts.hops_text(call, desk.display_number)})")
+            raise RuntimeError(translate("SelfTest", "the history window shows {text} for the "
+                                         "call").format(text=repr(shown_text)))
+        say(translate("SelfTest", "history: {outcome} ({way})").format(
+            outcome=shown_text, way=texts.hops_text(call, desk.display_number)))
         took = timeout - (deadline - loop.time())
-        return True, [f"self-test: ok: popup, answer, transfer and history in {took:.1f} s"]
+        return True, [translate("SelfTest", "self-test: ok: popup, answer, transfer and history "
+                                "in {seconds} s").format(seconds=decimal(took, 1))]
     except TimeoutError:
-        return False, [f"self-test: FAILED: timed out ({timeout:g} s) while {step}"
-                       + (f" (link: {controller.link_state[1]})" if controller.link_state else "")]
+        link = controller.link_state[1] if controller.link_state else ""
+        return False, [(translate("SelfTest", "self-test: FAILED: timed out ({seconds} s) while "
+                                  "{step} (link: {link})") if link else
+                        translate("SelfTest", "self-test: FAILED: timed out ({seconds} s) while "
+                                  "{step}")).format(seconds=f"{timeout:g}", step=step, link=link)]
     except Exception as exc:
         log.exception("self-test")
-        return False, [f"self-test: FAILED while {step}: {type(exc).__name__}: {exc}"]
+        return False, [translate("SelfTest", "self-test: FAILED while {step}: {problem}").format(
+            step=step, problem=f"{type(exc).__name__}: {exc}")]
     finally:
         try:
             await asyncio.wait_for(controller.shutdown(), 10)
         except Exception as exc:  # noqa: BLE001
-            print(f"self-test: shutting down failed: {exc}", flush=True)
+            print(translate("SelfTest", "self-test: shutting down failed: {problem}").format(
+                problem=exc), flush=True)
 
 
 async def _wait(predicate: Callable[[], bool], timeout: float) -> None:

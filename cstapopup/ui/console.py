@@ -23,7 +23,9 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     QPoint,
+    QPointF,
     QRect,
+    QRectF,
     QSize,
     QSortFilterProxyModel,
     Qt,
@@ -39,6 +41,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPalette,
+    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -61,7 +64,10 @@ from PySide6.QtWidgets import (
 
 from cstapopup.calls import texts
 from cstapopup.calls.views import CallAction, ColleagueView, LineState, OwnLineView, elapsed_text
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.ui import icons
+from cstapopup.ui.flow import FlowLayout
+from cstapopup.ui.palette import contrast, readable
 from cstapopup.ui.plain import plain_label, plain_tooltip
 from cstapopup.ui.popup import MIME_CALL, call_drag
 from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, tip
@@ -72,17 +78,74 @@ LAMP_COLOURS = {"free": "#2e9d4a", "ringing": "#e6a100", "busy": "#c62828", "hel
 ViewRole = Qt.ItemDataRole.UserRole + 1
 
 
-def lamp_icon(lamp: str, size: int = 16) -> QIcon:
-    """A round lamp in the colour of `lamp` (tray menu, list)."""
-    pixmap = QPixmap(size, size)
+#: Pixel ratios the lamp icons are drawn for: sharp at 100 %, 150 %, 200 % and 300 %.
+LAMP_RATIOS = (1.0, 1.5, 2.0, 3.0)
+#: A lamp's outline stands out from the background at least this much (WCAG 2, non-text).
+LAMP_CONTRAST = 3.0
+
+
+def lamp_outline(lamp: str, background: QColor) -> QColor:
+    """The colour of a lamp's ring: a darker shade of the lamp's, as far as it takes to stand
+    out from `background` (a dark theme gets a lighter one)."""
+    colour = QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"]))
+    return readable(colour.darker(130), background, LAMP_CONTRAST)
+
+
+def paint_lamp(painter: QPainter, rect: QRectF, lamp: str, background: QColor, *,
+               lit: bool = True) -> None:
+    """A round lamp in `rect`: the state's colour, a ring that stands out from `background`,
+    and a mark that tells the state without its colour (busy: a bar, on hold: a pause sign,
+    away: a slash, ringing: a dot; free is plain, "off" an empty ring)."""
+    colour = QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"]))
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(lamp_outline(lamp, background), max(1.0, rect.width() / 12)))
+    painter.setBrush(colour if lit and lamp != "off" else Qt.GlobalColor.transparent)
+    painter.drawEllipse(rect)
+    mark = QColor("white") if contrast(QColor("white"), colour) >= contrast(
+        QColor("black"), colour) else QColor("black")
+    if not lit or lamp == "off":
+        mark = lamp_outline(lamp, background)
+    painter.setPen(QPen(mark, max(1.2, rect.width() / 7), Qt.PenStyle.SolidLine,
+                        Qt.PenCapStyle.RoundCap))
+    c, r = rect.center(), rect.width() / 2
+    if lamp == "busy":
+        painter.drawLine(QPointF(c.x() - r * 0.5, c.y()), QPointF(c.x() + r * 0.5, c.y()))
+    elif lamp == "held":
+        for dx in (-0.22, 0.22):
+            painter.drawLine(QPointF(c.x() + r * dx, c.y() - r * 0.42),
+                             QPointF(c.x() + r * dx, c.y() + r * 0.42))
+    elif lamp == "away":
+        painter.drawLine(QPointF(c.x() - r * 0.4, c.y() + r * 0.4),
+                         QPointF(c.x() + r * 0.4, c.y() - r * 0.4))
+    elif lamp == "ringing":
+        painter.setBrush(mark)
+        painter.drawEllipse(c, r * 0.16, r * 0.16)
+    painter.restore()
+
+
+def lamp_pixmap(lamp: str, size: int = 16, ratio: float = 1.0,
+                background: QColor | None = None) -> QPixmap:
+    """A lamp of `size` logical pixels drawn for a screen of device pixel `ratio` (a QLabel
+    shows it sharp there), on `background` (default: the application's window colour)."""
+    if background is None:
+        background = QApplication.palette().color(QPalette.ColorRole.Window)
+    pixels = max(1, round(size * ratio))
+    pixmap = QPixmap(pixels, pixels)
+    pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"])).darker(130))
-    painter.setBrush(QColor(LAMP_COLOURS.get(lamp, LAMP_COLOURS["off"])))
-    painter.drawEllipse(2, 2, size - 4, size - 4)
+    paint_lamp(painter, QRectF(1.5, 1.5, size - 3, size - 3), lamp, background)
     painter.end()
-    return QIcon(pixmap)
+    return pixmap
+
+
+def lamp_icon(lamp: str, size: int = 16) -> QIcon:
+    """A lamp (tray menu, list), with a pixmap for each common device pixel ratio."""
+    icon = QIcon()
+    for ratio in LAMP_RATIOS:
+        icon.addPixmap(lamp_pixmap(lamp, size, ratio))
+    return icon
 
 
 # --- the colleagues' list --------------------------------------------------------------------
@@ -225,12 +288,11 @@ class ColleagueDelegate(QStyledItemDelegate):
         rect = option.rect.adjusted(8, 5, -8, -5)
         line = option.fontMetrics.height()
         # The lamp (a ring while a ringing lamp blinks off).
-        colour = QColor(LAMP_COLOURS.get(view.lamp, LAMP_COLOURS["off"]))
-        lamp = QRect(rect.x(), rect.y() + (rect.height() - 14) // 2, 14, 14)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(colour.darker(130))
-        painter.setBrush(colour if (view.lamp != "ringing" or self.blink_on) else Qt.GlobalColor.transparent)
-        painter.drawEllipse(lamp)
+        lamp = QRectF(rect.x(), rect.y() + (rect.height() - 14) / 2, 14, 14)
+        background = palette.color(QPalette.ColorRole.Highlight if selected
+                                   else QPalette.ColorRole.Base)
+        paint_lamp(painter, lamp, view.lamp, background,
+                   lit=view.lamp != "ringing" or self.blink_on)
         left = rect.x() + 24
         width = rect.right() - left
         # First line: name (bold) and number; the state on the right.
@@ -242,7 +304,8 @@ class ColleagueDelegate(QStyledItemDelegate):
         state_width = painter.fontMetrics().horizontalAdvance(state) + 4
         painter.drawText(QRect(rect.right() - state_width, rect.y(), state_width, line),
                          int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), state)
-        title = view.title + (" (you)" if view.is_you else "")
+        title = (translate("Console", "{name} (you)").format(name=view.title) if view.is_you
+                 else view.title)
         title_room = width - state_width - 8
         name = painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, title_room)
         painter.drawText(QRect(left, rect.y(), title_room, line),
@@ -268,9 +331,9 @@ class ColleagueDelegate(QStyledItemDelegate):
                              elapsed)
         party = view.party
         if view.state.value in ("busy", "held"):
-            party = f"with {party}" if party else ""
+            party = translate("Console", "with {party}").format(party=party) if party else ""
         elif view.state.value == "ringing":
-            party = f"from {party}" if party else ""
+            party = translate("Console", "from {party}").format(party=party) if party else ""
         elif view.state.value in ("not_monitored", "unknown"):
             party = view.detail
         party = painter.fontMetrics().elidedText(party, Qt.TextElideMode.ElideRight,
@@ -298,6 +361,17 @@ class ColleagueList(QListView):
 
 # --- the own phone -----------------------------------------------------------------------------
 
+#: The own phone's buttons, in order, with their labels (marked for translation).
+_OWN_BUTTONS = (
+    (CallAction.ANSWER, QT_TRANSLATE_NOOP("Console", "Answer")),
+    (CallAction.HANG_UP, QT_TRANSLATE_NOOP("Console", "Hang up")),
+    (CallAction.HOLD, QT_TRANSLATE_NOOP("Console", "Hold")),
+    (CallAction.COMPLETE, QT_TRANSLATE_NOOP("Console", "Complete")),
+    (CallAction.BACK, QT_TRANSLATE_NOOP("Console", "Back to caller")),
+    (CallAction.ALTERNATE, QT_TRANSLATE_NOOP("Console", "Switch")),
+)
+
+
 class OwnLineCard(QFrame):
     """The own phone's calls: what it is doing, since when, and the actions possible now.
     Dragging it onto a colleague puts its call through."""
@@ -316,6 +390,7 @@ class OwnLineCard(QFrame):
         top = QHBoxLayout()
         self.lamp = QLabel(self)
         self.lamp.setFixedSize(16, 16)
+        self.lamp.setAccessibleName(translate("Console", "State of your phone"))
         top.addWidget(self.lamp)
         self.text = plain_label(QLabel(self))
         self.text.setObjectName("ownLineText")
@@ -326,26 +401,24 @@ class OwnLineCard(QFrame):
         top.addWidget(self.text, 1)
         self.elapsed = QLabel(self)
         self.elapsed.setObjectName("ownLineElapsed")
+        self.elapsed.setAccessibleName(translate("Console", "Time on this call"))
         top.addWidget(self.elapsed)
         layout.addLayout(top)
         self.detail = plain_label(QLabel(self))
         self.detail.setObjectName("ownLineDetail")
         layout.addWidget(self.detail)
         self.buttons: dict[CallAction, QPushButton] = {}
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        for action, label in ((CallAction.ANSWER, "Answer"), (CallAction.HANG_UP, "Hang up"),
-                              (CallAction.HOLD, "Hold"), (CallAction.COMPLETE, "Complete"),
-                              (CallAction.BACK, "Back to caller"),
-                              (CallAction.ALTERNATE, "Switch")):
-            button = QPushButton(label, self)
+        # The buttons wrap rather than widen the window (long words, a large font).
+        row = FlowLayout(spacing=6)
+        for action, label in _OWN_BUTTONS:
+            button = QPushButton(translate("Console", label), self)
             button.setObjectName(f"own-{action.value}")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # the keyboard uses the F-keys
             button.setAutoDefault(False)
-            button.setToolTip(tip(BY_COMMAND[action.value].words, action.value))
+            button.setToolTip(tip(BY_COMMAND[action.value].text, action.value))
+            button.setAccessibleDescription(button.toolTip())
             row.addWidget(button)
             self.buttons[action] = button
-        row.addStretch(1)
         layout.addLayout(row)
 
     @property
@@ -360,14 +433,21 @@ class OwnLineCard(QFrame):
         lamp = {LineState.IDLE: "free", LineState.RINGING: "ringing",
                 LineState.TALKING: "busy", LineState.CONSULTING: "busy",
                 LineState.HELD: "held"}.get(view.state, "off")
-        self.lamp.setPixmap(lamp_icon(lamp).pixmap(16, 16))
+        self.lamp.setPixmap(lamp_pixmap(lamp, 16, self.devicePixelRatioF(),
+                                        self.palette().color(QPalette.ColorRole.Base)))
+        self.lamp.setAccessibleDescription(view.text)
+        self.setAccessibleName(translate("Console", "Your phone"))
+        self.setAccessibleDescription(f"{view.text}. {view.detail}" if view.detail
+                                      else view.text)
         for action, button in self.buttons.items():
             button.setEnabled(view.allows(action))
         hold = self.buttons[CallAction.HOLD]
-        hold.setText("Take back" if view.state is LineState.HELD else "Hold")
+        hold.setText(translate("Console", "Take back") if view.state is LineState.HELD
+                     else translate("Console", "Hold"))
         self.tick(now)
         self.setCursor(Qt.CursorShape.OpenHandCursor if view.key else Qt.CursorShape.ArrowCursor)
-        self.setToolTip("Drag onto a colleague to put the call through" if view.key else "")
+        self.setToolTip(translate("Console", "Drag onto a colleague to put the call through")
+                        if view.key else "")
 
     def tick(self, now: datetime) -> None:
         view = self._view
@@ -405,7 +485,7 @@ class HelpOverlay(QFrame):
         grid.setContentsMargins(20, 16, 20, 16)
         grid.setHorizontalSpacing(18)
         grid.setVerticalSpacing(5)
-        title = QLabel("Keyboard", self)
+        title = QLabel(translate("Console", "Keyboard"), self)
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
@@ -418,7 +498,7 @@ class HelpOverlay(QFrame):
         for shortcut in SHORTCUTS:
             if shortcut.group != group:
                 group = shortcut.group
-                heading = QLabel(group, self)
+                heading = QLabel(shortcut.heading, self)
                 heading.setFont(bold)
                 grid.addWidget(heading, row, 0, 1, 2)
                 row += 1
@@ -426,11 +506,11 @@ class HelpOverlay(QFrame):
             keys.setObjectName(f"help-keys-{shortcut.command}")
             keys.setFont(bold)
             grid.addWidget(keys, row, 0, Qt.AlignmentFlag.AlignTop)
-            words = QLabel(shortcut.words, self)
+            words = QLabel(shortcut.text, self)
             words.setWordWrap(True)
             grid.addWidget(words, row, 1)
             row += 1
-        closing = QLabel("F1, ? or Esc closes this help.", self)
+        closing = QLabel(translate("Console", "F1, ? or Esc closes this help."), self)
         grid.addWidget(closing, row, 0, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(row + 1, 1)
@@ -477,7 +557,7 @@ class ConsoleWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._now = now or (lambda: datetime.now(UTC))
-        self.setWindowTitle("Console")
+        self.setWindowTitle(translate("Console", "Console"))
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("console")
         #: The call of a popup being put through (its "Put through" or a drag), "" if none.
@@ -498,10 +578,11 @@ class ConsoleWindow(QMainWindow):
         layout.addWidget(self.banner)
         self.search = QLineEdit(central)
         self.search.setObjectName("search")
-        self.search.setPlaceholderText("Type a name or number to find a colleague "
-                                       "(F1: all keys)")
+        self.search.setPlaceholderText(translate(
+            "Console", "Type a name or number to find a colleague (F1: all keys)"))
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Find a colleague")
+        self.search.setAccessibleName(translate("Console", "Find a colleague"))
+        self.search.setAccessibleDescription(self.search.placeholderText())
         layout.addWidget(self.search)
 
         self.model = ColleagueModel(self)
@@ -518,24 +599,28 @@ class ConsoleWindow(QMainWindow):
         self.list.setAcceptDrops(True)
         self.list.setDropIndicatorShown(True)
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
-        self.list.setAccessibleName("Colleagues")
+        self.list.setAccessibleName(translate("Console", "Colleagues"))
+        self.list.setAccessibleDescription(translate(
+            "Console", "Up and Down choose a colleague; Enter puts the call through, Ctrl+Enter "
+            "consults first"))
         layout.addWidget(self.list, 1)
 
         buttons = QHBoxLayout()
-        self.put_through_button = QPushButton("Put through", central)
-        self.consult_button = QPushButton("Consult first", central)
-        self.pick_up_button = QPushButton("Pick up", central)
+        self.put_through_button = QPushButton(translate("Console", "Put through"), central)
+        self.consult_button = QPushButton(translate("Console", "Consult first"), central)
+        self.pick_up_button = QPushButton(translate("Console", "Pick up"), central)
         for button, command in ((self.put_through_button, CallAction.PUT_THROUGH),
                                 (self.consult_button, CallAction.CONSULT),
                                 (self.pick_up_button, CallAction.PICK_UP)):
             button.setObjectName(command.value)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setAutoDefault(False)
-            button.setToolTip(tip(BY_COMMAND[command.value].words, command.value))
+            button.setToolTip(tip(BY_COMMAND[command.value].text, command.value))
+            button.setAccessibleDescription(button.toolTip())
             button.clicked.connect(lambda _=False, c=command: self.request(c))
             buttons.addWidget(button)
         buttons.addStretch(1)
-        self.help_hint = QLabel("F1: keys", central)
+        self.help_hint = QLabel(translate("Console", "F1: keys"), central)
         buttons.addWidget(self.help_hint)
         layout.addLayout(buttons)
         self.setCentralWidget(central)
@@ -543,6 +628,7 @@ class ConsoleWindow(QMainWindow):
         self.help = HelpOverlay(central)
         self.link_label = plain_label(QLabel(self))
         self.link_label.setObjectName("linkStatus")
+        self.link_label.setAccessibleName(translate("Console", "Connection to the PBX"))
         # A normal (not permanent) widget: a message ("Putting … through to …") covers it
         # for a while, then the link's state shows again.
         self.statusBar().addWidget(self.link_label, 1)
@@ -566,7 +652,7 @@ class ConsoleWindow(QMainWindow):
             "close": self.close,
         }
         for shortcut in SHORTCUTS:
-            action = QAction(shortcut.words, self)
+            action = QAction(shortcut.text, self)
             action.setShortcuts(shortcut.sequences())
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             handler = handlers.get(shortcut.command)
@@ -648,8 +734,9 @@ class ConsoleWindow(QMainWindow):
         """A popup's call is to be put through: the next Enter (or drop) takes it."""
         self.pending_key = key
         if key:
-            self.banner.setText(f"Put through: {title}. Choose a colleague and press Enter "
-                                "(Esc cancels).")
+            self.banner.setText(translate(
+                "Console", "Put through: {caller}. Choose a colleague and press Enter (Esc "
+                "cancels).").format(caller=title))
             self.banner.show()
             self.focus_search()
         else:
@@ -740,4 +827,5 @@ class ConsoleWindow(QMainWindow):
         super().hideEvent(event)
 
 
-__all__ = ["LAMP_COLOURS", "ColleagueModel", "ConsoleWindow", "lamp_icon"]
+__all__ = ["LAMP_COLOURS", "ColleagueModel", "ConsoleWindow", "lamp_icon", "lamp_outline",
+           "lamp_pixmap", "paint_lamp"]

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from cstapopup import autostart as autostart_module
 from cstapopup.calls import link as link_module
-from cstapopup.calls.desk import Desk, DeskListener
+from cstapopup.calls.desk import Desk, DeskListener, action_title
 from cstapopup.calls.model import Call
 from cstapopup.calls.session import DEMO, PBX, SELF_TEST, AppOptions, Session
 from cstapopup.calls.views import (
@@ -35,7 +35,9 @@ from cstapopup.calls.views import (
     OwnLineView,
     PopupView,
 )
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.settings import PasswordStore, Settings
+from cstapopup.ui import language
 from cstapopup.ui.console import ConsoleWindow, lamp_icon
 from cstapopup.ui.history_window import HistoryWindow
 from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, UrlOpener
@@ -48,9 +50,9 @@ log = logging.getLogger(__name__)
 RETENTION_INTERVAL_MS = 24 * 3600 * 1000
 # Window titles say what the window is; Qt adds the application's name ("Call history —
 # cstapopup") where the desktop shows it.
-DEMO_HISTORY_TITLE = "Call history (demo)"
-DEMO_CONSOLE_TITLE = "Console (demo)"
-DEMO_SETTINGS_TITLE = "Settings (for your PBX; the demo keeps its own)"
+DEMO_HISTORY_TITLE = QT_TRANSLATE_NOOP("App", "Call history (demo)")
+DEMO_CONSOLE_TITLE = QT_TRANSLATE_NOOP("App", "Console (demo)")
+DEMO_SETTINGS_TITLE = QT_TRANSLATE_NOOP("App", "Settings (for your PBX; the demo keeps its own)")
 _ICONS = {Level.INFO: QSystemTrayIcon.MessageIcon.Information,
           Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
           Level.ERROR: QSystemTrayIcon.MessageIcon.Critical}
@@ -99,6 +101,8 @@ class AppController(QObject, DeskListener):
         self.history: HistoryWindow | None = None
         self.console: ConsoleWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
+        #: The language the windows speak (chosen at `start()`).
+        self.language = language.current()
         self.messages: list[tuple[str, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._kept: list[QObject] = []
@@ -143,10 +147,12 @@ class AppController(QObject, DeskListener):
 
     async def start(self) -> None:
         self._quit = asyncio.get_running_loop().create_future()
+        # The language first: every window, notice and text of the desk is made in it.
+        self.language = language.install(language.choose(self.session.language_setting()))
         self.session.open()
         self._build_ui()
         if self.session.settings_warnings:
-            self.notify("Settings", "\n".join(self.session.settings_warnings),
+            self.notify(translate("App", "Settings"), "\n".join(self.session.settings_warnings),
                         QSystemTrayIcon.MessageIcon.Warning)
         self._start_retention()
         if not await self.session.start_link():
@@ -169,14 +175,15 @@ class AppController(QObject, DeskListener):
                                  corner=self.session.value("popup.corner"),
                                  url_opener=self._url_opener, parent=self)
         self.popups.answer_requested.connect(
-            lambda key, device: self.spawn(desk.answer(key, device), "answering"))
+            lambda key, device: self.spawn(desk.answer(key, device),
+                                           translate("App", "answering")))
         self.popups.closed.connect(desk.dismiss)
         self.popups.more_clicked.connect(self.show_history)
         self.popups.put_through_requested.connect(self.put_through)
 
         self.console = console = ConsoleWindow()
         if self.mode == DEMO:
-            console.setWindowTitle(DEMO_CONSOLE_TITLE)
+            console.setWindowTitle(translate("App", DEMO_CONSOLE_TITLE))
         console.action_requested.connect(self._console_action)
         console.focus_popup_requested.connect(self.popups.focus_newest_ringing)
         console.history_requested.connect(self.show_history)
@@ -187,9 +194,10 @@ class AppController(QObject, DeskListener):
         self.history = HistoryWindow(desk.store, can_call_back=lambda: bool(self.session.own_device),
                                      display_number=desk.display_number)
         if self.mode == DEMO:
-            self.history.setWindowTitle(DEMO_HISTORY_TITLE)
+            self.history.setWindowTitle(translate("App", DEMO_HISTORY_TITLE))
         self.history.call_back_requested.connect(
-            lambda number: self.spawn(desk.call_back(number), "calling back"))
+            lambda number: self.spawn(desk.call_back(number),
+                                      translate("App", "calling back")))
         self.history.history_changed.connect(desk.refresh_badge)
         self.history.add_app_menu([tray.console_action, tray.settings_action, tray.dnd_action,
                                    None, tray.quit_action])
@@ -209,15 +217,15 @@ class AppController(QObject, DeskListener):
     def start_demo(self) -> None:
         """Switch to the demo (the first-start prompt's choice)."""
         if self.mode != DEMO:
-            self.spawn(self._switch_to_demo(), "starting the demo")
+            self.spawn(self._switch_to_demo(), translate("App", "starting the demo"))
 
     async def _switch_to_demo(self) -> None:
         await self.session.enter_demo()
         assert self.history is not None
         self.history.set_store(self.desk.store)
-        self.history.setWindowTitle(DEMO_HISTORY_TITLE)
+        self.history.setWindowTitle(translate("App", DEMO_HISTORY_TITLE))
         if self.console is not None:
-            self.console.setWindowTitle(DEMO_CONSOLE_TITLE)
+            self.console.setWindowTitle(translate("App", DEMO_CONSOLE_TITLE))
         self.desk.refresh_badge()
         await self.session.start_link()
 
@@ -321,12 +329,14 @@ class AppController(QObject, DeskListener):
         if self.console is None:
             return
         view = self.desk.view_of(key)
-        self.console.put_through_for(key, view.title if view is not None else "the call")
+        self.console.put_through_for(key, view.title if view is not None
+                                     else translate("App", "the call"))
         self.console.bring_forward()
 
     def _console_action(self, action: str, device: str, key: str) -> None:
         self.spawn(self.desk.act(CallAction(action), device or None, key or None),
-                   f"carrying out {action.replace('_', ' ')}")
+                   translate("App", "carrying out “{action}”").format(
+                       action=action_title(CallAction(action))))
 
     def show_history(self) -> None:
         if self.history is None:
@@ -347,7 +357,7 @@ class AppController(QObject, DeskListener):
         dialog = SettingsDialog(self.settings, PasswordStore(self.settings),
                                 test_connection=link_module.test_connection)
         if self.mode != PBX:
-            dialog.setWindowTitle(DEMO_SETTINGS_TITLE)
+            dialog.setWindowTitle(translate("App", DEMO_SETTINGS_TITLE))
         dialog.settings_applied.connect(lambda names, d=dialog: self._on_settings_applied(
             names, d.password_entered))
         dialog.finished.connect(self._on_settings_closed)
@@ -427,8 +437,8 @@ class AppController(QObject, DeskListener):
             exc = t.exception()
             if exc is not None:
                 log.error("%s failed", what, exc_info=exc)
-                self.notify("cstapopup", f"Error while {what}: {exc}",
-                            QSystemTrayIcon.MessageIcon.Critical)
+                self.notify("cstapopup", translate("App", "Error while {what}: {problem}").format(
+                    what=what, problem=exc), QSystemTrayIcon.MessageIcon.Critical)
 
         task.add_done_callback(done)
         return task

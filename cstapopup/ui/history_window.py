@@ -5,6 +5,7 @@ scrolls (keyset paging, never all rows at once) and takes live changes (`call_ch
 place.  `HistoryWindow` adds the search field (filters as you type), the direction / missed
 filters, the context menu and keys (call back, copy number, mark done, delete), export, and a
 status bar with the link state (it is the app's main window where there is no system tray).
+Times and dates are shown in the user's locale (`QLocale()`, set with the language).
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QDate,
+    QDateTime,
+    QLocale,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTime,
     QTimer,
     Signal,
 )
@@ -29,6 +34,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
+    QFontMetrics,
     QGuiApplication,
     QKeySequence,
     QPalette,
@@ -53,8 +59,10 @@ from PySide6.QtWidgets import (
 from cstapopup.calls import texts
 from cstapopup.calls.model import Call, Direction
 from cstapopup.calls.store import HistoryError, HistoryFilter, HistoryStore
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 
 from . import icons
+from .palette import readable
 from .plain import plain_label, plain_tooltip
 
 log = logging.getLogger(__name__)
@@ -64,26 +72,53 @@ PAGE = 200
 #: (scrolling fetches them again), so a flood of calls cannot fill the memory with rows.
 LIVE_ROWS = 5 * PAGE
 
-COLUMNS = ("Time", "Direction", "Name", "Number", "Device", "Duration", "Outcome")
+COLUMNS = (QT_TRANSLATE_NOOP("History", "Time"), QT_TRANSLATE_NOOP("History", "Direction"),
+           QT_TRANSLATE_NOOP("History", "Name"), QT_TRANSLATE_NOOP("History", "Number"),
+           QT_TRANSLATE_NOOP("History", "Device"), QT_TRANSLATE_NOOP("History", "Duration"),
+           QT_TRANSLATE_NOOP("History", "Outcome"))
 #: Columns whose text may be longer than the column: their tooltip starts with all of it.
 _CUT_COLUMNS = frozenset({2, 3, 4, 6})
 
 #: The window's title; Qt adds the application's name ("Call history — cstapopup").
-TITLE = "Call history"
+TITLE = QT_TRANSLATE_NOOP("History", "Call history")
+#: The missed calls not dealt with: this red (made readable on the table's background), in
+#: bold, with the missed-call icon and "missed" in the outcome column.
+MISSED_COLOUR = "#b3261e"
 
 
 def format_duration(seconds: float | None) -> str:
     return "" if seconds is None else texts.clock(seconds)
 
 
+def _qt(t: datetime) -> QDateTime:
+    """A datetime as the local QDateTime it shows as."""
+    local = t.astimezone()
+    return QDateTime(QDate(local.year, local.month, local.day),
+                     QTime(local.hour, local.minute, local.second))
+
+
 def format_time(t: datetime, now: datetime | None = None) -> str:
+    """When a call was, as short as the locale writes it: the time today, the weekday and
+    time within a week, else the date and time ("08:05", "Mo. 08:05", "02.03.26 08:05")."""
+    locale = QLocale()
     local = t.astimezone()
     now = (now or datetime.now(UTC)).astimezone()
+    time = locale.toString(_qt(t).time(), QLocale.FormatType.ShortFormat)
     if local.date() == now.date():
-        return local.strftime("%H:%M")
+        return time
     if (now.date() - local.date()).days < 7:
-        return local.strftime("%a %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+        day = locale.dayName(local.isoweekday(), QLocale.FormatType.ShortFormat)
+        return f"{day} {time}"
+    return locale.toString(_qt(t), QLocale.FormatType.ShortFormat)
+
+
+def format_moment(t: datetime) -> str:
+    """When exactly a call began, for its tooltip: the long date and the time with seconds."""
+    locale = QLocale()
+    moment = _qt(t)
+    return translate("History", "{date}, {time}").format(
+        date=locale.toString(moment.date(), QLocale.FormatType.LongFormat),
+        time=locale.toString(moment.time(), "HH:mm:ss"))
 
 
 def outcome_text(call: Call, display: Callable[[str], str] | None = None) -> str:
@@ -116,6 +151,12 @@ class CallTableModel(QAbstractTableModel):
         self._rows: dict[str, int] = {}
         self._exhausted = False
         self.total = 0
+        #: The missed calls' colour, readable on the table's background (see set_background).
+        self.missed_colour = QColor(MISSED_COLOUR)
+
+    def set_background(self, background: QColor) -> None:
+        """The table's background: the missed calls' red is made readable on it."""
+        self.missed_colour = readable(QColor(MISSED_COLOUR), background)
 
     # Loading -------------------------------------------------------------------------------
 
@@ -239,7 +280,7 @@ class CallTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole) -> Any:
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
-            return COLUMNS[section]
+            return translate("History", COLUMNS[section])
         return None
 
     def cell_text(self, call: Call, col: int) -> str:
@@ -247,7 +288,7 @@ class CallTableModel(QAbstractTableModel):
         if col == 0:
             return format_time(call.started_at)
         if col == 1:
-            return call.direction.value
+            return texts.direction_text(call.direction.value)
         if col == 2:
             return texts.name_text(call)
         if col == 3:
@@ -263,10 +304,11 @@ class CallTableModel(QAbstractTableModel):
     def tooltip(self, call: Call, col: int) -> str:
         """A cell's tooltip: its whole text first (the column may cut it short), then the
         call's details: when, how long it rang and talked, the way it went."""
-        when = call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        ring = format_duration(call.ring_seconds)
-        details = (f"{when}\nrang {ring or '-'}, talked {format_duration(call.talk_seconds) or '-'}"
-                   f"\n{texts.hops_text(call, self.display_number)}")
+        when = format_moment(call.started_at)
+        ring = format_duration(call.ring_seconds) or "-"
+        talk = format_duration(call.talk_seconds) or "-"
+        details = "\n".join((when, translate("History", "rang {ring}, talked {talk}").format(
+            ring=ring, talk=talk), texts.hops_text(call, self.display_number)))
         cell = self.cell_text(call, col) if col in _CUT_COLUMNS else ""
         return f"{cell}\n{details}" if cell else details
 
@@ -285,14 +327,18 @@ class CallTableModel(QAbstractTableModel):
         elif role == Qt.ToolTipRole:
             return plain_tooltip(self.tooltip(call, col))
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
-            return QBrush(QColor("#b3261e"))
+            return QBrush(self.missed_colour)
         elif role == Qt.FontRole and call.is_missed and not call.done:
             f = QFont()
             f.setBold(True)
             return f
         elif role == Qt.AccessibleTextRole:
-            return (f"{call.direction.value} call {remote_text(call, self.display_number)} "
-                    f"{outcome_text(call, self.display_number)}")
+            caller = ", ".join(t for t in (texts.name_text(call),
+                                           remote_text(call, self.display_number)) if t)
+            return translate("History", "{direction} call, {time}, {caller}: {outcome}").format(
+                direction=texts.direction_text(call.direction.value),
+                time=format_time(call.started_at), caller=caller,
+                outcome=outcome_text(call, self.display_number))
         return None
 
 
@@ -311,8 +357,11 @@ class HistoryWindow(QMainWindow):
     #: leaving an invisible app behind (the menu's Quit ends the app).
     minimize_on_close = False
 
-    FILTERS = (("All", None), ("Missed", "missed"), ("Incoming", Direction.INCOMING),
-               ("Outgoing", Direction.OUTGOING), ("Internal", Direction.INTERNAL))
+    FILTERS = ((QT_TRANSLATE_NOOP("History", "All"), None),
+               (QT_TRANSLATE_NOOP("History", "Missed"), "missed"),
+               (QT_TRANSLATE_NOOP("History", "Incoming"), Direction.INCOMING),
+               (QT_TRANSLATE_NOOP("History", "Outgoing"), Direction.OUTGOING),
+               (QT_TRANSLATE_NOOP("History", "Internal"), Direction.INTERNAL))
 
     def __init__(self, store: HistoryStore, *, can_call_back: Callable[[], bool] = lambda: True,
                  display_number: Callable[[str], str] | None = None,
@@ -320,7 +369,7 @@ class HistoryWindow(QMainWindow):
         super().__init__(parent)
         self.store = store
         self._can_call_back = can_call_back
-        self.setWindowTitle(TITLE)
+        self.setWindowTitle(translate("History", TITLE))
         self.setWindowIcon(icons.app_icon())
         self.model = CallTableModel(store, self, display_number=display_number)
         self.model.error.connect(self._show_error)
@@ -329,24 +378,36 @@ class HistoryWindow(QMainWindow):
         layout = QVBoxLayout(central)
         top = QHBoxLayout()
         self.search = QLineEdit(central)
-        self.search.setPlaceholderText("Search name, company or number  (Ctrl+F)")
+        self.search.setPlaceholderText(translate(
+            "History", "Search name, company or number  (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search calls")
+        self.search.setAccessibleName(translate("History", "Search calls"))
+        self.search.setAccessibleDescription(self.search.placeholderText())
         top.addWidget(self.search, 1)
         self.filter_group = QButtonGroup(self)
         self.filter_group.setExclusive(True)
         for i, (label, _) in enumerate(self.FILTERS):
-            b = QPushButton(label, central)
+            b = QPushButton(translate("History", label), central)
+            b.setObjectName(f"filter-{i}")
+            b.setAccessibleDescription(translate("History", "Show only these calls"))
             b.setCheckable(True)
             b.setChecked(i == 0)
             self.filter_group.addButton(b, i)
             top.addWidget(b)
-        self.export_button = QPushButton("Export CSV…", central)
+        self.export_button = QPushButton(translate("History", "Export CSV…"), central)
+        self.export_button.setAccessibleDescription(translate(
+            "History", "Save the calls shown as a CSV file"))
         top.addWidget(self.export_button)
         layout.addLayout(top)
 
         self.table = QTableView(central)
+        self.table.setObjectName("calls")
+        self.table.setAccessibleName(translate("History", "Calls"))
+        self.table.setAccessibleDescription(translate(
+            "History", "Enter calls back, Ctrl+C copies the number, Ctrl+D marks done, Delete "
+            "deletes"))
         self.table.setModel(self.model)
+        self.model.set_background(self.table.palette().color(QPalette.ColorRole.Base))
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
@@ -355,12 +416,12 @@ class HistoryWindow(QMainWindow):
         self.table.setWordWrap(False)
         self.table.setContextMenuPolicy(Qt.CustomContextMenu)
         header = self.table.horizontalHeader()
+        header.setAccessibleName(translate("History", "Columns"))
         header.setSectionResizeMode(QHeaderView.Interactive)
         # The name (with the company) gets the spare width; the outcome has its own room.
         header.setStretchLastSection(False)
         header.setSectionResizeMode(2, QHeaderView.Stretch)
-        for col, width in enumerate((80, 105, 260, 140, 80, 70, 170)):
-            self.table.setColumnWidth(col, width)
+        self._fit_columns()
         layout.addWidget(self.table, 1)
         # An empty table says why: no calls at all yet, or none that match.
         self.empty_label = plain_label(QLabel(self.table.viewport()))
@@ -370,7 +431,8 @@ class HistoryWindow(QMainWindow):
         # Muted, in the theme's placeholder colour; on the table's base a label draws in its
         # Text colour, so that is the one set.
         palette = self.empty_label.palette()
-        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        muted = readable(palette.color(QPalette.ColorRole.PlaceholderText),
+                         self.table.palette().color(QPalette.ColorRole.Base))
         palette.setColor(QPalette.ColorRole.WindowText, muted)
         palette.setColor(QPalette.ColorRole.Text, muted)
         self.empty_label.setPalette(palette)
@@ -381,10 +443,12 @@ class HistoryWindow(QMainWindow):
             signal.connect(self._update_empty)
         self.summary = QLabel(central)
         self.summary.setObjectName("summary")
+        self.summary.setAccessibleName(translate("History", "Summary"))
         layout.addWidget(self.summary)
         self.setCentralWidget(central)
         self.link_label = plain_label(QLabel(self))
         self.link_label.setObjectName("linkStatus")
+        self.link_label.setAccessibleName(translate("History", "Connection to the PBX"))
         self.statusBar().addPermanentWidget(self.link_label)
         self.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.app_menu: QMenu | None = None
@@ -410,6 +474,33 @@ class HistoryWindow(QMainWindow):
         self._actions()
         self.apply_filters()
 
+    #: The columns' widths at the font the app was made for (the name column stretches).
+    COLUMN_WIDTHS = (80, 105, 260, 140, 80, 70, 170)
+
+    def _fit_columns(self) -> None:
+        """Wide enough for the column's header and for the longest of its usual texts in the
+        language and the font in use (dates and words are longer in German, fonts larger on
+        some screens): nothing the user reads every day ends in "…"."""
+        metrics = self.table.fontMetrics()
+        bold = QFont(self.table.font())
+        bold.setBold(True)   # missed calls are bold
+        bold_metrics = QFontMetrics(bold)
+        header_metrics = self.table.horizontalHeader().fontMetrics()
+        past = datetime.now(UTC) - timedelta(days=400)
+        samples = {
+            0: [format_time(past.replace(month=12, day=28, hour=23, minute=58)),
+                format_time(datetime.now(UTC) - timedelta(days=3))],
+            1: [texts.direction_text(d.value) for d in Direction],
+            5: ["10:59:59"],
+        }
+        icon = self.table.iconSize().width() if self.table.iconSize().isValid() else 16
+        for col, width in enumerate(self.COLUMN_WIDTHS):
+            needed = header_metrics.horizontalAdvance(translate("History", COLUMNS[col])) + 28
+            for text in samples.get(col, []):
+                needed = max(needed, bold_metrics.horizontalAdvance(text) + 16
+                             + (icon + 8 if col == 1 else 0))
+            self.table.setColumnWidth(col, max(width, needed, metrics.averageCharWidth() * 4))
+
     def _actions(self) -> None:
         def add(text: str, keys: QKeySequence | str, slot: Callable[[], None]) -> QAction:
             a = QAction(text, self)
@@ -419,17 +510,20 @@ class HistoryWindow(QMainWindow):
             self.table.addAction(a)
             return a
 
-        self.act_call_back = add("Call back", "Return", lambda: self.call_back(self._current_row()))
-        self.act_copy = add("Copy number", QKeySequence.Copy, self.copy_numbers)
-        self.act_done = add("Mark done", "Ctrl+D", self.mark_done)
-        self.act_delete = add("Delete", QKeySequence.Delete, self.delete_selected)
+        self.act_call_back = add(translate("History", "Call back"), "Return",
+                                 lambda: self.call_back(self._current_row()))
+        self.act_copy = add(translate("History", "Copy number"), QKeySequence.Copy,
+                            self.copy_numbers)
+        self.act_done = add(translate("History", "Mark done"), "Ctrl+D", self.mark_done)
+        self.act_delete = add(translate("History", "Delete"), QKeySequence.Delete,
+                              self.delete_selected)
         find = QAction(self)
         find.setShortcut(QKeySequence.Find)
         find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
         self.addAction(find)
         # Esc and Ctrl+W close the window (the app stays in the tray).  Esc in the search
         # field clears the search first.
-        self.act_close = QAction("Close", self)
+        self.act_close = QAction(translate("History", "Close"), self)
         keys = [QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"),
                 *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]
         self.act_close.setShortcuts(list({k.toString(): k for k in keys if not k.isEmpty()}
@@ -526,7 +620,8 @@ class HistoryWindow(QMainWindow):
         if self.minimize_on_close:
             event.ignore()
             self.showMinimized()
-            self.status_message.emit("cstapopup keeps running; quit from the cstapopup menu.")
+            self.status_message.emit(translate(
+                "History", "cstapopup keeps running; quit from the cstapopup menu."))
             return
         super().closeEvent(event)
 
@@ -545,10 +640,11 @@ class HistoryWindow(QMainWindow):
     def call_back(self, row: int) -> None:
         call = self.model.call_at(row)
         if call is None or call.remote_kind != "number" or not call.remote_number:
-            self.status_message.emit("This call has no number to call back.")
+            self.status_message.emit(translate("History", "This call has no number to call back."))
             return
         if not self._can_call_back():
-            self.status_message.emit("Set your own device in the settings to call back.")
+            self.status_message.emit(translate(
+                "History", "Set your own device in the settings to call back."))
             return
         self.call_back_requested.emit(call.remote_number)
 
@@ -593,10 +689,13 @@ class HistoryWindow(QMainWindow):
 
     def confirm(self, question: str) -> bool:
         """Asks the user; tests replace it."""
-        return QMessageBox.question(self, "Delete from the history", question) == QMessageBox.Yes
+        return QMessageBox.question(self, translate("History", "Delete from the history"),
+                                    question) == QMessageBox.Yes
 
     def export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export calls", "calls.csv", "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, translate("History", "Export calls"), translate("History", "calls.csv"),
+            translate("History", "CSV files (*.csv)"))
         if path:
             self.export_csv(path)
 
@@ -605,9 +704,9 @@ class HistoryWindow(QMainWindow):
             with open(path, "w", encoding="utf-8", newline="") as fh:
                 self.store.export_csv(fh, self.current_filters())
         except (OSError, HistoryError) as exc:
-            self._show_error(f"Export failed: {exc}")
+            self._show_error(translate("History", "Export failed: {problem}").format(problem=exc))
             return 1
-        self.status_message.emit(f"Exported to {path}")
+        self.status_message.emit(translate("History", "Exported to {file}").format(file=path))
         return 0
 
     def _context_menu(self, pos: Any) -> None:

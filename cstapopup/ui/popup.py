@@ -38,6 +38,9 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleAnnouncementEvent,
+    QAccessibleEvent,
     QColor,
     QCursor,
     QDesktopServices,
@@ -66,7 +69,9 @@ from PySide6.QtWidgets import (
 from cstapopup import resources
 from cstapopup.calls import texts
 from cstapopup.calls.views import Action, PopupState, PopupView
-from cstapopup.ui import icons
+from cstapopup.i18n import translate
+from cstapopup.ui import icons, palette
+from cstapopup.ui.flow import FlowLayout
 from cstapopup.ui.plain import plain_label, plain_tooltip
 
 log = logging.getLogger(__name__)
@@ -139,6 +144,11 @@ class ElidedLabel(QLabel):
         painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), elided)
 
 
+def avatar_colour(hue: int) -> QColor:
+    """The avatar's colour of `hue`: as dark as white initials need to read on it."""
+    return palette.readable(QColor.fromHsl(hue, 120, 95), QColor("white"))
+
+
 class Avatar(QWidget):
     """The caller's initials on a colour derived from the name; a handset when nameless; a
     person when no two letters of the name would read as initials rather than as a control
@@ -165,9 +175,9 @@ class Avatar(QWidget):
             icons.icon("caller-person" if self._name else "caller-unknown").paint(
                 painter, rect.toRect())
             return
-        # A stable colour per name, dark enough for white text.
+        # A stable colour per name, dark enough for white text (4.5:1 whatever the hue).
         digest = hashlib.sha1((self._name or "").encode("utf-8")).digest()
-        colour = QColor.fromHsl(digest[0] * 360 // 256, 120, 95)
+        colour = avatar_colour(digest[0] * 360 // 256)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawEllipse(rect)
@@ -181,13 +191,18 @@ class Avatar(QWidget):
 
 # --- the popup -----------------------------------------------------------------------------
 
+def _copy_label() -> str:
+    return translate("Popup", "&Copy number")
+
+
 class CallPopup(QWidget):
     """One call's card, rendering a `PopupView`. Shown without activation; clicking it makes
     it keyboard-usable.
 
     Signals: `answer_requested(call_key, device)`, `put_through_requested(call_key)`,
     `crm_opened(url)`, `closed(call_key)` (once, however it closed), `hovered(bool)` (the
-    pointer came or went).
+    pointer came or went), `announced(text)` (what screen readers were told: the caller and
+    the call's state, when it appears and when the state changes).
     """
 
     answer_requested = Signal(str, str)
@@ -197,6 +212,7 @@ class CallPopup(QWidget):
     hovered = Signal(bool)
     #: The height changed (a row shown or hidden): the stack re-places.
     resized = Signal()
+    announced = Signal(str)
 
     #: Accent colours of the stripe on the left, by the view's accent.
     ACCENTS: ClassVar[dict[str, str]] = {
@@ -215,8 +231,8 @@ class CallPopup(QWidget):
         # elided name or company would keep its full text to itself.
         self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
         self.setObjectName("callPopup")
-        self.setWindowTitle("Call")
-        self.setAccessibleName("Incoming call")
+        self.setWindowTitle(translate("Popup", "Call"))
+        self.setAccessibleName(translate("Popup", "Incoming call"))
 
         self._view = view
         self._url_opener: UrlOpener = url_opener or QDesktopServices.openUrl
@@ -227,6 +243,8 @@ class CallPopup(QWidget):
         self._closed_emitted = False
         self._answer_clicked = False
         self._press_at: QPoint | None = None
+        #: What screen readers were told last (the caller and the state).
+        self.announcement = ""
 
         self._close_timer = QTimer(self)
         self._close_timer.setSingleShot(True)
@@ -279,8 +297,8 @@ class CallPopup(QWidget):
         self._dismiss.setObjectName("dismiss")
         self._dismiss.setText("×")
         self._dismiss.setAutoRaise(True)
-        self._dismiss.setToolTip("Dismiss (Esc)")
-        self._dismiss.setAccessibleName("Dismiss")
+        self._dismiss.setToolTip(translate("Popup", "Dismiss (Esc)"))
+        self._dismiss.setAccessibleName(translate("Popup", "Dismiss"))
         self._dismiss.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         dismiss_font = QFont(self.font())
         dismiss_font.setPointSizeF(dismiss_font.pointSizeF() * 1.3)
@@ -319,32 +337,33 @@ class CallPopup(QWidget):
         text.addSpacing(2)
         text.addWidget(self._state_label)
 
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
+        # The buttons wrap onto a second line rather than squeeze below their text (a long
+        # translation, a large font).
+        buttons = FlowLayout(spacing=6)
         buttons.setContentsMargins(0, 6, 0, 0)
-        self._answer = QPushButton("&Answer", self)
+        self._answer = QPushButton(translate("Popup", "&Answer"), self)
         self._answer.setObjectName("answer")
         self._answer.clicked.connect(self._on_answer)
-        self._copy = QPushButton("&Copy number", self)
+        self._copy = QPushButton(_copy_label(), self)
         self._copy.setObjectName("copy")
         self._copy.clicked.connect(self.copy_number)
-        self._crm = QPushButton("Open C&RM", self)
+        self._crm = QPushButton(translate("Popup", "Open C&RM"), self)
         self._crm.setObjectName("crm")
         self._crm.clicked.connect(self.open_crm)
-        self._put_through = QPushButton("Put &through…", self)
+        self._put_through = QPushButton(translate("Popup", "Put &through…"), self)
         self._put_through.setObjectName("putThrough")
-        self._put_through.setToolTip("Put the call through to a colleague: the console opens, "
-                                     "type a name and press Enter (Alt+T; or drag the popup "
-                                     "onto a colleague)")
+        self._put_through.setToolTip(translate(
+            "Popup", "Put the call through to a colleague: the console opens, type a name and "
+            "press Enter (Alt+T; or drag the popup onto a colleague)"))
         self._put_through.clicked.connect(
             lambda: self.put_through_requested.emit(self._view.key))
-        self._answer.setToolTip("Answer at your phone (Alt+A)")
-        self._copy.setToolTip("Copy the number (Alt+C)")
-        self._crm.setToolTip("Look the caller up in the CRM (Alt+R)")
+        self._answer.setToolTip(translate("Popup", "Answer at your phone (Alt+A)"))
+        self._copy.setToolTip(translate("Popup", "Copy the number (Alt+C)"))
+        self._crm.setToolTip(translate("Popup", "Look the caller up in the CRM (Alt+R)"))
         for b in (self._answer, self._put_through, self._copy, self._crm):
             b.setAutoDefault(False)
+            b.setAccessibleDescription(b.toolTip())
             buttons.addWidget(b)
-        buttons.addStretch(1)
         text.addLayout(buttons)
 
         # Reading order = tab order: the actions first, dismiss last.
@@ -404,13 +423,37 @@ class CallPopup(QWidget):
         self._copy.setVisible(view.allows(Action.COPY_NUMBER))
         self._crm.setVisible(view.allows(Action.OPEN_CRM))
         self._put_through.setVisible(view.allows(Action.PUT_THROUGH))
-        self.setAccessibleDescription(view.title)
+        description = ", ".join(t for t in (view.title, view.company or "", view.number,
+                                            view.where, view.redirect, view.state_text) if t)
+        self.setAccessibleDescription(description)
+        self._announce(view)
         if view.closes_in is None:
             self._close_timer.stop()
             self._paused_remaining = None
         else:
             self._start_close_timer(view.closes_in)
         self._fit()
+
+    def _announce(self, view: PopupView) -> None:
+        """Tell screen readers who calls and how the call stands: when the popup appears
+        (assertively: the phone rings) and when its state changes (politely)."""
+        if view.state is PopupState.RINGING:
+            message = translate("Popup", "Incoming call: {caller}. {state}.").format(
+                caller=view.title, state=view.where)
+        else:
+            message = translate("Popup", "Call from {caller}: {state}.").format(
+                caller=view.title, state=view.state_text)
+        if message == self.announcement:
+            return
+        first = not self.announcement
+        self.announcement = message
+        event = QAccessibleAnnouncementEvent(self, message)
+        event.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive if first
+                            else QAccessible.AnnouncementPoliteness.Polite)
+        QAccessible.updateAccessibility(event)
+        QAccessible.updateAccessibility(QAccessibleEvent(
+            self, QAccessible.Event.DescriptionChanged))
+        self.announced.emit(message)
 
     def _fit(self) -> None:
         # Shown/hidden rows change the height; the layout only notices on its next event
@@ -422,14 +465,17 @@ class CallPopup(QWidget):
 
     def _set_accent(self, accent: str) -> None:
         colour = QColor(self.ACCENTS[accent])
-        palette = self._accent.palette()
-        palette.setColor(self._accent.backgroundRole(), colour)
-        self._accent.setPalette(palette)
+        stripe = self._accent.palette()
+        stripe.setColor(self._accent.backgroundRole(), colour)
+        self._accent.setPalette(stripe)
         self._accent.setProperty("state", accent)
-        # The state line in the same colour, darkened a little for contrast on white.
-        palette = self._state_label.palette()
-        palette.setColor(self._state_label.foregroundRole(), colour.darker(115))
-        self._state_label.setPalette(palette)
+        # The state line in the same colour family, as dark (or, on a dark theme, as light)
+        # as it takes to read it on the card: 4.5:1 at least (WCAG AA).
+        colours = self._state_label.palette()
+        background = self.palette().color(self.backgroundRole())
+        colours.setColor(self._state_label.foregroundRole(),
+                         palette.readable(colour, background))
+        self._state_label.setPalette(colours)
 
     def _start_close_timer(self, seconds: float) -> None:
         if seconds <= 0 or self._close_timer.isActive():
@@ -453,8 +499,8 @@ class CallPopup(QWidget):
         if not text:
             return
         QGuiApplication.clipboard().setText(text)
-        self._copy.setText("Copied ✓")
-        QTimer.singleShot(1500, self, lambda: self._copy.setText("&Copy number"))
+        self._copy.setText(translate("Popup", "Copied ✓"))
+        QTimer.singleShot(1500, self, lambda: self._copy.setText(_copy_label()))
 
     def crm_url(self) -> str:
         return self._view.crm_url
@@ -616,7 +662,8 @@ class MoreCalls(QLabel):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
         self.setObjectName("moreCalls")
-        self.setWindowTitle("More calls")
+        self.setWindowTitle(translate("Popup", "More calls"))
+        self.setAccessibleName(translate("Popup", "More calls"))
         self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
         plain_label(self)
         self.setFixedWidth(POPUP_WIDTH)
@@ -625,7 +672,7 @@ class MoreCalls(QLabel):
         self.setBackgroundRole(self.palette().ColorRole.Base)
         self.setAutoFillBackground(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Show the call history")
+        self.setToolTip(translate("Popup", "Show the call history"))
         font = QFont(self.font())
         font.setBold(True)
         self.setFont(font)

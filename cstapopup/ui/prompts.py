@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
+from cstapopup.i18n import translate
+
 if TYPE_CHECKING:
     from cstapopup.ui.controller import AppController
 
@@ -16,14 +18,16 @@ if TYPE_CHECKING:
 def first_run_message_box(controller: AppController) -> None:
     """Offer the demo or the settings (the choice calls `start_demo()` / `open_settings()`)."""
     window = controller.history
-    box = QMessageBox(QMessageBox.Icon.Question, "Welcome",
-                      "No PBX is set up yet.\n\nTry cstapopup with a simulated PBX and made-up "
-                      "calls, or enter your PBX's address and the phones to watch.",
+    box = QMessageBox(QMessageBox.Icon.Question, translate("Prompts", "Welcome"),
+                      translate("Prompts", "No PBX is set up yet.\n\nTry cstapopup with a "
+                                "simulated PBX and made-up calls, or enter your PBX's address "
+                                "and the phones to watch."),
                       parent=window if window is not None and window.isVisible() else None)
     box.setObjectName("firstRun")
-    demo = box.addButton("Try the &demo", QMessageBox.ButtonRole.AcceptRole)
-    settings = box.addButton("Open &settings…", QMessageBox.ButtonRole.ActionRole)
-    box.addButton("&Later", QMessageBox.ButtonRole.RejectRole)
+    demo = box.addButton(translate("Prompts", "Try the &demo"), QMessageBox.ButtonRole.AcceptRole)
+    settings = box.addButton(translate("Prompts", "Open &settings…"),
+                             QMessageBox.ButtonRole.ActionRole)
+    box.addButton(translate("Prompts", "&Later"), QMessageBox.ButtonRole.RejectRole)
 
     def clicked(button: Any) -> None:
         if button is demo:
@@ -40,9 +44,9 @@ def first_run_message_box(controller: AppController) -> None:
 def password_input_dialog(controller: AppController, done: Callable[[str | None], None]) -> None:
     """Ask for the PBX password; `done(text)`, or `done(None)` when cancelled."""
     dialog = QInputDialog()
-    dialog.setWindowTitle("PBX password")
-    dialog.setLabelText(f"Password for {controller.settings.get('pbx.user')} at "
-                        f"{controller.settings.get('pbx.host')}:")
+    dialog.setWindowTitle(translate("Prompts", "PBX password"))
+    dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
+        user=controller.settings.get("pbx.user"), host=controller.settings.get("pbx.host")))
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
     dialog.textValueSelected.connect(lambda text: done(text))
     dialog.rejected.connect(lambda: done(None))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -43,6 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from cstapopup.calls import texts
+from cstapopup.i18n import language as current_language
+from cstapopup.i18n import translate
 from cstapopup.settings import (
     FACTORY_PASSWORD,
     OPTIONS,
@@ -58,8 +60,10 @@ from cstapopup.settings import (
     Settings,
     SettingsError,
     cross_problems,
+    section_title,
 )
 from cstapopup.ui import icons
+from cstapopup.ui.palette import readable
 from cstapopup.ui.plain import plain_label
 
 log = logging.getLogger(__name__)
@@ -81,19 +85,37 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _coloured(label: QLabel, colour: str | QColor) -> None:
+    """`label`'s text in `colour`, or the shade of it that reads on the label's background
+    (4.5:1; light, dark and high-contrast themes alike)."""
+    palette = label.palette()
+    background = palette.color(label.backgroundRole())
+    palette.setColor(QPalette.ColorRole.WindowText, readable(QColor(colour), background))
+    label.setPalette(palette)
+
+
+def _muted(label: QLabel) -> None:
+    """`label` in the theme's muted text colour (its placeholder text), as far as that still
+    reads (some themes' placeholder grey is too faint for sentences)."""
+    _coloured(label, label.palette().color(QPalette.ColorRole.PlaceholderText))
+
+
 # --- the default modal helpers (replaced in tests) -----------------------------------------
 
 def ask_plaintext_with_message_box(parent: QWidget, message: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, "Keep the password in plain text?", message,
+    box = QMessageBox(QMessageBox.Icon.Question,
+                      translate("SettingsDialog", "Keep the password in plain text?"), message,
                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
     box.setDefaultButton(QMessageBox.StandardButton.No)   # the safe answer on Enter
-    box.button(QMessageBox.StandardButton.Yes).setText("&Keep in plain text")
-    box.button(QMessageBox.StandardButton.No).setText("&Don't keep it")
+    box.button(QMessageBox.StandardButton.Yes).setText(
+        translate("SettingsDialog", "&Keep in plain text"))
+    box.button(QMessageBox.StandardButton.No).setText(
+        translate("SettingsDialog", "&Don't keep it"))
     return box.exec() == QMessageBox.StandardButton.Yes
 
 
 def show_error_with_message_box(parent: QWidget, message: str) -> None:
-    QMessageBox.warning(parent, "Settings not saved", message)
+    QMessageBox.warning(parent, translate("SettingsDialog", "Settings not saved"), message)
 
 
 def choose_file_with_dialog(parent: QWidget, caption: str, directory: str, filter: str) -> str:
@@ -135,7 +157,7 @@ class TextEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
         self.edit = QLineEdit(parent)
-        self.edit.setPlaceholderText(opt.placeholder)
+        self.edit.setPlaceholderText(opt.shown_placeholder)
         self.widget = self.focus_widget = self.edit
 
     def raw_value(self) -> Any:
@@ -181,9 +203,9 @@ class IntEditor(Editor):
         self.spin = QSpinBox(parent)
         self.spin.setRange(opt.minimum if opt.minimum is not None else -(2**31),
                            opt.maximum if opt.maximum is not None else 2**31 - 1)
-        self.spin.setSuffix(opt.suffix)
+        self.spin.setSuffix(opt.shown_suffix)
         if opt.zero_means and (opt.minimum or 0) == 0:
-            self.spin.setSpecialValueText(opt.zero_means)
+            self.spin.setSpecialValueText(opt.shown_zero_means or "")
         self.spin.setAccelerated(True)
         self.widget = self.focus_widget = self.spin
 
@@ -200,7 +222,7 @@ class IntEditor(Editor):
 class BoolEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
-        self.check = QCheckBox(opt.label, parent)   # the checkbox carries the mnemonic
+        self.check = QCheckBox(opt.shown_label, parent)   # the checkbox carries the mnemonic
         self.widget = self.focus_widget = self.check
 
     def raw_value(self) -> Any:
@@ -218,9 +240,10 @@ class ChoiceEditor(Editor):
                  labels: dict[str, str] | None = None) -> None:
         super().__init__(opt, parent)
         self.combo = QComboBox(parent)
-        for value, label in opt.choices:
+        for value, label in opt.shown_choices:
             self.combo.addItem((labels or {}).get(value, label), value)
         self.widget = self.focus_widget = self.combo
+        self._in_use = current_language() if opt.name == "app.language" else None
 
     def raw_value(self) -> Any:
         return self.combo.currentData()
@@ -233,6 +256,15 @@ class ChoiceEditor(Editor):
     def connect_changed(self, slot: Callable[[], None]) -> None:
         self.combo.currentIndexChanged.connect(lambda _i: slot())
 
+    def warning(self) -> str:
+        """The language: a change takes effect at the next start."""
+        if self._in_use is None:
+            return ""
+        wanted = self.raw_value()
+        if wanted == "auto" or wanted == self._in_use:
+            return ""
+        return translate("SettingsDialog", "the language changes when cstapopup starts again")
+
 
 class DeviceEditor(Editor):
     """One of the monitored devices, or none: a combo box that follows the device list."""
@@ -242,14 +274,14 @@ class DeviceEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
         self.combo = QComboBox(parent)
-        self.combo.addItem(self.NONE_LABEL, "")
+        self.combo.addItem(_none_label(), "")
         self.widget = self.focus_widget = self.combo
 
     def set_choices(self, devices: list[str]) -> None:
         current = self.raw_value()
         self.combo.blockSignals(True)
         self.combo.clear()
-        self.combo.addItem(self.NONE_LABEL, "")
+        self.combo.addItem(_none_label(), "")
         for d in devices:
             self.combo.addItem(d, d)
         if current and current not in devices:
@@ -271,6 +303,10 @@ class DeviceEditor(Editor):
         self.combo.currentIndexChanged.connect(lambda _i: slot())
 
 
+def _none_label() -> str:
+    return translate("SettingsDialog", "(none)")
+
+
 class PathEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget, choose: Callable[[], str]) -> None:
         super().__init__(opt, parent)
@@ -278,10 +314,11 @@ class PathEditor(Editor):
         row = QHBoxLayout(self.widget)
         row.setContentsMargins(0, 0, 0, 0)
         self.edit = QLineEdit(self.widget)
-        self.edit.setPlaceholderText(opt.placeholder or "(none)")
+        self.edit.setPlaceholderText(opt.shown_placeholder or _none_label())
         self.edit.setClearButtonEnabled(True)
-        self.browse = QPushButton("&Browse…", self.widget)
-        self.browse.setAccessibleName(f"Browse for {opt.plain_label}")
+        self.browse = QPushButton(translate("SettingsDialog", "&Browse…"), self.widget)
+        self.browse.setAccessibleName(translate("SettingsDialog", "Browse for {setting}").format(
+            setting=opt.plain_label))
         self.browse.setAutoDefault(False)
         row.addWidget(self.edit, 1)
         row.addWidget(self.browse)
@@ -306,7 +343,7 @@ class PathEditor(Editor):
     def warning(self) -> str:
         text = self.edit.text().strip()
         if text and not Path(text).expanduser().is_file():
-            return "this file is not there (right now)"
+            return translate("SettingsDialog", "this file is not there (right now)")
         return ""
 
 
@@ -337,8 +374,12 @@ class PathsEditor(Editor):
         self.list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.list.setAccessibleName(opt.plain_label)
         buttons = QVBoxLayout()
-        self.add = QPushButton("&Add…", self.widget)
-        self.remove = QPushButton("&Remove", self.widget)
+        self.add = QPushButton(translate("SettingsDialog", "&Add…"), self.widget)
+        self.remove = QPushButton(translate("SettingsDialog", "&Remove"), self.widget)
+        self.add.setAccessibleName(translate("SettingsDialog", "Add to {setting}").format(
+            setting=opt.plain_label))
+        self.remove.setAccessibleName(translate(
+            "SettingsDialog", "Remove from {setting}").format(setting=opt.plain_label))
         for b in (self.add, self.remove):
             b.setAutoDefault(False)
             buttons.addWidget(b)
@@ -392,7 +433,8 @@ class PathsEditor(Editor):
         missing = [p for p in self.raw_value() if not Path(p).expanduser().is_file()]
         if not missing:
             return ""
-        return "not there (right now): " + ", ".join(Path(p).name for p in missing)
+        return translate("SettingsDialog", "not there (right now): {files}").format(
+            files=", ".join(Path(p).name for p in missing))
 
 
 class _Form(QGridLayout):
@@ -439,7 +481,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         # Qt adds the application's name to every window title ("Settings — cstapopup").
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(translate("SettingsDialog", "Settings"))
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("settingsDialog")
         self._settings = settings
@@ -465,13 +507,13 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("tabs")
         layout.addWidget(self.tabs)
-        for section, title in SECTIONS.items():
-            self._build_page(section, title)
+        for section in SECTIONS:
+            self._build_page(section, section_title(section))
 
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        _coloured(self.summary, _ERROR_COLOUR)
         layout.addWidget(self.summary)
 
         self.buttons = QDialogButtonBox(
@@ -493,7 +535,10 @@ class SettingsDialog(QDialog):
         self._update_password_note()
         self._update_enabled()
         self.validate()
-        self.setMinimumWidth(600)
+        # Wide enough for every tab's title (German ones are longer) with no scroll arrows.
+        tabs = self.tabs.tabBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        self.setMinimumWidth(max(600, tabs + margins.left() + margins.right() + 8))
 
     # -- building
 
@@ -529,7 +574,8 @@ class SettingsDialog(QDialog):
         if opt.kind is Kind.CHOICE:
             labels = None
             if opt.name == "pbx.password_storage" and not self._keyring_available:
-                labels = {PASSWORD_STORAGE_KEYRING: "System keyring (none on this computer)"}
+                labels = {PASSWORD_STORAGE_KEYRING: translate(
+                    "SettingsDialog", "System keyring (none on this computer)")}
             return ChoiceEditor(opt, page, labels)
         if opt.kind is Kind.DEVICE:
             return DeviceEditor(opt, page)
@@ -553,33 +599,31 @@ class SettingsDialog(QDialog):
         error = plain_label(QLabel(field))
         error.setObjectName(f"error-{opt.name}")
         error.setWordWrap(True)
-        error.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        _coloured(error, _ERROR_COLOUR)
         error.hide()
         column.addWidget(error)
         warning = plain_label(QLabel(field))
         warning.setObjectName(f"warning-{opt.name}")
         warning.setWordWrap(True)
-        warning.setStyleSheet(f"color: {_WARNING_COLOUR};")
+        _coloured(warning, _WARNING_COLOUR)
         warning.hide()
         column.addWidget(warning)
-        help_label = QLabel(opt.help, field)
+        help_label = QLabel(opt.help_text, field)
         help_label.setWordWrap(True)
         help_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         help_label.setObjectName(f"help-{opt.name}")
         # Muted, in the theme's own placeholder colour (works in dark themes too).
-        palette = help_label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText,
-                         palette.color(QPalette.ColorRole.PlaceholderText))
-        help_label.setPalette(palette)
+        _muted(help_label)
         column.addWidget(help_label)
-        editor.focus_widget.setToolTip(opt.help)
-        editor.focus_widget.setAccessibleDescription(opt.help)
+        editor.focus_widget.setToolTip(opt.help_text)
+        editor.focus_widget.setAccessibleName(opt.plain_label)
+        editor.focus_widget.setAccessibleDescription(opt.help_text)
         self.error_labels[opt.name] = error
         self.warning_labels[opt.name] = warning
         if opt.kind is Kind.BOOL:
             form.add_row(None, field)
         else:
-            label = QLabel(opt.label, page)
+            label = QLabel(opt.shown_label, page)
             label.setBuddy(editor.focus_widget)
             label.setObjectName(f"label-{opt.name}")
             form.add_row(label, field, editor.widget)
@@ -593,20 +637,18 @@ class SettingsDialog(QDialog):
         self.password_edit.setObjectName("password")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(
-            "stored: type to replace" if self._had_password else "not stored")
-        self.password_edit.setAccessibleName("PBX password")
+            translate("SettingsDialog", "stored: type to replace") if self._had_password
+            else translate("SettingsDialog", "not stored"))
+        self.password_edit.setAccessibleName(translate("SettingsDialog", "PBX password"))
         column.addWidget(self.password_edit)
         # Without a stored password the app logs in with the factory one: the dialog says so
         # rather than leaving "not stored" to be guessed at.
         self.password_help = QLabel(field)
         self.password_help.setObjectName("help-password")
         self.password_help.setWordWrap(True)
-        palette = self.password_help.palette()
-        palette.setColor(QPalette.ColorRole.WindowText,
-                         palette.color(QPalette.ColorRole.PlaceholderText))
-        self.password_help.setPalette(palette)
+        _muted(self.password_help)
         column.addWidget(self.password_help)
-        label = QLabel("Pass&word", page)
+        label = QLabel(translate("SettingsDialog", "Pass&word"), page)
         label.setBuddy(self.password_edit)
         form.add_row(label, field, self.password_edit)
 
@@ -618,9 +660,11 @@ class SettingsDialog(QDialog):
             if "pbx.password_storage" in self.editors else self._settings.get(
                 "pbx.password_storage")
         if storage == PASSWORD_STORAGE_NONE:
-            return "None is stored: cstapopup asks for it at each start."
-        return (f"None is stored: cstapopup logs in with the HiPath factory password "
-                f"{FACTORY_PASSWORD}. Type your PBX's password if it has another.")
+            return translate("SettingsDialog", "None is stored: cstapopup asks for it at each "
+                             "start.")
+        return translate("SettingsDialog", "None is stored: cstapopup logs in with the HiPath "
+                         "factory password {password}. Type your PBX's password if it has "
+                         "another.").format(password=FACTORY_PASSWORD)
 
     def _update_password_note(self) -> None:
         note = self.password_note()
@@ -631,19 +675,20 @@ class SettingsDialog(QDialog):
         row = QWidget(page)
         box = QHBoxLayout(row)
         box.setContentsMargins(0, 8, 0, 0)
-        self.test_button = QPushButton("&Test connection", row)
+        self.test_button = QPushButton(translate("SettingsDialog", "&Test connection"), row)
         self.test_button.setObjectName("testConnection")
         self.test_button.setAutoDefault(False)
         self.test_button.clicked.connect(self.run_connection_test)
         self.test_result = plain_label(QLabel(row))
         self.test_result.setObjectName("testResult")
+        self.test_result.setAccessibleName(translate("SettingsDialog", "Result of the test"))
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
         box.addWidget(self.test_result, 1)
         if self._test_connection is None:
             self.test_button.setEnabled(False)
-            self.test_button.setToolTip("Not available in this build")
+            self.test_button.setToolTip(translate("SettingsDialog", "Not available in this build"))
         form.add_row(None, row)
 
     def _start_dir(self, current: str) -> str:
@@ -690,7 +735,7 @@ class SettingsDialog(QDialog):
             label.setVisible(bool(message))
             editor = self.editors[name]
             editor.focus_widget.setAccessibleDescription(
-                message or editor.option.help)
+                message or editor.option.help_text)
             warning = "" if message else _sentence(editor.warning())
             self.warning_labels[name].setText(warning)
             self.warning_labels[name].setVisible(bool(warning))
@@ -700,11 +745,12 @@ class SettingsDialog(QDialog):
             bad = any(n.split(".", 1)[0] == section for n in errors)
             self.tabs.setTabIcon(index, warn_icon if bad else QIcon())
             if bad:
-                bad_sections.append(SECTIONS[section])
+                bad_sections.append(section_title(section))
         if errors:
             count = len(errors)
-            self.summary.setText(
-                f"{texts.count('values need attention', count)} ({', '.join(bad_sections)}).")
+            self.summary.setText(translate("SettingsDialog", "{count} ({sections}).").format(
+                count=texts.count("values need attention", count),
+                sections=", ".join(bad_sections)))
         self.summary.setVisible(bool(errors))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
         return not errors
@@ -726,17 +772,18 @@ class SettingsDialog(QDialog):
             return
         params = self.connection_parameters()
         if params is None or not params.host:
-            self._show_test_result("Enter a valid host, port and user first.", ok=False)
+            self._show_test_result(translate(
+                "SettingsDialog", "Enter a valid host, port and user first."), ok=False)
             return
         try:
             result = self._test_connection(params)
         except Exception as exc:  # noqa: BLE001 - a failing test is a result, not a crash
             log.info("connection test failed: %s", exc)
-            self._show_test_result(f"Test failed: {exc}", ok=False)
+            self._show_test_result(_test_failed(exc), ok=False)
             return
         if inspect.isawaitable(result):
             self.test_button.setEnabled(False)
-            self._show_test_result("Testing…", ok=None)
+            self._show_test_result(translate("SettingsDialog", "Testing…"), ok=None)
             self._test_future = asyncio.ensure_future(result)
             self._test_future.add_done_callback(self._on_test_done)
         else:
@@ -747,9 +794,9 @@ class SettingsDialog(QDialog):
         try:
             message, ok = str(future.result()), None
         except asyncio.CancelledError:
-            message, ok = "Test cancelled.", False
+            message, ok = translate("SettingsDialog", "Test cancelled."), False
         except Exception as exc:  # noqa: BLE001 - as above
-            message, ok = f"Test failed: {exc}", False
+            message, ok = _test_failed(exc), False
         try:
             self.test_button.setEnabled(True)
             self._show_test_result(message, ok=ok)
@@ -758,7 +805,10 @@ class SettingsDialog(QDialog):
 
     def _show_test_result(self, message: str, *, ok: bool | None) -> None:
         self.test_result.setText(message)
-        self.test_result.setStyleSheet(f"color: {_ERROR_COLOUR};" if ok is False else "")
+        if ok is False:
+            _coloured(self.test_result, _ERROR_COLOUR)
+        else:
+            self.test_result.setPalette(self.palette())
 
     # -- OK
 
@@ -789,20 +839,21 @@ class SettingsDialog(QDialog):
         storage = values["pbx.password_storage"]
 
         if password and storage == PASSWORD_STORAGE_KEYRING and not self._keyring_available:
-            message = (
-                "There is no system keyring on this computer to keep the PBX password safely.\n\n"
-                f"Keep it in plain text in {settings.path}? Only your user account can read "
-                "that file, but anyone with access to your account or its backups can.\n\n"
-                "If not, cstapopup asks for the password each time it starts.")
+            message = translate(
+                "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
+                "password safely.\n\nKeep it in plain text in {file}? Only your user account "
+                "can read that file, but anyone with access to your account or its backups "
+                "can.\n\nIf not, cstapopup asks for the password each time it starts.").format(
+                file=settings.path)
             storage = (PASSWORD_STORAGE_PLAINTEXT if self._ask_plaintext(self, message)
                        else PASSWORD_STORAGE_NONE)
             values["pbx.password_storage"] = storage
             self.editors["pbx.password_storage"].set_value(storage)
         elif password and storage == PASSWORD_STORAGE_PLAINTEXT and old_storage != storage:
-            message = (
-                f"Keep the PBX password in plain text in {settings.path}?\n\n"
-                "Only your user account can read that file, but anyone with access to your "
-                "account or its backups can.")
+            message = translate(
+                "SettingsDialog", "Keep the PBX password in plain text in {file}?\n\nOnly your "
+                "user account can read that file, but anyone with access to your account or its "
+                "backups can.").format(file=settings.path)
             if not self._ask_plaintext(self, message):
                 return False
 
@@ -824,12 +875,15 @@ class SettingsDialog(QDialog):
                 store.forget(old_account)
         except PasswordStoreError as exc:
             settings.restore(snapshot)
-            self._show_error(self, f"The password was not stored: {exc}")
+            self._show_error(self, translate(
+                "SettingsDialog", "The password was not stored: {problem}").format(problem=exc))
             return False
         try:
             settings.save()
         except OSError as exc:
-            self._show_error(self, f"Could not save {settings.path}: {exc.strerror or exc}")
+            self._show_error(self, translate(
+                "SettingsDialog", "Could not save {file}: {problem}").format(
+                file=settings.path, problem=exc.strerror or exc))
             return False
         self.password_entered = typed or None
         if password_changed:
@@ -838,3 +892,6 @@ class SettingsDialog(QDialog):
         self.settings_applied.emit(changed)
         return True
 
+
+def _test_failed(exc: BaseException) -> str:
+    return translate("SettingsDialog", "Test failed: {problem}").format(problem=exc)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from cstapopup.calls import texts
 from cstapopup.calls.views import ColleagueView
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.ui import icons
 from cstapopup.ui.plain import plain_tooltip
 
@@ -27,10 +28,10 @@ LINK_STATES = icons.TRAY_STATES
 
 #: What the tooltip and the menu's status line say when the caller gives no reason.
 _DEFAULT_REASONS = {
-    "up": "connected",
-    "connecting": "connecting…",
-    "down": "not connected",
-    "demo": "demo mode (simulated PBX)",
+    "up": QT_TRANSLATE_NOOP("Tray", "connected"),
+    "connecting": QT_TRANSLATE_NOOP("Tray", "connecting…"),
+    "down": QT_TRANSLATE_NOOP("Tray", "not connected"),
+    "demo": QT_TRANSLATE_NOOP("Tray", "demo mode (simulated PBX)"),
 }
 
 
@@ -53,7 +54,7 @@ class TrayIcon(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._state = "connecting"
-        self._reason = _DEFAULT_REASONS["connecting"]
+        self._reason = translate("Tray", _DEFAULT_REASONS["connecting"])
         self._missed = 0
         self._dnd = False
         self._note = ""
@@ -69,29 +70,30 @@ class TrayIcon(QObject):
         self._note_action.setVisible(False)
         self._menu.addAction(self._note_action)
         self._menu.addSeparator()
-        self.history_action = QAction("&History", self._menu)
+        self.history_action = QAction(translate("Tray", "&History"), self._menu)
         self.history_action.setIcon(icons.call_icon("incoming"))
         self.history_action.triggered.connect(self.history_requested)
         self._menu.addAction(self.history_action)
-        self.console_action = QAction("C&onsole (colleagues, put through)", self._menu)
+        self.console_action = QAction(translate("Tray", "C&onsole (colleagues, put through)"),
+                                      self._menu)
         self.console_action.triggered.connect(self.console_requested)
         self._menu.addAction(self.console_action)
-        self.colleagues_menu = self._menu.addMenu("Co&lleagues")
+        self.colleagues_menu = self._menu.addMenu(translate("Tray", "Co&lleagues"))
         self.colleagues_menu.setObjectName("colleaguesMenu")
         self.colleagues_menu.menuAction().setVisible(False)
         self._colleague_actions: dict[str, QAction] = {}
         #: Paints a colleague's lamp (set by the app: the console's lamp_icon).
         self.lamp_icon: Callable[[str], QIcon] | None = None
-        self.settings_action = QAction("&Settings…", self._menu)
+        self.settings_action = QAction(translate("Tray", "&Settings…"), self._menu)
         self.settings_action.triggered.connect(self.settings_requested)
         self._menu.addAction(self.settings_action)
-        self.dnd_action = QAction("&Do not disturb", self._menu)
+        self.dnd_action = QAction(translate("Tray", "&Do not disturb"), self._menu)
         self.dnd_action.setCheckable(True)
         # triggered fires for the user's clicks only, so set_do_not_disturb() stays silent.
         self.dnd_action.triggered.connect(self._on_dnd_triggered)
         self._menu.addAction(self.dnd_action)
         self._menu.addSeparator()
-        self.quit_action = QAction("&Quit", self._menu)
+        self.quit_action = QAction(translate("Tray", "&Quit"), self._menu)
         self.quit_action.triggered.connect(self.quit_requested)
         self._menu.addAction(self.quit_action)
 
@@ -140,7 +142,7 @@ class TrayIcon(QObject):
         if state not in LINK_STATES:
             raise ValueError(f"link state must be one of {LINK_STATES}, not {state!r}")
         self._state = state
-        self._reason = reason or _DEFAULT_REASONS[state]
+        self._reason = reason or translate("Tray", _DEFAULT_REASONS[state])
         self._note, self._detail = note, detail
         self._refresh()
 
@@ -159,8 +161,9 @@ class TrayIcon(QObject):
         menu = self.colleagues_menu
         total = len(views)
         views = list(views)[:TRAY_COLLEAGUES]   # the console has them all
-        menu.setTitle("Co&lleagues" if total == len(views)
-                      else texts.count("colleagues shown", total, shown=f"{len(views):,}"))
+        menu.setTitle(translate("Tray", "Co&lleagues") if total == len(views)
+                      else texts.count("colleagues shown", total,
+                                       shown=texts.number(len(views))))
         wanted = [v.device for v in views]
         if list(self._colleague_actions) != wanted:
             menu.clear()
@@ -190,9 +193,9 @@ class TrayIcon(QObject):
         if self._missed:
             lines.append(texts.count("missed calls", self._missed))
         if self._dnd:
-            lines.append("Do not disturb: no popups")
+            lines.append(translate("Tray", "Do not disturb: no popups"))
         if self._detail:
-            lines.append(f"Details: {self._detail}")
+            lines.append(translate("Texts", "Details: {detail}").format(detail=self._detail))
         return "\n".join(lines)
 
     def icon(self) -> QIcon:
@@ -226,7 +229,8 @@ class TrayIcon(QObject):
         self._note_action.setText(_capitalised(self._note).replace("&", "&&"))
         self._note_action.setVisible(bool(self._note))
         self.history_action.setText(
-            texts.count("history, missed", self._missed) if self._missed else "&History")
+            texts.count("history, missed", self._missed) if self._missed
+            else translate("Tray", "&History"))
 
     def _on_dnd_triggered(self, checked: bool) -> None:
         self._dnd = checked
