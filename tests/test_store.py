@@ -143,7 +143,8 @@ def test_pragmas(store):
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert store.schema_version == len(store_mod.MIGRATIONS)
     assert db.execute("PRAGMA application_id").fetchone()[0] == store_mod.APPLICATION_ID
-    assert store.recovered_from is None and store.recovery_message is None
+    assert store.recovered_from is None and store.recovery_message() is None
+    assert db.execute("PRAGMA mmap_size").fetchone()[0] == 0   # the file is never mapped
 
 
 def test_search_mode_follows_sqlite(store):
@@ -650,7 +651,7 @@ def test_garbage_file_is_moved_aside_not_overwritten(path):
         assert s.recovered_from.read_bytes() == garbage
         assert Path(f"{s.recovered_from}-wal").read_bytes() == b"wal garbage"
         assert "not a database" in s.recovery_reason
-        assert str(s.recovered_from) in s.recovery_message
+        assert str(s.recovered_from) in s.recovery_message()
         s.upsert(make_call(1))
         assert s.count() == 1
         if POSIX:
@@ -749,19 +750,28 @@ def test_empty_version_0_file_is_migrated(path):
 
 
 def test_older_schema_is_migrated_and_failed_migration_rolls_back(path, monkeypatch):
+    real = store_mod.MIGRATIONS
+    monkeypatch.setattr(store_mod, "MIGRATIONS", real[:1])   # a history of schema 1
     with HistoryStore(path) as s:
         s.upsert(full_call())
         assert s.schema_version == 1
+    monkeypatch.setattr(store_mod, "MIGRATIONS", real)
+    with HistoryStore(path) as s:   # schema 2: the index of calls without a seen end
+        assert s.schema_version == 2 == len(real)
+        assert s.get("full-1") == full_call()
+        assert s._db.execute("SELECT name FROM sqlite_master WHERE name = 'calls_unended'"
+                             ).fetchone() is not None
+    n = len(real)
 
     def broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE calls ADD COLUMN note TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", (*store_mod.MIGRATIONS, broken))
-    with pytest.raises(HistoryError, match="schema 2.*migration bug"):
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*real, broken))
+    with pytest.raises(HistoryError, match=f"schema {n + 1}.*migration bug"):
         HistoryStore(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n
     assert "note" not in [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
     conn.close()
 
@@ -769,9 +779,9 @@ def test_older_schema_is_migrated_and_failed_migration_rolls_back(path, monkeypa
         conn.execute("ALTER TABLE calls ADD COLUMN note TEXT")
         conn.execute("UPDATE calls SET note = 'migrated'")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", (store_mod.MIGRATIONS[0], add_note))
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*real, add_note))
     with HistoryStore(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == n + 1
         assert s.get("full-1") == full_call()
         assert s._db.execute("SELECT note FROM calls").fetchone()[0] == "migrated"
 
