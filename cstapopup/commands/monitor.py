@@ -122,12 +122,21 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
     options = ClientOptions(reconnect=not args.once, keepalive_interval=args.keepalive, ssl=tls)
     client = CstaClient(args.host, args.port, args.user, password, options)
 
-    recorder = None
+    recorder = recording = None
     if args.record or args.db:
-        from cstapopup.calls.recorder import Recorder  # only when asked: keeps plain monitor light
+        # Only when asked: keeps plain monitor light.  (commands/recording.py: the history's
+        # side, its timer and its messages.)
+        from cstapopup.calls.store import HistoryError
+        from cstapopup.commands.recording import Recording
 
-        recorder = Recorder.open(args.db, monitored=args.device,
-                                 snapshots=options.snapshot_monitors)
+        try:
+            recording = Recording.open(args.db, args.device,
+                                       snapshots=options.snapshot_monitors, err=err)
+        except HistoryError as exc:
+            print(f"cstapopup monitor: {exc}", file=err)
+            return EXIT_ERROR
+        recorder = recording.recorder
+        recording.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,7 +193,6 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
             exit_code = EXIT_ERROR
             return exit_code
         await stop.wait()
-        return exit_code
     finally:
         await client.close()
         consumer.cancel()
@@ -192,13 +200,17 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextI
             await consumer
         except asyncio.CancelledError:
             pass
-        if recorder is not None:
-            recorder.close()
+        if recording is not None:
+            await recording.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+    if recording is not None and recording.final is not None and recording.final.lost \
+            and exit_code == EXIT_OK:
+        exit_code = EXIT_ERROR   # calls were lost: said on stderr, and in the exit status
+    return exit_code
 
 
 def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:
