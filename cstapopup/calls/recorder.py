@@ -42,7 +42,7 @@ from cstapopup.csta.events import CstaEvent, SnapshotCall
 from .model import Call, Hop, Outcome
 from .numbers import NumberingPlan, lookup_keys, normalise
 from .phonebook import Match, Phonebook
-from .store import HistoryError, HistoryStore
+from .store import IMMUTABLE, HistoryError, HistoryStore
 from .tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -345,16 +345,8 @@ class Recorder:
         store = self.store
         items = list(self._pending.items())
         resolved = list(self._pending_resolved)
-        settled_now = 0
         try:
-            with store.transaction(defer=True):
-                for key, call in items:
-                    if call is None:
-                        store.delete(key, defer=True)
-                    else:
-                        store.upsert(call)
-                for number, before in resolved:
-                    settled_now += store.mark_done_for_remote(number, before)
+            settled_now = store.write_changes(items, resolved)
         except HistoryError as exc:
             self._failed(exc)
             return 0
@@ -368,12 +360,16 @@ class Recorder:
             self._commit()   # a retry that worked: committed now, to know it did
         return settled_now
 
-    def _commit_if_due(self) -> None:
+    def _commit_if_due(self, *, timer: bool = True) -> None:
+        """Commit if the oldest waiting change is `commit_delay` old (the timer), or also
+        `FLUSH_INTERVAL` later (an event, when the timer is late: the commit stays off the
+        event path while the timer keeps up), or `commit_changes` changes wait."""
         since = self.store.waiting_since
         if since is None:
             return
-        if self._timer() - since >= self.commit_delay \
-                or len(self._uncommitted) >= self.commit_changes:
+        delay = self.commit_delay if timer or not self.commit_delay \
+            else self.commit_delay + FLUSH_INTERVAL
+        if self._timer() - since >= delay or len(self._uncommitted) >= self.commit_changes:
             self._commit()
 
     def _commit(self) -> bool:
@@ -401,13 +397,11 @@ class Recorder:
         if problem is None:
             return False
         if problem == "immutable":
-            # Keep SQLite away from the mapped -shm (SIGBUS): close, and reopen once it is
-            # writable again.
-            store.rollback()
+            # Keep SQLite away from the mapped -shm (SIGBUS): the store parks the connection;
+            # it is opened again once the file is writable (a retry).
             store.disconnect()
             self._failed(HistoryError(f"Call history {store.path} is immutable",
-                                      reason="the file is immutable (chattr +i); remove that "
-                                             "attribute to let calls be saved"))
+                                      reason=IMMUTABLE))
             return True
         store.rollback()   # it belongs to a file nobody will open again: back to the queue
         try:
@@ -427,10 +421,6 @@ class Recorder:
         store = self.store
         if store.is_open:
             return True
-        problem = store.file_problem()
-        if problem == "immutable":
-            self._failed(self._failure or HistoryError("immutable", reason="immutable"))
-            return False
         try:
             store.reopen()
         except HistoryError as exc:
@@ -504,7 +494,7 @@ class Recorder:
                     self._lose(None)
         out.resolved = self._write()
         if self._failure is None:
-            self._commit_if_due()
+            self._commit_if_due(timer=False)
         return out
 
     def feed(self, device: str, event: CstaEvent,

@@ -62,7 +62,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 
 from cstapopup.calls.model import Call, Direction, Hop, Outcome
@@ -106,6 +106,12 @@ _BUSY_CAUSES = frozenset({"busy"})
 _START_CAUSES = frozenset({None, "new_call", "make_call", "make_predictive_call"})
 #: Outcomes that are facts even when the end of the call was not seen.
 _PROVISIONAL = frozenset({Outcome.IN_PROGRESS, Outcome.UNKNOWN})
+
+#: Fields that differ between the copies of one event sent to each monitor (or resent).
+_PER_MONITOR = frozenset({"cross_ref_id", "local_connection_state", "timestamp",
+                          "private_data"})
+#: Event class -> the names of its other fields (what `_fingerprint` compares).
+_FP_FIELDS: dict[type, tuple[str, ...]] = {}
 
 # Where a record is in its life.
 _LIVE, _ORPHAN, _FINISHED, _ABSORBED = "live", "orphan", "finished", "absorbed"
@@ -212,7 +218,8 @@ class _Record:
     done: bool = False
     resolved: bool = False                 # its "missed calls from this number are done" was sent
     # Duplicate detection: event fingerprint (event without the per-monitor fields) -> times.
-    seen: dict[CallEvent, list[tuple[datetime | None, datetime]]] = field(default_factory=dict)
+    seen: dict[tuple[object, ...], list[tuple[datetime | None, datetime]]] = field(
+        default_factory=dict)
     last_core: Call | None = None          # last emitted value without updated_at
     emitted: bool = False
 
@@ -288,6 +295,8 @@ class CallTracker:
         self._missed: dict[str, dict[str, _Record]] = {}
         self._missed_key: dict[str, str] = {}    # record key -> its key in `_missed`
         self._missed_stale = False
+        self._fp_event: CallEvent | None = None
+        self._fp: tuple[object, ...] = ()
 
     # Public API ------------------------------------------------------------------------
 
@@ -785,12 +794,20 @@ class CallTracker:
                 return True
         return False
 
-    @staticmethod
-    def _fingerprint(event: CallEvent) -> CallEvent:
+    def _fingerprint(self, event: CallEvent) -> tuple[object, ...]:
         # Each monitor gets its own copy with its own cross-ref id and local state: without
-        # those (and the timestamp, compared separately) the copies are equal.
-        return replace(event, cross_ref_id=b"", local_connection_state=None,
-                       timestamp=None, private_data=())
+        # those (and the timestamp, compared separately) the copies are equal.  Asked two or
+        # three times per event: the last one is kept.
+        if event is self._fp_event:
+            return self._fp
+        cls = type(event)
+        names = _FP_FIELDS.get(cls)
+        if names is None:
+            names = _FP_FIELDS[cls] = tuple(
+                f.name for f in fields(cls) if f.name not in _PER_MONITOR)
+        fp = (cls, *(getattr(event, name) for name in names))
+        self._fp_event, self._fp = event, fp
+        return fp
 
     def _apply(self, rec: _Record, device: str, event: CallEvent, at: datetime) -> None:
         # Keep each call's times in order even if receive times step back.
@@ -1265,15 +1282,25 @@ class CallTracker:
         for rec in list(self._live.values()):
             if now - rec.last_at > self._stale_after:
                 self._orphan(rec, now, out)
-        for key, rec in list(self._memory.items()):
+        # The memory is in the order calls were remembered, so the walk stops at the first
+        # call remembered too recently to have expired under either window.
+        shortest = min(self._recent_window, self._resume_window)
+        expired: list[str] = []
+        for key, rec in self._memory.items():
             if rec.state == _ORPHAN:
-                expired = now - (rec.lost_at or rec.last_at) > self._resume_window
+                age = now - (rec.lost_at or rec.last_at)
+                window = self._resume_window
             else:
-                expired = now - max(rec.ended_at or rec.last_at, rec.last_at) \
-                    > self._recent_window
-            if expired:
-                del self._memory[key]
-                self._forget(rec)
-        for cid, when in list(self._absorbed_cids.items()):
-            if now - when > self._recent_window:
-                del self._absorbed_cids[cid]
+                age = now - max(rec.ended_at or rec.last_at, rec.last_at)
+                window = self._recent_window
+            if age > window:
+                expired.append(key)
+            elif age <= shortest:
+                break
+        for key in expired:
+            self._forget(self._memory.pop(key))
+        while self._absorbed_cids:
+            cid, when = next(iter(self._absorbed_cids.items()))
+            if now - when <= self._recent_window:
+                break
+            del self._absorbed_cids[cid]
