@@ -152,7 +152,9 @@ class Recorder:
         # Changes not yet written (None: delete the key), oldest first; and those written into
         # the open transaction, not yet committed (they go back to the queue if it fails).
         self._pending: OrderedDict[str, Call | None] = OrderedDict()
-        self._pending_resolved: list[tuple[str, datetime]] = []
+        # Missed calls of a party to mark done: number -> the latest "before" (a later one
+        # covers an earlier one).
+        self._pending_resolved: dict[str, datetime] = {}
         self._uncommitted: dict[str, Call | None] = {}
         self._uncommitted_resolved: list[tuple[str, datetime]] = []
         self._failure: HistoryError | None = None
@@ -167,6 +169,7 @@ class Recorder:
         self._listeners: list[HealthListener] = []
         self._last_health = HistoryHealth()
         store.deferred = True
+        store.timer = timer
         store.on_batch_end = self._batch_ended
         if store.writer:
             self._settle_left_over()
@@ -299,6 +302,16 @@ class Recorder:
             old, _ = pending.popitem(last=False)
             self._lose(old)
 
+    def _resolve(self, number: str, before: datetime) -> None:
+        pending = self._pending_resolved
+        if number in pending:
+            pending[number] = max(pending[number], before)
+            return
+        pending[number] = before
+        if len(pending) > 4 * self.max_waiting:   # small entries: a generous bound
+            del pending[next(iter(pending))]
+            self._lose(None)
+
     def _lose(self, key: str | None) -> None:
         if key is None:
             self._lost_other += 1
@@ -311,6 +324,7 @@ class Recorder:
         log.error("call history: a change was dropped, the history cannot be written and "
                   "%d calls are waiting already (%s)", self.max_waiting,
                   self._failure.reason if self._failure else "no reason")
+        self._notify()
 
     def _batch_ended(self, committed: bool) -> None:
         """The store committed (True) or lost (False) the writes of the open transaction."""
@@ -326,12 +340,8 @@ class Recorder:
             self._pending = OrderedDict()
             for key, call in merged.items():
                 self._queue(key, call)
-            self._pending_resolved = self._uncommitted_resolved + self._pending_resolved
-            extra = len(self._pending_resolved) - self.max_waiting
-            if extra > 0:
-                del self._pending_resolved[:extra]
-                for _ in range(extra):
-                    self._lose(None)
+            for number, before in self._uncommitted_resolved:
+                self._resolve(number, before)
         self._uncommitted = {}
         self._uncommitted_resolved = []
 
@@ -344,7 +354,7 @@ class Recorder:
             return 0
         store = self.store
         items = list(self._pending.items())
-        resolved = list(self._pending_resolved)
+        resolved = list(self._pending_resolved.items())
         try:
             settled_now = store.write_changes(items, resolved)
         except HistoryError as exc:
@@ -354,7 +364,9 @@ class Recorder:
             if self._pending.get(key, self) is call:
                 del self._pending[key]
             self._uncommitted[key] = call
-        del self._pending_resolved[:len(resolved)]
+        for number, before in resolved:
+            if self._pending_resolved.get(number) == before:
+                del self._pending_resolved[number]
         self._uncommitted_resolved += resolved
         if self._failure is not None:
             self._commit()   # a retry that worked: committed now, to know it did
@@ -485,13 +497,8 @@ class Recorder:
         for key in deleted:
             out.deleted.append(key)
             self._queue(key, None)
-        if resolved:
-            self._pending_resolved += resolved
-            extra = len(self._pending_resolved) - self.max_waiting
-            if extra > 0:
-                del self._pending_resolved[:extra]
-                for _ in range(extra):
-                    self._lose(None)
+        for number, before in resolved:
+            self._resolve(number, before)
         out.resolved = self._write()
         if self._failure is None:
             self._commit_if_due(timer=False)

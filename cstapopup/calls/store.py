@@ -458,39 +458,46 @@ def _translated(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-# Linux inode flags (FS_IOC_GETFLAGS): chattr +i and +a.
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IMMUTABLE_FL = 0x10
-_FS_APPEND_FL = 0x20
+# statx(2) attributes (Linux): chattr +i and +a.  Read by path, without opening the file:
+# closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+# included (another process finding the -shm unlocked would start it afresh under our memory
+# map: SIGBUS), so nothing here opens a file that SQLite has open.
+_STATX_ATTR_IMMUTABLE = 0x10
+_STATX_ATTR_APPEND = 0x20
+_AT_FDCWD = -100
 
 
-_LINUX = sys.platform.startswith("linux")
-if _LINUX:
-    import array
-    import fcntl
+@functools.lru_cache(maxsize=1)
+def _statx() -> Any:
+    """libc's statx and a buffer for it, or None (not Linux, or a libc without it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.statx
+    except (OSError, AttributeError):
+        return None
+    return call, ctypes.create_string_buffer(256)
 
 
-def _is_immutable(path: Path) -> bool:
-    """Whether the file has the immutable or append-only attribute (Linux; False elsewhere)."""
-    if not _LINUX:
+def _is_immutable(path: Path | bytes) -> bool:
+    """Whether the file has the immutable or append-only attribute (False where unknown)."""
+    found = _statx()
+    if found is None:
         return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
+    call, buf = found
+    name = path if isinstance(path, bytes) else os.fsencode(path)
+    if call(_AT_FDCWD, name, 0, 0, buf) != 0:
         return False
-    try:
-        return _fd_immutable(fd)
-    finally:
-        os.close(fd)
+    attributes = int.from_bytes(buf.raw[8:16], sys.byteorder)   # struct statx: stx_attributes
+    return bool(attributes & (_STATX_ATTR_IMMUTABLE | _STATX_ATTR_APPEND))
 
 
-def _fd_immutable(fd: int) -> bool:
-    flags = array.array("l", [0])
-    try:
-        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
-    except OSError:
-        return False   # the file system has no such flags
-    return bool(flags[0] & (_FS_IMMUTABLE_FL | _FS_APPEND_FL))
+#: (st_dev, st_ino) of the history files this process has open, with how many stores: a
+#: second store on an open file must not open and close it (see above) to check its header.
+_OPEN_FILES: dict[tuple[int, int], int] = {}
 
 
 class _WriterLock:
@@ -612,13 +619,16 @@ class HistoryStore:
         self.search_mode: str = "scan"
         self.deferred = False
         self.on_batch_end: Callable[[bool], None] | None = None
+        #: The monotonic clock of `waiting_since` (the recorder gives its own).
+        self.timer: Callable[[], float] = time.monotonic
         self._normalise = normalise
         self._depth = 0
         self._batch_since: float | None = None   # time.monotonic() of the oldest waiting write
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._lock: _WriterLock | None = None
-        self._shm_fd: int | None = None
+        self._shm_name = os.fsencode(f"{self.path}-shm")
+        self._registered: tuple[int, int] | None = None
         self._parked: list[sqlite3.Connection] = []
         self._rows: OrderedDict[str, tuple[int, tuple[Any, ...], str | None]] = OrderedDict()
         if self.writer:
@@ -701,7 +711,7 @@ class HistoryStore:
             conn.close()
             raise
         self._identity = self._stat_identity()
-        self._watch_shm()
+        self._register()
         return conn
 
     def _open_readonly(self) -> sqlite3.Connection:
@@ -713,6 +723,17 @@ class HistoryStore:
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
                                    isolation_level=None)
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL file on read-only media (no -shm can be made): readable as immutable,
+                # if nothing waits in a -wal that this would not see.
+                wal = Path(f"{self.path}-wal")
+                if wal.exists() and wal.stat().st_size:
+                    raise
+                conn.close()
+                conn = sqlite3.connect(f"{uri}&immutable=1", uri=True,
+                                       timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
@@ -739,18 +760,28 @@ class HistoryStore:
         except BaseException:
             conn.close()
             raise
-        self._watch_shm()
+        self._register()
         return conn
 
-    def _watch_shm(self) -> None:
-        if self._shm_fd is not None:
-            os.close(self._shm_fd)
-            self._shm_fd = None
-        if _LINUX:
-            with contextlib.suppress(OSError):
-                self._shm_fd = os.open(f"{self.path}-shm", os.O_RDONLY | os.O_NONBLOCK)
+    def _register(self) -> None:
+        self._unregister()
+        identity = self._stat_identity()
+        if identity is not None:
+            _OPEN_FILES[identity] = _OPEN_FILES.get(identity, 0) + 1
+            self._registered = identity
+
+    def _unregister(self) -> None:
+        identity, self._registered = self._registered, None
+        if identity is not None:
+            left = _OPEN_FILES.get(identity, 1) - 1
+            if left > 0:
+                _OPEN_FILES[identity] = left
+            else:
+                _OPEN_FILES.pop(identity, None)
 
     def _check_header(self) -> None:
+        if self._stat_identity() in _OPEN_FILES:
+            return   # open in this process already, so checked (and not to be opened: above)
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(len(_SQLITE_HEADER))
@@ -898,9 +929,8 @@ class HistoryStore:
             return "deleted"
         if self._identity is not None and identity != self._identity:
             return "replaced"
-        for suffix in ("", "-wal", "-shm"):
-            if _is_immutable(Path(f"{self.path}{suffix}")):
-                return "immutable"
+        if any(_is_immutable(Path(f"{self.path}{suffix}")) for suffix in ("", "-wal", "-shm")):
+            return "immutable"
         return None
 
     def shm_immutable(self) -> bool:
@@ -912,7 +942,7 @@ class HistoryStore:
         a connection found so is parked: never used or closed again while it stays so (see
         `_park`).  Between the ask and SQLite's own write there are microseconds: a chattr
         landing exactly there still kills the process."""
-        return self._shm_fd is not None and _fd_immutable(self._shm_fd)
+        return _is_immutable(self._shm_name)
 
     def _park(self) -> None:
         """Stop using a connection whose -shm became immutable, without closing it."""
@@ -931,7 +961,7 @@ class HistoryStore:
         """Close parked connections once their files are writable again; False if not yet."""
         if not self._parked:
             return True
-        if self.shm_immutable() or _is_immutable(Path(f"{self.path}-shm")):
+        if self.file_problem() == "immutable":
             return False
         for conn in self._parked:
             with contextlib.suppress(sqlite3.Error):
@@ -1006,9 +1036,6 @@ class HistoryStore:
     def _disconnect(self) -> None:
         if self._conn is not None and self.shm_immutable():
             self._park()
-        if self._shm_fd is not None:
-            os.close(self._shm_fd)
-            self._shm_fd = None
         conn, self._conn = self._conn, None
         self._rows.clear()
         if conn is None:
@@ -1016,6 +1043,7 @@ class HistoryStore:
         lost = conn.in_transaction
         with contextlib.suppress(sqlite3.Error):
             conn.close()
+        self._unregister()
         self._depth = 0
         if lost:
             self._batch_lost()
@@ -1030,9 +1058,12 @@ class HistoryStore:
     def _db(self) -> sqlite3.Connection:
         conn = self._conn
         if conn is None:
+            if self._parked:
+                raise HistoryError(f"Call history {self.path}: the file is immutable",
+                                   reason=IMMUTABLE)
             raise HistoryError("the call history is closed", reason="the file is not open")
         # Asked outside transactions only: a transaction block asked as it began.
-        if not self._depth and self._shm_fd is not None and _fd_immutable(self._shm_fd):
+        if not self._depth and self.shm_immutable():
             self._park()
             raise HistoryError(f"Call history {self.path}: the file is immutable",
                                reason=IMMUTABLE)
@@ -1046,7 +1077,7 @@ class HistoryStore:
 
     @property
     def waiting_since(self) -> float | None:
-        """time.monotonic() of the oldest write waiting for `commit()`, or None."""
+        """`timer()` at the oldest write waiting for `commit()`, or None."""
         return self._batch_since if self._conn is not None and self._conn.in_transaction \
             else None
 
@@ -1077,7 +1108,7 @@ class HistoryStore:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
-            self._batch_since = time.monotonic()
+            self._batch_since = self.timer()
         self._depth = 1
         try:
             yield

@@ -440,6 +440,10 @@ class CallTracker:
                     or call.key in self._live or call.key in self._memory:
                 continue
             gid, cid = ids
+            if gid is not None and cid is None and len(gid) == 16:
+                # HiPath's 16-byte global call id ends with the call id (hipath-csta.md), so
+                # a snapshot that lists the call without its global id still finds it.
+                cid = gid[-2:]
             if (gid is not None and gid in self._by_gid) or (cid is not None
                                                              and cid in self._by_cid):
                 continue   # a call with these ids is known already: events go to that one
