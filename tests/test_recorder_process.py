@@ -159,3 +159,82 @@ async def test_sigkill_leaves_calls_in_progress_until_the_next_start_settles_or_
     assert gone.end_unknown and gone.outcome is Outcome.UNKNOWN
     assert gone.hops[-1].kind == STOPPED_HOP
     assert len(rows(db)) == 2                         # one row per call, never two
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB file system (tmpfs), and a way to fill what is left of it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    import subprocess
+
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    ballast = folder / "ballast"
+    with open(ballast, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return ballast
+
+
+def saying(monitor: Monitor, text: str):
+    return lambda: any(text in line for line in monitor.err)
+
+
+async def test_monitor_says_when_calls_are_not_saved_and_again_when_they_are(
+        server, small_disk):
+    db = small_disk / "history.sqlite3"
+    monitor = await Monitor.start(server.port, db)
+    model = server.model
+    numbers = [f"0089555{i:04d}" for i in range(40)]
+    try:
+        ballast = fill(small_disk)
+        for number in numbers:
+            call = model.incoming_call(number, "100").call
+            model.answer(call, "100")
+            model.hang_up(call, "100")
+            await asyncio.sleep(0.01)
+        await monitor.wait_for(saying(monitor, "Calls are not being saved:"), "said")
+        line = next(x for x in monitor.err if "not being saved" in x)
+        assert "the disk is full" in line or "I/O error" in line, line
+        ballast.unlink()
+        await monitor.wait_for(saying(monitor, "calls are being saved again"), "said again")
+        code = await monitor.stop(signal.SIGTERM)
+    finally:
+        if monitor.proc.returncode is None:
+            monitor.proc.kill()
+    assert code == 0, "".join(monitor.err)
+    assert set(numbers) <= set(rows(db))             # every call waited and was written
+
+
+async def test_monitor_exits_non_zero_when_calls_were_lost(server, small_disk):
+    db = small_disk / "history.sqlite3"
+    monitor = await Monitor.start(server.port, db)
+    model = server.model
+    try:
+        fill(small_disk)
+        for i in range(5):
+            call = model.incoming_call(f"0089666{i:04d}", "100").call
+            model.answer(call, "100")
+            model.hang_up(call, "100")
+        await monitor.wait_for(saying(monitor, "Calls are not being saved:"), "said")
+        code = await monitor.stop(signal.SIGTERM)     # the disk is still full
+    finally:
+        if monitor.proc.returncode is None:
+            monitor.proc.kill()
+    assert code == 1
+    assert any("could not be saved into the call history" in line for line in monitor.err)
