@@ -183,7 +183,7 @@ def test_damage_inside_a_database_is_reported_not_repaired(db, capsys):
         data[i] = 0xA5
     db.write_bytes(bytes(data))
     before = db.read_bytes()
-    code, out, err = run(capsys, "--db", str(db))
+    code, _, err = run(capsys, "--db", str(db))
     assert code == 1 and "damaged" in err
     assert db.read_bytes() == before and not list(db.parent.glob("*.corrupt-*"))
 

@@ -177,7 +177,7 @@ def test_a_really_full_file_system(tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+                      capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
         path = mount / "history.sqlite3"
@@ -246,7 +246,7 @@ def remove_history(path: Path) -> None:
 
 
 def test_deleted_file_is_started_again_and_said(path):
-    rec, timer = recorder(path)
+    rec, _ = recorder(path)
     heard: list[HistoryHealth] = []
     rec.add_health_listener(heard.append)
     pbx = Pbx(rec)
@@ -273,7 +273,7 @@ def test_deleted_file_is_noticed_by_the_timer_when_no_call_comes(path):
 
 
 def test_replaced_file_is_left_alone_and_a_new_one_started(path):
-    rec, timer = recorder(path)
+    rec, _ = recorder(path)
     pbx = Pbx(rec)
     pbx.call(1)
     moved = path.with_name("old.sqlite3")
@@ -335,7 +335,7 @@ def test_read_only_while_recording_keeps_every_call(path):
     (nothing to say, nothing lost).  As root, modes do not stop writes anyway."""
     if os.name != "posix":
         pytest.skip("file modes are POSIX")
-    rec, timer = recorder(path)
+    rec, _ = recorder(path)
     pbx = Pbx(rec)
     first = pbx.call(1)
     os.chmod(path, 0o444)
@@ -362,11 +362,11 @@ def read_only_view(tmp_path):
         view = tmp_path / "ro"
         view.mkdir()
         if subprocess.run(["mount", "--bind", str(folder), str(view)],
-                          capture_output=True).returncode != 0:
+                          capture_output=True, check=False).returncode != 0:
             pytest.skip("cannot bind-mount here")
         try:
             if subprocess.run(["mount", "-o", "remount,ro,bind", str(view)],
-                              capture_output=True).returncode != 0:
+                              capture_output=True, check=False).returncode != 0:
                 pytest.skip("cannot make a read-only bind mount here")
             yield view / "history.sqlite3"
         finally:
@@ -391,7 +391,7 @@ def test_read_only_history_refuses_a_recorder_with_the_reason(read_only_view):
     done = subprocess.run(
         [sys.executable, "-m", "cstapopup", "monitor", "--record", "--db", str(read_only_view),
          "--device", "100", "--port", "1", "--once"],
-        capture_output=True, text=True, timeout=60, env={**os.environ})
+        capture_output=True, text=True, timeout=60, env={**os.environ}, check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert str(read_only_view) in done.stderr
 
@@ -441,17 +441,18 @@ def test_immutable_file_is_said_and_does_not_kill_the_recorder(tmp_path):
         pytest.skip("chattr +i needs root and e2fsprogs")
     probe = tmp_path / "probe"
     probe.touch()
-    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True, check=False).returncode != 0:
         pytest.skip("this file system has no immutable attribute")
     subprocess.run(["chattr", "-i", str(probe)], check=True)
     path = tmp_path / "history.sqlite3"
     script = IMMUTABLE_SCENARIO.format(tests=str(ROOT / "tests"), path=str(path))
     try:
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+                              check=False)
     finally:
         subprocess.run(["chattr", "-i", *(str(p) for p in tmp_path.iterdir())],
-                       capture_output=True)
+                       capture_output=True, check=False)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
     saving, reason, waiting = out["while"]
@@ -485,7 +486,7 @@ def test_monitor_record_is_refused_while_another_program_records(path):
         done = subprocess.run(
             [sys.executable, "-m", "cstapopup", "monitor", "--record", "--db", str(path),
              "--device", "100", "--port", "1", "--once"],
-            capture_output=True, text=True, timeout=60, env={**os.environ})
+            capture_output=True, text=True, timeout=60, env={**os.environ}, check=False)
     finally:
         holder.close()
     assert done.returncode == 1
@@ -540,7 +541,7 @@ def test_grouped_commits_reach_the_file_within_the_delay(path):
 
 
 def test_grouped_commits_after_a_number_of_changes(path):
-    rec, timer = recorder(path, commit_delay=60.0, commit_changes=5)
+    rec, _ = recorder(path, commit_delay=60.0, commit_changes=5)
     pbx = Pbx(rec)
     numbers = [pbx.call(i) for i in range(8)]
     assert set(numbers[:4]) <= numbers_on_disk(path) != set(numbers)
@@ -549,7 +550,7 @@ def test_grouped_commits_after_a_number_of_changes(path):
 
 
 def test_a_user_edit_commits_what_waits(path):
-    rec, timer = recorder(path, commit_delay=60.0)
+    rec, _ = recorder(path, commit_delay=60.0)
     pbx = Pbx(rec)
     number = pbx.call(1)
     key = rec.store.recent()[0].key
@@ -586,7 +587,7 @@ def in_progress(path: Path) -> list[str]:
 
 
 def test_close_settles_calls_still_going_on(path):
-    rec, timer = recorder(path, commit_delay=COMMIT_DELAY)
+    rec, _ = recorder(path, commit_delay=COMMIT_DELAY)
     pbx = Pbx(rec)
     done = pbx.call(1)
     ringing = pbx.ring(2)
@@ -607,7 +608,7 @@ def test_close_settles_calls_still_going_on(path):
 
 
 def test_a_crash_leaves_calls_in_progress_that_the_next_start_settles(path):
-    rec, timer = recorder(path)
+    rec, _ = recorder(path)
     pbx = Pbx(rec)
     pbx.call(1)
     pbx.ring(2)
@@ -626,7 +627,7 @@ def test_a_crash_leaves_calls_in_progress_that_the_next_start_settles(path):
 
 
 def test_a_call_still_up_at_the_next_start_is_continued_by_its_events(path):
-    rec, timer = recorder(path)
+    rec, _ = recorder(path)
     pbx = Pbx(rec)
     call = pbx.ring(1)
     rec.close()                                     # settled: end not seen
