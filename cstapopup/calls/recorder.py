@@ -62,6 +62,8 @@ RETRY_MIN = 0.5
 RETRY_MAX = 10.0
 #: Seconds between checks that the file is still there when nothing is committed.
 FILE_CHECK_EVERY = 2.0
+#: Names remembered for the calls seen last (more than the calls live at once).
+NAMES_CACHED = 1024
 #: The hop a call gets when its recording stopped while it was going on.
 STOPPED_HOP = "recording_stopped"
 #: The busy timeout of the recorder's connection (seconds): a write lock held by another
@@ -148,7 +150,9 @@ class Recorder:
         self.max_waiting = max_waiting
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timer = timer
-        self._names: dict[str, tuple[str | None, str | None]] = {}
+        # Names of recent calls (a call's later changes need no new lookup), least recently
+        # used dropped first: a cache that was cleared only when full grew for minutes.
+        self._names: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         # Changes not yet written (None: delete the key), oldest first; and those written into
         # the open transaction, not yet committed (they go back to the queue if it fails).
         self._pending: OrderedDict[str, Call | None] = OrderedDict()
@@ -240,13 +244,16 @@ class Recorder:
     def _named(self, call: Call) -> Call:
         if call.remote_name or call.remote_kind != "number" or not call.remote_number:
             return call
-        cached = self._names.get(call.key)
+        names = self._names
+        cached = names.get(call.key)
         if cached is None:
             match = self.lookup(call.remote_number)
             cached = (match.contact.name or None, match.contact.company or None) if match else (None, None)
-            if len(self._names) > 5000:
-                self._names.clear()
-            self._names[call.key] = cached
+            names[call.key] = cached
+            if len(names) > NAMES_CACHED:
+                names.popitem(last=False)
+        else:
+            names.move_to_end(call.key)
         name, company = cached
         if name is None and company is None:
             return call
