@@ -521,7 +521,8 @@ class _WriterLock:
         if not _try_lock(fd):
             holder = ""
             with contextlib.suppress(OSError, ValueError):
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                os.lseek(fd, 0, os.SEEK_SET)
+                holder = os.read(fd, 64).decode("ascii", "replace").strip()
             os.close(fd)
             who = f" (process {holder})" if holder.isdigit() else ""
             database = self.path.with_name(self.path.name.removesuffix(".lock"))
@@ -532,8 +533,11 @@ class _WriterLock:
                 f"stop the other one, or give this one another file (--db).",
                 reason="another program records into this history")
         with contextlib.suppress(OSError):
+            # Who holds it, for the message the next one gets.  (On Windows the locked byte
+            # is unreadable to others: they get the message without the number.)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
         st = os.fstat(fd)
         self._fd, self._identity = fd, (st.st_dev, st.st_ino)
 
@@ -560,6 +564,7 @@ def _try_lock(fd: int) -> bool:
         import msvcrt
 
         try:
+            os.lseek(fd, 0, os.SEEK_SET)
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
@@ -627,7 +632,9 @@ class HistoryStore:
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._lock: _WriterLock | None = None
-        self._shm_name = os.fsencode(f"{self.path}-shm")
+        self._file_names = tuple(os.fsencode(f"{self.path}{suffix}")
+                                 for suffix in ("", "-wal", "-shm"))
+        self._shm_name = self._file_names[2]
         self._registered: tuple[int, int] | None = None
         self._parked: list[sqlite3.Connection] = []
         self._rows: OrderedDict[str, tuple[int, tuple[Any, ...], str | None]] = OrderedDict()
@@ -929,7 +936,7 @@ class HistoryStore:
             return "deleted"
         if self._identity is not None and identity != self._identity:
             return "replaced"
-        if any(_is_immutable(Path(f"{self.path}{suffix}")) for suffix in ("", "-wal", "-shm")):
+        if any(_is_immutable(name) for name in self._file_names):
             return "immutable"
         return None
 
