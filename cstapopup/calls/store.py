@@ -326,7 +326,7 @@ MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
 # --- conversions ---------------------------------------------------------------------------------
 
 def _to_us(t: datetime) -> int:
-    if t.tzinfo is None or t.utcoffset() is None:
+    if t.tzinfo is not UTC and (t.tzinfo is None or t.utcoffset() is None):
         raise ValueError(f"naive datetime {t!r}: the history stores timezone-aware times only")
     return (t - _EPOCH) // _MICROSECOND
 
@@ -352,8 +352,13 @@ def _digits(raw: str) -> str:
     return re.sub(r"\D", "", raw)
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# One encoder: json.dumps with options builds a new one for every call (twice per write).
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@functools.lru_cache(maxsize=256)
+def _devices_json(devices: tuple[str, ...]) -> str:
+    return _compact_json(list(devices))
 
 
 def _hops_to_json(hops: Sequence[Hop], started_us: int) -> str:
@@ -384,6 +389,12 @@ _CALL_COLUMNS = (
 _SELECT_CALL = ", ".join(f"c.{name}" for name in _CALL_COLUMNS[:-1])
 _INSERT_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
                 f"VALUES ({', '.join('?' * (len(_CALL_COLUMNS) + 2))})")
+# A new key in one statement: the id is the next free one of its start time, and a key that
+# is there already makes it a no-op (rowcount 0) instead of a SELECT first for every call.
+_INSERT_NEW_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
+                    f"SELECT coalesce(max(id) + 1, ?), "
+                    f"{', '.join('?' * (len(_CALL_COLUMNS) + 1))} FROM calls "
+                    f"WHERE id >= ? AND id < ? ON CONFLICT(key) DO NOTHING")
 # `done` is sticky: the tracker never un-does what the user marked (mark_done(key, False) can).
 _UPDATED = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name not in ("key", "done"))
 #: Rows the store wrote lately, by key: (id, the `_call_values` written, search_number), so
@@ -399,7 +410,7 @@ def _call_values(call: Call) -> tuple[Any, ...]:
     started = _to_us(call.started_at)
     return (
         call.key, Direction(call.direction).value, started, call.remote_number, call.remote_kind,
-        call.remote_name, call.remote_company, _compact_json(list(call.local_devices)),
+        call.remote_name, call.remote_company, _devices_json(call.local_devices),
         call.called_number, call.trunk, _opt_us(call.answered_at), _opt_us(call.ended_at),
         int(call.end_unknown), Outcome(call.outcome).value, call.answered_by,
         call.transferred_to, call.diverted_to, _hops_to_json(call.hops, started),
@@ -698,9 +709,11 @@ class HistoryStore:
                 log.warning("call history %s: WAL unavailable (journal_mode=%s)", self.path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            # 4 MB of pages: the hot index pages stay, and the cache stops growing early (it
-            # grows with the file up to its size: 16 MB made the app grow for hours)
-            conn.execute("PRAGMA cache_size = -4000")
+            # 2 MB of pages: the hot index pages stay, and the cache is full early.  It grows
+            # with the pages the recorder touches: 16 MB made the app grow for hours, and 4 MB
+            # still for the first ~7 minutes of the soak's 10 calls/s (0.5 MB/min at its
+            # end); the history benchmark's queries at 300,000 calls are as fast with 2 MB.
+            conn.execute("PRAGMA cache_size = -2000")
             # The database file is read and written, never memory-mapped: a mapped file that
             # stops being writable (full disk, chattr +i) kills the process with SIGBUS instead
             # of returning an error.  (The -shm of WAL mode is mapped whatever this says: see
@@ -1219,16 +1232,28 @@ class HistoryStore:
             raise HistoryError(f"more than {_ID_SLOTS} calls start at {_from_us(started_us)}")
         return top + 1
 
-    def _insert(self, call: Call, values: tuple[Any, ...]) -> None:
+    def _insert(self, call: Call, values: tuple[Any, ...], *, new: bool = False) -> bool:
+        """Insert a row for the call; with `new`, only if its key is not there yet (False
+        then, nothing written)."""
         search, keys = self._number_keys(call.remote_number)
-        call_id = self._new_id(values[2])
         db = self._db
-        db.execute(_INSERT_CALL, (call_id, *values, search))
+        if new:
+            base = _id_base(values[2])
+            cur = db.execute(_INSERT_NEW_CALL, (base, *values, search, base, base + _ID_SLOTS))
+            if cur.rowcount == 0:
+                return False
+            call_id = cur.lastrowid
+            if call_id >= base + _ID_SLOTS:
+                raise HistoryError(f"more than {_ID_SLOTS} calls start at {call.started_at}")
+        else:
+            call_id = self._new_id(values[2])
+            db.execute(_INSERT_CALL, (call_id, *values, search))
         db.executemany("INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
                        [(d, call_id) for d in dict.fromkeys(call.local_devices)])
         db.executemany("INSERT OR IGNORE INTO call_numbers VALUES (?, ?)",
                        [(k, call_id) for k in keys])
         self._remember_row(call.key, call_id, values, search)
+        return True
 
     def _remember_row(self, key: str, call_id: int, values: tuple[Any, ...],
                       search: str | None) -> None:
@@ -1281,6 +1306,8 @@ class HistoryStore:
                                                             old_search):
                 return
             del self._rows[call.key]
+        elif self._insert(call, values, new=True):
+            return   # the common case: the first change of a call
         row = db.execute(f"SELECT id, {', '.join(_CALL_COLUMNS)}, search_number FROM calls "
                          f"WHERE key = ?", (call.key,)).fetchone()
         if row is None:
