@@ -16,6 +16,8 @@ How the recorder (which owns the history store) uses it:
 - `link_lost(at)` when the CSTA link drops; `set_monitored(devices)` when the set of monitored
   devices changes; `snapshot(device, calls, at)` with the calls at a device right after its
   monitor was started or restored (the client's MonitorSnapshot).
+- `resume(calls, at)` at the start, with the stored calls whose end was not seen because the
+  recording stopped: their events, or a snapshot listing them, continue them.
 
 Keys: `g:<global call id hex>:<first seen>` when the PBX sends a global call id, else
 `c:<call id hex>:<first seen>`, where <first seen> is the UTC receive time of the first event
