@@ -328,9 +328,11 @@ class Recorder:
             if len(self._lost_keys) > 4 * self.max_waiting:
                 self._lost_keys.popitem(last=False)
                 self._lost_other += 1
-        log.error("call history: a change was dropped, the history cannot be written and "
-                  "%d calls are waiting already (%s)", self.max_waiting,
-                  self._failure.reason if self._failure else "no reason")
+        lost = len(self._lost_keys) + self._lost_other
+        if lost == 1 or lost % 100 == 0:   # loud, without a line for every call
+            log.error("call history: changes dropped, %d so far: the history cannot be "
+                      "written (%s) and %d calls are waiting already", lost,
+                      self._failure.reason if self._failure else "no reason", self.max_waiting)
         self._notify()
 
     def _batch_ended(self, committed: bool) -> None:
