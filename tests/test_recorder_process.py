@@ -212,7 +212,7 @@ async def test_monitor_says_when_calls_are_not_saved_and_again_when_they_are(
         line = next(x for x in monitor.err if "not being saved" in x)
         assert "the disk is full" in line or "I/O error" in line, line
         ballast.unlink()
-        await monitor.wait_for(saying(monitor, "calls are being saved again"), "said again")
+        await monitor.wait_for(saying(monitor, "Calls are being saved again"), "said again")
         code = await monitor.stop(signal.SIGTERM)
     finally:
         if monitor.proc.returncode is None:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from cstapopup.csta.events import CstaEvent, SnapshotCall
 
+from . import texts
 from .model import Call, Hop, Outcome
 from .numbers import NumberingPlan, display_number, lookup_keys, normalise
 from .phonebook import Match, Phonebook, PhonebookService, start_phonebook
@@ -74,13 +75,16 @@ BUSY_TIMEOUT = 1.0
 @dataclass(frozen=True, slots=True)
 class HistoryHealth:
     """Whether calls are being saved: what the tray, the history window and `monitor` show.
+    The one type of it (`calls.views` re-exports it for the UI).
 
     `saving` False: changes are not reaching the file, `reason` says why ("the disk is
     full"); `waiting` calls are held in memory to be written when it works again.  `lost`
     counts calls (or changes to calls) that could not be kept, since the recorder started;
     it never goes back to 0 unless a later state of those calls was written after all.
     `notice` is the latest one-off fact worth telling (a deleted file started afresh, calls
-    settled at the start); `since` is when saving stopped.
+    settled at the start); `since` is when saving stopped.  `path` is the file written to.
+    `temporary` is set by the app's desk, not the recorder: why the history file could not be
+    used, when a throw-away one stands in (its calls are gone when the app ends).
     """
 
     saving: bool = True
@@ -89,22 +93,24 @@ class HistoryHealth:
     lost: int = 0
     notice: str | None = None
     since: datetime | None = None
+    path: str | None = None
+    temporary: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.saving and self.lost == 0
+        return self.saving and self.lost == 0 and self.temporary is None
 
     @property
     def message(self) -> str | None:
-        """One sentence for the user, or None when all is well."""
-        lost = f"; {self.lost} lost" if self.lost else ""
+        """What the user should know, in one or two sentences; None when all is well."""
+        parts = []
         if not self.saving:
-            return (f"Calls are not being saved: {self.reason} ({self.waiting} waiting to be "
-                    f"written{lost}).")
-        if self.lost:
-            return (f"Calls are being saved, but {self.lost} could not be kept while the "
-                    f"history could not be written.")
-        return None
+            parts.append(texts.history_not_saved(self.reason, self.waiting, self.lost))
+        elif self.lost:
+            parts.append(texts.history_lost(self.lost))
+        if self.temporary is not None:
+            parts.append(texts.history_temporary(self.temporary))
+        return " ".join(parts) or None
 
 
 @dataclass
@@ -279,6 +285,7 @@ class Recorder:
             saving=failure is None, reason=None if failure is None else failure.reason,
             waiting=len(self._pending) + (len(self._uncommitted) if failure else 0),
             lost=len(self._lost_keys) + self._lost_other, notice=self._notice,
+            path=str(self.store.path),
             since=self._failing_since)
 
     def add_health_listener(self, listener: HealthListener) -> None:

@@ -49,6 +49,9 @@ COUNTED: dict[str, tuple[str, str]] = {
                          "Co&lleagues (the first {shown} of {n})"),
     "callbacks skipped": ("{n} coroutine callback was skipped",
                           "{n} coroutine callbacks were skipped"),
+    "waiting to be written": ("{n} waiting to be written", "{n} waiting to be written"),
+    "lost": ("{n} lost", "{n} lost"),
+    "calls not kept": ("{n} call could not be kept", "{n} calls could not be kept"),
 }
 
 
@@ -269,8 +272,36 @@ def factory_password_note(password: str) -> str:
     return f"using the HiPath factory password {password} because none is stored"
 
 
+# --- the call history's health -----------------------------------------------------------------
+
+def history_not_saved(reason: str | None, waiting: int, lost: int) -> str:
+    """The history cannot be written: "Calls are not being saved: the disk is full (12 waiting
+    to be written; 3 lost)."."""
+    extra = count("waiting to be written", waiting) + (f"; {count('lost', lost)}" if lost else "")
+    return f"Calls are not being saved: {reason or 'the history cannot be written'} ({extra})."
+
+
+def history_lost(lost: int) -> str:
+    """Saving works (again), but calls were dropped meanwhile (the queue was full)."""
+    return (f"Calls are being saved, but {count('calls not kept', lost)} while the history "
+            "could not be written.")
+
+
+def history_saved_again(lost: int = 0) -> str:
+    """Said once when saving works again after a failure."""
+    meanwhile = f" ({count('lost', lost)} meanwhile)" if lost else ""
+    return f"Calls are being saved again{meanwhile}."
+
+
+def history_temporary(problem: str) -> str:
+    """The history file could not be used and a throw-away one stands in."""
+    return (f"Calls are kept only until cstapopup ends: the call history cannot be used "
+            f"({problem}).")
+
+
 __all__ = [
     "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count", "empty_history_text",
-    "factory_password_note", "hop_text", "hops_text", "initials", "link_details", "link_problem",
+    "factory_password_note", "history_lost", "history_not_saved", "history_saved_again",
+    "history_temporary", "hop_text", "hops_text", "initials", "link_details", "link_problem",
     "name_text", "outcome_text", "party", "remote_text", "seconds",
 ]

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import TextIO
 
+from cstapopup.calls import texts
 from cstapopup.calls.recorder import COMMIT_DELAY, FLUSH_INTERVAL, HistoryHealth, Recorder
 
 PROG = "cstapopup monitor"
@@ -49,8 +50,8 @@ class Recording:
             print(f"{PROG}: {health.message}", file=self.err, flush=True)
         elif self._failing:
             self._failing = False
-            lost = f" ({health.lost} lost meanwhile)" if health.lost else ""
-            print(f"{PROG}: calls are being saved again{lost}.", file=self.err, flush=True)
+            print(f"{PROG}: {texts.history_saved_again(health.lost)}", file=self.err,
+                  flush=True)
         elif health.lost:
             print(f"{PROG}: {health.message}", file=self.err, flush=True)
 
