@@ -409,12 +409,8 @@ def tracked_workload(n_calls: int, seed: int) -> tuple[list[tuple[bytes, object]
     times in 10, made-up ones otherwise), every event as HiPath sends it to each monitor."""
     from datetime import UTC, datetime, timedelta
 
-    from cstapopup.csta.switch.demo import (
-        DemoTraffic,
-        NumberSource,
-        default_phonebook_paths,
-        load_phonebook,
-    )
+    from cstapopup import resources
+    from cstapopup.csta.switch.demo import DemoTraffic, NumberSource, load_phonebook
     from cstapopup.csta.switch.model import SwitchModel
     from cstapopup.csta.switch.traffic import Scheduler, Traffic
 
@@ -426,7 +422,7 @@ def tracked_workload(n_calls: int, seed: int) -> tuple[list[tuple[bytes, object]
                         listener=lambda step: notes.extend(step.notifications))
     records: list = []
     model.listeners.append(lambda step: records.extend(step.records))
-    book = NumberSource(load_phonebook(default_phonebook_paths()))
+    book = NumberSource(load_phonebook(resources.demo_phonebooks()))
     demo = DemoTraffic(Traffic(model, scheduler), rate=40, seed=seed, numbers=book)
     demo.start(0.0)
     while demo.started < n_calls:
@@ -451,13 +447,13 @@ def tracked_recorder(folder: Path, history: int, seed: int):
     from cstapopup.calls.phonebook import Phonebook
     from cstapopup.calls.recorder import COMMIT_DELAY, Recorder
     from cstapopup.calls.store import HistoryStore
-    from cstapopup.csta.switch.demo import default_phonebook_paths
+    from cstapopup import resources
 
     db = folder / "history.sqlite3"
     if history:
         with HistoryStore(db) as store:
             store.upsert_many(generate(history, seed=seed))
-    books = [p for p in default_phonebook_paths() if p.exists()]
+    books = resources.demo_phonebooks()
     recorder = Recorder.open(db, TRACKED_DEVICES, commit_delay=COMMIT_DELAY)
     # Recorder.open loads the phone book in a worker on a running loop; this benchmark has
     # none, so the same files are read here, at once, before the clock starts.
