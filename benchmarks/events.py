@@ -18,7 +18,27 @@ Prints
 - "lookup": the time to find an event's monitors among 500 (the cross-ref index).
 
 Run: .venv/bin/python benchmarks/events.py [--seconds 5] [--flood 100000] [--handshake-runs 15]
-     [--only throughput,memory,flood,handshake,lookup]
+     [--only throughput,memory,flood,handshake,lookup,tracked]
+
+One option picks what runs: `--only` takes a comma-separated list of parts; without it the
+wire parts run (throughput, memory, flood, handshake, lookup), not "tracked", which is a
+benchmark of another layer.  `--mode tracked` is the same as `--only tracked` (and `--mode
+wire`, the default, the same as leaving `--only` out); `--mode` and `--only` together are
+refused.
+
+"tracked" measures the whole tracked path, in one process on one core: a
+HiPath event frame (BER) -> decode -> call tracker -> phone book names -> history store
+(SQLite, grouped commits as `monitor --record` runs it), with distinct calls of every kind
+made by the simulator's demo traffic (50 devices, all monitored; about 7 in 10 callers from a
+phone book of regulars, the others new numbers) into a history already holding `--history`
+calls.  It prints
+- tracked events per second on one core (CPU time of the process), overall and per quarter
+  of the run (a cost growing with the calls remembered or stored would show as a rise);
+- latency per event at a paced 200 events/s (from the moment an event is due to the moment
+  the recorder returned, its timer's commits included): p50, p99, max;
+- how many history rows the run left, and that none of them is in progress.
+
+    .venv/bin/python benchmarks/events.py --mode tracked [--calls 20000] [--history 100000]
 """
 
 from __future__ import annotations
@@ -26,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -232,12 +253,16 @@ async def flood_client(port: int, cmd_q: mp.Queue, res_q: mp.Queue, link_no: int
     """One real client, one consumer of events(); the PBX floods; what arrived, how fast."""
     client = CstaClient("127.0.0.1", port, options=ClientOptions(keepalive_interval=60,
                                                                  snapshot_monitors=False))
-    recorder = None
+    recorder = recording = None
     tmp = tempfile.TemporaryDirectory()
     if record:
-        from cstapopup.calls.recorder import Recorder
+        # As `monitor --record` records: grouped commits, driven by its timer.
+        from cstapopup.commands.recording import Recording
 
-        recorder = Recorder.open(Path(tmp.name) / "history.sqlite", monitored=["100"])
+        recording = Recording.open(str(Path(tmp.name) / "history.sqlite"), ["100"],
+                                   snapshots=False, err=sys.stderr)
+        recorder = recording.recorder
+        recording.start()
     from cstapopup.csta.client import MonitorEvent
 
     got = {"n": 0, "first": 0.0, "last": 0.0}
@@ -280,12 +305,15 @@ async def flood_client(port: int, cmd_q: mp.Queue, res_q: mp.Queue, link_no: int
     counters = client.counters
     await client.close()
     consumer.cancel()
-    if recorder is not None:
-        recorder.close()
+    history = ""
+    if recording is not None:
+        health = await recording.close()
+        history = f"; history: {health.lost} calls lost"
     tmp.cleanup()
     return {"sent": sent, "received": got["n"], "elapsed": elapsed, "rate": got["n"] / elapsed,
             "pauses": counters.read_pauses, "paused": counters.paused_seconds,
-            "skipped": counters.callbacks_skipped, "write_seconds": write_seconds}
+            "skipped": counters.callbacks_skipped, "write_seconds": write_seconds,
+            "history": history}
 
 
 def flood_benchmark(count: int) -> list[tuple[str, dict]]:
@@ -370,15 +398,199 @@ def _spread(values: list[float]) -> str:
             f"{max(values):.2f} ms")
 
 
+# --- tracked mode: decode -> tracker -> store ---------------------------------------------------
+
+TRACKED_DEVICES = [str(d) for d in range(100, 150)]
+
+
+def tracked_workload(n_calls: int, seed: int) -> tuple[list[tuple[bytes, object]], dict, int]:
+    """(frames as (APDU bytes, receive time), cross-ref id -> device, calls made) for about
+    `n_calls` calls of the simulator's demo traffic (callers: the demo phone book's numbers 7
+    times in 10, made-up ones otherwise), every event as HiPath sends it to each monitor."""
+    from datetime import UTC, datetime, timedelta
+
+    from cstapopup import resources
+    from cstapopup.csta.switch.demo import DemoTraffic, NumberSource, load_phonebook
+    from cstapopup.csta.switch.model import SwitchModel
+    from cstapopup.csta.switch.traffic import Scheduler, Traffic
+
+    pbx_start = datetime(2026, 3, 2, 8, 0, 0)           # the PBX's naive local clock
+    utc_start = datetime(2026, 3, 2, 7, 0, 0, tzinfo=UTC)
+    scheduler = Scheduler(start=pbx_start)
+    notes: list = []
+    model = SwitchModel(TRACKED_DEVICES, clock=scheduler.now, instance_id=seed,
+                        listener=lambda step: notes.extend(step.notifications))
+    records: list = []
+    model.listeners.append(lambda step: records.extend(step.records))
+    book = NumberSource(load_phonebook(resources.demo_phonebooks()))
+    demo = DemoTraffic(Traffic(model, scheduler), rate=40, seed=seed, numbers=book)
+    demo.start(0.0)
+    while demo.started < n_calls:
+        scheduler.advance(60)
+    demo.stop()
+    scheduler.run_until_idle()
+    xref = {d: (0x10000 + i).to_bytes(4, "big") for i, d in enumerate(TRACKED_DEVICES)}
+    frames = []
+    for i, note in enumerate(notes):
+        event = dataclasses.replace(note.event, cross_ref_id=xref[note.device])
+        at = utc_start + (note.event.timestamp - pbx_start) + timedelta(microseconds=i)
+        frames.append((codec.encode_apdu(codec.EventReport(i % 30000 + 1, event)), at))
+    calls = sum(1 for r in records if not r.consultation)
+    return frames, {v: k for k, v in xref.items()}, calls
+
+
+def tracked_recorder(folder: Path, history: int, seed: int):
+    """A recorder as `monitor --record` opens it, over a history of `history` older calls."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from history import generate  # the history benchmark's realistic calls
+
+    from cstapopup.calls.phonebook import Phonebook
+    from cstapopup.calls.recorder import COMMIT_DELAY, Recorder
+    from cstapopup.calls.store import HistoryStore
+    from cstapopup import resources
+
+    db = folder / "history.sqlite3"
+    if history:
+        with HistoryStore(db) as store:
+            store.upsert_many(generate(history, seed=seed))
+    books = resources.demo_phonebooks()
+    recorder = Recorder.open(db, TRACKED_DEVICES, commit_delay=COMMIT_DELAY)
+    # Recorder.open loads the phone book in a worker on a running loop; this benchmark has
+    # none, so the same files are read here, at once, before the clock starts.
+    recorder.phonebook = Phonebook(books, recorder.plan)
+    return recorder
+
+
+def tracked_throughput(recorder, frames, dev_of) -> tuple[float, list[float]]:
+    """Tracked events/s on one core, and µs per event in each quarter of the run."""
+    from cstapopup.calls.recorder import FLUSH_INTERVAL
+
+    quarter = max(1, len(frames) // 4)
+    marks = []
+    next_tick = time.monotonic() + FLUSH_INTERVAL
+    c0 = time.process_time()
+    for i, (data, at) in enumerate(frames):
+        event = codec.decode_apdu(data).event
+        recorder.feed(dev_of[event.cross_ref_id], event, at)
+        if i % 64 == 0 and time.monotonic() >= next_tick:   # the owner's timer
+            recorder.flush_due()
+            next_tick = time.monotonic() + FLUSH_INTERVAL
+        if (i + 1) % quarter == 0:
+            marks.append(time.process_time())
+    recorder.flush()
+    c1 = time.process_time()
+    per_quarter, prev = [], c0
+    for m in marks[:4]:
+        per_quarter.append((m - prev) / quarter * 1e6)
+        prev = m
+    return len(frames) / (c1 - c0), per_quarter
+
+
+def tracked_latency(recorder, frames, dev_of, rate: float) -> tuple[list[float], list[float]]:
+    """Latency (ms) of each event fed at `rate` events/s: due time -> the recorder returned;
+    and the CPU time (ms) of the process over the same span (what the scheduler gave it: a
+    latency far above its CPU time is time spent waiting for a core)."""
+    from cstapopup.calls.recorder import FLUSH_INTERVAL
+
+    lat, cpu = [], []
+    start = time.perf_counter() + 0.05
+    next_tick = start + FLUSH_INTERVAL
+    for i, (data, at) in enumerate(frames):
+        due = start + i / rate
+        while True:
+            now = time.perf_counter()
+            if now >= due:
+                break
+            if now >= next_tick:   # the timer fires in the gaps, as in the app
+                recorder.flush_due()
+                next_tick += FLUSH_INTERVAL
+                continue
+            time.sleep(min(due, next_tick) - now)
+        c0 = time.process_time()
+        event = codec.decode_apdu(data).event
+        recorder.feed(dev_of[event.cross_ref_id], event, at)
+        lat.append((time.perf_counter() - due) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    recorder.flush()
+    return lat, cpu
+
+
+def tracked_main(args: argparse.Namespace) -> None:
+    t = time.perf_counter()
+    frames, dev_of, made = tracked_workload(args.calls, args.seed)
+    n_paced = int(200 * args.paced_seconds)
+    paced, dev_paced, _ = tracked_workload(n_paced // 3 + 50, args.seed + 1)
+    print(f"workload: {made:,} distinct calls (consultations of transfers not counted), "
+          f"{len(frames):,} events at {len(TRACKED_DEVICES)} monitored devices (made in "
+          f"{time.perf_counter() - t:.1f} s)")
+    with tempfile.TemporaryDirectory(prefix="cstapopup-tracked-") as tmp:
+        folder = Path(tmp)
+        recorder = tracked_recorder(folder, args.history, args.seed)
+        history_before = recorder.store.count()
+        # The workload (every frame of every call, held at once) is the benchmark's, not the
+        # app's: kept out of the garbage collector's walks, which it would slow down.
+        gc.collect()
+        gc.freeze()
+        rate, quarters = tracked_throughput(recorder, frames, dev_of)
+        rows = recorder.store.count() - history_before
+        print(f"tracked events (decode -> tracker -> store), history of {history_before:,} "
+              f"calls: {rate:,.0f} events/s on one core ({1e6 / rate:.0f} µs each; target "
+              f">= 5,000/s)")
+        print("  µs per event in each quarter of the run: "
+              + ", ".join(f"{q:.0f}" for q in quarters))
+        print(f"  {rows:,} rows written; health: {recorder.health.message or 'ok'}")
+        lat, cpu = (sorted(x) for x in tracked_latency(recorder, paced[:n_paced], dev_paced,
+                                                       200.0))
+        p99 = int(len(lat) * 0.99) - 1
+        print(f"latency per tracked event at 200 events/s over {len(lat):,} events: "
+              f"p50 {statistics.median(lat):.2f} ms, p99 {lat[p99]:.2f} ms, max {lat[-1]:.2f} ms "
+              f"(target p99 < 5 ms); the event's own CPU time: p50 "
+              f"{statistics.median(cpu):.2f} ms, p99 {cpu[p99]:.2f} ms, max {cpu[-1]:.2f} ms")
+        health = recorder.close()
+        from cstapopup.calls.store import HistoryStore
+
+        with HistoryStore(folder / "history.sqlite3", readonly=True) as store:
+            stuck = len(store.unfinished())
+        print(f"after close: {stuck} rows in progress; lost {health.lost}")
+
+
+WIRE_PARTS = ("throughput", "memory", "flood", "handshake", "lookup")
+PARTS = (*WIRE_PARTS, "tracked")
+
+
+WIRE_PARTS = ("throughput", "memory", "flood", "handshake", "lookup")
+PARTS = (*WIRE_PARTS, "tracked")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--flood", type=int, default=100_000, help="events in the flood")
     ap.add_argument("--handshake-runs", type=int, default=15)
-    ap.add_argument("--only", default="throughput,memory,flood,handshake,lookup",
-                    help="comma-separated parts to run")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated parts to run, of " + ",".join(PARTS)
+                    + " (default: " + ",".join(WIRE_PARTS) + ")")
+    ap.add_argument("--mode", choices=("wire", "tracked"), default=None,
+                    help="wire: the wire parts (the default); tracked: the same as "
+                    "--only tracked")
+    ap.add_argument("--calls", type=int, default=20_000, help="tracked: distinct calls")
+    ap.add_argument("--history", type=int, default=100_000,
+                    help="tracked: calls already in the history")
+    ap.add_argument("--paced-seconds", type=float, default=20.0,
+                    help="tracked: seconds of paced events for the latency figure")
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    parts = set(args.only.split(","))
+    if args.mode is not None and args.only is not None:
+        ap.error("--mode and --only pick the same thing: give one of them")
+    if args.mode == "tracked":
+        parts = {"tracked"}
+    elif args.only is None:
+        parts = set(WIRE_PARTS)
+    else:
+        parts = {p.strip() for p in args.only.split(",") if p.strip()}
+        unknown = parts - set(PARTS)
+        if unknown:
+            ap.error(f"--only: unknown parts {', '.join(sorted(unknown))} (of {', '.join(PARTS)})")
     if parts & {"throughput", "memory"}:
         throughput_and_memory(args)
     if "flood" in parts:
@@ -387,7 +599,7 @@ def main() -> None:
                   f"{r['sent'] - r['received']:,} lost (target 0), {r['rate']:,.0f} events/s; "
                   f"reading paused {r['pauses']} times ({r['paused']:.1f} s), "
                   f"{r['skipped']} callbacks skipped; the PBX's writes took "
-                  f"{r['write_seconds']:.1f} s")
+                  f"{r['write_seconds']:.1f} s" + r.get("history", ""))
     if "lookup" in parts:
         print(f"monitors of an event among 500 active monitors: {monitor_lookup():.2f} us "
               "per event (cross-ref index)")
@@ -396,6 +608,8 @@ def main() -> None:
         print(f"first handshake of a fresh `cstapopup monitor` over {args.handshake_runs} runs, "
               f"at the PBX: accept -> first AARQ byte {_spread(h['first_byte'])} "
               f"(target median < 5 ms); accept -> MonitorStart {_spread(h['monitor_start'])}")
+    if "tracked" in parts:
+        tracked_main(args)
 
 
 def throughput_and_memory(args: argparse.Namespace) -> None:

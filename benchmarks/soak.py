@@ -93,6 +93,8 @@ sys.path.insert(0, str(ROOT))
 SENTINEL_NUMBER = "0999000999"
 #: Generous bounds for waits that normally take milliseconds (a loaded 2-core machine).
 STEP_TIMEOUT = 60.0
+#: Seconds between RSS samples of the child (three a minute: enough for a slope).
+SAMPLE_EVERY = 20.0
 
 log = logging.getLogger("soak")
 
@@ -177,11 +179,13 @@ class ChildReporter:
 
 
 async def child_client(args: argparse.Namespace) -> int:
-    from cstapopup.calls.recorder import Recorder
+    from cstapopup.commands.recording import Recording
     from cstapopup.csta.client import CstaClient, LinkStateChanged, MonitorEvent, MonitorSnapshot
 
     devices = device_list(args.devices)
-    recorder = Recorder.open(args.db, monitored=devices, snapshots=True)
+    # As `monitor --record` records: grouped commits driven by its timer, health on stderr.
+    recording = Recording.open(args.db, devices, snapshots=True, err=sys.stderr)
+    recorder = recording.recorder
     client = CstaClient("127.0.0.1", args.port, options=client_options(args))
     reporter = ChildReporter()
     client.on("link", lambda ch: reporter.link_changed(ch.state, ch.reason,
@@ -217,6 +221,7 @@ async def child_client(args: argparse.Namespace) -> int:
 
     consumer = asyncio.ensure_future(consume())
     await asyncio.sleep(0)  # subscribed before the first state change
+    recording.start()
     emit(kind="rss", kb=rss_kb(), note="before connecting")
     await client.connect()
     for d in devices:
@@ -229,7 +234,7 @@ async def child_client(args: argparse.Namespace) -> int:
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consumer
-        recorder.close()
+        await recording.close()
         if trace is not None:
             trace.close()
 
@@ -598,7 +603,7 @@ class Harness:
         async def sample() -> None:
             with contextlib.suppress(RuntimeError):  # the child ended: reported below
                 while True:
-                    await asyncio.sleep(60)  # a figure a minute, for the report
+                    await asyncio.sleep(SAMPLE_EVERY)  # for the per-minute line and the slope
                     series.append((time.monotonic() - t0, await child.rss()))
 
         sampler = asyncio.ensure_future(sample())
@@ -882,8 +887,12 @@ class Harness:
               + (f"(growth {growth:+.1f} %, limit 10 %)" if growth is not None else "")
               + f", after the drain {mb(m['rss_after'])}")
         if m["series"]:
+            per_minute = [kb for t, kb in m["series"] if round(t / SAMPLE_EVERY) % 3 == 0]
             print("memory (child RSS) each minute, MB: " + " ".join(
-                f"{kb / 1024:.1f}" if kb else "n/a" for _, kb in m["series"]))
+                f"{kb / 1024:.1f}" if kb else "n/a" for kb in per_minute))
+            slope = rss_slope(m["series"], args.seconds)
+            print("memory (child RSS) slope over the last third of the traffic: "
+                  + (f"{slope:+.3f} MB/min" if slope is not None else "n/a (too few samples)"))
         if args.mode == "app":
             print(f"popups: {len(popups)} shown; calls that rang at a monitored device clear of "
                   f"faults: {c['should_pop']}, without a popup: {c['popup_missed']}")
@@ -920,6 +929,17 @@ class Harness:
             return 1
         print("result: PASS")
         return 0
+
+
+def rss_slope(series: list[tuple[float, int | None]], seconds: float) -> float | None:
+    """Least-squares slope (MB per minute) of the RSS samples in the last third of the run."""
+    points = [(t / 60, kb / 1024) for t, kb in series if kb and t >= seconds * 2 / 3]
+    if len(points) < 3:
+        return None
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else None
 
 
 def honest(row: Any) -> bool:

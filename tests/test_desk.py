@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -442,3 +443,70 @@ async def test_every_demo_phonebook_entry_gets_its_name_when_the_simulator_calls
             server.traffic.finish(call)
             await until(lambda: not server.model.is_busy("100"))
             desk.dismiss(view.key)
+
+
+# --- the history's health --------------------------------------------------------------------
+
+class Healthy(Seen):
+    def __init__(self) -> None:
+        super().__init__()
+        self.healths: list = []
+
+    def history_health_changed(self, health) -> None:
+        self.healths.append(health)
+
+
+def test_close_commits_everything_and_settles_the_calls_going_on(tmp_path):
+    """Grouped commits (the desk's recorder waits up to COMMIT_DELAY): closing the desk
+    writes what waits, and a call still ringing is settled as "end not seen"."""
+    from cstapopup.calls.recorder import COMMIT_DELAY, STOPPED_HOP
+
+    seen = Healthy()
+    desk = Desk(seen, config=DeskConfig(monitored=("100",), own_device="100"))
+    desk.open_history(tmp_path / "history.sqlite3")
+    assert desk.recorder.commit_delay == COMMIT_DELAY
+    assert seen.healths and seen.healths[-1].ok and seen.healths[-1].path == str(
+        tmp_path / "history.sqlite3")
+    seq = es.Sequence(["100"])
+    es.incoming_answered(seq, cid=0x0001)
+    ringing = seq.call(0x0002)
+    es.ring(seq, ringing, "100")
+    feed(desk, seq)
+    desk.close()
+    conn = sqlite3.connect(tmp_path / "history.sqlite3")
+    try:
+        rows = dict(conn.execute("SELECT outcome, end_unknown FROM calls").fetchall())
+        hops = [h for (h,) in conn.execute("SELECT hops FROM calls")]
+    finally:
+        conn.close()
+    assert rows == {"answered": 0, "unknown": 1}
+    assert sum(STOPPED_HOP in h for h in hops) == 1
+
+
+def test_a_history_that_cannot_be_written_is_said_once_and_handed_up(tmp_path):
+    """A full disk (SQLite may not grow the file): one notice, the health handed up with
+    every change; the calls wait and are all written by the close once there is space."""
+    seen = Healthy()
+    desk = Desk(seen, config=DeskConfig(monitored=("100",), own_device="100"))
+    desk.open_history(tmp_path / "history.sqlite3")
+    db = desk.store._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    for i in range(60):
+        seq = es.Sequence(["100"])
+        es.incoming_answered(seq, cid=i + 1)
+        feed(desk, seq)
+        if not desk.history_health.saving:
+            break
+    assert not desk.history_health.saving
+    failing = [h for h in seen.healths if not h.saving]
+    assert failing and failing[0].message.startswith(
+        "Calls are not being saved: the disk is full")
+    said = [n for n in seen.notices if n.text.startswith("Calls are not being saved")]
+    assert len(said) == 1 and said[0].level is Level.ERROR and said[0].title == "Call history"
+    db.execute("PRAGMA max_page_count = 1073741823")
+    desk.close()   # what waited is written at the close: every call fed is in the file
+    conn = sqlite3.connect(tmp_path / "history.sqlite3")
+    try:
+        assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == i + 1
+    finally:
+        conn.close()

@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,18 +160,33 @@ async def test_demo_run_of_500_calls_matches_the_ground_truth(tmp_path):
 
 async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path):
     """`cstapopup monitor --record` is killed with SIGKILL in a stream of calls: every call
-    whose last event it had fed to its recorder before the kill is in the database, which
-    opens.
+    that it had fed to its recorder more than its commit delay (COMMIT_DELAY +
+    FLUSH_INTERVAL: the README's "within a second") before an event that it then acted on is
+    in the database, which opens.
 
     What the monitor has fed is known without guessing at its speed: it prints each event
     before it feeds it, one after the other, so once it has printed its n-th line it has fed
-    the first n - 1 events.  Its one link gets the switch's events in order, so a call whose
-    last event was the switch's k-th event sent has been fed once k < n."""
+    the first n - 1 events (and committed whatever was due when it fed them).  Its one link
+    gets the switch's events in order, so a call whose last event was the switch's k-th event
+    sent has been fed once k < n, before the moment line k + 1 was read here.  The call is
+    then committed by the monitor's next change that comes DELAY later: the end of another
+    call (a change, so the recorder checks its commit), sent DELAY after that moment and fed
+    before the kill.  All times are this machine's monotonic clock, which both processes
+    read; no assumption about how fast the monitor is."""
+    from bisect import bisect_left
+
+    from cstapopup.calls.recorder import COMMIT_DELAY, FLUSH_INTERVAL
+
+    delay = COMMIT_DELAY + FLUSH_INTERVAL
     db = tmp_path / "kill.sqlite3"
     server = SwitchServer(port=0, devices=DEVICES, demo=True, rate=120, speed=30, seed=3,
                           hold_traffic=True)
     #: global call id -> events the switch had sent once the call's last event was out.
     last_event: dict[str, int] = {}
+    #: (events sent so far, when) after each batch the switch wrote.
+    flushes: list[tuple[int, float]] = []
+    #: when each line of the monitor's output was read here.
+    line_times: list[float] = []
 
     def ended(record: CallRecord) -> None:
         if not record.consultation:  # consultation calls are not rows, by design
@@ -180,6 +196,13 @@ async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path)
             asyncio.get_running_loop().call_soon(
                 lambda: last_event.setdefault(gid, server.events_sent))
 
+    flush = server._flush
+
+    def timed_flush() -> None:
+        flush()
+        flushes.append((server.events_sent, time.monotonic()))
+
+    server._flush = timed_flush
     server._record_listeners.append(ended)
     await server.start()
     args = [sys.executable, "-m", "cstapopup", "monitor", "--port", str(server.port), "--db", str(db)]
@@ -192,19 +215,27 @@ async def test_sigkill_of_the_recording_monitor_loses_no_finished_call(tmp_path)
     async def count_lines() -> None:
         assert proc.stdout is not None
         async for _ in proc.stdout:
+            line_times.append(time.monotonic())
             printed.bump()
 
     reader = asyncio.create_task(count_lines())
 
-    def fed_calls() -> set[str]:
-        return {g for g, k in last_event.items() if k < printed.count}
+    def sent_at(k: int) -> float:
+        """When the switch wrote its k-th event (the batch that held it)."""
+        return flushes[bisect_left(flushes, (k, 0.0))][1]
+
+    def committed_calls() -> set[str]:
+        n = printed.count
+        fed = {g: line_times[k] for g, k in last_event.items() if k < n}
+        witness = max((sent_at(last_event[g]) for g in fed), default=None)
+        return set() if witness is None else {g for g, t in fed.items() if t + delay <= witness}
 
     try:
         await server.wait_for(lambda: all(server.monitors_of(d) >= 1 for d in DEVICES), timeout=60)
         server.start_traffic()
-        # Kill it once it has fed a good number of finished calls, in the middle of the stream.
-        await printed.wait(lambda: len(fed_calls()) >= 100, timeout=180)
-        must_have = fed_calls()
+        # Kill it once a good number of finished calls are due on disk, mid-stream.
+        await printed.wait(lambda: len(committed_calls()) >= 100, timeout=180)
+        must_have = committed_calls()
         proc.send_signal(signal.SIGKILL)
         await asyncio.wait_for(proc.wait(), 10)
     finally:

@@ -97,7 +97,8 @@ async def test_gateway_and_monitor_broker_over_tls_print_what_a_direct_monitor_p
                    env={"CSTAPOPUP_BROKER_PASSWORD": USERS["gateway"]})
     via_broker = Proc("monitor", "--broker", tls_broker.url, "--broker-user", "alice",
                       "--broker-ca", ca, "--site", "hq", "--device", "100", "--device", "101",
-                      "--json", env={"CSTAPOPUP_BROKER_PASSWORD": USERS["alice"]})
+                      "--json", "--db", str(tmp_path / "via-broker.sqlite3"),
+                      env={"CSTAPOPUP_BROKER_PASSWORD": USERS["alice"]})
     direct = Proc("monitor", "--port", str(server.port), "--device", "100", "--device", "101",
                   "--json")
     procs = [gateway, via_broker, direct]
@@ -122,6 +123,13 @@ async def test_gateway_and_monitor_broker_over_tls_print_what_a_direct_monitor_p
         for p in procs:
             assert USERS["gateway"] not in p.stderr() and USERS["alice"] not in p.stderr()
         assert "monitoring 6 of 6 devices" in gateway.stderr()
+        # --db through the broker records as with the PBX (one writer, grouped commits, all
+        # committed at the stop): the four calls, none left in progress.
+        from cstapopup.calls.store import HistoryStore
+
+        with HistoryStore(tmp_path / "via-broker.sqlite3", readonly=True) as store:
+            calls = list(store.iter_calls())
+        assert len(calls) >= 4 and all(c.ended_at is not None for c in calls), calls
     finally:
         for p in procs:
             if p.proc is not None and p.proc.returncode is None:

@@ -156,15 +156,49 @@ def test_missing_explicit_db_is_an_error(tmp_path, capsys):
     assert not (tmp_path / "typo.sqlite3").exists()
 
 
-def test_corrupt_db_says_what_was_done(tmp_path, capsys):
+def test_damaged_db_is_reported_and_left_as_it_is(tmp_path, capsys):
+    """13.5: a read-only listing never writes: a damaged file is not replaced by an empty
+    one (that is the recorder's decision), the user is told, and the exit status says so."""
     path = tmp_path / "history.sqlite3"
-    path.write_bytes(b"garbage, not a database" * 100)
-    code, out, err = run(capsys, "--db", str(path))
-    assert code == 0
-    assert "damaged" in err and "moved to" in err and ".corrupt-" in err
-    assert out.strip() == "No calls in the history yet."
-    moved = list(tmp_path.glob("history.sqlite3.corrupt-*"))
-    assert len(moved) == 1 and moved[0].read_bytes().startswith(b"garbage")
+    garbage = b"garbage, not a database" * 100
+    path.write_bytes(garbage)
+    for args in ([], ["--format", "csv"], ["--search", "x"], ["--mark-done", "k"]):
+        code, out, err = run(capsys, "--db", str(path), *args)
+        assert code == 1 and out == ""
+        assert "damaged" in err and "left as it is" in err
+        assert path.read_bytes() == garbage
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite3"]
+
+
+def test_damage_inside_a_database_is_reported_not_repaired(db, capsys):
+    """Damage past the header shows only when a query reaches it: still no write."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    for i in range(page, len(data)):   # every page but the first (the schema's)
+        data[i] = 0xA5
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    code, _, err = run(capsys, "--db", str(db))
+    assert code == 1 and "damaged" in err
+    assert db.read_bytes() == before and not list(db.parent.glob("*.corrupt-*"))
+
+
+def test_listing_does_not_create_wal_or_change_the_file(db, capsys):
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = {p.name: p.read_bytes() for p in db.parent.iterdir()}
+    code, out, _ = run(capsys, "--db", str(db), "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 4
+    after = {p.name: p.read_bytes() for p in db.parent.iterdir() if p.name in before}
+    assert after == before
 
 
 def test_locked_db_is_a_clear_error(db, capsys, monkeypatch):

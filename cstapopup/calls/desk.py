@@ -41,7 +41,7 @@ from .link import DeskLink, LinkChange, LinkFactory, LinkFault, LinkState, Monit
 from .model import Call
 from .numbers import NumberingPlan
 from .phonebook import PhonebookStatus
-from .recorder import Recorder, RecorderChanges
+from .recorder import COMMIT_DELAY, FLUSH_INTERVAL, Recorder, RecorderChanges
 from .refusals import refusal_text
 from .store import HistoryError
 from .views import (
@@ -163,6 +163,10 @@ class DeskListener:
     def own_line_changed(self, view: OwnLineView) -> None:
         """The own phone's calls changed (what the console shows, and its actions)."""
 
+    def history_health_changed(self, health: HistoryHealth) -> None:
+        """Whether calls are being saved changed (`health.message` says it in words; None:
+        all is well again)."""
+
 
 @dataclass(frozen=True)
 class DeskConfig:
@@ -267,6 +271,10 @@ class Desk:
         self._lost_notified = False
         self._monitor_notified: set[str] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+        #: The recorder's timer: grouped commits, retries, file checks (every FLUSH_INTERVAL).
+        self._flusher: asyncio.TimerHandle | None = None
+        #: Why the history file could not be used (a throw-away one stands in), else None.
+        self._temporary: str | None = None
         self._book_errors: tuple[str, ...] = ()
 
     # -- the history ----------------------------------------------------------------------
@@ -276,27 +284,75 @@ class Desk:
         return self.recorder.store if self.recorder is not None else None
 
     def open_history(self, path: Path, *, snapshots: bool = False) -> None:
-        """Open the history file `path` (and the phone books).  When it cannot be used, a
-        throw-away history stands in (popups matter more than the history), and it says so."""
+        """Open the history file `path` (and the phone books) as its one recording writer,
+        with grouped commits (a change is on disk within COMMIT_DELAY + FLUSH_INTERVAL: the
+        desk's timer runs `flush_due()`).  When the file cannot be used (another program
+        records into it, it cannot be created, ...), a throw-away history stands in (popups
+        matter more than the history), and it says so, in a notice and in the health."""
         config = self.config
         kwargs: dict[str, Any] = {"phonebook_files": list(config.phonebook_files),
-                                  "plan": config.plan, "snapshots": snapshots}
+                                  "plan": config.plan, "snapshots": snapshots,
+                                  "commit_delay": COMMIT_DELAY}
+        self._temporary = None
         try:
             self.recorder = Recorder.open(path, config.monitored, **kwargs)
-            self.history_health = HistoryHealth(str(path))
         except HistoryError as exc:
             self._temp_dir = self._temp_dir or tempfile.TemporaryDirectory(prefix="cstapopup-")
             fallback = Path(self._temp_dir.name) / "history.sqlite3"
-            self._notice(translate("Desk", "Call history"), translate(
-                "Desk", "{problem}\nCalls are kept only until cstapopup ends.").format(
-                problem=exc), Level.ERROR)
+            self._notice(translate("Desk", "Call history"),
+                         f"{exc}\n{texts.history_temporary(exc.reason)}", Level.ERROR)
             self.recorder = Recorder.open(fallback, config.monitored, **kwargs)
-            self.history_health = HistoryHealth(str(fallback), kept=False, problem=str(exc))
+            self._temporary = exc.reason
         store = self.recorder.store
         if store.recovered_from is not None:
             self._notice(translate("Desk", "Call history"), store.recovery_message() or "",
                          Level.WARNING)
+        self.history_health = None
+        self.recorder.add_health_listener(self._on_health)
+        self._on_health(self.recorder.health)
+        self._schedule_flush()
         self._phonebook_notice()
+
+    def flush_due(self) -> None:
+        """The recorder's timer (the desk runs it every FLUSH_INTERVAL on the running loop;
+        a test without a loop calls it itself): commit what is due, retry a failed history."""
+        if self.recorder is not None:
+            self.recorder.flush_due()
+
+    def _schedule_flush(self) -> None:
+        if self._flusher is not None or self.recorder is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return   # no loop (a test feeding events by hand): it calls flush_due() itself
+        self._flusher = loop.call_later(FLUSH_INTERVAL, self._flush_tick)
+
+    def _flush_tick(self) -> None:
+        self._flusher = None
+        try:
+            self.flush_due()
+        except Exception:
+            log.exception("call history: the timer's flush failed")
+        self._schedule_flush()
+
+    def _on_health(self, health: HistoryHealth) -> None:
+        """The recorder's health changed: tell once what changed (a notice), and hand the
+        state up for the tray and the history window."""
+        health = replace(health, temporary=self._temporary)
+        title = translate("Desk", "Call history")
+        before = self.history_health
+        self.history_health = health
+        if health.notice and (before is None or health.notice != before.notice):
+            self._notice(title, health.notice, Level.WARNING)
+        if not health.saving:
+            if before is None or before.saving or before.reason != health.reason:
+                self._notice(title, health.message or "", Level.ERROR)
+        elif before is not None and not before.saving:
+            self._notice(title, texts.history_saved_again(health.lost), Level.INFO)
+        elif health.lost and (before is None or not before.lost):
+            self._notice(title, health.message or "", Level.ERROR)
+        self.listener.history_health_changed(health)
 
     def configure(self, config: DeskConfig) -> None:
         """New settings: phone books, numbering plan and the colleagues' names take effect at
@@ -381,14 +437,22 @@ class Desk:
         return removed
 
     def close(self) -> None:
-        """Close the history (the link must be stopped first) and forget every popup."""
+        """Close the history (the link must be stopped first): the calls still going on are
+        settled and everything is committed; forget every popup."""
         self._popups.clear()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
         if self.recorder is not None:
-            self.recorder.close()
-            self.recorder = None
+            recorder, self.recorder = self.recorder, None
+            recorder.remove_health_listener(self._on_health)
+            final = recorder.close()   # settles the calls going on, commits everything
+            if final.lost:
+                log.error("call history: %d calls (or changes to calls) could not be saved",
+                          final.lost)
         if self._temp_dir is not None:
             with contextlib.suppress(OSError):
                 self._temp_dir.cleanup()

@@ -7,6 +7,12 @@ Threading: a store is used from one thread only (the app's asyncio/Qt loop threa
 connection is opened with sqlite3's default ``check_same_thread=True``, so use from another thread
 fails loudly instead of corrupting state; other processes (the CLI while the app runs) are fine,
 SQLite's WAL mode lets them read while the app writes.
+
+Who may write: one *recording* writer per file (``writer=True``: the app, or `cstapopup monitor
+--record`), held by an exclusive lock on ``<file>.lock`` for the writer's life; a second one is
+refused with `HistoryInUseError` (two trackers would give the same call two keys, so two rows).
+Single edits (``history --mark-done``) go through SQLite's own locking.  ``readonly=True`` never
+writes anything, not even a recovery.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import logging
 import os
 import re
 import sqlite3
+import sys
+import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +38,7 @@ from typing import IO, Any, Self, TypeVar
 import platformdirs
 
 from cstapopup.calls.model import Call, Direction, Hop, Outcome
+from cstapopup.i18n import QT_TRANSLATE_NOOP
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +58,49 @@ DEFAULT_LIMIT = 100
 Normaliser = Callable[[str], Sequence[str]]
 
 # Primary result codes (the low byte of sqlite3.Error.sqlite_errorcode).
+_SQLITE_PERM = 3
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
 _SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
 _SQLITE_NOTADB = 26
+#: What each condition means for the user, in a few words (`HistoryError.reason`).
+_REASONS = {
+    _SQLITE_PERM: QT_TRANSLATE_NOOP("HistoryReason", "permission denied"),
+    _SQLITE_BUSY: QT_TRANSLATE_NOOP("HistoryReason", "it is locked by another program"),
+    _SQLITE_LOCKED: QT_TRANSLATE_NOOP("HistoryReason", "it is locked by another program"),
+    _SQLITE_READONLY: QT_TRANSLATE_NOOP("HistoryReason",
+                                        "the file cannot be written (read-only)"),
+    _SQLITE_IOERR: QT_TRANSLATE_NOOP("HistoryReason", "a disk I/O error"),
+    _SQLITE_CORRUPT: QT_TRANSLATE_NOOP("HistoryReason", "the file is damaged"),
+    _SQLITE_FULL: QT_TRANSLATE_NOOP("HistoryReason", "the disk is full"),
+    _SQLITE_CANTOPEN: QT_TRANSLATE_NOOP("HistoryReason", "the file cannot be opened"),
+    _SQLITE_NOTADB: QT_TRANSLATE_NOOP("HistoryReason", "the file is damaged"),
+}
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+#: `HistoryError.reason` when the file (or its -wal / -shm) has the immutable attribute.
+IMMUTABLE = QT_TRANSLATE_NOOP(
+    "HistoryReason",
+    "the file is immutable (chattr +i); remove that attribute to let calls be saved")
+
+
 class HistoryError(Exception):
-    """Something is wrong with the call history database; the message is meant for the user."""
+    """Something is wrong with the call history database; the message is meant for the user.
+
+    `reason` says the condition in a few words ("the disk is full"), for a status line.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class HistoryLockedError(HistoryError):
@@ -68,6 +109,14 @@ class HistoryLockedError(HistoryError):
 
 class HistoryCorruptError(HistoryError):
     """The database file is damaged; `HistoryStore.recover()` moves it aside and starts afresh."""
+
+
+class HistoryEmptyError(HistoryError):
+    """A read-only open found an empty file: no call was ever recorded into it."""
+
+
+class HistoryInUseError(HistoryError):
+    """Another program already records calls into this history file (one writer per file)."""
 
 
 def default_path() -> Path:
@@ -267,13 +316,21 @@ Migration = Callable[[sqlite3.Connection], None]
 #: Applied in order; the database's PRAGMA user_version is the number of those applied.  To change
 #: the schema, append a function (never edit a released one): it runs inside the same transaction
 #: as the version bump, so a failed migration leaves the file as it was.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1,)
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Calls without a seen end (live, or closed as "end unknown"), so that a recorder that
+    starts can settle what a previous run left in progress, and find recent ones to continue,
+    without reading the whole table."""
+    # Not on updated_at: every event of a live call changes it, and would rewrite the entry.
+    conn.execute("CREATE INDEX calls_unended ON calls(end_unknown) WHERE ended_at IS NULL")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
 
 
 # --- conversions ---------------------------------------------------------------------------------
 
 def _to_us(t: datetime) -> int:
-    if t.tzinfo is None or t.utcoffset() is None:
+    if t.tzinfo is not UTC and (t.tzinfo is None or t.utcoffset() is None):
         raise ValueError(f"naive datetime {t!r}: the history stores timezone-aware times only")
     return (t - _EPOCH) // _MICROSECOND
 
@@ -299,8 +356,13 @@ def _digits(raw: str) -> str:
     return re.sub(r"\D", "", raw)
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# One encoder: json.dumps with options builds a new one for every call (twice per write).
+_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@functools.lru_cache(maxsize=256)
+def _devices_json(devices: tuple[str, ...]) -> str:
+    return _compact_json(list(devices))
 
 
 def _hops_to_json(hops: Sequence[Hop], started_us: int) -> str:
@@ -331,11 +393,19 @@ _CALL_COLUMNS = (
 _SELECT_CALL = ", ".join(f"c.{name}" for name in _CALL_COLUMNS[:-1])
 _INSERT_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
                 f"VALUES ({', '.join('?' * (len(_CALL_COLUMNS) + 2))})")
+# A new key in one statement: the id is the next free one of its start time, and a key that
+# is there already makes it a no-op (rowcount 0) instead of a SELECT first for every call.
+_INSERT_NEW_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
+                    f"SELECT coalesce(max(id) + 1, ?), "
+                    f"{', '.join('?' * (len(_CALL_COLUMNS) + 1))} FROM calls "
+                    f"WHERE id >= ? AND id < ? ON CONFLICT(key) DO NOTHING")
 # `done` is sticky: the tracker never un-does what the user marked (mark_done(key, False) can).
 _UPDATED = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name not in ("key", "done"))
-_UPDATE_CALL = ("UPDATE calls SET "
-                + ", ".join(f"{_CALL_COLUMNS[i]} = ?" for i in _UPDATED)
-                + ", done = (done OR ?), search_number = ? WHERE id = ?")
+#: Rows the store wrote lately, by key: (id, the `_call_values` written, search_number), so
+#: that the tracker's next update of a call needs no SELECT first and sets only the columns
+#: that changed (an UPDATE that sets an indexed column rewrites that index entry even when
+#: the value is the same: four indexes for every event of a call).  About 1 KB a row.
+_ROW_CACHE = 1024
 _DONE = _CALL_COLUMNS.index("done")
 
 
@@ -344,7 +414,7 @@ def _call_values(call: Call) -> tuple[Any, ...]:
     started = _to_us(call.started_at)
     return (
         call.key, Direction(call.direction).value, started, call.remote_number, call.remote_kind,
-        call.remote_name, call.remote_company, _compact_json(list(call.local_devices)),
+        call.remote_name, call.remote_company, _devices_json(call.local_devices),
         call.called_number, call.trunk, _opt_us(call.answered_at), _opt_us(call.ended_at),
         int(call.end_unknown), Outcome(call.outcome).value, call.answered_by,
         call.transferred_to, call.diverted_to, _hops_to_json(call.hops, started),
@@ -403,6 +473,126 @@ def _translated(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+# statx(2) attributes (Linux): chattr +i and +a.  Read by path, without opening the file:
+# closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+# included (another process finding the -shm unlocked would start it afresh under our memory
+# map: SIGBUS), so nothing here opens a file that SQLite has open.
+_STATX_ATTR_IMMUTABLE = 0x10
+_STATX_ATTR_APPEND = 0x20
+_AT_FDCWD = -100
+
+
+@functools.lru_cache(maxsize=1)
+def _statx() -> Any:
+    """libc's statx and a buffer for it, or None (not Linux, or a libc without it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.statx
+    except (OSError, AttributeError):
+        return None
+    return call, ctypes.create_string_buffer(256)
+
+
+def _is_immutable(path: Path | bytes) -> bool:
+    """Whether the file has the immutable or append-only attribute (False where unknown)."""
+    found = _statx()
+    if found is None:
+        return False
+    call, buf = found
+    name = path if isinstance(path, bytes) else os.fsencode(path)
+    if call(_AT_FDCWD, name, 0, 0, buf) != 0:
+        return False
+    attributes = int.from_bytes(buf.raw[8:16], sys.byteorder)   # struct statx: stx_attributes
+    return bool(attributes & (_STATX_ATTR_IMMUTABLE | _STATX_ATTR_APPEND))
+
+
+#: (st_dev, st_ino) of the history files this process has open, with how many stores: a
+#: second store on an open file must not open and close it (see above) to check its header.
+_OPEN_FILES: dict[tuple[int, int], int] = {}
+
+
+class _WriterLock:
+    """The one recording writer of a history file: an exclusive lock on ``<file>.lock``, held
+    while the writer lives.  The system drops it when the process ends, even by kill -9."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            # No lock file possible (read-only folder): opening the database fails the same way,
+            # with a message about the database itself.
+            log.debug("no writer lock at %s: %s", self.path, exc)
+            return
+        if not _try_lock(fd):
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                os.lseek(fd, 0, os.SEEK_SET)
+                holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (process {holder})" if holder.isdigit() else ""
+            database = self.path.with_name(self.path.name.removesuffix(".lock"))
+            raise HistoryInUseError(
+                f"The call history at {database} is already being recorded by another "
+                f"program{who}: the cstapopup app or `cstapopup monitor --record`. Only one "
+                f"program records into one history file (two would store every call twice); "
+                f"stop the other one, or give this one another file (--db).",
+                reason="another program records into this history")
+        with contextlib.suppress(OSError):
+            # Who holds it, for the message the next one gets.  (On Windows the locked byte
+            # is unreadable to others: they get the message without the number.)
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        st = os.fstat(fd)
+        self._fd, self._identity = fd, (st.st_dev, st.st_ino)
+
+    def ensure(self) -> None:
+        """Take the lock again if its file was deleted (with the history's folder, say)."""
+        if self._fd is not None:
+            try:
+                st = os.stat(self.path)
+                if (st.st_dev, st.st_ino) == self._identity:
+                    return
+            except OSError:
+                pass
+        self.release()
+        self.acquire()
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)   # closing drops the lock
+
+
+def _try_lock(fd: int) -> bool:
+    if os.name == "nt":
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class _Select:
     """A built query: its SQL and parameters (a query's last column is the cursor id)."""
@@ -417,7 +607,17 @@ class HistoryStore:
     Opening creates the file (mode 0600, in a 0700 directory) and migrates its schema.  A
     damaged file is moved aside to ``<name>.corrupt-<UTC timestamp>`` (with its -wal/-shm) and a
     new one started; `recovered_from` then says where the old one went, for the UI to tell the
-    user.  Use from one thread only (see the module docstring).
+    user.  ``recover=False`` raises `HistoryCorruptError` instead (only the recorder moves a
+    damaged file aside); ``readonly=True`` opens an existing file for reading only and never
+    writes (no creation, migration or recovery).  ``writer=True``: the one recording writer of
+    this file (see the module docstring).  Use from one thread only.
+
+    Grouped commits: with `deferred` set (the recorder sets it), `upsert`, `mark_done_for_remote`
+    and ``delete(defer=True)`` leave their transaction open, to be committed by `commit()`; the
+    caller promises when that happens.  Every other write commits at once (and with it whatever
+    was waiting).  This connection reads its own uncommitted writes; other processes see them
+    after the commit.  `on_batch_end(committed)` hears when waiting writes were committed (True)
+    or undone by a failure (False), whoever caused it.
     """
 
     def __init__(
@@ -426,20 +626,55 @@ class HistoryStore:
         *,
         normalise: Normaliser | None = None,
         busy_timeout: float | None = None,
+        readonly: bool = False,
+        recover: bool = True,
+        writer: bool = False,
     ) -> None:
         self.path: Path = Path(path) if path is not None else default_path()
         self.busy_timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        self.readonly = readonly
+        self.writer = writer and not readonly
         self.recovered_from: Path | None = None
         self.recovery_reason: str | None = None
         self.search_mode: str = "scan"
+        self.deferred = False
+        self.on_batch_end: Callable[[bool], None] | None = None
+        #: The monotonic clock of `waiting_since` (the recorder gives its own).
+        self.timer: Callable[[], float] = time.monotonic
         self._normalise = normalise
         self._depth = 0
+        self._batch_since: float | None = None   # time.monotonic() of the oldest waiting write
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._lock: _WriterLock | None = None
+        self._file_names = tuple(os.fsencode(f"{self.path}{suffix}")
+                                 for suffix in ("", "-wal", "-shm"))
+        self._shm_name = self._file_names[2]
+        self._registered: tuple[int, int] | None = None
+        self._parked: list[sqlite3.Connection] = []
+        self._rows: OrderedDict[str, tuple[int, tuple[Any, ...], str | None]] = OrderedDict()
+        if self.writer:
+            self._lock = _WriterLock(self.lock_path)
+            self._lock.acquire()
+        try:
+            self._connect(recover)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _connect(self, recover: bool) -> None:
         try:
             self._conn = self._open()
         except HistoryCorruptError as exc:
+            if not recover or self.readonly:
+                raise
             self._move_aside(str(exc.__cause__ or exc))
             self._conn = self._open()
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
 
     # --- opening, recovery --------------------------------------------------------------------
 
@@ -455,22 +690,21 @@ class HistoryStore:
                 with contextlib.suppress(FileExistsError):
                     os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as exc:
-            raise HistoryError(f"Cannot create the call history at {self.path}: {exc}") from exc
+            raise HistoryError(f"Cannot create the call history at {self.path}: {exc}",
+                               reason=f"cannot create the file ({exc.strerror or exc})") from exc
 
     def _open(self) -> sqlite3.Connection:
         """Connect, set up and migrate; HistoryCorruptError if the file is damaged."""
+        if self.readonly:
+            return self._open_readonly()
         self._prepare_file()
         # Checked before SQLite sees the file: SQLite would delete a -wal next to a file whose
         # header it cannot read, and that WAL may hold the newest calls.
+        self._check_header()
         try:
-            with open(self.path, "rb") as fh:
-                head = fh.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise HistoryError(f"Cannot read the call history at {self.path}: {exc}") from exc
-        if head and head != _SQLITE_HEADER:
-            raise HistoryCorruptError("file is not a database (no SQLite header)")
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            # More cached statements: the tracker's updates name the columns that changed.
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   cached_statements=256)
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
@@ -479,16 +713,19 @@ class HistoryStore:
                 log.warning("call history %s: WAL unavailable (journal_mode=%s)", self.path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            # 4 MB of pages: the hot index pages stay, and the cache stops growing early (it
-            # grows with the file up to its size: 16 MB made the app grow for hours)
-            conn.execute("PRAGMA cache_size = -4000")
+            # 2 MB of pages: the hot index pages stay, and the cache is full early.  It grows
+            # with the pages the recorder touches: 16 MB made the app grow for hours, and 4 MB
+            # still for the first ~7 minutes of the soak's 10 calls/s (0.5 MB/min at its
+            # end); the history benchmark's queries at 300,000 calls are as fast with 2 MB.
+            conn.execute("PRAGMA cache_size = -2000")
+            # The database file is read and written, never memory-mapped: a mapped file that
+            # stops being writable (full disk, chattr +i) kills the process with SIGBUS instead
+            # of returning an error.  (The -shm of WAL mode is mapped whatever this says: see
+            # `file_problem`.)
+            conn.execute("PRAGMA mmap_size = 0")
             self._migrate(conn)
             self.search_mode = self._detect_search_mode(conn)
-            # Touch the tables and indexes every query uses, so a damaged file shows now, at
-            # open, rather than in the middle of the user's work.
-            conn.execute("SELECT * FROM calls ORDER BY id DESC LIMIT 1").fetchall()
-            conn.execute("SELECT id FROM calls WHERE missed = 1 AND done = 0 "
-                         "ORDER BY id DESC LIMIT 1").fetchall()
+            self._probe(conn)
         except sqlite3.Error as exc:
             conn.close()
             if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
@@ -497,7 +734,102 @@ class HistoryStore:
         except BaseException:
             conn.close()
             raise
+        self._identity = self._stat_identity()
+        self._register()
         return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise HistoryError(f"There is no call history at {self.path}",
+                               reason="the file does not exist")
+        self._check_header()
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
+                                   isolation_level=None)
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL file on read-only media (no -shm can be made): readable as immutable,
+                # if nothing waits in a -wal that this would not see.
+                wal = Path(f"{self.path}-wal")
+                if wal.exists() and wal.stat().st_size:
+                    raise
+                conn.close()
+                conn = sqlite3.connect(f"{uri}&immutable=1", uri=True,
+                                       timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            conn.execute("PRAGMA mmap_size = 0")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if app_id not in (0, APPLICATION_ID) or (version == 0 and conn.execute(
+                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None):
+                raise HistoryError(f"{self.path} is not a cstapopup call history")
+            if version > len(MIGRATIONS):
+                raise HistoryError(
+                    f"The call history at {self.path} was written by a newer cstapopup (schema "
+                    f"{version}, this version knows up to {len(MIGRATIONS)}); please update")
+            if version == 0:
+                raise HistoryEmptyError(f"The call history at {self.path} is empty (no calls "
+                                        f"were recorded into it yet)", reason="the file is empty")
+            self.search_mode = self._detect_search_mode(conn)
+            self._probe(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise
+            raise self._error(exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._register()
+        return conn
+
+    def _register(self) -> None:
+        self._unregister()
+        identity = self._stat_identity()
+        if identity is not None:
+            _OPEN_FILES[identity] = _OPEN_FILES.get(identity, 0) + 1
+            self._registered = identity
+
+    def _unregister(self) -> None:
+        identity, self._registered = self._registered, None
+        if identity is not None:
+            left = _OPEN_FILES.get(identity, 1) - 1
+            if left > 0:
+                _OPEN_FILES[identity] = left
+            else:
+                _OPEN_FILES.pop(identity, None)
+
+    def _check_header(self) -> None:
+        if self._stat_identity() in _OPEN_FILES:
+            return   # open in this process already, so checked (and not to be opened: above)
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise HistoryError(f"Cannot read the call history at {self.path}: {exc}",
+                               reason=f"cannot read the file ({exc.strerror or exc})") from exc
+        if head and head != _SQLITE_HEADER:
+            raise HistoryCorruptError("file is not a database (no SQLite header)",
+                                      reason="the file is damaged")
+
+    @staticmethod
+    def _probe(conn: sqlite3.Connection) -> None:
+        # Touch the tables and indexes every query uses, so a damaged file shows now, at
+        # open, rather than in the middle of the user's work.
+        conn.execute("SELECT * FROM calls ORDER BY id DESC LIMIT 1").fetchall()
+        conn.execute("SELECT id FROM calls WHERE missed = 1 AND done = 0 "
+                     "ORDER BY id DESC LIMIT 1").fetchall()
+
+    def _stat_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -559,6 +891,8 @@ class HistoryStore:
 
     def _move_aside(self, reason: str) -> Path:
         """Move a damaged file (and its -wal/-shm) out of the way; never delete or overwrite it."""
+        if self.readonly:
+            raise HistoryError(f"The call history at {self.path} is damaged ({reason})")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         n = 1
@@ -585,15 +919,17 @@ class HistoryStore:
         """Move the (damaged) database aside and start an empty one; returns where it went.
 
         For a HistoryCorruptError raised after opening: damage deep inside the file only shows
-        when a query reaches it, and the decision to start afresh is the user's.
+        when a query reaches it, and the decision to start afresh is the user's.  Not for a
+        read-only store.
         """
+        if self.readonly:
+            raise HistoryError("a read-only call history is never recovered")
         reason = "damaged database found while in use"
-        self.close()
+        self._disconnect()
         target = self._move_aside(reason)
         self._conn = self._open()
         return target
 
-    @property
     def recovery_message(self) -> str | None:
         """A sentence for the user once a damaged database was moved aside, else None."""
         if self.recovered_from is None:
@@ -601,15 +937,93 @@ class HistoryStore:
         return (f"The call history was damaged ({self.recovery_reason}). It was moved to "
                 f"{self.recovered_from} and a new, empty history was started.")
 
+    # --- the file under the connection --------------------------------------------------------
+
+    def file_problem(self) -> str | None:
+        """Why writing through the open connection would not keep calls, or None.
+
+        "deleted" (the path is gone: writes would land in a file nobody can open again),
+        "replaced" (another file is at the path now), or "immutable" (chattr +i / append-only
+        on the file, its -wal or -shm: SQLite maps the -shm into memory, and a write into that
+        mapping kills the process with SIGBUS instead of failing).  A stat and, on Linux, one
+        ioctl per file: cheap enough for every commit.
+        """
+        identity = self._stat_identity()
+        if identity is None:
+            return "deleted"
+        if self._identity is not None and identity != self._identity:
+            return "replaced"
+        if any(_is_immutable(name) for name in self._file_names):
+            return "immutable"
+        return None
+
+    def shm_immutable(self) -> bool:
+        """Whether the -shm file that SQLite maps into memory (WAL mode) has become immutable.
+
+        Any use of the connection then, a read included, can kill the process with SIGBUS
+        (SQLite writes into that mapping), and so can closing it.  So every use of the
+        connection asks this first (one ioctl on a file kept open: about a microsecond), and
+        a connection found so is parked: never used or closed again while it stays so (see
+        `_park`).  Between the ask and SQLite's own write there are microseconds: a chattr
+        landing exactly there still kills the process."""
+        return _is_immutable(self._shm_name)
+
+    def _park(self) -> None:
+        """Stop using a connection whose -shm became immutable, without closing it."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        lost = conn.in_transaction   # reads the connection's memory only
+        self._parked.append(conn)
+        self._depth = 0
+        log.error("call history %s: its -shm file became immutable; the connection is set "
+                  "aside untouched (closing it could kill the process)", self.path)
+        if lost:
+            self._batch_lost()
+
+    def _release_parked(self) -> bool:
+        """Close parked connections once their files are writable again; False if not yet."""
+        if not self._parked:
+            return True
+        if self.file_problem() == "immutable":
+            return False
+        for conn in self._parked:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._parked.clear()
+        return True
+
+    def reopen(self) -> None:
+        """Close the connection (waiting writes are undone and reported through
+        `on_batch_end`) and open the file at `path` again, creating it if it is gone.
+        HistoryError while it (or its -shm) is immutable."""
+        self._disconnect()
+        if not self._release_parked() or self.file_problem() == "immutable":
+            raise HistoryError(f"Call history {self.path} is immutable", reason=IMMUTABLE)
+        if self._lock is not None:
+            self._lock.ensure()
+        self._connect(recover=True)
+
+    def disconnect(self) -> None:
+        """Close the connection but keep the writer's lock (waiting writes are undone and
+        reported through `on_batch_end`); `reopen()` opens the file again."""
+        self._disconnect()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
     def _error(self, exc: sqlite3.Error) -> HistoryError:
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        reason = _REASONS.get(code, str(exc))
         if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
             return HistoryLockedError(
                 f"The call history at {self.path} is locked by another program (waited "
-                f"{self.busy_timeout:g} s): {exc}")
+                f"{self.busy_timeout:g} s): {exc}", reason)
         if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-            return HistoryCorruptError(f"The call history at {self.path} is damaged: {exc}")
-        return HistoryError(f"Call history {self.path}: {exc}")
+            return HistoryCorruptError(f"The call history at {self.path} is damaged: {exc}",
+                                       reason)
+        return HistoryError(f"Call history {self.path}: {exc}", reason)
 
     def set_normaliser(self, normalise: Normaliser | None) -> None:
         """How numbers are keyed from now on; stored calls keep their keys until
@@ -617,11 +1031,46 @@ class HistoryStore:
         self._normalise = normalise
 
     def close(self) -> None:
+        """Commit what waits (a failure is logged and reported through `on_batch_end`), close
+        the file and give up the writer's lock."""
         # No PRAGMA optimize/ANALYZE: the queries are shaped for the planner's defaults (and
         # tested with query_plan); statistics could make it pick differently.
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        try:
+            if self._conn is not None and self._conn.in_transaction:
+                try:
+                    self.commit()
+                except HistoryError as exc:
+                    log.error("call history %s: the last writes were not saved: %s",
+                              self.path, exc)
+            self._disconnect()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if not self._release_parked():
+                # Still immutable: closing would write into the mapped -shm (SIGBUS), and so
+                # would the garbage collector.  Left open for good; the system closes it at
+                # exit, and what was committed is safe in the file and its WAL.
+                import ctypes
+
+                for conn in self._parked:
+                    ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
+                self._parked.clear()
+
+    def _disconnect(self) -> None:
+        if self._conn is not None and self.shm_immutable():
+            self._park()
+        conn, self._conn = self._conn, None
+        self._rows.clear()
+        if conn is None:
+            return
+        lost = conn.in_transaction
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+        self._unregister()
+        self._depth = 0
+        if lost:
+            self._batch_lost()
 
     def __enter__(self) -> Self:
         return self
@@ -631,9 +1080,18 @@ class HistoryStore:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise HistoryError("the call history is closed")
-        return self._conn
+        conn = self._conn
+        if conn is None:
+            if self._parked:
+                raise HistoryError(f"Call history {self.path}: the file is immutable",
+                                   reason=IMMUTABLE)
+            raise HistoryError("the call history is closed", reason="the file is not open")
+        # Asked outside transactions only: a transaction block asked as it began.
+        if not self._depth and self.shm_immutable():
+            self._park()
+            raise HistoryError(f"Call history {self.path}: the file is immutable",
+                               reason=IMMUTABLE)
+        return conn
 
     @property
     def schema_version(self) -> int:
@@ -641,12 +1099,22 @@ class HistoryStore:
 
     # --- writing ------------------------------------------------------------------------------
 
+    @property
+    def waiting_since(self) -> float | None:
+        """`timer()` at the oldest write waiting for `commit()`, or None."""
+        return self._batch_since if self._conn is not None and self._conn.in_transaction \
+            else None
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, defer: bool = False) -> Iterator[None]:
         """Group writes into one commit (nested blocks join the outer one, which commits).
 
         Every write method uses one on its own; the tracker may wrap several upserts caused by
-        one CSTA event to commit them together.
+        one CSTA event to commit them together.  With ``defer=True`` and `deferred` set, the
+        commit is left to `commit()`.  A failing block undoes the whole open transaction,
+        writes that waited for a commit included, and `on_batch_end(False)` says so (the
+        recorder queues them again): failures are rare (a full disk, an I/O error), and a
+        savepoint around every write would cost more than the rest of it.
         """
         if self._depth:
             self._depth += 1
@@ -655,27 +1123,76 @@ class HistoryStore:
             finally:
                 self._depth -= 1
             return
-        try:
-            # IMMEDIATE takes the write lock up front, so a busy database fails here (after the
-            # busy timeout) rather than half-way through.
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+        db = self._db
+        joined = db.in_transaction
+        if not joined:
+            try:
+                # IMMEDIATE takes the write lock up front, so a busy database fails here (after
+                # the busy timeout) rather than half-way through.
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            self._batch_since = self.timer()
         self._depth = 1
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._depth = 0
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
+            self._undo(joined)
+            if isinstance(exc, sqlite3.Error) and not isinstance(
+                    exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise self._error(exc) from exc
             raise
         self._depth = 0
+        if not (defer and self.deferred):
+            self.commit()
+
+    def _undo(self, joined: bool) -> None:
+        conn = self._conn
+        if conn is not None and conn.in_transaction:   # else SQLite rolled it back itself
+            if self.shm_immutable():
+                self._park()   # no rollback through an immutable -shm (SIGBUS)
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        if joined:
+            self._batch_lost()
+        else:
+            self._batch_since = None
+            self._rows.clear()
+
+    def commit(self) -> None:
+        """Commit the writes that wait (nothing if none).  On failure they are undone,
+        `on_batch_end(False)` is told, and HistoryError raised."""
+        if self._conn is None or not self._conn.in_transaction or self._depth:
+            return
+        conn = self._db
         try:
-            self._db.execute("COMMIT")
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
+            self._batch_since = None
+            self._batch_lost()
             raise self._error(exc) from exc
+        self._batch_since = None
+        if self.on_batch_end is not None:
+            self.on_batch_end(True)
+
+    def rollback(self) -> None:
+        """Undo the writes that wait (reported through `on_batch_end(False)`)."""
+        if self._conn is None or not self._conn.in_transaction or self._depth:
+            return
+        conn = self._db
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        self._batch_lost()
+
+    def _batch_lost(self) -> None:
+        self._batch_since = None
+        self._rows.clear()   # rows of the undone writes are gone
+        if self.on_batch_end is not None:
+            self.on_batch_end(False)
 
     def _normalised(self, raw: str) -> list[str]:
         if self._normalise is None:
@@ -719,46 +1236,126 @@ class HistoryStore:
             raise HistoryError(f"more than {_ID_SLOTS} calls start at {_from_us(started_us)}")
         return top + 1
 
-    def _insert(self, call: Call, values: tuple[Any, ...]) -> None:
+    def _insert(self, call: Call, values: tuple[Any, ...], *, new: bool = False) -> bool:
+        """Insert a row for the call; with `new`, only if its key is not there yet (False
+        then, nothing written)."""
         search, keys = self._number_keys(call.remote_number)
-        call_id = self._new_id(values[2])
-        self._db.execute(_INSERT_CALL, (call_id, *values, search))
-        self._write_side_rows(call_id, call.local_devices, keys)
+        db = self._db
+        if new:
+            base = _id_base(values[2])
+            cur = db.execute(_INSERT_NEW_CALL, (base, *values, search, base, base + _ID_SLOTS))
+            if cur.rowcount == 0:
+                return False
+            call_id = cur.lastrowid
+            if call_id >= base + _ID_SLOTS:
+                raise HistoryError(f"more than {_ID_SLOTS} calls start at {call.started_at}")
+        else:
+            call_id = self._new_id(values[2])
+            db.execute(_INSERT_CALL, (call_id, *values, search))
+        db.executemany("INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
+                       [(d, call_id) for d in dict.fromkeys(call.local_devices)])
+        db.executemany("INSERT OR IGNORE INTO call_numbers VALUES (?, ?)",
+                       [(k, call_id) for k in keys])
+        self._remember_row(call.key, call_id, values, search)
+        return True
+
+    def _remember_row(self, key: str, call_id: int, values: tuple[Any, ...],
+                      search: str | None) -> None:
+        rows = self._rows
+        rows[key] = (call_id, values, search)
+        rows.move_to_end(key)
+        if len(rows) > _ROW_CACHE:
+            rows.popitem(last=False)
+
+    def _update_changed(self, call: Call, call_id: int, old: tuple[Any, ...],
+                        values: tuple[Any, ...], old_search: str | None) -> bool:
+        """UPDATE only what differs from the row we wrote last; False if the row is gone."""
+        changed = [i for i in _UPDATED if old[i] != values[i]]
+        number_changed = old[3] != values[3]
+        search, keys = (self._number_keys(call.remote_number) if number_changed
+                        else (old_search, None))
+        sets = [f"{_CALL_COLUMNS[i]} = ?" for i in changed]
+        params: list[Any] = [values[i] for i in changed]
+        if values[_DONE]:
+            sets.append("done = 1")   # sticky: an upsert never clears it
+        if number_changed:
+            sets.append("search_number = ?")
+            params.append(search)
+        if sets:
+            cur = self._db.execute(f"UPDATE calls SET {', '.join(sets)} WHERE id = ? AND key = ?",
+                                   (*params, call_id, call.key))
+        else:
+            cur = self._db.execute("SELECT 1 FROM calls WHERE id = ? AND key = ?",
+                                   (call_id, call.key))
+            cur = cur if cur.fetchone() is not None else None
+        if cur is None or (sets and cur.rowcount != 1):
+            return False
+        self._write_side_rows(call_id, call.local_devices if old[7] != values[7] else None, keys)
+        if old[_DONE] and not values[_DONE]:
+            values = (*values[:_DONE], 1, *values[_DONE + 1:])
+        self._remember_row(call.key, call_id, values, search)
+        return True
 
     def _upsert_one(self, call: Call) -> None:
         db = self._db
         values = _call_values(call)
-        old = db.execute(
-            "SELECT id, started_at, local_devices, remote_number, search_number, done FROM calls "
-            "WHERE key = ?", (call.key,)).fetchone()
-        if old is None:
+        cached = self._rows.get(call.key)
+        if cached is not None:
+            # Known from our own last write: update in place by id.  The key in the WHERE
+            # makes a row deleted (or replaced) meanwhile by someone else a miss, not a
+            # wrong update; a row changed by someone else (done, by the user) differs only in
+            # columns the tracker does not set.
+            call_id, old, old_search = cached
+            if old[2] == values[2] and self._update_changed(call, call_id, old, values,
+                                                            old_search):
+                return
+            del self._rows[call.key]
+        elif self._insert(call, values, new=True):
+            return   # the common case: the first change of a call
+        row = db.execute(f"SELECT id, {', '.join(_CALL_COLUMNS)}, search_number FROM calls "
+                         f"WHERE key = ?", (call.key,)).fetchone()
+        if row is None:
             self._insert(call, values)
             return
-        call_id, old_started, old_devices, old_number, old_search, old_done = old
-        if old_started != values[2]:
+        call_id, old, old_search = row[0], tuple(row[1:-1]), row[-1]
+        if old[2] != values[2]:
             # The id is the start time, so a moved start means a new row (done stays sticky).
             db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
-            if old_done and not call.done:
+            if old[_DONE] and not call.done:
                 values = (*values[:_DONE], 1, *values[_DONE + 1:])
             self._insert(call, values)
             return
-        number_changed = old_number != call.remote_number
-        search, keys = self._number_keys(call.remote_number) if number_changed else (old_search,
-                                                                                    None)
-        db.execute(_UPDATE_CALL,
-                   (*(values[i] for i in _UPDATED), values[_DONE], search, call_id))
-        self._write_side_rows(call_id, call.local_devices if old_devices != values[7] else None,
-                              keys)
+        self._update_changed(call, call_id, old, values, old_search)
 
     @_translated
     def upsert(self, call: Call) -> None:
-        """Insert the call, or update its row in place if its key is known (one commit).
+        """Insert the call, or update its row in place if its key is known (one commit, or
+        left for `commit()` when `deferred`).
 
         `done` is never cleared by an upsert (the user's mark wins over a late tracker update);
         use `mark_done(key, False)` for that.  Raises ValueError for naive datetimes.
         """
-        with self.transaction():
+        with self.transaction(defer=True):
             self._upsert_one(call)
+
+    @_translated
+    def write_changes(self, changes: Iterable[tuple[str, Call | None]],
+                      resolved: Iterable[tuple[str, datetime]] = ()) -> int:
+        """The tracker's changes in one transaction (left open when `deferred`): each
+        (key, call) upserted, (key, None) deleted, then for each (number, before) the missed
+        calls of that party marked done (`mark_done_for_remote`).  All or nothing.  Returns
+        how many calls were marked done."""
+        marked = 0
+        with self.transaction(defer=True):
+            for key, call in changes:
+                if call is None:
+                    self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
+                    self._rows.pop(key, None)
+                else:
+                    self._upsert_one(call)
+            for number, before in resolved:
+                marked += self._mark_remote(number, before)
+        return marked
 
     @_translated
     def upsert_many(self, calls: Iterable[Call], *, batch: int = 20_000) -> int:
@@ -826,21 +1423,26 @@ class HistoryStore:
     def mark_done_for_remote(self, number: str, before: datetime) -> int:
         """Mark the missed calls of this party (any stored format) that started before `before`
         as done, e.g. when a later call with them is answered or placed.  Returns how many."""
+        with self.transaction(defer=True):
+            return self._mark_remote(number, before)
+
+    def _mark_remote(self, number: str, before: datetime) -> int:
         keys = self._query_keys(number)
         if not keys:
             return 0
-        with self.transaction():
-            cur = self._db.execute(
-                f"UPDATE calls SET done = 1 WHERE missed = 1 AND done = 0 AND id IN ("
-                f"SELECT call_id FROM call_numbers WHERE number_key IN ({_marks(keys)}) "
-                f"AND call_id < ?)", (*keys, _id_base(_to_us(before))))
+        cur = self._db.execute(
+            f"UPDATE calls SET done = 1 WHERE missed = 1 AND done = 0 AND id IN ("
+            f"SELECT call_id FROM call_numbers WHERE number_key IN ({_marks(keys)}) "
+            f"AND call_id < ?)", (*keys, _id_base(_to_us(before))))
         return cur.rowcount
 
     @_translated
-    def delete(self, key: str) -> bool:
-        """Delete one call; False if there is no such call."""
-        with self.transaction():
+    def delete(self, key: str, *, defer: bool = False) -> bool:
+        """Delete one call; False if there is no such call.  ``defer``: the recorder's delete
+        (a consultation call absorbed), committed with its other writes."""
+        with self.transaction(defer=defer):
             cur = self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
+            self._rows.pop(key, None)
         return cur.rowcount > 0
 
     @_translated
@@ -853,6 +1455,7 @@ class HistoryStore:
             cur = self._db.execute(
                 f"DELETE FROM calls WHERE id IN (SELECT call_id FROM call_numbers "
                 f"WHERE number_key IN ({_marks(keys)}))", keys)
+            self._rows.clear()
         return cur.rowcount
 
     @_translated
@@ -869,6 +1472,7 @@ class HistoryStore:
         with self.transaction():
             cur = self._db.execute("DELETE FROM calls WHERE id < ?",
                                    (_id_base(_to_us(cutoff)),))
+            self._rows.clear()
         return cur.rowcount
 
     @_translated
@@ -879,6 +1483,7 @@ class HistoryStore:
         Rewrites every row in one transaction (measured: 204 s for 1M calls whose keys all
         changed, on the benchmark machine), so not for the UI thread with a big history."""
         db = self._db
+        self._rows.clear()
         with self.transaction():
             rows = db.execute("SELECT id, remote_number FROM calls").fetchall()
             for call_id, number in rows:
@@ -886,6 +1491,22 @@ class HistoryStore:
                 db.execute("UPDATE calls SET search_number = ? WHERE id = ?", (search, call_id))
                 self._write_side_rows(call_id, None, keys)
         return len(rows)
+
+    @_translated
+    def unfinished(self, *, ended_unseen_since: datetime | None = None) -> list[Call]:
+        """Calls stored as still in progress (no end, not closed as "end unknown"), oldest
+        first; with `ended_unseen_since`, also those closed as "end unknown" that were updated
+        since then (calls a new recorder may still see going on).  Uses the calls_unended index:
+        no cost growing with the history."""
+        rows = self._db.execute(
+            f"SELECT {_SELECT_CALL} FROM calls c WHERE c.ended_at IS NULL AND c.end_unknown = 0 "
+            f"ORDER BY c.id").fetchall()
+        if ended_unseen_since is not None:
+            rows += self._db.execute(
+                f"SELECT {_SELECT_CALL} FROM calls c WHERE c.ended_at IS NULL AND "
+                f"c.end_unknown = 1 AND c.updated_at >= ? ORDER BY c.id",
+                (_to_us(ended_unseen_since),)).fetchall()
+        return [_call_from_row(row) for row in rows]
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -1239,8 +1860,33 @@ def hops_text(call: Call) -> str:
     return "; ".join(parts)
 
 
+#: Characters with which a spreadsheet (Excel, LibreOffice) starts a formula when it opens a
+#: CSV file (OWASP's CSV injection list): a cell starting with one gets an apostrophe in front.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_DIGITS = re.compile(r"[0-9]+")
+
+
+def csv_text(value: str | None) -> str:
+    """A CSV cell that a spreadsheet shows as the text it is, never runs as a formula: text
+    starting with ``= + - @``, a tab or a carriage return gets a leading apostrophe."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def csv_number(value: str | None) -> str:
+    """A number from the PBX as a CSV cell: plain digits stay as they are; anything else gets a
+    leading apostrophe, so that it is shown as text: a leading + (``'+49891234567``, the
+    number is all there after the apostrophe), and what a spreadsheet would otherwise turn
+    into a formula (``=1+``), a date (``1-2``), an exponent (``1E5``) or a negative (``(12)``)."""
+    if not value:
+        return ""
+    return value if _PLAIN_DIGITS.fullmatch(value) else "'" + value
+
+
 def write_csv(fileobj: IO[str], calls: Iterable[Call], *, local_time: bool = False) -> int:
-    """CSV of calls (see `HistoryStore.export_csv`)."""
+    """CSV of calls (see `HistoryStore.export_csv`), safe to open in a spreadsheet: every text
+    cell goes through `csv_text` and every number from the PBX through `csv_number`."""
 
     def iso(t: datetime | None) -> str:
         if t is None:
@@ -1250,14 +1896,17 @@ def write_csv(fileobj: IO[str], calls: Iterable[Call], *, local_time: bool = Fal
     writer = csv.writer(fileobj)
     writer.writerow(CSV_FIELDS)
     n = 0
+    text, number = csv_text, csv_number
     for c in calls:
         writer.writerow((
-            c.key, c.direction.value, iso(c.started_at), iso(c.answered_at), iso(c.ended_at),
-            int(c.end_unknown), _seconds(c.ring_seconds), _seconds(c.talk_seconds),
-            c.outcome.value, int(c.done), c.remote_number or "", c.remote_kind,
-            c.remote_name or "", c.remote_company or "", " ".join(c.local_devices),
-            c.called_number or "", c.trunk or "", c.answered_by or "", c.transferred_to or "",
-            c.diverted_to or "", hops_text(c),
+            text(c.key), c.direction.value, iso(c.started_at), iso(c.answered_at),
+            iso(c.ended_at), int(c.end_unknown), _seconds(c.ring_seconds),
+            _seconds(c.talk_seconds), c.outcome.value, int(c.done), number(c.remote_number),
+            text(c.remote_kind), text(c.remote_name), text(c.remote_company),
+            text(" ".join(c.local_devices)) if len(c.local_devices) != 1
+            else number(c.local_devices[0]),
+            number(c.called_number), number(c.trunk), number(c.answered_by),
+            number(c.transferred_to), number(c.diverted_to), text(hops_text(c)),
         ))
         n += 1
     return n

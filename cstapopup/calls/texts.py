@@ -76,6 +76,17 @@ CLI_COUNTED: dict[str, tuple[str, str]] = {
     "times": ("once", "%Ln times"),
     "callbacks skipped": ("%Ln coroutine callback was skipped",
                           "%Ln coroutine callbacks were skipped"),
+    "waiting to be written": ("%Ln waiting to be written",
+                              QT_TRANSLATE_NOOP("Counted", "%Ln waiting to be written",
+                                                None, 2)),
+    "lost": ("%Ln lost", QT_TRANSLATE_NOOP("Counted", "%Ln lost", None, 2)),
+    "calls settled": ("%Ln call that the last recording left in progress (it stopped without "
+                      "closing it) was closed as 'end unknown'.",
+                      QT_TRANSLATE_NOOP("Counted", "%Ln calls that the last recording left in "
+                                        "progress (it stopped without closing them) were "
+                                        "closed as 'end unknown'.", None, 2)),
+    "calls not kept": ("%Ln call could not be kept",
+                       QT_TRANSLATE_NOOP("Counted", "%Ln calls could not be kept", None, 2)),
 }
 
 
@@ -389,9 +400,78 @@ def factory_password_note(password: str) -> str:
                      "stored").format(password=password)
 
 
+# --- the call history's health -----------------------------------------------------------------
+
+def history_not_saved(reason: str | None, waiting: int, lost: int) -> str:
+    """The history cannot be written: "Calls are not being saved: the disk is full (12 waiting
+    to be written; 3 lost)."  `reason` is one of the store's reasons (translated here) or
+    other words, shown as they are."""
+    extra = count("waiting to be written", waiting)
+    if lost:
+        extra = translate("Texts", "{waiting}; {lost}").format(waiting=extra,
+                                                                  lost=count("lost", lost))
+    shown = (translate("HistoryReason", reason) if reason
+             else translate("Texts", "the history cannot be written"))
+    return translate("Texts", "Calls are not being saved: {reason} ({extra}).").format(
+        reason=shown, extra=extra)
+
+
+def history_lost(lost: int) -> str:
+    """Saving works (again), but calls were dropped meanwhile (the queue was full)."""
+    return translate("Texts", "Calls are being saved, but {not_kept} while the history could "
+                     "not be written.").format(not_kept=count("calls not kept", lost))
+
+
+def history_saved_again(lost: int = 0) -> str:
+    """Said once when saving works again after a failure."""
+    if lost:
+        return translate("Texts", "Calls are being saved again ({lost} meanwhile).").format(
+            lost=count("lost", lost))
+    return translate("Texts", "Calls are being saved again.")
+
+
+#: What happened to the history file under a recording program (`HistoryStore.file_problem`).
+_FILE_PROBLEMS = {
+    "deleted": QT_TRANSLATE_NOOP("Texts", "deleted"),
+    "replaced": QT_TRANSLATE_NOOP("Texts", "replaced"),
+}
+
+
+def history_file_restarted(path: str, problem: str) -> str:
+    """The file was deleted or replaced while recording, and a new one was started there."""
+    return translate("Texts", "The call history file {path} was {problem} while calls were being "
+                     "recorded; a new one was started there (calls recorded before are not in "
+                     "it).").format(path=path, problem=_file_problem(problem))
+
+
+def history_file_not_recreated(problem: str, reason: str | None) -> str:
+    """The file was deleted or replaced and cannot be made again: why."""
+    return translate("Texts", "the history file was {problem} and cannot be created again: "
+                     "{reason}").format(problem=_file_problem(problem),
+                                        reason=translate("HistoryReason", reason or ""))
+
+
+def _file_problem(problem: str) -> str:
+    return translate("Texts", _FILE_PROBLEMS[problem]) if problem in _FILE_PROBLEMS else problem
+
+
+def calls_settled_at_start(n: int) -> str:
+    """Calls a killed recording left in progress, closed when the history is opened again."""
+    return count("calls settled", n)
+
+
+def history_temporary(problem: str) -> str:
+    """The history file could not be used and a throw-away one stands in."""
+    return translate("Texts", "Calls are kept only until cstapopup ends: the call history "
+                     "cannot be used ({problem}).").format(
+        problem=translate("HistoryReason", problem))
+
+
 __all__ = [
     "CLI_COUNTED", "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count",
-    "direction_text", "empty_history_text", "factory_password_note", "hop_text", "hops_text",
+    "calls_settled_at_start", "direction_text", "empty_history_text", "factory_password_note",
+    "history_file_not_recreated", "history_file_restarted", "history_lost",
+    "history_not_saved", "history_saved_again", "history_temporary", "hop_text", "hops_text",
     "initials", "link_details", "link_problem",
     "name_text", "number", "outcome_text", "party", "remote_text", "seconds", "translate",
 ]

@@ -20,6 +20,7 @@ from cstapopup.settings import fill_url_template
 from . import texts
 from .colleagues import ColleagueState, ColleagueStatus
 from .model import Call, Outcome
+from .recorder import HistoryHealth  # the recorder makes it; the tray and the window show it
 
 
 class PopupState(str, enum.Enum):
@@ -141,16 +142,6 @@ class Notice:
     text: str
     level: Level = Level.INFO
     opens_settings: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryHealth:
-    """Whether calls are kept: `kept` False when the history file could not be used and a
-    throw-away one stands in (calls are lost when the app ends); `problem` says why."""
-
-    path: str
-    kept: bool = True
-    problem: str | None = None
 
 
 class LineState(str, enum.Enum):

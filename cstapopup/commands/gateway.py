@@ -203,11 +203,19 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
     from cstapopup.gateway.client import GatewayClient, GatewayClientOptions
 
     client = GatewayClient(broker, args.site, GatewayClientOptions(reconnect=not args.once))
-    recorder = None
+    recorder = recording = None
     if args.record or args.db:
-        from cstapopup.calls.recorder import Recorder
+        # As `monitor --record` over a PBX link: the one writer, its timer, its messages.
+        from cstapopup.calls.store import HistoryError
+        from cstapopup.commands.recording import Recording
 
-        recorder = Recorder.open(args.db, monitored=args.device, snapshots=True)
+        try:
+            recording = Recording.open(args.db, args.device, snapshots=True, err=err)
+        except HistoryError as exc:
+            print(f"cstapopup monitor: {exc}", file=err)
+            return EXIT_ERROR
+        recorder = recording.recorder
+        recording.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -254,7 +262,6 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
         print(f"cstapopup monitor: following {', '.join(args.device)} through {broker.url} "
               f"(site {args.site})", file=err, flush=True)
         await stop.wait()
-        return exit_code
     finally:
         await client.close()
         consumer.cancel()
@@ -262,8 +269,12 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
             await consumer
         except asyncio.CancelledError:
             pass
-        if recorder is not None:
-            recorder.close()
+        if recording is not None:
+            await recording.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with _suppress_no_signals():
                 loop.remove_signal_handler(sig)
+    if recording is not None and recording.final is not None and recording.final.lost \
+            and exit_code == EXIT_OK:
+        exit_code = EXIT_ERROR   # calls were lost: said on stderr, and in the exit status
+    return exit_code

@@ -5,6 +5,8 @@ writes).  A table for people, in the words and number format of the app's histor
 (calls.texts; numbers as the app's numbering settings show them, without the PBX's trunk
 digit); CSV and JSON for other programs, with every number as the PBX reported it (a program
 can dial it or match it, and its meaning does not depend on this computer's settings).
+Listing opens the file read-only and never writes to it: a damaged file is reported (exit 1)
+and left as it is; only the recorder (the app, `monitor --record`) moves a damaged file aside.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cstapopup.calls.model import Call
 from cstapopup.calls.numbers import NumberingPlan, display_number
 from cstapopup.calls.store import (
     HistoryCorruptError,
+    HistoryEmptyError,
     HistoryError,
     HistoryFilter,
     HistoryStore,
@@ -112,13 +115,17 @@ def run(args: argparse.Namespace) -> int:
         # Nothing recorded yet: say so, without creating a database just to read it.
         return _print(args, [], total=0, filtered=False)
     try:
-        store = HistoryStore(path)
+        # Editing opens read-write but never recovers; listing never writes at all.
+        store = HistoryStore(path, recover=False) if acting else HistoryStore(path, readonly=True)
+    except HistoryEmptyError:
+        return _print(args, [], total=0, filtered=False)
+    except HistoryCorruptError as exc:
+        _error(_damaged(path, exc))
+        return EXIT_ERROR
     except HistoryError as exc:
         _error(str(exc))
         return EXIT_ERROR
     with store:
-        if store.recovery_message:
-            _error(store.recovery_message)
         try:
             if acting:
                 return _act(args, store)
@@ -132,12 +139,17 @@ def run(args: argparse.Namespace) -> int:
                 total = store.count(f) if limit is not None and len(calls) == limit else len(calls)
             return _print(args, calls, total=total, filtered=f != HistoryFilter())
         except HistoryCorruptError as exc:
-            moved = store.recover()
-            _error(f"{exc}. It was moved to {moved} and a new, empty history was started.")
+            _error(_damaged(path, exc))
             return EXIT_ERROR
         except HistoryError as exc:
             _error(str(exc))
             return EXIT_ERROR
+
+
+def _damaged(path: Path, exc: HistoryError) -> str:
+    return (f"the call history at {path} is damaged ({exc}). It was left as it is; the app "
+            f"(or `cstapopup monitor --record`) moves a damaged history aside and starts a new "
+            f"one when it opens it.")
 
 
 def _act(args: argparse.Namespace, store: HistoryStore) -> int:

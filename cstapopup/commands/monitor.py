@@ -43,7 +43,8 @@ T = TypeVar("T")
 EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}  stopped by SIGINT / SIGTERM (Ctrl+C)
-  {EXIT_ERROR}  none of the devices could be monitored
+  {EXIT_ERROR}  none of the devices could be monitored; with --record: the call history could
+     not be opened (or another program records into it), or calls could not be saved
   {EXIT_USAGE}  usage error (bad option, unusable CA file)
   {EXIT_REJECTED}  the PBX refused the login for good (rejected-permanent: wrong user name or
      password); no more attempts are made
@@ -138,12 +139,21 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
     options = ClientOptions(reconnect=not args.once, keepalive_interval=args.keepalive, ssl=tls)
     client = CstaClient(args.host, args.port, args.user, password, options)
 
-    recorder = None
+    recorder = recording = None
     if args.record or args.db:
-        from cstapopup.calls.recorder import Recorder  # only when asked: keeps plain monitor light
+        # Only when asked: keeps plain monitor light.  (commands/recording.py: the history's
+        # side, its timer and its messages.)
+        from cstapopup.calls.store import HistoryError
+        from cstapopup.commands.recording import Recording
 
-        recorder = Recorder.open(args.db, monitored=args.device,
-                                 snapshots=options.snapshot_monitors)
+        try:
+            recording = Recording.open(args.db, args.device,
+                                       snapshots=options.snapshot_monitors, err=err)
+        except HistoryError as exc:
+            print(f"cstapopup monitor: {exc}", file=err)
+            return EXIT_ERROR
+        recorder = recording.recorder
+        recording.start()
 
     stop = asyncio.Event()
     came_up = asyncio.Event()
@@ -198,10 +208,13 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0)  # let the consumer subscribe before the first link state change
-    try:
+
+    async def follow() -> None:
+        # Every way out of here goes through the finally below (and the lost calls' check).
+        nonlocal exit_code
         await client.start()
         if not await _until(came_up.wait(), stop):
-            return exit_code
+            return
         monitored = 0
         for device in args.device:
             try:
@@ -216,7 +229,7 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
                 monitored += 1
                 continue
             if handle is None:  # stopped meanwhile
-                return exit_code
+                return
             monitored += 1
             if handle.active and handle.cross_ref_id is not None:
                 print(f"cstapopup monitor: monitoring {device} "
@@ -227,9 +240,11 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
         if monitored == 0:
             print("cstapopup monitor: no device could be monitored", file=err)
             exit_code = EXIT_ERROR
-            return exit_code
+            return
         await stop.wait()
-        return exit_code
+
+    try:
+        await follow()
     finally:
         await client.close(timeout=CLOSE_BUDGET)
         # events() ends once the consumer has taken what was received: print and record it,
@@ -245,13 +260,17 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
         elif not consumer.cancelled() and consumer.exception() is not None:
             log.error("printing the events failed: %r", consumer.exception())
         _report_counters(client, err)
-        if recorder is not None:
-            recorder.close()
+        if recording is not None:
+            await recording.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+    if recording is not None and recording.final is not None and recording.final.lost \
+            and exit_code == EXIT_OK:
+        exit_code = EXIT_ERROR   # calls were lost: said on stderr, and in the exit status
+    return exit_code
 
 
 async def _until(work: Awaitable[T], stop: asyncio.Event) -> T | None:

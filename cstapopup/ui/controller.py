@@ -29,6 +29,7 @@ from cstapopup.calls.session import DEMO, PBX, SELF_TEST, AppOptions, Session
 from cstapopup.calls.views import (
     CallAction,
     ColleagueView,
+    HistoryHealth,
     Level,
     LinkStatus,
     Notice,
@@ -110,6 +111,9 @@ class AppController(QObject, DeskListener):
         self._message_action: Callable[[], None] | None = None
         self._sound: RingSound | None = None
         self._retention_timer: QTimer | None = None
+        #: Notices that came before the UI was built (shown once it is); None afterwards.
+        self._early: list[tuple[str, str, QSystemTrayIcon.MessageIcon,
+                                Callable[[], None] | None]] | None = None
         #: Called as hook(view, popup) right after a new popup was shown (popup: its widget,
         #: None when it is not on screen) (benchmarks, tests).
         self.popup_shown_hooks: list[Callable[[PopupView, CallPopup | None], None]] = []
@@ -147,10 +151,17 @@ class AppController(QObject, DeskListener):
 
     async def start(self) -> None:
         self._quit = asyncio.get_running_loop().create_future()
-        # The language first: every window, notice and text of the desk is made in it.
-        self.language = language.install(language.choose(self.session.language_setting()))
-        self.session.open()
-        self._build_ui()
+        self._early = []
+        try:
+            # The language first: every window, notice and text of the desk is made in it.
+            self.language = language.install(language.choose(self.session.language_setting()))
+            self.session.open()
+            self._build_ui()
+        finally:
+            # Said while the history opened, before there was a tray or a window to say it in.
+            early, self._early = self._early, None
+            for title, text, kind, action in early:
+                self.notify(title, text, kind, action=action)
         if self.session.settings_warnings:
             self.notify(translate("App", "Settings"), "\n".join(self.session.settings_warnings),
                         QSystemTrayIcon.MessageIcon.Warning)
@@ -204,6 +215,8 @@ class AppController(QObject, DeskListener):
         self.history.minimize_on_close = not self._tray_available
         desk.refresh_badge()
         self.link_changed(desk.link_status)
+        if desk.history_health is not None:
+            self.history_health_changed(desk.history_health)
         tray.show()
         show = self.options.show_window
         if show is None:
@@ -272,6 +285,13 @@ class AppController(QObject, DeskListener):
     def own_line_changed(self, view: OwnLineView) -> None:
         if self.console is not None:
             self.console.show_own_line(view)
+
+    def history_health_changed(self, health: HistoryHealth) -> None:
+        problem = health.message
+        if self.tray is not None:
+            self.tray.set_history_problem(problem)
+        if self.history is not None:
+            self.history.set_history_problem(problem)
 
     def badge_changed(self, missed: int) -> None:
         if self.tray is not None:
@@ -403,6 +423,9 @@ class AppController(QObject, DeskListener):
                *, action: Callable[[], None] | None = None) -> None:
         """Tell the user: a tray notification, else the history window's status bar; clicking
         the notification runs `action` (e.g. opens the settings)."""
+        if self._early is not None:
+            self._early.append((title, text, kind, action))
+            return
         log.log(logging.WARNING if kind != QSystemTrayIcon.MessageIcon.Information
                 else logging.INFO, "%s: %s", title, text)
         self.messages.append((title, text))

@@ -3,9 +3,10 @@
 `CallTableModel` is a QAbstractTableModel that fetches pages from the store as the view
 scrolls (keyset paging, never all rows at once) and takes live changes (`call_changed`) in
 place.  `HistoryWindow` adds the search field (filters as you type), the direction / missed
-filters, the context menu and keys (call back, copy number, mark done, delete), export, and a
-status bar with the link state (it is the app's main window where there is no system tray).
-Times and dates are shown in the user's locale (`QLocale()`, set with the language).
+filters, the context menu and keys (call back, copy number, mark done, delete), export, a
+banner while calls are not being saved, and a status bar with the link state (it is the app's
+main window where there is no system tray).  Times and dates are shown in the user's locale
+(`QLocale()`, set with the language).
 """
 
 from __future__ import annotations
@@ -376,6 +377,17 @@ class HistoryWindow(QMainWindow):
 
         central = QWidget(self)
         layout = QVBoxLayout(central)
+        # Above everything while calls are not being saved (or some were lost): the window
+        # must not look as usual then.
+        self.health_banner = plain_label(QLabel(central))
+        self.health_banner.setObjectName("historyHealth")
+        self.health_banner.setWordWrap(True)
+        self.health_banner.setAccessibleName(translate("History", "Call history problem"))
+        self.health_banner.setStyleSheet(
+            "QLabel#historyHealth { background: #fff3cd; color: #5c4400; "
+            "border: 1px solid #e0b100; border-radius: 3px; padding: 6px; }")
+        self.health_banner.hide()
+        layout.addWidget(self.health_banner)
         top = QHBoxLayout()
         self.search = QLineEdit(central)
         self.search.setPlaceholderText(translate(
@@ -604,6 +616,11 @@ class HistoryWindow(QMainWindow):
         self.link_label.setText(text)
         details = texts.link_details(note, detail)
         self.link_label.setToolTip(plain_tooltip(details) if details else "")
+
+    def set_history_problem(self, text: str | None) -> None:
+        """The banner: why calls are not being saved (None: hidden, all is well)."""
+        self.health_banner.setText(text or "")
+        self.health_banner.setVisible(bool(text))
 
     def add_app_menu(self, actions: list[QAction | None]) -> QMenu:
         """A menu with the app's commands (None: a separator), for desktops without a tray."""

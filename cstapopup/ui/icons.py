@@ -97,8 +97,9 @@ def paint_badge(painter: QPainter, icon_rect: QRectF, text: str) -> None:
 
 
 def tray_pixmap(state: str, size: int, *, missed: int = 0, dnd: bool = False,
-                device_pixel_ratio: float = 1.0) -> QPixmap:
-    """One rendering of the tray icon: the state's SVG, the moon when DND is on, the badge."""
+                device_pixel_ratio: float = 1.0, warning: bool = False) -> QPixmap:
+    """One rendering of the tray icon: the state's SVG, the moon when DND is on, the warning
+    sign when calls are not being saved, the badge."""
     if state not in TRAY_STATES:
         raise UnknownIconError(state)
     pixels = round(size * device_pixel_ratio)
@@ -112,16 +113,19 @@ def tray_pixmap(state: str, size: int, *, missed: int = 0, dnd: bool = False,
     icon(f"tray-{state}").paint(painter, rect.toRect())
     if dnd:
         icon("dnd").paint(painter, rect.toRect())
+    if warning:
+        icon("history-warning").paint(painter, rect.toRect())
     paint_badge(painter, rect, badge_text(missed))
     painter.end()
     return pixmap
 
 
-def tray_icon(state: str, *, missed: int = 0, dnd: bool = False) -> QIcon:
-    """The tray icon for a link state, with the DND moon and the missed-call badge."""
+def tray_icon(state: str, *, missed: int = 0, dnd: bool = False, warning: bool = False) -> QIcon:
+    """The tray icon for a link state, with the DND moon, the history's warning sign and the
+    missed-call badge."""
     result = QIcon()
     for size in TRAY_SIZES:
-        result.addPixmap(tray_pixmap(state, size, missed=missed, dnd=dnd))
+        result.addPixmap(tray_pixmap(state, size, missed=missed, dnd=dnd, warning=warning))
     return result
 
 

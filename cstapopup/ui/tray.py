@@ -1,4 +1,5 @@
 """The tray icon: link state at a glance (icon + tooltip), missed-call badge, do-not-disturb,
+a warning sign (and a line in the tooltip and the menu) while calls are not being saved,
 and the menu (History, Console, the colleagues' lamps in brief, Settings, Do not disturb,
 Quit).
 
@@ -59,6 +60,8 @@ class TrayIcon(QObject):
         self._dnd = False
         self._note = ""
         self._detail = ""
+        self._history_problem: str | None = None
+        self._icon_key: tuple[object, ...] | None = None
 
         self._menu = QMenu()
         self._menu.setObjectName("trayMenu")
@@ -69,6 +72,11 @@ class TrayIcon(QObject):
         self._note_action.setEnabled(False)
         self._note_action.setVisible(False)
         self._menu.addAction(self._note_action)
+        self._history_action = QAction("", self._menu)
+        self._history_action.setObjectName("historyProblem")
+        self._history_action.setEnabled(False)   # a status line; the history has the rest
+        self._history_action.setVisible(False)
+        self._menu.addAction(self._history_action)
         self._menu.addSeparator()
         self.history_action = QAction(translate("Tray", "&History"), self._menu)
         self.history_action.setIcon(icons.call_icon("incoming"))
@@ -150,6 +158,17 @@ class TrayIcon(QObject):
         self._missed = max(0, int(count))
         self._refresh()
 
+    @property
+    def history_problem(self) -> str | None:
+        return self._history_problem
+
+    def set_history_problem(self, text: str | None) -> None:
+        """Calls are not being saved (or some were lost, or the history is a temporary one):
+        the sentence for the tooltip and the menu, and the warning sign on the icon; None when
+        all is well again."""
+        self._history_problem = text or None
+        self._refresh()
+
     def set_do_not_disturb(self, on: bool) -> None:
         self._dnd = bool(on)
         self.dnd_action.setChecked(self._dnd)
@@ -192,6 +211,8 @@ class TrayIcon(QObject):
             lines.append(_capitalised(self._note))
         if self._missed:
             lines.append(texts.count("missed calls", self._missed))
+        if self._history_problem:
+            lines.append(self._history_problem)
         if self._dnd:
             lines.append(translate("Tray", "Do not disturb: no popups"))
         if self._detail:
@@ -221,13 +242,20 @@ class TrayIcon(QObject):
     # -- internals
 
     def _refresh(self) -> None:
-        self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd))
+        warning = self._history_problem is not None
+        key = (self._state, self._missed, self._dnd, warning)
+        if key != self._icon_key:   # nine renderings: only when the picture changes
+            self._icon_key = key
+            self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd,
+                                               warning=warning))
         self._tray.setToolTip(plain_tooltip(self.tooltip()))
         status = _capitalised(self._reason)
         self._status_action.setText(status.replace("&", "&&"))   # not a mnemonic
         self._status_action.setIcon(icons.tray_icon(self._state))
         self._note_action.setText(_capitalised(self._note).replace("&", "&&"))
         self._note_action.setVisible(bool(self._note))
+        self._history_action.setText((self._history_problem or "").replace("&", "&&"))
+        self._history_action.setVisible(self._history_problem is not None)
         self.history_action.setText(
             texts.count("history, missed", self._missed) if self._missed
             else translate("Tray", "&History"))

@@ -48,7 +48,7 @@
     </message>
     <message>
         <source>Settings</source>
-        <extracomment>Asks the user what to do on a first start without a configured PBX; the default shows a non-blocking message box. Gets the controller (call `start_demo()` / `open_settings()`). Asks for the PBX password (storage &quot;nowhere&quot;); calls back with it, or None when cancelled. The language the windows speak (chosen at `start()`). Called as hook(view, popup) right after a new popup was shown (popup: its widget, None when it is not on screen) (benchmarks, tests). Called once the tray icon (or, without a tray, the main window) is shown.</extracomment>
+        <extracomment>Asks the user what to do on a first start without a configured PBX; the default shows a non-blocking message box. Gets the controller (call `start_demo()` / `open_settings()`). Asks for the PBX password (storage &quot;nowhere&quot;); calls back with it, or None when cancelled. The language the windows speak (chosen at `start()`). Notices that came before the UI was built (shown once it is); None afterwards. Called as hook(view, popup) right after a new popup was shown (popup: its widget, None when it is not on screen) (benchmarks, tests). Called once the tray icon (or, without a tray, the main window) is shown.</extracomment>
         <translation>Einstellungen</translation>
     </message>
     <message>
@@ -308,6 +308,35 @@
             <numerusform>&amp;Kollegen (die ersten {shown} von %Ln)</numerusform>
         </translation>
     </message>
+    <message numerus="yes">
+        <source>%Ln waiting to be written</source>
+        <extracomment>Counted phrases of the command-line tools (English, as the tools are): key -&gt; (singular, plural).</extracomment>
+        <translation>
+            <numerusform>%Ln wartet auf das Speichern</numerusform>
+            <numerusform>%Ln warten auf das Speichern</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln lost</source>
+        <translation>
+            <numerusform>%Ln verloren</numerusform>
+            <numerusform>%Ln verloren</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln calls that the last recording left in progress (it stopped without closing them) were closed as &apos;end unknown&apos;.</source>
+        <translation>
+            <numerusform>%Ln Anruf, den die letzte Aufzeichnung offen gelassen hat (sie endete, ohne ihn abzuschließen), wurde als „Ende unbekannt“ abgeschlossen.</numerusform>
+            <numerusform>%Ln Anrufe, die die letzte Aufzeichnung offen gelassen hat (sie endete, ohne sie abzuschließen), wurden als „Ende unbekannt“ abgeschlossen.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln calls could not be kept</source>
+        <translation>
+            <numerusform>%Ln Anruf konnte nicht gespeichert werden</numerusform>
+            <numerusform>%Ln Anrufe konnten nicht gespeichert werden</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>Desk</name>
@@ -327,14 +356,8 @@
     </message>
     <message>
         <source>Call history</source>
-        <extracomment>call id -&gt; the history key of its call (the own phone&apos;s line names its call). Colleagues the PBX would not monitor, not told yet (one notice for all of them). Popups closed because more than `max_popups` were open (their calls are recorded). Said with every link state until the next connect() (&quot;using the factory password&quot;).</extracomment>
+        <extracomment>call id -&gt; the history key of its call (the own phone&apos;s line names its call). Colleagues the PBX would not monitor, not told yet (one notice for all of them). Popups closed because more than `max_popups` were open (their calls are recorded). Said with every link state until the next connect() (&quot;using the factory password&quot;). The recorder&apos;s timer: grouped commits, retries, file checks (every FLUSH_INTERVAL). Why the history file could not be used (a throw-away one stands in), else None.</extracomment>
         <translation>Anrufliste</translation>
-    </message>
-    <message>
-        <source>{problem}
-Calls are kept only until cstapopup ends.</source>
-        <translation>{problem}
-Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
     </message>
     <message>
         <source>Phone book</source>
@@ -738,6 +761,10 @@ Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
         <translation>Intern</translation>
     </message>
     <message>
+        <source>Call history problem</source>
+        <translation>Problem mit der Anrufliste</translation>
+    </message>
+    <message>
         <source>Search name, company or number  (Ctrl+F)</source>
         <translation>Name, Firma oder Nummer suchen  (Strg+F)</translation>
     </message>
@@ -833,6 +860,43 @@ Anrufe werden nur bis zum Beenden von cstapopup aufbewahrt.</translation>
     <message>
         <source>Exported to {file}</source>
         <translation>Exportiert nach {file}</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryReason</name>
+    <message>
+        <source>permission denied</source>
+        <extracomment>Overrides the directory of the default database (tests and the demo point it at a temp dir). Written into the database header (&quot;CSTA&quot;) so that a foreign SQLite file is never migrated. Search text shorter than this cannot use the trigram index (see `HistoryStore.search`). A function giving the normalised lookup keys of a raw number (e.g. ``[&quot;+49891234567&quot;]``); the app passes one built on `cstapopup.calls.numbers.lookup_keys` with the user&apos;s dial plan. What each condition means for the user, in a few words (`HistoryError.reason`).</extracomment>
+        <translation>Zugriff verweigert</translation>
+    </message>
+    <message>
+        <source>it is locked by another program</source>
+        <translation>sie ist von einem anderen Programm gesperrt</translation>
+    </message>
+    <message>
+        <source>the file cannot be written (read-only)</source>
+        <translation>die Datei kann nicht geschrieben werden (schreibgeschützt)</translation>
+    </message>
+    <message>
+        <source>a disk I/O error</source>
+        <translation>ein Lese- oder Schreibfehler des Datenträgers</translation>
+    </message>
+    <message>
+        <source>the file is damaged</source>
+        <translation>die Datei ist beschädigt</translation>
+    </message>
+    <message>
+        <source>the disk is full</source>
+        <translation>der Datenträger ist voll</translation>
+    </message>
+    <message>
+        <source>the file cannot be opened</source>
+        <translation>die Datei kann nicht geöffnet werden</translation>
+    </message>
+    <message>
+        <source>the file is immutable (chattr +i); remove that attribute to let calls be saved</source>
+        <extracomment>`HistoryError.reason` when the file (or its -wal / -shm) has the immutable attribute.</extracomment>
+        <translation>die Datei ist unveränderlich (chattr +i); entfernen Sie dieses Attribut, damit Anrufe gespeichert werden können</translation>
     </message>
 </context>
 <context>
@@ -2191,7 +2255,7 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <name>Texts</name>
     <message>
         <source>in progress</source>
-        <extracomment>Counted phrases of the command-line tools (English, as the tools are): key -&gt; (singular, plural). A number as people read it (numbers.display_number with the site&apos;s plan).</extracomment>
+        <extracomment>A number as people read it (numbers.display_number with the site&apos;s plan).</extracomment>
         <translation>läuft</translation>
     </message>
     <message>
@@ -2449,6 +2513,51 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <message>
         <source>using the HiPath factory password {password} because none is stored</source>
         <translation>es wird das HiPath-Werkspasswort {password} verwendet, weil keines gespeichert ist</translation>
+    </message>
+    <message>
+        <source>{waiting}; {lost}</source>
+        <translation>{waiting}; {lost}</translation>
+    </message>
+    <message>
+        <source>the history cannot be written</source>
+        <translation>die Anrufliste kann nicht geschrieben werden</translation>
+    </message>
+    <message>
+        <source>Calls are not being saved: {reason} ({extra}).</source>
+        <translation>Anrufe werden nicht gespeichert: {reason} ({extra}).</translation>
+    </message>
+    <message>
+        <source>Calls are being saved, but {not_kept} while the history could not be written.</source>
+        <translation>Anrufe werden gespeichert, aber {not_kept}, solange die Anrufliste nicht geschrieben werden konnte.</translation>
+    </message>
+    <message>
+        <source>Calls are being saved again ({lost} meanwhile).</source>
+        <translation>Anrufe werden wieder gespeichert ({lost} in der Zwischenzeit).</translation>
+    </message>
+    <message>
+        <source>Calls are being saved again.</source>
+        <translation>Anrufe werden wieder gespeichert.</translation>
+    </message>
+    <message>
+        <source>deleted</source>
+        <extracomment>What happened to the history file under a recording program (`HistoryStore.file_problem`).</extracomment>
+        <translation>gelöscht</translation>
+    </message>
+    <message>
+        <source>replaced</source>
+        <translation>ersetzt</translation>
+    </message>
+    <message>
+        <source>The call history file {path} was {problem} while calls were being recorded; a new one was started there (calls recorded before are not in it).</source>
+        <translation>Die Datei der Anrufliste {path} wurde {problem}, während Anrufe aufgezeichnet wurden; dort wurde eine neue angelegt (zuvor aufgezeichnete Anrufe sind nicht darin).</translation>
+    </message>
+    <message>
+        <source>the history file was {problem} and cannot be created again: {reason}</source>
+        <translation>die Datei der Anrufliste wurde {problem} und kann nicht neu angelegt werden: {reason}</translation>
+    </message>
+    <message>
+        <source>Calls are kept only until cstapopup ends: the call history cannot be used ({problem}).</source>
+        <translation>Anrufe bleiben nur erhalten, bis cstapopup beendet wird: die Anrufliste kann nicht verwendet werden ({problem}).</translation>
     </message>
 </context>
 <context>
