@@ -66,16 +66,6 @@ COUNTED: dict[str, tuple[str, str]] = {
     "colleagues shown": ("Co&lleagues (the first {shown} of %Ln)",
                          QT_TRANSLATE_NOOP("Counted", "Co&lleagues (the first {shown} of %Ln)",
                                            None, 2)),
-}
-
-#: Counted phrases of the command-line tools (English, as the tools are): key -> (singular,
-#: plural).
-CLI_COUNTED: dict[str, tuple[str, str]] = {
-    "calls shown": ("({shown} of %Ln call shown; --limit 0 shows all)",
-                    "({shown} of %Ln calls shown; --limit 0 shows all)"),
-    "times": ("once", "%Ln times"),
-    "callbacks skipped": ("%Ln coroutine callback was skipped",
-                          "%Ln coroutine callbacks were skipped"),
     "waiting to be written": ("%Ln waiting to be written",
                               QT_TRANSLATE_NOOP("Counted", "%Ln waiting to be written",
                                                 None, 2)),
@@ -87,6 +77,16 @@ CLI_COUNTED: dict[str, tuple[str, str]] = {
                                         "closed as 'end unknown'.", None, 2)),
     "calls not kept": ("%Ln call could not be kept",
                        QT_TRANSLATE_NOOP("Counted", "%Ln calls could not be kept", None, 2)),
+}
+
+#: Counted phrases of the command-line tools (English, as the tools are): key -> (singular,
+#: plural).
+CLI_COUNTED: dict[str, tuple[str, str]] = {
+    "calls shown": ("({shown} of %Ln call shown; --limit 0 shows all)",
+                    "({shown} of %Ln calls shown; --limit 0 shows all)"),
+    "times": ("once", "%Ln times"),
+    "callbacks skipped": ("%Ln coroutine callback was skipped",
+                          "%Ln coroutine callbacks were skipped"),
 }
 
 
