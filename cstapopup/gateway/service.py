@@ -173,14 +173,18 @@ class Gateway:
                 if task is not stop_task and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            # Whatever ended the run, nothing below waits without a bound: a task that does
+            # not end when cancelled (a library swallowing the cancellation) is left behind
+            # and said, rather than keeping the process from exiting.
+            self._stop.set()  # _pbx_loop waits for it too, not only for its cancellation
             stop_task.cancel()
-            pbx_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pbx_task
-            await self.client.close()
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            await _finish(pbx_task, self.options.drain_timeout, "the PBX side")
+            try:
+                async with asyncio.timeout(self.options.drain_timeout + 5):
+                    await self.client.close()
+            except TimeoutError:
+                log.error("the PBX link did not close in time")
+            await _finish(consumer, self.options.drain_timeout, "the event reader")
             # What the PBX said up to here, then that the gateway is gone (on purpose).
             self._enqueue_link("offline", "the office gateway was stopped")
             self._stopping = True
@@ -193,9 +197,7 @@ class Gateway:
                                 self.options.drain_timeout)
                 except BrokerError as exc:
                     log.warning("broker: %s", exc)
-                broker_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await broker_task
+                await _finish(broker_task, self.options.drain_timeout, "the broker side")
             left = len(self._outbox) + len(self._inflight)
             if left:
                 log.warning("stopped with %d messages the broker did not take", left)
@@ -234,7 +236,7 @@ class Gateway:
             raise NoDeviceMonitored("the PBX refused to monitor every device: " + ", ".join(
                 f"{d} ({r})" for d, r in self.unmonitored.items()))
         log.info("monitoring %d of %d devices", monitored, len(self.devices))
-        await asyncio.Event().wait()  # the client keeps the link from here on
+        await self._stop.wait()  # the client keeps the link from here on
 
     async def _consume(self) -> None:
         async for item in self.client.events():
@@ -531,6 +533,19 @@ class Gateway:
             log.info("request from %s: %s done", user, name)
             payload = wire.ok_response(request.operation, result)
         await self._answer(mqtt, user, message, payload)
+
+
+async def _finish(task: asyncio.Task[Any], timeout: float, what: str) -> None:
+    """Cancel `task` and wait for it, `timeout` seconds at most (then it is left, logged)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        log.error("%s did not stop within %g s; left behind", what, timeout)
+        return
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if not isinstance(exc, BrokerError):
+            log.warning("%s ended with %s: %s", what, type(exc).__name__, exc)
 
 
 __all__ = ["BrokerError", "Gateway", "GatewayOptions", "GatewayStats", "NoDeviceMonitored",
