@@ -104,7 +104,9 @@ def test_the_table_is_complete_and_documented():
     names = [o.name for o in OPTIONS]
     assert len(names) == len(set(names))
     expected = {
-        "pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file", "pbx.password_storage",
+        "pbx.connection", "pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file",
+        "pbx.password_storage", "gateway.broker", "gateway.user", "gateway.ca_file",
+        "gateway.site",
         "devices.monitor", "devices.own", "devices.colleagues", "popup.screen", "popup.corner",
         "popup.close_after_seconds", "popup.sound", "popup.sound_file", "phonebook.files",
         "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
@@ -113,7 +115,7 @@ def test_the_table_is_complete_and_documented():
     }
     assert set(names) == expected
     for opt in OPTIONS:
-        assert opt.section in SECTIONS
+        assert opt.page in SECTIONS
         assert opt.help.strip(), opt.name
         # Exactly one keyboard mnemonic per label.
         assert opt.label.replace("&&", "").count("&") == 1, opt.label
