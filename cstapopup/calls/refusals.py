@@ -16,6 +16,7 @@ from cstapopup.csta.client import (
     LinkDownError,
     RequestTimeout,
 )
+from cstapopup.gateway.client import GatewayRefusedError
 
 # The reasons by what they mean; a reason not listed falls back on its group (below).
 _TARGET_BUSY = frozenset({
@@ -51,6 +52,12 @@ def refusal_text(exc: BaseException, *, target: str | None = None,
                  own: str | None = None) -> str:
     """Why the request did not happen, as a sentence without its final full stop:
     "103 is busy", "103 does not exist", "Not connected to the PBX", ..."""
+    if isinstance(exc, GatewayRefusedError):
+        # The office gateway's rights file, not the PBX: only its keeper can change it.
+        who = f"your broker user {exc.user}" if exc.user else "this computer"
+        what = exc.device or "the phone of this call"
+        return (f"The office gateway does not let {who} control {what} (its rights file "
+                "says which phones each user may control)")
     if isinstance(exc, LinkDownError):
         return "Not connected to the PBX"
     if isinstance(exc, RequestTimeout):

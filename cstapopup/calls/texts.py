@@ -17,6 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cstapopup.csta.client import ConnectError
+from cstapopup.gateway.client import (
+    BrokerRefusedError,
+    BrokerSetupError,
+    BrokerUnreachableError,
+    GatewayGoneError,
+    GatewayPbxDownError,
+    NoGatewayError,
+)
 
 from .model import Call, Hop, Outcome
 
@@ -254,6 +262,58 @@ def link_problem(error: BaseException) -> LinkProblem:
     return LinkProblem(words, detail)
 
 
+def gateway_problem(error: BaseException, *, broker: str, user: str = "",
+                    site: str = "default") -> LinkProblem:
+    """Why the way to the PBX through the office gateway is not up (the gateway client's
+    typed reason) in plain words; the broker's or the gateway's own words go to `detail`."""
+    if isinstance(error, BrokerRefusedError):
+        who = user or "this computer (no user name set)"
+        return LinkProblem(f"the broker {broker} refused the login of {who} — check the broker "
+                           "user name and password in the settings", str(error.cause))
+    if isinstance(error, BrokerSetupError):
+        return LinkProblem(str(error.cause))
+    if isinstance(error, BrokerUnreachableError):
+        return LinkProblem(f"the office's broker {broker} cannot be reached — check the broker "
+                           "address in the settings, and that this computer is on the office "
+                           "network", str(error.cause))
+    if isinstance(error, NoGatewayError):
+        return LinkProblem(f"no office gateway answers for site “{site}” at the broker — check "
+                           "that it runs, and that the site in the settings is the gateway's")
+    if isinstance(error, GatewayGoneError):
+        if error.stopped:
+            return LinkProblem("the office gateway was stopped: no calls are shown until it "
+                               "runs again", error.reason)
+        return LinkProblem("the office gateway is gone: it lost its connection to the broker "
+                           "(stopped, crashed or cut off)", error.reason)
+    if isinstance(error, GatewayPbxDownError):
+        return LinkProblem("PBX down behind the office gateway: the gateway runs, but its link "
+                           "to the PBX is down", error.reason)
+    return LinkProblem(str(error))
+
+
+#: Titles of the notices about a link that went down or could not be made, by its fault
+#: (calls.link.LinkFault values); the link of our own's are the defaults.
+_LOST_TITLES = {
+    "broker_unreachable": "Connection to the broker lost",
+    "no_gateway": "Office gateway gone",
+    "gateway_gone": "Office gateway gone",
+    "pbx_down": "PBX down behind the office gateway",
+}
+_CONNECT_TITLES = {
+    "broker_unreachable": "Cannot reach the broker",
+    "no_gateway": "No office gateway",
+    "gateway_gone": "Office gateway gone",
+    "pbx_down": "PBX down behind the office gateway",
+}
+
+
+def link_notice_title(fault: str | None, *, lost: bool) -> str:
+    """The title of the notice that the link was lost (`lost`) or could not be made."""
+    if lost:
+        return _LOST_TITLES.get(fault or "", "PBX link lost")
+    return _CONNECT_TITLES.get(fault or "", "Cannot connect to the PBX")
+
+
 def link_details(note: str = "", detail: str = "") -> str:
     """The lines under a link state (a window's link line's tooltip): what the user should
     know besides (`LinkStatus.note`), then the system's own words ("Details: ..."); "" when
@@ -264,6 +324,11 @@ def link_details(note: str = "", detail: str = "") -> str:
     return "\n".join(lines)
 
 
+def no_broker_password_note() -> str:
+    """What the app says while it logs in to the broker without a password (none stored)."""
+    return "logging in to the broker without a password because none is stored"
+
+
 def factory_password_note(password: str) -> str:
     """What the app says while it logs in with the factory password because none is stored."""
     return f"using the HiPath factory password {password} because none is stored"
@@ -271,6 +336,7 @@ def factory_password_note(password: str) -> str:
 
 __all__ = [
     "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count", "empty_history_text",
-    "factory_password_note", "hop_text", "hops_text", "initials", "link_details", "link_problem",
+    "factory_password_note", "gateway_problem", "hop_text", "hops_text", "initials",
+    "link_details", "link_notice_title", "link_problem", "no_broker_password_note",
     "name_text", "outcome_text", "party", "remote_text", "seconds",
 ]

@@ -170,6 +170,7 @@ class GatewayClient:
         self._gw_link: wire.LinkMessage | None = None
         self._gw_missing = False  # subscribed gateway_wait ago, and no link state came
         self.error: GatewayLinkError | None = None   # behind the current state
+        self._said: tuple[object, ...] = ("down", "not started", None)
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
@@ -184,6 +185,11 @@ class GatewayClient:
     @property
     def monitors(self) -> list[MonitorHandle]:
         return [d.handle for d in self._devices.values()]
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the connection to the broker is up (whatever the gateway's state)."""
+        return self._broker_up
 
     @property
     def gateway_link(self) -> wire.LinkMessage | None:
@@ -216,6 +222,14 @@ class GatewayClient:
     async def wait_up(self, timeout: float | None = None) -> None:
         async with asyncio.timeout(timeout):
             await self._up.wait()
+
+    async def wait_finished(self) -> None:
+        """Until the client has stopped trying: the broker refused the login (state
+        "rejected"), a setting it cannot use, the broker lost with `reconnect` off, or
+        close()."""
+        task = self._supervisor
+        if task is not None:
+            await asyncio.wait({task})
 
     async def close(self) -> None:
         if self._closing:
@@ -341,8 +355,11 @@ class GatewayClient:
             state, retry = "down", gw.retry_in
             reason = f"PBX link of the office gateway: {gw.state}: {gw.reason}"
             error = GatewayPbxDownError(reason, state=gw.state, reason=gw.reason)
-        if (state, reason) == (self.state, self.state_reason):
+        # While up, a new link message may name devices the PBX would not monitor: said too.
+        said = (state, reason, gw if state == "up" else None)
+        if said == self._said:
             return
+        self._said = said
         self.state, self.state_reason, self.error = state, reason, error
         if state == "up":
             self._up.set()

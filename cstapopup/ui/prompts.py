@@ -1,5 +1,5 @@
 """The app's questions to the user that are not settings: what to do on a first start without
-a PBX, and the PBX password when it is kept nowhere.  Both are non-blocking dialogs.  Their
+a PBX, and the PBX's (or the broker's) password when it is kept nowhere.  Both are non-blocking dialogs.  Their
 titles say what they are about; Qt adds the application's name ("Welcome — cstapopup")."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
+
+from cstapopup.settings import LINK_GATEWAY
 
 if TYPE_CHECKING:
     from cstapopup.ui.controller import AppController
@@ -38,11 +40,18 @@ def first_run_message_box(controller: AppController) -> None:
 
 
 def password_input_dialog(controller: AppController, done: Callable[[str | None], None]) -> None:
-    """Ask for the PBX password; `done(text)`, or `done(None)` when cancelled."""
+    """Ask for the PBX password (or, through the office gateway, the broker's); `done(text)`,
+    or `done(None)` when cancelled."""
     dialog = QInputDialog()
-    dialog.setWindowTitle("PBX password")
-    dialog.setLabelText(f"Password for {controller.settings.get('pbx.user')} at "
-                        f"{controller.settings.get('pbx.host')}:")
+    settings = controller.settings
+    if settings.connection == LINK_GATEWAY:
+        dialog.setWindowTitle("Broker password")
+        dialog.setLabelText(f"Password for {settings.get('gateway.user')} at "
+                            f"{settings.get('gateway.broker')}:")
+    else:
+        dialog.setWindowTitle("PBX password")
+        dialog.setLabelText(f"Password for {settings.get('pbx.user')} at "
+                            f"{settings.get('pbx.host')}:")
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
     dialog.textValueSelected.connect(lambda text: done(text))
     dialog.rejected.connect(lambda: done(None))
