@@ -320,9 +320,9 @@ async def test_through_the_gateway_a_phone_the_user_may_not_control_is_refused_i
         notice = await desk.act(CallAction.PUT_THROUGH, "102", key=key)
         assert (notice.title, notice.text) == (
             "Put through",
-            "089 1234567 was not put through to Tom Keller (102): The office gateway does not "
+            ("089 1234567 was not put through to Tom Keller (102): The office gateway does not "
             "let your broker user alice control 101 (its rights file says which phones each "
-            "user may control).")
+            "user may control)."))
         assert lamp(desk, "101") is ColleagueState.RINGING   # nothing happened to the call
         # Her own phone she may control: the same request for a call there goes through.
         await ringing_at_own(server, desk)

@@ -238,6 +238,8 @@ class GatewayClient:
         self._closing = True
         try:
             await self._stop_supervisor()
+            for task in list(self._tasks):
+                task.cancel()
         finally:
             for fut in self._pending.values():
                 if not fut.done():
@@ -308,14 +310,18 @@ class GatewayClient:
                     return
                 get = asyncio.ensure_future(queue.get())
                 closed = asyncio.ensure_future(self._closed.wait())
-                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
+                try:
+                    done, _ = await asyncio.wait({get, closed},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    # Also when the consumer stops listening (aclose, cancel): no task left.
                     closed.cancel()
+                    if not get.done():
+                        get.cancel()
+                if get in done:
                     yield get.result()
-                else:
-                    get.cancel()
-                    if queue.empty():
-                        return
+                elif queue.empty():
+                    return
         finally:
             self._queues.remove(queue)
 
