@@ -361,3 +361,21 @@ async def test_no_gateway_for_the_site_and_a_broker_that_goes_away(broker, tmp_p
         assert desk.link.change.retry_in is not None and "retrying in" in desk.link_status.text
         broker.start()
         await desk_until(lambda: desk.link.change.fault is LinkFault.NO_GATEWAY, 20)
+
+
+async def test_the_settings_connection_test_through_the_gateway(broker, tmp_path):
+    from cstapopup.calls.session import test_connection
+
+    params = GatewayParameters(broker.url, "alice", USERS["alice"], site="office")
+    with pytest.raises(RuntimeError, match="refused the login of alice"):
+        await test_connection(GatewayParameters(broker.url, "alice", "wrong", site="office"))
+    with pytest.raises(RuntimeError, match="no office gateway answers for site “office”"):
+        await test_connection(params)
+    async with office(broker, tmp_path):
+        assert await test_connection(params) == (
+            f"Connected: the broker {broker.url} accepted alice, and the office gateway (site "
+            "office) has its PBX link up.")
+    with pytest.raises(RuntimeError, match="the office gateway was stopped"):
+        await test_connection(params)
+    with pytest.raises(RuntimeError, match="mqtt://"):
+        await test_connection(GatewayParameters("mqtt://127.0.0.1:1", "alice", "x"))

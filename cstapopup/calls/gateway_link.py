@@ -291,7 +291,7 @@ async def test_connection(params: GatewayParameters, timeout: float = 8.0) -> st
     "Test connection"); a message for the user, or an exception whose text is one."""
     try:
         client = client_for(params, GatewayClientOptions(
-            connect_timeout=timeout, reconnect=False, gateway_wait=min(timeout, 5.0)))
+            connect_timeout=timeout, reconnect=False, gateway_wait=min(timeout, 3.0)))
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
     events = client.events()
