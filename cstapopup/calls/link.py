@@ -11,8 +11,8 @@ account).
 What the desk is told is data, never a sentence to parse: a `LinkChange` (the `LinkState`,
 the `LinkFault` behind a down link, the words for the user) and a `MonitorFailure` per device
 the PBX would not monitor (its universalFailure reason and what it means).  `DeskLink` is the
-one interface the desk uses; `PbxLink` is the way in through a link of our own, the office
-gateway's client the other.  No Qt here.
+one interface the desk uses; `PbxLink` is the way in through a link of our own,
+`calls.gateway_link.GatewayLink` the other, through the office gateway.  No Qt here.
 """
 
 from __future__ import annotations
