@@ -379,3 +379,18 @@ async def test_the_settings_connection_test_through_the_gateway(broker, tmp_path
         await test_connection(params)
     with pytest.raises(RuntimeError, match="mqtt://"):
         await test_connection(GatewayParameters("mqtt://127.0.0.1:1", "alice", "x"))
+
+
+async def test_call_back_through_the_gateway_and_refused_for_a_phone_not_hers(broker, tmp_path):
+    async with office(broker, tmp_path, rights='["100"]'), \
+            desk_through(broker, tmp_path) as (desk, seen):
+        await desk_until(lambda: desk.link_status.state == "up")
+        assert await desk.call_back("00891234567") is None
+        assert seen.statuses == ["Calling 089 1234567 from 100…"]
+        await desk_until(lambda: any(c.remote_number == "00891234567" for c in seen.calls))
+        desk.configure(DeskConfig(monitored=("100", "101"), own_device="101"))
+        notice = await desk.call_back("00891234567")
+        assert (notice.title, notice.text) == (
+            "Call back", ("089 1234567 was not called: The office gateway does not let your "
+                         "broker user alice control 101 (its rights file says which phones "
+                         "each user may control)."))
