@@ -507,7 +507,7 @@ class GatewayClient:
             # Another gateway instance: its numbering starts anew, and what the old one had
             # under way is no longer followed.
             if self.state == "up":
-                self._gw_link = wire.LinkMessage("offline", "restarted")
+                self._gw_link = wire.LinkMessage("offline", "restarted", gone="stopped")
                 self._set_state()
             for dev in self._devices.values():
                 dev.gateway, dev.seq = None, 0
