@@ -337,6 +337,6 @@ def factory_password_note(password: str) -> str:
 __all__ = [
     "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count", "empty_history_text",
     "factory_password_note", "gateway_problem", "hop_text", "hops_text", "initials",
-    "link_details", "link_notice_title", "link_problem", "no_broker_password_note",
-    "name_text", "outcome_text", "party", "remote_text", "seconds",
+    "link_details", "link_notice_title", "link_problem", "name_text",
+    "no_broker_password_note", "outcome_text", "party", "remote_text", "seconds",
 ]
