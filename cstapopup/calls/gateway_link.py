@@ -23,7 +23,13 @@ from collections.abc import Sequence
 
 from cstapopup.csta.client import LinkStateChanged, MonitorEvent, MonitorSnapshot
 from cstapopup.csta.events import ConnectionId
-from cstapopup.gateway.broker import BrokerAuthError, BrokerError, parse_broker_url
+from cstapopup.gateway.broker import (
+    BrokerAuthError,
+    BrokerError,
+    MissingDependency,
+    aiomqtt_module,
+    parse_broker_url,
+)
 from cstapopup.gateway.client import (
     BrokerRefusedError,
     BrokerSetupError,
@@ -77,7 +83,11 @@ def client_for(params: GatewayParameters,
     """A gateway client for the settings.  Raises ValueError (BrokerConfigError, the TLS
     module's TlsConfigError, the topic names' WireError) for settings it cannot use: an
     address that is no broker's, a CA file that cannot be read, a site name that cannot be a
-    topic level."""
+    topic level; and for an install without the MQTT client (aiomqtt)."""
+    try:
+        aiomqtt_module()
+    except MissingDependency as exc:   # an install without the MQTT client: said at once
+        raise ValueError(str(exc)) from None
     broker = parse_broker_url(params.broker, user=params.user or None,
                               password=params.password or None,
                               ca_file=params.ca_file or None)
