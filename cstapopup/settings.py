@@ -39,8 +39,15 @@ log = logging.getLogger(__name__)
 CONFIG_FILE_NAME = "config.toml"
 #: Overrides the configuration directory (tests, portable installs, several profiles).
 CONFIG_DIR_ENV = "CSTAPOPUP_CONFIG_DIR"
-#: Where the password lives in the TOML file, only when `pbx.password_storage` is "plaintext".
-PLAINTEXT_PASSWORD_KEY = "pbx.password_plaintext"
+#: The two ways to the PBX (`pbx.connection`): a CSTA link of this computer's own, or through
+#: the office gateway and its MQTT broker.
+LINK_DIRECT = "direct"
+LINK_GATEWAY = "gateway"
+#: Where each link's password lives in the TOML file, only when `pbx.password_storage` is
+#: "plaintext".
+PLAINTEXT_PASSWORD_KEYS = {LINK_DIRECT: "pbx.password_plaintext",
+                           LINK_GATEWAY: "gateway.password_plaintext"}
+PLAINTEXT_PASSWORD_KEY = PLAINTEXT_PASSWORD_KEYS[LINK_DIRECT]
 KEYRING_SERVICE = APP_NAME
 
 PASSWORD_STORAGE_KEYRING = "keyring"
@@ -100,6 +107,9 @@ class Option:
     file_filter: str = ""          # for Kind.PATH / PATHS: the file dialog's filter
     #: Values filled into the help text's {fields} ("TCP port ... (HiPath: {port})").
     help_fields: tuple[tuple[str, Any], ...] = ()
+    #: The way to the PBX this option belongs to (LINK_DIRECT, LINK_GATEWAY); None: either.
+    #: The dialog shows it only while that way is chosen.
+    link: str | None = None
     # Extra rule on the kind-checked value: raises SettingsError, or returns a normalised value
     # (None: keep the value as it is).
     check: Callable[[Any], Any] | None = field(default=None, compare=False)
@@ -111,6 +121,15 @@ class Option:
     @property
     def key(self) -> str:
         return self.name.split(".", 1)[1]
+
+    @property
+    def page(self) -> str:
+        """The section whose tab (SECTIONS) shows this option."""
+        return _SHOWN_ON.get(self.section, self.section)
+
+    def applies(self, connection: str) -> bool:
+        """Whether the option is used with this way to the PBX (`pbx.connection`)."""
+        return self.link is None or self.link == connection
 
     @property
     def shown_label(self) -> str:
@@ -419,6 +438,61 @@ def check_user(user: str) -> None:
         raise _error(translate("Settings", "the user name has no spaces"))
 
 
+def check_broker_url(url: str) -> str | None:
+    """Empty, or the broker's address: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)."""
+    if not url:
+        return None
+    if not re.match(r"(?i)mqtts?://", url):
+        raise _error(translate("Settings", "start the address with mqtt:// (or mqtts:// for "
+                               "TLS), e.g. mqtts://broker.office:8883"))
+    # Said here in the user's words; the gateway's parser below has the last word.
+    parts = urlsplit(url)
+    if parts.password:
+        raise _error(translate("Settings", "put the password in the password field, not in "
+                               "the URL"))
+    if parts.username is not None:
+        raise _error(translate("Settings", "put the user name in its own field, not in the "
+                               "address"))
+    if not parts.hostname:
+        raise _error(translate("Settings", "the address has no host"))
+    try:
+        _ = parts.port   # raises for a port out of range
+    except ValueError:
+        raise _error(translate("Settings", "bad port in the address (use 1 to 65535)")) from None
+    if parts.path not in ("", "/"):
+        raise _error(translate("Settings", "no path expected after the host and port"))
+    check_host(parts.hostname)
+    from cstapopup.gateway.broker import BrokerConfigError, parse_broker_url
+
+    try:
+        parse_broker_url(url)
+    except BrokerConfigError as exc:
+        raise SettingsError(str(exc)) from None
+    return None
+
+
+def check_site(site: str) -> None:
+    """The site name in the gateway's topics (the gateway's --site)."""
+    from cstapopup.gateway.wire import WireError, check_name
+
+    try:
+        check_name("site", site)
+    except WireError:
+        raise _error(translate("Settings", "use 1-64 letters, digits, _ . @ or - (as the office "
+                               "gateway's --site)")) from None
+
+
+def check_broker_user(user: str) -> None:
+    if not user:
+        return
+    from cstapopup.gateway.wire import WireError, check_name
+
+    try:
+        check_name("user", user)
+    except WireError:
+        raise _error(translate("Settings", "use 1-64 letters, digits, _ . @ or -")) from None
+
+
 def check_country(code: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{2}", code):
         raise _error(translate(
@@ -493,6 +567,9 @@ SECTIONS: dict[str, str] = {
     "history": QT_TRANSLATE_NOOP("Settings", "History"),
     "app": QT_TRANSLATE_NOOP("Settings", "App"),
 }
+#: Sections shown on another section's tab: the office gateway's settings are the other way
+#: to the PBX, chosen on the PBX tab.
+_SHOWN_ON = {"gateway": "pbx"}
 
 
 def section_title(section: str) -> str:
@@ -507,36 +584,65 @@ _PHONEBOOK_FILTER = QT_TRANSLATE_NOOP("Settings",
 #: read the current language finds their own).  "auto": the system's (the desktop's locale).
 LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
 
+_CERTIFICATES_FILTER = QT_TRANSLATE_NOOP("Settings",
+                                         "Certificates (*.pem *.crt *.cer);;All files (*)")
+
 OPTIONS: tuple[Option, ...] = (
+    Option("pbx.connection", Kind.CHOICE, LINK_DIRECT, QT_TRANSLATE_NOOP("Settings", "&Connect"),
+           QT_TRANSLATE_NOOP("Settings", "How this computer reaches the PBX: a CSTA link of its "
+                             "own, or through the office gateway (cstapopup gateway), which "
+                             "shares one PBX link with every desktop of the office through an "
+                             "MQTT broker."),
+           choices=((LINK_DIRECT, QT_TRANSLATE_NOOP("Settings", "PBX directly")),
+                    (LINK_GATEWAY, QT_TRANSLATE_NOOP("Settings", "Office gateway")))),
     Option("pbx.host", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "&Host"),
            QT_TRANSLATE_NOOP("Settings", "Host name or IP address of the PBX's CSTA interface. "
                              "Empty: not configured yet."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 192.0.2.1"), check=check_host),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 192.0.2.1"), check=check_host,
+           link=LINK_DIRECT),
     Option("pbx.port", Kind.INT, DEFAULT_PORT, QT_TRANSLATE_NOOP("Settings", "&Port"),
            QT_TRANSLATE_NOOP("Settings", "TCP port of the CSTA interface (HiPath: {port})."),
-           minimum=1, maximum=65535, help_fields=(("port", DEFAULT_PORT),)),
+           minimum=1, maximum=65535, help_fields=(("port", DEFAULT_PORT),), link=LINK_DIRECT),
     Option("pbx.user", Kind.TEXT, DEFAULT_USER, QT_TRANSLATE_NOOP("Settings", "&User"),
            QT_TRANSLATE_NOOP("Settings", "User name the PBX expects for CSTA applications "
                              "(usually {user})."),
-           check=check_user, help_fields=(("user", DEFAULT_USER),)),
+           check=check_user, help_fields=(("user", DEFAULT_USER),), link=LINK_DIRECT),
+    Option("pbx.tls", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "Use TL&S"),
+           QT_TRANSLATE_NOOP("Settings", "Encrypt the link (only if the PBX or a TLS proxy in "
+                             "front of it offers it)."),
+           link=LINK_DIRECT),
+    Option("pbx.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "C&A certificate"),
+           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the PBX's "
+                             "certificate. Empty: the system's certificates."),
+           file_filter=_CERTIFICATES_FILTER, link=LINK_DIRECT),
+    Option("gateway.broker", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "Broker &address"),
+           QT_TRANSLATE_NOOP("Settings", "Address of the office's MQTT broker: "
+                             "mqtt://HOST[:1883], or mqtts://HOST[:8883] with TLS. Empty: not "
+                             "configured yet."),
+           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. mqtts://broker.office:8883"),
+           check=check_broker_url, link=LINK_GATEWAY),
+    Option("gateway.user", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "Broker use&r"),
+           QT_TRANSLATE_NOOP("Settings", "Your user name at the broker; the office gateway lets "
+                             "it control the phones its rights file gives it."),
+           check=check_broker_user, link=LINK_GATEWAY),
+    Option("gateway.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "Broker CA &file"),
+           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the broker's "
+                             "certificate (mqtts://). Empty: the system's certificates."),
+           file_filter=_CERTIFICATES_FILTER, link=LINK_GATEWAY),
+    Option("gateway.site", Kind.TEXT, "default", QT_TRANSLATE_NOOP("Settings", "Sit&e"),
+           QT_TRANSLATE_NOOP("Settings", "The site name the office gateway was started with "
+                             "(its --site)."),
+           check=check_site, link=LINK_GATEWAY),
     Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING,
            QT_TRANSLATE_NOOP("Settings", "Keep password &in"),
-           QT_TRANSLATE_NOOP("Settings", "Where the password is kept: the system keyring, the "
-                             "settings file in plain text (only after you confirm), or nowhere "
-                             "(you are asked at each start)."),
+           QT_TRANSLATE_NOOP("Settings", "Where the password (the PBX's, or the broker's) is "
+                             "kept: the system keyring, the settings file in plain text (only "
+                             "after you confirm), or nowhere (you are asked at each start)."),
            choices=((PASSWORD_STORAGE_KEYRING, QT_TRANSLATE_NOOP("Settings", "System keyring")),
                     (PASSWORD_STORAGE_PLAINTEXT,
                      QT_TRANSLATE_NOOP("Settings", "Settings file (plain text)")),
                     (PASSWORD_STORAGE_NONE,
                      QT_TRANSLATE_NOOP("Settings", "Nowhere: ask at each start")))),
-    Option("pbx.tls", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "Use TL&S"),
-           QT_TRANSLATE_NOOP("Settings", "Encrypt the link (only if the PBX or a TLS proxy in "
-                             "front of it offers it).")),
-    Option("pbx.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "C&A certificate"),
-           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the PBX's "
-                             "certificate. Empty: the system's certificates."),
-           file_filter=QT_TRANSLATE_NOOP("Settings",
-                                         "Certificates (*.pem *.crt *.cer);;All files (*)")),
     Option("devices.monitor", Kind.DEVICES, [], QT_TRANSLATE_NOOP("Settings", "&Monitored devices"),
            QT_TRANSLATE_NOOP("Settings", "Phone numbers (extensions) whose calls pop up and are "
                              "recorded, separated by commas."),
@@ -640,7 +746,7 @@ def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     monitor = values["devices.monitor"]
     own = values["devices.own"]
-    if values["pbx.host"] and not monitor:
+    if _link_address(values) and not monitor:
         problems.append(("devices.monitor",
                          translate("Settings", "list at least one device to monitor")))
     if own and own not in monitor:
@@ -653,6 +759,13 @@ def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
                             "not {wrong})").format(right=area.lstrip("0") or "…", wrong=area)
         problems.append(("numbers.area_code", message))
     return problems
+
+
+def _link_address(values: Mapping[str, Any]) -> str:
+    """Where the chosen way to the PBX goes: the PBX's host, or the broker; "" if not set."""
+    if values["pbx.connection"] == LINK_GATEWAY:
+        return values["gateway.broker"]
+    return values["pbx.host"]
 
 
 #: On load, a cross-rule problem of these settings is fixed by using the default (the others
@@ -670,6 +783,23 @@ class ConnectionParameters:
     password: str | None = field(default=None, repr=False)
     tls: bool = False
     ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayParameters:
+    """What the way through the office gateway needs: the broker (mqtt:// or mqtts://), the
+    broker user and password, the CA file of the broker's certificate, the gateway's site.
+    The password stays out of repr()."""
+
+    broker: str
+    user: str = ""
+    password: str | None = field(default=None, repr=False)
+    ca_file: str = ""
+    site: str = "default"
+
+
+#: The parameters of either way to the PBX.
+LinkParameters = ConnectionParameters | GatewayParameters
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -715,7 +845,8 @@ class Settings:
     def __init__(self, path: Path | None = None) -> None:
         self._path = Path(path) if path is not None else config_path()
         self._values: dict[str, Any] = {o.name: _copy(o.default) for o in OPTIONS}
-        self._plaintext_password: str | None = None
+        #: The plain-text password of each way to the PBX (LINK_DIRECT, LINK_GATEWAY).
+        self._plaintext: dict[str, str | None] = {}
         # Keys this version does not know, kept so that saving does not destroy what a newer
         # version wrote.
         self._unknown: dict[str, Any] = {}
@@ -773,7 +904,7 @@ class Settings:
             for key, value in table.items():
                 flat[f"{section}.{key}"] = value
 
-        plaintext = flat.pop(PLAINTEXT_PASSWORD_KEY, None)
+        plaintexts = {kind: flat.pop(key, None) for kind, key in PLAINTEXT_PASSWORD_KEYS.items()}
         for name, value in flat.items():
             opt = OPTIONS_BY_NAME.get(name)
             if opt is None:
@@ -796,20 +927,24 @@ class Settings:
                 warnings.append(translate("Settings", "{name}: {problem}.").format(
                     name=name, problem=message))
 
-        if plaintext is not None:
+        tightened = False
+        for kind, plaintext in plaintexts.items():
+            key = PLAINTEXT_PASSWORD_KEYS[kind]
+            if plaintext is None:
+                continue
             if settings.get("pbx.password_storage") != PASSWORD_STORAGE_PLAINTEXT:
                 # Do not keep a plain-text password the user did not choose to keep: the next
                 # save drops it from the file.
                 warnings.append(translate(
                     "Settings", "{key} is ignored (and removed on the next save) because "
-                    "pbx.password_storage is not \"plaintext\".").format(
-                    key=PLAINTEXT_PASSWORD_KEY))
+                    "pbx.password_storage is not \"plaintext\".").format(key=key))
             elif not isinstance(plaintext, str):
                 warnings.append(translate("Settings", "{key}: expected text; ignored.").format(
-                    key=PLAINTEXT_PASSWORD_KEY))
+                    key=key))
             else:
-                settings._plaintext_password = plaintext
-                if not read_only:
+                settings._plaintext[kind] = plaintext
+                if not read_only and not tightened:
+                    tightened = True
                     warnings.extend(_tighten_permissions(p))
 
         for w in [] if read_only else warnings:
@@ -865,22 +1000,28 @@ class Settings:
 
     def snapshot(self) -> object:
         """An opaque copy of every value (and the plain-text password) for `restore`."""
-        return (self.to_dict(), self._plaintext_password)
+        return (self.to_dict(), dict(self._plaintext))
 
     def restore(self, snapshot: object) -> None:
         """Go back to a `snapshot()` (undo a change whose follow-up failed); no listeners."""
         values, plaintext = snapshot   # type: ignore[misc]
         self._values = {name: _copy(v) for name, v in values.items()}
-        self._plaintext_password = plaintext
+        self._plaintext = dict(plaintext)
 
     def problems(self) -> list[tuple[str, str]]:
         """Rules between settings that the current values break (see `cross_problems`)."""
         return cross_problems(self._values)
 
     @property
+    def connection(self) -> str:
+        """The way to the PBX: LINK_DIRECT or LINK_GATEWAY (`pbx.connection`)."""
+        return self._values["pbx.connection"]
+
+    @property
     def is_configured(self) -> bool:
-        """Enough to connect: a host and at least one device."""
-        return bool(self._values["pbx.host"]) and bool(self._values["devices.monitor"])
+        """Enough to connect: a host (or, through the gateway, a broker) and at least one
+        device."""
+        return bool(_link_address(self._values)) and bool(self._values["devices.monitor"])
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by its dotted name (the password is never part of it)."""
@@ -896,14 +1037,34 @@ class Settings:
             user=self._values["pbx.user"], password=password,
             tls=self._values["pbx.tls"], ca_file=self._values["pbx.ca_file"])
 
-    # The plain-text password is for PasswordStore only; it is not a setting of its own.
+    def gateway_parameters(self, password: str | None) -> GatewayParameters:
+        return GatewayParameters(
+            broker=self._values["gateway.broker"], user=self._values["gateway.user"],
+            password=password, ca_file=self._values["gateway.ca_file"],
+            site=self._values["gateway.site"])
+
+    def link_parameters(self, password: str | None) -> LinkParameters:
+        """The parameters of the chosen way to the PBX."""
+        if self.connection == LINK_GATEWAY:
+            return self.gateway_parameters(password)
+        return self.connection_parameters(password)
+
+    # The plain-text passwords are for PasswordStore only; they are not settings of their own.
     @property
     def plaintext_password(self) -> str | None:
-        return self._plaintext_password
+        """The PBX's (the direct link's) plain-text password."""
+        return self._plaintext.get(LINK_DIRECT)
 
     @plaintext_password.setter
     def plaintext_password(self, password: str | None) -> None:
-        self._plaintext_password = password
+        self._plaintext[LINK_DIRECT] = password
+
+    def plaintext_password_of(self, kind: str) -> str | None:
+        """The plain-text password of one way to the PBX (LINK_DIRECT, LINK_GATEWAY)."""
+        return self._plaintext.get(kind)
+
+    def set_plaintext_password(self, kind: str, password: str | None) -> None:
+        self._plaintext[kind] = password
 
     def __repr__(self) -> str:
         return f"Settings({str(self._path)!r})"
@@ -914,9 +1075,11 @@ class Settings:
         tables: dict[str, dict[str, Any]] = {}
         for opt in OPTIONS:
             tables.setdefault(opt.section, {})[opt.key] = self._values[opt.name]
-        if (self._values["pbx.password_storage"] == PASSWORD_STORAGE_PLAINTEXT
-                and self._plaintext_password):
-            tables["pbx"]["password_plaintext"] = self._plaintext_password
+        if self._values["pbx.password_storage"] == PASSWORD_STORAGE_PLAINTEXT:
+            for kind, key in PLAINTEXT_PASSWORD_KEYS.items():
+                if self._plaintext.get(kind):
+                    section, name = key.split(".", 1)
+                    tables[section][name] = self._plaintext[kind]
         for name, value in self._unknown.items():
             if "." in name:
                 section, key = name.split(".", 1)
@@ -937,7 +1100,7 @@ class Settings:
 
 
 def _related(name: str, changes: Iterable[str]) -> bool:
-    groups = ({"devices.monitor", "devices.own", "pbx.host"},
+    groups = ({"devices.monitor", "devices.own", "pbx.host", "pbx.connection", "gateway.broker"},
               {"numbers.area_code", "numbers.trunk_prefix"})
     return any(name in g and any(c in g for c in changes) for g in groups)
 
@@ -1005,19 +1168,38 @@ def keyring_available() -> bool:
 
 
 class PasswordStore:
-    """The PBX password, where `pbx.password_storage` says: keyring, the settings file, nowhere.
+    """The password of one way to the PBX, where `pbx.password_storage` says: keyring, the
+    settings file, nowhere.
 
-    The keyring entry is service "cstapopup", user "<pbx.user>@<pbx.host>", so two PBXs keep
-    two passwords. The password is never logged. Storing in plain text is the caller's decision
-    after asking the user (see the settings dialog); this class does not ask.
+    Each way has its own account: the PBX's password is keyring service "cstapopup", user
+    "<pbx.user>@<pbx.host>"; the broker's (the office gateway) user
+    "<gateway.user>@<gateway.broker>".  So two PBXs (or a PBX and a broker) keep two passwords.
+    `kind` is the way (LINK_DIRECT, LINK_GATEWAY); by default the one the settings choose now.
+    The password is never logged. Storing in plain text is the caller's decision after asking
+    the user (see the settings dialog); this class does not ask.
     """
 
-    def __init__(self, settings: Settings, *, service: str = KEYRING_SERVICE) -> None:
+    def __init__(self, settings: Settings, *, service: str = KEYRING_SERVICE,
+                 kind: str | None = None) -> None:
         self._settings = settings
         self._service = service
+        self._kind = kind
+
+    @property
+    def kind(self) -> str:
+        return self._kind or self._settings.connection
 
     @property
     def account(self) -> str:
+        return self.account_of(self.kind)
+
+    def for_kind(self, kind: str) -> PasswordStore:
+        """The store of another way's password (same settings, same keyring service)."""
+        return PasswordStore(self._settings, service=self._service, kind=kind)
+
+    def account_of(self, kind: str) -> str:
+        if kind == LINK_GATEWAY:
+            return f"{self._settings.get('gateway.user')}@{self._settings.get('gateway.broker')}"
         return f"{self._settings.get('pbx.user')}@{self._settings.get('pbx.host')}"
 
     @property
@@ -1031,7 +1213,7 @@ class PasswordStore:
         """The stored password, or None (none stored, storage "none", keyring unavailable)."""
         storage = self.storage
         if storage == PASSWORD_STORAGE_PLAINTEXT:
-            return self._settings.plaintext_password
+            return self._settings.plaintext_password_of(self.kind)
         if storage == PASSWORD_STORAGE_KEYRING:
             return self.get_from_keyring(self.account)
         return None
@@ -1043,6 +1225,7 @@ class PasswordStore:
         password goes into the settings object: the caller saves the file.
         """
         storage = self.storage
+        kind = self.kind
         if storage == PASSWORD_STORAGE_KEYRING:
             if not self.keyring_available():
                 raise PasswordStoreError(translate(
@@ -1056,12 +1239,12 @@ class PasswordStore:
                     "Settings", "the keyring did not store the password: {problem}").format(
                     problem=exc)) from None
             log.info("password stored in the keyring for %s", self.account)
-            self._settings.plaintext_password = None
+            self._settings.set_plaintext_password(kind, None)
         elif storage == PASSWORD_STORAGE_PLAINTEXT:
-            self._settings.plaintext_password = password
+            self._settings.set_plaintext_password(kind, password)
             log.info("password kept in the settings file (plain text) for %s", self.account)
         else:
-            self._settings.plaintext_password = None
+            self._settings.set_plaintext_password(kind, None)
             log.info("password not stored (storage: none)")
 
     def forget(self, account: str | None = None) -> None:

@@ -62,6 +62,8 @@ HIDDEN_IMPORTS = [
     # The desktop app's Qt; listed so that the bundle carries Qt even while ui/app.py is
     # being written (the analysis of ui/ adds whatever else it imports).
     "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets",
+    # The way through the office gateway imports its MQTT client only when it is chosen.
+    "aiomqtt", "paho.mqtt.client", "paho.mqtt.properties", "paho.mqtt.packettypes",
 ]
 
 EXCLUDES = [

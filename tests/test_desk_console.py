@@ -1,7 +1,9 @@
 """The console's decisions without Qt: for each state of the own phone, which CSTA service an
 action takes and on which connections (`Desk.plan`), carried out against the simulator over
-real TCP through a real PbxLink; the history shows the call's way; the PBX's refusals come
-back in words; the colleagues' lamps and the own line follow."""
+real TCP, both ways to the PBX: through a real PbxLink, and through the office gateway (a
+real Gateway and Mosquitto, a GatewayLink: each service an MQTT 5 request); the history shows
+the call's way; the PBX's refusals come back in words; the colleagues' lamps and the own line
+follow."""
 
 from __future__ import annotations
 
@@ -9,14 +11,20 @@ import contextlib
 import functools
 from pathlib import Path
 
+import pytest
+
 from cstapopup.calls.colleagues import ColleagueState
 from cstapopup.calls.desk import Desk, DeskConfig, Service
+from cstapopup.calls.gateway_link import GatewayLink
 from cstapopup.calls.link import PbxLink
 from cstapopup.calls.model import Outcome
 from cstapopup.calls.views import CallAction, ColleagueView, LineState, OwnLineView
 from cstapopup.csta.switch.server import SwitchServer
-from cstapopup.settings import ConnectionParameters
+from cstapopup.settings import ConnectionParameters, GatewayParameters
+from tests import mosquitto_helpers
 from tests.client_helpers import fast_options, running
+from tests.gateway_helpers import USERS, RunningGateway, client_options
+from tests.mosquitto_helpers import Mosquitto
 from tests.test_desk import Seen, until
 
 X = "00891234567"
@@ -35,24 +43,63 @@ class Console(Seen):
         self.lines.append(view)
 
 
+@pytest.fixture(params=["direct", "gateway"])
+def way(request) -> str:
+    """The way to the PBX: a link of the desk's own, or through the office gateway."""
+    if request.param == "gateway" and not mosquitto_helpers.available():
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    return request.param
+
+
+#: What the office gateway monitors in the gateway runs (999 the PBX does not know).
+GATEWAY_DEVICES = [str(d) for d in range(100, 111)] + ["999"]
+
+
 @contextlib.asynccontextmanager
-async def desk_on(server: SwitchServer, tmp_path: Path, *, monitored=("100", "101"),
+async def office_gateway(server: SwitchServer, tmp_path: Path, rights: str):
+    """Mosquitto and a Gateway in front of the simulator; yields the desk's parameters (broker
+    user alice, who may control what `rights` says)."""
+    broker = Mosquitto(tmp_path / "broker", users=dict(USERS))
+    broker.start()
+    rights_file = tmp_path / "rights.toml"
+    rights_file.write_text(f"[users]\nalice = {rights}\n")
+    gateway = RunningGateway(broker, server.port, GATEWAY_DEVICES, rights=rights_file)
+    try:
+        await gateway.start()
+        # The gateway monitors everything (and knows 999 cannot be) before any call starts.
+        await until(lambda: all(server.monitors_of(d) == 1 for d in GATEWAY_DEVICES[:-1])
+                    and "999" in gateway.gateway.unmonitored)
+        yield GatewayParameters(broker.url, "alice", USERS["alice"])
+    finally:
+        await gateway.stop()
+        broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def desk_on(server: SwitchServer, tmp_path: Path, way: str = "direct", *,
+                  monitored=("100", "101"),
                   colleagues=(("101", "Anna Berger"), ("102", "Tom Keller"), ("103", None),
-                              ("104", None), ("999", None))):
+                              ("104", None), ("999", None)), rights='["100-101"]'):
     seen = Console()
     config = DeskConfig(monitored=tuple(monitored), own_device="100", close_after=8.0,
                         colleagues=tuple(colleagues))
-    desk = Desk(seen, config=config, link_factory=functools.partial(PbxLink,
-                                                                    options=fast_options()))
-    desk.configure(config)
-    desk.open_history(tmp_path / "history.sqlite3")
-    try:
-        await desk.connect(ConnectionParameters("127.0.0.1", server.port, "AMHOST", "77777"))
-        await until(lambda: desk.link_status.state == "up")
-        yield desk, seen
-    finally:
-        await desk.disconnect()
-        desk.close()
+    async with contextlib.AsyncExitStack() as stack:
+        if way == "gateway":
+            params = await stack.enter_async_context(office_gateway(server, tmp_path, rights))
+            factory = functools.partial(GatewayLink, options=client_options())
+        else:
+            params = ConnectionParameters("127.0.0.1", server.port, "AMHOST", "77777")
+            factory = functools.partial(PbxLink, options=fast_options())
+        desk = Desk(seen, config=config, link_factory=factory)
+        desk.configure(config)
+        desk.open_history(tmp_path / "history.sqlite3")
+        try:
+            await desk.connect(params)
+            await until(lambda: desk.link_status.state == "up")
+            yield desk, seen
+        finally:
+            await desk.disconnect()
+            desk.close()
 
 
 def simulator(**kw) -> SwitchServer:
@@ -70,8 +117,8 @@ async def ringing_at_own(server: SwitchServer, desk: Desk):
     return call
 
 
-async def test_answer_and_put_through_blind_with_the_history_showing_the_way(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, seen):
+async def test_answer_and_put_through_blind_with_the_history_showing_the_way(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, seen):
         await ringing_at_own(server, desk)
         line = desk.own_line()
         assert line.text == "089 1234567 is calling"
@@ -97,8 +144,8 @@ async def test_answer_and_put_through_blind_with_the_history_showing_the_way(tmp
         assert [h.kind for h in call.hops][-1] == "transferred"
 
 
-async def test_a_ringing_call_is_deflected(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, _seen):
+async def test_a_ringing_call_is_deflected(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, _seen):
         await ringing_at_own(server, desk)
         key = desk.own_line().key
         assert desk.plan(CallAction.PUT_THROUGH, "103").service is Service.DEFLECT
@@ -109,8 +156,8 @@ async def test_a_ringing_call_is_deflected(tmp_path):
         assert desk.own_line().state is LineState.IDLE
 
 
-async def test_consult_first_then_complete(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, seen):
+async def test_consult_first_then_complete(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, seen):
         call = await ringing_at_own(server, desk)
         key = desk.own_line().key
         await desk.act(CallAction.ANSWER)
@@ -141,8 +188,8 @@ async def test_consult_first_then_complete(tmp_path):
         assert any(h.kind == "transferred" for h in desk.store.get(key).hops)
 
 
-async def test_consult_then_back_to_the_caller_and_alternate(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, _seen):
+async def test_consult_then_back_to_the_caller_and_alternate(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, _seen):
         await ringing_at_own(server, desk)
         await desk.act(CallAction.ANSWER)
         await until(lambda: desk.own_line().state is LineState.TALKING)
@@ -165,8 +212,8 @@ async def test_consult_then_back_to_the_caller_and_alternate(tmp_path):
         await until(lambda: lamp(desk, "102") is ColleagueState.FREE)
 
 
-async def test_hold_retrieve_and_hang_up(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, _seen):
+async def test_hold_retrieve_and_hang_up(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, _seen):
         await ringing_at_own(server, desk)
         await desk.act(CallAction.ANSWER)
         await until(lambda: desk.own_line().state is LineState.TALKING)
@@ -182,8 +229,8 @@ async def test_hold_retrieve_and_hang_up(tmp_path):
         await until(lambda: desk.own_line().state is LineState.IDLE)
 
 
-async def test_pick_up_a_colleagues_ringing_call(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, _seen):
+async def test_pick_up_a_colleagues_ringing_call(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, _seen):
         server.traffic.incoming(X, "103")
         await until(lambda: lamp(desk, "103") is ColleagueState.RINGING)
         view = next(v for v in desk.colleague_views() if v.device == "103")
@@ -195,8 +242,8 @@ async def test_pick_up_a_colleagues_ringing_call(tmp_path):
         assert lamp(desk, "103") is ColleagueState.FREE
 
 
-async def test_the_pbx_refusals_in_words(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, _seen):
+async def test_the_pbx_refusals_in_words(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, _seen):
         busy = server.model.make_call("104", "105").call
         await until(lambda: lamp(desk, "104") is ColleagueState.BUSY)
         await ringing_at_own(server, desk)
@@ -220,8 +267,8 @@ async def test_the_pbx_refusals_in_words(tmp_path):
         server.model.clear_call(busy)
 
 
-async def test_a_popup_ringing_at_another_monitored_phone_is_sent_on_from_there(tmp_path):
-    async with running(simulator()) as server, desk_on(server, tmp_path) as (desk, seen):
+async def test_a_popup_ringing_at_another_monitored_phone_is_sent_on_from_there(tmp_path, way):
+    async with running(simulator()) as server, desk_on(server, tmp_path, way) as (desk, seen):
         server.traffic.incoming(X, "101")
         await until(lambda: bool(seen.opened))
         key = seen.opened[0].key
@@ -260,3 +307,24 @@ async def test_colleagues_get_their_phone_book_names_once_the_book_is_read(tmp_p
         assert seen.colleagues[-1].device == "103" and seen.colleagues[-1].title == "Eva Roth"
     finally:
         desk.close()
+
+
+@pytest.mark.skipif(not mosquitto_helpers.available(), reason="mosquitto is not installed")
+async def test_through_the_gateway_a_phone_the_user_may_not_control_is_refused_in_words(
+        tmp_path):
+    async with running(simulator()) as server, \
+            desk_on(server, tmp_path, "gateway", rights='["100"]') as (desk, seen):
+        server.traffic.incoming(X, "101")       # rings at 101, which alice may not control
+        await until(lambda: bool(seen.opened))
+        key = seen.opened[0].key
+        notice = await desk.act(CallAction.PUT_THROUGH, "102", key=key)
+        assert (notice.title, notice.text) == (
+            "Put through",
+            ("089 1234567 was not put through to Tom Keller (102): The office gateway does not "
+            "let your broker user alice control 101 (its rights file says which phones each "
+            "user may control)."))
+        assert lamp(desk, "101") is ColleagueState.RINGING   # nothing happened to the call
+        # Her own phone she may control: the same request for a call there goes through.
+        await ringing_at_own(server, desk)
+        assert await desk.act(CallAction.PUT_THROUGH, "103") is None
+        await until(lambda: lamp(desk, "103") is ColleagueState.RINGING)

@@ -69,6 +69,15 @@ class Proc:
         return "\n".join(self.err)
 
 
+async def kill_all(procs: list[Proc]) -> None:
+    """Whatever a test asserted: none of its processes outlives it."""
+    for p in procs:
+        if p.proc is not None and p.proc.returncode is None:
+            p.proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(p.proc.wait(), 10)
+
+
 def lines_without_cross_ref(lines: list[str]) -> list[dict]:
     out = []
     for line in lines:
@@ -131,31 +140,33 @@ async def test_gateway_and_monitor_broker_over_tls_print_what_a_direct_monitor_p
             calls = list(store.iter_calls())
         assert len(calls) >= 4 and all(c.ended_at is not None for c in calls), calls
     finally:
-        for p in procs:
-            if p.proc is not None and p.proc.returncode is None:
-                p.proc.kill()
+        await kill_all(procs)
         await server.stop()
 
 
 async def test_wrong_broker_password_exits_with_its_code_after_one_attempt(tls_broker):
     server = SwitchServer(port=0, devices=DEVICES)
     await server.start()
+    procs: list[Proc] = []
     try:
         gateway = Proc("gateway", "--port", str(server.port), "--device", DEVICES,
                        "--broker", tls_broker.url, "--broker-user", "gateway",
                        "--broker-ca", str(tls_broker.pki.ca),
                        env={"CSTAPOPUP_BROKER_PASSWORD": "wrong"})
+        procs.append(gateway)
         await gateway.start()
-        assert await gateway.wait(30) == 5
+        assert await gateway.wait(30) == 5, gateway.stderr()
         assert "refused user gateway" in gateway.stderr()
         assert "wrong" not in gateway.stderr()
         monitor = Proc("monitor", "--broker", tls_broker.url, "--broker-user", "alice",
                        "--broker-ca", str(tls_broker.pki.ca), "--device", "100",
                        env={"CSTAPOPUP_BROKER_PASSWORD": "wrong"})
+        procs.append(monitor)
         await monitor.start()
-        assert await monitor.wait(30) == 5
+        assert await monitor.wait(30) == 5, monitor.stderr()
         assert "refused user alice" in monitor.stderr()
     finally:
+        await kill_all(procs)
         await server.stop()
     refusals = [line for line in tls_broker.log.read_text().splitlines()
                 if "not authorised" in line.lower() or "bad user" in line.lower()]
@@ -164,26 +175,32 @@ async def test_wrong_broker_password_exits_with_its_code_after_one_attempt(tls_b
 
 async def test_unreachable_broker_with_once_and_usage_errors(tmp_path):
     port = mosquitto_helpers.free_port()  # nobody listens there
-    monitor = Proc("monitor", "--broker", f"mqtt://127.0.0.1:{port}", "--device", "100", "--once")
-    await monitor.start()
-    assert await monitor.wait(30) == 4
-    assert "127.0.0.1" in monitor.stderr()
-    bad_rights = tmp_path / "rights.toml"
-    bad_rights.write_text("[users]\nalice = [\"100-\"]\n")
-    for args in (
-        ["gateway", "--device", "100", "--broker", "http://x"],
-        ["gateway", "--device", "120-100", "--broker", "mqtt://127.0.0.1:1"],
-        ["gateway", "--device", "100", "--broker", "mqtt://127.0.0.1:1", "--rights", str(bad_rights)],
-        ["gateway", "--device", "100", "--broker", "mqtt://127.0.0.1:1", "--site", "a/b"],
-        ["monitor", "--device", "100", "--broker", "mqtts://127.0.0.1:1",
-         "--broker-ca", str(tmp_path / "missing.pem")],
-    ):
-        p = Proc(*args)
-        await p.start()
-        with contextlib.suppress(Exception):
-            code = await p.wait(30)
-        assert code == 2, (args, p.stderr())
-        assert p.stderr().strip()
+    procs: list[Proc] = []
+    try:
+        monitor = Proc("monitor", "--broker", f"mqtt://127.0.0.1:{port}", "--device", "100",
+                       "--once")
+        procs.append(monitor)
+        await monitor.start()
+        assert await monitor.wait(30) == 4
+        assert "127.0.0.1" in monitor.stderr()
+        bad_rights = tmp_path / "rights.toml"
+        bad_rights.write_text("[users]\nalice = [\"100-\"]\n")
+        for args in (
+            ["gateway", "--device", "100", "--broker", "http://x"],
+            ["gateway", "--device", "120-100", "--broker", "mqtt://127.0.0.1:1"],
+            ["gateway", "--device", "100", "--broker", "mqtt://127.0.0.1:1", "--rights",
+             str(bad_rights)],
+            ["gateway", "--device", "100", "--broker", "mqtt://127.0.0.1:1", "--site", "a/b"],
+            ["monitor", "--device", "100", "--broker", "mqtts://127.0.0.1:1",
+             "--broker-ca", str(tmp_path / "missing.pem")],
+        ):
+            p = Proc(*args)
+            procs.append(p)
+            await p.start()
+            assert await p.wait(30) == 2, (args, p.stderr())
+            assert p.stderr().strip()
+    finally:
+        await kill_all(procs)
 
 
 async def test_a_killed_gateway_is_reported_gone_by_its_last_will(tmp_path):
@@ -207,7 +224,6 @@ async def test_a_killed_gateway_is_reported_gone_by_its_last_will(tmp_path):
         assert "the office gateway is gone" in desk.client.state_reason
     finally:
         await desk.stop()
-        if gateway.proc.returncode is None:
-            gateway.proc.kill()
+        await kill_all([gateway])
         await server.stop()
         broker.stop()

@@ -247,3 +247,41 @@ def test_a_device_that_never_becomes_idle_is_compacted_to_calls_under_way():
     assert {"call_id": "0009", "device": "100", "state": "connected",
             "global_call_id": None} in rec["base"]["calls"]
     assert [c["call_id"] for c in rec["calls"]] == ["0009"]  # the waiting calls are over
+
+
+def test_the_console_services_travel_too():
+    held = ConnectionId(b"\x00\x01", DeviceId("number", "100"))
+    active = ConnectionId(b"\x00\x02", DeviceId("number", "100"))
+    ringing = ConnectionId(b"\x00\x03", DeviceId("number", "103"))
+    req = wire.decode_request(wire.encode_request("reconnect_call", [active, held]))
+    assert req.args == {"active": active, "held": held}
+    assert req.controlled_devices() == ["100", "100"]
+    req = wire.decode_request(wire.encode_request("alternate_call", [held, active]))
+    assert req.args == {"held": held, "active": active}
+    # A pickup acts for the phone that picks up: 103's call is taken to 100.
+    req = wire.decode_request(wire.encode_request("directed_pickup_call", [ringing, "100"]))
+    assert req.controlled_devices() == ["100"]
+    op = wire.OPERATIONS["directed_pickup_call"]
+    for result in (None, ConnectionId(b"\x00\x03", DeviceId("number", "100"))):
+        answer = json.loads(wire.ok_response(op, result))["result"]
+        assert wire.result_from_json(op, answer) == result
+
+
+def test_the_link_state_as_a_value():
+    link = wire.link_from_json({
+        "state": "up", "reason": "connected", "retry_in": None, "gateway": "3f9c",
+        "devices": ["100", "101", "999"], "unmonitored": {"999": "invalid_monitor_object"}})
+    assert link == wire.LinkMessage("up", "connected", None, "3f9c", ("100", "101", "999"),
+                                    {"999": "invalid_monitor_object"})
+    gone = wire.link_from_json({"state": "offline", "reason": "gone", "gone": "lost"})
+    assert (gone.state, gone.gone, gone.devices, gone.unmonitored) == ("offline", "lost", None,
+                                                                       {})
+    # A gateway of another version: fields of the wrong type are left out, not fatal.
+    odd = wire.link_from_json({"state": "down", "retry_in": "soon", "devices": "100",
+                               "gone": "maybe", "gateway": 7})
+    assert odd == wire.LinkMessage("down")
+    with pytest.raises(wire.WireError):
+        wire.link_from_json({"reason": "no state"})
+    refused = json.loads(wire.error_response("refused", "no", operation="answer_call",
+                                             device="101"))
+    assert refused["device"] == "101"

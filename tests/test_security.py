@@ -334,10 +334,18 @@ def test_no_password_in_any_repr(tmp_path):
     server = SwitchServer(password=PASSWORD)
     conn = ClientConnection()
     conn.associate("AMHOST", PASSWORD)
+    # The way through the office gateway: its settings, parameters, link and client.
+    from cstapopup.calls.gateway_link import GatewayLink
+    from cstapopup.settings import LINK_GATEWAY, GatewayParameters
+
+    settings.set_plaintext_password(LINK_GATEWAY, PASSWORD)
+    gateway = GatewayParameters("mqtts://broker.example:8883", "alice", PASSWORD)
+    link = GatewayLink(gateway, ["100"], on_state=lambda c: None, on_event=lambda d, e: None)
     things = [client, client.options, settings, params, server, PasswordStore(settings), conn,
-              codec.AssociationRequest("AMHOST", PASSWORD)]
+              codec.AssociationRequest("AMHOST", PASSWORD), gateway, link, link.client,
+              link.client.broker, PasswordStore(settings, kind=LINK_GATEWAY)]
     text = "\n".join(repr(t) + "\n" + str(t) for t in things)
-    assert "192.0.2.1" in text and "AMHOST" in text
+    assert "192.0.2.1" in text and "AMHOST" in text and "broker.example" in text
     assert_no_secret(text)
 
 

@@ -20,6 +20,7 @@ from cstapopup.settings import (
     OPTIONS,
     SECTIONS,
     ConnectionParameters,
+    GatewayParameters,
     Kind,
     PasswordStore,
     PasswordStoreError,
@@ -30,6 +31,7 @@ from cstapopup.settings import (
     config_path,
     fill_url_template,
     keyring_available,
+    option,
 )
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
@@ -104,7 +106,9 @@ def test_the_table_is_complete_and_documented():
     names = [o.name for o in OPTIONS]
     assert len(names) == len(set(names))
     expected = {
-        "pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file", "pbx.password_storage",
+        "pbx.connection", "pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file",
+        "pbx.password_storage", "gateway.broker", "gateway.user", "gateway.ca_file",
+        "gateway.site",
         "devices.monitor", "devices.own", "devices.colleagues", "popup.screen", "popup.corner",
         "popup.close_after_seconds", "popup.sound", "popup.sound_file", "phonebook.files",
         "numbers.country", "numbers.area_code", "numbers.trunk_prefix",
@@ -113,7 +117,7 @@ def test_the_table_is_complete_and_documented():
     }
     assert set(names) == expected
     for opt in OPTIONS:
-        assert opt.section in SECTIONS
+        assert opt.page in SECTIONS
         assert opt.help.strip(), opt.name
         # Exactly one keyboard mnemonic per label.
         assert opt.label.replace("&&", "").count("&") == 1, opt.label
@@ -472,3 +476,101 @@ def test_settings_module_does_not_import_qt():
     code = ("import sys, cstapopup.settings, cstapopup.autostart; "
             "sys.exit(any(m.startswith('PySide6') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- the way to the PBX: directly, or through the office gateway -----------------------------
+
+def through_the_gateway(path: Path | None = None) -> Settings:
+    s = Settings(path)
+    s.update({"pbx.connection": "gateway", "gateway.broker": "mqtts://broker.office:8883",
+              "gateway.user": "alice", "gateway.site": "office",
+              "devices.monitor": ["100", "101"], "devices.own": "100"})
+    return s
+
+
+@pytest.mark.parametrize("url", ["mqtt://broker.office", "mqtts://broker.office:8883",
+                                 "MQTTS://192.0.2.7:8884", "mqtt://[2001:db8::1]:1883", ""])
+def test_broker_addresses_accepted(url):
+    assert option("gateway.broker").validate(url) == url
+
+
+@pytest.mark.parametrize("url, why", [
+    ("broker.office", "start the address with mqtt://"),
+    ("http://broker.office", "start the address with mqtt://"),
+    ("tcp://broker.office:1883", "start the address with mqtt://"),
+    ("mqtt://", "no host"),
+    ("mqtt://broker.office:99999", "bad port"),
+    ("mqtt://alice@broker.office", "user name in its own field"),
+    ("mqtt://alice:pw@broker.office", "password field, not in the URL"),
+    ("mqtts://broker.office/path", "no path"),
+    ("mqtt://bad_host!:1883", "not a valid host name"),
+])
+def test_broker_addresses_refused_with_the_reason(url, why):
+    with pytest.raises(SettingsError, match=why) as info:
+        option("gateway.broker").validate(url)
+    assert info.value.name == "gateway.broker"
+    assert "--broker-password" not in str(info.value)
+
+
+def test_site_and_broker_user_are_topic_levels():
+    assert option("gateway.site").validate("office-1.hq") == "office-1.hq"
+    for bad in ("", "a/b", "office+", "#", "x" * 65, "two words"):
+        with pytest.raises(SettingsError, match="letters, digits"):
+            option("gateway.site").validate(bad)
+    assert option("gateway.user").validate("") == ""   # anonymous brokers exist
+    with pytest.raises(SettingsError):
+        option("gateway.user").validate("alice/bob")
+
+
+def test_through_the_gateway_the_broker_and_devices_make_it_configured(config):
+    s = Settings()
+    s.update({"pbx.connection": "gateway", "devices.monitor": ["100"]})
+    assert not s.is_configured          # no broker yet (a PBX host does not count)
+    s.set("pbx.host", "192.0.2.1")
+    assert not s.is_configured
+    s.set("gateway.broker", "mqtt://broker.office")
+    assert s.is_configured
+    # A broker without devices is as incomplete as a PBX host without them.
+    with pytest.raises(SettingsError, match="at least one device"):
+        s.update({"devices.monitor": [], "devices.own": ""})
+    params = through_the_gateway().link_parameters("pw")
+    assert params == GatewayParameters("mqtts://broker.office:8883", "alice", "pw", "",
+                                       "office")
+    assert "pw" not in repr(params)
+    assert isinstance(configured().link_parameters(None), ConnectionParameters)
+
+
+def test_each_way_keeps_its_own_password_in_the_keyring(config, memory_keyring):
+    s = through_the_gateway()
+    s.set("pbx.host", "192.0.2.1")
+    broker, pbx = PasswordStore(s), PasswordStore(s, kind="direct")
+    assert broker.kind == "gateway"     # the way the settings choose
+    assert broker.account == "alice@mqtts://broker.office:8883"
+    assert pbx.account == "AMHOST@192.0.2.1"
+    broker.set("broker-pw")
+    pbx.set("pbx-pw")
+    assert memory_keyring.passwords == {
+        ("cstapopup", "alice@mqtts://broker.office:8883"): "broker-pw",
+        ("cstapopup", "AMHOST@192.0.2.1"): "pbx-pw"}
+    assert (broker.get(), pbx.get()) == ("broker-pw", "pbx-pw")
+    s.set("pbx.connection", "direct")
+    assert PasswordStore(s).get() == "pbx-pw"
+    assert pbx.for_kind("gateway").get() == "broker-pw"
+
+
+def test_each_way_keeps_its_own_plaintext_password(config, no_keyring):
+    s = through_the_gateway()
+    s.set("pbx.password_storage", "plaintext")
+    PasswordStore(s).set("broker-pw")
+    PasswordStore(s, kind="direct").set("pbx-pw")
+    s.save()
+    raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    assert raw["gateway"]["password_plaintext"] == "broker-pw"
+    assert raw["pbx"]["password_plaintext"] == "pbx-pw"
+    loaded, warnings = Settings.load()
+    assert warnings == []
+    assert PasswordStore(loaded).get() == "broker-pw"
+    assert PasswordStore(loaded, kind="direct").get() == "pbx-pw"
+    loaded.set("pbx.password_storage", "keyring")
+    loaded.save()
+    assert "password_plaintext" not in config.read_text(encoding="utf-8")

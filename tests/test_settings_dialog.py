@@ -15,7 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QLineEdit, QWidget
 
-from cstapopup.settings import OPTIONS, SECTIONS, ConnectionParameters, PasswordStore, Settings
+from cstapopup.settings import (
+    OPTIONS,
+    SECTIONS,
+    ConnectionParameters,
+    GatewayParameters,
+    PasswordStore,
+    Settings,
+)
 from cstapopup.ui.settings_dialog import PASSWORD_CHANGED, SettingsDialog
 from tests.test_settings import MemoryKeyring
 
@@ -87,7 +94,7 @@ def test_one_tab_per_section_and_an_editor_per_option(make_dialog):
     assert [d.tabs.tabText(i) for i in range(d.tabs.count())] == list(SECTIONS.values())
     assert set(d.editors) == {o.name for o in OPTIONS}
     for opt in OPTIONS:
-        page = d.pages[opt.section]
+        page = d.pages[opt.page]
         help_label = page.findChild(QLabel, f"help-{opt.name}")
         assert help_label is not None and help_label.text() == opt.help_text
         label = page.findChild(QLabel, f"label-{opt.name}")
@@ -98,12 +105,16 @@ def test_one_tab_per_section_and_an_editor_per_option(make_dialog):
 
 def test_mnemonics_do_not_clash_on_a_page(make_dialog):
     d = make_dialog()
-    for section, page in d.pages.items():
-        texts = [w.text() for w in page.findChildren(QWidget)
-                 if hasattr(w, "text") and isinstance(w.text(), str)
-                 and "&" in w.text().replace("&&", "") and not isinstance(w, QLineEdit)]
-        keys = [t[t.replace("&&", "  ").index("&") + 1].lower() for t in texts]
-        assert len(keys) == len(set(keys)), (section, texts)
+    # What one page shows at once: the PBX page shows either way's fields.
+    for connection in ("direct", "gateway"):
+        d.editors["pbx.connection"].set_value(connection)
+        for section, page in d.pages.items():
+            texts = [w.text() for w in page.findChildren(QWidget)
+                     if hasattr(w, "text") and isinstance(w.text(), str)
+                     and w.isVisibleTo(page)
+                     and "&" in w.text().replace("&&", "") and not isinstance(w, QLineEdit)]
+            keys = [t[t.replace("&&", "  ").index("&") + 1].lower() for t in texts]
+            assert len(keys) == len(set(keys)), (connection, section, texts)
 
 
 def test_shows_the_current_values(make_dialog, config):
@@ -385,8 +396,9 @@ def test_tab_order_and_mnemonics(make_dialog, qtbot):
     tab_to(d.editors["pbx.port"].spin)
     tab_to(d.editors["pbx.user"].edit)
     tab_to(d.password_edit)
-    tab_to(d.editors["pbx.password_storage"].combo)
     tab_to(d.editors["pbx.tls"].check)
+    # The CA file is off without TLS, the broker's fields are hidden.
+    tab_to(d.editors["pbx.password_storage"].combo)
     # Alt+letter jumps to the field whose label carries the mnemonic.
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)
     w = QApplication.focusWidget()
@@ -429,3 +441,95 @@ def test_one_value_needing_attention_is_said_in_the_singular(make_dialog):
     d.editors["pbx.host"].set_value("not a host!")
     d.validate()
     assert d.summary.text().startswith("One value needs attention (")
+
+
+# --- the way to the PBX: directly, or through the office gateway -----------------------------
+
+def choose_gateway(d: SettingsDialog) -> None:
+    d.editors["pbx.connection"].set_value("gateway")
+    d.editors["gateway.broker"].set_value("mqtts://broker.office:8883")
+    d.editors["gateway.user"].set_value("alice")
+    d.editors["gateway.site"].set_value("office")
+    d.editors["devices.monitor"].set_value(["100", "101"])
+
+
+def shown(d: SettingsDialog, name: str) -> bool:
+    return d.editors[name].focus_widget.isVisibleTo(d.pages["pbx"])
+
+
+def test_the_connection_choice_shows_only_its_fields(make_dialog):
+    d = make_dialog()
+    direct = ["pbx.host", "pbx.port", "pbx.user", "pbx.tls", "pbx.ca_file"]
+    gateway = ["gateway.broker", "gateway.user", "gateway.ca_file", "gateway.site"]
+    assert d.editors["pbx.connection"].raw_value() == "direct"
+    assert all(shown(d, n) for n in direct) and not any(shown(d, n) for n in gateway)
+    assert d.password_edit.isVisibleTo(d.pages["pbx"])
+    assert not d.broker_password_edit.isVisibleTo(d.pages["pbx"])
+    d.editors["pbx.connection"].set_value("gateway")
+    assert all(shown(d, n) for n in gateway) and not any(shown(d, n) for n in direct)
+    assert d.broker_password_edit.isVisibleTo(d.pages["pbx"])
+    assert not d.password_edit.isVisibleTo(d.pages["pbx"])
+    assert shown(d, "pbx.password_storage") and shown(d, "pbx.connection")   # both ways
+    note = d.findChild(QLabel, "help-brokerPassword")
+    assert note.text() == "None is stored: cstapopup logs in to the broker without a password."
+
+
+def test_a_bad_value_of_the_way_not_chosen_neither_blocks_nor_is_saved(make_dialog, config,
+                                                                      memory_keyring):
+    d = make_dialog()
+    choose_gateway(d)
+    d.editors["gateway.broker"].set_value("http://broker.office")
+    assert not ok_button(d).isEnabled()
+    assert "mqtt://" in d.error_labels["gateway.broker"].text()
+    d.editors["gateway.broker"].set_value("mqtts://broker.office:8883")
+    d.editors["pbx.connection"].set_value("direct")
+    d.editors["pbx.host"].set_value("bad host")    # typed, then the gateway chosen after all
+    assert not ok_button(d).isEnabled()
+    d.editors["pbx.connection"].set_value("gateway")
+    assert ok_button(d).isEnabled()
+    assert d.apply()
+    raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    assert raw["pbx"]["connection"] == "gateway" and raw["pbx"]["host"] == ""
+    assert raw["gateway"] == {"broker": "mqtts://broker.office:8883", "user": "alice",
+                              "ca_file": "", "site": "office"}
+
+
+def test_the_broker_password_goes_to_the_keyring_under_its_own_account(make_dialog, config,
+                                                                      memory_keyring, qtbot):
+    s = Settings.load()[0]
+    s.update({"pbx.host": "192.0.2.1", "devices.monitor": ["100"]})
+    PasswordStore(s).set("pbx-pw")
+    d = make_dialog(s)
+    choose_gateway(d)
+    d.broker_password_edit.setText("broker-pw")
+    with qtbot.waitSignal(d.settings_applied, timeout=1000) as blocker:
+        assert d.apply()
+    assert "gateway.password" in blocker.args[0] and "pbx.password" not in blocker.args[0]
+    assert d.password_entered == "broker-pw"
+    assert memory_keyring.passwords == {
+        ("cstapopup", "AMHOST@192.0.2.1"): "pbx-pw",
+        ("cstapopup", "alice@mqtts://broker.office:8883"): "broker-pw"}
+    assert "broker-pw" not in config.read_text(encoding="utf-8")
+    # Later: both passwords leave the keyring together when the place changes.
+    d2 = make_dialog(s, ask_plaintext=Asker(True))
+    assert d2.broker_password_edit.placeholderText().startswith("stored")
+    d2.editors["pbx.password_storage"].set_value("plaintext")
+    assert d2.apply()
+    assert memory_keyring.passwords == {}
+    raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    assert raw["pbx"]["password_plaintext"] == "pbx-pw"
+    assert raw["gateway"]["password_plaintext"] == "broker-pw"
+
+
+def test_test_connection_through_the_gateway_gets_its_parameters(make_dialog, memory_keyring):
+    seen: list = []
+    d = make_dialog(test_connection=lambda params: seen.append(params) or "fine")
+    choose_gateway(d)
+    d.broker_password_edit.setText("typed")
+    QTest.mouseClick(d.test_button, Qt.MouseButton.LeftButton)
+    assert seen == [GatewayParameters("mqtts://broker.office:8883", "alice", "typed", "",
+                                      "office")]
+    d.editors["gateway.broker"].set_value("")
+    QTest.mouseClick(d.test_button, Qt.MouseButton.LeftButton)
+    assert len(seen) == 1
+    assert d.test_result.text() == "Enter a valid broker address, user and site first."

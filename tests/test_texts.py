@@ -249,3 +249,53 @@ def test_the_history_health_in_words_one_sentence_each_state() -> None:
                                  "cannot be used (another program records into this history).")
     assert texts.history_saved_again() == "Calls are being saved again."
     assert texts.history_saved_again(3) == "Calls are being saved again (3 lost meanwhile)."
+
+
+def test_the_way_through_the_office_gateway_in_words() -> None:
+    from cstapopup.gateway.broker import BrokerAuthError, BrokerConfigError, BrokerConnectError
+    from cstapopup.gateway.client import (
+        BrokerRefusedError,
+        BrokerSetupError,
+        BrokerUnreachableError,
+        GatewayGoneError,
+        GatewayPbxDownError,
+        NoGatewayError,
+    )
+
+    where = {"broker": "mqtts://broker.office:8883", "user": "alice", "site": "office"}
+    refused = texts.gateway_problem(
+        BrokerRefusedError(BrokerAuthError("Not authorized (code 135)")), **where)
+    assert refused == texts.LinkProblem(
+        "the broker mqtts://broker.office:8883 refused the login of alice — check the broker "
+        "user name and password in the settings", "Not authorized (code 135)")
+    away = texts.gateway_problem(BrokerUnreachableError(BrokerConnectError(
+        "broker mqtts://broker.office:8883: connection refused ([Errno 111])")), **where)
+    assert away.words.startswith("the office's broker mqtts://broker.office:8883 cannot be "
+                                 "reached — check the broker address")
+    assert away.detail.endswith("connection refused ([Errno 111])")
+    setup = texts.gateway_problem(BrokerSetupError(BrokerConfigError("ca.pem: no such file")),
+                                  **where)
+    assert setup == texts.LinkProblem("ca.pem: no such file")
+    assert texts.gateway_problem(NoGatewayError("x"), **where).words == (
+        "no office gateway answers for site “office” at the broker — check that it runs, and "
+        "that the site in the settings is the gateway's")
+    stopped = GatewayGoneError("x", reason="the office gateway was stopped", stopped=True)
+    assert texts.gateway_problem(stopped, **where) == texts.LinkProblem(
+        "the office gateway was stopped: no calls are shown until it runs again",
+        "the office gateway was stopped")
+    lost = GatewayGoneError("x", reason="the office gateway is gone", stopped=False)
+    assert texts.gateway_problem(lost, **where).words.startswith(
+        "the office gateway is gone: it lost its connection to the broker")
+    pbx = GatewayPbxDownError("x", state="down", reason="connection to 192.0.2.1:7001 refused")
+    assert texts.gateway_problem(pbx, **where) == texts.LinkProblem(
+        "PBX down behind the office gateway: the gateway runs, but its link to the PBX is down",
+        "connection to 192.0.2.1:7001 refused")
+
+
+def test_link_notices_are_titled_by_what_went_wrong() -> None:
+    assert texts.link_notice_title(None, lost=True) == "PBX link lost"
+    assert texts.link_notice_title("unreachable", lost=False) == "Cannot connect to the PBX"
+    assert texts.link_notice_title("pbx_down", lost=True) == "PBX down behind the office gateway"
+    assert texts.link_notice_title("gateway_gone", lost=True) == "Office gateway gone"
+    assert texts.link_notice_title("broker_unreachable", lost=False) == "Cannot reach the broker"
+    assert texts.link_notice_title("no_gateway", lost=False) == "No office gateway"

@@ -16,7 +16,7 @@ from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
 from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.csta.switch.traffic import Script
-from cstapopup.settings import ConnectionParameters
+from cstapopup.settings import LINK_DIRECT, ConnectionParameters
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
     """The settings the app uses with the simulated PBX, over the user's (in memory only)."""
     books = [str(p) for p in resources.demo_phonebooks()]
     values: dict[str, Any] = {
+        "pbx.connection": LINK_DIRECT,
         "pbx.host": "127.0.0.1", "pbx.port": 0, "pbx.user": DEMO_USER, "pbx.tls": False,
         "pbx.ca_file": "", "devices.monitor": [DEMO_OWN] if self_test else list(DEMO_MONITORED),
         "devices.own": DEMO_OWN, "phonebook.files": books,

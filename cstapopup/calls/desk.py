@@ -32,8 +32,9 @@ from typing import Any
 
 from cstapopup.csta.client import ClientOptions, CstaClientError, LinkDownError
 from cstapopup.csta.events import ConnectionId, CstaEvent, DeliveredEvent, DeviceId, SnapshotCall
+from cstapopup.gateway.client import GatewayRefusedError
 from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
-from cstapopup.settings import ConnectionParameters, colleague_entries
+from cstapopup.settings import LinkParameters, colleague_entries
 
 from . import texts
 from .colleagues import ColleagueBoard, ColleagueState, Line
@@ -460,16 +461,20 @@ class Desk:
 
     # -- the link -------------------------------------------------------------------------
 
-    async def connect(self, params: ConnectionParameters, *, label: str | None = None,
-                      demo: bool = False, note: str = "") -> bool:
+    async def connect(self, params: LinkParameters, *, label: str | None = None,
+                      demo: bool = False, note: str = "",
+                      link_factory: LinkFactory | None = None) -> bool:
         """Open the link to the PBX with the monitored devices of the configuration; False
         (and a notice) when it cannot even be set up (e.g. an unreadable CA file).  `note`:
-        what the user should know about this link whatever its state (LinkStatus.note)."""
-        assert self._link_factory is not None, "a Desk without a link factory cannot connect"
+        what the user should know about this link whatever its state (LinkStatus.note).
+        `link_factory`: the way to the PBX for these `params` (PbxLink for
+        ConnectionParameters, GatewayLink for GatewayParameters), else the desk's own."""
+        factory = link_factory or self._link_factory
+        assert factory is not None, "a Desk without a link factory cannot connect"
         self._demo = demo
         self._link_note = note
         try:
-            link = self._link_factory(
+            link = factory(
                 params, list(self.config.link_devices), on_state=self.on_link_state,
                 on_event=self.on_event, on_monitor_failed=self.on_monitor_failed,
                 on_snapshot=self.on_snapshot, label=label)
@@ -532,12 +537,15 @@ class Desk:
             if self.recorder is not None:
                 self._apply(self.recorder.link_lost())
             self._lost_notified = True
-            self._notice(translate("Desk", "PBX link lost"), sentence, Level.WARNING)
+            self._notice(texts.link_notice_title(_fault_name(change), lost=True), sentence,
+                         Level.WARNING)
         elif state is LinkState.DOWN and previous is LinkState.CONNECTING \
                 and not self._lost_notified:
             self._lost_notified = True
-            self._notice(translate("Desk", "Cannot connect to the PBX"), sentence, Level.WARNING,
-                         opens_settings=change.fault is not LinkFault.BUSY)
+            # Nothing in the settings helps a PBX whose links are in use, or a gateway that
+            # is stopped or has lost its PBX.
+            self._notice(texts.link_notice_title(_fault_name(change), lost=False), sentence,
+                         Level.WARNING, opens_settings=change.fault not in _NOT_IN_SETTINGS)
         elif state is LinkState.UP and self._lost_notified:
             self._lost_notified = False
             self._notice(translate("Desk", "PBX link"), sentence)
@@ -934,6 +942,10 @@ class Desk:
         except LinkDownError:
             return self._notice(title, translate(
                 "Desk", "Not connected to the PBX: the call was not answered."), Level.WARNING)
+        except GatewayRefusedError as exc:
+            return self._notice(title, translate(
+                "Desk", "The call at {device} was not answered: {why}.").format(
+                device=device, why=refusal_text(exc)), Level.WARNING)
         except CstaClientError as exc:
             return self._notice(title, translate(
                 "Desk", "The PBX did not answer the call at {device}: {problem}").format(
@@ -956,6 +968,9 @@ class Desk:
             await link.make_call(own, number)
         except LinkDownError:
             return self._notice(title, not_connected.format(number=shown), Level.WARNING)
+        except GatewayRefusedError as exc:
+            return self._notice(title, translate("Desk", "{number} was not called: {why}.").format(
+                number=shown, why=refusal_text(exc)), Level.WARNING)
         except CstaClientError as exc:
             return self._notice(title, translate(
                 "Desk", "The PBX did not call {number} from {device}: {problem}").format(
@@ -1255,6 +1270,14 @@ def _number(device: DeviceId | None) -> str | None:
     if device is None or not device.is_known:
         return None
     return device.number or None
+
+
+#: Faults that no setting on this computer can cure (the notice does not open the settings).
+_NOT_IN_SETTINGS = frozenset({LinkFault.BUSY, LinkFault.GATEWAY_GONE, LinkFault.PBX_DOWN})
+
+
+def _fault_name(change: LinkChange) -> str | None:
+    return None if change.fault is None else LinkFault(change.fault).value
 
 
 def _name(state: Any) -> str:

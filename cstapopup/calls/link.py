@@ -11,8 +11,8 @@ account).
 What the desk is told is data, never a sentence to parse: a `LinkChange` (the `LinkState`,
 the `LinkFault` behind a down link, the words for the user) and a `MonitorFailure` per device
 the PBX would not monitor (its universalFailure reason and what it means).  `DeskLink` is the
-one interface the desk uses; `PbxLink` is the way in through a link of our own, the office
-gateway's client the other.  No Qt here.
+one interface the desk uses; `PbxLink` is the way in through a link of our own,
+`calls.gateway_link.GatewayLink` the other, through the office gateway.  No Qt here.
 """
 
 from __future__ import annotations
@@ -63,13 +63,19 @@ class LinkState(str, enum.Enum):
 
 
 class LinkFault(str, enum.Enum):
-    """Why a link is down (or rejected)."""
+    """Why a link is down (or rejected).  The first five are a link of our own (PbxLink);
+    the others the way through the office gateway (calls.gateway_link)."""
 
     UNREACHABLE = "unreachable"    # no TCP (or TLS) connection, or no answer to the login
     BUSY = "busy"                  # the PBX turned the link down for now (links in use)
     LOST = "lost"                  # it was up and dropped
     REJECTED = "rejected"          # login refused for good (wrong user name or password)
     SETUP = "setup"                # the link could not even be set up (a bad CA file)
+    BROKER_UNREACHABLE = "broker_unreachable"  # no connection to the broker, or it broke
+    BROKER_REFUSED = "broker_refused"          # the broker refused the user or password
+    NO_GATEWAY = "no_gateway"      # the broker is there, no office gateway for the site
+    GATEWAY_GONE = "gateway_gone"  # the office gateway stopped, or vanished (its last will)
+    PBX_DOWN = "pbx_down"          # the office gateway runs, its PBX link is down
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,11 @@ class MonitorFailure:
         reason = exc.reason if isinstance(exc, CstaServiceError) else None
         words = _monitor_words(reason) or reason or str(exc)
         return cls(device, reason, words)
+
+    @classmethod
+    def from_reason(cls, device: str, reason: str) -> MonitorFailure:
+        """The PBX's universalFailure reason (a name such as "invalid_monitor_object")."""
+        return cls(device, reason, _MONITOR_FAILURES.get(reason) or reason)
 
     @classmethod
     def not_asked(cls, device: str, reason: str) -> MonitorFailure:
@@ -213,7 +224,8 @@ SnapshotCallback = Callable[[str, "tuple[SnapshotCall, ...] | None"], None]
 
 class DeskLink(Protocol):
     """What the desk needs of a PBX link: the one interface, whichever way the link goes
-    (`PbxLink`: a CSTA link of our own; the office gateway's client: through the broker).
+    (`PbxLink`: a CSTA link of our own; `calls.gateway_link.GatewayLink`: through the office
+    gateway and its broker).
 
     It is made by a `LinkFactory(params, devices, *, on_state, on_event, on_monitor_failed,
     on_snapshot, label)` and reports through those callbacks, in the loop's thread:
@@ -222,7 +234,8 @@ class DeskLink(Protocol):
     calls at a device right after its monitor (re)started; None when the PBX gave none).
 
     The services raise `CstaClientError` subclasses: `LinkDownError` when the link is down,
-    `CstaServiceError` with the PBX's universalFailure reason, `RequestTimeout`."""
+    `CstaServiceError` with the PBX's universalFailure reason, `RequestTimeout` (and, through
+    the gateway, `GatewayRefusedError` for a device the broker user may not control)."""
 
     @property
     def state(self) -> LinkState: ...
@@ -257,7 +270,8 @@ class DeskLink(Protocol):
 
 
 #: Makes a link: (params, devices, on_state=, on_event=, on_monitor_failed=, on_snapshot=,
-#: label=) -> link.  The app passes PbxLink with its client options.
+#: label=) -> link.  The app passes PbxLink (params: ConnectionParameters) or GatewayLink
+#: (params: GatewayParameters) with their options.
 LinkFactory = Callable[..., DeskLink]
 
 

@@ -16,6 +16,7 @@ from cstapopup.csta.client import (
     LinkDownError,
     RequestTimeout,
 )
+from cstapopup.gateway.client import GatewayRefusedError
 from cstapopup.i18n import translate
 
 # The reasons by what they mean; a reason not listed falls back on its group (below).
@@ -52,6 +53,8 @@ def refusal_text(exc: BaseException, *, target: str | None = None,
                  own: str | None = None) -> str:
     """Why the request did not happen, as a sentence without its final full stop:
     "103 is busy", "103 does not exist", "Not connected to the PBX", ..."""
+    if isinstance(exc, GatewayRefusedError):
+        return _gateway_refusal(exc)
     if isinstance(exc, LinkDownError):
         return translate("Refusals", "Not connected to the PBX")
     if isinstance(exc, RequestTimeout):
@@ -102,3 +105,24 @@ def _service_text(exc: CstaServiceError, target: str | None, own: str | None) ->
 
 
 __all__ = ["refusal_text"]
+
+
+def _gateway_refusal(exc: GatewayRefusedError) -> str:
+    # The office gateway's rights file, not the PBX: only its keeper can change it.  Whole
+    # sentences per case, so that a translation need not build one from pieces.
+    if exc.user and exc.device:
+        text = translate("Refusals", "The office gateway does not let your broker user {user} "
+                         "control {device} (its rights file says which phones each user may "
+                         "control)")
+    elif exc.user:
+        text = translate("Refusals", "The office gateway does not let your broker user {user} "
+                         "control the phone of this call (its rights file says which phones "
+                         "each user may control)")
+    elif exc.device:
+        text = translate("Refusals", "The office gateway does not let this computer control "
+                         "{device} (its rights file says which phones each user may control)")
+    else:
+        text = translate("Refusals", "The office gateway does not let this computer control "
+                         "the phone of this call (its rights file says which phones each user "
+                         "may control)")
+    return text.format(user=exc.user, device=exc.device)

@@ -9,23 +9,29 @@ the user changes settings or asks for the demo.  No Qt here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from cstapopup.gateway.client import GatewayClientOptions
 from cstapopup.i18n import translate
 from cstapopup.settings import (
     FACTORY_PASSWORD,
+    LINK_DIRECT,
+    LINK_GATEWAY,
     PASSWORD_STORAGE_NONE,
+    GatewayParameters,
+    LinkParameters,
     PasswordStore,
     Settings,
     SettingsError,
 )
 
-from . import texts
+from . import gateway_link, link, texts
 from .demo import DEFAULT_DEMO_RATE, DEMO_HISTORY_FILE, DemoPbx, demo_settings
 from .desk import Desk, DeskConfig, DeskListener, LinkFactory, LinkOptions
 from .store import default_path
@@ -60,6 +66,8 @@ class AppOptions:
     #: Folder of the history files (None: the user's data folder, or $CSTAPOPUP_DATA_DIR).
     data_dir: Path | None = None
     client_options: LinkOptions | None = None
+    #: The options of the way through the office gateway (its client's).
+    gateway_options: GatewayClientOptions | None = None
     #: Show the history window at start: None = only when there is no system tray.
     show_window: bool | None = None
     #: Overrides popup.close_after_seconds (self-test, benchmarks).
@@ -74,18 +82,26 @@ class Session:
     """See the module docstring.  `open()`, then `start_link()`; `close()` at the end.
 
     `listener` gets what the desk hands up, and the session's own notices.  `link_factory`
-    makes the PBX link (the UI passes `calls.link.PbxLink`).  `spawn` runs background work (a
+    makes the PBX link: one factory (a link of our own, `calls.link.PbxLink`) or one per way
+    to the PBX (`settings.LINK_DIRECT`, `LINK_GATEWAY`; `link_factories()` makes both); the
+    setting `pbx.connection` picks the one used (the demo's PBX always takes the direct
+    one).  `spawn` runs background work (a
     reconnection after the settings changed, a connection after the password was typed);
     `ask_password` asks for the PBX password when it is kept nowhere; `autostart`: the
     login-item module (`cstapopup.autostart`, or a fake in tests)."""
 
-    def __init__(self, options: AppOptions, listener: DeskListener, link_factory: LinkFactory,
+    def __init__(self, options: AppOptions, listener: DeskListener,
+                 link_factory: LinkFactory | Mapping[str, LinkFactory],
                  *, spawn: Spawn, ask_password: AskPassword,
                  autostart: ModuleType | Any = None) -> None:
         self.options = options
         self.mode = options.mode
         self.listener = listener
-        self.desk = Desk(listener, link_factory=link_factory)
+        defaults = link_factories(options)
+        given = dict(link_factory) if isinstance(link_factory, Mapping) \
+            else {LINK_DIRECT: link_factory}
+        self.link_factories: dict[str, LinkFactory] = {**defaults, **given}
+        self.desk = Desk(listener, link_factory=self.link_factories[LINK_DIRECT])
         self.settings = Settings()
         self.settings_warnings: list[str] = []
         self.demo_pbx: DemoPbx | None = None
@@ -95,7 +111,8 @@ class Session:
         self._autostart = autostart
         self._overrides: dict[str, Any] = {}
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._password: str | None = None
+        #: Passwords typed in this run (asked for, or entered in the settings), by way.
+        self._passwords: dict[str, str] = {}
         self._generation = 0
 
     # -- settings as used ---------------------------------------------------------------
@@ -173,25 +190,37 @@ class Session:
                      else translate("Session", "the self-test PBX"))
             await self.desk.connect(self.demo_pbx.params, label=label, demo=self.mode == DEMO)
             return True
+        kind = self.settings.connection
         if not self.settings.is_configured:
-            self.desk.not_connected(translate("Session", "no PBX set up yet: open the settings"))
+            self.desk.not_connected(
+                translate("Session", "no PBX set up yet: open the settings") if kind == LINK_DIRECT
+                else translate("Session", "no office gateway set up yet: open the settings"))
             return False
-        password = self._password or PasswordStore(self.settings).get()
+        password = self._passwords.get(kind) or PasswordStore(self.settings, kind=kind).get()
         if password is None and self.settings.get("pbx.password_storage") == \
                 PASSWORD_STORAGE_NONE:
-            self._ask()
+            self._ask(kind)
             return True
         note = ""
-        if not password:
+        if not password and kind == LINK_DIRECT:
             # Nothing stored: the factory password, as `cstapopup monitor` does; but said,
             # in the tray and with a refused login, so nobody wonders which one was sent.
             password, note = FACTORY_PASSWORD, texts.factory_password_note(FACTORY_PASSWORD)
-        await self.desk.connect(self.settings.connection_parameters(password), note=note)
+        elif not password:
+            note = texts.no_broker_password_note()
+        await self._connect(self.settings.link_parameters(password), note=note)
         return True
 
-    def _ask(self) -> None:
+    async def _connect(self, params: LinkParameters, *, note: str = "") -> bool:
+        kind = LINK_GATEWAY if isinstance(params, GatewayParameters) else LINK_DIRECT
+        return await self.desk.connect(params, note=note,
+                                       link_factory=self.link_factories[kind])
+
+    def _ask(self, kind: str) -> None:
         generation = self._generation
-        self.desk.not_connected(translate("Session", "waiting for the PBX password"))
+        self.desk.not_connected(translate("Session", "waiting for the PBX password")
+                                if kind == LINK_DIRECT
+                                else translate("Session", "waiting for the broker password"))
 
         def entered(text: str | None) -> None:
             if generation != self._generation or self.stopping:
@@ -200,8 +229,8 @@ class Session:
                 self.desk.not_connected(translate(
                     "Session", "no password entered: not connected (enter it in the settings)"))
                 return
-            self._password = text
-            self._spawn(self.desk.connect(self.settings.connection_parameters(text)),
+            self._passwords[kind] = text
+            self._spawn(self._connect(self.settings.link_parameters(text)),
                         translate("Session", "connecting"))
 
         self._ask_password(entered)
@@ -241,7 +270,7 @@ class Session:
         """The user saved settings (and typed `password` in the dialog): apply them; the link
         restarts when its settings changed."""
         if password:
-            self._password = password
+            self._passwords[self.settings.connection] = password
         if changed & DESK_SETTINGS:
             self._configure_desk()
         if "app.start_at_login" in changed and self._autostart is not None:
@@ -255,8 +284,10 @@ class Session:
                     "Session", "Could not change the login item: {problem}").format(problem=exc))
         if "app.do_not_disturb" in changed:
             self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
-        # "pbx.password" comes when the password was changed in the dialog.
-        if not any(n.startswith("pbx.") or n in ("devices.monitor", "devices.colleagues")
+        # "pbx.password" (or "gateway.password") comes when the password was changed in the
+        # dialog.
+        if not any(n.startswith(("pbx.", "gateway.")) or n in ("devices.monitor",
+                                                               "devices.colleagues")
                    for n in changed):
             return
         if self.mode == PBX:
@@ -287,4 +318,19 @@ class Session:
         self.listener.notice(Notice(title, text, Level.WARNING))
 
 
-__all__ = ["DEMO", "PBX", "SELF_TEST", "AppOptions", "AskPassword", "Session", "Spawn"]
+def link_factories(options: AppOptions) -> dict[str, LinkFactory]:
+    """A factory for each way to the PBX, with the options the app was started with."""
+    return {LINK_DIRECT: functools.partial(link.PbxLink, options=options.client_options),
+            LINK_GATEWAY: functools.partial(gateway_link.GatewayLink,
+                                            options=options.gateway_options)}
+
+
+async def test_connection(params: LinkParameters) -> str:
+    """The settings dialog's "Test connection", for either way to the PBX."""
+    if isinstance(params, GatewayParameters):
+        return await gateway_link.test_connection(params)
+    return await link.test_connection(params)
+
+
+__all__ = ["DEMO", "PBX", "SELF_TEST", "AppOptions", "AskPassword", "Session", "Spawn",
+           "link_factories", "test_connection"]

@@ -24,6 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cstapopup.csta.client import ConnectError
+from cstapopup.gateway.client import (
+    BrokerRefusedError,
+    BrokerSetupError,
+    BrokerUnreachableError,
+    GatewayGoneError,
+    GatewayPbxDownError,
+    NoGatewayError,
+)
 from cstapopup.i18n import QT_TRANSLATE_NOOP, decimal, fill_count, number, translate, translating
 
 from .model import Call, Hop, Outcome
@@ -70,8 +78,8 @@ COUNTED: dict[str, tuple[str, str]] = {
                               QT_TRANSLATE_NOOP("Counted", "%Ln waiting to be written",
                                                 None, 2)),
     "lost": ("%Ln lost", QT_TRANSLATE_NOOP("Counted", "%Ln lost", None, 2)),
-    "calls settled": ("%Ln call that the last recording left in progress (it stopped without "
-                      "closing it) was closed as 'end unknown'.",
+    "calls settled": (("%Ln call that the last recording left in progress (it stopped without "
+                       "closing it) was closed as 'end unknown'."),
                       QT_TRANSLATE_NOOP("Counted", "%Ln calls that the last recording left in "
                                         "progress (it stopped without closing them) were "
                                         "closed as 'end unknown'.", None, 2)),
@@ -384,6 +392,67 @@ def _pbx_at(host: str | None) -> str:
     return translate("Texts", "the PBX")
 
 
+def gateway_problem(error: BaseException, *, broker: str, user: str = "",
+                    site: str = "default") -> LinkProblem:
+    """Why the way to the PBX through the office gateway is not up (the gateway client's
+    typed reason) in plain words; the broker's or the gateway's own words go to `detail`."""
+    if isinstance(error, BrokerRefusedError):
+        words = (translate("Texts", "the broker {broker} refused the login of {user} — check "
+                           "the broker user name and password in the settings") if user else
+                 translate("Texts", "the broker {broker} refused the login of this computer "
+                           "(no user name set) — check the broker user name and password in "
+                           "the settings"))
+        return LinkProblem(words.format(broker=broker, user=user), str(error.cause))
+    if isinstance(error, BrokerSetupError):
+        # A broker address or TLS file that cannot be used: its message says which and why.
+        return LinkProblem(str(error.cause))
+    if isinstance(error, BrokerUnreachableError):
+        return LinkProblem(translate(
+            "Texts", "the office's broker {broker} cannot be reached — check the broker address "
+            "in the settings, and that this computer is on the office network").format(
+            broker=broker), str(error.cause))
+    if isinstance(error, NoGatewayError):
+        return LinkProblem(translate(
+            "Texts", "no office gateway answers for site “{site}” at the broker — check that it "
+            "runs, and that the site in the settings is the gateway's").format(site=site))
+    if isinstance(error, GatewayGoneError):
+        if error.stopped:
+            return LinkProblem(translate("Texts", "the office gateway was stopped: no calls are "
+                                         "shown until it runs again"), error.reason)
+        return LinkProblem(translate("Texts", "the office gateway is gone: it lost its "
+                                     "connection to the broker (stopped, crashed or cut off)"),
+                           error.reason)
+    if isinstance(error, GatewayPbxDownError):
+        return LinkProblem(translate("Texts", "PBX down behind the office gateway: the gateway "
+                                     "runs, but its link to the PBX is down"), error.reason)
+    return LinkProblem(str(error))
+
+
+#: Titles of the notices about a link that went down or could not be made, by its fault
+#: (calls.link.LinkFault values); the link of our own's are the defaults.
+_LOST_TITLES = {
+    "broker_unreachable": QT_TRANSLATE_NOOP("Desk", "Connection to the broker lost"),
+    "no_gateway": QT_TRANSLATE_NOOP("Desk", "Office gateway gone"),
+    "gateway_gone": QT_TRANSLATE_NOOP("Desk", "Office gateway gone"),
+    "pbx_down": QT_TRANSLATE_NOOP("Desk", "PBX down behind the office gateway"),
+}
+_CONNECT_TITLES = {
+    "broker_unreachable": QT_TRANSLATE_NOOP("Desk", "Cannot reach the broker"),
+    "no_gateway": QT_TRANSLATE_NOOP("Desk", "No office gateway"),
+    "gateway_gone": QT_TRANSLATE_NOOP("Desk", "Office gateway gone"),
+    "pbx_down": QT_TRANSLATE_NOOP("Desk", "PBX down behind the office gateway"),
+}
+_LOST_DEFAULT = QT_TRANSLATE_NOOP("Desk", "PBX link lost")
+_CONNECT_DEFAULT = QT_TRANSLATE_NOOP("Desk", "Cannot connect to the PBX")
+
+
+def link_notice_title(fault: str | None, *, lost: bool) -> str:
+    """The title of the notice that the link was lost (`lost`) or could not be made."""
+    if lost:
+        return translate("Desk", _LOST_TITLES.get(fault or "", _LOST_DEFAULT))
+    return translate("Desk", _CONNECT_TITLES.get(fault or "", _CONNECT_DEFAULT))
+
+
 def link_details(note: str = "", detail: str = "") -> str:
     """The lines under a link state (a window's link line's tooltip): what the user should
     know besides (`LinkStatus.note`), then the system's own words ("Details: ..."); "" when
@@ -392,6 +461,12 @@ def link_details(note: str = "", detail: str = "") -> str:
     if detail:
         lines.append(translate("Texts", "Details: {detail}").format(detail=detail))
     return "\n".join(lines)
+
+
+def no_broker_password_note() -> str:
+    """What the app says while it logs in to the broker without a password (none stored)."""
+    return translate("Texts", "logging in to the broker without a password because none is "
+                     "stored")
 
 
 def factory_password_note(password: str) -> str:
@@ -468,10 +543,36 @@ def history_temporary(problem: str) -> str:
 
 
 __all__ = [
-    "CLI_COUNTED", "COUNTED", "NBSP", "Display", "LinkProblem", "clock", "count",
-    "calls_settled_at_start", "direction_text", "empty_history_text", "factory_password_note",
-    "history_file_not_recreated", "history_file_restarted", "history_lost",
-    "history_not_saved", "history_saved_again", "history_temporary", "hop_text", "hops_text",
-    "initials", "link_details", "link_problem",
-    "name_text", "number", "outcome_text", "party", "remote_text", "seconds", "translate",
+    "CLI_COUNTED",
+    "COUNTED",
+    "NBSP",
+    "Display",
+    "LinkProblem",
+    "calls_settled_at_start",
+    "clock",
+    "count",
+    "direction_text",
+    "empty_history_text",
+    "factory_password_note",
+    "gateway_problem",
+    "history_file_not_recreated",
+    "history_file_restarted",
+    "history_lost",
+    "history_not_saved",
+    "history_saved_again",
+    "history_temporary",
+    "hop_text",
+    "hops_text",
+    "initials",
+    "link_details",
+    "link_notice_title",
+    "link_problem",
+    "name_text",
+    "no_broker_password_note",
+    "number",
+    "outcome_text",
+    "party",
+    "remote_text",
+    "seconds",
+    "translate",
 ]

@@ -230,10 +230,13 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
                 extra = f" (retry in {item.retry_in:.1f} s)" if item.retry_in else ""
                 print(f"cstapopup monitor: link {item.state}: {item.reason}{extra}", file=err,
                       flush=True)
-                if item.state == "down":
+                if item.state in ("down", "rejected"):
                     if recorder is not None:
                         recorder.link_lost()
-                    if args.once:
+                    if item.state == "rejected":  # the broker refused us: it stopped trying
+                        exit_code = EXIT_BROKER_AUTH
+                        stop.set()
+                    elif args.once:
                         exit_code = EXIT_CONNECT
                         stop.set()
             elif isinstance(item, MonitorSnapshot):

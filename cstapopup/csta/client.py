@@ -63,6 +63,11 @@ from .events import ConnectionId, CstaEvent, DeviceId, SnapshotCall
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("cstapopup.wire")
 
+# Every bounded wait here is `async with asyncio.timeout(...)`, never `asyncio.wait_for`: on
+# Python 3.11, wait_for drops a cancellation that comes just as the awaited thing finishes
+# (it returns the result instead), and a task being stopped then runs on; a gateway stopping
+# at that moment waited for it forever.
+
 
 # Errors ------------------------------------------------------------------------------------
 
@@ -556,7 +561,8 @@ class CstaClient:
 
     async def wait_up(self, timeout: float | None = None) -> None:
         """Until the link is up (TimeoutError after `timeout` seconds)."""
-        await asyncio.wait_for(self._up.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._up.wait()
 
     async def wait_finished(self) -> None:
         """Until the client has stopped trying: the login was refused for good (state
@@ -588,7 +594,8 @@ class CstaClient:
                     stops = asyncio.gather(*(self._monitor_stop_request(h) for h in active),
                                            return_exceptions=True)
                     try:
-                        await asyncio.wait_for(stops, max(0.0, deadline - loop.time()))
+                        async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                            await stops
                     except TimeoutError:
                         log.info("the PBX did not confirm every monitor stop in time")
                 await self._release(deadline - loop.time())
@@ -635,7 +642,8 @@ class CstaClient:
         conn.release()
         self._flush()
         try:
-            await asyncio.wait_for(released, timeout)
+            async with asyncio.timeout(timeout):
+                await released
         except TimeoutError:
             # HiPath's answer to RLRQ is unverified: leave as the known clients do.
             conn.abort()
@@ -721,13 +729,11 @@ class CstaClient:
                 "the user name or password has characters that cannot be sent to the PBX "
                 "(CSTA carries them as Latin-1)") from None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
+            async with asyncio.timeout(opts.connect_timeout):
+                reader, writer = await asyncio.open_connection(
                     self.host, self.port, ssl=opts.ssl,
                     server_hostname=(opts.server_hostname or self.host) if opts.ssl else None,
-                ),
-                opts.connect_timeout,
-            )
+                )
         except TimeoutError:
             raise ConnectError(f"no answer from {self.host}:{self.port} within "
                                f"{_seconds(opts.connect_timeout)}", cause="timeout",
@@ -751,7 +757,8 @@ class CstaClient:
         self._release_waiter = None
         self._flush()
         try:
-            await asyncio.wait_for(self._associate(reader, conn), opts.connect_timeout)
+            async with asyncio.timeout(opts.connect_timeout):
+                await self._associate(reader, conn)
         except TimeoutError:
             self._drop_link("association timed out")
             raise ConnectError(f"{self.host}:{self.port} did not answer the association request "
@@ -800,7 +807,8 @@ class CstaClient:
         while True:
             timeout = None if grace_deadline is None else max(0.0, grace_deadline - loop.time())
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+                async with asyncio.timeout(timeout):
+                    data = await reader.read(READ_SIZE)
             except TimeoutError:
                 # Accepted, but no SystemStatus came: be liberal and go ahead.
                 self._handle_events(conn.mark_up())
@@ -1087,7 +1095,8 @@ class CstaClient:
             if remaining <= 0:
                 raise TimeoutError
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), remaining)
+                async with asyncio.timeout(remaining):
+                    return await asyncio.shield(fut)
             except TimeoutError:
                 if fut.done():
                     return fut.result()

@@ -52,7 +52,56 @@ log = logging.getLogger(__name__)
 
 
 class GatewayRefusedError(CstaClientError):
-    """The gateway refused the request: this broker user may not control that device."""
+    """The gateway refused the request: this broker user (`user`) may not control `device`
+    (None when the request named no device)."""
+
+    def __init__(self, message: str, *, user: str | None = None,
+                 device: str | None = None) -> None:
+        super().__init__(message)
+        self.user, self.device = user, device
+
+
+class GatewayLinkError(CstaClientError):
+    """Why the way to the PBX through the office gateway is not up: the `error` of a
+    LinkStateChanged "down" (or "rejected"), typed so that nobody parses the sentence."""
+
+
+class BrokerUnreachableError(GatewayLinkError):
+    """No connection to the broker, or it broke (retried); `cause` the broker error."""
+
+    def __init__(self, cause: BrokerError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class BrokerRefusedError(BrokerUnreachableError):
+    """The broker refused the user name or password (state "rejected": not retried)."""
+
+
+class BrokerSetupError(BrokerUnreachableError):
+    """The broker connection cannot even be set up (a TLS file; not retried)."""
+
+
+class NoGatewayError(GatewayLinkError):
+    """Connected to the broker, but no office gateway has said anything for this site."""
+
+
+class GatewayGoneError(GatewayLinkError):
+    """The office gateway is offline: `stopped` on purpose, or its broker connection vanished
+    (the last will); `reason` in its words."""
+
+    def __init__(self, message: str, *, reason: str, stopped: bool) -> None:
+        super().__init__(message)
+        self.reason, self.stopped = reason, stopped
+
+
+class GatewayPbxDownError(GatewayLinkError):
+    """The office gateway runs, but its own PBX link is not up (`state`: down or connecting);
+    `reason` in the gateway's words."""
+
+    def __init__(self, message: str, *, state: str, reason: str) -> None:
+        super().__init__(message)
+        self.state, self.reason = state, reason
 
 
 class GatewayRequestError(CstaClientError):
@@ -71,6 +120,9 @@ class GatewayClientOptions:
     backoff_jitter: float = 0.2
     #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
     queue_size: int = 10000
+    #: How long after subscribing the client waits for the gateway's retained link state
+    #: before it says that no office gateway is there for the site.
+    gateway_wait: float = 5.0
     #: QoS of the device subscriptions.  0 by default: with a clean session, QoS 1 would
     #: add an acknowledgement per message and deliver nothing more (what is in flight when
     #: the connection breaks is lost either way); a break is covered by the gateway's
@@ -112,8 +164,13 @@ class GatewayClient:
         self._mqtt: Any = None
         self._broker_up = False
         self._broker_reason = "not started"
+        self._broker_error: BrokerUnreachableError | None = None
+        self._rejected = False
         self._retry_in: float | None = None
-        self._gw_link: dict[str, Any] | None = None
+        self._gw_link: wire.LinkMessage | None = None
+        self._gw_missing = False  # subscribed gateway_wait ago, and no link state came
+        self.error: GatewayLinkError | None = None   # behind the current state
+        self._said: tuple[object, ...] = ("down", "not started", None)
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
@@ -128,6 +185,16 @@ class GatewayClient:
     @property
     def monitors(self) -> list[MonitorHandle]:
         return [d.handle for d in self._devices.values()]
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the connection to the broker is up (whatever the gateway's state)."""
+        return self._broker_up
+
+    @property
+    def gateway_link(self) -> wire.LinkMessage | None:
+        """The office gateway's link state as last published (None: none heard yet)."""
+        return self._gw_link
 
     @property
     def response_topic(self) -> str | None:
@@ -153,7 +220,16 @@ class GatewayClient:
         self._supervisor = asyncio.create_task(self._supervise(), name="gateway-client")
 
     async def wait_up(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._up.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._up.wait()
+
+    async def wait_finished(self) -> None:
+        """Until the client has stopped trying: the broker refused the login (state
+        "rejected"), a setting it cannot use, the broker lost with `reconnect` off, or
+        close()."""
+        task = self._supervisor
+        if task is not None:
+            await asyncio.wait({task})
 
     async def close(self) -> None:
         if self._closing:
@@ -162,6 +238,8 @@ class GatewayClient:
         self._closing = True
         try:
             await self._stop_supervisor()
+            for task in list(self._tasks):
+                task.cancel()
         finally:
             for fut in self._pending.values():
                 if not fut.done():
@@ -232,14 +310,18 @@ class GatewayClient:
                     return
                 get = asyncio.ensure_future(queue.get())
                 closed = asyncio.ensure_future(self._closed.wait())
-                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
+                try:
+                    done, _ = await asyncio.wait({get, closed},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    # Also when the consumer stops listening (aclose, cancel): no task left.
                     closed.cancel()
+                    if not get.done():
+                        get.cancel()
+                if get in done:
                     yield get.result()
-                else:
-                    get.cancel()
-                    if queue.empty():
-                        return
+                elif queue.empty():
+                    return
         finally:
             self._queues.remove(queue)
 
@@ -253,32 +335,45 @@ class GatewayClient:
             q.put_nowait(item)
 
     def _set_state(self) -> None:
+        error: GatewayLinkError | None = None
+        retry: float | None = None
+        gw = self._gw_link
         if not self._broker_up:
             state, reason, retry = "down", self._broker_reason, self._retry_in
-        elif self._gw_link is None:
-            state, reason, retry = "connecting", (f"connected to the broker {self.broker.url}; "
-                                                  "waiting for the office gateway"), None
+            error = self._broker_error
+            if self._rejected:
+                state = "rejected"
+        elif gw is None and not self._gw_missing:
+            state, reason = "connecting", (f"connected to the broker {self.broker.url}; "
+                                           "waiting for the office gateway")
+        elif gw is None:
+            state = "down"
+            reason = (f"no office gateway has published for site {self.topics.site} at "
+                      f"{self.broker.url}")
+            error = NoGatewayError(reason)
+        elif gw.state == "up":
+            state, reason = "up", gw.reason
+        elif gw.state == "offline":
+            state, reason = "down", f"office gateway: {gw.reason}"
+            error = GatewayGoneError(reason, reason=gw.reason, stopped=gw.gone == "stopped")
         else:
-            gw_state = str(self._gw_link.get("state"))
-            reason = str(self._gw_link.get("reason") or "")
-            retry = self._gw_link.get("retry_in")
-            if gw_state == "offline":
-                state, reason = "down", f"office gateway: {reason}"
-            elif gw_state in ("up", "connecting", "down"):
-                state = gw_state
-                if state != "up":
-                    reason = f"PBX link of the office gateway: {reason}"
-            else:
-                state = "down"
-        if (state, reason) == (self.state, self.state_reason):
+            # connecting or down: the gateway runs, its PBX link does not.
+            state, retry = "down", gw.retry_in
+            reason = f"PBX link of the office gateway: {gw.state}: {gw.reason}"
+            error = GatewayPbxDownError(reason, state=gw.state, reason=gw.reason)
+        # While up, a new link message may name devices the PBX would not monitor: said too.
+        said = (state, reason, gw if state == "up" else None)
+        if said == self._said:
             return
-        self.state, self.state_reason = state, reason
+        self._said = said
+        self.state, self.state_reason, self.error = state, reason, error
         if state == "up":
             self._up.set()
         else:
             self._up.clear()
         log.info("link %s: %s", state, reason)
-        self._publish(LinkStateChanged(state, reason, retry_in=retry if state == "down" else None))
+        self._publish(LinkStateChanged(state, reason, retry_in=retry if state == "down" else None,
+                                       error=error))
 
     # The broker connection ----------------------------------------------------------------
 
@@ -314,8 +409,15 @@ class GatewayClient:
             if self._first is not None and not self._first.done():
                 self._first.set_exception(error)
                 return
-            fatal = isinstance(error, (BrokerAuthError, broker_mod.BrokerConfigError))
-            if fatal or not self.options.reconnect:
+            refused = isinstance(error, BrokerAuthError)
+            setup = isinstance(error, broker_mod.BrokerConfigError)
+            self._broker_error = (BrokerRefusedError(error) if refused
+                                  else BrokerSetupError(error) if setup
+                                  else BrokerUnreachableError(error))
+            if refused or setup or not self.options.reconnect:
+                # A refused login does not get better by trying again (and may lock the
+                # account): "rejected", as a PBX's refusal for good.
+                self._rejected = refused
                 self._broker_up, self._broker_reason, self._retry_in = False, str(error), None
                 self._set_state()
                 log.error("%s", error)
@@ -335,14 +437,25 @@ class GatewayClient:
         await mqtt.subscribe(topics)
         for dev in list(self._devices.values()):
             await self._subscribe(mqtt, dev)
-        self._broker_up, self._retry_in = True, None
+        self._broker_up, self._retry_in, self._broker_error = True, None, None
         self._gw_link = None  # the retained link state comes with the subscription
+        self._gw_missing = False
         self._set_state()
-        async for message in mqtt.messages:
-            try:
-                self._dispatch(message)
-            except wire.WireError as exc:
-                log.warning("unusable message on %s: %s", message.topic, exc)
+        waited = asyncio.get_running_loop().call_later(self.options.gateway_wait,
+                                                       self._no_gateway_yet)
+        try:
+            async for message in mqtt.messages:
+                try:
+                    self._dispatch(message)
+                except wire.WireError as exc:
+                    log.warning("unusable message on %s: %s", message.topic, exc)
+        finally:
+            waited.cancel()
+
+    def _no_gateway_yet(self) -> None:
+        if self._gw_link is None and self._broker_up:
+            self._gw_missing = True
+            self._set_state()
 
     # Incoming -----------------------------------------------------------------------------
 
@@ -389,17 +502,17 @@ class GatewayClient:
         self._publish(item)
 
     def _on_link(self, data: dict[str, Any]) -> None:
-        gateway = data.get("gateway")
-        if self.gateway is not None and gateway != self.gateway:
+        link = wire.link_from_json(data)
+        if self.gateway is not None and link.gateway != self.gateway:
             # Another gateway instance: its numbering starts anew, and what the old one had
             # under way is no longer followed.
             if self.state == "up":
-                self._gw_link = {"state": "offline", "reason": "restarted"}
+                self._gw_link = wire.LinkMessage("offline", "restarted", gone="stopped")
                 self._set_state()
             for dev in self._devices.values():
                 dev.gateway, dev.seq = None, 0
-        self.gateway = gateway if isinstance(gateway, str) else None
-        self._gw_link = data
+        self.gateway = link.gateway
+        self._gw_link = link
         self._set_state()
 
     def _on_record(self, dev: _Device, rec: dict[str, Any]) -> None:
@@ -489,7 +602,8 @@ class GatewayClient:
             await mqtt.publish(self.topics.request(self.user), wire.encode_request(operation, values),
                                qos=1, properties=props)
             try:
-                answer = await asyncio.wait_for(fut, self.options.request_timeout)
+                async with asyncio.timeout(self.options.request_timeout):
+                    answer = await fut
             except TimeoutError:
                 raise RequestTimeout(f"{operation}: no answer from the office gateway within "
                                      f"{self.options.request_timeout:g} s") from None
@@ -504,7 +618,9 @@ class GatewayClient:
                 raise GatewayRequestError(f"{operation}: unusable result: {exc}") from None
         kind, message = answer.get("error"), str(answer.get("message") or "")
         if kind == "refused":
-            raise GatewayRefusedError(message)
+            device = answer.get("device")
+            raise GatewayRefusedError(message, user=self.user,
+                                      device=device if isinstance(device, str) else None)
         if kind == "pbx_error":
             raise CstaServiceError(operation, wire.failure_from_json(answer.get("failure")))
         if kind == "pbx_reject":
@@ -547,6 +663,16 @@ class GatewayClient:
 
     async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId:
         return await self._request("single_step_transfer", active, to)
+
+    async def reconnect_call(self, active: ConnectionId, held: ConnectionId) -> None:
+        await self._request("reconnect_call", active, held)
+
+    async def alternate_call(self, held: ConnectionId, active: ConnectionId) -> None:
+        await self._request("alternate_call", held, active)
+
+    async def directed_pickup_call(self, ringing: ConnectionId, requesting: str
+                                   ) -> ConnectionId | None:
+        return await self._request("directed_pickup_call", ringing, requesting)
 
 
 def _number_of(message: Any) -> tuple[str, int, float | None] | None:

@@ -45,6 +45,7 @@ from cstapopup.csta.client import (
     LinkStateChanged,
     MonitorEvent,
     MonitorSnapshot,
+    MonitorStartError,
     RequestTimeout,
 )
 from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER
@@ -137,6 +138,8 @@ class Gateway:
         if pbx.ssl is not None:
             client_options = dataclasses.replace(client_options, ssl=pbx.ssl)
         self.client = CstaClient(pbx.host, pbx.port, pbx.user, pbx.password, client_options)
+        #: Devices the PBX would not monitor, with its universalFailure reason.
+        self.unmonitored: dict[str, str] = {}
         self.link: dict[str, Any] = self._link_payload("connecting", "starting")
         self._outbox: deque[_Out] = deque()
         self._inflight: deque[_Out] = deque()
@@ -148,7 +151,6 @@ class Gateway:
         self._request_tasks: set[asyncio.Task[None]] = set()
         self._drop_logged_at = 0
         self.connected = asyncio.Event()  # to the broker (for tests and tools)
-        self.unmonitored: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Gateway({self.pbx.host}:{self.pbx.port} -> {self.broker.url}, site={self.topics.site})"
@@ -173,16 +175,20 @@ class Gateway:
                 if task is not stop_task and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            # Whatever ended the run, nothing below waits without a bound: a task that does
+            # not end when cancelled (a library swallowing the cancellation) is left behind
+            # and said, rather than keeping the process from exiting.
+            self._stop.set()  # _pbx_loop waits for it too, not only for its cancellation
             stop_task.cancel()
-            pbx_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pbx_task
-            await self.client.close()
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            await _finish(pbx_task, self.options.drain_timeout, "the PBX side")
+            try:
+                async with asyncio.timeout(self.options.drain_timeout + 5):
+                    await self.client.close()
+            except TimeoutError:
+                log.error("the PBX link did not close in time")
+            await _finish(consumer, self.options.drain_timeout, "the event reader")
             # What the PBX said up to here, then that the gateway is gone (on purpose).
-            self._enqueue_link("offline", "the office gateway was stopped")
+            self._enqueue_link("offline", "the office gateway was stopped", gone="stopped")
             self._stopping = True
             self._wake.set()
             if not broker_task.done():
@@ -193,9 +199,7 @@ class Gateway:
                                 self.options.drain_timeout)
                 except BrokerError as exc:
                     log.warning("broker: %s", exc)
-                broker_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await broker_task
+                await _finish(broker_task, self.options.drain_timeout, "the broker side")
             left = len(self._outbox) + len(self._inflight)
             if left:
                 log.warning("stopped with %d messages the broker did not take", left)
@@ -234,7 +238,11 @@ class Gateway:
             raise NoDeviceMonitored("the PBX refused to monitor every device: " + ", ".join(
                 f"{d} ({r})" for d, r in self.unmonitored.items()))
         log.info("monitoring %d of %d devices", monitored, len(self.devices))
-        await asyncio.Event().wait()  # the client keeps the link from here on
+        if self.unmonitored and self.client.state == "up":
+            # Desktops show which of their devices the PBX would not monitor, from the link
+            # state: say it again, now with them.
+            self._enqueue_link("up", self.link.get("reason") or self.client.state_reason)
+        await self._stop.wait()  # the client keeps the link from here on
 
     async def _consume(self) -> None:
         async for item in self.client.events():
@@ -261,18 +269,28 @@ class Gateway:
             elif isinstance(item, LinkStateChanged):
                 if item.state == "closed":
                     continue  # said by run() once the outbox has what came before
+                if isinstance(item.error, MonitorStartError):
+                    # Not restored after a reconnect: the link itself is up.
+                    self.unmonitored[item.error.device] = item.error.reason or str(item.error)
+                    log.error("cannot monitor %s: %s", item.error.device, item.error.reason)
                 if item.state == "down":
                     for dev in self.calls.values():
                         dev.link_lost()
                 self._enqueue_link(item.state, item.reason, retry_in=item.retry_in)
 
-    def _link_payload(self, state: str, reason: str, retry_in: float | None = None) -> dict[str, Any]:
-        return {"state": state, "reason": reason, "retry_in": retry_in, "gateway": self.instance,
-                "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                "devices": self.devices}
+    def _link_payload(self, state: str, reason: str, retry_in: float | None = None,
+                      gone: str | None = None) -> dict[str, Any]:
+        payload = {"state": state, "reason": reason, "retry_in": retry_in,
+                   "gateway": self.instance,
+                   "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "devices": self.devices, "unmonitored": dict(self.unmonitored)}
+        if gone is not None:
+            payload["gone"] = gone
+        return payload
 
-    def _enqueue_link(self, state: str, reason: str, retry_in: float | None = None) -> None:
-        self.link = self._link_payload(state, reason, retry_in)
+    def _enqueue_link(self, state: str, reason: str, retry_in: float | None = None,
+                      gone: str | None = None) -> None:
+        self.link = self._link_payload(state, reason, retry_in, gone)
         self._enqueue(_Out(self.topics.link, json.dumps(self.link).encode(), retain=True))
 
     def _enqueue(self, out: _Out) -> None:
@@ -295,7 +313,7 @@ class Gateway:
 
     def _will(self) -> tuple[str, bytes]:
         payload = self._link_payload("offline", "the office gateway is gone (its connection to "
-                                     "the broker was lost)")
+                                     "the broker was lost)", gone="lost")
         return self.topics.link, json.dumps(payload).encode()
 
     async def _broker_loop(self) -> None:
@@ -505,7 +523,7 @@ class Gateway:
                        else f"{name}: the connection names no device")
                 log.info("request from %s: %s refused: %s", user, name, why)
                 await self._answer(mqtt, user, message, wire.error_response(
-                    "refused", why, operation=name))
+                    "refused", why, operation=name, device=device))
                 return
         if self.client.state != "up":
             await self._answer(mqtt, user, message, wire.error_response(
@@ -531,6 +549,19 @@ class Gateway:
             log.info("request from %s: %s done", user, name)
             payload = wire.ok_response(request.operation, result)
         await self._answer(mqtt, user, message, payload)
+
+
+async def _finish(task: asyncio.Task[Any], timeout: float, what: str) -> None:
+    """Cancel `task` and wait for it, `timeout` seconds at most (then it is left, logged)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        log.error("%s did not stop within %g s; left behind", what, timeout)
+        return
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if not isinstance(exc, BrokerError):
+            log.warning("%s ended with %s: %s", what, type(exc).__name__, exc)
 
 
 __all__ = ["BrokerError", "Gateway", "GatewayOptions", "GatewayStats", "NoDeviceMonitored",

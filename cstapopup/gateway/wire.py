@@ -349,6 +349,42 @@ def _object(payload: bytes | str) -> dict[str, Any]:
     return d
 
 
+@dataclass(frozen=True, slots=True)
+class LinkMessage:
+    """The gateway's retained link state (`cstapopup/<site>/link`): its PBX link's `state`
+    (connecting, up, down; offline: the gateway is gone), why, when it retries, the gateway
+    instance, the devices it monitors and those the PBX would not monitor (device ->
+    universalFailure reason); for "offline", `gone`: "stopped" (on purpose) or "lost" (the
+    last will: its broker connection vanished), None when it did not say."""
+
+    state: str
+    reason: str = ""
+    retry_in: float | None = None
+    gateway: str | None = None
+    devices: tuple[str, ...] | None = None
+    unmonitored: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    gone: str | None = None
+
+
+def link_from_json(data: Mapping[str, Any]) -> LinkMessage:
+    """The link state message as a value; a field of the wrong type is left out (a gateway
+    of another version must not stop a desktop), only `state` is required."""
+    state = data.get("state")
+    if not isinstance(state, str):
+        raise WireError("link state without its state")
+    retry = data.get("retry_in")
+    devices = data.get("devices")
+    unmonitored = data.get("unmonitored")
+    return LinkMessage(
+        state, str(data.get("reason") or ""),
+        float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else None,
+        data.get("gateway") if isinstance(data.get("gateway"), str) else None,
+        tuple(str(d) for d in devices) if isinstance(devices, list) else None,
+        {str(k): str(v) for k, v in unmonitored.items()} if isinstance(unmonitored, dict)
+        else {},
+        data.get("gone") if data.get("gone") in ("stopped", "lost") else None)
+
+
 def decode_object(payload: bytes | str) -> dict[str, Any]:
     """A JSON object payload (snapshot, calls, link, request, response)."""
     return _object(payload)
@@ -366,7 +402,7 @@ class Operation:
     name: str
     args: tuple[tuple[str, str], ...]
     controlled: tuple[str, ...]
-    result: str  # "none", "connection", "snapshot"
+    result: str  # "none", "connection", "optional_connection", "snapshot"
 
 
 def _op(name: str, args: str, controlled: str, result: str) -> Operation:
@@ -386,6 +422,12 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("consultation_call", "existing:connection device:device", "existing", "connection"),
     _op("transfer_call", "held:connection active:connection", "held active", "connection"),
     _op("single_step_transfer", "active:connection to:device", "active", "connection"),
+    _op("reconnect_call", "active:connection held:connection", "active held", "none"),
+    _op("alternate_call", "held:connection active:connection", "held active", "none"),
+    # The requesting phone is the one acting: the call it takes rings at a colleague's, whom
+    # the PBX lets it pick up from (as from the phone's own keys).
+    _op("directed_pickup_call", "ringing:connection requesting:device", "requesting",
+        "optional_connection"),
     _op("snapshot_device", "device:device", "device", "snapshot"),
 )}
 
@@ -447,7 +489,7 @@ def decode_request(payload: bytes | str) -> Request:
 
 
 def result_to_json(operation: Operation, result: Any) -> Any:
-    if operation.result == "connection":
+    if operation.result in ("connection", "optional_connection"):
         return connection_to_json(result)
     if operation.result == "snapshot":
         return [snapshot_call_to_json(c) for c in result]
@@ -460,18 +502,23 @@ def result_from_json(operation: Operation, value: Any) -> Any:
         if conn is None:
             raise WireError(f"{operation.name}: no connection in the result")
         return conn
+    if operation.result == "optional_connection":
+        return connection_from_json(value)
     if operation.result == "snapshot":
         return list(snapshot_calls_from_json(value) or ())
     return None
 
 
 def error_response(kind: str, message: str, *, operation: str | None = None,
-                   failure: UniversalFailure | None = None) -> bytes:
-    """A refused or failed request.  `kind`: refused, bad_request, busy, link_down, timeout,
-    pbx_error (the PBX's universalFailure in `failure`), pbx_reject, error."""
+                   failure: UniversalFailure | None = None, device: str | None = None) -> bytes:
+    """A refused or failed request.  `kind`: refused (`device`: the one the user may not
+    control, if the request named it), bad_request, busy, link_down, timeout, pbx_error (the
+    PBX's universalFailure in `failure`), pbx_reject, error."""
     body: dict[str, Any] = {"ok": False, "error": kind, "message": message}
     if operation:
         body["operation"] = operation
+    if device:
+        body["device"] = device
     if failure is not None:
         body["failure"] = {"group": failure.group, "value": failure.value, "name": failure.name}
     return json.dumps(body, ensure_ascii=False).encode()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable, Coroutine
 from types import ModuleType
@@ -22,10 +21,17 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from cstapopup import autostart as autostart_module
-from cstapopup.calls import link as link_module
 from cstapopup.calls.desk import Desk, DeskListener, action_title
 from cstapopup.calls.model import Call
-from cstapopup.calls.session import DEMO, PBX, SELF_TEST, AppOptions, Session
+from cstapopup.calls.session import (
+    DEMO,
+    PBX,
+    SELF_TEST,
+    AppOptions,
+    Session,
+    link_factories,
+    test_connection,
+)
 from cstapopup.calls.views import (
     CallAction,
     ColleagueView,
@@ -93,10 +99,8 @@ class AppController(QObject, DeskListener):
         self._tray_available = (QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None
                                 else tray_available)
         self.session = Session(
-            self.options, self,
-            functools.partial(link_module.PbxLink, options=self.options.client_options),
-            spawn=self.spawn, ask_password=lambda done: password_prompt(self, done),
-            autostart=autostart)
+            self.options, self, link_factories(self.options), spawn=self.spawn,
+            ask_password=lambda done: password_prompt(self, done), autostart=autostart)
         self.tray: TrayIcon | None = None
         self.popups: PopupStack | None = None
         self.history: HistoryWindow | None = None
@@ -375,7 +379,7 @@ class AppController(QObject, DeskListener):
             self.settings_dialog.activateWindow()
             return self.settings_dialog
         dialog = SettingsDialog(self.settings, PasswordStore(self.settings),
-                                test_connection=link_module.test_connection)
+                                test_connection=test_connection)
         if self.mode != PBX:
             dialog.setWindowTitle(translate("App", DEMO_SETTINGS_TITLE))
         dialog.settings_applied.connect(lambda names, d=dialog: self._on_settings_applied(

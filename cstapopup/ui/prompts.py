@@ -1,6 +1,7 @@
 """The app's questions to the user that are not settings: what to do on a first start without
-a PBX, and the PBX password when it is kept nowhere.  Both are non-blocking dialogs.  Their
-titles say what they are about; Qt adds the application's name ("Welcome — cstapopup")."""
+a PBX, and the PBX's (or the broker's) password when it is kept nowhere.  Both are
+non-blocking dialogs.  Their titles say what they are about; Qt adds the application's name
+("Welcome — cstapopup")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
 from cstapopup.i18n import translate
+from cstapopup.settings import LINK_GATEWAY
 
 if TYPE_CHECKING:
     from cstapopup.ui.controller import AppController
@@ -42,11 +44,18 @@ def first_run_message_box(controller: AppController) -> None:
 
 
 def password_input_dialog(controller: AppController, done: Callable[[str | None], None]) -> None:
-    """Ask for the PBX password; `done(text)`, or `done(None)` when cancelled."""
+    """Ask for the PBX password (or, through the office gateway, the broker's); `done(text)`,
+    or `done(None)` when cancelled."""
     dialog = QInputDialog()
-    dialog.setWindowTitle(translate("Prompts", "PBX password"))
-    dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
-        user=controller.settings.get("pbx.user"), host=controller.settings.get("pbx.host")))
+    settings = controller.settings
+    if settings.connection == LINK_GATEWAY:
+        dialog.setWindowTitle(translate("Prompts", "Broker password"))
+        dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
+            user=settings.get("gateway.user"), host=settings.get("gateway.broker")))
+    else:
+        dialog.setWindowTitle(translate("Prompts", "PBX password"))
+        dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
+            user=settings.get("pbx.user"), host=settings.get("pbx.host")))
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
     dialog.textValueSelected.connect(lambda text: done(text))
     dialog.rejected.connect(lambda: done(None))

@@ -47,19 +47,24 @@ from cstapopup.i18n import language as current_language
 from cstapopup.i18n import translate
 from cstapopup.settings import (
     FACTORY_PASSWORD,
+    LINK_DIRECT,
+    LINK_GATEWAY,
     OPTIONS,
     PASSWORD_STORAGE_KEYRING,
     PASSWORD_STORAGE_NONE,
     PASSWORD_STORAGE_PLAINTEXT,
     SECTIONS,
     ConnectionParameters,
+    GatewayParameters,
     Kind,
+    LinkParameters,
     Option,
     PasswordStore,
     PasswordStoreError,
     Settings,
     SettingsError,
     cross_problems,
+    option,
     section_title,
 )
 from cstapopup.ui import icons
@@ -68,14 +73,17 @@ from cstapopup.ui.plain import plain_label
 
 log = logging.getLogger(__name__)
 
-#: The name `settings_applied` reports when the password changed (it is not a setting).
+#: The name `settings_applied` reports when the password changed (it is not a setting): the
+#: PBX's, or the broker's (the office gateway).
 PASSWORD_CHANGED = "pbx.password"
+BROKER_PASSWORD_CHANGED = "gateway.password"
+_PASSWORD_CHANGED = {LINK_DIRECT: PASSWORD_CHANGED, LINK_GATEWAY: BROKER_PASSWORD_CHANGED}
 
 AskPlaintext = Callable[[QWidget, str], bool]
 ShowError = Callable[[QWidget, str], None]
 ChooseFile = Callable[[QWidget, str, str, str], str]
 ChooseFiles = Callable[[QWidget, str, str, str], list[str]]
-TestConnection = Callable[[ConnectionParameters], "str | Awaitable[str]"]
+TestConnection = Callable[[LinkParameters], "str | Awaitable[str]"]
 
 _ERROR_COLOUR = "#c62828"
 _WARNING_COLOUR = "#9a6700"
@@ -492,7 +500,11 @@ class SettingsDialog(QDialog):
         self._choose_files = choose_files
         self._test_connection = test_connection
         self._keyring_available = password_store.keyring_available()
-        self._had_password = password_store.get() is not None
+        #: The store of each way's password (the PBX's, the broker's).
+        self._stores = {kind: password_store.for_kind(kind)
+                        for kind in (LINK_DIRECT, LINK_GATEWAY)}
+        self._had = {kind: store.get() is not None for kind, store in self._stores.items()}
+        self._had_password = self._had[LINK_DIRECT]
         self._test_future: asyncio.Future[Any] | None = None
         #: The password typed in the dialog when OK was pressed (for this session when it is
         #: not stored); None when the field was left empty.
@@ -502,6 +514,11 @@ class SettingsDialog(QDialog):
         self.error_labels: dict[str, QLabel] = {}
         self.warning_labels: dict[str, QLabel] = {}
         self.pages: dict[str, QWidget] = {}
+        #: The widgets of each row (its label, if any, and its field), shown or hidden with
+        #: the way to the PBX they belong to.
+        self.rows: dict[str, tuple[QWidget, ...]] = {}
+        self.password_edits: dict[str, QLineEdit] = {}
+        self.password_helps: dict[str, QLabel] = {}
 
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget(self)
@@ -531,9 +548,12 @@ class SettingsDialog(QDialog):
         self.editors["pbx.tls"].connect_changed(self._update_enabled)
         self.editors["popup.sound"].connect_changed(self._update_enabled)
         self.editors["pbx.password_storage"].connect_changed(self._update_password_note)
-        self.password_edit.textChanged.connect(lambda _t: self._update_password_note())
+        self.editors["pbx.connection"].connect_changed(self._update_connection)
+        for edit in self.password_edits.values():
+            edit.textChanged.connect(lambda _t: self._update_password_note())
         self._update_password_note()
         self._update_enabled()
+        self._update_connection()
         self.validate()
         # Wide enough for every tab's title (German ones are longer) with no scroll arrows.
         tabs = self.tabs.tabBar().sizeHint().width()
@@ -551,10 +571,12 @@ class SettingsDialog(QDialog):
         form = _Form()
         outer.addLayout(form)
         outer.addStretch(1)   # spare height goes below the last row, not into one of them
-        for opt in (o for o in OPTIONS if o.section == section):
+        for opt in (o for o in OPTIONS if o.page == section):
             self._add_option_row(page, form, opt)
             if opt.name == "pbx.user":
-                self._add_password_row(page, form)
+                self._add_password_row(page, form, LINK_DIRECT)
+            elif opt.name == "gateway.user":
+                self._add_password_row(page, form, LINK_GATEWAY)
         if section == "pbx":
             self._add_test_row(page, form)
         self.pages[section] = page
@@ -622,39 +644,56 @@ class SettingsDialog(QDialog):
         self.warning_labels[opt.name] = warning
         if opt.kind is Kind.BOOL:
             form.add_row(None, field)
+            self.rows[opt.name] = (field,)
         else:
             label = QLabel(opt.shown_label, page)
             label.setBuddy(editor.focus_widget)
             label.setObjectName(f"label-{opt.name}")
             form.add_row(label, field, editor.widget)
+            self.rows[opt.name] = (label, field)
 
-    def _add_password_row(self, page: QWidget, form: _Form) -> None:
+    def _add_password_row(self, page: QWidget, form: _Form, kind: str) -> None:
         field = QWidget(page)
         column = QVBoxLayout(field)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
-        self.password_edit = QLineEdit(field)
-        self.password_edit.setObjectName("password")
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText(
-            translate("SettingsDialog", "stored: type to replace") if self._had_password
-            else translate("SettingsDialog", "not stored"))
-        self.password_edit.setAccessibleName(translate("SettingsDialog", "PBX password"))
-        column.addWidget(self.password_edit)
+        edit = QLineEdit(field)
+        edit.setObjectName("password" if kind == LINK_DIRECT else "brokerPassword")
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+        edit.setPlaceholderText(translate("SettingsDialog", "stored: type to replace")
+                                if self._had[kind] else translate("SettingsDialog", "not stored"))
+        edit.setAccessibleName(translate("SettingsDialog", "PBX password") if kind == LINK_DIRECT
+                               else translate("SettingsDialog", "Broker password"))
+        column.addWidget(edit)
         # Without a stored password the app logs in with the factory one: the dialog says so
         # rather than leaving "not stored" to be guessed at.
-        self.password_help = QLabel(field)
-        self.password_help.setObjectName("help-password")
-        self.password_help.setWordWrap(True)
-        _muted(self.password_help)
-        column.addWidget(self.password_help)
-        label = QLabel(translate("SettingsDialog", "Pass&word"), page)
-        label.setBuddy(self.password_edit)
-        form.add_row(label, field, self.password_edit)
+        help_label = QLabel(field)
+        help_label.setObjectName("help-password" if kind == LINK_DIRECT
+                                 else "help-brokerPassword")
+        help_label.setWordWrap(True)
+        _muted(help_label)
+        column.addWidget(help_label)
+        label = QLabel(translate("SettingsDialog", "Pass&word") if kind == LINK_DIRECT
+                       else translate("SettingsDialog", "Broker passw&ord"), page)
+        label.setBuddy(edit)
+        form.add_row(label, field, edit)
+        self.password_edits[kind] = edit
+        self.password_helps[kind] = help_label
+        self.rows[_PASSWORD_CHANGED[kind]] = (label, field)
+        if kind == LINK_DIRECT:
+            self.password_edit, self.password_help = edit, help_label
+        else:
+            self.broker_password_edit, self.broker_password_help = edit, help_label
 
-    def password_note(self) -> str:
-        """What the dialog says under the password: what is used while none is stored."""
-        if self._had_password or self.password_edit.text():
+    def connection(self) -> str:
+        """The way to the PBX chosen in the dialog now (LINK_DIRECT, LINK_GATEWAY)."""
+        return self.editors["pbx.connection"].raw_value()
+
+    def password_note(self, kind: str | None = None) -> str:
+        """What the dialog says under a password (the chosen way's by default): what is used
+        while none is stored."""
+        kind = kind or self.connection()
+        if self._had[kind] or self.password_edits[kind].text():
             return ""
         storage = self.editors["pbx.password_storage"].raw_value() \
             if "pbx.password_storage" in self.editors else self._settings.get(
@@ -662,14 +701,30 @@ class SettingsDialog(QDialog):
         if storage == PASSWORD_STORAGE_NONE:
             return translate("SettingsDialog", "None is stored: cstapopup asks for it at each "
                              "start.")
+        if kind == LINK_GATEWAY:
+            return translate("SettingsDialog", "None is stored: cstapopup logs in to the broker "
+                             "without a password.")
         return translate("SettingsDialog", "None is stored: cstapopup logs in with the HiPath "
                          "factory password {password}. Type your PBX's password if it has "
                          "another.").format(password=FACTORY_PASSWORD)
 
     def _update_password_note(self) -> None:
-        note = self.password_note()
-        self.password_help.setText(note)
-        self.password_help.setVisible(bool(note))
+        for kind, help_label in self.password_helps.items():
+            note = self.password_note(kind)
+            help_label.setText(note)
+            help_label.setVisible(bool(note))
+
+    def _update_connection(self) -> None:
+        """Show the fields of the chosen way to the PBX only."""
+        kind = self.connection()
+        for opt in OPTIONS:
+            if opt.link is not None:
+                for widget in self.rows[opt.name]:
+                    widget.setVisible(opt.applies(kind))
+        for other, name in _PASSWORD_CHANGED.items():
+            for widget in self.rows[name]:
+                widget.setVisible(other == kind)
+        self.validate()
 
     def _add_test_row(self, page: QWidget, form: _Form) -> None:
         row = QWidget(page)
@@ -715,7 +770,10 @@ class SettingsDialog(QDialog):
         """(accepted values, error message per setting) for what the dialog shows now."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
+        connection = self.editors["pbx.connection"].raw_value()
         for name, editor in self.editors.items():
+            if not editor.option.applies(connection):
+                continue   # hidden: kept as saved, whatever was typed there
             try:
                 values[name] = editor.option.validate(editor.raw_value())
             except SettingsError as exc:
@@ -742,7 +800,7 @@ class SettingsDialog(QDialog):
         warn_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         bad_sections = []
         for index, section in enumerate(SECTIONS):
-            bad = any(n.split(".", 1)[0] == section for n in errors)
+            bad = any(option(n).page == section for n in errors)
             self.tabs.setTabIcon(index, warn_icon if bad else QIcon())
             if bad:
                 bad_sections.append(section_title(section))
@@ -757,11 +815,21 @@ class SettingsDialog(QDialog):
 
     # -- test connection
 
-    def connection_parameters(self) -> ConnectionParameters | None:
+    def connection_parameters(self) -> LinkParameters | None:
+        """The chosen way's parameters as the dialog shows them now (None: not valid)."""
         values, errors = self.collect()
+        kind = self.connection()
+        password = self.password_edits[kind].text() or self._stores[kind].get()
+        if kind == LINK_GATEWAY:
+            if any(n in errors for n in ("gateway.broker", "gateway.user", "gateway.ca_file",
+                                         "gateway.site")):
+                return None
+            return GatewayParameters(
+                broker=values["gateway.broker"], user=values["gateway.user"],
+                password=password, ca_file=values["gateway.ca_file"],
+                site=values["gateway.site"])
         if any(n in errors for n in ("pbx.host", "pbx.port", "pbx.user", "pbx.ca_file")):
             return None
-        password = self.password_edit.text() or self._store.get()
         return ConnectionParameters(
             host=values["pbx.host"], port=values["pbx.port"], user=values["pbx.user"],
             password=password, tls=values["pbx.tls"],
@@ -771,9 +839,13 @@ class SettingsDialog(QDialog):
         if self._test_connection is None:
             return
         params = self.connection_parameters()
-        if params is None or not params.host:
-            self._show_test_result(translate(
-                "SettingsDialog", "Enter a valid host, port and user first."), ok=False)
+        if params is None or not (params.broker if isinstance(params, GatewayParameters)
+                                  else params.host):
+            self._show_test_result(
+                translate("SettingsDialog", "Enter a valid broker address, user and site first.")
+                if self.connection() == LINK_GATEWAY
+                else translate("SettingsDialog", "Enter a valid host, port and user first."),
+                ok=False)
             return
         try:
             result = self._test_connection(params)
@@ -825,35 +897,34 @@ class SettingsDialog(QDialog):
         """Validate, keep the password as chosen, update and save the settings.
 
         Returns False (and the dialog stays open) when something is wrong or the user declined
-        to keep the password in plain text after choosing that.
+        to keep the password in plain text after choosing that.  The password typed is the
+        chosen way's (the PBX's, or the broker's); the other way's stored password follows a
+        change of where passwords are kept.
         """
         if not self.validate():
             return False
         values, _errors = self.collect()
-        store, settings = self._store, self._settings
-        typed = self.password_edit.text()
+        settings = self._settings
+        kind = values["pbx.connection"]
+        typed = self.password_edits[kind].text()
         old_storage = settings.get("pbx.password_storage")
-        old_account = store.account
-        old_password = store.get()
-        password = typed or old_password
+        old_accounts = {k: store.account for k, store in self._stores.items()}
+        old_passwords = {k: store.get() for k, store in self._stores.items()}
+        password = typed or old_passwords[kind]
         storage = values["pbx.password_storage"]
+        # The passwords kept where `storage` says, once this is applied: the one typed, and
+        # the other way's, which moves along when the place changes.
+        kept = [k for k in self._stores if (password if k == kind else old_passwords[k])]
+        password = password or (old_passwords[kept[0]] if kept else None)
 
         if password and storage == PASSWORD_STORAGE_KEYRING and not self._keyring_available:
-            message = translate(
-                "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
-                "password safely.\n\nKeep it in plain text in {file}? Only your user account "
-                "can read that file, but anyone with access to your account or its backups "
-                "can.\n\nIf not, cstapopup asks for the password each time it starts.").format(
-                file=settings.path)
+            message = _no_keyring_question(kept or [kind]).format(file=settings.path)
             storage = (PASSWORD_STORAGE_PLAINTEXT if self._ask_plaintext(self, message)
                        else PASSWORD_STORAGE_NONE)
             values["pbx.password_storage"] = storage
             self.editors["pbx.password_storage"].set_value(storage)
         elif password and storage == PASSWORD_STORAGE_PLAINTEXT and old_storage != storage:
-            message = translate(
-                "SettingsDialog", "Keep the PBX password in plain text in {file}?\n\nOnly your "
-                "user account can read that file, but anyone with access to your account or its "
-                "backups can.").format(file=settings.path)
+            message = _plaintext_question(kept or [kind]).format(file=settings.path)
             if not self._ask_plaintext(self, message):
                 return False
 
@@ -863,16 +934,19 @@ class SettingsDialog(QDialog):
         except SettingsError as exc:
             self._show_error(self, str(exc))
             return False
-        password_changed = bool(typed) and typed != old_password
+        password_changed = bool(typed) and typed != old_passwords[kind]
         try:
-            if password and (password_changed or storage != old_storage
-                             or store.account != old_account):
-                store.set(password)
-            elif storage != PASSWORD_STORAGE_PLAINTEXT:
-                settings.plaintext_password = None
-            if old_storage == PASSWORD_STORAGE_KEYRING and (
-                    storage != PASSWORD_STORAGE_KEYRING or store.account != old_account):
-                store.forget(old_account)
+            for k, store in self._stores.items():
+                stored = (typed or old_passwords[k]) if k == kind else old_passwords[k]
+                if stored and ((k == kind and password_changed) or storage != old_storage
+                               or store.account != old_accounts[k]):
+                    store.set(stored)
+                elif storage != PASSWORD_STORAGE_PLAINTEXT:
+                    settings.set_plaintext_password(k, None)
+                if old_storage == PASSWORD_STORAGE_KEYRING and old_passwords[k] is not None \
+                        and (storage != PASSWORD_STORAGE_KEYRING
+                             or store.account != old_accounts[k]):
+                    store.forget(old_accounts[k])
         except PasswordStoreError as exc:
             settings.restore(snapshot)
             self._show_error(self, translate(
@@ -887,11 +961,54 @@ class SettingsDialog(QDialog):
             return False
         self.password_entered = typed or None
         if password_changed:
-            changed.append(PASSWORD_CHANGED)
-        self.password_edit.clear()
+            changed.append(_PASSWORD_CHANGED[kind])
+        for edit in self.password_edits.values():
+            edit.clear()
         self.settings_applied.emit(changed)
         return True
 
 
 def _test_failed(exc: BaseException) -> str:
     return translate("SettingsDialog", "Test failed: {problem}").format(problem=exc)
+
+
+# The questions before a password is kept in plain text, whole sentences for each set of
+# passwords concerned (the PBX's, the broker's, or both), so that a translation need not build
+# them from pieces; {file} is filled in by the caller.
+
+def _no_keyring_question(kinds: list[str]) -> str:
+    if len(kinds) > 1:
+        return translate(
+            "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
+            "password and the broker password safely.\n\nKeep them in plain text in {file}? "
+            "Only your user account can read that file, but anyone with access to your account "
+            "or its backups can.\n\nIf not, cstapopup asks for the passwords each time it "
+            "starts.")
+    if kinds[0] == LINK_GATEWAY:
+        return translate(
+            "SettingsDialog", "There is no system keyring on this computer to keep the broker "
+            "password safely.\n\nKeep it in plain text in {file}? Only your user account can "
+            "read that file, but anyone with access to your account or its backups can.\n\nIf "
+            "not, cstapopup asks for the password each time it starts.")
+    return translate(
+        "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
+        "password safely.\n\nKeep it in plain text in {file}? Only your user account "
+        "can read that file, but anyone with access to your account or its backups "
+        "can.\n\nIf not, cstapopup asks for the password each time it starts.")
+
+
+def _plaintext_question(kinds: list[str]) -> str:
+    if len(kinds) > 1:
+        return translate(
+            "SettingsDialog", "Keep the PBX password and the broker password in plain text in "
+            "{file}?\n\nOnly your user account can read that file, but anyone with access to "
+            "your account or its backups can.")
+    if kinds[0] == LINK_GATEWAY:
+        return translate(
+            "SettingsDialog", "Keep the broker password in plain text in {file}?\n\nOnly your "
+            "user account can read that file, but anyone with access to your account or its "
+            "backups can.")
+    return translate(
+        "SettingsDialog", "Keep the PBX password in plain text in {file}?\n\nOnly your "
+        "user account can read that file, but anyone with access to your account or its "
+        "backups can.")
