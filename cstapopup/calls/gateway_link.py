@@ -41,6 +41,7 @@ from cstapopup.gateway.client import (
     GatewayPbxDownError,
     NoGatewayError,
 )
+from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from cstapopup.settings import GatewayParameters
 
 from . import texts
@@ -58,8 +59,9 @@ from .link import (
 
 log = logging.getLogger(__name__)
 
-#: The words of a device the gateway does not monitor (not in its --device list).
-NOT_AT_GATEWAY = "the office gateway does not monitor this device"
+#: The words of a device the gateway does not monitor (not in its --device list); in the
+#: user's language when shown (`translate("Link", NOT_AT_GATEWAY)`).
+NOT_AT_GATEWAY = QT_TRANSLATE_NOOP("Link", "the office gateway does not monitor this device")
 
 
 def _fault_of(error: GatewayLinkError | None) -> LinkFault:
@@ -111,9 +113,10 @@ class GatewayLink:
         self._on_monitor_failed = on_monitor_failed or (lambda failure: None)
         self._on_snapshot = on_snapshot or (lambda d, c: None)
         self.client = client_for(params, options)
-        self.label = label or (f"the office gateway (site {params.site}) at "
-                               f"{self.client.broker.url}")
-        self.change = LinkChange(LinkState.DOWN, "not started")
+        self.label = label or translate("Link", "the office gateway (site {site}) at "
+                                        "{broker}").format(site=params.site,
+                                                           broker=self.client.broker.url)
+        self.change = LinkChange(LinkState.DOWN, translate("Link", "not started"))
         #: The broker's or the gateway's own words behind the last failure, logged once per
         #: kind.
         self.detail = ""
@@ -151,7 +154,7 @@ class GatewayLink:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await consumer
-        self._set(LinkChange(LinkState.CLOSED, "closed"))
+        self._set(LinkChange(LinkState.CLOSED, translate("Link", "closed")))
 
     # -- services: each an MQTT 5 request the gateway carries out (or refuses)
 
@@ -238,11 +241,11 @@ class GatewayLink:
             self._set(LinkChange(LinkState.UP, self._up_text()))
             return
         if item.state == "connecting":
-            self._set(LinkChange(LinkState.CONNECTING,
-                                 f"connected to the broker {self.client.broker.url}, waiting "
-                                 f"for the office gateway (site {self.params.site})"
-                                 if self.client.broker_connected
-                                 else f"connecting to the broker {self.client.broker.url}"))
+            text = (translate("Link", "connected to the broker {broker}, waiting for the "
+                              "office gateway (site {site})") if self.client.broker_connected
+                    else translate("Link", "connecting to the broker {broker}"))
+            self._set(LinkChange(LinkState.CONNECTING, text.format(
+                broker=self.client.broker.url, site=self.params.site)))
             return
         error = item.error if isinstance(item.error, GatewayLinkError) else None
         problem = texts.gateway_problem(
@@ -257,8 +260,10 @@ class GatewayLink:
             return
         text = problem.words
         if item.retry_in is not None:
-            who = "the gateway retries" if fault is LinkFault.PBX_DOWN else "retrying"
-            text += f"; {who} in {texts.seconds(item.retry_in)}"
+            text = (translate("Link", "{problem}; the gateway retries in {seconds}")
+                    if fault is LinkFault.PBX_DOWN
+                    else translate("Link", "{problem}; retrying in {seconds}")).format(
+                problem=problem.words, seconds=texts.seconds(item.retry_in))
         self._set(LinkChange(LinkState.DOWN, text, fault, item.retry_in, detail=problem.detail))
 
     def _monitor_failures(self) -> None:
@@ -273,7 +278,7 @@ class GatewayLink:
             if reason is not None:
                 failure = MonitorFailure.from_reason(device, reason)
             elif watched is not None and device not in watched:
-                failure = MonitorFailure(device, None, NOT_AT_GATEWAY)
+                failure = MonitorFailure(device, None, translate("Link", NOT_AT_GATEWAY))
             else:
                 self.failed.pop(device, None)
                 continue
@@ -288,9 +293,11 @@ class GatewayLink:
 
     def _up_text(self) -> str:
         monitored = [d for d in self.devices if d not in self.failed]
-        text = f"connected through {self.label}"
         if monitored:
-            text += ", monitoring " + device_ranges(monitored)
+            text = translate("Link", "connected through {gateway}, monitoring {devices}").format(
+                gateway=self.label, devices=device_ranges(monitored))
+        else:
+            text = translate("Link", "connected through {gateway}").format(gateway=self.label)
         if self.failed:
             text += "; " + "; ".join(f.text for f in self.failed.values())
         return text
@@ -318,26 +325,36 @@ async def test_connection(params: GatewayParameters, timeout: float = 8.0) -> st
             problem = texts.gateway_problem(BrokerUnreachableError(exc),
                                             broker=client.broker.url, user=params.user,
                                             site=params.site)
-            raise RuntimeError(f"{problem.words}\n(Details: {problem.detail})") from None
+            raise RuntimeError(problem.words + "\n" + translate(
+                "Link", "(Details: {detail})").format(detail=problem.detail)) from None
         item = await first
         try:
             async with asyncio.timeout(timeout):
                 while not (isinstance(item, LinkStateChanged) and item.state != "connecting"):
                     item = await events.__anext__()
         except TimeoutError:
-            raise RuntimeError(f"the broker accepted {params.user or 'the login'}, but the "
-                               "office gateway did not answer within "
-                               f"{texts.seconds(timeout)}") from None
-        who = params.user or "the login"
+            raise RuntimeError((translate(
+                "Link", "the broker accepted {user}, but the office gateway did not answer "
+                "within {seconds}") if params.user else translate(
+                "Link", "the broker accepted the login, but the office gateway did not answer "
+                "within {seconds}")).format(user=params.user,
+                                            seconds=texts.seconds(timeout))) from None
+        where = {"broker": client.broker.url, "user": params.user, "site": params.site}
         if item.state == "up":
-            return (f"Connected: the broker {client.broker.url} accepted {who}, and the office "
-                    f"gateway (site {params.site}) has its PBX link up.")
+            return (translate("Link", "Connected: the broker {broker} accepted {user}, and the "
+                              "office gateway (site {site}) has its PBX link up.")
+                    if params.user else
+                    translate("Link", "Connected: the broker {broker} accepted the login, and "
+                              "the office gateway (site {site}) has its PBX link up.")
+                    ).format(**where)
         error = item.error if isinstance(item.error, GatewayLinkError) else None
         problem = texts.gateway_problem(error or GatewayLinkError(item.reason),
                                         broker=client.broker.url, user=params.user,
                                         site=params.site)
-        raise RuntimeError(f"the broker {client.broker.url} accepted {who}, but "
-                           f"{problem.words}.")
+        raise RuntimeError((translate("Link", "the broker {broker} accepted {user}, but "
+                                      "{problem}.") if params.user else
+                            translate("Link", "the broker {broker} accepted the login, but "
+                                      "{problem}.")).format(problem=problem.words, **where))
     finally:
         first.cancel()
         with contextlib.suppress(Exception):

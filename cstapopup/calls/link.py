@@ -146,7 +146,7 @@ class MonitorFailure:
     @classmethod
     def from_reason(cls, device: str, reason: str) -> MonitorFailure:
         """The PBX's universalFailure reason (a name such as "invalid_monitor_object")."""
-        return cls(device, reason, _MONITOR_FAILURES.get(reason) or reason)
+        return cls(device, reason, _monitor_words(reason) or reason)
 
     @classmethod
     def not_asked(cls, device: str, reason: str) -> MonitorFailure:
