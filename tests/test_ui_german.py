@@ -321,7 +321,8 @@ def test_the_settings_dialog_in_german(german, qtbot, tmp_path):
 
 
 def test_german_mnemonics_are_unique_on_each_tab(german, qtbot, tmp_path):
-    """Alt+letter must lead to one field per tab (with the dialog's own buttons)."""
+    """Alt+letter must lead to one field per tab (with the dialog's own buttons), among what
+    the tab shows at once: the PBX tab shows the fields of one way to the PBX at a time."""
     from PySide6.QtWidgets import QDialogButtonBox
 
     from cstapopup.ui.settings_dialog import SettingsDialog
@@ -331,13 +332,16 @@ def test_german_mnemonics_are_unique_on_each_tab(german, qtbot, tmp_path):
     qtbot.addWidget(dialog)
     own = [dialog.buttons.button(b).text() for b in (QDialogButtonBox.StandardButton.Ok,
                                                      QDialogButtonBox.StandardButton.Cancel)]
-    for section in SECTIONS:
-        page = dialog.pages[section]
-        texts = own + [w.text() for w in page.findChildren(QLabel) if w.buddy() is not None]
-        texts += [b.text() for b in page.findChildren(QAbstractButton)]
-        keys = [m.group(1).lower() for t in texts
-                if (m := re.search(r"&([^&\s])", t.replace("&&", "")))]
-        assert len(keys) == len(set(keys)), (section, texts)
+    for connection in ("direct", "gateway"):
+        dialog.editors["pbx.connection"].set_value(connection)
+        for section in SECTIONS:
+            page = dialog.pages[section]
+            texts = own + [w.text() for w in page.findChildren(QLabel)
+                           if w.buddy() is not None and w.isVisibleTo(page)]
+            texts += [b.text() for b in page.findChildren(QAbstractButton) if b.isVisibleTo(page)]
+            keys = [m.group(1).lower() for t in texts
+                    if (m := re.search(r"&([^&\s])", t.replace("&&", "")))]
+            assert len(keys) == len(set(keys)), (connection, section, texts)
 
 
 def test_the_tray_menu_in_german(german, qtbot):
@@ -450,3 +454,44 @@ def test_every_settings_tab_title_shows_whole(german, qtbot, tmp_path):
     qtbot.waitExposed(dialog)
     bar = dialog.tabs.tabBar()
     assert bar.tabRect(bar.count() - 1).right() <= bar.width()   # no scroll arrows needed
+
+
+def test_the_way_through_the_office_gateway_in_german(german, qtbot, tmp_path):
+    """The office gateway's settings, its faults, its refusals and its link in German."""
+    from cstapopup.calls import texts
+    from cstapopup.calls.gateway_link import GatewayLink
+    from cstapopup.calls.refusals import refusal_text
+    from cstapopup.gateway.client import GatewayPbxDownError, GatewayRefusedError, NoGatewayError
+    from cstapopup.settings import GatewayParameters
+    from cstapopup.ui.settings_dialog import SettingsDialog
+
+    settings = Settings(tmp_path / "config.toml")
+    settings.update({"pbx.connection": "gateway"})
+    dialog = SettingsDialog(settings, PasswordStore(settings))
+    qtbot.addWidget(dialog)
+    assert dialog.editors["pbx.connection"].widget.currentText() == "Über das Büro-Gateway"
+    assert dialog.findChild(QLabel, "label-gateway.broker").text() == "Broker-&Adresse"
+    dialog.editors["gateway.broker"].set_value("mqtt://alice:pw@broker.office")
+    assert dialog.error_labels["gateway.broker"].text() == \
+        "Geben Sie das Passwort im Passwortfeld ein, nicht in der URL"
+    assert dialog.summary.text() == "Ein Wert muss korrigiert werden (Telefonanlage)."
+    assert dialog.password_note() == \
+        "Keines gespeichert: cstapopup meldet sich ohne Passwort beim Broker an."
+    assert english_in(widget_texts(dialog)) == []
+
+    where = {"broker": "mqtts://broker.office:8883", "user": "alice", "site": "office"}
+    assert texts.gateway_problem(NoGatewayError("x"), **where).words == (
+        "kein Büro-Gateway antwortet für den Standort „office“ am Broker – prüfen Sie, ob es "
+        "läuft und ob der Standort in den Einstellungen der des Gateways ist")
+    down = GatewayPbxDownError("x", state="down", reason="connection refused")
+    assert texts.gateway_problem(down, **where).words.startswith(
+        "Telefonanlage hinter dem Büro-Gateway nicht erreichbar: Das Gateway läuft")
+    assert texts.link_notice_title("broker_unreachable", lost=True) == \
+        "Verbindung zum Broker unterbrochen"
+    assert refusal_text(GatewayRefusedError("x", user="alice", device="101")) == (
+        "Das Büro-Gateway erlaubt Ihrem Broker-Benutzer alice nicht, 101 zu steuern (seine "
+        "Rechtedatei legt fest, welche Telefone jeder Benutzer steuern darf)")
+    link = GatewayLink(GatewayParameters("mqtts://broker.office:8883", "alice", site="office"),
+                       ["100"], on_state=lambda change: None, on_event=lambda d, e: None)
+    assert link.label == "das Büro-Gateway (Standort office) am Broker mqtts://broker.office:8883"
+    assert link.reason == "nicht gestartet"

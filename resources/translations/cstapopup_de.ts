@@ -310,7 +310,6 @@
     </message>
     <message numerus="yes">
         <source>%Ln waiting to be written</source>
-        <extracomment>Counted phrases of the command-line tools (English, as the tools are): key -&gt; (singular, plural).</extracomment>
         <translation>
             <numerusform>%Ln wartet auf das Speichern</numerusform>
             <numerusform>%Ln warten auf das Speichern</numerusform>
@@ -382,6 +381,27 @@
     <message>
         <source>Login refused</source>
         <translation>Anmeldung abgelehnt</translation>
+    </message>
+    <message>
+        <source>Connection to the broker lost</source>
+        <extracomment>Titles of the notices about a link that went down or could not be made, by its fault (calls.link.LinkFault values); the link of our own&apos;s are the defaults.</extracomment>
+        <translation>Verbindung zum Broker unterbrochen</translation>
+    </message>
+    <message>
+        <source>Office gateway gone</source>
+        <translation>Büro-Gateway nicht mehr erreichbar</translation>
+    </message>
+    <message>
+        <source>PBX down behind the office gateway</source>
+        <translation>Telefonanlage hinter dem Büro-Gateway nicht erreichbar</translation>
+    </message>
+    <message>
+        <source>Cannot reach the broker</source>
+        <translation>Broker nicht erreichbar</translation>
+    </message>
+    <message>
+        <source>No office gateway</source>
+        <translation>Kein Büro-Gateway</translation>
     </message>
     <message>
         <source>PBX link lost</source>
@@ -468,6 +488,10 @@
         <translation>Keine Verbindung zur Telefonanlage: Der Anruf wurde nicht angenommen.</translation>
     </message>
     <message>
+        <source>The call at {device} was not answered: {why}.</source>
+        <translation>Der Anruf an {device} wurde nicht angenommen: {why}.</translation>
+    </message>
+    <message>
         <source>The PBX did not answer the call at {device}: {problem}</source>
         <translation>Die Telefonanlage hat den Anruf an {device} nicht angenommen: {problem}</translation>
     </message>
@@ -482,6 +506,10 @@
     <message>
         <source>Not connected to the PBX: cannot call {number}.</source>
         <translation>Keine Verbindung zur Telefonanlage: {number} kann nicht angerufen werden.</translation>
+    </message>
+    <message>
+        <source>{number} was not called: {why}.</source>
+        <translation>{number} wurde nicht angerufen: {why}.</translation>
     </message>
     <message>
         <source>The PBX did not call {number} from {device}: {problem}</source>
@@ -956,14 +984,69 @@
         <translation>die Telefonanlage unter {where} hat die Anmeldung von {user} abgelehnt: {why}</translation>
     </message>
     <message>
+        <source>the office gateway does not monitor this device</source>
+        <extracomment>The words of a device the gateway does not monitor (not in its --device list); in the user&apos;s language when shown (`translate(&quot;Link&quot;, NOT_AT_GATEWAY)`).</extracomment>
+        <translation>das Büro-Gateway überwacht diese Nebenstelle nicht</translation>
+    </message>
+    <message>
+        <source>the office gateway (site {site}) at {broker}</source>
+        <translation>das Büro-Gateway (Standort {site}) am Broker {broker}</translation>
+    </message>
+    <message>
         <source>not started</source>
-        <extracomment>Makes a link: (params, devices, on_state=, on_event=, on_monitor_failed=, on_snapshot=, label=) -&gt; link. The app passes PbxLink with its client options.</extracomment>
+        <extracomment>Makes a link: (params, devices, on_state=, on_event=, on_monitor_failed=, on_snapshot=, label=) -&gt; link. The app passes PbxLink (params: ConnectionParameters) or GatewayLink (params: GatewayParameters) with their options.</extracomment>
         <translation>nicht gestartet</translation>
     </message>
     <message>
         <source>closed</source>
-        <extracomment>The system&apos;s own words behind the last failure (&quot;Name or service not known&quot;), &quot;&quot; if none; kept while it retries, so the technical account is logged once per kind.</extracomment>
+        <extracomment>The broker&apos;s or the gateway&apos;s own words behind the last failure, logged once per kind.
+----------
+The system&apos;s own words behind the last failure (&quot;Name or service not known&quot;), &quot;&quot; if none; kept while it retries, so the technical account is logged once per kind.</extracomment>
         <translation>geschlossen</translation>
+    </message>
+    <message>
+        <source>connected to the broker {broker}, waiting for the office gateway (site {site})</source>
+        <translation>verbunden mit dem Broker {broker}, warte auf das Büro-Gateway (Standort {site})</translation>
+    </message>
+    <message>
+        <source>connecting to the broker {broker}</source>
+        <translation>Verbindung zum Broker {broker} wird aufgebaut</translation>
+    </message>
+    <message>
+        <source>{problem}; the gateway retries in {seconds}</source>
+        <translation>{problem}; das Gateway versucht es in {seconds} erneut</translation>
+    </message>
+    <message>
+        <source>connected through {gateway}, monitoring {devices}</source>
+        <translation>verbunden über {gateway}, überwacht {devices}</translation>
+    </message>
+    <message>
+        <source>connected through {gateway}</source>
+        <translation>verbunden über {gateway}</translation>
+    </message>
+    <message>
+        <source>the broker accepted {user}, but the office gateway did not answer within {seconds}</source>
+        <translation>der Broker hat {user} angenommen, aber das Büro-Gateway hat nicht innerhalb von {seconds} geantwortet</translation>
+    </message>
+    <message>
+        <source>the broker accepted the login, but the office gateway did not answer within {seconds}</source>
+        <translation>der Broker hat die Anmeldung angenommen, aber das Büro-Gateway hat nicht innerhalb von {seconds} geantwortet</translation>
+    </message>
+    <message>
+        <source>Connected: the broker {broker} accepted {user}, and the office gateway (site {site}) has its PBX link up.</source>
+        <translation>Verbunden: Der Broker {broker} hat {user} angenommen, und das Büro-Gateway (Standort {site}) ist mit der Telefonanlage verbunden.</translation>
+    </message>
+    <message>
+        <source>Connected: the broker {broker} accepted the login, and the office gateway (site {site}) has its PBX link up.</source>
+        <translation>Verbunden: Der Broker {broker} hat die Anmeldung angenommen, und das Büro-Gateway (Standort {site}) ist mit der Telefonanlage verbunden.</translation>
+    </message>
+    <message>
+        <source>the broker {broker} accepted {user}, but {problem}.</source>
+        <translation>der Broker {broker} hat {user} angenommen, aber {problem}.</translation>
+    </message>
+    <message>
+        <source>the broker {broker} accepted the login, but {problem}.</source>
+        <translation>der Broker {broker} hat die Anmeldung angenommen, aber {problem}.</translation>
     </message>
     <message>
         <source>connected to {pbx}, monitoring {devices}</source>
@@ -1223,6 +1306,10 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>&amp;Später</translation>
     </message>
     <message>
+        <source>Broker password</source>
+        <translation>Passwort des Brokers</translation>
+    </message>
+    <message>
         <source>PBX password</source>
         <translation>Passwort der Telefonanlage</translation>
     </message>
@@ -1312,6 +1399,22 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     <message>
         <source>The PBX refused (no reason given)</source>
         <translation>Die Telefonanlage hat abgelehnt (ohne Angabe von Gründen)</translation>
+    </message>
+    <message>
+        <source>The office gateway does not let your broker user {user} control {device} (its rights file says which phones each user may control)</source>
+        <translation>Das Büro-Gateway erlaubt Ihrem Broker-Benutzer {user} nicht, {device} zu steuern (seine Rechtedatei legt fest, welche Telefone jeder Benutzer steuern darf)</translation>
+    </message>
+    <message>
+        <source>The office gateway does not let your broker user {user} control the phone of this call (its rights file says which phones each user may control)</source>
+        <translation>Das Büro-Gateway erlaubt Ihrem Broker-Benutzer {user} nicht, das Telefon dieses Anrufs zu steuern (seine Rechtedatei legt fest, welche Telefone jeder Benutzer steuern darf)</translation>
+    </message>
+    <message>
+        <source>The office gateway does not let this computer control {device} (its rights file says which phones each user may control)</source>
+        <translation>Das Büro-Gateway erlaubt diesem Computer nicht, {device} zu steuern (seine Rechtedatei legt fest, welche Telefone jeder Benutzer steuern darf)</translation>
+    </message>
+    <message>
+        <source>The office gateway does not let this computer control the phone of this call (its rights file says which phones each user may control)</source>
+        <translation>Das Büro-Gateway erlaubt diesem Computer nicht, das Telefon dieses Anrufs zu steuern (seine Rechtedatei legt fest, welche Telefone jeder Benutzer steuern darf)</translation>
     </message>
 </context>
 <context>
@@ -1422,7 +1525,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     <name>Session</name>
     <message>
         <source>the simulated PBX</source>
-        <extracomment>Settings the desk works with (DeskConfig). Asks the user for the PBX password and calls back with it (None: cancelled). Runs a coroutine in the background (`what` names it in an error message). Virtual seconds per real second of the embedded simulator (demo, self-test). The settings file (None: the user&apos;s config file). Folder of the history files (None: the user&apos;s data folder, or $CSTAPOPUP_DATA_DIR). Show the history window at start: None = only when there is no system tray. Overrides popup.close_after_seconds (self-test, benchmarks).</extracomment>
+        <extracomment>Settings the desk works with (DeskConfig). Asks the user for the PBX password and calls back with it (None: cancelled). Runs a coroutine in the background (`what` names it in an error message). Virtual seconds per real second of the embedded simulator (demo, self-test). The settings file (None: the user&apos;s config file). Folder of the history files (None: the user&apos;s data folder, or $CSTAPOPUP_DATA_DIR). The options of the way through the office gateway (its client&apos;s). Show the history window at start: None = only when there is no system tray. Overrides popup.close_after_seconds (self-test, benchmarks). Passwords typed in this run (asked for, or entered in the settings), by way.</extracomment>
         <translation>der simulierten Telefonanlage</translation>
     </message>
     <message>
@@ -1434,8 +1537,16 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>noch keine Telefonanlage eingerichtet: Öffnen Sie die Einstellungen</translation>
     </message>
     <message>
+        <source>no office gateway set up yet: open the settings</source>
+        <translation>noch kein Büro-Gateway eingerichtet: Öffnen Sie die Einstellungen</translation>
+    </message>
+    <message>
         <source>waiting for the PBX password</source>
         <translation>warte auf das Passwort der Telefonanlage</translation>
+    </message>
+    <message>
+        <source>waiting for the broker password</source>
+        <translation>warte auf das Passwort des Brokers</translation>
     </message>
     <message>
         <source>no password entered: not connected (enter it in the settings)</source>
@@ -1478,7 +1589,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     <name>Settings</name>
     <message>
         <source>&quot;{text}&quot; is not a whole number</source>
-        <extracomment>Overrides the configuration directory (tests, portable installs, several profiles). Where the password lives in the TOML file, only when `pbx.password_storage` is &quot;plaintext&quot;. The HiPath factory password of the CSTA user: the app logs in with it while no password is stored (and says so), as `cstapopup monitor` does without --password. Values filled into the help text&apos;s {fields} (&quot;TCP port ... (HiPath: {port})&quot;).</extracomment>
+        <extracomment>Overrides the configuration directory (tests, portable installs, several profiles). The two ways to the PBX (`pbx.connection`): a CSTA link of this computer&apos;s own, or through the office gateway and its MQTT broker. Where each link&apos;s password lives in the TOML file, only when `pbx.password_storage` is &quot;plaintext&quot;. The HiPath factory password of the CSTA user: the app logs in with it while no password is stored (and says so), as `cstapopup monitor` does without --password. Values filled into the help text&apos;s {fields} (&quot;TCP port ... (HiPath: {port})&quot;). The way to the PBX this option belongs to (LINK_DIRECT, LINK_GATEWAY); None: either. The dialog shows it only while that way is chosen.</extracomment>
         <translation>„{text}“ ist keine ganze Zahl</translation>
     </message>
     <message>
@@ -1653,11 +1764,11 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     </message>
     <message>
         <source>Phone books (*.csv *.vcf *.vcard);;All files (*)</source>
+        <extracomment>Sections shown on another section&apos;s tab: the office gateway&apos;s settings are the other way to the PBX, chosen on the PBX tab.</extracomment>
         <translation>Telefonbücher (*.csv *.vcf *.vcard);;Alle Dateien (*)</translation>
     </message>
     <message>
         <source>&amp;Host</source>
-        <extracomment>The languages the app speaks: value -&gt; its name, in itself (not translated: whoever cannot read the current language finds their own). &quot;auto&quot;: the system&apos;s (the desktop&apos;s locale).</extracomment>
         <translation>&amp;Host</translation>
     </message>
     <message>
@@ -1689,10 +1800,6 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>Passwort aufbewahren &amp;in</translation>
     </message>
     <message>
-        <source>Where the password is kept: the system keyring, the settings file in plain text (only after you confirm), or nowhere (you are asked at each start).</source>
-        <translation>Wo das Passwort aufbewahrt wird: im Schlüsselbund des Systems, als Klartext in der Einstellungsdatei (nur nach Ihrer Bestätigung) oder nirgends (Sie werden bei jedem Start gefragt).</translation>
-    </message>
-    <message>
         <source>System keyring</source>
         <translation>Schlüsselbund des Systems</translation>
     </message>
@@ -1722,7 +1829,96 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     </message>
     <message>
         <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <extracomment>The languages the app speaks: value -&gt; its name, in itself (not translated: whoever cannot read the current language finds their own). &quot;auto&quot;: the system&apos;s (the desktop&apos;s locale).</extracomment>
         <translation>Zertifikate (*.pem *.crt *.cer);;Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>start the address with mqtt:// (or mqtts:// for TLS), e.g. mqtts://broker.office:8883</source>
+        <translation>beginnen Sie die Adresse mit mqtt:// (oder mqtts:// für TLS), z. B. mqtts://broker.office:8883</translation>
+    </message>
+    <message>
+        <source>put the password in the password field, not in the URL</source>
+        <translation>geben Sie das Passwort im Passwortfeld ein, nicht in der URL</translation>
+    </message>
+    <message>
+        <source>put the user name in its own field, not in the address</source>
+        <translation>geben Sie den Benutzernamen in seinem eigenen Feld ein, nicht in der Adresse</translation>
+    </message>
+    <message>
+        <source>the address has no host</source>
+        <translation>die Adresse enthält keinen Host</translation>
+    </message>
+    <message>
+        <source>bad port in the address (use 1 to 65535)</source>
+        <translation>ungültiger Port in der Adresse (erlaubt sind 1 bis 65535)</translation>
+    </message>
+    <message>
+        <source>no path expected after the host and port</source>
+        <translation>nach Host und Port darf kein Pfad folgen</translation>
+    </message>
+    <message>
+        <source>use 1-64 letters, digits, _ . @ or - (as the office gateway&apos;s --site)</source>
+        <translation>verwenden Sie 1-64 Buchstaben, Ziffern, _ . @ oder - (wie beim --site des Büro-Gateways)</translation>
+    </message>
+    <message>
+        <source>use 1-64 letters, digits, _ . @ or -</source>
+        <translation>verwenden Sie 1-64 Buchstaben, Ziffern, _ . @ oder -</translation>
+    </message>
+    <message>
+        <source>&amp;Connect</source>
+        <translation>&amp;Verbindung</translation>
+    </message>
+    <message>
+        <source>How this computer reaches the PBX: a CSTA link of its own, or through the office gateway (cstapopup gateway), which shares one PBX link with every desktop of the office through an MQTT broker.</source>
+        <translation>Wie dieser Computer die Telefonanlage erreicht: über eine eigene CSTA-Verbindung oder über das Büro-Gateway (cstapopup gateway), das eine Verbindung zur Telefonanlage über einen MQTT-Broker mit allen Arbeitsplätzen im Büro teilt.</translation>
+    </message>
+    <message>
+        <source>PBX directly</source>
+        <translation>Direkt zur Telefonanlage</translation>
+    </message>
+    <message>
+        <source>Office gateway</source>
+        <translation>Über das Büro-Gateway</translation>
+    </message>
+    <message>
+        <source>Broker &amp;address</source>
+        <translation>Broker-&amp;Adresse</translation>
+    </message>
+    <message>
+        <source>Address of the office&apos;s MQTT broker: mqtt://HOST[:1883], or mqtts://HOST[:8883] with TLS. Empty: not configured yet.</source>
+        <translation>Adresse des MQTT-Brokers im Büro: mqtt://HOST[:1883] oder mqtts://HOST[:8883] mit TLS. Leer: noch nicht eingerichtet.</translation>
+    </message>
+    <message>
+        <source>e.g. mqtts://broker.office:8883</source>
+        <translation>z. B. mqtts://broker.office:8883</translation>
+    </message>
+    <message>
+        <source>Broker use&amp;r</source>
+        <translation>Broker-Benutze&amp;r</translation>
+    </message>
+    <message>
+        <source>Your user name at the broker; the office gateway lets it control the phones its rights file gives it.</source>
+        <translation>Ihr Benutzername beim Broker; das Büro-Gateway lässt ihn die Telefone steuern, die ihm seine Rechtedatei zuweist.</translation>
+    </message>
+    <message>
+        <source>Broker CA &amp;file</source>
+        <translation>CA-&amp;Zertifikat des Brokers</translation>
+    </message>
+    <message>
+        <source>PEM file of the authority that signed the broker&apos;s certificate (mqtts://). Empty: the system&apos;s certificates.</source>
+        <translation>PEM-Datei der Zertifizierungsstelle, die das Zertifikat des Brokers signiert hat (mqtts://). Leer: die Zertifikate des Systems.</translation>
+    </message>
+    <message>
+        <source>Sit&amp;e</source>
+        <translation>Sta&amp;ndort</translation>
+    </message>
+    <message>
+        <source>The site name the office gateway was started with (its --site).</source>
+        <translation>Der Standortname, mit dem das Büro-Gateway gestartet wurde (sein --site).</translation>
+    </message>
+    <message>
+        <source>Where the password (the PBX&apos;s, or the broker&apos;s) is kept: the system keyring, the settings file in plain text (only after you confirm), or nowhere (you are asked at each start).</source>
+        <translation>Wo das Passwort (das der Telefonanlage oder das des Brokers) aufbewahrt wird: im Schlüsselbund des Systems, als Klartext in der Einstellungsdatei (nur nach Ihrer Bestätigung) oder nirgends (Sie werden bei jedem Start gefragt).</translation>
     </message>
     <message>
         <source>&amp;Monitored devices</source>
@@ -1958,7 +2154,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     </message>
     <message>
         <source>Could not read {file} ({problem}); using the defaults.</source>
-        <extracomment>On load, a cross-rule problem of these settings is fixed by using the default (the others are only reported: dropping the host because no device is listed would lose more).</extracomment>
+        <extracomment>On load, a cross-rule problem of these settings is fixed by using the default (the others are only reported: dropping the host because no device is listed would lose more). The parameters of either way to the PBX. The plain-text password of each way to the PBX (LINK_DIRECT, LINK_GATEWAY).</extracomment>
         <translation>{file} konnte nicht gelesen werden ({problem}); es gelten die Standardwerte.</translation>
     </message>
     <message>
@@ -2018,7 +2214,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     <name>SettingsDialog</name>
     <message>
         <source>Keep the password in plain text?</source>
-        <extracomment>The name `settings_applied` reports when the password changed (it is not a setting).</extracomment>
+        <extracomment>The name `settings_applied` reports when the password changed (it is not a setting): the PBX&apos;s, or the broker&apos;s (the office gateway).</extracomment>
         <translation>Passwort als Klartext aufbewahren?</translation>
     </message>
     <message>
@@ -2079,7 +2275,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     </message>
     <message>
         <source>System keyring (none on this computer)</source>
-        <extracomment>The password typed in the dialog when OK was pressed (for this session when it is not stored); None when the field was left empty.</extracomment>
+        <extracomment>The store of each way&apos;s password (the PBX&apos;s, the broker&apos;s). The password typed in the dialog when OK was pressed (for this session when it is not stored); None when the field was left empty. The widgets of each row (its label, if any, and its field), shown or hidden with the way to the PBX they belong to.</extracomment>
         <translation>Schlüsselbund des Systems (auf diesem Computer keiner)</translation>
     </message>
     <message>
@@ -2095,12 +2291,24 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>Passwort der Telefonanlage</translation>
     </message>
     <message>
+        <source>Broker password</source>
+        <translation>Passwort des Brokers</translation>
+    </message>
+    <message>
         <source>Pass&amp;word</source>
         <translation>Pass&amp;wort</translation>
     </message>
     <message>
+        <source>Broker passw&amp;ord</source>
+        <translation>Broker-Passw&amp;ort</translation>
+    </message>
+    <message>
         <source>None is stored: cstapopup asks for it at each start.</source>
         <translation>Keines gespeichert: cstapopup fragt bei jedem Start danach.</translation>
+    </message>
+    <message>
+        <source>None is stored: cstapopup logs in to the broker without a password.</source>
+        <translation>Keines gespeichert: cstapopup meldet sich ohne Passwort beim Broker an.</translation>
     </message>
     <message>
         <source>None is stored: cstapopup logs in with the HiPath factory password {password}. Type your PBX&apos;s password if it has another.</source>
@@ -2123,6 +2331,10 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>{count} ({sections}).</translation>
     </message>
     <message>
+        <source>Enter a valid broker address, user and site first.</source>
+        <translation>Geben Sie zuerst eine gültige Broker-Adresse, einen Benutzer und einen Standort ein.</translation>
+    </message>
+    <message>
         <source>Enter a valid host, port and user first.</source>
         <translation>Geben Sie zuerst einen gültigen Host, Port und Benutzer ein.</translation>
     </message>
@@ -2135,6 +2347,30 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
         <translation>Test abgebrochen.</translation>
     </message>
     <message>
+        <source>There is no system keyring on this computer to keep the PBX password and the broker password safely.
+
+Keep them in plain text in {file}? Only your user account can read that file, but anyone with access to your account or its backups can.
+
+If not, cstapopup asks for the passwords each time it starts.</source>
+        <translation>Auf diesem Computer gibt es keinen Schlüsselbund des Systems, der das Passwort der Telefonanlage und das Passwort des Brokers sicher aufbewahrt.
+
+Sollen sie als Klartext in {file} aufbewahrt werden? Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Konto oder dessen Sicherungen kann es auch.
+
+Falls nicht, fragt cstapopup bei jedem Start nach den Passwörtern.</translation>
+    </message>
+    <message>
+        <source>There is no system keyring on this computer to keep the broker password safely.
+
+Keep it in plain text in {file}? Only your user account can read that file, but anyone with access to your account or its backups can.
+
+If not, cstapopup asks for the password each time it starts.</source>
+        <translation>Auf diesem Computer gibt es keinen Schlüsselbund des Systems, der das Passwort des Brokers sicher aufbewahrt.
+
+Soll es als Klartext in {file} aufbewahrt werden? Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Konto oder dessen Sicherungen kann es auch.
+
+Falls nicht, fragt cstapopup bei jedem Start nach dem Passwort.</translation>
+    </message>
+    <message>
         <source>There is no system keyring on this computer to keep the PBX password safely.
 
 Keep it in plain text in {file}? Only your user account can read that file, but anyone with access to your account or its backups can.
@@ -2145,6 +2381,22 @@ If not, cstapopup asks for the password each time it starts.</source>
 Soll es als Klartext in {file} aufbewahrt werden? Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Konto oder dessen Sicherungen kann es auch.
 
 Falls nicht, fragt cstapopup bei jedem Start nach dem Passwort.</translation>
+    </message>
+    <message>
+        <source>Keep the PBX password and the broker password in plain text in {file}?
+
+Only your user account can read that file, but anyone with access to your account or its backups can.</source>
+        <translation>Das Passwort der Telefonanlage und das Passwort des Brokers als Klartext in {file} aufbewahren?
+
+Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Konto oder dessen Sicherungen kann es auch.</translation>
+    </message>
+    <message>
+        <source>Keep the broker password in plain text in {file}?
+
+Only your user account can read that file, but anyone with access to your account or its backups can.</source>
+        <translation>Das Passwort des Brokers als Klartext in {file} aufbewahren?
+
+Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Konto oder dessen Sicherungen kann es auch.</translation>
     </message>
     <message>
         <source>Keep the PBX password in plain text in {file}?
@@ -2255,7 +2507,7 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <name>Texts</name>
     <message>
         <source>in progress</source>
-        <extracomment>A number as people read it (numbers.display_number with the site&apos;s plan).</extracomment>
+        <extracomment>Counted phrases of the command-line tools (English, as the tools are): key -&gt; (singular, plural). A number as people read it (numbers.display_number with the site&apos;s plan).</extracomment>
         <translation>läuft</translation>
     </message>
     <message>
@@ -2507,8 +2759,40 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
         <translation>die Telefonanlage</translation>
     </message>
     <message>
+        <source>the broker {broker} refused the login of {user} — check the broker user name and password in the settings</source>
+        <translation>der Broker {broker} hat die Anmeldung von {user} abgelehnt – prüfen Sie Benutzername und Passwort für den Broker in den Einstellungen</translation>
+    </message>
+    <message>
+        <source>the broker {broker} refused the login of this computer (no user name set) — check the broker user name and password in the settings</source>
+        <translation>der Broker {broker} hat die Anmeldung dieses Computers abgelehnt (kein Benutzername festgelegt) – prüfen Sie Benutzername und Passwort für den Broker in den Einstellungen</translation>
+    </message>
+    <message>
+        <source>the office&apos;s broker {broker} cannot be reached — check the broker address in the settings, and that this computer is on the office network</source>
+        <translation>der Broker {broker} des Büros ist nicht erreichbar – prüfen Sie die Broker-Adresse in den Einstellungen und ob dieser Computer mit dem Büronetzwerk verbunden ist</translation>
+    </message>
+    <message>
+        <source>no office gateway answers for site “{site}” at the broker — check that it runs, and that the site in the settings is the gateway&apos;s</source>
+        <translation>kein Büro-Gateway antwortet für den Standort „{site}“ am Broker – prüfen Sie, ob es läuft und ob der Standort in den Einstellungen der des Gateways ist</translation>
+    </message>
+    <message>
+        <source>the office gateway was stopped: no calls are shown until it runs again</source>
+        <translation>das Büro-Gateway wurde beendet: Bis es wieder läuft, werden keine Anrufe angezeigt</translation>
+    </message>
+    <message>
+        <source>the office gateway is gone: it lost its connection to the broker (stopped, crashed or cut off)</source>
+        <translation>das Büro-Gateway ist nicht mehr erreichbar: Es hat seine Verbindung zum Broker verloren (beendet, abgestürzt oder getrennt)</translation>
+    </message>
+    <message>
+        <source>PBX down behind the office gateway: the gateway runs, but its link to the PBX is down</source>
+        <translation>Telefonanlage hinter dem Büro-Gateway nicht erreichbar: Das Gateway läuft, aber seine Verbindung zur Telefonanlage ist unterbrochen</translation>
+    </message>
+    <message>
         <source>Details: {detail}</source>
         <translation>Details: {detail}</translation>
+    </message>
+    <message>
+        <source>logging in to the broker without a password because none is stored</source>
+        <translation>Anmeldung beim Broker ohne Passwort, weil keines gespeichert ist</translation>
     </message>
     <message>
         <source>using the HiPath factory password {password} because none is stored</source>
