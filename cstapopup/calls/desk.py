@@ -6,8 +6,9 @@ decides what the user should see, and hands it up as values (`calls.views`) thro
 `DeskListener`: popups to open, change or close, history rows, the missed-call badge, the
 colleagues' lamps, the own phone's line, the link's state, notices in words.  It takes the
 user's intents (answer, put through, consult, pick up, call back, dismiss, do not disturb, a
-phone note about a call) and turns them into link requests (or history writes): which CSTA service for which state of the own phone, on
-which connection, is decided here (`Desk.plan`).  Errors come back as notices in words
+phone note about a call) and turns them into link requests (or history writes): which CSTA
+service for which state of the own phone, on which connection, is decided here
+(`Desk.plan`).  Errors come back as notices in words
 (in the user's language: `translate`, context "Desk"), never as exceptions.
 
 Popups are bounded whatever the PBX sends: at most `max_popups` at a time (the oldest goes

@@ -553,13 +553,15 @@ class Recorder:
         cannot be written (the caller keeps the note and says so: nothing here queues it)."""
         if self._pending or self._pending_resolved:
             self.flush()   # the call may still wait in the queue
-        if self._failure is not None:
-            raise self._failure
+            if self._failure is not None:
+                raise self._failure
         try:
             call = self.store.set_note(key, note)
         except HistoryError as exc:
             self._failed(exc)   # what waited with it is back in the queue (`_batch_ended`)
             raise
+        if self._failure is not None and not (self._pending or self._pending_resolved):
+            self._recovered()   # written: the history works again
         if call is None:
             return None
         if call.note is None:

@@ -553,5 +553,6 @@ __all__ = [
     "history_not_saved", "history_saved_again", "history_temporary", "hop_text", "hops_text",
     "initials", "link_details", "link_problem",
     "name_text", "note_cell", "note_date", "note_heading", "note_mail_body", "note_mail_subject",
-    "note_summary", "note_time", "number", "outcome_text", "party", "remote_text", "seconds", "translate",
+    "note_summary", "note_time", "number", "outcome_text", "party", "remote_text", "seconds",
+    "translate",
 ]
