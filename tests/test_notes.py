@@ -529,3 +529,34 @@ def test_the_desk_saves_a_note_and_hands_the_call_up(tmp_path):
         assert desk.store.query(HistoryFilter(noted=True))[0].key == "call-1"
     finally:
         desk.close()
+
+
+# --- `cstapopup history` --------------------------------------------------------------------
+
+def test_the_history_command_marks_finds_and_lists_notes(path, capsys):
+    from cstapopup.cli import main
+
+    with HistoryStore(path) as store:
+        store.upsert_many([make_call(1, name="Anna Schmidt"), make_call(2, name="Eva Roth"),
+                           make_call(3, name="Ben Hoffmann")])
+        store.set_note("call-1", note("Angebot schicken\nbis Freitag"))
+        store.set_note("call-3", note("Nur zur Info", callback=False, for_name=None,
+                                      for_number=None))
+
+    def history(*args: str) -> list[str]:
+        assert main(["history", "--db", str(path), *args]) == 0
+        return capsys.readouterr().out.splitlines()
+
+    lines = history()
+    assert lines[0].split()[-1] == "NOTE"
+    assert lines[1].endswith("note") and "Ben Hoffmann" in lines[1]
+    assert lines[3].endswith("call back") and "Anna Schmidt" in lines[3]
+    assert lines[2].endswith("answered at 100")   # no note: the column stays empty
+    found = history("--search", "Freitag")
+    assert len(found) == 2 and "Anna Schmidt" in found[1]
+    noted = history("--notes")
+    assert len(noted) == 1 + 3 + 4   # the header; Ben and his note; Anna and hers
+    assert "Ben Hoffmann" in noted[1] and "Anna Schmidt" in noted[4]
+    assert noted[2:4] == ["    Phone note", "    Nur zur Info"]
+    assert noted[5:] == ["    Phone note for Tom Keller (102) · callback wanted",
+                         "    Angebot schicken", "    bis Freitag"]

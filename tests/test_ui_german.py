@@ -418,6 +418,15 @@ def test_the_german_app_shows_no_english(run, tmp_path):
             controller.console.request(CallAction.PUT_THROUGH)
             await _until(lambda: desk.own_line().state is LineState.IDLE)
             await _until(lambda: controller.history.model.rowCount() > 0)
+            # A phone note about the call: its dialog, and the history with a note in it.
+            key = controller.history.model.call_at(0).key
+            note = controller.open_note(key)
+            note.for_edit.setText("Anna")
+            note.suggest(show=True)
+            note.text_edit.setPlainText("Bitte zurückrufen")
+            seen += widget_texts(note) + widget_texts(note.completer.popup())
+            note.save(mail=True)
+            await _until(lambda: controller.history.model.call_at(0).note is not None)
             controller.show_console()
             controller.show_history()
             dialog = controller.open_settings()

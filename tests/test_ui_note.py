@@ -119,7 +119,9 @@ def test_from_the_popup_keyboard_only_save_and_e_mail(run, tmp_path):
             await until(popup.isActiveWindow, timeout=5)
             QTest.keyClick(popup, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
             dialog = await dialog_of(controller, key)
-            assert dialog.call_label.text().startswith("089 1234567, ")
+            assert dialog.call_label.text() == "089 1234567"
+            started = controller.desk.store.get(key).started_at.astimezone()
+            assert dialog.call_detail.text() == f"{started:%Y-%m-%d %H:%M}"
             await choose_colleague(dialog, "tom")
             assert dialog.for_edit.text() == "Tom Keller (102)"
             assert dialog.mail_edit.text() == "tom.keller@example.com"   # from the phone book

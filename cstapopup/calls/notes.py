@@ -134,15 +134,19 @@ class NoteContext:
     written_by: str | None = None
 
     @property
-    def title(self) -> str:
-        """The dialog's line about the call: "Anna Schmidt (Muster GmbH), 089 1234567,
-        2026-03-02 10:42"."""
+    def detail(self) -> str:
+        """The line under the caller: "089 1234567 · 2026-03-02 10:42" (the number only when
+        the caller's words are not the number already)."""
         when = f"{texts.note_date(self.started_at)} {texts.note_time(self.started_at)}"
-        parts = [self.caller]
         if self.number and self.number not in self.caller:
-            parts.append(self.number)
-        parts.append(when)
-        return ", ".join(p for p in parts if p)
+            return f"{self.number} · {when}"
+        return when
+
+    @property
+    def title(self) -> str:
+        """The call in one line: "Anna Schmidt (Muster GmbH) · 089 1234567 · 2026-03-02
+        10:42"."""
+        return f"{self.caller} · {self.detail}" if self.caller else self.detail
 
 
 def note_mail(context: NoteContext, note: PhoneNote, to: str, to_name: str = "") -> str:

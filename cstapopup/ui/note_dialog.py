@@ -75,14 +75,22 @@ class NoteDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         layout = QVBoxLayout(self)
-        self.call_label = plain_label(QLabel(context.title, self))
+        self.call_label = plain_label(QLabel(context.caller, self))
         self.call_label.setObjectName("noteCall")
         self.call_label.setWordWrap(True)
         bold = QFont(self.font())
         bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.15)
         self.call_label.setFont(bold)
         self.call_label.setAccessibleName(translate("Note", "The call"))
+        self.call_label.setAccessibleDescription(context.title)
         layout.addWidget(self.call_label)
+        self.call_detail = plain_label(QLabel(context.detail, self))
+        self.call_detail.setObjectName("noteCallDetail")
+        self.call_detail.setAccessibleName(translate("Note", "The call"))
+        self.call_detail.setAccessibleDescription(context.title)
+        layout.addWidget(self.call_detail)
+        layout.addSpacing(4)
 
         form = QFormLayout()
         self.for_edit = QLineEdit(self)
@@ -105,7 +113,7 @@ class NoteDialog(QDialog):
         self.text_edit.setObjectName("noteText")
         self.text_edit.setTabChangesFocus(True)   # Tab leaves the text; the keyboard goes on
         self.text_edit.setPlaceholderText(translate("Note", "What the caller wants"))
-        self.text_edit.setMinimumHeight(110)
+        self.text_edit.setMinimumHeight(90)
         labels = []
         for text, field in ((translate("Note", "&For:"), self.for_edit),
                             (translate("Note", "E-&mail to:"), self.mail_edit),
@@ -180,7 +188,7 @@ class NoteDialog(QDialog):
             Qt.FocusReason.TabFocusReason))
 
         self._fill(context.note)
-        self.resize(480, 360)
+        self.resize(470, 300)
 
     # -- contents
 
