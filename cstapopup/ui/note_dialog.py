@@ -20,8 +20,10 @@ from PySide6.QtGui import (
     QAccessible,
     QAccessibleAnnouncementEvent,
     QAction,
+    QColor,
     QFont,
     QKeyEvent,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,10 +43,14 @@ from cstapopup.calls.model import PhoneNote
 from cstapopup.calls.notes import NoteContext, Recipient, recipient_for
 from cstapopup.i18n import translate
 from cstapopup.ui import icons
+from cstapopup.ui.palette import readable
 from cstapopup.ui.plain import plain_label
 from cstapopup.ui.shortcuts import BY_COMMAND, tip
 
 log = logging.getLogger(__name__)
+
+#: Why a note was not saved, in this red (made readable on the dialog's background).
+PROBLEM_COLOUR = "#b3261e"
 
 Find = Callable[[str], list[Recipient]]
 #: Keep the note with its call; None when done, else why not (in words).
@@ -137,7 +143,11 @@ class NoteDialog(QDialog):
         self.problem = plain_label(QLabel(self))
         self.problem.setObjectName("noteProblem")
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("QLabel#noteProblem { color: #8c1d18; }")
+        # Red, as dark (or on a dark theme as light) as it takes to read it: 4.5:1.
+        colours = self.problem.palette()
+        colours.setColor(QPalette.ColorRole.WindowText, readable(
+            QColor(PROBLEM_COLOUR), self.palette().color(QPalette.ColorRole.Window)))
+        self.problem.setPalette(colours)
         self.problem.setAccessibleName(translate("Note", "Problem"))
         self.problem.hide()
         layout.addWidget(self.problem)
