@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/history.py                 # 1,000,000 calls (a few minutes)
     .venv/bin/python benchmarks/history.py --calls 100000  # smaller
     .venv/bin/python benchmarks/history.py --db /tmp/h.sqlite3 --keep   # reuse a filled file
+    .venv/bin/python benchmarks/history.py --migrate --calls 300000   # upgrading to schema 3
 
 Prints measured figures only.  "cold" = the first run of a query on a freshly opened store after
 the database files were dropped from the OS page cache (posix_fadvise DONTNEED, where available);
@@ -222,6 +223,36 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def migrate_time(calls: int, folder: Path) -> None:
+    """How long opening a history written by schema 2 takes with this version: the phone
+    notes' migration adds columns and builds the text index anew (it reads every row)."""
+    from cstapopup.calls import store as store_mod
+
+    path = folder / "schema2.sqlite3"
+    real = store_mod.MIGRATIONS
+    store_mod.MIGRATIONS = real[:2]
+    try:
+        with HistoryStore(path, normalise=normalise) as old:
+            t0 = time.perf_counter()
+            old.upsert_many(generate(calls, seed=1), batch=50_000)
+            print(f"schema 2 history: {calls:,} calls written in {time.perf_counter() - t0:.1f} s"
+                  f" (search index: {old.search_mode})")
+    finally:
+        store_mod.MIGRATIONS = real
+    drop_cache(path)
+    t0 = time.perf_counter()
+    with HistoryStore(path, normalise=normalise) as new:
+        opened = time.perf_counter() - t0
+        assert new.schema_version == len(real)
+    size = path.stat().st_size
+    print(f"open with the migration to schema {len(real)}: {opened:.2f} s "
+          f"({calls / opened:,.0f} calls/s; file {size / 1e6:,.0f} MB)")
+    t0 = time.perf_counter()
+    with HistoryStore(path, normalise=normalise):
+        pass
+    print(f"open again (migrated): {ms(time.perf_counter() - t0):.1f} ms")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=1_000_000)
@@ -230,9 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--warm-runs", type=int, default=21)
     ap.add_argument("--write-calls", type=int, default=2000)
+    ap.add_argument("--migrate", action="store_true",
+                    help="only: how long the upgrade of a schema 2 history with --calls takes")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="cstapopup-bench-"))
+    if args.migrate:
+        try:
+            migrate_time(args.calls, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return 0
     path = args.db or tmp / "history.sqlite3"
     print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {args.calls:,} calls")
 

@@ -434,6 +434,20 @@ def main() -> int:
         if worst > LOOKUP_CPU_US or found != len(hits) or false_hits:
             failures.append(f"lookups: p99 {worst:.0f} us CPU, {found} found, "
                             f"{false_hits} false hits")
+        # The phone note's "for whom" field: what each key typed costs (every word of the
+        # text in name, company, numbers or addresses; the first call builds the search text).
+        typed = [word[:n] for word in ("Müller", "Schmidt", "keller", "0891") for n in (1, 2, 3)]
+        t0 = time.thread_time()
+        book.find("a")
+        first = time.thread_time() - t0
+        find_times = []
+        for text in typed:
+            t0 = time.thread_time()
+            book.find(text)
+            find_times.append((time.thread_time() - t0) * 1e6)
+        print(f"  find as you type (phone note): first {first * 1000:.1f} ms CPU (builds the "
+              f"search text), then median {statistics.median(find_times) / 1000:.1f} ms, max "
+              f"{max(find_times) / 1000:.1f} ms per key")
 
         run = asyncio.Runner()
         try:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The sample phone books of the demo (the simulator takes its outside callers from them).
-DEMO_PHONEBOOKS = ("demo/phonebook.csv", "demo/phonebook.vcf")
+#: The sample phone books of the demo (the simulator takes its outside callers from them; the
+#: colleagues' book has only extensions, which it leaves alone, and their e-mail addresses).
+DEMO_PHONEBOOKS = ("demo/phonebook.csv", "demo/phonebook.vcf", "demo/colleagues.csv")
 
 
 def resource_dir() -> Path:

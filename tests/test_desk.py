@@ -139,7 +139,8 @@ async def test_a_known_caller_has_name_company_and_a_filled_crm_address(tmp_path
     assert opened.crm_url == "https://crm/?q=0891234567&n=Anna%20Schmidt"
     last = seen.last(opened.key)
     assert last.state is PopupState.MISSED and last.accent == "missed"
-    assert last.state_text == "Missed" and last.actions == {Action.COPY_NUMBER, Action.OPEN_CRM}
+    assert last.state_text == "Missed" and last.actions == {Action.COPY_NUMBER, Action.OPEN_CRM,
+                                                            Action.NOTE}
     assert seen.badges[-1] == 1
     desk.close()
 

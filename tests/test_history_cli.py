@@ -56,7 +56,7 @@ def test_table_lists_newest_first_with_aligned_columns(db, capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION",
-                                "OUTCOME"]
+                                "OUTCOME", "NOTE"]
     assert len(lines) == 5
     local = (T0 + timedelta(minutes=4)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     assert lines[1].startswith(local)

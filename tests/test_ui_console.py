@@ -17,7 +17,7 @@ from cstapopup.calls.colleagues import ColleagueState, ColleagueStatus
 from cstapopup.calls.views import CallAction, LineState, OwnLineView, colleague_view
 from cstapopup.ui.console import ConsoleWindow, ViewRole
 from cstapopup.ui.popup import MIME_CALL
-from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS
+from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, of_scope
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 
@@ -107,7 +107,7 @@ def test_the_function_keys_act_on_the_own_phone(console, qtbot, key, action):
 
 
 def test_every_shortcut_of_the_table_is_an_action_of_the_window(console):
-    for shortcut in SHORTCUTS:
+    for shortcut in of_scope("console"):
         action = console.actions_by_command[shortcut.command]
         assert [k.toString() for k in action.shortcuts()] == \
             [k.toString() for k in shortcut.sequences()]
@@ -218,7 +218,11 @@ def test_the_readme_lists_every_console_key():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("| Keys | In the console |"):]
-    section = section[:section.index("\n\n")]
-    listed = {line.split("|")[1].strip() for line in section.splitlines()[2:]}
-    assert listed == {s.shown for s in SHORTCUTS}
+    for scope, heading in (("console", "| Keys | In the console |"),
+                           ("note", "| Keys | In the phone note |")):
+        section = readme[readme.index(heading):]
+        section = section[:section.index("\n\n")]
+        listed = {line.split("|")[1].strip() for line in section.splitlines()[2:]}
+        assert listed == {s.shown for s in of_scope(scope)}, scope
+    # Every shortcut is of one of those windows.
+    assert {s.scope for s in SHORTCUTS} == {"console", "note"}

@@ -240,8 +240,8 @@ def test_the_history_window_in_german(german, qtbot, tmp_path):
         window.show()
         qtbot.waitExposed(window)
         model = window.model
-        assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(7)] == [
-            "Zeit", "Richtung", "Name", "Nummer", "Nebenstelle", "Dauer", "Ergebnis"]
+        assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(8)] == [
+            "Zeit", "Richtung", "Name", "Nummer", "Nebenstelle", "Dauer", "Ergebnis", "Notiz"]
         rows = {model.call_at(r).key: [model.cell_text(model.call_at(r), c) for c in range(7)]
                 for r in range(model.rowCount())}
         local_old = old.astimezone()
@@ -257,7 +257,7 @@ def test_the_history_window_in_german(german, qtbot, tmp_path):
         assert "klingelte 0:04, Gespräch 1:31" in tooltip
         assert window.summary.text() == "3 Anrufe · 1 verpasst, nicht erledigt"
         assert [b.text() for b in window.filter_group.buttons()] == [
-            "Alle", "Verpasst", "Eingehend", "Ausgehend", "Intern"]
+            "Alle", "Verpasst", "Eingehend", "Ausgehend", "Intern", "Notizen"]
         window.search.setText("niemand")
         qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=3000)
         assert window.empty_text() == "Keine Anrufe passen zu „niemand“."
@@ -424,6 +424,15 @@ def test_the_german_app_shows_no_english(run, tmp_path):
             controller.console.request(CallAction.PUT_THROUGH)
             await _until(lambda: desk.own_line().state is LineState.IDLE)
             await _until(lambda: controller.history.model.rowCount() > 0)
+            # A phone note about the call: its dialog, and the history with a note in it.
+            key = controller.history.model.call_at(0).key
+            note = controller.open_note(key)
+            note.for_edit.setText("Anna")
+            note.suggest(show=True)
+            note.text_edit.setPlainText("Bitte zurückrufen")
+            seen += widget_texts(note) + widget_texts(note.completer.popup())
+            note.save(mail=True)
+            await _until(lambda: controller.history.model.call_at(0).note is not None)
             controller.show_console()
             controller.show_history()
             dialog = controller.open_settings()

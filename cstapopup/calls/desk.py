@@ -5,9 +5,10 @@ link.  It takes the link's callbacks (events, snapshots, link states, monitors t
 decides what the user should see, and hands it up as values (`calls.views`) through a
 `DeskListener`: popups to open, change or close, history rows, the missed-call badge, the
 colleagues' lamps, the own phone's line, the link's state, notices in words.  It takes the
-user's intents (answer, put through, consult, pick up, call back, dismiss, do not disturb)
-and turns them into link requests: which CSTA service for which state of the own phone, on
-which connection, is decided here (`Desk.plan`).  Errors come back as notices in words
+user's intents (answer, put through, consult, pick up, call back, dismiss, do not disturb, a
+phone note about a call) and turns them into link requests (or history writes): which CSTA
+service for which state of the own phone, on which connection, is decided here
+(`Desk.plan`).  Errors come back as notices in words
 (in the user's language: `translate`, context "Desk"), never as exceptions.
 
 Popups are bounded whatever the PBX sends: at most `max_popups` at a time (the oldest goes
@@ -39,7 +40,8 @@ from cstapopup.settings import LinkParameters, colleague_entries
 from . import texts
 from .colleagues import ColleagueBoard, ColleagueState, Line
 from .link import DeskLink, LinkChange, LinkFactory, LinkFault, LinkState, MonitorFailure
-from .model import Call
+from .model import Call, PhoneNote
+from .notes import NoteContext, Recipient, caller_text, note_mail, recipients
 from .numbers import NumberingPlan
 from .phonebook import PhonebookStatus
 from .recorder import COMMIT_DELAY, FLUSH_INTERVAL, Recorder, RecorderChanges
@@ -256,6 +258,8 @@ class Desk:
         self.board = ColleagueBoard(clock=wall_clock)
         self._colleague_views: dict[str, ColleagueView] = {}
         self._own_view: OwnLineView | None = None
+        #: The own phone's latest call (its history key), for a phone note after it ended.
+        self._own_last_key: str | None = None
         #: call id -> the history key of its call (the own phone's line names its call).
         self._keys: OrderedDict[bytes, str] = OrderedDict()
         #: Colleagues the PBX would not monitor, not told yet (one notice for all of them).
@@ -682,6 +686,8 @@ class Desk:
             self.listener.colleagues_changed(changed)
         if own_changed:
             view = self._make_own_view()
+            if view.key:
+                self._own_last_key = view.key
             if view != self._own_view:
                 self._own_view = view
                 self.listener.own_line_changed(view)
@@ -978,6 +984,96 @@ class Desk:
         self.listener.status(translate("Desk", "Calling {number} from {device}…").format(
             number=shown, device=own))
         return None
+
+    # -- phone notes ----------------------------------------------------------------------
+
+    def own_last_call(self) -> str | None:
+        """The history key of the own phone's current call, else of its latest one (this
+        run, else the history's); None when it had none."""
+        own = self.config.own_device
+        if not own:
+            return None
+        view = self.own_line()
+        if view.key:
+            return view.key
+        if self._own_last_key:
+            return self._own_last_key
+        if self.recorder is None:
+            return None
+        try:
+            latest = self.recorder.store.by_device(own, limit=1)
+        except HistoryError as exc:
+            log.warning("phone note: %s", exc)
+            return None
+        return latest[0].key if latest else None
+
+    def note_colleagues(self) -> tuple[Recipient, ...]:
+        """The colleagues of the panel as whom a note can be for, with the address the phone
+        book has for their extension."""
+        out = []
+        for device, given in self.config.colleague_entries:
+            match = self.recorder.lookup(device) if self.recorder is not None else None
+            name = given or (match.contact.name if match is not None else "") or ""
+            out.append(Recipient(name, device, match.contact.email if match is not None
+                                 else "", "colleague"))
+        return tuple(out)
+
+    def note_recipients(self, text: str) -> list[Recipient]:
+        """Whom a note can be for, given what was typed: colleagues, then the phone book."""
+        book = self.recorder.phonebook if self.recorder is not None else None
+        return recipients(text, self.note_colleagues(), book)
+
+    def _call_of(self, key: str) -> Call | None:
+        popup = self._popups.get(key)
+        stored = self._stored(key)
+        if stored is not None:
+            return stored
+        return popup.call if popup is not None else None
+
+    def note_context(self, key: str) -> NoteContext | None:
+        """What the note dialog needs about the call `key`; None when the history does not
+        have it (any more)."""
+        call = self._call_of(key)
+        if call is None:
+            return None
+        number = (self.display_number(call.remote_number)
+                  if call.remote_kind == "number" and call.remote_number else "")
+        name = self.colleague_name(call.remote_number) if call.remote_number and (
+            call.remote_number in self.board) else None
+        own = self.config.own_device
+        note = call.note
+        if note is None and self.recorder is not None:
+            note = self.recorder.note_of(key)
+        return NoteContext(key, caller_text(call, number, name), number, call.started_at, note,
+                           self.note_colleagues(), self.device_label(own) if own else None)
+
+    def save_note(self, key: str, note: PhoneNote | None) -> str | None:
+        """Keep the note with its call in the history (None or an empty note removes it);
+        the call goes up changed (`calls_changed`).  None when it was saved, else why not, in
+        words (the note is not kept anywhere else: the dialog keeps it open)."""
+        if self.recorder is None:
+            return translate("Desk", "The call history is not open.")
+        try:
+            call = self.recorder.set_note(key, note)
+        except HistoryError as exc:
+            return translate("Desk", "The note was not saved: {problem}.").format(
+                problem=translate("HistoryReason", exc.reason))
+        if call is None:
+            return translate("Desk", "The note was not saved: the call is no longer in the "
+                             "history.")
+        popup = self._popups.get(key)
+        if popup is not None:
+            popup.call = call
+        self.listener.calls_changed([call])
+        return None
+
+    def note_mail_url(self, key: str, note: PhoneNote, to: str) -> str | None:
+        """The `mailto:` link that sends the note to `to` with a ready text (None when the
+        call is not known)."""
+        context = self.note_context(key)
+        if context is None:
+            return None
+        return note_mail(context, note, to)
 
     # -- the console: put calls through ---------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The call record: what a receptionist wants to know about one call, built from CSTA events.
 
 `Call` is what the tracker (`calls/tracker.py`) produces and the history store
-(`calls/store.py`) keeps, one row per call, updated in place while the call lives.
+(`calls/store.py`) keeps, one row per call, updated in place while the call lives.  A
+`PhoneNote` is what the user wrote about a call afterwards; the store keeps it with the call's
+row, and no tracker update ever touches it (the tracker knows nothing of notes).
 """
 
 from __future__ import annotations
@@ -59,6 +61,43 @@ class Hop:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneNote:
+    """A phone note about a call ("Anna Schmidt called, please call her back"): for whom (a
+    colleague's name and/or extension, either may be missing), whether a callback is wanted,
+    the text, when it was written (timezone-aware) and by whom (optional: the desk's phone).
+    Stored with its call in the history (`HistoryStore.set_note`)."""
+
+    text: str = ""
+    for_name: str | None = None
+    for_number: str | None = None
+    callback: bool = False
+    written_at: datetime | None = None
+    written_by: str | None = None
+
+    @property
+    def for_text(self) -> str:
+        """Whom it is for, in one line: "Tom Keller (102)", "Tom Keller", "102" or ""."""
+        if self.for_name and self.for_number:
+            return f"{self.for_name} ({self.for_number})"
+        return self.for_name or self.for_number or ""
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing worth keeping: no text, nobody it is for, no callback wanted."""
+        return not (self.text.strip() or self.for_text or self.callback)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "for_name": self.for_name,
+            "for_number": self.for_number,
+            "callback": self.callback,
+            "text": self.text,
+            "written_at": None if self.written_at is None else self.written_at.isoformat(),
+            "written_by": self.written_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """One call, as one history row.  Times are timezone-aware (UTC) datetimes.
 
@@ -86,6 +125,8 @@ class Call:
     hops: tuple[Hop, ...] = ()
     done: bool = False                            # a missed call that was dealt with
     updated_at: datetime | None = None
+    #: The user's phone note, as the history has it (never set by the tracker).
+    note: PhoneNote | None = None
 
     @property
     def ring_seconds(self) -> float | None:
@@ -139,4 +180,5 @@ class Call:
             "diverted_to": self.diverted_to,
             "done": self.done,
             "hops": [h.to_dict() for h in self.hops],
+            "note": None if self.note is None else self.note.to_dict(),
         }

@@ -1,4 +1,5 @@
-"""The phonebook: contacts read from CSV and vCard files, looked up by caller number.
+"""The phonebook: contacts read from CSV and vCard files, looked up by caller number, and
+found by name (`find`: the phone note's "for whom").
 
 Owns reading those files (only regular files, within a size limit, streamed line by line, and
 tolerantly: a bad file or line becomes a message, never an exception), the index from
@@ -43,6 +44,7 @@ from cstapopup.i18n import number as format_number
 
 __all__ = [
     "CHECK_INTERVAL",
+    "FIND_LIMIT",
     "MAX_FILE_BYTES",
     "Contact",
     "FileStatus",
@@ -79,12 +81,19 @@ _HEAD_BYTES = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """One phonebook entry.  `name` is the person and may be empty when only a company is known."""
+    """One phonebook entry.  `name` is the person and may be empty when only a company is known.
+    `emails`: its e-mail addresses, the preferred one first (vCard EMAIL, a CSV e-mail column)."""
 
     name: str
     company: str
     numbers: tuple[str, ...]     # as written in the file
     source: str                  # the file it came from
+    emails: tuple[str, ...] = ()
+
+    @property
+    def email(self) -> str:
+        """The address to write to ("" when none is known)."""
+        return self.emails[0] if self.emails else ""
 
     @property
     def label(self) -> str:
@@ -379,6 +388,11 @@ _LAST_HEADERS = {"lastname", "surname", "familyname", "last", "nachname", "famil
 _COMPANY_HEADERS = {"company", "companyname", "organisation", "organization", "org",
                     "organisationname", "organizationname", "firma", "firmenname", "unternehmen"}
 _PHONE_WORDS = ("phone", "tel", "mobile", "number", "fax", "nummer", "telefon", "handy")
+# E-mail columns: "E-Mail", "Email", "E-mail Address", "E-Mail-Adresse", "E-Mail 2: Adresse",
+# "Primary Email", "E-mail 1 - Value" (Google), "Mail".  Not the ones that only describe an
+# address ("E-mail Display Name", "E-Mail-Typ", "E-mail 1 - Type").
+_MAIL_WORDS = ("mail",)
+_NOT_MAIL_WORDS = ("display", "anzeige", "type", "typ", "name", "label")
 # Columns that carry a phone word but hold other numbers; indexing a customer number would make
 # extension 1234 pop up as a customer.
 _NOT_PHONE_WORDS = ("customer", "kunden", "account", "konto", "hausnummer", "housenumber",
@@ -395,10 +409,25 @@ class _Columns:
     last: int | None = None
     company: int | None = None
     phones: list[int] = field(default_factory=list)
+    emails: list[int] = field(default_factory=list)
 
 
 def _is_phone_header(token: str) -> bool:
     return any(w in token for w in _PHONE_WORDS) and not any(w in token for w in _NOT_PHONE_WORDS)
+
+
+def _is_mail_header(token: str) -> bool:
+    return any(w in token for w in _MAIL_WORDS) and not any(w in token for w in _NOT_MAIL_WORDS)
+
+
+# An address as people write it: something@domain.tld, perhaps in "Name <...>" or "mailto:".
+_ADDRESS = re.compile(r"[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+\.[^\s<>\"(),;:@]+")
+
+
+def _addresses(cell: str) -> list[str]:
+    """The e-mail addresses in a cell or a vCard value (several: split by ; , space or line);
+    text that is no address (a note, "n/a") gives none."""
+    return _ADDRESS.findall(cell.replace("mailto:", " ").replace("MAILTO:", " "))
 
 
 def _map_columns(header: list[str]) -> _Columns:
@@ -416,6 +445,8 @@ def _map_columns(header: list[str]) -> _Columns:
             cols.last = i if cols.last is None else cols.last
         elif token in _COMPANY_HEADERS:
             cols.company = i if cols.company is None else cols.company
+        elif _is_mail_header(token):
+            cols.emails.append(i)
         elif _is_phone_header(token):
             cols.phones.append(i)
     return cols
@@ -493,7 +524,12 @@ def _read_csv(lines: _Lines, head: str, path: Path,
             messages.add(line, translate(
                 "Phonebook", "entry has numbers but neither a name nor a company; skipped"))
             continue
-        yield line, Contact(name, company, tuple(numbers), source)
+        emails: list[str] = []
+        for i in cols.emails:
+            for address in _addresses(_cell(row, i)):
+                if address not in emails:
+                    emails.append(address)
+        yield line, Contact(name, company, tuple(numbers), source, tuple(emails))
     if cols is None:
         messages.fail(None, translate("Phonebook", "the file is empty (no header row)"))
 
@@ -608,6 +644,8 @@ class _CardDraft:
     n: str = ""
     org: str = ""
     tels: list[str] = field(default_factory=list)
+    #: (preferred, order seen, address): the preferred first, else in the card's order.
+    emails: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _property_value(params: list[str], value: str) -> str:
@@ -636,10 +674,27 @@ def _finish_card(card: _CardDraft, source: str, messages: _Messages) -> Contact 
         messages.add(card.line, translate(
             "Phonebook", "card has numbers but neither FN, N nor ORG; skipped"))
         return None
-    return Contact(name, company, tuple(card.tels), source)
+    emails = tuple(dict.fromkeys(address for _, _, address in sorted(card.emails)))
+    return Contact(name, company, tuple(card.tels), source, emails)
 
 
-_VCARD_WANTED = {"BEGIN", "END", "FN", "N", "ORG", "TEL"}
+def _email_rank(params: list[str]) -> int:
+    """How preferred an EMAIL is by its parameters (lower first): vCard 4.0 PREF=1..100,
+    3.0 TYPE=PREF (also in a list: TYPE=INTERNET,PREF), 2.1 a bare PREF."""
+    rank = 101
+    for param in params:
+        name, eq, value = param.partition("=")
+        name, value = name.strip().upper(), value.strip().strip('"')
+        if not eq and name == "PREF":
+            rank = min(rank, 1)
+        elif name == "PREF" and value.isdigit():
+            rank = min(rank, int(value))
+        elif name == "TYPE" and "PREF" in (v.strip().upper() for v in value.split(",")):
+            rank = min(rank, 1)
+    return rank
+
+
+_VCARD_WANTED = {"BEGIN", "END", "FN", "N", "ORG", "TEL", "EMAIL"}
 
 
 def _read_vcard(lines: Iterable[str], path: Path,
@@ -699,6 +754,10 @@ def _read_vcard(lines: Iterable[str], path: Path,
                 number = number[4:].split(";", 1)[0]
             if number and number not in card.tels:
                 card.tels.append(number)
+        elif prop == "EMAIL":
+            rank = _email_rank(params)
+            for address in _addresses(_unescape(_property_value(params, value))):
+                card.emails.append((rank, len(card.emails), address))
     if card is not None:
         messages.add(card.line, translate(
             "Phonebook", "card has no END:VCARD at the end of the file; read anyway"))
@@ -843,11 +902,33 @@ def _load_file(path: Path, plan: NumberingPlan, limit: int,
 
 @dataclass(frozen=True)
 class _Index:
-    """One complete state of a phone book; never changed once built, only replaced."""
+    """One complete state of a phone book; never changed once built, only replaced (the
+    search text of `find` is made at its first use and kept with it)."""
 
     files: tuple[_LoadedFile, ...]
     matches: Mapping[str, Match]
     conflicts: tuple[str, ...]
+    _found: dict[str, list[tuple[str, Contact]]] = field(default_factory=dict, compare=False,
+                                                         repr=False)
+
+    def searchable(self) -> list[tuple[str, Contact]]:
+        """(what `find` matches, lower case; the contact) for each contact, in file order."""
+        cached = self._found.get("all")
+        if cached is None:
+            seen: set[int] = set()
+            cached = []
+            for loaded in self.files:
+                for _key, match, _line in loaded.entries:
+                    contact = match.contact
+                    if id(contact) in seen:
+                        continue
+                    seen.add(id(contact))
+                    digits = ["".join(c for c in n if c.isdigit()) for n in contact.numbers]
+                    hay = " ".join([contact.name, contact.company, *contact.numbers, *digits,
+                                    *contact.emails]).casefold()
+                    cached.append((hay, contact))
+            self._found["all"] = cached
+        return cached
 
     @property
     def errors(self) -> list[str]:
@@ -894,6 +975,31 @@ def _refresh(paths: list[Path], plan: NumberingPlan, previous: _Index | None, li
             changed = True
         files.append(loaded)
     return _build_index(tuple(files)) if changed else None
+
+
+#: Contacts `find` returns at most.
+FIND_LIMIT = 20
+
+
+def _find(index: _Index, text: str, limit: int) -> list[Contact]:
+    """Contacts with every word of `text` in their name, company, numbers (as written or as
+    digits) or e-mail addresses; those whose name starts with the text first, then in file
+    order."""
+    words = text.casefold().split()
+    if not words:
+        return []
+    first = text.strip().casefold()
+    starts: list[Contact] = []
+    others: list[Contact] = []
+    for hay, contact in index.searchable():
+        if all(word in hay for word in words):
+            if contact.name.casefold().startswith(first):
+                starts.append(contact)
+                if len(starts) >= limit:
+                    break
+            elif len(others) < limit:
+                others.append(contact)
+    return (starts + others)[:limit]
 
 
 def _lookup(index: _Index, plan: NumberingPlan, cache: OrderedDict[tuple[str, bool], Match | None],
@@ -958,6 +1064,10 @@ class Phonebook:
     def lookup(self, raw: str, from_pbx: bool = True) -> Match | None:
         """The contact with number `raw`, or None.  `from_pbx` as in `numbers.normalise`."""
         return _lookup(self._index, self.plan, self._cache, self._cache_size, raw, from_pbx)
+
+    def find(self, text: str, limit: int = FIND_LIMIT) -> list[Contact]:
+        """Contacts matching what was typed (name, company, number, e-mail; every word)."""
+        return _find(self._index, text, limit)
 
     @property
     def ready(self) -> bool:
@@ -1120,6 +1230,12 @@ class PhonebookService:
         if index is None:
             return None
         return _lookup(index, self.plan, self._cache, self._cache_size, raw, from_pbx)
+
+    def find(self, text: str, limit: int = FIND_LIMIT) -> list[Contact]:
+        """Contacts matching what was typed (name, company, number, e-mail; every word); none
+        while the first load runs."""
+        index = self._index
+        return _find(index, text, limit) if index is not None else []
 
     @property
     def ready(self) -> bool:

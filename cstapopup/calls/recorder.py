@@ -24,6 +24,11 @@ What it promises about the history (README, "Call history"):
   progress (it was killed) are settled as "end not seen"; at a clean `close()`, the calls
   still going on are settled the same way.  Both are handed to the tracker (`resume`), so
   that a call still up, shown by the monitor's snapshot or its events, is continued.
+- A phone note is never lost to the tracker: the tracker knows nothing of notes and rewrites
+  a live call with every event, so the store keeps notes in columns its upserts never name,
+  and the recorder puts the note back on every call it hands up (`set_note` remembers the
+  notes of the calls the tracker may still change; a call the tracker merges away keeps its
+  row when it has a note).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from pathlib import Path
 from cstapopup.csta.events import CstaEvent, SnapshotCall
 
 from . import texts
-from .model import Call, Hop, Outcome
+from .model import Call, Hop, Outcome, PhoneNote
 from .numbers import NumberingPlan, display_number, lookup_keys, normalise
 from .phonebook import Match, Phonebook, PhonebookService, start_phonebook
 from .store import IMMUTABLE, HistoryError, HistoryStore
@@ -65,6 +70,9 @@ RETRY_MAX = 10.0
 FILE_CHECK_EVERY = 2.0
 #: Names remembered for the calls seen last (more than the calls live at once).
 NAMES_CACHED = 1024
+#: Phone notes remembered to put back on the calls the tracker hands up: more than the calls
+#: it remembers (its `memory_limit`), so a call it may still change keeps its note.
+NOTES_KEPT = 2048
 #: The hop a call gets when its recording stopped while it was going on.
 STOPPED_HOP = "recording_stopped"
 #: The busy timeout of the recorder's connection (seconds): a write lock held by another
@@ -160,6 +168,8 @@ class Recorder:
         # Names of recent calls (a call's later changes need no new lookup), least recently
         # used dropped first: a cache that was cleared only when full grew for minutes.
         self._names: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        # Notes of calls the tracker may still hand up (see the module doc), newest last.
+        self._notes: OrderedDict[str, PhoneNote] = OrderedDict()
         # Changes not yet written (None: delete the key), oldest first; and those written into
         # the open transaction, not yet committed (they go back to the queue if it fails).
         self._pending: OrderedDict[str, Call | None] = OrderedDict()
@@ -514,12 +524,18 @@ class Recorder:
         resolved = self.tracker.drain_resolved()
         if not changed and not deleted and not resolved:
             return out
+        notes = self._notes
         for call in changed:
             call = self._named(call)
+            note = notes.get(call.key)
+            if note is not None:
+                call = replace(call, note=note)
             out.calls.append(call)
             self._queue(call.key, call)
         for key in deleted:
-            out.deleted.append(key)
+            # A call with a note keeps its row (the store does the same): not gone for the UI.
+            if key not in notes:
+                out.deleted.append(key)
             self._queue(key, None)
         for number, before in resolved:
             self._resolve(number, before)
@@ -527,6 +543,45 @@ class Recorder:
         if self._failure is None:
             self._commit_if_due(timer=False)
         return out
+
+    # --- phone notes ------------------------------------------------------------------------
+
+    def set_note(self, key: str, note: PhoneNote | None) -> Call | None:
+        """Write the phone note of the call `key` (None or an empty note: remove it) and
+        commit it, with whatever waits.  Returns the call as the history has it now (its note
+        on it), None when the history has no such call.  Raises HistoryError when the history
+        cannot be written (the caller keeps the note and says so: nothing here queues it)."""
+        if self._pending or self._pending_resolved:
+            self.flush()   # the call may still wait in the queue
+            if self._failure is not None:
+                raise self._failure
+        try:
+            call = self.store.set_note(key, note)
+        except HistoryError as exc:
+            self._failed(exc)   # what waited with it is back in the queue (`_batch_ended`)
+            raise
+        if self._failure is not None and not (self._pending or self._pending_resolved):
+            self._recovered()   # written: the history works again
+        if call is None:
+            return None
+        if call.note is None:
+            self._notes.pop(key, None)
+        else:
+            self._notes[key] = call.note
+            self._notes.move_to_end(key)
+            if len(self._notes) > NOTES_KEPT:
+                self._notes.popitem(last=False)
+        return call
+
+    def note_of(self, key: str) -> PhoneNote | None:
+        """The phone note of a call, from memory (set this run) or the history."""
+        note = self._notes.get(key)
+        if note is not None:
+            return note
+        try:
+            return self.store.get_note(key)
+        except HistoryError:
+            return None
 
     def feed(self, device: str, event: CstaEvent,
              received_at: datetime | None = None) -> RecorderChanges:
@@ -562,6 +617,9 @@ class Recorder:
             if call.key in stuck:
                 self._queue(call.key, call)
         self.flush()
+        for call in calls:
+            if call.note is not None:
+                self._notes[call.key] = call.note
         self.tracker.resume(calls, now)
         if stuck:
             self._say(texts.calls_settled_at_start(len(stuck)))

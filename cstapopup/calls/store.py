@@ -37,7 +37,7 @@ from typing import IO, Any, Self, TypeVar
 
 import platformdirs
 
-from cstapopup.calls.model import Call, Direction, Hop, Outcome
+from cstapopup.calls.model import Call, Direction, Hop, Outcome, PhoneNote
 from cstapopup.i18n import QT_TRANSLATE_NOOP
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,9 @@ def default_path() -> Path:
 class HistoryFilter:
     """The filters of the history window and of `cstapopup history`; all given ones must match.
 
-    `text` matches the name, company or number (substring); `number` matches every stored
-    format of one number; `devices` matches calls that involved any of the devices; `since` is
+    `text` matches the name, company, number or phone note (its text and whom it is for)
+    (substring); `number` matches every stored format of one number; `devices` matches calls
+    that involved any of the devices; `noted`: only calls with a phone note; `since` is
     inclusive and `until` exclusive (timezone-aware datetimes).
     """
 
@@ -144,6 +145,7 @@ class HistoryFilter:
     devices: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    noted: bool = False
 
     def __post_init__(self) -> None:
         # Accept what callers naturally have (a str direction, a list or a single device).
@@ -324,7 +326,61 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX calls_unended ON calls(end_unknown) WHERE ended_at IS NULL")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
+# Schema 3: phone notes.  The note lives in the call's own row (no second table whose rows
+# would have to follow the row id, which changes when a call's start moves), in columns the
+# tracker's writes never name: an upsert cannot lose a note.  The text index is built anew
+# with the note's text and whom it is for (FTS5 cannot add a column to a table); over an old
+# history that reads every row once (measured: benchmarks/history.py --migrate).
+_NOTE_COLUMNS = ("note_text", "note_for_name", "note_for_number", "note_callback", "note_at",
+                 "note_by")
+_FTS_COLUMNS_3 = (*_FTS_COLUMNS, "note_text", "note_for_name")
+
+
+def _fts_triggers(columns: Sequence[str]) -> tuple[str, ...]:
+    """The triggers that keep an external-content index over `columns` of calls in step."""
+    names = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
+    return (
+        f"""CREATE TRIGGER calls_fts_insert AFTER INSERT ON calls BEGIN
+            INSERT INTO calls_fts(rowid, {names}) VALUES (new.id, {new});
+        END""",
+        f"""CREATE TRIGGER calls_fts_delete AFTER DELETE ON calls BEGIN
+            INSERT INTO calls_fts(calls_fts, rowid, {names}) VALUES ('delete', old.id, {old});
+        END""",
+        # Only when a searched column really changed: the tracker rewrites a live call on
+        # every event.
+        f"""CREATE TRIGGER calls_fts_update AFTER UPDATE OF {names} ON calls WHEN {changed}
+        BEGIN
+            INSERT INTO calls_fts(calls_fts, rowid, {names}) VALUES ('delete', old.id, {old});
+            INSERT INTO calls_fts(rowid, {names}) VALUES (new.id, {new});
+        END""",
+    )
+
+
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Phone notes: their columns, the calls that have one (a partial index: few calls do),
+    and the text index covering the note."""
+    for column, kind in zip(_NOTE_COLUMNS, ("TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER",
+                                            "TEXT")):
+        conn.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
+    conn.execute("CREATE INDEX calls_noted ON calls(note_callback) WHERE note_at IS NOT NULL")
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'calls_fts'").fetchone()
+    if row is None:
+        return   # no FTS5 here: text search scans, and the scan reads the note columns too
+    mode = "trigram" if "trigram" in row[0] else "words"
+    for trigger in ("calls_fts_insert", "calls_fts_delete", "calls_fts_update"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute("DROP TABLE calls_fts")
+    conn.execute(f"CREATE VIRTUAL TABLE calls_fts USING fts5({', '.join(_FTS_COLUMNS_3)}, "
+                 f"content='calls', content_rowid='id', {_FTS_TOKENIZERS[mode]})")
+    for statement in _fts_triggers(_FTS_COLUMNS_3):
+        conn.execute(statement)
+    conn.execute("INSERT INTO calls_fts(calls_fts) VALUES ('rebuild')")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3)
 
 
 # --- conversions ---------------------------------------------------------------------------------
@@ -391,6 +447,10 @@ _CALL_COLUMNS = (
     "updated_at", "missed",
 )
 _SELECT_CALL = ", ".join(f"c.{name}" for name in _CALL_COLUMNS[:-1])
+# The note's columns follow in every query; a history older than schema 3 (only ever opened
+# read-only: a writer migrates it) has none, and reads NULLs instead.
+_SELECT_NOTE = "".join(f", c.{name}" for name in _NOTE_COLUMNS)
+_SELECT_NO_NOTE = ", NULL" * len(_NOTE_COLUMNS)
 _INSERT_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
                 f"VALUES ({', '.join('?' * (len(_CALL_COLUMNS) + 2))})")
 # A new key in one statement: the id is the next free one of its start time, and a key that
@@ -422,7 +482,27 @@ def _call_values(call: Call) -> tuple[Any, ...]:
     )
 
 
+def _note_from_values(values: Sequence[Any]) -> PhoneNote | None:
+    """The note of a row (its `_NOTE_COLUMNS` values); None when it has none."""
+    text, for_name, for_number, callback, at, by = values
+    if at is None:
+        return None
+    return PhoneNote(text=text or "", for_name=for_name, for_number=for_number,
+                     callback=bool(callback), written_at=_from_us(at), written_by=by)
+
+
+def _note_values(note: PhoneNote | None) -> tuple[Any, ...]:
+    """The `_NOTE_COLUMNS` values of a note (all NULL: no note)."""
+    if note is None:
+        return (None,) * len(_NOTE_COLUMNS)
+    at = note.written_at or datetime.now(UTC)
+    return (note.text.strip() or None, (note.for_name or "").strip() or None,
+            (note.for_number or "").strip() or None, int(note.callback), _to_us(at),
+            note.written_by or None)
+
+
 def _call_from_row(row: Sequence[Any]) -> Call:
+    """A call from `SELECT {_SELECT_CALL}{_SELECT_NOTE}` (more columns may follow)."""
     (key, direction, started, remote_number, remote_kind, remote_name, remote_company, devices,
      called_number, trunk, answered, ended, end_unknown, outcome, answered_by, transferred_to,
      diverted_to, hops, done, updated) = row[:20]
@@ -434,6 +514,7 @@ def _call_from_row(row: Sequence[Any]) -> Call:
         ended_at=_from_us(ended), end_unknown=bool(end_unknown), outcome=Outcome(outcome),
         answered_by=answered_by, transferred_to=transferred_to, diverted_to=diverted_to,
         hops=_hops_from_json(hops, started), done=bool(done), updated_at=_from_us(updated),
+        note=_note_from_values(row[20:20 + len(_NOTE_COLUMNS)]),
     )
 
 
@@ -637,6 +718,10 @@ class HistoryStore:
         self.recovered_from: Path | None = None
         self.recovery_reason: str | None = None
         self.search_mode: str = "scan"
+        #: Whether the file has the phone notes' columns (schema 3 on; an older one is only
+        #: ever read, read-only).
+        self.has_notes = False
+        self._select = _SELECT_CALL + _SELECT_NO_NOTE
         self.deferred = False
         self.on_batch_end: Callable[[bool], None] | None = None
         #: The monotonic clock of `waiting_since` (the recorder gives its own).
@@ -725,6 +810,7 @@ class HistoryStore:
             conn.execute("PRAGMA mmap_size = 0")
             self._migrate(conn)
             self.search_mode = self._detect_search_mode(conn)
+            self._detect_notes(conn)
             self._probe(conn)
         except sqlite3.Error as exc:
             conn.close()
@@ -775,6 +861,7 @@ class HistoryStore:
                 raise HistoryEmptyError(f"The call history at {self.path} is empty (no calls "
                                         f"were recorded into it yet)", reason="the file is empty")
             self.search_mode = self._detect_search_mode(conn)
+            self._detect_notes(conn)
             self._probe(conn)
         except sqlite3.Error as exc:
             conn.close()
@@ -888,6 +975,11 @@ class HistoryStore:
                     f"which this SQLite {sqlite3.sqlite_version} lacks: {exc}") from exc
             raise
         return mode
+
+    def _detect_notes(self, conn: sqlite3.Connection) -> None:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+        self.has_notes = set(_NOTE_COLUMNS) <= columns
+        self._select = _SELECT_CALL + (_SELECT_NOTE if self.has_notes else _SELECT_NO_NOTE)
 
     def _move_aside(self, reason: str) -> Path:
         """Move a damaged file (and its -wal/-shm) out of the way; never delete or overwrite it."""
@@ -1319,11 +1411,15 @@ class HistoryStore:
             return
         call_id, old, old_search = row[0], tuple(row[1:-1]), row[-1]
         if old[2] != values[2]:
-            # The id is the start time, so a moved start means a new row (done stays sticky).
+            # The id is the start time, so a moved start means a new row (done stays sticky,
+            # and the phone note moves with it).
+            note = self._note_row(call_id)
             db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
             if old[_DONE] and not call.done:
                 values = (*values[:_DONE], 1, *values[_DONE + 1:])
             self._insert(call, values)
+            if note is not None:
+                self._write_note(call.key, note)
             return
         self._update_changed(call, call_id, old, values, old_search)
 
@@ -1349,13 +1445,58 @@ class HistoryStore:
         with self.transaction(defer=True):
             for key, call in changes:
                 if call is None:
-                    self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
-                    self._rows.pop(key, None)
+                    self._delete_tracked(key)
                 else:
                     self._upsert_one(call)
             for number, before in resolved:
                 marked += self._mark_remote(number, before)
         return marked
+
+    def _delete_tracked(self, key: str) -> None:
+        """The tracker's delete (a consultation call absorbed by a transfer): a row the user
+        wrote a phone note on stays, note and all, rather than lose what they wrote."""
+        self._rows.pop(key, None)
+        if not self.has_notes:
+            self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
+            return
+        cur = self._db.execute("DELETE FROM calls WHERE key = ? AND note_at IS NULL", (key,))
+        if cur.rowcount == 0 and self._db.execute(
+                "SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone() is not None:
+            log.warning("call history: call %s was merged into another, but it has a phone "
+                        "note: its row stays", key)
+
+    def _note_row(self, call_id: int) -> tuple[Any, ...] | None:
+        """The `_NOTE_COLUMNS` values of a row, None without a note."""
+        if not self.has_notes:
+            return None
+        row = self._db.execute(f"SELECT {', '.join(_NOTE_COLUMNS)} FROM calls WHERE id = ?",
+                               (call_id,)).fetchone()
+        return tuple(row) if row is not None and row[4] is not None else None
+
+    def _write_note(self, key: str, values: Sequence[Any]) -> int:
+        sets = ", ".join(f"{name} = ?" for name in _NOTE_COLUMNS)
+        return self._db.execute(f"UPDATE calls SET {sets} WHERE key = ?",
+                                (*values, key)).rowcount
+
+    @_translated
+    def set_note(self, key: str, note: PhoneNote | None) -> Call | None:
+        """Write the phone note of the call `key` (None, or an empty note: remove it), at
+        once (one commit, with whatever waited).  Returns the call as stored now, None when
+        there is no such call.  A note without `written_at` is written now.  Tracker updates
+        never change a note (their columns are others)."""
+        if self.readonly or not self.has_notes:
+            raise HistoryError(f"Call history {self.path}: phone notes cannot be written "
+                               f"(read-only)", reason=_REASONS[_SQLITE_READONLY])
+        if note is not None and note.is_empty:
+            note = None
+        with self.transaction():
+            written = self._write_note(key, _note_values(note))
+        return self.get(key) if written else None
+
+    def get_note(self, key: str) -> PhoneNote | None:
+        """The phone note of the call `key`, None when it has none (or there is no call)."""
+        call = self.get(key)
+        return call.note if call is not None else None
 
     @_translated
     def upsert_many(self, calls: Iterable[Call], *, batch: int = 20_000) -> int:
@@ -1499,11 +1640,11 @@ class HistoryStore:
         since then (calls a new recorder may still see going on).  Uses the calls_unended index:
         no cost growing with the history."""
         rows = self._db.execute(
-            f"SELECT {_SELECT_CALL} FROM calls c WHERE c.ended_at IS NULL AND c.end_unknown = 0 "
+            f"SELECT {self._select} FROM calls c WHERE c.ended_at IS NULL AND c.end_unknown = 0 "
             f"ORDER BY c.id").fetchall()
         if ended_unseen_since is not None:
             rows += self._db.execute(
-                f"SELECT {_SELECT_CALL} FROM calls c WHERE c.ended_at IS NULL AND "
+                f"SELECT {self._select} FROM calls c WHERE c.ended_at IS NULL AND "
                 f"c.end_unknown = 1 AND c.updated_at >= ? ORDER BY c.id",
                 (_to_us(ended_unseen_since),)).fetchall()
         return [_call_from_row(row) for row in rows]
@@ -1519,8 +1660,10 @@ class HistoryStore:
         """(conditions on `c`, their parameters, FTS5 MATCH expression or None) for a text."""
         conds: list[str] = []
         params: list[Any] = []
-        like = ("(c.remote_name LIKE ? ESCAPE '\\' OR c.remote_company LIKE ? ESCAPE '\\' "
-                "OR c.search_number LIKE ? ESCAPE '\\')")
+        searched = ["c.remote_name", "c.remote_company", "c.search_number"]
+        if self.has_notes:
+            searched += ["c.note_text", "c.note_for_name"]
+        like = "(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in searched) + ")"
         text = text.strip()
         star = "*" if self.search_mode == "words" else ""  # word-prefix queries
         if _NUMBERISH.fullmatch(text) and any(ch.isdigit() for ch in text):
@@ -1545,7 +1688,7 @@ class HistoryStore:
             else:
                 # Too short for a trigram: checked row by row on the rows the rest selects.
                 conds.append(like)
-                params += [_like_pattern(word)] * 3
+                params += [_like_pattern(word)] * len(searched)
         return conds, params, " AND ".join(terms) if terms else None
 
     def _build(self, f: HistoryFilter, *, count: bool = False, limit: int | None = None,
@@ -1568,13 +1711,16 @@ class HistoryStore:
             keys = self._query_keys(f.number)
             if not keys:
                 return _Select("SELECT count(*) FROM calls WHERE 0" if count else
-                               f"SELECT {_SELECT_CALL}, 0 FROM calls c WHERE 0", ())
+                               f"SELECT {self._select}, 0 FROM calls c WHERE 0", ())
             conds.append(f"c.id IN (SELECT call_id FROM call_numbers "
                          f"WHERE number_key IN ({_marks(keys)}))")
             params += keys
         if f.direction is not None:
             conds.append("c.direction = ?")
             params.append(f.direction.value)
+        if f.noted:
+            # The calls_noted partial index (few calls have a note).
+            conds.append("c.note_at IS NOT NULL" if self.has_notes else "0")
         if f.missed or f.not_done:
             # Literal constants, so that the planner can match the partial indexes.
             conds.append("c.missed = 1 AND c.done = 0" if f.missed and f.not_done else
@@ -1639,7 +1785,7 @@ class HistoryStore:
             if not where_parts and source == "calls c":
                 return _Select("SELECT n FROM call_count", ())
             return _Select(f"SELECT count(*) FROM {source}{where}", all_params)
-        sql = f"SELECT {_SELECT_CALL}, {id_col} FROM {source}{where} ORDER BY {id_col} DESC"
+        sql = f"SELECT {self._select}, {id_col} FROM {source}{where} ORDER BY {id_col} DESC"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             all_params = (*all_params, -1 if limit is None else limit, offset)
@@ -1702,6 +1848,8 @@ class HistoryStore:
             return False
         if (f.missed and not call.is_missed) or (f.not_done and call.done):
             return False
+        if f.noted and call.note is None:
+            return False
         if f.devices and not set(f.devices) & set(call.local_devices):
             return False
         if f.since is not None and call.started_at < f.since:
@@ -1718,6 +1866,8 @@ class HistoryStore:
         word prefix, LIKE (short words, no FTS) = substring with ASCII case folding."""
         number = self._number_keys(call.remote_number)[0] or ""
         fields_ = [call.remote_name or "", call.remote_company or "", number]
+        if call.note is not None:
+            fields_ += [call.note.text, call.note.for_name or ""]
         text = text.strip()
 
         def like(needle: str, hays: list[str]) -> bool:
@@ -1785,7 +1935,8 @@ class HistoryStore:
 
     def search(self, text: str, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
                before: Call | None = None) -> list[Call]:
-        """Calls whose name, company or number contains the text (every word of it).
+        """Calls whose name, company, number or phone note contains the text (every word
+        of it).
 
         With the trigram index, words of 3+ characters are index lookups; shorter words are
         checked row by row while walking the newest calls (fast for a first page, slow to count).
@@ -1804,7 +1955,7 @@ class HistoryStore:
 
     @_translated
     def get(self, key: str) -> Call | None:
-        row = self._db.execute(f"SELECT {_SELECT_CALL} FROM calls c WHERE c.key = ?",
+        row = self._db.execute(f"SELECT {self._select} FROM calls c WHERE c.key = ?",
                                (key,)).fetchone()
         return None if row is None else _call_from_row(row)
 
@@ -1838,7 +1989,8 @@ CSV_FIELDS = (
     "key", "direction", "started_at", "answered_at", "ended_at", "end_unknown", "ring_seconds",
     "talk_seconds", "outcome", "done", "remote_number", "remote_kind", "remote_name",
     "remote_company", "local_devices", "called_number", "trunk", "answered_by",
-    "transferred_to", "diverted_to", "hops",
+    "transferred_to", "diverted_to", "hops", "note_for", "note_for_number", "callback_wanted",
+    "note", "note_written_at", "note_written_by",
 )
 
 
@@ -1886,7 +2038,8 @@ def csv_number(value: str | None) -> str:
 
 def write_csv(fileobj: IO[str], calls: Iterable[Call], *, local_time: bool = False) -> int:
     """CSV of calls (see `HistoryStore.export_csv`), safe to open in a spreadsheet: every text
-    cell goes through `csv_text` and every number from the PBX through `csv_number`."""
+    cell goes through `csv_text` and every number from the PBX through `csv_number`; the
+    phone note's cells too (its text keeps its line breaks, in quotes)."""
 
     def iso(t: datetime | None) -> str:
         if t is None:
@@ -1907,9 +2060,20 @@ def write_csv(fileobj: IO[str], calls: Iterable[Call], *, local_time: bool = Fal
             else number(c.local_devices[0]),
             number(c.called_number), number(c.trunk), number(c.answered_by),
             number(c.transferred_to), number(c.diverted_to), text(hops_text(c)),
+            *_note_cells(c.note, iso),
         ))
         n += 1
     return n
+
+
+def _note_cells(note: PhoneNote | None, iso: Callable[[datetime | None], str]
+                ) -> tuple[str, ...]:
+    """The CSV cells of a phone note (empty ones without a note); `callback_wanted` is 1 or 0
+    (empty: no note)."""
+    if note is None:
+        return ("",) * 6
+    return (csv_text(note.for_name), csv_number(note.for_number), str(int(note.callback)),
+            csv_text(note.text), iso(note.written_at), csv_text(note.written_by))
 
 
 def write_json(fileobj: IO[str], calls: Iterable[Call]) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cstapopup.csta.client import ConnectError
 from cstapopup.gateway.client import (
@@ -34,7 +35,7 @@ from cstapopup.gateway.client import (
 )
 from cstapopup.i18n import QT_TRANSLATE_NOOP, decimal, fill_count, number, translate, translating
 
-from .model import Call, Hop, Outcome
+from .model import Call, Hop, Outcome, PhoneNote
 
 #: Between a number and its unit, so that a line never breaks between them.
 NBSP = "\u00a0"
@@ -272,6 +273,8 @@ _EMPTY = {
                  QT_TRANSLATE_NOOP("Texts", "No outgoing calls match “{search}”.")),
     "internal": (QT_TRANSLATE_NOOP("Texts", "No internal calls."),
                  QT_TRANSLATE_NOOP("Texts", "No internal calls match “{search}”.")),
+    "noted": (QT_TRANSLATE_NOOP("Texts", "No calls with a phone note."),
+              QT_TRANSLATE_NOOP("Texts", "No calls with a phone note match “{search}”.")),
 }
 
 
@@ -286,6 +289,82 @@ def empty_history_text(*, history_empty: bool, search: str | None = None,
     else:
         none, matching = (translate("Texts", t) for t in _EMPTY[kind])
     return matching.format(search=search) if search else none
+
+
+# --- phone notes -------------------------------------------------------------------------------
+
+def note_heading(note: PhoneNote) -> str:
+    """A note's first line: "Phone note for Tom Keller (102) · callback wanted"."""
+    who = note.for_text
+    heading = (translate("Texts", "Phone note for {who}").format(who=who) if who
+               else translate("Texts", "Phone note"))
+    if note.callback:
+        heading = translate("Texts", "{heading} · callback wanted").format(heading=heading)
+    return heading
+
+
+def note_cell(note: PhoneNote) -> str:
+    """The history's Note column, short: "Tom Keller (102), callback", "Tom Keller (102)",
+    "callback wanted", or the note's first words."""
+    who = note.for_text
+    if who and note.callback:
+        return translate("Texts", "{who}, callback").format(who=who)
+    if who:
+        return who
+    if note.callback:
+        return translate("Texts", "callback wanted")
+    first = note.text.strip().splitlines()[0] if note.text.strip() else ""
+    return first if len(first) <= 40 else first[:39] + "…"
+
+
+def note_summary(note: PhoneNote) -> str:
+    """A note in a few lines (a tooltip, the `history` command): the heading, then the text."""
+    return "\n".join(t for t in (note_heading(note), note.text.strip()) if t)
+
+
+def note_date(moment: datetime) -> str:
+    """A day as the language writes it in a letter ("2026-03-02"; German "02.03.2026"), in
+    local time."""
+    return moment.astimezone().strftime(translate("Texts", "%Y-%m-%d"))
+
+
+def note_time(moment: datetime) -> str:
+    """A time of day, local ("10:42")."""
+    return moment.astimezone().strftime(translate("Texts", "%H:%M"))
+
+
+def note_mail_subject(caller: str, callback: bool) -> str:
+    """The subject of a phone note sent by e-mail: "Phone note: Anna Schmidt", with "please
+    call back" when a callback is wanted."""
+    if callback:
+        return translate("Texts", "Phone note: {caller} – please call back").format(
+            caller=caller)
+    return translate("Texts", "Phone note: {caller}").format(caller=caller)
+
+
+def note_mail_body(note: PhoneNote, *, caller: str, number: str, started_at: datetime,
+                   to_name: str = "") -> str:
+    """The ready text of a phone note sent by e-mail: who called when (their number as people
+    read it), whether a callback is wanted, the note's text, who wrote it when.  Lines end in
+    "\\n" (the mailto link turns them into CRLF)."""
+    greeting = (translate("Texts", "Hello {name},").format(name=to_name) if to_name
+                else translate("Texts", "Hello,"))
+    lines = [greeting, "", translate("Texts", "{caller} called on {date} at {time}.").format(
+        caller=caller, date=note_date(started_at), time=note_time(started_at))]
+    if number:
+        lines.append(translate("Texts", "Number: {number}").format(number=number))
+    lines.append(translate("Texts", "Callback wanted: yes") if note.callback
+                 else translate("Texts", "Callback wanted: no"))
+    text = note.text.strip()
+    if text:
+        lines += ["", text]
+    if note.written_at is not None:
+        lines.append("")
+        when = f"{note_date(note.written_at)} {note_time(note.written_at)}"
+        lines.append(translate("Texts", "Phone note by {who}, {when}").format(
+            who=note.written_by, when=when) if note.written_by
+            else translate("Texts", "Phone note of {when}").format(when=when))
+    return "\n".join(lines)
 
 
 # --- the avatar --------------------------------------------------------------------------------
@@ -569,6 +648,13 @@ __all__ = [
     "link_problem",
     "name_text",
     "no_broker_password_note",
+    "note_cell",
+    "note_date",
+    "note_heading",
+    "note_mail_body",
+    "note_mail_subject",
+    "note_summary",
+    "note_time",
     "number",
     "outcome_text",
     "party",

@@ -43,6 +43,8 @@ class Action(str, enum.Enum):
     #: Put the call through to a colleague (chosen in the console): while it rings at a
     #: monitored device (deflect), or while the user's own phone has it (transfer).
     PUT_THROUGH = "put_through"
+    #: Write a phone note about the call: once it was answered, or ended (missed too).
+    NOTE = "note"
 
 
 class CallAction(str, enum.Enum):
@@ -385,6 +387,8 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
         actions.add(Action.PUT_THROUGH)
     if copy_text:
         actions.add(Action.COPY_NUMBER)
+    if not ringing and state is not PopupState.STALE:
+        actions.add(Action.NOTE)
     crm_url = ""
     if copy_text and crm_template:
         crm_url = fill_url_template(crm_template, number=copy_text, name=name)

@@ -52,7 +52,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--not-done", action="store_true",
                    help="only calls not marked as done (with --missed: the tray badge's list)")
     p.add_argument("--search", metavar="TEXT",
-                   help="name, company or number contains TEXT (every word of it)")
+                   help="name, company, number or phone note contains TEXT (every word of it)")
+    p.add_argument("--notes", action="store_true",
+                   help="only calls with a phone note, each note's text under its call")
     p.add_argument("--since", metavar="DATE",
                    help="calls from DATE on: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time)")
     p.add_argument("--device", action="append", default=[], metavar="N",
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             if acting:
                 return _act(args, store)
             f = HistoryFilter(text=args.search, missed=args.missed, not_done=args.not_done,
-                              devices=tuple(args.device), since=since)
+                              devices=tuple(args.device), since=since, noted=args.notes)
             if args.format != "table" and limit is None:
                 calls: Any = store.iter_calls(f)  # streamed: exports of any size
                 total = None
@@ -179,7 +181,7 @@ def _print(args: argparse.Namespace, calls: Any, *, total: int | None, filtered:
         print(texts.empty_history_text(history_empty=not filtered, search=args.search,
                                        kind=kind))
         return EXIT_OK
-    print(format_table(calls, keys=args.keys, display=_display()))
+    print(format_table(calls, keys=args.keys, display=_display(), notes=args.notes))
     if total is not None and total > len(calls):
         print(texts.count("calls shown", total, shown=f"{len(calls):,}"))
     return EXIT_OK
@@ -217,15 +219,23 @@ def _number(call: Call, display: Callable[[str], str] | None) -> str:
     return {"restricted": "(withheld)", "not_known": "(unknown)"}.get(call.remote_kind, "-")
 
 
+def _note_mark(call: Call) -> str:
+    """The NOTE column: "call back" (a note asking for a callback), "note", or ""."""
+    if call.note is None:
+        return ""
+    return "call back" if call.note.callback else "note"
+
+
 def format_table(calls: list[Call], *, keys: bool = False,
-                 display: Callable[[str], str] | None = None) -> str:
-    """Aligned columns: time (local), direction, name, number, devices, duration, outcome;
-    numbers shown as `display` shows them (None: as the PBX reported them)."""
-    header = ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION", "OUTCOME"]
+                 display: Callable[[str], str] | None = None, notes: bool = False) -> str:
+    """Aligned columns: time (local), direction, name, number, devices, duration, outcome,
+    whether there is a phone note; numbers shown as `display` shows them (None: as the PBX
+    reported them).  `notes`: each note's words on the lines under its call."""
+    header = ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION", "OUTCOME", "NOTE"]
     rows = [[c.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), c.direction.value,
              _name(c), _number(c, display),
              ",".join(texts.party(d, display) for d in c.local_devices) or "-", _duration(c),
-             texts.outcome_text(c, display)]
+             texts.outcome_text(c, display), _note_mark(c)]
             for c in calls]
     if keys:
         header.append("KEY")
@@ -234,8 +244,11 @@ def format_table(calls: list[Call], *, keys: bool = False,
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = {header.index("DURATION")}
     lines = []
-    for r in [header, *rows]:
+    for n, r in enumerate([header, *rows]):
         cells = [cell.rjust(w) if i in right else cell.ljust(w)
                  for i, (cell, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells).rstrip())
+        note = calls[n - 1].note if n and notes else None
+        if note is not None:
+            lines += ["    " + line for line in texts.note_summary(note).splitlines()]
     return "\n".join(lines)

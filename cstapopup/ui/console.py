@@ -70,7 +70,7 @@ from cstapopup.ui.flow import FlowLayout
 from cstapopup.ui.palette import contrast, readable
 from cstapopup.ui.plain import plain_label, plain_tooltip
 from cstapopup.ui.popup import MIME_CALL, call_drag
-from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, tip
+from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, of_scope, tip
 
 #: The lamps' colours (ColleagueView.lamp).
 LAMP_COLOURS = {"free": "#2e9d4a", "ringing": "#e6a100", "busy": "#c62828", "held": "#ef6c00",
@@ -543,12 +543,14 @@ class ConsoleWindow(QMainWindow):
 
     Signals: `action_requested(action, device, call_key)` (a CallAction value; the chosen
     colleague or ""; the call of a popup being put through or ""), `focus_popup_requested()`
-    (F2), `history_requested()`, `colleague_chosen(device)`.
+    (F2), `history_requested()`, `note_requested()` (a phone note about the own phone's last
+    call), `colleague_chosen(device)`.
     """
 
     action_requested = Signal(str, str, str)
     focus_popup_requested = Signal()
     history_requested = Signal()
+    note_requested = Signal()
 
     #: How often the times shown move on (ms).
     TICK_MS: ClassVar[int] = 1000
@@ -609,6 +611,14 @@ class ConsoleWindow(QMainWindow):
         self.put_through_button = QPushButton(translate("Console", "Put through"), central)
         self.consult_button = QPushButton(translate("Console", "Consult first"), central)
         self.pick_up_button = QPushButton(translate("Console", "Pick up"), central)
+        self.note_button = QPushButton(translate("Console", "Note…"), central)
+        self.note_button.setObjectName("note")
+        self.note_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.note_button.setAutoDefault(False)
+        self.note_button.setToolTip(tip(BY_COMMAND["note"].text, "note"))
+        self.note_button.setAccessibleName(translate("Console", "Phone note"))
+        self.note_button.setAccessibleDescription(self.note_button.toolTip())
+        self.note_button.clicked.connect(lambda _=False: self.note_requested.emit())
         for button, command in ((self.put_through_button, CallAction.PUT_THROUGH),
                                 (self.consult_button, CallAction.CONSULT),
                                 (self.pick_up_button, CallAction.PICK_UP)):
@@ -619,6 +629,7 @@ class ConsoleWindow(QMainWindow):
             button.setAccessibleDescription(button.toolTip())
             button.clicked.connect(lambda _=False, c=command: self.request(c))
             buttons.addWidget(button)
+        buttons.addWidget(self.note_button)
         buttons.addStretch(1)
         self.help_hint = QLabel(translate("Console", "F1: keys"), central)
         buttons.addWidget(self.help_hint)
@@ -648,10 +659,11 @@ class ConsoleWindow(QMainWindow):
             "find": self.focus_search,
             "help": self.help.toggle,
             "history": self.history_requested.emit,
+            "note": self.note_requested.emit,
             "escape": self.escape,
             "close": self.close,
         }
-        for shortcut in SHORTCUTS:
+        for shortcut in of_scope("console"):
             action = QAction(shortcut.text, self)
             action.setShortcuts(shortcut.sequences())
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)

@@ -17,12 +17,13 @@ from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from cstapopup import autostart as autostart_module
 from cstapopup.calls.desk import Desk, DeskListener, action_title
-from cstapopup.calls.model import Call
+from cstapopup.calls.model import Call, PhoneNote
 from cstapopup.calls.session import (
     DEMO,
     PBX,
@@ -47,6 +48,7 @@ from cstapopup.settings import PasswordStore, Settings
 from cstapopup.ui import language
 from cstapopup.ui.console import ConsoleWindow, lamp_icon
 from cstapopup.ui.history_window import HistoryWindow
+from cstapopup.ui.note_dialog import NoteDialog
 from cstapopup.ui.popup import CallPopup, PopupStack, RingSound, UrlOpener
 from cstapopup.ui.prompts import first_run_message_box, password_input_dialog
 from cstapopup.ui.settings_dialog import SettingsDialog
@@ -106,6 +108,8 @@ class AppController(QObject, DeskListener):
         self.history: HistoryWindow | None = None
         self.console: ConsoleWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
+        #: The open phone note dialogs, by call key (one per call).
+        self.note_dialogs: dict[str, NoteDialog] = {}
         #: The language the windows speak (chosen at `start()`).
         self.language = language.current()
         self.messages: list[tuple[str, str]] = []
@@ -195,6 +199,7 @@ class AppController(QObject, DeskListener):
         self.popups.closed.connect(desk.dismiss)
         self.popups.more_clicked.connect(self.show_history)
         self.popups.put_through_requested.connect(self.put_through)
+        self.popups.note_requested.connect(self.open_note)
 
         self.console = console = ConsoleWindow()
         if self.mode == DEMO:
@@ -202,6 +207,7 @@ class AppController(QObject, DeskListener):
         console.action_requested.connect(self._console_action)
         console.focus_popup_requested.connect(self.popups.focus_newest_ringing)
         console.history_requested.connect(self.show_history)
+        console.note_requested.connect(self.note_about_own_call)
         console.show_colleagues(desk.colleague_views())
         console.show_own_line(desk.own_line())
         tray.set_colleagues(desk.colleague_views())
@@ -214,6 +220,7 @@ class AppController(QObject, DeskListener):
             lambda number: self.spawn(desk.call_back(number),
                                       translate("App", "calling back")))
         self.history.history_changed.connect(desk.refresh_badge)
+        self.history.note_requested.connect(self.open_note)
         self.history.add_app_menu([tray.console_action, tray.settings_action, tray.dnd_action,
                                    None, tray.quit_action])
         self.history.minimize_on_close = not self._tray_available
@@ -362,6 +369,53 @@ class AppController(QObject, DeskListener):
                    translate("App", "carrying out “{action}”").format(
                        action=action_title(CallAction(action))))
 
+    # -- phone notes ------------------------------------------------------------------------
+
+    def open_note(self, key: str) -> NoteDialog | None:
+        """The phone note dialog of the call `key` (the one already open for it, if any);
+        None, and a message, when the history does not have the call."""
+        dialog = self.note_dialogs.get(key)
+        if dialog is not None:
+            dialog.bring_forward()
+            return dialog
+        context = self.desk.note_context(key)
+        title = translate("App", "Phone note")
+        if context is None:
+            self.notify(title, translate("App", "This call is not in the call history."),
+                        QSystemTrayIcon.MessageIcon.Warning)
+            return None
+        dialog = NoteDialog(context, find=self.desk.note_recipients,
+                            save=lambda note, k=key: self._save_note(k, note),
+                            mail=lambda note, to, k=key: self._mail_note(k, note, to))
+        self.note_dialogs[key] = dialog
+        dialog.finished.connect(lambda _r, k=key: self.note_dialogs.pop(k, None))
+        dialog.bring_forward()
+        return dialog
+
+    def note_about_own_call(self) -> NoteDialog | None:
+        """The console's note: about the own phone's current call, else its last one."""
+        key = self.desk.own_last_call()
+        if key is None:
+            self.notify(translate("App", "Phone note"), translate(
+                "App", "Your phone has had no call yet to write a note about."))
+            return None
+        return self.open_note(key)
+
+    def _save_note(self, key: str, note: PhoneNote) -> str | None:
+        problem = self.desk.save_note(key, note)
+        if problem is None:
+            self.status(translate("App", "Phone note saved."))
+        return problem
+
+    def _mail_note(self, key: str, note: PhoneNote, to: str) -> None:
+        url = self.desk.note_mail_url(key, note, to)
+        opener = self._url_opener or QDesktopServices.openUrl
+        if url is None or not opener(QUrl(url)):
+            log.warning("phone note %s: no mail program opened the mailto link", key)
+            self.notify(translate("App", "Phone note"), translate(
+                "App", "The note is saved, but no e-mail program opened it. Set one as the "
+                "system's program for e-mail."), QSystemTrayIcon.MessageIcon.Warning)
+
     def show_history(self) -> None:
         if self.history is None:
             return
@@ -491,6 +545,8 @@ class AppController(QObject, DeskListener):
                 await task
         if self.settings_dialog is not None:
             self.settings_dialog.reject()
+        for dialog in list(self.note_dialogs.values()):
+            dialog.reject()
         if self.popups is not None:
             self.popups.close_all()
         await self.session.close()

@@ -3,7 +3,8 @@
 `CallTableModel` is a QAbstractTableModel that fetches pages from the store as the view
 scrolls (keyset paging, never all rows at once) and takes live changes (`call_changed`) in
 place.  `HistoryWindow` adds the search field (filters as you type), the direction / missed
-filters, the context menu and keys (call back, copy number, mark done, delete), export, a
+filters, the context menu and keys (call back, copy number, phone note, mark done, delete),
+calls with a phone note marked in their own column (the note in the tooltip), export, a
 banner while calls are not being saved, and a status bar with the link state (it is the app's
 main window where there is no system tray).  Times and dates are shown in the user's locale
 (`QLocale()`, set with the language).
@@ -65,6 +66,7 @@ from cstapopup.i18n import QT_TRANSLATE_NOOP, translate
 from . import icons
 from .palette import readable
 from .plain import plain_label, plain_tooltip
+from .shortcuts import BY_COMMAND, tip
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,11 @@ LIVE_ROWS = 5 * PAGE
 COLUMNS = (QT_TRANSLATE_NOOP("History", "Time"), QT_TRANSLATE_NOOP("History", "Direction"),
            QT_TRANSLATE_NOOP("History", "Name"), QT_TRANSLATE_NOOP("History", "Number"),
            QT_TRANSLATE_NOOP("History", "Device"), QT_TRANSLATE_NOOP("History", "Duration"),
-           QT_TRANSLATE_NOOP("History", "Outcome"))
+           QT_TRANSLATE_NOOP("History", "Outcome"), QT_TRANSLATE_NOOP("History", "Note"))
 #: Columns whose text may be longer than the column: their tooltip starts with all of it.
-_CUT_COLUMNS = frozenset({2, 3, 4, 6})
+_CUT_COLUMNS = frozenset({2, 3, 4, 6, 7})
+#: The column that marks calls with a phone note.
+NOTE_COLUMN = 7
 
 #: The window's title; Qt adds the application's name ("Call history — cstapopup").
 TITLE = QT_TRANSLATE_NOOP("History", "Call history")
@@ -300,6 +304,8 @@ class CallTableModel(QAbstractTableModel):
             return format_duration(call.talk_seconds)
         if col == 6:
             return outcome_text(call, self.display_number)
+        if col == NOTE_COLUMN:
+            return texts.note_cell(call.note) if call.note is not None else ""
         return ""
 
     def tooltip(self, call: Call, col: int) -> str:
@@ -308,9 +314,12 @@ class CallTableModel(QAbstractTableModel):
         when = format_moment(call.started_at)
         ring = format_duration(call.ring_seconds) or "-"
         talk = format_duration(call.talk_seconds) or "-"
-        details = "\n".join((when, translate("History", "rang {ring}, talked {talk}").format(
-            ring=ring, talk=talk), texts.hops_text(call, self.display_number)))
-        cell = self.cell_text(call, col) if col in _CUT_COLUMNS else ""
+        lines = [when, translate("History", "rang {ring}, talked {talk}").format(
+            ring=ring, talk=talk), texts.hops_text(call, self.display_number)]
+        if call.note is not None:
+            lines.append(texts.note_summary(call.note))
+        details = "\n".join(lines)
+        cell = self.cell_text(call, col) if col in _CUT_COLUMNS and col != NOTE_COLUMN else ""
         return f"{cell}\n{details}" if cell else details
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
@@ -325,6 +334,11 @@ class CallTableModel(QAbstractTableModel):
                 return icons.history_icon(call)
             except Exception:  # a missing icon must not break the table
                 return None
+        elif role == Qt.DecorationRole and col == NOTE_COLUMN and call.note is not None:
+            try:
+                return icons.icon("note")
+            except Exception:
+                return None
         elif role == Qt.ToolTipRole:
             return plain_tooltip(self.tooltip(call, col))
         elif role == Qt.ForegroundRole and call.is_missed and not call.done:
@@ -336,21 +350,27 @@ class CallTableModel(QAbstractTableModel):
         elif role == Qt.AccessibleTextRole:
             caller = ", ".join(t for t in (texts.name_text(call),
                                            remote_text(call, self.display_number)) if t)
-            return translate("History", "{direction} call, {time}, {caller}: {outcome}").format(
+            text = translate("History", "{direction} call, {time}, {caller}: {outcome}").format(
                 direction=texts.direction_text(call.direction.value),
                 time=format_time(call.started_at), caller=caller,
                 outcome=outcome_text(call, self.display_number))
+            if call.note is not None:
+                text = translate("History", "{call}. {note}").format(
+                    call=text, note=texts.note_summary(call.note).replace("\n", ": ", 1))
+            return text
         return None
 
 
 class HistoryWindow(QMainWindow):
     """The history: search, filters, the table, and what can be done with a call.
 
-    Signals: `call_back_requested(number)`, `status_message(text)` (also shown in the status
-    bar), `history_changed()` (the user marked calls done or deleted some: the badge changes).
+    Signals: `call_back_requested(number)`, `note_requested(call_key)` (a phone note about the
+    chosen call), `status_message(text)` (also shown in the status bar), `history_changed()`
+    (the user marked calls done or deleted some: the badge changes).
     """
 
     call_back_requested = Signal(str)       # the number to call
+    note_requested = Signal(str)            # the call's key
     status_message = Signal(str)
     history_changed = Signal()
 
@@ -362,7 +382,8 @@ class HistoryWindow(QMainWindow):
                (QT_TRANSLATE_NOOP("History", "Missed"), "missed"),
                (QT_TRANSLATE_NOOP("History", "Incoming"), Direction.INCOMING),
                (QT_TRANSLATE_NOOP("History", "Outgoing"), Direction.OUTGOING),
-               (QT_TRANSLATE_NOOP("History", "Internal"), Direction.INTERNAL))
+               (QT_TRANSLATE_NOOP("History", "Internal"), Direction.INTERNAL),
+               (QT_TRANSLATE_NOOP("History", "Notes"), "noted"))
 
     def __init__(self, store: HistoryStore, *, can_call_back: Callable[[], bool] = lambda: True,
                  display_number: Callable[[str], str] | None = None,
@@ -391,7 +412,7 @@ class HistoryWindow(QMainWindow):
         top = QHBoxLayout()
         self.search = QLineEdit(central)
         self.search.setPlaceholderText(translate(
-            "History", "Search name, company or number  (Ctrl+F)"))
+            "History", "Search name, company, number or note  (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName(translate("History", "Search calls"))
         self.search.setAccessibleDescription(self.search.placeholderText())
@@ -416,8 +437,8 @@ class HistoryWindow(QMainWindow):
         self.table.setObjectName("calls")
         self.table.setAccessibleName(translate("History", "Calls"))
         self.table.setAccessibleDescription(translate(
-            "History", "Enter calls back, Ctrl+C copies the number, Ctrl+D marks done, Delete "
-            "deletes"))
+            "History", "Enter calls back, Ctrl+N writes a phone note, Ctrl+C copies the number, "
+            "Ctrl+D marks done, Delete deletes"))
         self.table.setModel(self.model)
         self.model.set_background(self.table.palette().color(QPalette.ColorRole.Base))
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -487,7 +508,7 @@ class HistoryWindow(QMainWindow):
         self.apply_filters()
 
     #: The columns' widths at the font the app was made for (the name column stretches).
-    COLUMN_WIDTHS = (80, 105, 260, 140, 80, 70, 170)
+    COLUMN_WIDTHS = (80, 105, 260, 140, 80, 70, 170, 150)
 
     def _fit_columns(self) -> None:
         """Wide enough for the column's header and for the longest of its usual texts in the
@@ -526,6 +547,10 @@ class HistoryWindow(QMainWindow):
                                  lambda: self.call_back(self._current_row()))
         self.act_copy = add(translate("History", "Copy number"), QKeySequence.Copy,
                             self.copy_numbers)
+        note_keys = BY_COMMAND["note"]
+        self.act_note = add(translate("History", "Phone note…"), note_keys.keys[0],
+                            self.write_note)
+        self.act_note.setToolTip(tip(translate("History", "Phone note…"), "note"))
         self.act_done = add(translate("History", "Mark done"), "Ctrl+D", self.mark_done)
         self.act_delete = add(translate("History", "Delete"), QKeySequence.Delete,
                               self.delete_selected)
@@ -556,6 +581,8 @@ class HistoryWindow(QMainWindow):
         text = self.search.text().strip() or None
         if kind == "missed":
             return HistoryFilter(text=text, missed=True)
+        if kind == "noted":
+            return HistoryFilter(text=text, noted=True)
         return HistoryFilter(text=text, direction=kind)
 
     def apply_filters(self) -> None:
@@ -677,6 +704,15 @@ class HistoryWindow(QMainWindow):
             self.status_message.emit(texts.count("copied", len(numbers), first=numbers[0],
                                                  others=len(numbers) - 1))
 
+    def write_note(self) -> None:
+        """A phone note about the chosen call (the app opens the dialog)."""
+        call = self.model.call_at(self._current_row())
+        if call is None:
+            self.status_message.emit(translate("History", "Choose a call to write a note "
+                                               "about."))
+            return
+        self.note_requested.emit(call.key)
+
     def mark_done(self) -> None:
         for call in self._selected_calls():
             try:
@@ -731,7 +767,8 @@ class HistoryWindow(QMainWindow):
         if not idx.isValid():
             return
         menu = QMenu(self)
-        for a in (self.act_call_back, self.act_copy, self.act_done, self.act_delete):
+        for a in (self.act_call_back, self.act_note, self.act_copy, self.act_done,
+                  self.act_delete):
             menu.addAction(a)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 

@@ -200,13 +200,15 @@ class CallPopup(QWidget):
     it keyboard-usable.
 
     Signals: `answer_requested(call_key, device)`, `put_through_requested(call_key)`,
-    `crm_opened(url)`, `closed(call_key)` (once, however it closed), `hovered(bool)` (the
+    `note_requested(call_key)` (a phone note about the call), `crm_opened(url)`,
+    `closed(call_key)` (once, however it closed), `hovered(bool)` (the
     pointer came or went), `announced(text)` (what screen readers were told: the caller and
     the call's state, when it appears and when the state changes).
     """
 
     answer_requested = Signal(str, str)
     put_through_requested = Signal(str)
+    note_requested = Signal(str)
     crm_opened = Signal(str)
     closed = Signal(str)
     hovered = Signal(bool)
@@ -357,10 +359,16 @@ class CallPopup(QWidget):
             "press Enter (Alt+T; or drag the popup onto a colleague)"))
         self._put_through.clicked.connect(
             lambda: self.put_through_requested.emit(self._view.key))
+        self._note = QPushButton(translate("Popup", "&Note…"), self)
+        self._note.setObjectName("note")
+        self._note.setToolTip(translate(
+            "Popup", "Write a phone note about this call: for a colleague, callback wanted, "
+            "sent by e-mail if you like (Alt+N)"))
+        self._note.clicked.connect(lambda: self.note_requested.emit(self._view.key))
         self._answer.setToolTip(translate("Popup", "Answer at your phone (Alt+A)"))
         self._copy.setToolTip(translate("Popup", "Copy the number (Alt+C)"))
         self._crm.setToolTip(translate("Popup", "Look the caller up in the CRM (Alt+R)"))
-        for b in (self._answer, self._put_through, self._copy, self._crm):
+        for b in (self._answer, self._put_through, self._note, self._copy, self._crm):
             b.setAutoDefault(False)
             b.setAccessibleDescription(b.toolTip())
             buttons.addWidget(b)
@@ -368,7 +376,8 @@ class CallPopup(QWidget):
 
         # Reading order = tab order: the actions first, dismiss last.
         QWidget.setTabOrder(self._answer, self._put_through)
-        QWidget.setTabOrder(self._put_through, self._copy)
+        QWidget.setTabOrder(self._put_through, self._note)
+        QWidget.setTabOrder(self._note, self._copy)
         QWidget.setTabOrder(self._copy, self._crm)
         QWidget.setTabOrder(self._crm, self._dismiss)
 
@@ -376,7 +385,8 @@ class CallPopup(QWidget):
         # allow_focus.  Labels pass presses on to the card (mousePressEvent); the buttons say
         # so themselves; the selectable number takes them, so it alone is watched (a Python
         # event filter on every child costs ~1 ms per popup in events it lets through).
-        for button in (self._answer, self._put_through, self._copy, self._crm, self._dismiss):
+        for button in (self._answer, self._put_through, self._note, self._copy, self._crm,
+                       self._dismiss):
             button.pressed.connect(self.allow_focus)
         self._number_label.installEventFilter(self)
 
@@ -423,6 +433,7 @@ class CallPopup(QWidget):
         self._copy.setVisible(view.allows(Action.COPY_NUMBER))
         self._crm.setVisible(view.allows(Action.OPEN_CRM))
         self._put_through.setVisible(view.allows(Action.PUT_THROUGH))
+        self._note.setVisible(view.allows(Action.NOTE))
         description = ", ".join(t for t in (view.title, view.company or "", view.number,
                                             view.where, view.redirect, view.state_text) if t)
         self.setAccessibleDescription(description)
@@ -572,7 +583,8 @@ class CallPopup(QWidget):
         self.allow_focus()
         self.raise_()
         self.activateWindow()
-        for button in (self._answer, self._put_through, self._copy, self._crm, self._dismiss):
+        for button in (self._answer, self._put_through, self._note, self._copy, self._crm,
+                       self._dismiss):
             if button.isVisible() and button.isEnabled():
                 button.setFocus(Qt.FocusReason.ShortcutFocusReason)
                 break
@@ -720,13 +732,14 @@ class PopupStack(QObject):
 
     Signals: `shown(call_key)` (a new call, on screen or not), `closed(call_key)`,
     `more_clicked()`, and the popups' `answer_requested(call_key, device)`,
-    `put_through_requested(call_key)` and `crm_opened(url)`.
+    `put_through_requested(call_key)`, `note_requested(call_key)` and `crm_opened(url)`.
     """
 
     shown = Signal(str)
     closed = Signal(str)
     answer_requested = Signal(str, str)
     put_through_requested = Signal(str)
+    note_requested = Signal(str)
     crm_opened = Signal(str)
     more_clicked = Signal()
 
@@ -1044,6 +1057,7 @@ class PopupStack(QObject):
         popup.hovered.connect(self._on_hovered)
         popup.answer_requested.connect(self.answer_requested)
         popup.put_through_requested.connect(self.put_through_requested)
+        popup.note_requested.connect(self.note_requested)
         popup.crm_opened.connect(self.crm_opened)
         self._widgets[view.key] = popup
         return popup

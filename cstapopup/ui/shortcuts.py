@@ -1,7 +1,8 @@
-"""The console's keyboard: every command, its keys and what it does, in one table.
+"""The app's keyboard: every command, its keys and what it does, in one table.
 
-The console window makes its actions from it, the buttons' tooltips name the keys from it,
-and the help overlay (F1 or ?) lists it: a key changed here changes everywhere.  The commands
+The console window makes its actions from it (those of its `scope`), the history window and
+the phone note dialog theirs, the buttons' tooltips name the keys from it, and the console's
+help overlay (F1 or ?) lists all of it: a key changed here changes everywhere.  The commands
 that act on calls carry the desk's `CallAction` (the desk decides what each one does).
 Its words are English, marked for translation (context "Shortcuts"); `text` and `heading`
 give them in the user's language, `shown` the keys as the keyboard's language names them.
@@ -27,6 +28,9 @@ class Shortcut:
     words: str
     #: The heading it is listed under in the help.
     group: str
+    #: The window whose key it is: "console" (the console makes an action of it), "note"
+    #: (the phone note dialog).
+    scope: str = "console"
 
     @property
     def shown(self) -> str:
@@ -60,6 +64,7 @@ def _native(key: str) -> str:
 CALLS = QT_TRANSLATE_NOOP("Shortcuts", "Your phone")
 COLLEAGUES = QT_TRANSLATE_NOOP("Shortcuts", "Colleagues")
 WINDOW = QT_TRANSLATE_NOOP("Shortcuts", "Window")
+NOTE = QT_TRANSLATE_NOOP("Shortcuts", "Phone note")
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(CallAction.ANSWER.value, ("F3",), QT_TRANSLATE_NOOP(
@@ -75,6 +80,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Shortcuts", "Back to the caller (ends the consultation)"), CALLS),
     Shortcut(CallAction.ALTERNATE.value, ("F8",), QT_TRANSLATE_NOOP(
         "Shortcuts", "Switch between the caller and the colleague"), CALLS),
+    # Also the history window's key for a note about the chosen call.
+    Shortcut("note", ("Ctrl+N",), QT_TRANSLATE_NOOP(
+        "Shortcuts", "Write a phone note about your phone's last call (in the history: about "
+        "the chosen call)"), CALLS),
     Shortcut("focus_popup", ("F2",), QT_TRANSLATE_NOOP(
         "Shortcuts", "The newest ringing popup takes the keyboard (then Alt+A answers, Tab "
         "moves, Esc dismisses)"), CALLS),
@@ -100,9 +109,18 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "else close the window"), WINDOW),
     Shortcut("close", ("Ctrl+W",), QT_TRANSLATE_NOOP(
         "Shortcuts", "Close the window (cstapopup stays in the tray)"), WINDOW),
+    Shortcut("note_save", ("Ctrl+Return", "Ctrl+Enter"), QT_TRANSLATE_NOOP(
+        "Shortcuts", "Save the note (Alt+E: save it and send it by e-mail)"), NOTE, "note"),
+    Shortcut("note_cancel", ("Esc",), QT_TRANSLATE_NOOP(
+        "Shortcuts", "Close the note without saving"), NOTE, "note"),
 )
 
 BY_COMMAND: dict[str, Shortcut] = {s.command: s for s in SHORTCUTS}
+
+
+def of_scope(scope: str) -> list[Shortcut]:
+    """The shortcuts of one window ("console", "note")."""
+    return [s for s in SHORTCUTS if s.scope == scope]
 
 
 def keys_of(command: str) -> str:
@@ -115,4 +133,4 @@ def tip(text: str, command: str) -> str:
     return translate("Shortcuts", "{action} ({keys})").format(action=text, keys=keys_of(command))
 
 
-__all__ = ["BY_COMMAND", "SHORTCUTS", "Shortcut", "keys_of", "tip"]
+__all__ = ["BY_COMMAND", "SHORTCUTS", "Shortcut", "keys_of", "of_scope", "tip"]

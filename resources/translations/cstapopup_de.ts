@@ -48,7 +48,7 @@
     </message>
     <message>
         <source>Settings</source>
-        <extracomment>Asks the user what to do on a first start without a configured PBX; the default shows a non-blocking message box. Gets the controller (call `start_demo()` / `open_settings()`). Asks for the PBX password (storage &quot;nowhere&quot;); calls back with it, or None when cancelled. The language the windows speak (chosen at `start()`). Notices that came before the UI was built (shown once it is); None afterwards. Called as hook(view, popup) right after a new popup was shown (popup: its widget, None when it is not on screen) (benchmarks, tests). Called once the tray icon (or, without a tray, the main window) is shown.</extracomment>
+        <extracomment>Asks the user what to do on a first start without a configured PBX; the default shows a non-blocking message box. Gets the controller (call `start_demo()` / `open_settings()`). Asks for the PBX password (storage &quot;nowhere&quot;); calls back with it, or None when cancelled. The open phone note dialogs, by call key (one per call). The language the windows speak (chosen at `start()`). Notices that came before the UI was built (shown once it is); None afterwards. Called as hook(view, popup) right after a new popup was shown (popup: its widget, None when it is not on screen) (benchmarks, tests). Called once the tray icon (or, without a tray, the main window) is shown.</extracomment>
         <translation>Einstellungen</translation>
     </message>
     <message>
@@ -70,6 +70,26 @@
     <message>
         <source>carrying out “{action}”</source>
         <translation>beim Ausführen von „{action}“</translation>
+    </message>
+    <message>
+        <source>Phone note</source>
+        <translation>Telefonnotiz</translation>
+    </message>
+    <message>
+        <source>This call is not in the call history.</source>
+        <translation>Dieser Anruf ist nicht in der Anrufliste.</translation>
+    </message>
+    <message>
+        <source>Your phone has had no call yet to write a note about.</source>
+        <translation>Ihr Telefon hatte noch keinen Anruf, zu dem Sie eine Notiz schreiben könnten.</translation>
+    </message>
+    <message>
+        <source>Phone note saved.</source>
+        <translation>Telefonnotiz gespeichert.</translation>
+    </message>
+    <message>
+        <source>The note is saved, but no e-mail program opened it. Set one as the system&apos;s program for e-mail.</source>
+        <translation>Die Notiz ist gespeichert, aber kein E-Mail-Programm hat sie geöffnet. Legen Sie eines als Standardprogramm für E-Mail fest.</translation>
     </message>
     <message>
         <source>Error while {what}: {problem}</source>
@@ -193,6 +213,14 @@
     <message>
         <source>Pick up</source>
         <translation>Heranholen</translation>
+    </message>
+    <message>
+        <source>Note…</source>
+        <translation>Notiz…</translation>
+    </message>
+    <message>
+        <source>Phone note</source>
+        <translation>Telefonnotiz</translation>
     </message>
     <message>
         <source>F1: keys</source>
@@ -355,7 +383,7 @@
     </message>
     <message>
         <source>Call history</source>
-        <extracomment>call id -&gt; the history key of its call (the own phone&apos;s line names its call). Colleagues the PBX would not monitor, not told yet (one notice for all of them). Popups closed because more than `max_popups` were open (their calls are recorded). Said with every link state until the next connect() (&quot;using the factory password&quot;). The recorder&apos;s timer: grouped commits, retries, file checks (every FLUSH_INTERVAL). Why the history file could not be used (a throw-away one stands in), else None.</extracomment>
+        <extracomment>The own phone&apos;s latest call (its history key), for a phone note after it ended. call id -&gt; the history key of its call (the own phone&apos;s line names its call). Colleagues the PBX would not monitor, not told yet (one notice for all of them). Popups closed because more than `max_popups` were open (their calls are recorded). Said with every link state until the next connect() (&quot;using the factory password&quot;). The recorder&apos;s timer: grouped commits, retries, file checks (every FLUSH_INTERVAL). Why the history file could not be used (a throw-away one stands in), else None.</extracomment>
         <translation>Anrufliste</translation>
     </message>
     <message>
@@ -518,6 +546,18 @@
     <message>
         <source>Calling {number} from {device}…</source>
         <translation>{number} wird von {device} aus angerufen…</translation>
+    </message>
+    <message>
+        <source>The call history is not open.</source>
+        <translation>Die Anrufliste ist nicht geöffnet.</translation>
+    </message>
+    <message>
+        <source>The note was not saved: {problem}.</source>
+        <translation>Die Notiz wurde nicht gespeichert: {problem}.</translation>
+    </message>
+    <message>
+        <source>The note was not saved: the call is no longer in the history.</source>
+        <translation>Die Notiz wurde nicht gespeichert: Der Anruf ist nicht mehr in der Anrufliste.</translation>
     </message>
     <message>
         <source>Set your own phone in the settings first</source>
@@ -749,8 +789,12 @@
         <translation>Ergebnis</translation>
     </message>
     <message>
+        <source>Note</source>
+        <translation>Notiz</translation>
+    </message>
+    <message>
         <source>Call history</source>
-        <extracomment>Columns whose text may be longer than the column: their tooltip starts with all of it. The window&apos;s title; Qt adds the application&apos;s name (&quot;Call history — cstapopup&quot;).</extracomment>
+        <extracomment>Columns whose text may be longer than the column: their tooltip starts with all of it. The column that marks calls with a phone note. The window&apos;s title; Qt adds the application&apos;s name (&quot;Call history — cstapopup&quot;).</extracomment>
         <translation>Anrufliste</translation>
     </message>
     <message>
@@ -766,6 +810,10 @@
     <message>
         <source>{direction} call, {time}, {caller}: {outcome}</source>
         <translation>Anruf {direction}, {time}, {caller}: {outcome}</translation>
+    </message>
+    <message>
+        <source>{call}. {note}</source>
+        <translation>{call}. {note}</translation>
     </message>
     <message>
         <source>All</source>
@@ -789,12 +837,20 @@
         <translation>Intern</translation>
     </message>
     <message>
+        <source>Notes</source>
+        <translation>Notizen</translation>
+    </message>
+    <message>
         <source>Call history problem</source>
         <translation>Problem mit der Anrufliste</translation>
     </message>
     <message>
-        <source>Search name, company or number  (Ctrl+F)</source>
-        <translation>Name, Firma oder Nummer suchen  (Strg+F)</translation>
+        <source>Search name, company, number or note  (Ctrl+F)</source>
+        <translation>Name, Firma, Nummer oder Notiz suchen  (Strg+F)</translation>
+    </message>
+    <message>
+        <source>Enter calls back, Ctrl+N writes a phone note, Ctrl+C copies the number, Ctrl+D marks done, Delete deletes</source>
+        <translation>Eingabe ruft zurück, Strg+N schreibt eine Telefonnotiz, Strg+C kopiert die Nummer, Strg+D markiert als erledigt, Entf löscht</translation>
     </message>
     <message>
         <source>Search calls</source>
@@ -817,10 +873,6 @@
         <translation>Anrufe</translation>
     </message>
     <message>
-        <source>Enter calls back, Ctrl+C copies the number, Ctrl+D marks done, Delete deletes</source>
-        <translation>Enter ruft zurück, Strg+C kopiert die Nummer, Strg+D markiert als erledigt, Entf löscht</translation>
-    </message>
-    <message>
         <source>Columns</source>
         <translation>Spalten</translation>
     </message>
@@ -840,6 +892,10 @@
     <message>
         <source>Copy number</source>
         <translation>Nummer kopieren</translation>
+    </message>
+    <message>
+        <source>Phone note…</source>
+        <translation>Telefonnotiz…</translation>
     </message>
     <message>
         <source>Mark done</source>
@@ -864,6 +920,10 @@
     <message>
         <source>Set your own device in the settings to call back.</source>
         <translation>Legen Sie in den Einstellungen Ihr eigenes Telefon fest, um zurückzurufen.</translation>
+    </message>
+    <message>
+        <source>Choose a call to write a note about.</source>
+        <translation>Wählen Sie einen Anruf, zu dem Sie eine Notiz schreiben möchten.</translation>
     </message>
     <message>
         <source>Delete from the history</source>
@@ -1078,6 +1138,82 @@ The system&apos;s own words behind the last failure (&quot;Name or service not k
     </message>
 </context>
 <context>
+    <name>Note</name>
+    <message>
+        <source>Phone note</source>
+        <extracomment>Why a note was not saved, in this red (made readable on the dialog&apos;s background). Keep the note with its call; None when done, else why not (in words). Send the saved note by e-mail to an address (&quot;&quot; : the mail program asks). The address was typed by the user: a choice of whom no longer overwrites it. The note that was saved (None until then).</extracomment>
+        <translation>Telefonnotiz</translation>
+    </message>
+    <message>
+        <source>The call</source>
+        <translation>Der Anruf</translation>
+    </message>
+    <message>
+        <source>Name or extension of a colleague</source>
+        <translation>Name oder Durchwahl eines Kollegen</translation>
+    </message>
+    <message>
+        <source>The phone book&apos;s address, once you chose whom</source>
+        <translation>Die Adresse aus dem Telefonbuch, sobald Sie den Empfänger gewählt haben</translation>
+    </message>
+    <message>
+        <source>&amp;Callback wanted</source>
+        <translation>&amp;Rückruf erwünscht</translation>
+    </message>
+    <message>
+        <source>What the caller wants</source>
+        <translation>Was der Anrufer möchte</translation>
+    </message>
+    <message>
+        <source>&amp;For:</source>
+        <translation>&amp;Für:</translation>
+    </message>
+    <message>
+        <source>E-&amp;mail to:</source>
+        <translation>E-&amp;Mail an:</translation>
+    </message>
+    <message>
+        <source>&amp;Text:</source>
+        <translation>&amp;Text:</translation>
+    </message>
+    <message>
+        <source>Type a name or an extension; Down and Enter choose a suggestion</source>
+        <translation>Geben Sie einen Namen oder eine Durchwahl ein; Pfeil nach unten und Eingabe wählen einen Vorschlag</translation>
+    </message>
+    <message>
+        <source>Where “Save and e-mail” sends the note</source>
+        <translation>Wohin „Per E-Mail senden“ die Notiz schickt</translation>
+    </message>
+    <message>
+        <source>Problem</source>
+        <translation>Problem</translation>
+    </message>
+    <message>
+        <source>&amp;Save note</source>
+        <translation>Notiz &amp;speichern</translation>
+    </message>
+    <message>
+        <source>Keep the note with the call in the history</source>
+        <translation>Die Notiz mit dem Anruf in der Anrufliste speichern</translation>
+    </message>
+    <message>
+        <source>Save and &amp;e-mail</source>
+        <translation>Per &amp;E-Mail senden</translation>
+    </message>
+    <message>
+        <source>Save the note and open your mail program with a ready text (Alt+E)</source>
+        <translation>Speichert die Notiz und öffnet Ihr E-Mail-Programm mit einem fertigen Text (Alt+E)</translation>
+    </message>
+    <message>
+        <source>Cance&amp;l</source>
+        <translation>Abbre&amp;chen</translation>
+    </message>
+    <message>
+        <source>Close without saving</source>
+        <translation>Schließen, ohne zu speichern</translation>
+    </message>
+</context>
+<context>
     <name>Phonebook</name>
     <message>
         <source>{file}, line {line}</source>
@@ -1166,6 +1302,7 @@ The system&apos;s own words behind the last failure (&quot;Name or service not k
     </message>
     <message>
         <source>card has numbers but neither FN, N nor ORG; skipped</source>
+        <extracomment>(preferred, order seen, address): the preferred first, else in the card&apos;s order.</extracomment>
         <translation>Karte hat Nummern, aber weder FN, N noch ORG; übersprungen</translation>
     </message>
     <message>
@@ -1245,6 +1382,14 @@ The system&apos;s own words behind the last failure (&quot;Name or service not k
     <message>
         <source>Put the call through to a colleague: the console opens, type a name and press Enter (Alt+T; or drag the popup onto a colleague)</source>
         <translation>Den Anruf an einen Kollegen vermitteln: Der Vermittlungsplatz öffnet sich, Namen eintippen und Enter drücken (Alt+V; oder das Anruffenster auf einen Kollegen ziehen)</translation>
+    </message>
+    <message>
+        <source>&amp;Note…</source>
+        <translation>&amp;Notiz…</translation>
+    </message>
+    <message>
+        <source>Write a phone note about this call: for a colleague, callback wanted, sent by e-mail if you like (Alt+N)</source>
+        <translation>Eine Telefonnotiz zu diesem Anruf schreiben: für einen Kollegen, mit Rückrufwunsch, auf Wunsch per E-Mail (Alt+N)</translation>
     </message>
     <message>
         <source>Answer at your phone (Alt+A)</source>
@@ -2423,7 +2568,7 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <name>Shortcuts</name>
     <message>
         <source> or </source>
-        <extracomment>The heading it is listed under in the help.</extracomment>
+        <extracomment>The heading it is listed under in the help. The window whose key it is: &quot;console&quot; (the console makes an action of it), &quot;note&quot; (the phone note dialog).</extracomment>
         <translation> oder </translation>
     </message>
     <message>
@@ -2437,6 +2582,10 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <message>
         <source>Window</source>
         <translation>Fenster</translation>
+    </message>
+    <message>
+        <source>Phone note</source>
+        <translation>Telefonnotiz</translation>
     </message>
     <message>
         <source>Answer the call ringing at your phone</source>
@@ -2461,6 +2610,10 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <message>
         <source>Switch between the caller and the colleague</source>
         <translation>Zwischen Anrufer und Kollege makeln</translation>
+    </message>
+    <message>
+        <source>Write a phone note about your phone&apos;s last call (in the history: about the chosen call)</source>
+        <translation>Eine Telefonnotiz zum letzten Anruf Ihres Telefons schreiben (in der Anrufliste: zum gewählten Anruf)</translation>
     </message>
     <message>
         <source>The newest ringing popup takes the keyboard (then Alt+A answers, Tab moves, Esc dismisses)</source>
@@ -2497,6 +2650,14 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <message>
         <source>Close the window (cstapopup stays in the tray)</source>
         <translation>Das Fenster schließen (cstapopup bleibt im Infobereich)</translation>
+    </message>
+    <message>
+        <source>Save the note (Alt+E: save it and send it by e-mail)</source>
+        <translation>Notiz speichern (Alt+E: speichern und per E-Mail senden)</translation>
+    </message>
+    <message>
+        <source>Close the note without saving</source>
+        <translation>Die Notiz schließen, ohne zu speichern</translation>
     </message>
     <message>
         <source>{action} ({keys})</source>
@@ -2703,8 +2864,84 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
         <translation>Keine internen Anrufe passen zu „{search}“.</translation>
     </message>
     <message>
+        <source>No calls with a phone note.</source>
+        <translation>Keine Anrufe mit Telefonnotiz.</translation>
+    </message>
+    <message>
+        <source>No calls with a phone note match “{search}”.</source>
+        <translation>Keine Anrufe mit Telefonnotiz passen zu „{search}“.</translation>
+    </message>
+    <message>
         <source>No calls in the history yet.</source>
         <translation>Noch keine Anrufe in der Anrufliste.</translation>
+    </message>
+    <message>
+        <source>Phone note for {who}</source>
+        <translation>Telefonnotiz für {who}</translation>
+    </message>
+    <message>
+        <source>Phone note</source>
+        <translation>Telefonnotiz</translation>
+    </message>
+    <message>
+        <source>{heading} · callback wanted</source>
+        <translation>{heading} · Rückruf erwünscht</translation>
+    </message>
+    <message>
+        <source>{who}, callback</source>
+        <translation>{who}, Rückruf</translation>
+    </message>
+    <message>
+        <source>callback wanted</source>
+        <translation>Rückruf erwünscht</translation>
+    </message>
+    <message>
+        <source>%Y-%m-%d</source>
+        <translation>%d.%m.%Y</translation>
+    </message>
+    <message>
+        <source>%H:%M</source>
+        <translation>%H:%M</translation>
+    </message>
+    <message>
+        <source>Phone note: {caller} – please call back</source>
+        <translation>Telefonnotiz: {caller} – bitte zurückrufen</translation>
+    </message>
+    <message>
+        <source>Phone note: {caller}</source>
+        <translation>Telefonnotiz: {caller}</translation>
+    </message>
+    <message>
+        <source>Hello {name},</source>
+        <translation>Hallo {name},</translation>
+    </message>
+    <message>
+        <source>Hello,</source>
+        <translation>Hallo,</translation>
+    </message>
+    <message>
+        <source>{caller} called on {date} at {time}.</source>
+        <translation>{caller} hat am {date} um {time} Uhr angerufen.</translation>
+    </message>
+    <message>
+        <source>Number: {number}</source>
+        <translation>Nummer: {number}</translation>
+    </message>
+    <message>
+        <source>Callback wanted: yes</source>
+        <translation>Rückruf erwünscht: ja</translation>
+    </message>
+    <message>
+        <source>Callback wanted: no</source>
+        <translation>Rückruf erwünscht: nein</translation>
+    </message>
+    <message>
+        <source>Phone note by {who}, {when}</source>
+        <translation>Telefonnotiz von {who}, {when}</translation>
+    </message>
+    <message>
+        <source>Phone note of {when}</source>
+        <translation>Telefonnotiz vom {when}</translation>
     </message>
     <message>
         <source>the PBX address {host} is not known — check the PBX address in the settings</source>
@@ -2897,7 +3134,7 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     <name>Views</name>
     <message>
         <source>Link to the PBX lost: the end of this call is not known</source>
-        <extracomment>Put the call through to a colleague (chosen in the console): while it rings at a monitored device (deflect), or while the user&apos;s own phone has it (transfer). The number formatted for reading (&quot;089 1234567&quot;); &quot;&quot; when withheld or not known. The name, else the number, else &quot;Withheld number&quot; / &quot;Unknown number&quot;. The caller&apos;s name (the avatar&apos;s initials), None when the phone book does not know it. The number under a name (&quot;&quot; when the title is the number, or there is none). &quot;Ringing at 100 · line 0891234567&quot; / &quot;Rang at 100&quot;. Why it rings here: &quot;Forwarded from 101 · Transferred by 102&quot; (&quot;&quot; for a direct call). The trunk an outside call came in on (None: internal, or not said). The device that answered (ours or another), None while nobody has. &quot;Ringing&quot;, &quot;Answered at 100&quot;, &quot;Answered by 102 · ended (2:31)&quot;, &quot;Missed&quot;, ... The colour family: &quot;ringing&quot;, &quot;answered&quot;, &quot;ended&quot; or &quot;missed&quot;. The device the popup is about (where it rings or rang). The number as it is dialled (&quot;+49891234567&quot;), &quot;&quot; when there is none. The CRM address with number and name filled in, &quot;&quot; when there is none. Seconds until the popup closes by itself (counted from when it first says so); None: it stays (ringing, or the user&apos;s own phone has the call, or closing is turned off). &quot;Anna Schmidt is ringing&quot;, &quot;On a call with Anna Schmidt&quot;, &quot;Consulting Tom Keller (102)&quot; &quot;Anna Schmidt waits on hold&quot; / &quot;&quot; . The name given in the settings or found in the phone book; &quot;&quot; when none. &quot;Free&quot;, &quot;Ringing&quot;, &quot;On a call&quot;, &quot;On hold&quot;, &quot;Do not disturb&quot;, &quot;Forwarded to 105&quot;, &quot;Not monitored&quot;, &quot;Not known&quot;. Who they talk to (or who calls them): a name, a number, &quot;Withheld number&quot;; &quot;&quot;. The colour family of the lamp: free, ringing, busy, held, away, off. One or two sentences for a tooltip (with why it is not monitored, DND, forwarding). A call rings there that the user could pick up. It is the user&apos;s own phone. What the type-ahead filter matches: name, number and party, lower case. A number from the PBX as people read it (`Desk.display_number`).</extracomment>
+        <extracomment>Put the call through to a colleague (chosen in the console): while it rings at a monitored device (deflect), or while the user&apos;s own phone has it (transfer). Write a phone note about the call: once it was answered, or ended (missed too). The number formatted for reading (&quot;089 1234567&quot;); &quot;&quot; when withheld or not known. The name, else the number, else &quot;Withheld number&quot; / &quot;Unknown number&quot;. The caller&apos;s name (the avatar&apos;s initials), None when the phone book does not know it. The number under a name (&quot;&quot; when the title is the number, or there is none). &quot;Ringing at 100 · line 0891234567&quot; / &quot;Rang at 100&quot;. Why it rings here: &quot;Forwarded from 101 · Transferred by 102&quot; (&quot;&quot; for a direct call). The trunk an outside call came in on (None: internal, or not said). The device that answered (ours or another), None while nobody has. &quot;Ringing&quot;, &quot;Answered at 100&quot;, &quot;Answered by 102 · ended (2:31)&quot;, &quot;Missed&quot;, ... The colour family: &quot;ringing&quot;, &quot;answered&quot;, &quot;ended&quot; or &quot;missed&quot;. The device the popup is about (where it rings or rang). The number as it is dialled (&quot;+49891234567&quot;), &quot;&quot; when there is none. The CRM address with number and name filled in, &quot;&quot; when there is none. Seconds until the popup closes by itself (counted from when it first says so); None: it stays (ringing, or the user&apos;s own phone has the call, or closing is turned off). &quot;Anna Schmidt is ringing&quot;, &quot;On a call with Anna Schmidt&quot;, &quot;Consulting Tom Keller (102)&quot; &quot;Anna Schmidt waits on hold&quot; / &quot;&quot; . The name given in the settings or found in the phone book; &quot;&quot; when none. &quot;Free&quot;, &quot;Ringing&quot;, &quot;On a call&quot;, &quot;On hold&quot;, &quot;Do not disturb&quot;, &quot;Forwarded to 105&quot;, &quot;Not monitored&quot;, &quot;Not known&quot;. Who they talk to (or who calls them): a name, a number, &quot;Withheld number&quot;; &quot;&quot;. The colour family of the lamp: free, ringing, busy, held, away, off. One or two sentences for a tooltip (with why it is not monitored, DND, forwarding). A call rings there that the user could pick up. It is the user&apos;s own phone. What the type-ahead filter matches: name, number and party, lower case. A number from the PBX as people read it (`Desk.display_number`).</extracomment>
         <translation>Verbindung zur Telefonanlage unterbrochen: Das Ende dieses Anrufs ist nicht bekannt</translation>
     </message>
     <message>
@@ -2954,6 +3191,7 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
     </message>
     <message>
         <source>Withheld number</source>
+        <extracomment>Suggestions the &quot;for whom&quot; field offers at most. &quot;colleague&quot; (the console&apos;s panel) or &quot;phonebook&quot;. Who writes it (the desk&apos;s phone: &quot;Reception (100)&quot;), None when not known.</extracomment>
         <translation>Rufnummer unterdrückt</translation>
     </message>
     <message>
