@@ -623,7 +623,7 @@ def test_a_crash_leaves_calls_in_progress_that_the_next_start_settles(path):
     assert len(in_progress(path)) == 1
     again, _ = recorder(path)
     assert in_progress(path) == []
-    assert "1 calls that the last recording left in progress" in again.health.notice
+    assert "1 call that the last recording left in progress" in again.health.notice
     with HistoryStore(path, readonly=True) as store:
         settled = next(c for c in store.recent() if c.end_unknown)
     assert settled.outcome is Outcome.UNKNOWN and settled.hops[-1].kind == STOPPED_HOP

@@ -763,6 +763,10 @@ def test_a_consultation_that_ends_on_its_own_is_an_internal_call():
     internal = next(c for c in r.rows.values() if c.direction is Direction.INTERNAL)
     assert internal.outcome is Outcome.ANSWERED and r.deleted == []
     assert ("101", internal.started_at) in r.resolved
+    # ... and says whose consultation it was; the held call, whom it consulted.
+    assert hop_kinds(internal)[:2] == [("consultation", "100", X), ("originated", "100", "101")]
+    held = next(c for c in r.rows.values() if c is not internal)
+    assert ("consulted", "100", "101") in hop_kinds(held)
 
 
 @pytest.mark.parametrize("with_global_ids", [True, False])
