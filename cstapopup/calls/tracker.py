@@ -1477,8 +1477,8 @@ class CallTracker:
         self._overflow_count += settled
         if before == 0 or before // 1000 != self._overflow_count // 1000:
             log.warning(
-                "more than %d calls in progress (a PBX that does not say when calls end?): "
-                "%d with the oldest news settled as ended unseen, %d so far",
+                "more than %d calls in progress (does the PBX not say when calls end?): the "
+                "%d with the oldest news closed as 'end unknown'; %d calls so closed so far",
                 self._live_limit, settled, self._overflow_count)
 
     def _sweep(self, now: datetime, out: dict[str, Call]) -> None:
