@@ -28,6 +28,21 @@ forgotten the old call is a new call.  While the tracker remembers a call (live,
 link loss, or recently finished), every event carrying its global call id (or its call id,
 for events without one) maps to that same key.
 
+A transfer or conference may give a call a new global call id (HiPath's Transferred event
+does: protocol facts §6): a Transferred / Conferenced event is found through its primary old
+call, thread id or old global call id, and the new global call id becomes an alias of the
+record, so later events with either id (or none) find it; a record first made from such an
+event is keyed by the thread id when that, not the new id, ends with the call id.
+
+Consultations: a call one of ours placed while holding another is a consultation of it; the
+held call gets a "consulted" hop (who, whom), the consultation a first hop "consultation"
+(who; the held call's other party), so that its row, if no transfer absorbs it, says what it
+was.
+
+Bounds: at most `live_limit` live calls (beyond, the ones with the oldest news are closed as
+`end_unknown` with an "overflow" hop, counted in `overflow_count`); a live call without an
+event for `stale_after` is closed the same way with a "stale" hop (`stale_count`).
+
 When a call ends: when none of our monitored devices is in it any more (each monitor's local
 connection state, and what the events say about our devices).  `ended_at` is then the end
 *for us*: for a call picked up elsewhere, diverted or transferred away from our devices, the
