@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from cstapopup.csta.events import (
     DeviceId,
     EstablishedEvent,
     HeldEvent,
+    SnapshotCall,
     TransferredEvent,
 )
 
@@ -140,7 +142,6 @@ def test_a_later_snapshot_with_the_new_id_finds_the_call():
     hipath_transfer(seq, after="new")
     r = Run(CallTracker(seq.monitored, strict=True))
     r.feed(seq.items[:-2])   # up to the transfer and 40 s of talk
-    from cstapopup.csta.events import SnapshotCall
     r.take(r.tracker.snapshot("257", [SnapshotCall(ConnectionId(B164, DeviceId.of("257")),
                                                    "connected", NEW_GID)], es.T0))
     r.feed(seq.items[-2:])
@@ -209,3 +210,59 @@ def test_the_corpus_event_alone_makes_one_row_of_the_call():
                                    local_connection_state="null", global_call_id=NEW_GID)
     (ended,) = tracker.feed("257", clear, es.T0)
     assert ended.key == call.key and ended.ended_at is not None
+
+
+@pytest.mark.parametrize("thread", [THREAD, None], ids=["with-thread", "no-thread"])
+def test_a_transfer_during_a_link_loss_then_the_snapshot_and_events_with_the_new_id(thread):
+    """The link drops while 240 talks to the caller; meanwhile 240 transfers to 257.  After
+    the reconnect the snapshot of 257 lists B164 with its new global call id (a snapshot
+    names no thread), and the call's events carry the new id: the same row goes on."""
+    seq = Sequence({"240", "257"})
+    hipath_transfer(seq, after="new")
+    cut = next(i for i, d in enumerate(seq.items) if d.event.name == "held")
+    tracker = CallTracker(seq.monitored, strict=True, snapshots=True)
+    for device in ("240", "257"):
+        tracker.snapshot(device, [], es.T0)
+    r = Run(tracker).feed(seq.items[:cut])
+    r.take(tracker.link_lost(es.T0 + timedelta(seconds=30)))
+    r.take(tracker.snapshot("240", [], es.T0 + timedelta(seconds=80)))
+    r.take(tracker.snapshot("257", [SnapshotCall(ConnectionId(B164, DeviceId.of("257")),
+                                                 "connected", NEW_GID)],
+                            es.T0 + timedelta(seconds=80)))
+    later = SimCall(B164, NEW_GID, thread)
+    seq2 = Sequence({"257"}, start=es.T0 + timedelta(seconds=90))
+    es.clear(seq2, later, CALLER, {"257": "connected"})
+    es.clear(seq2, later, "257", {"257": "null"})
+    r.feed(seq2.items)
+    call = r.only
+    assert call.key.startswith(f"g:{THREAD.hex()}:")
+    assert call.ended_at is not None and not call.end_unknown
+    # What happened while the link was down is not claimed.
+    assert call.outcome is Outcome.UNKNOWN
+    assert "257" in call.local_devices
+
+
+def test_events_with_the_new_id_and_no_thread_continue_a_live_call():
+    # The transfer unseen (not decodable, say), and a PBX that sends no thread ids.
+    seq = Sequence({"257"})
+    c1 = SimCall(B164, THREAD, None)
+    es.ring(seq, c1, "257", caller=CALLER, trunk=TRUNK)
+    es.answer(seq, c1, "257", caller=CALLER, trunk=TRUNK)
+    seq.wait(30)
+    after = SimCall(B164, NEW_GID, None)
+    es.clear(seq, after, CALLER, {"257": "connected"})
+    es.clear(seq, after, "257", {"257": "null"})
+    assert run(seq).only.ended_at is not None
+
+
+def test_a_new_call_reusing_the_call_id_is_still_a_new_call():
+    # Its global call id ends with its call id: a new call, not the old one renamed.
+    seq = Sequence({"257"})
+    old = SimCall(B164, THREAD, THREAD)
+    es.ring(seq, old, "257", caller=CALLER, trunk=TRUNK)
+    seq.wait(5)
+    fresh_gid = bytes.fromhex("04b4429250f70788010080000001b164")
+    fresh = SimCall(B164, fresh_gid, fresh_gid)
+    es.answer(seq, fresh, "257", caller="0301234567", trunk=TRUNK)
+    r = run(seq)
+    assert len(r.rows) == 2

@@ -446,6 +446,13 @@ class CallTracker:
             rec = self._find_ids(gid, cid, False)
             if rec is not None and rec.state == _ABSORBED:
                 continue
+            if rec is not None and gid is not None and gid != rec.gid \
+                    and gid not in self._by_gid:
+                if rec.gid is None:
+                    rec.gid = gid
+                    self._by_gid[gid] = rec.key
+                else:
+                    self._alias_gid(rec, gid)
             if rec is None:
                 rec = self._create_ids(gid, cid, at)
                 self._under_way(rec, device, at, state)
@@ -799,9 +806,14 @@ class CallTracker:
         if rec is None:
             return None
         if gid is not None and rec.gid is not None and rec.gid != gid \
-                and not (thread is not None and (thread == rec.gid or thread in rec.aliases)):
+                and not (thread is not None and (thread == rec.gid or thread in rec.aliases)) \
+                and not (not start and rec.state != _FINISHED
+                         and rec.gid[-2:] == cid and gid[-2:] != cid):
             # Same 2-byte call id, another global id: another call -- unless the thread is
-            # the call's (a transfer we did not see gave it a new global call id).
+            # the call's, or (HiPath's global call ids end with the call id, protocol facts
+            # §4) the call's id had that form and this one, not a new call's, does not: a
+            # transfer we did not see (or a snapshot, which names no thread) gave the call
+            # the new global call id.
             return None
         if rec.state == _LIVE:
             return rec
