@@ -69,6 +69,9 @@ class Delivery(NamedTuple):
 class SimCall:
     cid: bytes
     gid: bytes | None
+    #: The thread id its events carry (HiPath: the global call id of the call that began the
+    #: thread; a consultation's is the held call's), when sent.
+    thread: bytes | None = None
 
     def conn(self, device: str | DeviceId) -> ConnectionId:
         return ConnectionId(self.cid, dev(device))
@@ -92,11 +95,12 @@ class Sequence:
         self._serial = 0
         self._xref = {d: i.to_bytes(2, "big") for i, d in enumerate(sorted(self.monitored), 1)}
 
-    def call(self, cid: int, *, gid: bytes | None = None) -> SimCall:
+    def call(self, cid: int, *, gid: bytes | None = None, thread: bytes | None = None
+             ) -> SimCall:
         self._serial += 1
         if gid is None and self.with_global_ids:
             gid = global_id(cid, self._serial)
-        return SimCall(cid.to_bytes(2, "big"), gid)
+        return SimCall(cid.to_bytes(2, "big"), gid, thread)
 
     def wait(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
@@ -114,7 +118,7 @@ class Sequence:
             event = cls(cross_ref_id=self._xref[watcher], timestamp=stamp,
                         connection=call.conn(device),
                         local_connection_state=lcs if self.with_states else None,
-                        global_call_id=call.gid, **fields)
+                        global_call_id=call.gid, thread_id=call.thread, **fields)
             # Copies for several monitors arrive a few milliseconds apart.
             self.items.append(Delivery(watcher, event, self.now + timedelta(milliseconds=5 * i)))
 

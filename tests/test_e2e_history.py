@@ -51,6 +51,15 @@ def compare(records: list[CallRecord], store: HistoryStore) -> list[str]:
             problems.append(f"{r.call_id.hex()}: remote {c.remote_kind}/{c.remote_number} != {r.remote_kind}/{r.remote_number}")
         if c.ended_at is None or c.end_unknown:
             problems.append(f"{r.call_id.hex()}: no end recorded")
+        # Consultations: "consulted" hops on the call they were made from, a "consultation"
+        # hop on one that kept its row.
+        consulted = [(h.device, h.detail) for h in c.hops if h.kind == "consulted"]
+        if consulted != list(r.consulted):
+            problems.append(f"{r.call_id.hex()}: consulted {consulted} != truth {r.consulted}")
+        marks = [h.device for h in c.hops if h.kind == "consultation"]
+        if marks != ([r.devices[0]] if r.consultation_of is not None else []):
+            problems.append(f"{r.call_id.hex()}: consultation hops {marks}, truth "
+                            f"{r.consultation_of and r.consultation_of.hex()}")
     consultations = {r.global_call_id.hex() for r in records if r.consultation}
     for gid, calls in by_gid.items():
         if gid not in consultations:
@@ -116,9 +125,10 @@ SCENARIOS = ["incoming-answered", "incoming-missed", "incoming-busy", "outgoing"
              "transfer", "deflect", "restricted-caller", "pickup", "forwarded", "conference"]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-async def test_every_scenario_recorded_as_the_simulator_did_it(scenario, tmp_path):
-    server = SwitchServer(port=0, devices=DEVICES, speed=40)
+@pytest.mark.parametrize("scenario, linkage", [(s, "new") for s in SCENARIOS]
+                         + [("transfer", "old"), ("conference", "old")])
+async def test_every_scenario_recorded_as_the_simulator_did_it(scenario, linkage, tmp_path):
+    server = SwitchServer(port=0, devices=DEVICES, speed=40, linkage_after_transfer=linkage)
     await server.start()
     try:
         records, store = await record_through_client(

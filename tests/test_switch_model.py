@@ -223,8 +223,9 @@ def test_internal_unanswered_is_missed_at_the_callee_abandoned_at_the_caller() -
     assert rec.views["100"]["outcome"] == "abandoned" and rec.views["101"]["outcome"] == "missed"
 
 
-def test_transfer() -> None:
-    r = Rig()
+@pytest.mark.parametrize("linkage", ["new", "old"])
+def test_transfer(linkage) -> None:
+    r = Rig(linkage_after_transfer=linkage)
     r.play("transfer")
     caller = "0017612345678"
     c1, c2 = "0001", "0002"
@@ -259,14 +260,30 @@ def test_transfer() -> None:
         ev("connection_cleared", c1, caller, "connected", "normal_clearing"),
         ev("connection_cleared", c1, "101", "null", "normal_clearing"),
     ])
-    # The resulting call keeps C1's global call id.
+    # The call linkage as in HiPath's Transferred event (protocol facts §6): a new global call
+    # id for the resulting call, whose last two bytes are not a call id of the two calls; the
+    # thread of C1 in both entries; the consultation's global call id as the old one.
     recs = {rec.call_id.hex(): rec for rec in r.model.finished}
-    c1_gcid = recs[c1].global_call_id
-    assert all(n.event.global_call_id == c1_gcid for n in r.notes if n.event.connection.call_id == bytes.fromhex(c1))
-    # ... and, as HiPath's, the callLinkageDataList names the consultation as the old call
+    c1_gcid, c2_gcid = recs[c1].global_call_id, recs[c2].global_call_id
     transfers = [n.event for n in r.notes if n.event.name == "transferred"]
-    assert transfers and all(t.old_global_call_id == recs[c2].global_call_id
-                             and t.thread_id == t.old_thread_id == c1_gcid for t in transfers)
+    new = transfers[0].global_call_id
+    assert len(new) == 16 and new not in (c1_gcid, c2_gcid)
+    assert new[-2:] not in (bytes.fromhex(c1), bytes.fromhex(c2))
+    assert all((t.global_call_id, t.thread_id, t.old_global_call_id, t.old_thread_id)
+               == (new, c1_gcid, c2_gcid, c1_gcid) for t in transfers)
+    # The consultation's events carry its own global call id and the thread of C1.
+    consult = [n.event for n in r.notes if n.event.connection.call_id == bytes.fromhex(c2)]
+    assert consult and all((e.global_call_id, e.thread_id) == (c2_gcid, c1_gcid) for e in consult)
+    # C1's events: its own global call id before the transfer; after it, the new one (or,
+    # with linkage "old", its own still); the thread always C1's.
+    of_c1 = [n.event for n in r.notes if n.event.connection.call_id == bytes.fromhex(c1)]
+    cut = of_c1.index(transfers[0])
+    after = of_c1[cut + len(transfers):]
+    assert after and all(e.thread_id == c1_gcid for e in of_c1)
+    assert all(e.global_call_id == c1_gcid for e in of_c1[:cut])
+    assert all(e.global_call_id == (new if linkage == "new" else c1_gcid) for e in after)
+    # The ground truth keeps C1's first global call id, and says who consulted whom.
+    assert recs[c1].consulted == [("100", "101")] and recs[c2].consultation_of == c1_gcid
     assert (recs[c1].outcome, recs[c1].answered_by, recs[c1].transferred_to, recs[c1].consultation) == (
         "transferred", "100", "101", False)
     assert recs[c1].devices == ["100", "101"]
@@ -428,7 +445,13 @@ def test_every_scenario_event_survives_the_codec(name: str) -> None:
         back = codec.decode_apdu(codec.encode_apdu(codec.EventReport(i + 1, event))).event
         assert back == event
         assert event.timestamp is not None and event.global_call_id is not None
-        assert len(event.global_call_id) == 16 and event.global_call_id[-2:] == event.connection.call_id
+        assert len(event.global_call_id) == 16 and event.thread_id is not None
+        # The thread id ends with the call id of the call that began the thread; the global
+        # call id with the call id until a transfer or conference gives the call a new one.
+        merged = {n.event.connection.call_id for n in r.notes[:i + 1]
+                  if n.event.name in ("transferred", "conferenced")}
+        if event.connection.call_id not in merged:
+            assert event.global_call_id[-2:] == event.connection.call_id
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

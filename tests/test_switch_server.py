@@ -325,10 +325,17 @@ async def test_scenario_starts_when_its_device_is_monitored(name: str, tmp_path)
         events = await client.sync()
         for device, expected in EXPECTED[name].items():
             assert names_of(events, xrefs[device]) == expected, device
-        # Every event of every call is stamped and carries its global call id.
+        # Every event of every call is stamped and carries its global call id, which ends
+        # with the call id until a transfer or conference gives the call a new one (protocol
+        # facts §6).
+        merges = [e.event for e in events if e.event.name in ("transferred", "conferenced")]
+        assert all(m.global_call_id[-2:] != m.connection.call_id for m in merges)
+        new_ids = {m.global_call_id for m in merges}
         for e in events:
             assert isinstance(e.event, CallEvent) and e.event.timestamp is not None
-            assert e.event.global_call_id[-2:] == e.event.connection.call_id
+            assert len(e.event.global_call_id) == 16
+            assert e.event.global_call_id in new_ids \
+                or e.event.global_call_id[-2:] == e.event.connection.call_id
         lines = record.read_text("utf-8").splitlines()
         assert len(lines) == len(server.records) >= 1
         await client.close()

@@ -93,6 +93,19 @@ def test_every_number_in_an_outcome_is_shown_as_the_number_column_shows_it() -> 
     assert texts.outcome_text(missed, shown) == "missed (done)"
 
 
+def test_consultations_and_calls_given_up_in_words() -> None:
+    at = T0
+    assert texts.hop_text(Hop("consulted", "100", at, "102")) == "consulted 102"
+    assert texts.hop_text(Hop("consulted", "100", at, "004930123456"), shown) == \
+        "consulted 030 123456"
+    assert texts.hop_text(Hop("consulted", "100", at, None)) == "consultation by 100"
+    assert texts.hop_text(Hop("consultation", "100", at, "00891234567"), shown) == \
+        "consultation by 100 during the call with 089 1234567"
+    assert texts.hop_text(Hop("consultation", "100", at, None)) == "consultation by 100"
+    assert texts.hop_text(Hop("stale", None, at)) == "given up: no news for hours"
+    assert texts.hop_text(Hop("overflow", None, at)) == "given up: too many calls at once"
+
+
 def test_what_an_empty_history_says() -> None:
     assert texts.empty_history_text(history_empty=True) == "No calls in the history yet."
     assert texts.empty_history_text(history_empty=True, search="x") == \

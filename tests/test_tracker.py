@@ -252,7 +252,8 @@ def test_transfer_seen_from_the_transferring_device():
     # It left our devices at the transfer: that is where our view of it ends.
     assert call.answered_at == s(3) and call.ended_at == s(33)
     assert call.local_devices == ("100",)
-    assert [h.kind for h in call.hops] == ["delivered", "answered", "held", "transferred"]
+    assert hop_kinds(call)[2:] == [("held", "100", "consultation"), ("consulted", "100", "101"),
+                                   ("transferred", "100", "101")]
     # The consultation call had a row while it lived; the recorder is told to delete it.
     assert len(r.deleted) == 1 and r.deleted[0].startswith(f"g:{c2.gid.hex()}:")
     assert any(c.key == r.deleted[0] for c in r.emitted)
@@ -271,7 +272,8 @@ def test_transfer_seen_from_both_ends(reverse_copies):
     assert call.ended_at == s(73) and call.answered_at == s(3)
     assert hop_kinds(call) == [
         ("delivered", "100", "new_call"), ("answered", "100", "new_call"),
-        ("held", "100", "consultation"), ("transferred", "100", "101"),
+        ("held", "100", "consultation"), ("consulted", "100", "101"),
+        ("transferred", "100", "101"),
         ("cleared", X, "normal_clearing"), ("cleared", "101", "normal_clearing"),
     ]
     assert len(r.deleted) == 1 and r.deleted[0].startswith(f"g:{c2.gid.hex()}:")
@@ -307,8 +309,10 @@ def test_transfer_chain_keeps_one_record_and_every_hop_in_order():
     transfers = [(h.device, h.detail) for h in call.hops if h.kind == "transferred"]
     assert transfers == [("100", "101"), ("101", "102")]
     assert [h.kind for h in call.hops] == [
-        "delivered", "answered", "held", "transferred", "held", "transferred",
-        "cleared", "cleared"]
+        "delivered", "answered", "held", "consulted", "transferred", "held", "consulted",
+        "transferred", "cleared", "cleared"]
+    consulted = [(h.device, h.detail) for h in call.hops if h.kind == "consulted"]
+    assert consulted == [("100", "101"), ("101", "102")]
     assert [h.at for h in call.hops] == sorted(h.at for h in call.hops)
     assert sorted(k.split(":")[1] for k in r.deleted) == sorted([c2.gid.hex(), c3.gid.hex()])
 
@@ -759,6 +763,10 @@ def test_a_consultation_that_ends_on_its_own_is_an_internal_call():
     internal = next(c for c in r.rows.values() if c.direction is Direction.INTERNAL)
     assert internal.outcome is Outcome.ANSWERED and r.deleted == []
     assert ("101", internal.started_at) in r.resolved
+    # ... and says whose consultation it was; the held call, whom it consulted.
+    assert hop_kinds(internal)[:2] == [("consultation", "100", X), ("originated", "100", "101")]
+    held = next(c for c in r.rows.values() if c is not internal)
+    assert ("consulted", "100", "101") in hop_kinds(held)
 
 
 @pytest.mark.parametrize("with_global_ids", [True, False])

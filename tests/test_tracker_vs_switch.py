@@ -28,12 +28,14 @@ UTC_START = datetime(2024, 3, 4, 9, 0, 0, tzinfo=timezone.utc)
 X, Y = "00891234567", "00221987654"
 
 
-def overlapping_traffic(seed: int, scenarios: int = 40) -> tuple[list[Step], list[CallRecord]]:
+def overlapping_traffic(seed: int, scenarios: int = 40, linkage: str = "new"
+                        ) -> tuple[list[Step], list[CallRecord]]:
     """The simulator's named scenarios, started at random devices and times so they overlap."""
     rnd = random.Random(seed)
     scheduler = Scheduler(start=PBX_START)
     steps: list[Step] = []
-    model = SwitchModel(DEVICES, clock=scheduler.now, listener=steps.append, instance_id=seed)
+    model = SwitchModel(DEVICES, clock=scheduler.now, listener=steps.append, instance_id=seed,
+                        linkage_after_transfer=linkage)
     traffic = Traffic(model, scheduler)
     for _ in range(scenarios):
         scenario = rnd.choice(list(SCENARIOS.values()))
@@ -65,10 +67,33 @@ def gid_of(call: Call) -> str:
     return call.key.split(":")[1]
 
 
+def check_consultations(rows: dict[str, Call], truth: dict[str, CallRecord],
+                        device: str | None = None) -> None:
+    """The consultations the ground truth lists, as the rows' hops say them: the call they
+    were made from has a "consulted" hop (by, to) for each, a consultation that kept its row
+    a "consultation" hop (by; detail: the other party of the call it was made from).  With
+    `device`, only what that device's monitor can tell: the consultations it made."""
+    for gid, record in truth.items():
+        call = rows[gid]
+        consulted = [(h.device, h.detail) for h in call.hops if h.kind == "consulted"]
+        assert consulted == [(by, to) for by, to in record.consulted
+                             if device in (None, by)], gid
+        marks = [h for h in call.hops if h.kind == "consultation"]
+        by = record.devices[0] if record.devices else None
+        if record.consultation_of is None or device not in (None, by):
+            assert marks == [], gid
+            continue
+        assert [h.device for h in marks] == [by], gid
+        held = rows.get(record.consultation_of.hex())
+        if held is not None:
+            assert marks[0].detail == held.remote_number, gid
+
+
 def check_all_monitored(steps: list[Step], records: list[CallRecord]) -> None:
     rows = {gid_of(c): c for c in feed(steps, frozenset(DEVICES)).values()}
     truth = {r.global_call_id.hex(): r for r in records if not r.consultation}
     assert set(rows) == set(truth)
+    check_consultations(rows, truth)
     for gid, record in truth.items():
         call = rows[gid]
         assert (call.outcome.value, call.answered_by, call.transferred_to, call.diverted_to,
@@ -83,6 +108,9 @@ def check_all_monitored(steps: list[Step], records: list[CallRecord]) -> None:
 def check_single_device_views(steps: list[Step], records: list[CallRecord]) -> None:
     for device in DEVICES:
         rows = feed(steps, frozenset([device]))
+        check_consultations({gid_of(c): c for c in rows.values()},
+                            {r.global_call_id.hex(): r for r in records
+                             if not r.consultation and device in r.views}, device)
         got = Counter((gid_of(c), c.outcome.value, c.answered_by, c.transferred_to, c.diverted_to)
                       for c in rows.values())
         want = Counter((r.global_call_id.hex(), r.views[device]["outcome"],
@@ -92,9 +120,10 @@ def check_single_device_views(steps: list[Step], records: list[CallRecord]) -> N
         assert got == want, device
 
 
+@pytest.mark.parametrize("linkage", ["new", "old"])
 @pytest.mark.parametrize("seed", range(5))
-def test_overlapping_simulated_traffic_agrees_with_the_ground_truth(seed):
-    steps, records = overlapping_traffic(seed)
+def test_overlapping_simulated_traffic_agrees_with_the_ground_truth(seed, linkage):
+    steps, records = overlapping_traffic(seed, linkage=linkage)
     assert len(records) > 20     # some scenarios find their devices busy and do not start
     check_all_monitored(steps, records)
     check_single_device_views(steps, records)
@@ -174,14 +203,95 @@ def _clear_call(m: SwitchModel, tick: Callable[[float], None]) -> None:
     m.clear_call(c)
 
 
+def _consult_unanswered_reconnect(m: SwitchModel, tick: Callable[[float], None]) -> None:
+    """100 consults 102, who does not answer: 100 takes the caller back (ReconnectCall)."""
+    c = m.incoming_call(X, "100").call
+    m.answer(c, "100")
+    tick(3)
+    c2 = m.consult(c, "100", "102").call
+    tick(8)
+    m.reconnect(c2, c, "100")
+    tick(20)
+    m.remote_hang_up(c)
+
+
+def _consult_answered_then_back(m: SwitchModel, tick: Callable[[float], None]) -> None:
+    """102 answers the consultation; 100 goes back to the caller without a transfer."""
+    c = m.incoming_call(X, "100").call
+    m.answer(c, "100")
+    tick(3)
+    c2 = m.consult(c, "100", "102").call
+    tick(2)
+    m.answer(c2, "102")
+    tick(5)
+    m.reconnect(c2, c, "100")
+    tick(10)
+    m.hang_up(c, "100")
+
+
+def _hold_then_call(m: SwitchModel, tick: Callable[[float], None]) -> None:
+    """A hold and a new call (no ConsultationCall): a consultation all the same, which ends
+    in a transfer."""
+    c = m.incoming_call(X, "101").call
+    m.answer(c, "101")
+    tick(3)
+    m.hold(c, "101")
+    c2 = m.make_call("101", "103").call
+    tick(2)
+    m.answer(c2, "103")
+    tick(2)
+    m.transfer(c, c2, "101")
+    tick(9)
+    m.hang_up(c, "103")
+
+
+def _consult_busy(m: SwitchModel, tick: Callable[[float], None]) -> None:
+    """The consulted colleague is busy; then an outside number is consulted and answers."""
+    busy = m.make_call("103", Y).call
+    m.remote_answer(busy)
+    c = m.incoming_call(X, "100").call
+    m.answer(c, "100")
+    tick(2)
+    c2 = m.consult(c, "100", "103").call
+    tick(2)
+    m.hang_up(c2, "100")
+    m.retrieve(c, "100")
+    tick(3)
+    c3 = m.consult(c, "100", "0004930555666").call
+    tick(2)
+    m.remote_answer(c3)
+    tick(4)
+    m.reconnect(c3, c, "100")
+    tick(5)
+    m.remote_hang_up(c)
+    m.hang_up(busy, "103")
+
+
+def _consult_conference(m: SwitchModel, tick: Callable[[float], None]) -> None:
+    c = m.incoming_call(X, "104").call
+    m.answer(c, "104")
+    tick(2)
+    c2 = m.consult(c, "104", "105").call
+    m.answer(c2, "105")
+    tick(2)
+    m.conference(c, c2, "104")
+    tick(7)
+    m.hang_up(c, "105")
+    tick(3)
+    m.remote_hang_up(c)
+
+
+@pytest.mark.parametrize("linkage", ["new", "old"])
 @pytest.mark.parametrize("story", [
     _transfer_chain, _single_step, _single_step_outside, _outgoing_remote_busy, _internal_busy,
-    _deflect_unanswered, _internal_picked_up, _clear_call,
+    _deflect_unanswered, _internal_picked_up, _clear_call, _consult_unanswered_reconnect,
+    _consult_answered_then_back, _hold_then_call, _consult_busy, _consult_conference,
 ], ids=lambda f: f.__name__.strip("_"))
-def test_switch_operations_beyond_the_scenarios(story):
+def test_switch_operations_beyond_the_scenarios(story, linkage):
     now = [PBX_START]
     steps: list[Step] = []
-    model = SwitchModel(DEVICES, clock=lambda: now[0], listener=steps.append, instance_id=1)
+    model = SwitchModel(DEVICES, clock=lambda: now[0], listener=steps.append, instance_id=1,
+                        linkage_after_transfer=linkage)
 
     def tick(seconds: float) -> None:
         now[0] += timedelta(seconds=seconds)

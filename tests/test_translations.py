@@ -165,6 +165,19 @@ def test_german_plural_forms(german):
     assert texts.count("times", 2) == "2 times"
 
 
+def test_german_hop_words(german):
+    from datetime import datetime, timezone
+
+    from cstapopup.calls.model import Hop
+
+    at = datetime(2024, 3, 4, tzinfo=timezone.utc)
+    assert texts.hop_text(Hop("consulted", "100", at, "102")) == "Rückfrage bei 102"
+    assert texts.hop_text(Hop("consultation", "100", at, "0891234567")) == \
+        "Rückfrage von 100 während des Gesprächs mit 0891234567"
+    assert texts.hop_text(Hop("overflow", None, at)) == \
+        "nicht weiter verfolgt: zu viele Gespräche gleichzeitig"
+
+
 def test_back_to_english(german):
     from cstapopup.ui import language
 

@@ -47,7 +47,10 @@ class Hop:
     #                      (also from the tracker: originated, offered, queued, link_lost,
     #                      under_way: listed by a snapshot, its beginning unseen;
     #                      undecodable: an event of the call that could not be read, detail
-    #                      its type, e.g. "transferred")
+    #                      its type, e.g. "transferred"; consulted: device consulted detail
+    #                      on another call; consultation: this call is device's consultation,
+    #                      detail the held call's other party; stale, overflow: given up,
+    #                      its end unseen)
     device: str | None
     at: datetime
     detail: str | None = None   # e.g. the cause, or the device the call went to

@@ -232,17 +232,28 @@ _HOP_WORDS = {
     "under_way": QT_TRANSLATE_NOOP("Texts", "under way {device}"),
     "undecodable": QT_TRANSLATE_NOOP("Texts", "undecodable {device}"),
     "link_lost": QT_TRANSLATE_NOOP("Texts", "link lost {device}"),
+    # A consultation whose target (or held call's party) the PBX did not name.
+    "consulted": QT_TRANSLATE_NOOP("Texts", "consultation by {device}"),
+    "consultation": QT_TRANSLATE_NOOP("Texts", "consultation by {device}"),
+    # Calls whose end was not seen, given up by the tracker (calls/tracker.py).
+    "stale": QT_TRANSLATE_NOOP("Texts", "given up: no news for hours"),
+    "overflow": QT_TRANSLATE_NOOP("Texts", "given up: too many calls at once"),
 }
-#: A transfer or a forwarding with where it went: {device} from, {target} to.
+#: A step with the party it went to: {device} from, {target} to (for "consultation": the
+#: other party of the call the consultation was made from).
 _HOP_TO_WORDS = {
     "transferred": QT_TRANSLATE_NOOP("Texts", "transferred {device} to {target}"),
     "diverted": QT_TRANSLATE_NOOP("Texts", "diverted {device} to {target}"),
+    "consulted": QT_TRANSLATE_NOOP("Texts", "consulted {target}"),
+    "consultation": QT_TRANSLATE_NOOP(
+        "Texts", "consultation by {device} during the call with {target}"),
 }
 
 
 def hop_text(hop: Hop, display: Display | None = None) -> str:
     """One step of a call's way: "answered 100", "transferred 100 to 102" (where a transfer
-    or a forwarding went, when the PBX said)."""
+    or a forwarding went, when the PBX said), "consulted 102" (the call was held and 102
+    called), "consultation by 100 during the call with 089 1234567" (the call is that)."""
     device = party(hop.device, display)
     if hop.kind in _HOP_TO_WORDS and hop.detail and hop.detail.isdigit() \
             and hop.detail != hop.device:

@@ -28,6 +28,21 @@ forgotten the old call is a new call.  While the tracker remembers a call (live,
 link loss, or recently finished), every event carrying its global call id (or its call id,
 for events without one) maps to that same key.
 
+A transfer or conference may give a call a new global call id (HiPath's Transferred event
+does: protocol facts §6): a Transferred / Conferenced event is found through its primary old
+call, thread id or old global call id, and the new global call id becomes an alias of the
+record, so later events with either id (or none) find it; a record first made from such an
+event is keyed by the thread id when that, not the new id, ends with the call id.
+
+Consultations: a call one of ours placed while holding another is a consultation of it; the
+held call gets a "consulted" hop (who, whom), the consultation a first hop "consultation"
+(who; the held call's other party), so that its row, if no transfer absorbs it, says what it
+was.
+
+Bounds: at most `live_limit` live calls (beyond, the ones with the oldest news are closed as
+`end_unknown` with an "overflow" hop, counted in `overflow_count`); a live call without an
+event for `stale_after` is closed the same way with a "stale" hop (`stale_count`).
+
 When a call ends: when none of our monitored devices is in it any more (each monitor's local
 connection state, and what the events say about our devices).  `ended_at` is then the end
 *for us*: for a call picked up elsewhere, diverted or transferred away from our devices, the
@@ -63,10 +78,11 @@ Decisions on the record's fields:
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 from cstapopup.calls.model import Call, Direction, Hop, Outcome
@@ -98,9 +114,14 @@ from cstapopup.csta.events import (
     UndecodableEvent,
 )
 
-__all__ = ["CallTracker"]
+__all__ = ["LIVE_LIMIT", "CallTracker"]
 
 log = logging.getLogger(__name__)
+
+#: Most live calls the tracker follows (each costs a few KB).  An office has tens at once; a
+#: PBX whose calls never end (ends not sent, a flood of Delivered events) would otherwise
+#: grow the memory for `stale_after` (12 h).
+LIVE_LIMIT = 2000
 
 #: ECMA-269 local connection state meaning "this device is no longer in the call".
 _GONE = "null"
@@ -175,6 +196,10 @@ def _ids_of_key(key: str) -> tuple[bytes | None, bytes | None] | None:
     return None
 
 
+def _last_news(rec: _Record) -> datetime:
+    return rec.last_at
+
+
 def _is_start(event: CallEvent) -> bool:
     """Whether an event can only be the beginning of a call (never a late event of an old one)."""
     if isinstance(event, (ServiceInitiatedEvent, OriginatedEvent)):
@@ -194,6 +219,8 @@ class _Record:
     last_at: datetime
     state: str = _LIVE
     cids: set[bytes] = field(default_factory=set)
+    # Other global call ids of the call: the new ones a transfer or conference gave it.
+    aliases: tuple[bytes, ...] = ()
     # What the events told us about the parties.
     calling: DeviceId | None = None
     called: DeviceId | None = None
@@ -219,6 +246,8 @@ class _Record:
     partial: bool = False                  # under way before a monitor could see it began
     from_start: bool = False               # first seen through an event that begins a call
     materialised: bool = False             # has something worth a history row
+    consult_checked: bool = False          # asked whether it is a consultation (once)
+    consultation: bool = False             # placed while its caller held another call
     hops: list[Hop] = field(default_factory=list)
     done: bool = False
     resolved: bool = False                 # its "missed calls from this number are done" was sent
@@ -244,6 +273,7 @@ class CallTracker:
         resume_window: timedelta = timedelta(hours=1),
         stale_after: timedelta = timedelta(hours=12),
         memory_limit: int = 1000,
+        live_limit: int = LIVE_LIMIT,
         strict: bool = False,
         snapshots: bool = False,
     ) -> None:
@@ -256,7 +286,10 @@ class CallTracker:
         remembered to absorb late or duplicate events.  `resume_window`: how long a call closed
         by a link loss can still be continued by its events.  `stale_after`: a live call that
         received no event for this long is closed as `end_unknown` (its end was lost; this
-        bounds memory).  `memory_limit`: most finished calls remembered.  `strict`: re-raise
+        bounds memory).  `memory_limit`: most finished calls remembered.  `live_limit`: most
+        live calls followed; beyond, those with the oldest news are closed as `end_unknown`
+        with an "overflow" hop (counted: `overflow_count`; logged at the first and every
+        thousandth).  `strict`: re-raise
         internal errors instead of logging them (for tests).  `snapshots`: the client sends a
         snapshot after every monitor start and restore (MonitorSnapshot); until a device's has
         come (at the start, and after each link loss), an event of a call the tracker does not
@@ -274,6 +307,11 @@ class CallTracker:
         self._resume_window = resume_window
         self._stale_after = stale_after
         self._memory_limit = memory_limit
+        if live_limit < 1:
+            raise ValueError("live_limit must be at least 1")
+        self._live_limit = live_limit
+        self._overflow_count = 0
+        self._stale_count = 0
         self._strict = strict
         self._live: dict[str, _Record] = {}
         self._memory: OrderedDict[str, _Record] = OrderedDict()   # orphan/finished/absorbed
@@ -408,6 +446,13 @@ class CallTracker:
             rec = self._find_ids(gid, cid, False)
             if rec is not None and rec.state == _ABSORBED:
                 continue
+            if rec is not None and gid is not None and gid != rec.gid \
+                    and gid not in self._by_gid:
+                if rec.gid is None:
+                    rec.gid = gid
+                    self._by_gid[gid] = rec.key
+                else:
+                    self._alias_gid(rec, gid)
             if rec is None:
                 rec = self._create_ids(gid, cid, at)
                 self._under_way(rec, device, at, state)
@@ -422,6 +467,8 @@ class CallTracker:
             if device not in rec.presence or rec.presence[device] == "unknown":
                 self._set_presence(rec, device, state)
             self._emit(rec, at, out)
+        if len(self._live) > self._live_limit:
+            self._bound_live(at, out, None)
         return list(out.values())
 
     @property
@@ -528,6 +575,16 @@ class CallTracker:
         calls = (self._snapshot(r) for r in self._live.values())
         return [c for c in calls if c is not None]
 
+    @property
+    def overflow_count(self) -> int:
+        """Live calls settled as ended unseen because more than `live_limit` were live."""
+        return self._overflow_count
+
+    @property
+    def stale_count(self) -> int:
+        """Live calls settled as ended unseen after `stale_after` without an event."""
+        return self._stale_count
+
     def _monitored_with(self, device: str) -> frozenset[str]:
         monitored = self.monitored
         return monitored if device in monitored else monitored | {device}
@@ -591,6 +648,8 @@ class CallTracker:
 
         self._apply(rec, device, event, at)
         self._after(rec, event, at, out)
+        if len(self._live) > self._live_limit:
+            self._bound_live(at, out, rec)
         return list(out.values())
 
     def _feed_undecodable(self, device: str, event: UndecodableEvent, at: datetime,
@@ -653,25 +712,54 @@ class CallTracker:
         self, device: str, event: TransferredEvent | ConferencedEvent, at: datetime,
         out: dict[str, Call],
     ) -> None:
-        """Transferred / conferenced: the primary call continues, the secondary is absorbed."""
+        """Transferred / conferenced: the primary call continues, the secondary is absorbed.
+
+        The event is found through its primary old call, not its global call id: HiPath's
+        (protocol facts §6) carries a NEW global call id for the resulting call, unknown so
+        far, with the surviving call's thread id; its old linkage is the consultation's.  So
+        the primary is the record of one of the event's ids (new global id: a copy of the
+        event for another monitor; thread id; old global id: the call's own before a
+        single-step transfer) that is not the consultation, else the record of the primary's
+        call id.  The new global id becomes the record's alias (in `_apply`): later events
+        find it with either id, or with none (by call id)."""
+        call_id = event.call_id
         secondary_cid = event.secondary_old_call.call_id if event.secondary_old_call else None
+        if secondary_cid == call_id:
+            secondary_cid = None
         changes = (event.transferred_connections if isinstance(event, TransferredEvent)
                    else event.conference_connections)
         new_cids = {c.new_connection.call_id for c in changes
                     if c.new_connection is not None and c.new_connection.call_id is not None}
 
         cand = None
-        if secondary_cid is not None and secondary_cid != event.call_id:
+        if secondary_cid is not None:
             cand = self._lookup(self._by_cid.get(secondary_cid))
-        primary = self._find(event)
-        if primary is not None and primary is cand and event.call_id not in primary.cids:
-            # The event's global id was the consultation's: find the primary by call id only.
-            primary = self._find(replace(event, global_call_id=None))
+        if cand is None and event.old_global_call_id is not None:
+            cand = self._lookup(self._by_gid.get(event.old_global_call_id))
+        if cand is not None and call_id is not None and call_id in cand.cids:
+            cand = None   # the primary itself (its own old linkage: a single-step transfer)
+        primary = None
+        ids = (event.global_call_id, event.thread_id, event.old_global_call_id)
+        for gid in ids:
+            if gid is not None:
+                rec = self._lookup(self._by_gid.get(gid))
+                if rec is not None and rec is not cand:
+                    primary = rec
+                    break
+        if primary is None and call_id is not None:
+            rec = self._lookup(self._by_cid.get(call_id))
+            if rec is not None and rec is not cand and (
+                    rec.state in (_LIVE, _ORPHAN) or rec.gid is None
+                    or all(i is None for i in ids)):
+                # A live call id is the PBX's one call with it: the transfer gave it a new
+                # global call id.  (A finished call with that call id and another global id
+                # is another call: call ids get reused.)
+                primary = rec
         secondary = None
         if cand is not None and cand is not primary and cand.state in (_LIVE, _ORPHAN):
             secondary = cand
         if primary is None:
-            if event.call_id is None:
+            if call_id is None:
                 return
             primary = self._create(event, at)
             if secondary is not None:
@@ -692,6 +780,8 @@ class CallTracker:
 
         self._apply(primary, device, event, at)
         self._after(primary, event, at, out)
+        if len(self._live) > self._live_limit:
+            self._bound_live(at, out, primary)
 
     # Finding and creating records ------------------------------------------------------------
 
@@ -701,9 +791,11 @@ class CallTracker:
         return self._live.get(key) or self._memory.get(key)
 
     def _find(self, event: CallEvent) -> _Record | None:
-        return self._find_ids(event.global_call_id, event.call_id, _is_start(event))
+        return self._find_ids(event.global_call_id, event.call_id, _is_start(event),
+                              event.thread_id)
 
-    def _find_ids(self, gid: bytes | None, cid: bytes | None, start: bool) -> _Record | None:
+    def _find_ids(self, gid: bytes | None, cid: bytes | None, start: bool,
+                  thread: bytes | None = None) -> _Record | None:
         if gid is not None:
             rec = self._lookup(self._by_gid.get(gid))
             if rec is not None:
@@ -713,8 +805,15 @@ class CallTracker:
         rec = self._lookup(self._by_cid.get(cid))
         if rec is None:
             return None
-        if gid is not None and rec.gid is not None and rec.gid != gid:
-            # Same 2-byte call id, another global id: another call.
+        if gid is not None and rec.gid is not None and rec.gid != gid \
+                and not (thread is not None and (thread == rec.gid or thread in rec.aliases)) \
+                and not (not start and rec.state != _FINISHED
+                         and rec.gid[-2:] == cid and gid[-2:] != cid):
+            # Same 2-byte call id, another global id: another call -- unless the thread is
+            # the call's, or (HiPath's global call ids end with the call id, protocol facts
+            # §4) the call's id had that form and this one, not a new call's, does not: a
+            # transfer we did not see (or a snapshot, which names no thread) gave the call
+            # the new global call id.
             return None
         if rec.state == _LIVE:
             return rec
@@ -738,7 +837,18 @@ class CallTracker:
         return when is not None and at - when <= self._recent_window
 
     def _create(self, event: CallEvent, at: datetime) -> _Record:
-        return self._create_ids(event.global_call_id, event.call_id, at)
+        gid, cid, thread = event.global_call_id, event.call_id, event.thread_id
+        if gid is not None and cid is not None and thread is not None and gid[-2:] != cid \
+                and thread[-2:] == cid and thread not in self._by_gid:
+            # First seen after a transfer gave it a new global call id (HiPath's ends with
+            # another number, protocol facts §6): the thread id, which ends with the call
+            # id, is the call's first global call id: its key (as for every other view of
+            # the call; `resume` reads the call id from it) -- the new one an alias.
+            rec = self._create_ids(thread, cid, at)
+            if gid not in self._by_gid:
+                self._alias_gid(rec, gid)
+            return rec
+        return self._create_ids(gid, cid, at)
 
     def _create_ids(self, gid: bytes | None, cid: bytes | None, at: datetime) -> _Record:
         stamp = at.strftime("%Y%m%dT%H%M%S.%fZ")
@@ -763,6 +873,10 @@ class CallTracker:
     def _alias_cid(self, rec: _Record, cid: bytes) -> None:
         rec.cids.add(cid)
         self._by_cid[cid] = rec.key
+
+    def _alias_gid(self, rec: _Record, gid: bytes) -> None:
+        rec.aliases += (gid,)
+        self._by_gid[gid] = rec.key
 
     @staticmethod
     def _under_way(rec: _Record, device: str, at: datetime, state: str | None) -> None:
@@ -791,6 +905,8 @@ class CallTracker:
         self._live[rec.key] = rec
         if rec.gid is not None:
             self._by_gid[rec.gid] = rec.key
+        for gid in rec.aliases:
+            self._by_gid[gid] = rec.key
         for cid in rec.cids:
             self._by_cid[cid] = rec.key
 
@@ -860,10 +976,15 @@ class CallTracker:
         rec.last_at = at
         duplicate = self._is_duplicate(rec, event, at)
         rec.seen.setdefault(self._fingerprint(event), []).append((event.timestamp, at))
-        if rec.gid is None and event.global_call_id is not None \
-                and event.global_call_id not in self._by_gid:
-            rec.gid = event.global_call_id
-            self._by_gid[rec.gid] = rec.key
+        gid = event.global_call_id
+        if gid is not None and gid != rec.gid and gid not in self._by_gid:
+            if rec.gid is None:
+                rec.gid = gid
+                self._by_gid[gid] = rec.key
+            else:
+                # The new global call id a transfer or conference gave the call (or its
+                # first sight after one we did not see): later events may carry either.
+                self._alias_gid(rec, gid)
         if event.call_id is not None and not isinstance(event, (TransferredEvent,
                                                                 ConferencedEvent)):
             self._alias_cid(rec, event.call_id)
@@ -1013,9 +1134,13 @@ class CallTracker:
         if target is not None:
             rec.transferred_to = target
         be(transferring, _GONE)
+        # The connections the call has now: HiPath lists the caller's and then the target's
+        # (protocol facts §6: the target moving from the consultation into the call).  The
+        # transferring device has left, whatever a list of another reading might name.
         for change in event.transferred_connections:
             conn = change.new_connection
-            if conn is not None and conn.device is not None:
+            if conn is not None and conn.device is not None \
+                    and _num(conn.device) != transferring:
                 be(conn.device, "connected")
         if target is not None:
             be(target, "connected")
@@ -1096,19 +1221,24 @@ class CallTracker:
         rec.state = _FINISHED
         self._remember(rec)
 
-    def _orphan(self, rec: _Record, at: datetime, out: dict[str, Call]) -> None:
-        """Close a live call whose end we will not see (link loss, staleness)."""
+    def _orphan(self, rec: _Record, at: datetime, out: dict[str, Call],
+                why: str = "link_lost") -> None:
+        """Close a live call whose end we will not see.  `why`, its last hop: link_lost,
+        stale (no event for `stale_after`), overflow (too many live calls: `live_limit`)."""
         self._live.pop(rec.key, None)
         rec.state = _ORPHAN
         rec.end_unknown = True
         rec.lost_at = at
         if rec.materialised:
-            rec.hops.append(Hop("link_lost", None, max(at, rec.last_at)))
+            rec.hops.append(Hop(why, None, max(at, rec.last_at)))
         self._remember(rec)
         self._emit(rec, at, out)
 
     def _after(self, rec: _Record, event: CallEvent, at: datetime, out: dict[str, Call]) -> None:
         at = max(at, rec.last_at)
+        if not rec.consult_checked and rec.originator is not None and rec.materialised:
+            rec.consult_checked = True
+            self._link_consultation(rec, event, at, out)
         if rec.state == _FINISHED and not rec.resolved and self._outcome(rec) is Outcome.MISSED:
             resolved_at = self._resolutions.get(self._remote_key(rec) or "")
             if resolved_at is not None and resolved_at >= rec.first_at:
@@ -1117,16 +1247,49 @@ class CallTracker:
         self._emit(rec, at, out)
         self._maybe_resolve(rec, at, out)
 
+    def _link_consultation(self, rec: _Record, event: CallEvent, at: datetime,
+                           out: dict[str, Call]) -> None:
+        """A call our device placed while it held another is a consultation of that call
+        (ConsultationCall, or a hold and a new call: the same for a TransferCall).  The held
+        call gets a "consulted" hop (by whom, to whom); the consultation a "consultation"
+        hop (by whom; detail: the held call's other party), so that its row, if it keeps
+        one (no transfer or conference absorbs it), does not read as an unrelated call.
+        Of several held calls: the one whose thread id the consultation carries (HiPath
+        gives a consultation the thread of the call it was made from, protocol facts §6),
+        else the one with the latest news."""
+        holder = rec.originator
+        thread = event.thread_id
+        held: _Record | None = None
+        for other in self._live.values():
+            if other is rec or other.presence.get(holder) != "hold":
+                continue
+            if thread is not None and (thread == other.gid or thread in other.aliases):
+                held = other
+                break
+            if held is None or other.last_at > held.last_at:
+                held = other
+        if held is None:
+            return
+        rec.consultation = True
+        when = max(at, held.last_at)
+        held.last_at = when
+        held.hops.append(Hop("consulted", holder, when, _num(rec.called)))
+        self._emit(held, when, out)
+        remote = _num(self._remote(held, self._direction(held))[0])
+        mark = Hop("consultation", holder, at, remote)
+        if rec.hops and rec.hops[-1].kind == "originated":
+            rec.hops.insert(len(rec.hops) - 1, mark)   # it comes before the dialling
+        else:
+            rec.hops.append(mark)
+
     def _maybe_resolve(self, rec: _Record, at: datetime, out: dict[str, Call]) -> None:
         """A call placed to, or answered from, a party settles that party's missed calls."""
         if rec.resolved or not rec.materialised or rec.state == _ABSORBED:
             return
-        if rec.state == _LIVE and rec.originator is not None and any(
-                other is not rec and other.presence.get(rec.originator) == "hold"
-                for other in self._live.values()):
-            # Placed while its caller holds another call: a consultation, which a transfer
-            # or conference will probably absorb.  It settles nothing unless it ends as a
-            # call of its own (this runs again on its last event).
+        if rec.state == _LIVE and rec.consultation:
+            # A consultation, which a transfer or conference will probably absorb.  It
+            # settles nothing unless it ends as a call of its own (this runs again on its
+            # last event).
             return
         direction = self._direction(rec)
         remote, _ = self._remote(rec, direction)
@@ -1315,9 +1478,35 @@ class CallTracker:
         self._unindex_missed(rec)
         if rec.gid is not None and self._by_gid.get(rec.gid) == rec.key:
             del self._by_gid[rec.gid]
+        for gid in rec.aliases:
+            if self._by_gid.get(gid) == rec.key:
+                del self._by_gid[gid]
         for cid in rec.cids:
             if self._by_cid.get(cid) == rec.key:
                 del self._by_cid[cid]
+
+    def _bound_live(self, at: datetime, out: dict[str, Call], keep: _Record | None) -> None:
+        """Beyond `live_limit` live calls: the ones with the oldest news are settled as
+        ended unseen ("overflow" hop), a tenth of the limit at a time (a flood then costs a
+        partial sort per hundreds of calls, not per call)."""
+        excess = len(self._live) - self._live_limit
+        if excess <= 0:
+            return
+        n = max(excess, self._live_limit // 10)
+        victims = heapq.nsmallest(n + 1, self._live.values(), key=_last_news)
+        settled = 0
+        for rec in victims:
+            if rec is keep or settled == n:
+                continue
+            self._orphan(rec, at, out, "overflow")
+            settled += 1
+        before = self._overflow_count
+        self._overflow_count += settled
+        if before == 0 or before // 1000 != self._overflow_count // 1000:
+            log.warning(
+                "more than %d calls in progress (does the PBX not say when calls end?): the "
+                "%d with the oldest news closed as 'end unknown'; %d calls so closed so far",
+                self._live_limit, settled, self._overflow_count)
 
     def _sweep(self, now: datetime, out: dict[str, Call]) -> None:
         """Forget old finished calls; close live calls whose end was lost long ago."""
@@ -1326,7 +1515,8 @@ class CallTracker:
         self._last_sweep = now
         for rec in list(self._live.values()):
             if now - rec.last_at > self._stale_after:
-                self._orphan(rec, now, out)
+                self._orphan(rec, now, out, "stale")
+                self._stale_count += 1
         # The memory is in the order calls were remembered, so the walk stops at the first
         # call remembered too recently to have expired under either window.
         shortest = min(self._recent_window, self._resume_window)

@@ -21,7 +21,7 @@ from cstapopup.exitcodes import EXIT_ERROR, EXIT_OK, EXIT_PORT_IN_USE, EXIT_USAG
 
 
 def add_parser(sub: Any) -> None:
-    from cstapopup.csta.switch.model import DEFAULT_DEVICES, DEFAULT_TRUNKS
+    from cstapopup.csta.switch.model import DEFAULT_DEVICES, DEFAULT_TRUNKS, LINKAGE_AFTER_TRANSFER
     from cstapopup.csta.switch.scenarios import SCENARIOS
     from cstapopup.csta.switch.server import DEFAULT_ASSOCIATION_TIMEOUT, DEFAULT_MAX_PENDING_LINKS
 
@@ -75,6 +75,10 @@ def add_parser(sub: Any) -> None:
                    help="hipath (default): every tagged field in the form a HiPath sends it; "
                    "alternate: each in its other tag form (implicit for explicit and the "
                    "reverse), to check that a client takes both")
+    p.add_argument("--linkage-after-transfer", choices=LINKAGE_AFTER_TRANSFER, default="new",
+                   help="the global call id a call's events carry after a transfer or "
+                   "conference: new (default; the one the Transferred event announces) or old "
+                   "(the one they carried before)")
     p.add_argument("--association-timeout", type=float, default=DEFAULT_ASSOCIATION_TIMEOUT,
                    metavar="SECONDS",
                    help="close a connection that has not logged in within SECONDS "
@@ -168,6 +172,7 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls,
             phonebook=load_phonebook(resources.demo_phonebooks()) if args.demo else None,
             tag_form=getattr(args, "tag_form", "hipath"),
+            linkage_after_transfer=getattr(args, "linkage_after_transfer", "new"),
             association_timeout=args.association_timeout, max_pending_links=args.max_pending)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -2814,13 +2814,33 @@ Nur Ihr Benutzerkonto kann diese Datei lesen, aber jeder mit Zugriff auf Ihr Kon
         <translation>Verbindung unterbrochen {device}</translation>
     </message>
     <message>
+        <source>consultation by {device}</source>
+        <translation>Rückfrage von {device}</translation>
+    </message>
+    <message>
+        <source>given up: no news for hours</source>
+        <translation>nicht weiter verfolgt: seit Stunden keine Meldung</translation>
+    </message>
+    <message>
+        <source>given up: too many calls at once</source>
+        <translation>nicht weiter verfolgt: zu viele Gespräche gleichzeitig</translation>
+    </message>
+    <message>
         <source>transferred {device} to {target}</source>
-        <extracomment>A transfer or a forwarding with where it went: {device} from, {target} to.</extracomment>
+        <extracomment>A step with the party it went to: {device} from, {target} to (for &quot;consultation&quot;: the other party of the call the consultation was made from).</extracomment>
         <translation>von {device} an {target} vermittelt</translation>
     </message>
     <message>
         <source>diverted {device} to {target}</source>
         <translation>von {device} auf {target} umgeleitet</translation>
+    </message>
+    <message>
+        <source>consulted {target}</source>
+        <translation>Rückfrage bei {target}</translation>
+    </message>
+    <message>
+        <source>consultation by {device} during the call with {target}</source>
+        <translation>Rückfrage von {device} während des Gesprächs mit {target}</translation>
     </message>
     <message>
         <source>No calls match.</source>

@@ -48,6 +48,9 @@ DEFAULT_TRUNKS = tuple(str(n) for n in range(9901, 9909))
 DEFAULT_DEVICES = "100-120"
 
 INCOMING, OUTGOING, INTERNAL = "incoming", "outgoing", "internal"
+#: Which global call id a call's events carry after a transfer or conference: the new one
+#: that the Transferred / Conferenced event announced, or the old one (SwitchModel).
+LINKAGE_AFTER_TRANSFER = ("new", "old")
 
 # Local connection states (ECMA-269 LocalConnectionState, as the codec names them).
 NULL, INITIATED, ALERTING, CONNECTED, HOLD, FAIL = (
@@ -125,6 +128,8 @@ class Party:
     #: outgoing call is (C, T) while it rings and answers, (C, X) when it hangs up
     #: (docs/event-sequences.md, outgoing).
     cleared_as: ConnectionId | None = None
+    #: When it was put on hold (the model's hold counter): the latest hold is consulted from.
+    held_seq: int = 0
 
     @property
     def clear_connection(self) -> ConnectionId:
@@ -151,6 +156,10 @@ class CallRecord:
     ended_at: datetime | None = None
     busy: bool = False
     merged: str | None = None  # "transfer" / "conference" when a consultation call merged away
+    #: The consultations made from this call, in order: (consulting device, consulted party).
+    consulted: list[tuple[str, str]] = field(default_factory=list)
+    #: For a consultation call: the global call id of the call it was made from.
+    consultation_of: bytes | None = None
     #: Per internal device: the outcome a tracker monitoring only that device should give.
     views: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
@@ -170,6 +179,8 @@ class CallRecord:
             "transferred_to": self.transferred_to,
             "diverted_to": self.diverted_to,
             "consultation": self.consultation,
+            "consulted": [{"by": by, "to": to} for by, to in self.consulted],
+            "consultation_of": None if self.consultation_of is None else self.consultation_of.hex(),
             "started_at": iso(self.started_at),
             "ended_at": iso(self.ended_at),
             "answered_at": iso(self.answered_at),
@@ -180,6 +191,7 @@ class CallRecord:
 @dataclass(eq=False, slots=True)
 class Call:
     call_id: bytes
+    #: The global call id the call was made with (the ground truth's name for it).
     global_call_id: bytes
     direction: str
     #: The calling and called device as every event of the call shows them.
@@ -194,6 +206,12 @@ class Call:
     consulted_from: Call | None = None
     #: The trunks this call holds (one per external party).
     trunks: list[str] = field(default_factory=list)
+    #: The call linkage its events carry now: the global call id (after a transfer or a
+    #: conference, the new one when the model's `linkage_after_merge` is "new") and the
+    #: thread id (its own global call id; a consultation's is the thread of the call it was
+    #: made from, as the old linkage of HiPath's Transferred event shows, protocol facts §6).
+    linkage_id: bytes = b""
+    thread_id: bytes = b""
 
     @property
     def call_id_hex(self) -> str:
@@ -253,6 +271,15 @@ class SwitchModel:
     caller keeps the time).  `listener` (and any added to `listeners`) gets every `Step` as
     it happens (also the parts of a composite operation such as a consultation), `on_record`
     every finished call, `narrate` a plain-words line about what happens.
+
+    Call linkage (protocol facts §6, docs/event-sequences.md "Call linkage after a
+    transfer"): a transfer or a conference gives the surviving call a new global call id
+    (14 bytes of the call counter, then a 2-byte number from the call id counter, so its
+    last two bytes are not the call id), sent as the newCallLinkageData of the Transferred /
+    Conferenced event, with the call's thread id (its first global call id) kept.
+    `linkage_after_transfer` says which global call id the surviving call's later events
+    (and snapshots) carry: "new" (the default) the new one, "old" the one they carried
+    before.  The ground truth (`CallRecord.global_call_id`) is always the first.
     """
 
     def __init__(
@@ -268,7 +295,12 @@ class SwitchModel:
         on_record: Callable[[CallRecord], None] | None = None,
         narrate: Callable[[str], None] | None = None,
         keep_records: int = 100_000,
+        linkage_after_transfer: str = "new",
     ) -> None:
+        if linkage_after_transfer not in LINKAGE_AFTER_TRANSFER:
+            raise ValueError(f"linkage_after_transfer: one of {', '.join(LINKAGE_AFTER_TRANSFER)}")
+        self.linkage_after_transfer = linkage_after_transfer
+        self._hold_seq = itertools.count(1)
         self.devices: list[str] = list(dict.fromkeys(devices))
         if not self.devices:
             raise ValueError("a switch needs at least one device")
@@ -331,7 +363,7 @@ class SwitchModel:
         for c in self.calls.values():
             p = c.party(device)
             if p is not None:
-                out.append((p.connection, p.state, c.global_call_id))
+                out.append((p.connection, p.state, c.linkage_id))
         return out
 
     def live(self, call: Call | bytes) -> Call:
@@ -401,9 +433,17 @@ class SwitchModel:
         if called == calling:
             raise SwitchError("operation", "invalid_called_device_id")
         trunk = None if internal else self._take_trunk(None)
+        # A call placed while the caller holds another is a consultation of (the latest held
+        # of) those: the same for the PBX's TransferCall, whether ConsultationCall or a hold
+        # and a MakeCall made it.
+        consulted_from = _consultation_of or self._latest_held(calling)
         call = self._new_call(INTERNAL if internal else OUTGOING, dev(calling), dev(called),
                               called, "number")
-        call.consulted_from = _consultation_of
+        if consulted_from is not None:
+            call.consulted_from = consulted_from
+            call.thread_id = consulted_from.thread_id
+            call.record.consultation_of = consulted_from.global_call_id
+            consulted_from.record.consulted.append((calling, called))
         if trunk:
             call.trunks.append(trunk)
             call.trunk = trunk
@@ -525,6 +565,7 @@ class SwitchModel:
         if party.state != CONNECTED:
             raise SwitchError("state_incompatibility", "invalid_connection_state")
         party.state = HOLD
+        party.held_seq = next(self._hold_seq)
         step = Step(call)
         step.notifications += self._emit(
             call, HeldEvent, call.observers(), connection=party.connection,
@@ -642,8 +683,9 @@ class SwitchModel:
     def transfer(self, held_call: Call | bytes, active_call: Call | bytes, device: str) -> Step:
         """`device` joins the other parties of its two calls and leaves (TransferCall).
 
-        The held call survives with its call id and global call id; the active (consultation)
-        call merges into it.
+        The held call survives with its call id (and, in the ground truth, its global call id;
+        its events get a new one, see the class doc); the active (consultation) call merges
+        into it.
         """
         c1, c2 = self.live(held_call), self.live(active_call)
         if c1 is c2:
@@ -672,11 +714,16 @@ class SwitchModel:
         c1.parties.append(target)
         c1.trunks.extend(c2.trunks)
         c2.trunks.clear()
+        new_linkage = self._new_linkage(c1)
+        # As HiPath's (protocol facts §6): the new linkage is the surviving call's new global
+        # call id with its thread; the old one the consultation's, whose thread is the same.
         step.notifications += self._emit(
             c1, TransferredEvent, observers, connection=p1.connection,
             secondary_old_call=p2.connection, transferring_device=p1.shown,
             transferred_to_device=target.shown, transferred_connections=changes, cause="transfer",
-            old_global_call_id=c2.global_call_id)
+            global_call_id=new_linkage, old_global_call_id=c2.linkage_id,
+            old_thread_id=c2.thread_id)
+        self._merged_linkage(c1, new_linkage)
         to = self._number(target)
         self._say(f"call {c1.call_id_hex}: {device} transfers {self._label(remote)} to {to}")
         self._after_transfer(c1, device, to, target)
@@ -713,6 +760,7 @@ class SwitchModel:
         new_conn = ConnectionId(call.call_id, dev(target) if internal else dev(trunk or ""))
         observers = call.observers()
         call.parties.remove(party)
+        new_linkage = self._new_linkage(call)
         step.notifications += self._emit(
             call, TransferredEvent, observers, connection=party.connection,
             transferring_device=party.shown, transferred_to_device=dev(target),
@@ -720,7 +768,9 @@ class SwitchModel:
                 ConnectionChange(remote.connection, remote.connection, remote.shown,
                                  self._nid(call, remote)),
                 ConnectionChange(new_conn, None, dev(target), None if trunk is None else dev(trunk))),
-            cause="single_step_transfer", old_global_call_id=call.global_call_id)
+            cause="single_step_transfer", global_call_id=new_linkage,
+            old_global_call_id=call.linkage_id, old_thread_id=call.thread_id)
+        self._merged_linkage(call, new_linkage)
         self._say(f"call {call.call_id_hex}: {device} passes {self._label(remote)} on to {target}")
         self._after_transfer(call, device, target, None)
         call.last_redirection = dev(device)
@@ -765,11 +815,14 @@ class SwitchModel:
         c1.parties.append(newcomer)
         c1.trunks.extend(c2.trunks)
         c2.trunks.clear()
+        new_linkage = self._new_linkage(c1)
         step.notifications += self._emit(
             c1, ConferencedEvent, observers, connection=p1.connection,
             secondary_old_call=p2.connection, conferencing_device=p1.shown,
             added_party=newcomer.shown, conference_connections=tuple(changes), cause="conference",
-            old_global_call_id=c2.global_call_id)
+            global_call_id=new_linkage, old_global_call_id=c2.linkage_id,
+            old_thread_id=c2.thread_id)
+        self._merged_linkage(c1, new_linkage)
         self._say(f"call {c1.call_id_hex}: {device} makes a conference with {self._number(newcomer)}")
         if newcomer.internal is not None:
             self._involve(c1, newcomer.internal, None)
@@ -961,9 +1014,26 @@ class SwitchModel:
         cid = self._allocate_call_id()
         gcid = self._gcid_prefix + next(self._sequence).to_bytes(9, "big") + cid
         record = CallRecord(cid, gcid, direction, remote, remote_kind, self._now())
-        call = Call(cid, gcid, direction, calling, called, None, record)
+        call = Call(cid, gcid, direction, calling, called, None, record, linkage_id=gcid,
+                    thread_id=gcid)
         self.calls[cid] = call
         return call
+
+    def _new_linkage(self, call: Call) -> bytes:
+        """A new global call id for `call`, which a transfer or conference made (protocol
+        facts §6: HiPath's ends with a number of the call id counter, not the call id)."""
+        number = self._allocate_call_id()   # never the call's own: it is live
+        return self._gcid_prefix + next(self._sequence).to_bytes(9, "big") + number
+
+    def _merged_linkage(self, call: Call, new: bytes) -> None:
+        """After a transfer / conference: what the call's later events carry."""
+        if self.linkage_after_transfer == "new":
+            call.linkage_id = new
+
+    def _latest_held(self, device: str) -> Call | None:
+        held = [(p.held_seq, c) for c in self.calls.values()
+                if (p := c.party(device)) is not None and p.state == HOLD]
+        return max(held, key=lambda item: item[0])[1] if held else None
 
     def _allocate_call_id(self) -> bytes:
         # Incrementing, wrapping 0xFFFF -> 1 (0000 is never used), skipping ids still live.
@@ -1030,12 +1100,11 @@ class SwitchModel:
             party = call.party(device)
             lcs = NULL if party is None else party.state
             if base is None:
-                # The thread id: as in HiPath's captured events, the call's global call id
-                # (after a transfer, the surviving call's, in both linkage entries).
-                if "old_global_call_id" in fields:
-                    fields["old_thread_id"] = call.global_call_id
-                base = cls(cross_ref_id=b"", timestamp=stamp, global_call_id=call.global_call_id,
-                           thread_id=call.global_call_id, local_connection_state=lcs, **fields)
+                # The call linkage as it is now; a Transferred / Conferenced event brings its
+                # new and old linkage in `fields` (see `transfer`).
+                fields.setdefault("global_call_id", call.linkage_id)
+                base = cls(cross_ref_id=b"", timestamp=stamp, thread_id=call.thread_id,
+                           local_connection_state=lcs, **fields)
                 event = base
             else:
                 event = replace(base, local_connection_state=lcs)

@@ -138,6 +138,9 @@ class SwitchServer:
     its other tag form), see `SwitchSession`.  `max_monitors`: monitors the PBX keeps at
     once over all links (None: no limit); one more is refused with
     overall_monitor_limit_exceeded, as a PBX at its limit does.
+    `linkage_after_transfer`: "new" (default, HiPath's form of protocol facts §6) or "old":
+    which global call id a call's events carry after a transfer or conference (the model's
+    option of that name).
 
     Traffic starts when the server starts, unless `hold_traffic`: then the demo waits for
     `start_traffic()` (a test that must see every call from its first event monitors first).
@@ -195,6 +198,7 @@ class SwitchServer:
         association_timeout: float | None = DEFAULT_ASSOCIATION_TIMEOUT,
         max_pending_links: int = DEFAULT_MAX_PENDING_LINKS,
         max_monitors: int | None = None,
+        linkage_after_transfer: str = "new",
     ) -> None:
         self.tag_form = codec.check_tag_form(tag_form)
         self.host = host
@@ -229,7 +233,8 @@ class SwitchServer:
         self.model = SwitchModel(
             device_list, trunks, clock=self.scheduler.now, forward_no_answer=forward_no_answer,
             first_call_id=first_call_id, instance_id=int(self.scheduler.start.timestamp()),
-            listener=self._on_step, on_record=self._on_record, narrate=log.info)
+            listener=self._on_step, on_record=self._on_record, narrate=log.info,
+            linkage_after_transfer=linkage_after_transfer)
         self.traffic = Traffic(self.model, self.scheduler)
         self.demo: DemoTraffic | None = None
         if demo:
