@@ -59,7 +59,7 @@ _EXEC_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
 
 def _exec_argument(arg: str) -> str:
     """One argument for an Exec= line (Desktop Entry spec, "The Exec key")."""
-    arg = arg.replace("%", "%%")   # % starts a field code such as %f
+    arg = arg.replace("%", "%%")  # % starts a field code such as %f
     if arg and not (set(arg) & _EXEC_RESERVED):
         return arg
     escaped = "".join("\\" + c if c in '"`$\\' else c for c in arg)
@@ -71,8 +71,9 @@ def exec_line(command: list[str]) -> str:
     quoted = " ".join(_exec_argument(a) for a in command)
     # The string-value escapes come after the quoting rules (spec: a literal backslash in a
     # quoted argument is written as four).
-    return (quoted.replace("\\", "\\\\").replace("\n", "\\n")
-            .replace("\t", "\\t").replace("\r", "\\r"))
+    return (
+        quoted.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    )
 
 
 class _FileLoginItem:
@@ -158,6 +159,7 @@ def _desktop_entry(text: str) -> dict[str, str]:
 
 # --- Windows (untested here) ---------------------------------------------------------------
 
+
 class WindowsRunKey:
     """HKCU\\...\\CurrentVersion\\Run value "cstapopup" (per user, no administrator rights).
 
@@ -167,6 +169,7 @@ class WindowsRunKey:
     def __init__(self, winreg: ModuleType | None = None) -> None:
         if winreg is None:
             import winreg as winreg_module  # only exists on Windows
+
             winreg = winreg_module
         self._winreg = winreg
 
@@ -176,8 +179,7 @@ class WindowsRunKey:
         w = self._winreg
         try:
             with w.CreateKeyEx(w.HKEY_CURRENT_USER, WINDOWS_RUN_KEY, 0, w.KEY_SET_VALUE) as key:
-                w.SetValueEx(key, WINDOWS_VALUE_NAME, 0, w.REG_SZ,
-                             subprocess.list2cmdline(command))
+                w.SetValueEx(key, WINDOWS_VALUE_NAME, 0, w.REG_SZ, subprocess.list2cmdline(command))
         except OSError as exc:
             raise AutostartError(f"could not write the Run registry value: {exc}") from exc
 
@@ -187,7 +189,7 @@ class WindowsRunKey:
             with w.OpenKey(w.HKEY_CURRENT_USER, WINDOWS_RUN_KEY, 0, w.KEY_SET_VALUE) as key:
                 w.DeleteValue(key, WINDOWS_VALUE_NAME)
         except FileNotFoundError:
-            pass   # no such key or value: already disabled
+            pass  # no such key or value: already disabled
         except OSError as exc:
             raise AutostartError(f"could not remove the Run registry value: {exc}") from exc
 
@@ -202,6 +204,7 @@ class WindowsRunKey:
 
 
 # --- macOS (untested here) -----------------------------------------------------------------
+
 
 class LaunchAgent(_FileLoginItem):
     """~/Library/LaunchAgents/io.github.cstapopup.plist, loaded by launchd at the next login.
@@ -236,6 +239,7 @@ class LaunchAgent(_FileLoginItem):
 
 
 # --- the running platform ------------------------------------------------------------------
+
 
 def login_item(platform: str | None = None) -> LoginItem:
     """The login-item mechanism of `platform` (default: this one)."""

@@ -23,8 +23,12 @@ CACHE_DIR_ENV = "CSTAPOPUP_CACHE_DIR"
 
 #: What the desktop app imports beyond the base install: module -> distribution (the extra
 #: `app` in pyproject.toml).
-APP_MODULES = {"PySide6": "PySide6-Essentials", "qasync": "qasync", "keyring": "keyring",
-               "tomli_w": "tomli-w"}
+APP_MODULES = {
+    "PySide6": "PySide6-Essentials",
+    "qasync": "qasync",
+    "keyring": "keyring",
+    "tomli_w": "tomli-w",
+}
 
 
 def _load(name: str):
@@ -51,8 +55,9 @@ def configure_codec() -> None:
 
 def missing_app_modules() -> list[str]:
     """The distributions of the extra `app` that cannot be imported here."""
-    return [dist for module, dist in APP_MODULES.items()
-            if importlib.util.find_spec(module) is None]
+    return [
+        dist for module, dist in APP_MODULES.items() if importlib.util.find_spec(module) is None
+    ]
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -60,14 +65,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cstapopup",
         description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA). "
-                    "Without a command: the desktop app (its options below).",
+        "Without a command: the desktop app (its options below).",
         epilog=app.EXIT_CODES if app is not None else None,
     )
     parser.add_argument("--version", action="version", version=f"cstapopup {__version__}")
     if app is not None:
         # Listed for --help only: `cstapopup --demo ...` goes to the app's own parser (main).
-        app.add_app_options(parser.add_argument_group(
-            "options of the desktop app (cstapopup without a command)"))
+        app.add_app_options(
+            parser.add_argument_group("options of the desktop app (cstapopup without a command)")
+        )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Only the chosen command's module is imported (keeps `decode` and `monitor` free of Qt);
     # for --help, all are listed.
@@ -89,17 +95,22 @@ def run_app(argv: list[str]) -> int:
     """The desktop app, or a message saying how to install it."""
     missing = missing_app_modules()
     if missing:
-        print("cstapopup: the desktop app needs the extra `app`, which is not installed "
-              f"(missing: {', '.join(missing)}).\nInstall it with:  pip install 'cstapopup[app]'"
-              "\nThe subcommands work without it: cstapopup decode | monitor | sim | history "
-              "(see `cstapopup --help`).", file=sys.stderr)
+        print(
+            "cstapopup: the desktop app needs the extra `app`, which is not installed "
+            f"(missing: {', '.join(missing)}).\nInstall it with:  pip install 'cstapopup[app]'"
+            "\nThe subcommands work without it: cstapopup decode | monitor | sim | history "
+            "(see `cstapopup --help`).",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         app = importlib.import_module("cstapopup.ui.app")
     except ModuleNotFoundError as exc:
         if exc.name == "cstapopup.ui.app":
-            print("cstapopup: the desktop app is not built yet; try `cstapopup --help`",
-                  file=sys.stderr)
+            print(
+                "cstapopup: the desktop app is not built yet; try `cstapopup --help`",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         raise
     return int(app.main(argv) or 0)

@@ -56,16 +56,16 @@ def fill_count(text: str, n: int) -> str:
     return text.replace("%Ln", _number(n)).replace("%n", str(n))
 
 
-def translate(context: str, source: str, disambiguation: str | None = None,
-              n: int = -1) -> str:
+def translate(context: str, source: str, disambiguation: str | None = None, n: int = -1) -> str:
     """`source` (English) in the user's language, its count `n` filled in (n >= 0)."""
     if _translator is not None:
         return _translator(context, source, disambiguation, n)
     return fill_count(source, n)
 
 
-def QT_TRANSLATE_NOOP(context: str, source: str, disambiguation: str | None = None,
-                      n: int = -1) -> str:
+def QT_TRANSLATE_NOOP(
+    context: str, source: str, disambiguation: str | None = None, n: int = -1
+) -> str:
     """Marks `source` for translation where it is declared (a table, a setting's help) and
     gives it back unchanged; whoever shows it calls `translate(context, source)` then.  The
     name is Qt's, which lupdate knows."""
@@ -92,9 +92,13 @@ def language() -> str:
     return _language
 
 
-def install(translator: Translator | None, *, language: str = "en",
-            number_format: NumberFormat | None = None,
-            decimal_format: DecimalFormat | None = None) -> None:
+def install(
+    translator: Translator | None,
+    *,
+    language: str = "en",
+    number_format: NumberFormat | None = None,
+    decimal_format: DecimalFormat | None = None,
+) -> None:
     """Use `translator` (None: English, the texts as written) and these number formats from
     now on (the desktop app at start-up; tests that switch languages)."""
     global _translator, _language, _number, _decimal
@@ -109,5 +113,14 @@ def reset() -> None:
     install(None)
 
 
-__all__ = ["QT_TRANSLATE_NOOP", "decimal", "fill_count", "install", "language", "number",
-           "reset", "translate", "translating"]
+__all__ = [
+    "QT_TRANSLATE_NOOP",
+    "decimal",
+    "fill_count",
+    "install",
+    "language",
+    "number",
+    "reset",
+    "translate",
+    "translating",
+]

@@ -45,8 +45,10 @@ LINK_DIRECT = "direct"
 LINK_GATEWAY = "gateway"
 #: Where each link's password lives in the TOML file, only when `pbx.password_storage` is
 #: "plaintext".
-PLAINTEXT_PASSWORD_KEYS = {LINK_DIRECT: "pbx.password_plaintext",
-                           LINK_GATEWAY: "gateway.password_plaintext"}
+PLAINTEXT_PASSWORD_KEYS = {
+    LINK_DIRECT: "pbx.password_plaintext",
+    LINK_GATEWAY: "gateway.password_plaintext",
+}
 PLAINTEXT_PASSWORD_KEY = PLAINTEXT_PASSWORD_KEYS[LINK_DIRECT]
 KEYRING_SERVICE = APP_NAME
 
@@ -82,11 +84,11 @@ class Kind(enum.Enum):
     INT = "int"
     BOOL = "bool"
     CHOICE = "choice"
-    DEVICES = "devices"   # a list of device numbers (digits)
-    DEVICE = "device"     # one device number, or "" for none
+    DEVICES = "devices"  # a list of device numbers (digits)
+    DEVICE = "device"  # one device number, or "" for none
     COLLEAGUES = "colleagues"  # device numbers or ranges, each number with an optional name
-    PATH = "path"         # one file, or "" for none
-    PATHS = "paths"       # a list of files
+    PATH = "path"  # one file, or "" for none
+    PATHS = "paths"  # a list of files
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,15 @@ class Option:
     name: str
     kind: Kind
     default: Any
-    label: str                     # for the dialog; "&" marks the keyboard mnemonic
-    help: str                      # one or two sentences for the dialog and the README
-    choices: tuple[tuple[str, str], ...] = ()   # (value, label) for Kind.CHOICE
+    label: str  # for the dialog; "&" marks the keyboard mnemonic
+    help: str  # one or two sentences for the dialog and the README
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for Kind.CHOICE
     minimum: int | None = None
     maximum: int | None = None
     zero_means: str | None = None  # how the dialog shows 0 ("Stay until dismissed")
-    suffix: str = ""               # unit shown after a number (" s", " days")
+    suffix: str = ""  # unit shown after a number (" s", " days")
     placeholder: str = ""
-    file_filter: str = ""          # for Kind.PATH / PATHS: the file dialog's filter
+    file_filter: str = ""  # for Kind.PATH / PATHS: the file dialog's filter
     #: Values filled into the help text's {fields} ("TCP port ... (HiPath: {port})").
     help_fields: tuple[tuple[str, Any], ...] = ()
     #: The way to the PBX this option belongs to (LINK_DIRECT, LINK_GATEWAY); None: either.
@@ -189,8 +191,7 @@ class Option:
         text = text.strip()
         if self.kind is Kind.INT:
             if not re.fullmatch(r"[+-]?\d+", text):
-                reason = translate("Settings", '"{text}" is not a whole number').format(
-                    text=text)
+                reason = translate("Settings", '"{text}" is not a whole number').format(text=text)
                 raise SettingsError(_labelled(self.plain_label, reason), self.name, reason)
             return self.validate(int(text))
         if self.kind is Kind.BOOL:
@@ -223,6 +224,7 @@ def _error(text: str, **fields: Any) -> SettingsError:
 
 # --- per-kind validation -------------------------------------------------------------------
 
+
 def _text(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
         raise _error(translate("Settings", "expected text, got {value}"), value=_describe(value))
@@ -232,29 +234,40 @@ def _text(opt: Option, value: Any) -> str:
 def _int(opt: Option, value: Any) -> int:
     # bool is an int in Python; `true` in the TOML file is not a number of seconds.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _error(translate("Settings", "expected a whole number, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a whole number, got {value}"), value=_describe(value)
+        )
     if opt.minimum is not None and value < opt.minimum:
-        raise _error(translate("Settings", "{value} is too small (at least {minimum})"),
-                     value=value, minimum=opt.minimum)
+        raise _error(
+            translate("Settings", "{value} is too small (at least {minimum})"),
+            value=value,
+            minimum=opt.minimum,
+        )
     if opt.maximum is not None and value > opt.maximum:
-        raise _error(translate("Settings", "{value} is too large (at most {maximum})"),
-                     value=value, maximum=opt.maximum)
+        raise _error(
+            translate("Settings", "{value} is too large (at most {maximum})"),
+            value=value,
+            maximum=opt.maximum,
+        )
     return value
 
 
 def _bool(opt: Option, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _error(translate("Settings", "expected true or false, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected true or false, got {value}"), value=_describe(value)
+        )
     return value
 
 
 def _choice(opt: Option, value: Any) -> str:
     values = opt.choice_values()
     if not isinstance(value, str) or value.strip() not in values:
-        raise _error(translate("Settings", "{value} is not one of {choices}"),
-                     value=_describe(value), choices=", ".join(f'"{v}"' for v in values))
+        raise _error(
+            translate("Settings", "{value} is not one of {choices}"),
+            value=_describe(value),
+            choices=", ".join(f'"{v}"' for v in values),
+        )
     return value.strip()
 
 
@@ -266,12 +279,14 @@ def _device_number(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
     if not isinstance(value, str):
-        raise _error(translate("Settings", "expected a device number, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a device number, got {value}"), value=_describe(value)
+        )
     value = value.strip()
     if not _DEVICE_RE.fullmatch(value):
-        raise _error(translate("Settings", '"{value}" is not a device number (digits only)'),
-                     value=value)
+        raise _error(
+            translate("Settings", '"{value}" is not a device number (digits only)'), value=value
+        )
     return value
 
 
@@ -283,8 +298,10 @@ def _device(opt: Option, value: Any) -> str:
 
 def _devices(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a list of device numbers, got {value}"),
+            value=_describe(value),
+        )
     out: list[str] = []
     for item in value:
         number = _device_number(item)
@@ -305,46 +322,67 @@ def _colleague(item: Any) -> tuple[str, str | None, str | None]:
     if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
         item = str(item)
     if not isinstance(item, str):
-        raise _error(translate(
-            "Settings", "expected a device number with an optional name, got {value}"),
-            value=_describe(item))
+        raise _error(
+            translate("Settings", "expected a device number with an optional name, got {value}"),
+            value=_describe(item),
+        )
     match = _COLLEAGUE_RE.fullmatch(item.strip())
     if match is None:
-        raise _error(translate(
-            "Settings", '"{value}" is not a device number, a range like 110-119, or a number and a'
-                        " name"), value=item.strip())
+        raise _error(
+            translate(
+                "Settings",
+                '"{value}" is not a device number, a range like 110-119, or a number and a name',
+            ),
+            value=item.strip(),
+        )
     first, last, name = match.groups()
     if last is not None:
         if name:
-            raise _error(translate("Settings", '"{value}": a range cannot have a name'),
-                         value=item.strip())
+            raise _error(
+                translate("Settings", '"{value}": a range cannot have a name'), value=item.strip()
+            )
         if len(last) != len(first) or int(last) < int(first):
-            raise _error(translate(
-                "Settings", '"{first}-{last}" is not a range (write the lower number first, both '
-                            "with as many digits)"), first=first, last=last)
+            raise _error(
+                translate(
+                    "Settings",
+                    '"{first}-{last}" is not a range (write the lower number first, both '
+                    "with as many digits)",
+                ),
+                first=first,
+                last=last,
+            )
         if int(last) - int(first) >= MAX_COLLEAGUE_RANGE:
-            raise _error(translate(
-                "Settings", '"{first}-{last}" is too large a range (at most {maximum} devices)'),
-                first=first, last=last, maximum=MAX_COLLEAGUE_RANGE)
+            raise _error(
+                translate(
+                    "Settings", '"{first}-{last}" is too large a range (at most {maximum} devices)'
+                ),
+                first=first,
+                last=last,
+                maximum=MAX_COLLEAGUE_RANGE,
+            )
     return first, last, (name.strip() if name else None)
 
 
 def _colleagues(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of device numbers, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a list of device numbers, got {value}"),
+            value=_describe(value),
+        )
     out: list[str] = []
     seen: set[str] = set()
     for item in value:
         first, last, name = _colleague(item)
-        numbers = ([str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
-                   if last is not None else [first])
+        numbers = (
+            [str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+            if last is not None
+            else [first]
+        )
         for number in numbers:
             if number in seen:
                 raise _error(translate("Settings", "{value} is listed twice"), value=number)
             seen.add(number)
-        out.append(f"{first}-{last}" if last is not None
-                   else f"{first} {name}" if name else first)
+        out.append(f"{first}-{last}" if last is not None else f"{first} {name}" if name else first)
     return out
 
 
@@ -362,20 +400,24 @@ def colleague_entries(value: Iterable[str]) -> list[tuple[str, str | None]]:
 
 def _path(opt: Option, value: Any) -> str:
     if not isinstance(value, str):
-        raise _error(translate("Settings", "expected a file name, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a file name, got {value}"), value=_describe(value)
+        )
     return value.strip()
 
 
 def _paths(opt: Option, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
-        raise _error(translate("Settings", "expected a list of file names, got {value}"),
-                     value=_describe(value))
+        raise _error(
+            translate("Settings", "expected a list of file names, got {value}"),
+            value=_describe(value),
+        )
     out: list[str] = []
     for item in value:
         if not isinstance(item, str) or not item.strip():
-            raise _error(translate("Settings", "expected a file name, got {value}"),
-                         value=_describe(item))
+            raise _error(
+                translate("Settings", "expected a file name, got {value}"), value=_describe(item)
+            )
         item = item.strip()
         if item in out:
             raise _error(translate("Settings", "{value} is listed twice"), value=item)
@@ -384,8 +426,14 @@ def _paths(opt: Option, value: Any) -> list[str]:
 
 
 _VALIDATORS: dict[Kind, Callable[[Option, Any], Any]] = {
-    Kind.TEXT: _text, Kind.INT: _int, Kind.BOOL: _bool, Kind.CHOICE: _choice,
-    Kind.DEVICES: _devices, Kind.DEVICE: _device, Kind.PATH: _path, Kind.PATHS: _paths,
+    Kind.TEXT: _text,
+    Kind.INT: _int,
+    Kind.BOOL: _bool,
+    Kind.CHOICE: _choice,
+    Kind.DEVICES: _devices,
+    Kind.DEVICE: _device,
+    Kind.PATH: _path,
+    Kind.PATHS: _paths,
     Kind.COLLEAGUES: _colleagues,
 }
 
@@ -410,8 +458,11 @@ def check_host(host: str) -> None:
     if not host:
         return
     if "://" in host:
-        raise _error(translate(
-            "Settings", "give the host name or IP address only, without http:// or tcp://"))
+        raise _error(
+            translate(
+                "Settings", "give the host name or IP address only, without http:// or tcp://"
+            )
+        )
     if any(c.isspace() for c in host):
         raise _error(translate("Settings", "a host name has no spaces"))
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
@@ -421,8 +472,9 @@ def check_host(host: str) -> None:
     except ValueError:
         pass
     if ":" in host:
-        raise _error(translate(
-            "Settings", "give the host without the port; the port has its own field"))
+        raise _error(
+            translate("Settings", "give the host without the port; the port has its own field")
+        )
     if re.fullmatch(r"[\d.]+", host):
         raise _error(translate("Settings", '"{host}" is not a valid IP address'), host=host)
     name = host.removesuffix(".")
@@ -432,8 +484,9 @@ def check_host(host: str) -> None:
 
 def check_user(user: str) -> None:
     if not user:
-        raise _error(translate("Settings", "the PBX needs a user name (usually {user})"),
-                     user=DEFAULT_USER)
+        raise _error(
+            translate("Settings", "the PBX needs a user name (usually {user})"), user=DEFAULT_USER
+        )
     if any(c.isspace() for c in user):
         raise _error(translate("Settings", "the user name has no spaces"))
 
@@ -443,20 +496,27 @@ def check_broker_url(url: str) -> str | None:
     if not url:
         return None
     if not re.match(r"(?i)mqtts?://", url):
-        raise _error(translate("Settings", "start the address with mqtt:// (or mqtts:// for "
-                               "TLS), e.g. mqtts://broker.office:8883"))
+        raise _error(
+            translate(
+                "Settings",
+                "start the address with mqtt:// (or mqtts:// for "
+                "TLS), e.g. mqtts://broker.office:8883",
+            )
+        )
     # Said here in the user's words; the gateway's parser below has the last word.
     parts = urlsplit(url)
     if parts.password:
-        raise _error(translate("Settings", "put the password in the password field, not in "
-                               "the URL"))
+        raise _error(
+            translate("Settings", "put the password in the password field, not in the URL")
+        )
     if parts.username is not None:
-        raise _error(translate("Settings", "put the user name in its own field, not in the "
-                               "address"))
+        raise _error(
+            translate("Settings", "put the user name in its own field, not in the address")
+        )
     if not parts.hostname:
         raise _error(translate("Settings", "the address has no host"))
     try:
-        _ = parts.port   # raises for a port out of range
+        _ = parts.port  # raises for a port out of range
     except ValueError:
         raise _error(translate("Settings", "bad port in the address (use 1 to 65535)")) from None
     if parts.path not in ("", "/"):
@@ -478,8 +538,11 @@ def check_site(site: str) -> None:
     try:
         check_name("site", site)
     except WireError:
-        raise _error(translate("Settings", "use 1-64 letters, digits, _ . @ or - (as the office "
-                               "gateway's --site)")) from None
+        raise _error(
+            translate(
+                "Settings", "use 1-64 letters, digits, _ . @ or - (as the office gateway's --site)"
+            )
+        ) from None
 
 
 def check_broker_user(user: str) -> None:
@@ -495,25 +558,34 @@ def check_broker_user(user: str) -> None:
 
 def check_country(code: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{2}", code):
-        raise _error(translate(
-            "Settings", '"{code}" is not a two-letter country code (DE, AT, CH, ...)'), code=code)
+        raise _error(
+            translate("Settings", '"{code}" is not a two-letter country code (DE, AT, CH, ...)'),
+            code=code,
+        )
     try:
         import phonenumbers  # optional here: the check is better with it, not impossible without
     except ImportError:
         return code.upper()
     if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise _error(translate(
-            "Settings", '"{code}" is not a country code the number formatting knows'), code=code)
+        raise _error(
+            translate("Settings", '"{code}" is not a country code the number formatting knows'),
+            code=code,
+        )
     return code.upper()
 
 
 def _digits(what: str, max_len: int) -> Callable[[str], None]:
     """A check for digits only, at most `max_len` of them; `what` (marked for translation)
     names the value in the message."""
+
     def check(value: str) -> None:
         if value and not re.fullmatch(rf"\d{{1,{max_len}}}", value):
-            raise _error(translate("Settings", "{what}: digits only, at most {maximum}"),
-                         what=translate("Settings", what), maximum=max_len)
+            raise _error(
+                translate("Settings", "{what}: digits only, at most {maximum}"),
+                what=translate("Settings", what),
+                maximum=max_len,
+            )
+
     return check
 
 
@@ -527,20 +599,26 @@ def check_url_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
-        raise SettingsError(translate(
-            "Settings", "unbalanced {{ or }}: write {{{{ and }}}} for literal braces").format()
+        raise SettingsError(
+            translate(
+                "Settings", "unbalanced {{ or }}: write {{{{ and }}}} for literal braces"
+            ).format()
         ) from None
     for _literal, field_name, spec, conversion in parsed:
         if field_name is None:
             continue
         if field_name not in _CRM_FIELDS:
-            raise _error(translate(
-                "Settings", "unknown placeholder {placeholder}: use {{number}} and {{name}}"),
-                placeholder="{" + field_name + "}")
+            raise _error(
+                translate(
+                    "Settings", "unknown placeholder {placeholder}: use {{number}} and {{name}}"
+                ),
+                placeholder="{" + field_name + "}",
+            )
         if spec or conversion:
-            raise _error(translate(
-                "Settings", "write the placeholder as {placeholder}, without : or !"),
-                placeholder="{" + field_name + "}")
+            raise _error(
+                translate("Settings", "write the placeholder as {placeholder}, without : or !"),
+                placeholder="{" + field_name + "}",
+            )
     parts = urlsplit(fill_url_template(template, number="0", name="x"))
     if parts.scheme.lower() not in ("http", "https"):
         raise _error(translate("Settings", "the address must start with http:// or https://"))
@@ -577,154 +655,377 @@ def section_title(section: str) -> str:
     return translate("Settings", SECTIONS[section])
 
 
-_PHONEBOOK_FILTER = QT_TRANSLATE_NOOP("Settings",
-                                     "Phone books (*.csv *.vcf *.vcard);;All files (*)")
+_PHONEBOOK_FILTER = QT_TRANSLATE_NOOP(
+    "Settings", "Phone books (*.csv *.vcf *.vcard);;All files (*)"
+)
 
 #: The languages the app speaks: value -> its name, in itself (not translated: whoever cannot
 #: read the current language finds their own).  "auto": the system's (the desktop's locale).
 LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
 
-_CERTIFICATES_FILTER = QT_TRANSLATE_NOOP("Settings",
-                                         "Certificates (*.pem *.crt *.cer);;All files (*)")
+_CERTIFICATES_FILTER = QT_TRANSLATE_NOOP(
+    "Settings", "Certificates (*.pem *.crt *.cer);;All files (*)"
+)
 
 OPTIONS: tuple[Option, ...] = (
-    Option("pbx.connection", Kind.CHOICE, LINK_DIRECT, QT_TRANSLATE_NOOP("Settings", "&Connect"),
-           QT_TRANSLATE_NOOP("Settings", "How this computer reaches the PBX: a CSTA link of its "
-                             "own, or through the office gateway (cstapopup gateway), which "
-                             "shares one PBX link with every desktop of the office through an "
-                             "MQTT broker."),
-           choices=((LINK_DIRECT, QT_TRANSLATE_NOOP("Settings", "PBX directly")),
-                    (LINK_GATEWAY, QT_TRANSLATE_NOOP("Settings", "Office gateway")))),
-    Option("pbx.host", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "&Host"),
-           QT_TRANSLATE_NOOP("Settings", "Host name or IP address of the PBX's CSTA interface. "
-                             "Empty: not configured yet."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 192.0.2.1"), check=check_host,
-           link=LINK_DIRECT),
-    Option("pbx.port", Kind.INT, DEFAULT_PORT, QT_TRANSLATE_NOOP("Settings", "&Port"),
-           QT_TRANSLATE_NOOP("Settings", "TCP port of the CSTA interface (HiPath: {port})."),
-           minimum=1, maximum=65535, help_fields=(("port", DEFAULT_PORT),), link=LINK_DIRECT),
-    Option("pbx.user", Kind.TEXT, DEFAULT_USER, QT_TRANSLATE_NOOP("Settings", "&User"),
-           QT_TRANSLATE_NOOP("Settings", "User name the PBX expects for CSTA applications "
-                             "(usually {user})."),
-           check=check_user, help_fields=(("user", DEFAULT_USER),), link=LINK_DIRECT),
-    Option("pbx.tls", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "Use TL&S"),
-           QT_TRANSLATE_NOOP("Settings", "Encrypt the link (only if the PBX or a TLS proxy in "
-                             "front of it offers it)."),
-           link=LINK_DIRECT),
-    Option("pbx.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "C&A certificate"),
-           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the PBX's "
-                             "certificate. Empty: the system's certificates."),
-           file_filter=_CERTIFICATES_FILTER, link=LINK_DIRECT),
-    Option("gateway.broker", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "Broker &address"),
-           QT_TRANSLATE_NOOP("Settings", "Address of the office's MQTT broker: "
-                             "mqtt://HOST[:1883], or mqtts://HOST[:8883] with TLS. Empty: not "
-                             "configured yet."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. mqtts://broker.office:8883"),
-           check=check_broker_url, link=LINK_GATEWAY),
-    Option("gateway.user", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "Broker use&r"),
-           QT_TRANSLATE_NOOP("Settings", "Your user name at the broker; the office gateway lets "
-                             "it control the phones its rights file gives it."),
-           check=check_broker_user, link=LINK_GATEWAY),
-    Option("gateway.ca_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "Broker CA &file"),
-           QT_TRANSLATE_NOOP("Settings", "PEM file of the authority that signed the broker's "
-                             "certificate (mqtts://). Empty: the system's certificates."),
-           file_filter=_CERTIFICATES_FILTER, link=LINK_GATEWAY),
-    Option("gateway.site", Kind.TEXT, "default", QT_TRANSLATE_NOOP("Settings", "Sit&e"),
-           QT_TRANSLATE_NOOP("Settings", "The site name the office gateway was started with "
-                             "(its --site)."),
-           check=check_site, link=LINK_GATEWAY),
-    Option("pbx.password_storage", Kind.CHOICE, PASSWORD_STORAGE_KEYRING,
-           QT_TRANSLATE_NOOP("Settings", "Keep password &in"),
-           QT_TRANSLATE_NOOP("Settings", "Where the password (the PBX's, or the broker's) is "
-                             "kept: the system keyring, the settings file in plain text (only "
-                             "after you confirm), or nowhere (you are asked at each start)."),
-           choices=((PASSWORD_STORAGE_KEYRING, QT_TRANSLATE_NOOP("Settings", "System keyring")),
-                    (PASSWORD_STORAGE_PLAINTEXT,
-                     QT_TRANSLATE_NOOP("Settings", "Settings file (plain text)")),
-                    (PASSWORD_STORAGE_NONE,
-                     QT_TRANSLATE_NOOP("Settings", "Nowhere: ask at each start")))),
-    Option("devices.monitor", Kind.DEVICES, [], QT_TRANSLATE_NOOP("Settings", "&Monitored devices"),
-           QT_TRANSLATE_NOOP("Settings", "Phone numbers (extensions) whose calls pop up and are "
-                             "recorded, separated by commas."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 100, 101")),
-    Option("devices.own", Kind.DEVICE, "", QT_TRANSLATE_NOOP("Settings", "&Your own phone"),
-           QT_TRANSLATE_NOOP("Settings", "Your own extension, one of the monitored devices: the "
-                             "Answer button appears for calls ringing there. Empty: none.")),
-    Option("devices.colleagues", Kind.COLLEAGUES, [], QT_TRANSLATE_NOOP("Settings", "Co&lleagues"),
-           QT_TRANSLATE_NOOP("Settings", "Extensions shown in the colleagues panel, each with an "
-                             "optional name (\"101 Anna Berger, 102, 110-119\"); without one, "
-                             "the phone book's name. Empty: the monitored devices. Each is "
-                             "monitored too: those beyond the PBX's limit show as not "
-                             "monitored."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 101 Anna Berger, 102, 110-119")),
-    Option("popup.screen", Kind.CHOICE, "primary", QT_TRANSLATE_NOOP("Settings", "&Screen"),
-           QT_TRANSLATE_NOOP("Settings", "Where popups appear when there are several screens."),
-           choices=(("primary", QT_TRANSLATE_NOOP("Settings", "Primary screen")),
-                    ("mouse", QT_TRANSLATE_NOOP("Settings", "Screen with the mouse pointer")))),
-    Option("popup.corner", Kind.CHOICE, "bottom-right", QT_TRANSLATE_NOOP("Settings", "Co&rner"),
-           QT_TRANSLATE_NOOP("Settings", "Corner of the screen where popups stack up."),
-           choices=(("bottom-right", QT_TRANSLATE_NOOP("Settings", "Bottom right")),
-                    ("bottom-left", QT_TRANSLATE_NOOP("Settings", "Bottom left")),
-                    ("top-right", QT_TRANSLATE_NOOP("Settings", "Top right")),
-                    ("top-left", QT_TRANSLATE_NOOP("Settings", "Top left")))),
-    Option("popup.close_after_seconds", Kind.INT, 8, QT_TRANSLATE_NOOP("Settings", "C&lose after"),
-           QT_TRANSLATE_NOOP("Settings", "Seconds a popup stays after the call was answered "
-                             "elsewhere or ended (0: until dismissed). It never closes by itself "
-                             "while the phone rings."),
-           minimum=0, maximum=3600,
-           zero_means=QT_TRANSLATE_NOOP("Settings", "Stay until dismissed"),
-           suffix=QT_TRANSLATE_NOOP("Settings", " s")),
-    Option("popup.sound", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Play a sound"),
-           QT_TRANSLATE_NOOP("Settings", "Play a sound when a popup appears.")),
-    Option("popup.sound_file", Kind.PATH, "", QT_TRANSLATE_NOOP("Settings", "Sound &file"),
-           QT_TRANSLATE_NOOP("Settings", "WAV file to play. Empty: the built-in ring."),
-           file_filter=QT_TRANSLATE_NOOP("Settings", "Sounds (*.wav);;All files (*)")),
-    Option("phonebook.files", Kind.PATHS, [], QT_TRANSLATE_NOOP("Settings", "Phone &books"),
-           QT_TRANSLATE_NOOP("Settings", "CSV or vCard files with names and numbers, looked up "
-                             "for every call."),
-           file_filter=_PHONEBOOK_FILTER),
-    Option("numbers.country", Kind.TEXT, "DE", QT_TRANSLATE_NOOP("Settings", "Co&untry"),
-           QT_TRANSLATE_NOOP("Settings", "Country of the PBX (ISO code such as DE, AT, CH): "
-                             "decides how numbers are written."),
-           check=check_country),
-    Option("numbers.area_code", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "&Area code"),
-           QT_TRANSLATE_NOOP("Settings", "Area code of the PBX without the trunk prefix (89 for "
-                             "Munich), so local numbers are found in the phone book."),
-           placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 89"),
-           check=_digits(QT_TRANSLATE_NOOP("Settings", "area code"), 8)),
-    Option("numbers.trunk_prefix", Kind.TEXT, "0",
-           QT_TRANSLATE_NOOP("Settings", "&Trunk access digit"),
-           QT_TRANSLATE_NOOP("Settings", "Digit(s) the PBX puts in front of outside numbers (its "
-                             "trunk access code, usually 0), stripped before the number is "
-                             "looked up. Empty: the PBX sends numbers without it."),
-           check=_digits(QT_TRANSLATE_NOOP("Settings", "trunk access digit"), 3)),
-    Option("numbers.internal_max_length", Kind.INT, 4,
-           QT_TRANSLATE_NOOP("Settings", "&Internal numbers up to"),
-           QT_TRANSLATE_NOOP("Settings", "Numbers with at most this many digits are extensions "
-                             "of the PBX, not outside calls."),
-           minimum=1, maximum=12, suffix=QT_TRANSLATE_NOOP("Settings", " digits")),
-    Option("crm.url_template", Kind.TEXT, "", QT_TRANSLATE_NOOP("Settings", "CRM &address"),
-           QT_TRANSLATE_NOOP("Settings", "Address opened by \"Open CRM\"; {number} and {name} "
-                             "are filled in. Empty: no button."),
-           placeholder="https://crm.example.com/search?q={number}", check=check_url_template),
-    Option("history.retention_days", Kind.INT, 365,
-           QT_TRANSLATE_NOOP("Settings", "&Keep calls for"),
-           QT_TRANSLATE_NOOP("Settings", "Calls older than this are deleted from the history; 0 "
-                             "keeps them forever."),
-           minimum=0, maximum=36500,
-           zero_means=QT_TRANSLATE_NOOP("Settings", "Keep forever"),
-           suffix=QT_TRANSLATE_NOOP("Settings", " days")),
-    Option("app.language", Kind.CHOICE, "auto", QT_TRANSLATE_NOOP("Settings", "Lan&guage"),
-           QT_TRANSLATE_NOOP("Settings", "The language of the windows, popups and messages: "
-                             "the system's (its locale settings), or one chosen here. A change "
-                             "takes effect when cstapopup starts again."),
-           choices=(("auto", QT_TRANSLATE_NOOP("Settings", "As the system (its locale)")),
-                    *LANGUAGES.items())),
-    Option("app.start_at_login", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Start at login"),
-           QT_TRANSLATE_NOOP("Settings", "Start cstapopup when you log in.")),
-    Option("app.do_not_disturb", Kind.BOOL, False, QT_TRANSLATE_NOOP("Settings", "&Do not disturb"),
-           QT_TRANSLATE_NOOP("Settings", "No popups and no sound; calls are still recorded in the "
-                             "history.")),
+    Option(
+        "pbx.connection",
+        Kind.CHOICE,
+        LINK_DIRECT,
+        QT_TRANSLATE_NOOP("Settings", "&Connect"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "How this computer reaches the PBX: a CSTA link of its "
+            "own, or through the office gateway (cstapopup gateway), which "
+            "shares one PBX link with every desktop of the office through an "
+            "MQTT broker.",
+        ),
+        choices=(
+            (LINK_DIRECT, QT_TRANSLATE_NOOP("Settings", "PBX directly")),
+            (LINK_GATEWAY, QT_TRANSLATE_NOOP("Settings", "Office gateway")),
+        ),
+    ),
+    Option(
+        "pbx.host",
+        Kind.TEXT,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "&Host"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Host name or IP address of the PBX's CSTA interface. Empty: not configured yet.",
+        ),
+        placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 192.0.2.1"),
+        check=check_host,
+        link=LINK_DIRECT,
+    ),
+    Option(
+        "pbx.port",
+        Kind.INT,
+        DEFAULT_PORT,
+        QT_TRANSLATE_NOOP("Settings", "&Port"),
+        QT_TRANSLATE_NOOP("Settings", "TCP port of the CSTA interface (HiPath: {port})."),
+        minimum=1,
+        maximum=65535,
+        help_fields=(("port", DEFAULT_PORT),),
+        link=LINK_DIRECT,
+    ),
+    Option(
+        "pbx.user",
+        Kind.TEXT,
+        DEFAULT_USER,
+        QT_TRANSLATE_NOOP("Settings", "&User"),
+        QT_TRANSLATE_NOOP(
+            "Settings", "User name the PBX expects for CSTA applications (usually {user})."
+        ),
+        check=check_user,
+        help_fields=(("user", DEFAULT_USER),),
+        link=LINK_DIRECT,
+    ),
+    Option(
+        "pbx.tls",
+        Kind.BOOL,
+        False,
+        QT_TRANSLATE_NOOP("Settings", "Use TL&S"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Encrypt the link (only if the PBX or a TLS proxy in front of it offers it).",
+        ),
+        link=LINK_DIRECT,
+    ),
+    Option(
+        "pbx.ca_file",
+        Kind.PATH,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "C&A certificate"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "PEM file of the authority that signed the PBX's "
+            "certificate. Empty: the system's certificates.",
+        ),
+        file_filter=_CERTIFICATES_FILTER,
+        link=LINK_DIRECT,
+    ),
+    Option(
+        "gateway.broker",
+        Kind.TEXT,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "Broker &address"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Address of the office's MQTT broker: "
+            "mqtt://HOST[:1883], or mqtts://HOST[:8883] with TLS. Empty: not "
+            "configured yet.",
+        ),
+        placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. mqtts://broker.office:8883"),
+        check=check_broker_url,
+        link=LINK_GATEWAY,
+    ),
+    Option(
+        "gateway.user",
+        Kind.TEXT,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "Broker use&r"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Your user name at the broker; the office gateway lets "
+            "it control the phones its rights file gives it.",
+        ),
+        check=check_broker_user,
+        link=LINK_GATEWAY,
+    ),
+    Option(
+        "gateway.ca_file",
+        Kind.PATH,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "Broker CA &file"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "PEM file of the authority that signed the broker's "
+            "certificate (mqtts://). Empty: the system's certificates.",
+        ),
+        file_filter=_CERTIFICATES_FILTER,
+        link=LINK_GATEWAY,
+    ),
+    Option(
+        "gateway.site",
+        Kind.TEXT,
+        "default",
+        QT_TRANSLATE_NOOP("Settings", "Sit&e"),
+        QT_TRANSLATE_NOOP(
+            "Settings", "The site name the office gateway was started with (its --site)."
+        ),
+        check=check_site,
+        link=LINK_GATEWAY,
+    ),
+    Option(
+        "pbx.password_storage",
+        Kind.CHOICE,
+        PASSWORD_STORAGE_KEYRING,
+        QT_TRANSLATE_NOOP("Settings", "Keep password &in"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Where the password (the PBX's, or the broker's) is "
+            "kept: the system keyring, the settings file in plain text (only "
+            "after you confirm), or nowhere (you are asked at each start).",
+        ),
+        choices=(
+            (PASSWORD_STORAGE_KEYRING, QT_TRANSLATE_NOOP("Settings", "System keyring")),
+            (
+                PASSWORD_STORAGE_PLAINTEXT,
+                QT_TRANSLATE_NOOP("Settings", "Settings file (plain text)"),
+            ),
+            (PASSWORD_STORAGE_NONE, QT_TRANSLATE_NOOP("Settings", "Nowhere: ask at each start")),
+        ),
+    ),
+    Option(
+        "devices.monitor",
+        Kind.DEVICES,
+        [],
+        QT_TRANSLATE_NOOP("Settings", "&Monitored devices"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Phone numbers (extensions) whose calls pop up and are recorded, separated by commas.",
+        ),
+        placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 100, 101"),
+    ),
+    Option(
+        "devices.own",
+        Kind.DEVICE,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "&Your own phone"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Your own extension, one of the monitored devices: the "
+            "Answer button appears for calls ringing there. Empty: none.",
+        ),
+    ),
+    Option(
+        "devices.colleagues",
+        Kind.COLLEAGUES,
+        [],
+        QT_TRANSLATE_NOOP("Settings", "Co&lleagues"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Extensions shown in the colleagues panel, each with an "
+            'optional name ("101 Anna Berger, 102, 110-119"); without one, '
+            "the phone book's name. Empty: the monitored devices. Each is "
+            "monitored too: those beyond the PBX's limit show as not "
+            "monitored.",
+        ),
+        placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 101 Anna Berger, 102, 110-119"),
+    ),
+    Option(
+        "popup.screen",
+        Kind.CHOICE,
+        "primary",
+        QT_TRANSLATE_NOOP("Settings", "&Screen"),
+        QT_TRANSLATE_NOOP("Settings", "Where popups appear when there are several screens."),
+        choices=(
+            ("primary", QT_TRANSLATE_NOOP("Settings", "Primary screen")),
+            ("mouse", QT_TRANSLATE_NOOP("Settings", "Screen with the mouse pointer")),
+        ),
+    ),
+    Option(
+        "popup.corner",
+        Kind.CHOICE,
+        "bottom-right",
+        QT_TRANSLATE_NOOP("Settings", "Co&rner"),
+        QT_TRANSLATE_NOOP("Settings", "Corner of the screen where popups stack up."),
+        choices=(
+            ("bottom-right", QT_TRANSLATE_NOOP("Settings", "Bottom right")),
+            ("bottom-left", QT_TRANSLATE_NOOP("Settings", "Bottom left")),
+            ("top-right", QT_TRANSLATE_NOOP("Settings", "Top right")),
+            ("top-left", QT_TRANSLATE_NOOP("Settings", "Top left")),
+        ),
+    ),
+    Option(
+        "popup.close_after_seconds",
+        Kind.INT,
+        8,
+        QT_TRANSLATE_NOOP("Settings", "C&lose after"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Seconds a popup stays after the call was answered "
+            "elsewhere or ended (0: until dismissed). It never closes by itself "
+            "while the phone rings.",
+        ),
+        minimum=0,
+        maximum=3600,
+        zero_means=QT_TRANSLATE_NOOP("Settings", "Stay until dismissed"),
+        suffix=QT_TRANSLATE_NOOP("Settings", " s"),
+    ),
+    Option(
+        "popup.sound",
+        Kind.BOOL,
+        False,
+        QT_TRANSLATE_NOOP("Settings", "&Play a sound"),
+        QT_TRANSLATE_NOOP("Settings", "Play a sound when a popup appears."),
+    ),
+    Option(
+        "popup.sound_file",
+        Kind.PATH,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "Sound &file"),
+        QT_TRANSLATE_NOOP("Settings", "WAV file to play. Empty: the built-in ring."),
+        file_filter=QT_TRANSLATE_NOOP("Settings", "Sounds (*.wav);;All files (*)"),
+    ),
+    Option(
+        "phonebook.files",
+        Kind.PATHS,
+        [],
+        QT_TRANSLATE_NOOP("Settings", "Phone &books"),
+        QT_TRANSLATE_NOOP(
+            "Settings", "CSV or vCard files with names and numbers, looked up for every call."
+        ),
+        file_filter=_PHONEBOOK_FILTER,
+    ),
+    Option(
+        "numbers.country",
+        Kind.TEXT,
+        "DE",
+        QT_TRANSLATE_NOOP("Settings", "Co&untry"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Country of the PBX (ISO code such as DE, AT, CH): decides how numbers are written.",
+        ),
+        check=check_country,
+    ),
+    Option(
+        "numbers.area_code",
+        Kind.TEXT,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "&Area code"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Area code of the PBX without the trunk prefix (89 for "
+            "Munich), so local numbers are found in the phone book.",
+        ),
+        placeholder=QT_TRANSLATE_NOOP("Settings", "e.g. 89"),
+        check=_digits(QT_TRANSLATE_NOOP("Settings", "area code"), 8),
+    ),
+    Option(
+        "numbers.trunk_prefix",
+        Kind.TEXT,
+        "0",
+        QT_TRANSLATE_NOOP("Settings", "&Trunk access digit"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Digit(s) the PBX puts in front of outside numbers (its "
+            "trunk access code, usually 0), stripped before the number is "
+            "looked up. Empty: the PBX sends numbers without it.",
+        ),
+        check=_digits(QT_TRANSLATE_NOOP("Settings", "trunk access digit"), 3),
+    ),
+    Option(
+        "numbers.internal_max_length",
+        Kind.INT,
+        4,
+        QT_TRANSLATE_NOOP("Settings", "&Internal numbers up to"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "Numbers with at most this many digits are extensions of the PBX, not outside calls.",
+        ),
+        minimum=1,
+        maximum=12,
+        suffix=QT_TRANSLATE_NOOP("Settings", " digits"),
+    ),
+    Option(
+        "crm.url_template",
+        Kind.TEXT,
+        "",
+        QT_TRANSLATE_NOOP("Settings", "CRM &address"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            'Address opened by "Open CRM"; {number} and {name} are filled in. Empty: no button.',
+        ),
+        placeholder="https://crm.example.com/search?q={number}",
+        check=check_url_template,
+    ),
+    Option(
+        "history.retention_days",
+        Kind.INT,
+        365,
+        QT_TRANSLATE_NOOP("Settings", "&Keep calls for"),
+        QT_TRANSLATE_NOOP(
+            "Settings", "Calls older than this are deleted from the history; 0 keeps them forever."
+        ),
+        minimum=0,
+        maximum=36500,
+        zero_means=QT_TRANSLATE_NOOP("Settings", "Keep forever"),
+        suffix=QT_TRANSLATE_NOOP("Settings", " days"),
+    ),
+    Option(
+        "app.language",
+        Kind.CHOICE,
+        "auto",
+        QT_TRANSLATE_NOOP("Settings", "Lan&guage"),
+        QT_TRANSLATE_NOOP(
+            "Settings",
+            "The language of the windows, popups and messages: "
+            "the system's (its locale settings), or one chosen here. A change "
+            "takes effect when cstapopup starts again.",
+        ),
+        choices=(
+            ("auto", QT_TRANSLATE_NOOP("Settings", "As the system (its locale)")),
+            *LANGUAGES.items(),
+        ),
+    ),
+    Option(
+        "app.start_at_login",
+        Kind.BOOL,
+        False,
+        QT_TRANSLATE_NOOP("Settings", "&Start at login"),
+        QT_TRANSLATE_NOOP("Settings", "Start cstapopup when you log in."),
+    ),
+    Option(
+        "app.do_not_disturb",
+        Kind.BOOL,
+        False,
+        QT_TRANSLATE_NOOP("Settings", "&Do not disturb"),
+        QT_TRANSLATE_NOOP(
+            "Settings", "No popups and no sound; calls are still recorded in the history."
+        ),
+    ),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -734,8 +1035,9 @@ def option(name: str) -> Option:
     try:
         return OPTIONS_BY_NAME[name]
     except KeyError:
-        raise SettingsError(translate("Settings", "there is no setting called {name}").format(
-            name=repr(name)), name) from None
+        raise SettingsError(
+            translate("Settings", "there is no setting called {name}").format(name=repr(name)), name
+        ) from None
 
 
 def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -747,16 +1049,24 @@ def cross_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     monitor = values["devices.monitor"]
     own = values["devices.own"]
     if _link_address(values) and not monitor:
-        problems.append(("devices.monitor",
-                         translate("Settings", "list at least one device to monitor")))
+        problems.append(
+            ("devices.monitor", translate("Settings", "list at least one device to monitor"))
+        )
     if own and own not in monitor:
-        problems.append(("devices.own", translate(
-            "Settings", "{device} is not one of the monitored devices").format(device=own)))
+        problems.append(
+            (
+                "devices.own",
+                translate("Settings", "{device} is not one of the monitored devices").format(
+                    device=own
+                ),
+            )
+        )
     area = values["numbers.area_code"]
     if area.startswith("0"):
         # The numbering plan takes the area code without the national prefix (89, not 089).
-        message = translate("Settings", "write the area code without the leading 0 ({right}, "
-                            "not {wrong})").format(right=area.lstrip("0") or "…", wrong=area)
+        message = translate(
+            "Settings", "write the area code without the leading 0 ({right}, not {wrong})"
+        ).format(right=area.lstrip("0") or "…", wrong=area)
         problems.append(("numbers.area_code", message))
     return problems
 
@@ -804,6 +1114,7 @@ LinkParameters = ConnectionParameters | GatewayParameters
 
 # --- files ---------------------------------------------------------------------------------
 
+
 def config_dir() -> Path:
     """The configuration directory: $CSTAPOPUP_CONFIG_DIR, else the platform's place."""
     override = os.environ.get(CONFIG_DIR_ENV)
@@ -835,6 +1146,7 @@ _FILE_HEADER = (
 
 # --- the settings object -------------------------------------------------------------------
 
+
 class Settings:
     """The current value of every option, with load/save to one TOML file.
 
@@ -855,8 +1167,9 @@ class Settings:
     # -- reading
 
     @classmethod
-    def load(cls, path: Path | str | None = None, *,
-             read_only: bool = False) -> tuple[Settings, list[str]]:
+    def load(
+        cls, path: Path | str | None = None, *, read_only: bool = False
+    ) -> tuple[Settings, list[str]]:
         """Settings from the file (defaults where it is missing or wrong) and the warnings.
 
         Never raises for a bad file: an unreadable or corrupt file is moved aside to
@@ -872,23 +1185,32 @@ class Settings:
                 raw = tomllib.load(f)
         except FileNotFoundError:
             return settings, warnings
-        except (OSError, ValueError) as exc:   # TOMLDecodeError, UnicodeDecodeError: ValueErrors
+        except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError: ValueErrors
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if read_only:
-                return settings, [translate(
-                    "Settings", "Could not read {file} ({problem}); using the defaults.").format(
-                    file=p, problem=reason)]
+                return settings, [
+                    translate(
+                        "Settings", "Could not read {file} ({problem}); using the defaults."
+                    ).format(file=p, problem=reason)
+                ]
             try:
                 moved = _move_aside(p)
             except OSError as move_exc:
-                warnings.append(translate(
-                    "Settings", "Could not read {file} ({problem}) nor move it aside "
-                    "({move_problem}); using the defaults.").format(
-                    file=p, problem=reason, move_problem=move_exc.strerror or move_exc))
+                warnings.append(
+                    translate(
+                        "Settings",
+                        "Could not read {file} ({problem}) nor move it aside "
+                        "({move_problem}); using the defaults.",
+                    ).format(file=p, problem=reason, move_problem=move_exc.strerror or move_exc)
+                )
             else:
-                warnings.append(translate(
-                    "Settings", "Could not read {file} ({problem}); it was moved to {moved} and "
-                    "the defaults are used.").format(file=p, problem=reason, moved=moved.name))
+                warnings.append(
+                    translate(
+                        "Settings",
+                        "Could not read {file} ({problem}); it was moved to {moved} and "
+                        "the defaults are used.",
+                    ).format(file=p, problem=reason, moved=moved.name)
+                )
             for w in warnings:
                 log.warning("%s", w)
             return settings, warnings
@@ -897,9 +1219,11 @@ class Settings:
         for section, table in raw.items():
             if not isinstance(table, dict):
                 settings._unknown[section] = table
-                warnings.append(translate(
-                    "Settings", "{section}: expected a [{section}] table; ignored.").format(
-                    section=section))
+                warnings.append(
+                    translate(
+                        "Settings", "{section}: expected a [{section}] table; ignored."
+                    ).format(section=section)
+                )
                 continue
             for key, value in table.items():
                 flat[f"{section}.{key}"] = value
@@ -909,9 +1233,11 @@ class Settings:
             opt = OPTIONS_BY_NAME.get(name)
             if opt is None:
                 settings._unknown[name] = value
-                warnings.append(translate(
-                    "Settings", "Unknown setting {name} in {file}; kept but not used.").format(
-                    name=name, file=p.name))
+                warnings.append(
+                    translate(
+                        "Settings", "Unknown setting {name} in {file}; kept but not used."
+                    ).format(name=name, file=p.name)
+                )
                 continue
             try:
                 settings._values[name] = opt.validate(value)
@@ -924,8 +1250,9 @@ class Settings:
                 settings._values[name] = _copy(opt.default)
                 warnings.append(_using_default(name, message, opt))
             else:
-                warnings.append(translate("Settings", "{name}: {problem}.").format(
-                    name=name, problem=message))
+                warnings.append(
+                    translate("Settings", "{name}: {problem}.").format(name=name, problem=message)
+                )
 
         tightened = False
         for kind, plaintext in plaintexts.items():
@@ -935,12 +1262,17 @@ class Settings:
             if settings.get("pbx.password_storage") != PASSWORD_STORAGE_PLAINTEXT:
                 # Do not keep a plain-text password the user did not choose to keep: the next
                 # save drops it from the file.
-                warnings.append(translate(
-                    "Settings", "{key} is ignored (and removed on the next save) because "
-                    "pbx.password_storage is not \"plaintext\".").format(key=key))
+                warnings.append(
+                    translate(
+                        "Settings",
+                        "{key} is ignored (and removed on the next save) because "
+                        'pbx.password_storage is not "plaintext".',
+                    ).format(key=key)
+                )
             elif not isinstance(plaintext, str):
-                warnings.append(translate("Settings", "{key}: expected text; ignored.").format(
-                    key=key))
+                warnings.append(
+                    translate("Settings", "{key}: expected text; ignored.").format(key=key)
+                )
             else:
                 settings._plaintext[kind] = plaintext
                 if not read_only and not tightened:
@@ -986,11 +1318,15 @@ class Settings:
                 # Only rules touched by this change: an old problem (say, a host loaded without
                 # devices) must not block changing an unrelated setting.
                 if name in changes or _related(name, changes):
-                    errors.append(SettingsError(_labelled(option(name).plain_label, message),
-                                                name, message))
+                    errors.append(
+                        SettingsError(_labelled(option(name).plain_label, message), name, message)
+                    )
         if errors:
-            raise SettingsError("; ".join(str(e) for e in errors), errors[0].name,
-                                errors[0].reason if len(errors) == 1 else None)
+            raise SettingsError(
+                "; ".join(str(e) for e in errors),
+                errors[0].name,
+                errors[0].reason if len(errors) == 1 else None,
+            )
         changed = [n for n in changes if candidate[n] != self._values[n]]
         self._values = candidate
         if changed:
@@ -1004,7 +1340,7 @@ class Settings:
 
     def restore(self, snapshot: object) -> None:
         """Go back to a `snapshot()` (undo a change whose follow-up failed); no listeners."""
-        values, plaintext = snapshot   # type: ignore[misc]
+        values, plaintext = snapshot  # type: ignore[misc]
         self._values = {name: _copy(v) for name, v in values.items()}
         self._plaintext = dict(plaintext)
 
@@ -1033,15 +1369,22 @@ class Settings:
 
     def connection_parameters(self, password: str | None) -> ConnectionParameters:
         return ConnectionParameters(
-            host=self._values["pbx.host"], port=self._values["pbx.port"],
-            user=self._values["pbx.user"], password=password,
-            tls=self._values["pbx.tls"], ca_file=self._values["pbx.ca_file"])
+            host=self._values["pbx.host"],
+            port=self._values["pbx.port"],
+            user=self._values["pbx.user"],
+            password=password,
+            tls=self._values["pbx.tls"],
+            ca_file=self._values["pbx.ca_file"],
+        )
 
     def gateway_parameters(self, password: str | None) -> GatewayParameters:
         return GatewayParameters(
-            broker=self._values["gateway.broker"], user=self._values["gateway.user"],
-            password=password, ca_file=self._values["gateway.ca_file"],
-            site=self._values["gateway.site"])
+            broker=self._values["gateway.broker"],
+            user=self._values["gateway.user"],
+            password=password,
+            ca_file=self._values["gateway.ca_file"],
+            site=self._values["gateway.site"],
+        )
 
     def link_parameters(self, password: str | None) -> LinkParameters:
         """The parameters of the chosen way to the PBX."""
@@ -1100,8 +1443,10 @@ class Settings:
 
 
 def _related(name: str, changes: Iterable[str]) -> bool:
-    groups = ({"devices.monitor", "devices.own", "pbx.host", "pbx.connection", "gateway.broker"},
-              {"numbers.area_code", "numbers.trunk_prefix"})
+    groups = (
+        {"devices.monitor", "devices.own", "pbx.host", "pbx.connection", "gateway.broker"},
+        {"numbers.area_code", "numbers.trunk_prefix"},
+    )
     return any(name in g and any(c in g for c in changes) for g in groups)
 
 
@@ -1120,7 +1465,8 @@ def _describe_default(opt: Option) -> str:
 
 def _using_default(name: str, problem: str, opt: Option) -> str:
     return translate("Settings", "{name}: {problem}; using the default ({default}).").format(
-        name=name, problem=problem, default=_describe_default(opt))
+        name=name, problem=problem, default=_describe_default(opt)
+    )
 
 
 def _ensure_dir(directory: Path) -> None:
@@ -1128,7 +1474,7 @@ def _ensure_dir(directory: Path) -> None:
         return
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     if os.name == "posix":
-        os.chmod(directory, 0o700)   # mkdir's mode is reduced by the umask
+        os.chmod(directory, 0o700)  # mkdir's mode is reduced by the umask
 
 
 def _tighten_permissions(path: Path) -> list[str]:
@@ -1139,14 +1485,20 @@ def _tighten_permissions(path: Path) -> list[str]:
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             os.chmod(path, 0o600)
-            return [translate("Settings", "{file} holds the password and was readable by others; "
-                              "its permissions were set to 0600.").format(file=path)]
+            return [
+                translate(
+                    "Settings",
+                    "{file} holds the password and was readable by others; "
+                    "its permissions were set to 0600.",
+                ).format(file=path)
+            ]
     except OSError:
         pass
     return []
 
 
 # --- the password --------------------------------------------------------------------------
+
 
 def keyring_available() -> bool:
     """True when `keyring` has a real backend (not its fail/null stand-ins)."""
@@ -1157,7 +1509,7 @@ def keyring_available() -> bool:
         return False
     try:
         backend = keyring.get_keyring()
-    except Exception:   # a broken keyring configuration must not stop the app
+    except Exception:  # a broken keyring configuration must not stop the app
         log.warning("the keyring backend could not be loaded", exc_info=True)
         return False
     if isinstance(backend, fail.Keyring | null.Keyring):
@@ -1179,8 +1531,9 @@ class PasswordStore:
     the user (see the settings dialog); this class does not ask.
     """
 
-    def __init__(self, settings: Settings, *, service: str = KEYRING_SERVICE,
-                 kind: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, service: str = KEYRING_SERVICE, kind: str | None = None
+    ) -> None:
         self._settings = settings
         self._service = service
         self._kind = kind
@@ -1228,16 +1581,20 @@ class PasswordStore:
         kind = self.kind
         if storage == PASSWORD_STORAGE_KEYRING:
             if not self.keyring_available():
-                raise PasswordStoreError(translate(
-                    "Settings", "no system keyring is available to keep the password"))
+                raise PasswordStoreError(
+                    translate("Settings", "no system keyring is available to keep the password")
+                )
             import keyring
             from keyring.errors import KeyringError
+
             try:
                 keyring.set_password(self._service, self.account, password)
             except KeyringError as exc:
-                raise PasswordStoreError(translate(
-                    "Settings", "the keyring did not store the password: {problem}").format(
-                    problem=exc)) from None
+                raise PasswordStoreError(
+                    translate(
+                        "Settings", "the keyring did not store the password: {problem}"
+                    ).format(problem=exc)
+                ) from None
             log.info("password stored in the keyring for %s", self.account)
             self._settings.set_plaintext_password(kind, None)
         elif storage == PASSWORD_STORAGE_PLAINTEXT:
@@ -1253,10 +1610,11 @@ class PasswordStore:
             return
         import keyring
         from keyring.errors import KeyringError, PasswordDeleteError
+
         try:
             keyring.delete_password(self._service, account or self.account)
         except PasswordDeleteError:
-            pass   # there was none
+            pass  # there was none
         except KeyringError as exc:
             log.warning("could not remove the password from the keyring: %s", exc)
 
@@ -1265,6 +1623,7 @@ class PasswordStore:
             return None
         import keyring
         from keyring.errors import KeyringError
+
         try:
             return keyring.get_password(self._service, account)
         except KeyringError as exc:
@@ -1284,5 +1643,5 @@ def main_help_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":   # pragma: no cover - a documentation helper
+if __name__ == "__main__":  # pragma: no cover - a documentation helper
     sys.stdout.write(main_help_table() + "\n")

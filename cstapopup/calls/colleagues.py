@@ -42,10 +42,18 @@ MAX_LINES = 32
 _GONE = frozenset({"null", "fail"})
 #: Without a local connection state: what an event about the device's own connection means.
 _STATE_BY_EVENT = {
-    "delivered": "alerting", "offered": "alerting", "established": "connected",
-    "held": "hold", "retrieved": "connected", "service_initiated": "initiated",
-    "originated": "connected", "network_reached": "connected", "queued": "queued",
-    "connection_cleared": "null", "failed": "fail", "diverted": "null",
+    "delivered": "alerting",
+    "offered": "alerting",
+    "established": "connected",
+    "held": "hold",
+    "retrieved": "connected",
+    "service_initiated": "initiated",
+    "originated": "connected",
+    "network_reached": "connected",
+    "queued": "queued",
+    "connection_cleared": "null",
+    "failed": "fail",
+    "diverted": "null",
 }
 #: How a device's forwarding is shown: only "at once" forwarding makes it unreachable.
 IMMEDIATE_FORWARDING = frozenset({None, "forwardImmediate", "forwardImmInt", "forwardImmExt"})
@@ -55,13 +63,13 @@ class ColleagueState(str, enum.Enum):
     """What a colleague's lamp says."""
 
     FREE = "free"
-    RINGING = "ringing"            # a call rings there (and it has none that talks)
-    BUSY = "busy"                  # on a call (or dialling)
-    HELD = "held"                  # only calls on hold
+    RINGING = "ringing"  # a call rings there (and it has none that talks)
+    BUSY = "busy"  # on a call (or dialling)
+    HELD = "held"  # only calls on hold
     DO_NOT_DISTURB = "do_not_disturb"
-    FORWARDED = "forwarded"        # forwarded at once to another number
-    NOT_MONITORED = "not_monitored"   # the PBX would not monitor it: we see nothing
-    UNKNOWN = "unknown"            # the link is down (or not up yet)
+    FORWARDED = "forwarded"  # forwarded at once to another number
+    NOT_MONITORED = "not_monitored"  # the PBX would not monitor it: we see nothing
+    UNKNOWN = "unknown"  # the link is down (or not up yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +128,9 @@ class ColleagueBoard:
     """See the module docstring.  Feed it with `on_event`, `on_snapshot`, `link_up` /
     `link_down` and `monitor_failed`; each returns the devices whose status changed."""
 
-    def __init__(self, devices: Iterable[str] = (), *,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, devices: Iterable[str] = (), *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._devices: dict[str, _Device] = {}
         #: The status last reported per device (what changed is told once).
@@ -209,9 +218,13 @@ class ColleagueBoard:
                 if cid is None or item.state is None or item.state in _GONE:
                     continue
                 old = entry.lines.get(cid)
-                lines[cid] = Line(item.connection, item.state, old.since if old else now,
-                                  old.party if old else None,
-                                  old.party_kind if old else "number")
+                lines[cid] = Line(
+                    item.connection,
+                    item.state,
+                    old.since if old else now,
+                    old.party if old else None,
+                    old.party_kind if old else "number",
+                )
             entry.lines = lines
         return self._refresh(self._clock())
 
@@ -225,9 +238,11 @@ class ColleagueBoard:
             entry.do_not_disturb = bool(event.do_not_disturb_on)
         elif isinstance(event, ForwardingEvent):
             if event.forwarding_type in IMMEDIATE_FORWARDING:
-                entry.forwarded_to = (_number(event.forward_to)
-                                      or translate("Colleagues", "another number")) \
-                    if event.forward_status else None
+                entry.forwarded_to = (
+                    (_number(event.forward_to) or translate("Colleagues", "another number"))
+                    if event.forward_status
+                    else None
+                )
         else:
             self._call_event(entry, event)
         return self._refresh(self._clock())
@@ -250,8 +265,9 @@ class ColleagueBoard:
             old = event.secondary_old_call.call_id if event.secondary_old_call else None
             moved = entry.lines.pop(old, None) if old is not None and old != cid else None
             if moved is not None and cid not in entry.lines and state not in _GONE:
-                entry.lines[cid] = replace(moved, connection=ConnectionId(
-                    cid, moved.connection.device))
+                entry.lines[cid] = replace(
+                    moved, connection=ConnectionId(cid, moved.connection.device)
+                )
         line = entry.lines.get(cid)
         if state is None:
             if line is not None:
@@ -261,8 +277,11 @@ class ColleagueBoard:
             entry.lines.pop(cid, None)
             return
         now = self._clock()
-        mine = connection if own_connection else (
-            line.connection if line is not None else ConnectionId(cid, DeviceId.of(device)))
+        mine = (
+            connection
+            if own_connection
+            else (line.connection if line is not None else ConnectionId(cid, DeviceId.of(device)))
+        )
         if line is None:
             line = Line(mine, state, now)
         elif line.state != state:
@@ -276,9 +295,13 @@ class ColleagueBoard:
             del entry.lines[oldest.call_id]
             self.lines_dropped += 1
             if self.lines_dropped == 1 or self.lines_dropped % 1000 == 0:
-                log.warning("%s has more than %d calls at once: the oldest forgotten (%d so "
-                            "far; the PBX did not say they ended)", entry.device, MAX_LINES,
-                            self.lines_dropped)
+                log.warning(
+                    "%s has more than %d calls at once: the oldest forgotten (%d so "
+                    "far; the PBX did not say they ended)",
+                    entry.device,
+                    MAX_LINES,
+                    self.lines_dropped,
+                )
 
     def _update_party(self, entry: _Device, cid: bytes, event: CstaEvent) -> None:
         line = entry.lines.get(cid)
@@ -295,8 +318,11 @@ class ColleagueBoard:
             if state != entry.state:
                 # Free since the last call ended; not known when it was free before the
                 # monitor started (or the link came back).
-                had_calls = entry.state in (ColleagueState.BUSY, ColleagueState.RINGING,
-                                            ColleagueState.HELD)
+                had_calls = entry.state in (
+                    ColleagueState.BUSY,
+                    ColleagueState.RINGING,
+                    ColleagueState.HELD,
+                )
                 entry.since = now if (had_calls or state is not ColleagueState.FREE) else None
                 entry.state = state
             status = self._status(entry)
@@ -327,18 +353,32 @@ class ColleagueBoard:
         lines = sorted(entry.lines.values(), key=lambda line: line.since)
         state = entry.state
         decisive = _decisive(lines, state)
-        why = entry.not_monitored if state is ColleagueState.NOT_MONITORED else (
-            None if state is not ColleagueState.UNKNOWN else
-            translate("Colleagues", "no link to the PBX") if not self._up
-            else translate("Colleagues", "not known yet"))
+        why = (
+            entry.not_monitored
+            if state is ColleagueState.NOT_MONITORED
+            else (
+                None
+                if state is not ColleagueState.UNKNOWN
+                else translate("Colleagues", "no link to the PBX")
+                if not self._up
+                else translate("Colleagues", "not known yet")
+            )
+        )
         since = entry.since
         if decisive is not None and state is not ColleagueState.HELD:
             since = decisive.since
         return ColleagueStatus(
-            entry.device, state, since, decisive.party if decisive else None,
-            decisive.party_kind if decisive else "number", len(lines),
-            any(line.state == "alerting" for line in lines), entry.do_not_disturb,
-            entry.forwarded_to, why)
+            entry.device,
+            state,
+            since,
+            decisive.party if decisive else None,
+            decisive.party_kind if decisive else "number",
+            len(lines),
+            any(line.state == "alerting" for line in lines),
+            entry.do_not_disturb,
+            entry.forwarded_to,
+            why,
+        )
 
 
 def _decisive(lines: Sequence[Line], state: ColleagueState) -> Line | None:

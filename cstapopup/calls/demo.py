@@ -35,9 +35,18 @@ DEMO_HISTORY_FILE = "demo-history.sqlite3"
 #: The simulator's factory login.
 DEMO_USER, DEMO_PASSWORD = DEFAULT_USER, DEFAULT_PASSWORD
 #: The colleagues panel of the demo (and of the self-test: the first two), with names.
-DEMO_COLLEAGUES = ("101 Anna Berger", "102 Tom Keller", "103 Eva Roth", "104 Jonas Weber",
-                   "105 Mia Schulz", "106 Lukas Braun", "107 Lea Fischer", "108 Paul Wagner",
-                   "109 Sara Kühn", "110 Ben Hoffmann")
+DEMO_COLLEAGUES = (
+    "101 Anna Berger",
+    "102 Tom Keller",
+    "103 Eva Roth",
+    "104 Jonas Weber",
+    "105 Mia Schulz",
+    "106 Lukas Braun",
+    "107 Lea Fischer",
+    "108 Paul Wagner",
+    "109 Sara Kühn",
+    "110 Ben Hoffmann",
+)
 #: Virtual seconds after the start when a demo colleague switches do not disturb on, and
 #: another forwards their phone (then every DEMO_FEATURE_PERIOD both switch back and forth).
 DEMO_FEATURE_DELAY = 6.0
@@ -49,17 +58,30 @@ def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
     books = [str(p) for p in resources.demo_phonebooks()]
     values: dict[str, Any] = {
         "pbx.connection": LINK_DIRECT,
-        "pbx.host": "127.0.0.1", "pbx.port": 0, "pbx.user": DEMO_USER, "pbx.tls": False,
-        "pbx.ca_file": "", "devices.monitor": [DEMO_OWN] if self_test else list(DEMO_MONITORED),
-        "devices.own": DEMO_OWN, "phonebook.files": books,
+        "pbx.host": "127.0.0.1",
+        "pbx.port": 0,
+        "pbx.user": DEMO_USER,
+        "pbx.tls": False,
+        "pbx.ca_file": "",
+        "devices.monitor": [DEMO_OWN] if self_test else list(DEMO_MONITORED),
+        "devices.own": DEMO_OWN,
+        "phonebook.files": books,
         "devices.colleagues": list(DEMO_COLLEAGUES[:2] if self_test else DEMO_COLLEAGUES),
-        "numbers.country": "DE", "numbers.area_code": "", "numbers.trunk_prefix": "0",
+        "numbers.country": "DE",
+        "numbers.area_code": "",
+        "numbers.trunk_prefix": "0",
         "numbers.internal_max_length": 4,
     }
     if self_test:
         # The self-test checks the app, not the user's taste: default popup settings.
-        values.update({"popup.screen": "primary", "popup.corner": "bottom-right",
-                       "popup.sound": False, "app.do_not_disturb": False})
+        values.update(
+            {
+                "popup.screen": "primary",
+                "popup.corner": "bottom-right",
+                "popup.sound": False,
+                "app.do_not_disturb": False,
+            }
+        )
     return values
 
 
@@ -69,12 +91,27 @@ class DemoPbx:
     without, it is quiet until `start_scenario()` or `ring()`.  `speed`: virtual seconds per
     real second."""
 
-    def __init__(self, *, traffic: bool = True, rate: float = DEFAULT_DEMO_RATE,
-                 seed: int | None = None, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        traffic: bool = True,
+        rate: float = DEFAULT_DEMO_RATE,
+        seed: int | None = None,
+        speed: float = 1.0,
+    ) -> None:
         self._numbers = load_phonebook(resources.demo_phonebooks()) if traffic else []
-        self.server = SwitchServer(host="127.0.0.1", port=0, devices=DEMO_DEVICES,
-                                   user=DEMO_USER, password=DEMO_PASSWORD, demo=traffic,
-                                   rate=rate, seed=seed, speed=speed, phonebook=self._numbers)
+        self.server = SwitchServer(
+            host="127.0.0.1",
+            port=0,
+            devices=DEMO_DEVICES,
+            user=DEMO_USER,
+            password=DEMO_PASSWORD,
+            demo=traffic,
+            rate=rate,
+            seed=seed,
+            speed=speed,
+            phonebook=self._numbers,
+        )
 
     @property
     def port(self) -> int:
@@ -89,16 +126,22 @@ class DemoPbx:
         await self.server.start()
         demo = self.server.demo
         if demo is not None:
-            log.info("demo: simulated PBX on 127.0.0.1:%d, %.3g calls per minute, seed %d",
-                     self.server.port, demo.rate, demo.seed)
+            log.info(
+                "demo: simulated PBX on 127.0.0.1:%d, %.3g calls per minute, seed %d",
+                self.server.port,
+                demo.rate,
+                demo.seed,
+            )
             # Random traffic may leave the monitored phones quiet for a minute: a first
             # caller from the phone book rings at "your" phone a few seconds after the start.
-            self.server.scheduler.spawn(self._welcome_call(demo.seed), WELCOME_CALL_DELAY,
-                                        "demo welcome call")
+            self.server.scheduler.spawn(
+                self._welcome_call(demo.seed), WELCOME_CALL_DELAY, "demo welcome call"
+            )
             # The colleagues panel shows every lamp: one colleague with do not disturb, one
             # forwarded, now and then.
-            self.server.scheduler.spawn(self._features(), DEMO_FEATURE_DELAY,
-                                        "demo do not disturb and forwarding")
+            self.server.scheduler.spawn(
+                self._features(), DEMO_FEATURE_DELAY, "demo do not disturb and forwarding"
+            )
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -133,5 +176,11 @@ class DemoPbx:
         traffic.finish(call)
 
 
-__all__ = ["DEFAULT_DEMO_RATE", "DEMO_HISTORY_FILE", "DEMO_MONITORED", "DEMO_OWN", "DemoPbx",
-           "demo_settings"]
+__all__ = [
+    "DEFAULT_DEMO_RATE",
+    "DEMO_HISTORY_FILE",
+    "DEMO_MONITORED",
+    "DEMO_OWN",
+    "DemoPbx",
+    "demo_settings",
+]

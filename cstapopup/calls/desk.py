@@ -84,14 +84,27 @@ FORGET_AFTER_SECONDS = 60.0
 LinkOptions = ClientOptions
 
 # Causes of a Delivered event that say how the call came to the ringing device.
-_FORWARD_CAUSES = frozenset({
-    "redirected", "call_forward", "call_forward_immediate", "call_forward_busy",
-    "call_forward_no_answer", "call_deflection", "distributed"})
+_FORWARD_CAUSES = frozenset(
+    {
+        "redirected",
+        "call_forward",
+        "call_forward_immediate",
+        "call_forward_busy",
+        "call_forward_no_answer",
+        "call_deflection",
+        "distributed",
+    }
+)
 _TRANSFER_CAUSES = frozenset({"transfer", "single_step_transfer"})
 
 # The link's states as the tray shows them.
-_TRAY_STATE = {LinkState.CONNECTING: "connecting", LinkState.UP: "up", LinkState.DOWN: "down",
-               LinkState.REJECTED: "down", LinkState.CLOSED: "down"}
+_TRAY_STATE = {
+    LinkState.CONNECTING: "connecting",
+    LinkState.UP: "up",
+    LinkState.DOWN: "down",
+    LinkState.REJECTED: "down",
+    LinkState.CLOSED: "down",
+}
 #: Call ids remembered with the history key of their call (for the own phone's line).
 _KEYS_KEPT = 2000
 
@@ -99,17 +112,17 @@ _KEYS_KEPT = 2000
 class Service(str, enum.Enum):
     """The CSTA service a console action takes (ECMA-269; HiPath's operation codes)."""
 
-    ANSWER = "answerCall"                        # 2
-    DEFLECT = "deflectCall"                      # 218: a ringing call, sent on
+    ANSWER = "answerCall"  # 2
+    DEFLECT = "deflectCall"  # 218: a ringing call, sent on
     SINGLE_STEP_TRANSFER = "singleStepTransfer"  # 50: an answered call, blind
-    CONSULTATION = "consultationCall"            # 7: hold and call the colleague
-    TRANSFER = "transferCall"                    # 16: held caller + consulted colleague
-    RECONNECT = "reconnectCall"                  # 13: end the consultation, back to the caller
-    ALTERNATE = "alternateCall"                  # 1: swap held and active
-    HOLD = "holdCall"                            # 9
-    RETRIEVE = "retrieveCall"                    # 14
-    CLEAR = "clearConnection"                    # 5
-    PICK_UP = "directedPickupCall"               # 220
+    CONSULTATION = "consultationCall"  # 7: hold and call the colleague
+    TRANSFER = "transferCall"  # 16: held caller + consulted colleague
+    RECONNECT = "reconnectCall"  # 13: end the consultation, back to the caller
+    ALTERNATE = "alternateCall"  # 1: swap held and active
+    HOLD = "holdCall"  # 9
+    RETRIEVE = "retrieveCall"  # 14
+    CLEAR = "clearConnection"  # 5
+    PICK_UP = "directedPickupCall"  # 220
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,25 +210,37 @@ class DeskConfig:
         return tuple(dict.fromkeys([*self.monitored, *(d for d, _ in self.colleague_entries)]))
 
     @classmethod
-    def from_settings(cls, value: Callable[[str], Any], *, close_after: float | None = None
-                      ) -> tuple[DeskConfig, list[Notice]]:
+    def from_settings(
+        cls, value: Callable[[str], Any], *, close_after: float | None = None
+    ) -> tuple[DeskConfig, list[Notice]]:
         """The configuration from setting values (`value(name)`), and what is wrong with it.
         `close_after` overrides popup.close_after_seconds (self-test, benchmarks)."""
         notices = []
         try:
             plan = NumberingPlan.from_settings(value)
         except ValueError as exc:
-            notices.append(Notice(translate("Desk", "Numbers"), translate(
-                "Desk", "The numbering settings cannot be used ({problem}); using the "
-                "defaults.").format(problem=exc), Level.WARNING))
+            notices.append(
+                Notice(
+                    translate("Desk", "Numbers"),
+                    translate(
+                        "Desk",
+                        "The numbering settings cannot be used ({problem}); using the defaults.",
+                    ).format(problem=exc),
+                    Level.WARNING,
+                )
+            )
             plan = NumberingPlan()
         if close_after is None:
             close_after = float(value("popup.close_after_seconds"))
-        config = cls(monitored=tuple(str(d) for d in value("devices.monitor")),
-                     own_device=str(value("devices.own") or "") or None,
-                     crm_template=value("crm.url_template") or "", close_after=close_after,
-                     plan=plan, phonebook_files=tuple(str(p) for p in value("phonebook.files")),
-                     colleagues=tuple(colleague_entries(value("devices.colleagues") or [])))
+        config = cls(
+            monitored=tuple(str(d) for d in value("devices.monitor")),
+            own_device=str(value("devices.own") or "") or None,
+            crm_template=value("crm.url_template") or "",
+            close_after=close_after,
+            plan=plan,
+            phonebook_files=tuple(str(p) for p in value("phonebook.files")),
+            colleagues=tuple(colleague_entries(value("devices.colleagues") or [])),
+        )
         return config, notices
 
 
@@ -240,11 +265,17 @@ class _Popup:
 class Desk:
     """See the module docstring.  `open_history()`, then `connect()`; `close()` at the end."""
 
-    def __init__(self, listener: DeskListener | None = None, *,
-                 link_factory: LinkFactory | None = None, config: DeskConfig | None = None,
-                 clock: Callable[[], float] = time.monotonic, max_popups: int = MAX_POPUPS,
-                 stale_after: float = STALE_AFTER_SECONDS,
-                 wall_clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        listener: DeskListener | None = None,
+        *,
+        link_factory: LinkFactory | None = None,
+        config: DeskConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_popups: int = MAX_POPUPS,
+        stale_after: float = STALE_AFTER_SECONDS,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.listener = listener or DeskListener()
         self.config = config or DeskConfig()
         self._link_factory = link_factory
@@ -267,7 +298,7 @@ class Desk:
         self.do_not_disturb = False
         #: Popups closed because more than `max_popups` were open (their calls are recorded).
         self.popups_dropped = 0
-        self._popups: OrderedDict[str, _Popup] = OrderedDict()   # oldest first
+        self._popups: OrderedDict[str, _Popup] = OrderedDict()  # oldest first
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._raw_state = LinkState.DOWN
         self._demo = False
@@ -295,23 +326,30 @@ class Desk:
         records into it, it cannot be created, ...), a throw-away history stands in (popups
         matter more than the history), and it says so, in a notice and in the health."""
         config = self.config
-        kwargs: dict[str, Any] = {"phonebook_files": list(config.phonebook_files),
-                                  "plan": config.plan, "snapshots": snapshots,
-                                  "commit_delay": COMMIT_DELAY}
+        kwargs: dict[str, Any] = {
+            "phonebook_files": list(config.phonebook_files),
+            "plan": config.plan,
+            "snapshots": snapshots,
+            "commit_delay": COMMIT_DELAY,
+        }
         self._temporary = None
         try:
             self.recorder = Recorder.open(path, config.monitored, **kwargs)
         except HistoryError as exc:
             self._temp_dir = self._temp_dir or tempfile.TemporaryDirectory(prefix="cstapopup-")
             fallback = Path(self._temp_dir.name) / "history.sqlite3"
-            self._notice(translate("Desk", "Call history"),
-                         f"{exc}\n{texts.history_temporary(exc.reason)}", Level.ERROR)
+            self._notice(
+                translate("Desk", "Call history"),
+                f"{exc}\n{texts.history_temporary(exc.reason)}",
+                Level.ERROR,
+            )
             self.recorder = Recorder.open(fallback, config.monitored, **kwargs)
             self._temporary = exc.reason
         store = self.recorder.store
         if store.recovered_from is not None:
-            self._notice(translate("Desk", "Call history"), store.recovery_message() or "",
-                         Level.WARNING)
+            self._notice(
+                translate("Desk", "Call history"), store.recovery_message() or "", Level.WARNING
+            )
         self.history_health = None
         self.recorder.add_health_listener(self._on_health)
         self._on_health(self.recorder.health)
@@ -330,7 +368,7 @@ class Desk:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return   # no loop (a test feeding events by hand): it calls flush_due() itself
+            return  # no loop (a test feeding events by hand): it calls flush_due() itself
         self._flusher = loop.call_later(FLUSH_INTERVAL, self._flush_tick)
 
     def _flush_tick(self) -> None:
@@ -363,10 +401,12 @@ class Desk:
         """New settings: phone books, numbering plan and the colleagues' names take effect at
         once; the monitored devices (and new colleagues) with the next `connect()`."""
         old, self.config = self.config, config
-        if self.recorder is not None and (config.plan != old.plan
-                                          or config.phonebook_files != old.phonebook_files):
-            self.recorder.reconfigure(phonebook_files=list(config.phonebook_files),
-                                      plan=config.plan)
+        if self.recorder is not None and (
+            config.plan != old.plan or config.phonebook_files != old.phonebook_files
+        ):
+            self.recorder.reconfigure(
+                phonebook_files=list(config.phonebook_files), plan=config.plan
+            )
             self._phonebook_notice()
         watched = [d for d, _ in config.colleague_entries]
         if config.own_device:
@@ -387,9 +427,8 @@ class Desk:
         add_listener = getattr(book, "add_listener", None)
         if add_listener is not None:
             add_listener(self._on_phonebook)
-        elif book.errors:   # a phone book read at once (tools, tests)
-            self._notice(translate("Desk", "Phone book"), "\n".join(book.errors[:5]),
-                         Level.WARNING)
+        elif book.errors:  # a phone book read at once (tools, tests)
+            self._notice(translate("Desk", "Phone book"), "\n".join(book.errors[:5]), Level.WARNING)
 
     def _on_phonebook(self, status: PhonebookStatus) -> None:
         if self.recorder is None or status is None:
@@ -406,8 +445,9 @@ class Desk:
             match = self.recorder.lookup(number)
             if match is None:
                 continue
-            popup.caller = replace(popup.caller, name=match.contact.name or None,
-                                   company=match.contact.company or None)
+            popup.caller = replace(
+                popup.caller, name=match.contact.name or None, company=match.contact.company or None
+            )
             self._show(key, popup, now, new=False)
         # Colleagues without a name in the settings, and whoever they (or you) talk to, are
         # named from the book too.
@@ -454,10 +494,11 @@ class Desk:
         if self.recorder is not None:
             recorder, self.recorder = self.recorder, None
             recorder.remove_health_listener(self._on_health)
-            final = recorder.close()   # settles the calls going on, commits everything
+            final = recorder.close()  # settles the calls going on, commits everything
             if final.lost:
-                log.error("call history: %d calls (or changes to calls) could not be saved",
-                          final.lost)
+                log.error(
+                    "call history: %d calls (or changes to calls) could not be saved", final.lost
+                )
         if self._temp_dir is not None:
             with contextlib.suppress(OSError):
                 self._temp_dir.cleanup()
@@ -465,9 +506,15 @@ class Desk:
 
     # -- the link -------------------------------------------------------------------------
 
-    async def connect(self, params: LinkParameters, *, label: str | None = None,
-                      demo: bool = False, note: str = "",
-                      link_factory: LinkFactory | None = None) -> bool:
+    async def connect(
+        self,
+        params: LinkParameters,
+        *,
+        label: str | None = None,
+        demo: bool = False,
+        note: str = "",
+        link_factory: LinkFactory | None = None,
+    ) -> bool:
         """Open the link to the PBX with the monitored devices of the configuration; False
         (and a notice) when it cannot even be set up (e.g. an unreadable CA file).  `note`:
         what the user should know about this link whatever its state (LinkStatus.note).
@@ -479,15 +526,26 @@ class Desk:
         self._link_note = note
         try:
             link = factory(
-                params, list(self.config.link_devices), on_state=self.on_link_state,
-                on_event=self.on_event, on_monitor_failed=self.on_monitor_failed,
-                on_snapshot=self.on_snapshot, label=label)
+                params,
+                list(self.config.link_devices),
+                on_state=self.on_link_state,
+                on_event=self.on_event,
+                on_monitor_failed=self.on_monitor_failed,
+                on_snapshot=self.on_snapshot,
+                label=label,
+            )
         except (OSError, ValueError) as exc:
-            self.not_connected(translate("Desk", "cannot set up the link: {problem}").format(
-                problem=exc))
-            self._notice(translate("Desk", "PBX link"), translate(
-                "Desk", "Cannot set up the link to the PBX: {problem}").format(problem=exc),
-                Level.ERROR, opens_settings=True)
+            self.not_connected(
+                translate("Desk", "cannot set up the link: {problem}").format(problem=exc)
+            )
+            self._notice(
+                translate("Desk", "PBX link"),
+                translate("Desk", "Cannot set up the link to the PBX: {problem}").format(
+                    problem=exc
+                ),
+                Level.ERROR,
+                opens_settings=True,
+            )
             return False
         self.link = link
         if self.recorder is not None:
@@ -534,22 +592,30 @@ class Desk:
         if state is LinkState.REJECTED:
             if self._link_note:
                 sentence += " " + _sentence(self._link_note) + "."
-            self._notice(translate("Desk", "Login refused"), sentence, Level.ERROR,
-                         opens_settings=True)
-        elif state is LinkState.DOWN and (previous is LinkState.UP
-                                          or change.fault is LinkFault.LOST):
+            self._notice(
+                translate("Desk", "Login refused"), sentence, Level.ERROR, opens_settings=True
+            )
+        elif state is LinkState.DOWN and (
+            previous is LinkState.UP or change.fault is LinkFault.LOST
+        ):
             if self.recorder is not None:
                 self._apply(self.recorder.link_lost())
             self._lost_notified = True
-            self._notice(texts.link_notice_title(_fault_name(change), lost=True), sentence,
-                         Level.WARNING)
-        elif state is LinkState.DOWN and previous is LinkState.CONNECTING \
-                and not self._lost_notified:
+            self._notice(
+                texts.link_notice_title(_fault_name(change), lost=True), sentence, Level.WARNING
+            )
+        elif (
+            state is LinkState.DOWN and previous is LinkState.CONNECTING and not self._lost_notified
+        ):
             self._lost_notified = True
             # Nothing in the settings helps a PBX whose links are in use, or a gateway that
             # is stopped or has lost its PBX.
-            self._notice(texts.link_notice_title(_fault_name(change), lost=False), sentence,
-                         Level.WARNING, opens_settings=change.fault not in _NOT_IN_SETTINGS)
+            self._notice(
+                texts.link_notice_title(_fault_name(change), lost=False),
+                sentence,
+                Level.WARNING,
+                opens_settings=change.fault not in _NOT_IN_SETTINGS,
+            )
         elif state is LinkState.UP and self._lost_notified:
             self._lost_notified = False
             self._notice(translate("Desk", "PBX link"), sentence)
@@ -565,9 +631,14 @@ class Desk:
         if device in self._monitor_notified:
             return
         self._monitor_notified.add(device)
-        self._notice(translate("Desk", "Device not monitored"), translate(
-            "Desk", "{problem}. Check the monitored devices in the settings.").format(
-            problem=_sentence(failure.text)), Level.WARNING, opens_settings=True)
+        self._notice(
+            translate("Desk", "Device not monitored"),
+            translate("Desk", "{problem}. Check the monitored devices in the settings.").format(
+                problem=_sentence(failure.text)
+            ),
+            Level.WARNING,
+            opens_settings=True,
+        )
 
     def _colleagues_notice(self) -> None:
         failed, self._colleagues_failed = self._colleagues_failed, {}
@@ -578,14 +649,15 @@ class Desk:
         for failure in failed.values():
             by_words.setdefault(failure.words, []).append(failure.device)
         lines = [f"{', '.join(devices)}: {words}" for words, devices in by_words.items()]
-        self._notice(translate("Desk", "Colleagues not monitored"),
-                     translate("Desk", "Their lamps stay dark. {reasons}.").format(
-                         reasons="; ".join(lines)), Level.WARNING)
+        self._notice(
+            translate("Desk", "Colleagues not monitored"),
+            translate("Desk", "Their lamps stay dark. {reasons}.").format(reasons="; ".join(lines)),
+            Level.WARNING,
+        )
 
     # -- events ---------------------------------------------------------------------------
 
-    def on_event(self, device: str, event: CstaEvent,
-                 received_at: datetime | None = None) -> None:
+    def on_event(self, device: str, event: CstaEvent, received_at: datetime | None = None) -> None:
         """One monitor event (received now, or at `received_at`): into the history, and a
         popup when a call rings at one of the monitored devices."""
         if self.recorder is None:
@@ -628,8 +700,11 @@ class Desk:
 
     def colleague_views(self) -> list[ColleagueView]:
         """Every colleague of the panel, in the configured order."""
-        return [self._colleague_views[d] for d, _ in self.config.colleague_entries
-                if d in self._colleague_views]
+        return [
+            self._colleague_views[d]
+            for d, _ in self.config.colleague_entries
+            if d in self._colleague_views
+        ]
 
     def own_line(self) -> OwnLineView:
         if self._own_view is None:
@@ -645,7 +720,7 @@ class Desk:
         return (match.contact.name or None) if match is not None else None
 
     def device_label(self, device: str) -> str:
-        """"Tom Keller (102)", or "102" without a name."""
+        """ "Tom Keller (102)", or "102" without a name."""
         name = self.colleague_name(device)
         return f"{name} ({device})" if name else device
 
@@ -676,9 +751,13 @@ class Desk:
             status = self.board.status(device)
             if status is None:
                 continue
-            view = colleague_view(status, name=self.colleague_name(device),
-                                  party=self.party_label(status.party, status.party_kind),
-                                  own_device=own, display=self.display_number)
+            view = colleague_view(
+                status,
+                name=self.colleague_name(device),
+                party=self.party_label(status.party, status.party_kind),
+                own_device=own,
+                display=self.display_number,
+            )
             if self._colleague_views.get(device) != view:
                 self._colleague_views[device] = view
                 changed.append(view)
@@ -695,17 +774,31 @@ class Desk:
     def _make_own_view(self) -> OwnLineView:
         own = self.config.own_device
         if not own:
-            return OwnLineView(None, LineState.NO_PHONE, translate(
-                "Desk", "Set your own phone in the settings to take and put through calls."),
-                "", None, None, frozenset())
+            return OwnLineView(
+                None,
+                LineState.NO_PHONE,
+                translate(
+                    "Desk", "Set your own phone in the settings to take and put through calls."
+                ),
+                "",
+                None,
+                None,
+                frozenset(),
+            )
         status = self.board.status(own)
-        if status is None or status.state in (ColleagueState.UNKNOWN,
-                                              ColleagueState.NOT_MONITORED):
-            why = status.why if status is not None and status.why else translate(
-                "Desk", "not known")
-            return OwnLineView(own, LineState.UNKNOWN, translate(
-                "Desk", "Your phone ({device}): {why}.").format(device=own, why=why), "", None,
-                None, frozenset())
+        if status is None or status.state in (ColleagueState.UNKNOWN, ColleagueState.NOT_MONITORED):
+            why = (
+                status.why if status is not None and status.why else translate("Desk", "not known")
+            )
+            return OwnLineView(
+                own,
+                LineState.UNKNOWN,
+                translate("Desk", "Your phone ({device}): {why}.").format(device=own, why=why),
+                "",
+                None,
+                None,
+                frozenset(),
+            )
         talking, held, ringing = self._own_lines()
         label = self._line_label
         actions: set[CallAction] = set()
@@ -713,36 +806,56 @@ class Desk:
         if talking and held:
             state, line = LineState.CONSULTING, talking
             text = translate("Desk", "Consulting {party}").format(party=label(talking))
-            detail = _sentence(translate("Desk", "{party} waits on hold").format(
-                party=label(held)))
+            detail = _sentence(translate("Desk", "{party} waits on hold").format(party=label(held)))
             key_line = held
-            actions |= {CallAction.COMPLETE, CallAction.BACK, CallAction.ALTERNATE,
-                        CallAction.HANG_UP, CallAction.PUT_THROUGH}
+            actions |= {
+                CallAction.COMPLETE,
+                CallAction.BACK,
+                CallAction.ALTERNATE,
+                CallAction.HANG_UP,
+                CallAction.PUT_THROUGH,
+            }
         elif talking:
             state, line, key_line = LineState.TALKING, talking, talking
             text = translate("Desk", "On a call with {party}").format(party=label(talking))
-            actions |= {CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.HOLD,
-                        CallAction.HANG_UP}
+            actions |= {
+                CallAction.PUT_THROUGH,
+                CallAction.CONSULT,
+                CallAction.HOLD,
+                CallAction.HANG_UP,
+            }
         elif held:
             state, line, key_line = LineState.HELD, held, held
-            text = _sentence(translate("Desk", "{party} waits on hold").format(
-                party=label(held)))
+            text = _sentence(translate("Desk", "{party} waits on hold").format(party=label(held)))
             actions |= {CallAction.PUT_THROUGH, CallAction.HOLD, CallAction.HANG_UP}
         elif ringing:
             state, line, key_line = LineState.RINGING, ringing, ringing
-            text = _sentence(translate("Desk", "{party} is calling").format(
-                party=label(ringing)))
+            text = _sentence(translate("Desk", "{party} is calling").format(party=label(ringing)))
             actions |= {CallAction.ANSWER, CallAction.PUT_THROUGH}
         else:
-            return OwnLineView(own, LineState.IDLE, translate(
-                "Desk", "No call at your phone ({device})").format(device=own), "",
-                status.since, None, frozenset({CallAction.PICK_UP}))
+            return OwnLineView(
+                own,
+                LineState.IDLE,
+                translate("Desk", "No call at your phone ({device})").format(device=own),
+                "",
+                status.since,
+                None,
+                frozenset({CallAction.PICK_UP}),
+            )
         if ringing and line is not ringing:
-            calling = _sentence(translate("Desk", "{party} is calling").format(
-                party=label(ringing)))
+            calling = _sentence(
+                translate("Desk", "{party} is calling").format(party=label(ringing))
+            )
             detail = f"{detail} · {calling}" if detail else calling
-        return OwnLineView(own, state, text, detail, line.since,
-                           self._keys.get(key_line.call_id), frozenset(actions))
+        return OwnLineView(
+            own,
+            state,
+            text,
+            detail,
+            line.since,
+            self._keys.get(key_line.call_id),
+            frozenset(actions),
+        )
 
     def _own_lines(self) -> tuple[Line | None, Line | None, Line | None]:
         """The own phone's talking line, its newest held line and its newest ringing line."""
@@ -751,8 +864,11 @@ class Desk:
         talking = [line for line in lines if line.talking]
         held = [line for line in lines if line.state == "hold"]
         ringing = [line for line in lines if line.state in ("alerting", "queued")]
-        return (talking[-1] if talking else None, held[-1] if held else None,
-                ringing[-1] if ringing else None)
+        return (
+            talking[-1] if talking else None,
+            held[-1] if held else None,
+            ringing[-1] if ringing else None,
+        )
 
     def _line_label(self, line: Line) -> str:
         return self.party_label(line.party, line.party_kind) or translate("Desk", "the caller")
@@ -770,7 +886,8 @@ class Desk:
             return None
         popup = self._popups.get(key)
         call = next((c for c in changes.calls if c.key == key), None) or (
-            popup.call if popup is not None else self._stored(key))
+            popup.call if popup is not None else self._stored(key)
+        )
         if call is None or not call.is_live:
             return None
         redirecting = _number(event.last_redirection_device)
@@ -787,8 +904,15 @@ class Desk:
         if self.do_not_disturb:
             return None
         self._make_room()
-        self._popups[key] = _Popup(call, alerting, self._caller(event, call), forwarded_from,
-                                   transferred_by, now, {alerting: event.connection})
+        self._popups[key] = _Popup(
+            call,
+            alerting,
+            self._caller(event, call),
+            forwarded_from,
+            transferred_by,
+            now,
+            {alerting: event.connection},
+        )
         self._schedule_sweep()
         return key
 
@@ -810,24 +934,34 @@ class Desk:
         else:
             name = company = None
         if number is None and call.remote_kind == "number" and call.remote_number:
-            number = call.remote_number   # the event did not say; the record does
+            number = call.remote_number  # the event did not say; the record does
         return Caller(name, company, self.recorder.display_number(number) if number else "")
 
     def _make_room(self) -> None:
         while len(self._popups) >= self.max_popups:
             # The oldest popup whose call is over goes first, else the oldest of all.
-            key = next((k for k, p in self._popups.items() if p.closing_since is not None),
-                       next(iter(self._popups)))
+            key = next(
+                (k for k, p in self._popups.items() if p.closing_since is not None),
+                next(iter(self._popups)),
+            )
             del self._popups[key]
             self.popups_dropped += 1
             if self.popups_dropped == 1 or self.popups_dropped % 1000 == 0:
-                log.warning("more than %d popups at once: %d closed early so far (their calls "
-                            "are in the history)", self.max_popups, self.popups_dropped)
+                log.warning(
+                    "more than %d popups at once: %d closed early so far (their calls "
+                    "are in the history)",
+                    self.max_popups,
+                    self.popups_dropped,
+                )
             if self.popups_dropped == 1:
-                self._notice(translate("Desk", "Too many calls at once"), translate(
-                    "Desk", "{count}: the oldest popups were closed. Every call is in the "
-                    "history.").format(count=texts.count("too many popups", self.max_popups)),
-                    Level.WARNING)
+                self._notice(
+                    translate("Desk", "Too many calls at once"),
+                    translate(
+                        "Desk",
+                        "{count}: the oldest popups were closed. Every call is in the history.",
+                    ).format(count=texts.count("too many popups", self.max_popups)),
+                    Level.WARNING,
+                )
             self.listener.popup_closed(key)
 
     def _apply(self, changes: RecorderChanges | None, opened: str | None = None) -> None:
@@ -860,11 +994,18 @@ class Desk:
 
     def _show(self, key: str, popup: _Popup, now: float, *, new: bool) -> None:
         config = self.config
-        view = popup_view(popup.call, caller=popup.caller, ringing_device=popup.device,
-                          own_device=config.own_device, crm_template=config.crm_template,
-                          close_after=config.close_after, forwarded_from=popup.forwarded_from,
-                          transferred_by=popup.transferred_by, stale_after=popup.stale_after,
-                          display=self.display_number)
+        view = popup_view(
+            popup.call,
+            caller=popup.caller,
+            ringing_device=popup.device,
+            own_device=config.own_device,
+            crm_template=config.crm_template,
+            close_after=config.close_after,
+            forwarded_from=popup.forwarded_from,
+            transferred_by=popup.transferred_by,
+            stale_after=popup.stale_after,
+            display=self.display_number,
+        )
         if view == popup.view:
             return
         popup.view = view
@@ -896,13 +1037,17 @@ class Desk:
             if view is None:
                 continue
             if view.state is PopupState.RINGING and now - popup.last_news >= self.stale_after:
-                log.info("popup %s: no news of its call for %.0f s; given up", key,
-                         now - popup.last_news)
+                log.info(
+                    "popup %s: no news of its call for %.0f s; given up", key, now - popup.last_news
+                )
                 popup.stale_after = self.stale_after
                 self._show(key, popup, now, new=False)
-                del self._popups[key]    # the UI closes it; nothing more will change it
-            elif popup.closing_since is not None and view.closes_in is not None and \
-                    now - popup.closing_since >= view.closes_in + FORGET_AFTER_SECONDS:
+                del self._popups[key]  # the UI closes it; nothing more will change it
+            elif (
+                popup.closing_since is not None
+                and view.closes_in is not None
+                and now - popup.closing_since >= view.closes_in + FORGET_AFTER_SECONDS
+            ):
                 del self._popups[key]
 
     def _schedule_sweep(self) -> None:
@@ -911,7 +1056,7 @@ class Desk:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return   # no loop (a test feeding events by hand): it calls sweep() itself
+            return  # no loop (a test feeding events by hand): it calls sweep() itself
         self._sweeper = loop.call_later(SWEEP_SECONDS, self._sweep_tick)
 
     def _sweep_tick(self) -> None:
@@ -936,26 +1081,44 @@ class Desk:
         popup = self._popups.get(key)
         connection = popup.connections.get(device) if popup is not None else None
         view = popup.view if popup is not None else None
-        if device != self.config.own_device or connection is None or view is None \
-                or view.ringing_device != device or not view.allows(Action.ANSWER):
-            return self._notice(title, translate(
-                "Desk", "This call no longer rings at {device}.").format(device=device))
+        if (
+            device != self.config.own_device
+            or connection is None
+            or view is None
+            or view.ringing_device != device
+            or not view.allows(Action.ANSWER)
+        ):
+            return self._notice(
+                title,
+                translate("Desk", "This call no longer rings at {device}.").format(device=device),
+            )
         link = self.link
         if link is None:
             return self._notice(title, translate("Desk", "Not connected to the PBX."))
         try:
             await link.answer(connection)
         except LinkDownError:
-            return self._notice(title, translate(
-                "Desk", "Not connected to the PBX: the call was not answered."), Level.WARNING)
+            return self._notice(
+                title,
+                translate("Desk", "Not connected to the PBX: the call was not answered."),
+                Level.WARNING,
+            )
         except GatewayRefusedError as exc:
-            return self._notice(title, translate(
-                "Desk", "The call at {device} was not answered: {why}.").format(
-                device=device, why=refusal_text(exc)), Level.WARNING)
+            return self._notice(
+                title,
+                translate("Desk", "The call at {device} was not answered: {why}.").format(
+                    device=device, why=refusal_text(exc)
+                ),
+                Level.WARNING,
+            )
         except CstaClientError as exc:
-            return self._notice(title, translate(
-                "Desk", "The PBX did not answer the call at {device}: {problem}").format(
-                device=device, problem=exc), Level.WARNING)
+            return self._notice(
+                title,
+                translate("Desk", "The PBX did not answer the call at {device}: {problem}").format(
+                    device=device, problem=exc
+                ),
+                Level.WARNING,
+            )
         return None
 
     async def call_back(self, number: str) -> Notice | None:
@@ -963,8 +1126,9 @@ class Desk:
         own = self.config.own_device
         title = translate("Desk", "Call back")
         if not own:
-            return self._notice(title, translate(
-                "Desk", "Set your own phone in the settings to call back."))
+            return self._notice(
+                title, translate("Desk", "Set your own phone in the settings to call back.")
+            )
         shown = self.display_number(number)
         link = self.link
         not_connected = translate("Desk", "Not connected to the PBX: cannot call {number}.")
@@ -975,14 +1139,24 @@ class Desk:
         except LinkDownError:
             return self._notice(title, not_connected.format(number=shown), Level.WARNING)
         except GatewayRefusedError as exc:
-            return self._notice(title, translate("Desk", "{number} was not called: {why}.").format(
-                number=shown, why=refusal_text(exc)), Level.WARNING)
+            return self._notice(
+                title,
+                translate("Desk", "{number} was not called: {why}.").format(
+                    number=shown, why=refusal_text(exc)
+                ),
+                Level.WARNING,
+            )
         except CstaClientError as exc:
-            return self._notice(title, translate(
-                "Desk", "The PBX did not call {number} from {device}: {problem}").format(
-                number=shown, device=own, problem=exc), Level.WARNING)
-        self.listener.status(translate("Desk", "Calling {number} from {device}…").format(
-            number=shown, device=own))
+            return self._notice(
+                title,
+                translate("Desk", "The PBX did not call {number} from {device}: {problem}").format(
+                    number=shown, device=own, problem=exc
+                ),
+                Level.WARNING,
+            )
+        self.listener.status(
+            translate("Desk", "Calling {number} from {device}…").format(number=shown, device=own)
+        )
         return None
 
     # -- phone notes ----------------------------------------------------------------------
@@ -1014,8 +1188,11 @@ class Desk:
         for device, given in self.config.colleague_entries:
             match = self.recorder.lookup(device) if self.recorder is not None else None
             name = given or (match.contact.name if match is not None else "") or ""
-            out.append(Recipient(name, device, match.contact.email if match is not None
-                                 else "", "colleague"))
+            out.append(
+                Recipient(
+                    name, device, match.contact.email if match is not None else "", "colleague"
+                )
+            )
         return tuple(out)
 
     def note_recipients(self, text: str) -> list[Recipient]:
@@ -1036,16 +1213,29 @@ class Desk:
         call = self._call_of(key)
         if call is None:
             return None
-        number = (self.display_number(call.remote_number)
-                  if call.remote_kind == "number" and call.remote_number else "")
-        name = self.colleague_name(call.remote_number) if call.remote_number and (
-            call.remote_number in self.board) else None
+        number = (
+            self.display_number(call.remote_number)
+            if call.remote_kind == "number" and call.remote_number
+            else ""
+        )
+        name = (
+            self.colleague_name(call.remote_number)
+            if call.remote_number and (call.remote_number in self.board)
+            else None
+        )
         own = self.config.own_device
         note = call.note
         if note is None and self.recorder is not None:
             note = self.recorder.note_of(key)
-        return NoteContext(key, caller_text(call, number, name), number, call.started_at, note,
-                           self.note_colleagues(), self.device_label(own) if own else None)
+        return NoteContext(
+            key,
+            caller_text(call, number, name),
+            number,
+            call.started_at,
+            note,
+            self.note_colleagues(),
+            self.device_label(own) if own else None,
+        )
 
     def save_note(self, key: str, note: PhoneNote | None) -> str | None:
         """Keep the note with its call in the history (None or an empty note removes it);
@@ -1057,10 +1247,12 @@ class Desk:
             call = self.recorder.set_note(key, note)
         except HistoryError as exc:
             return translate("Desk", "The note was not saved: {problem}.").format(
-                problem=translate("HistoryReason", exc.reason))
+                problem=translate("HistoryReason", exc.reason)
+            )
         if call is None:
-            return translate("Desk", "The note was not saved: the call is no longer in the "
-                             "history.")
+            return translate(
+                "Desk", "The note was not saved: the call is no longer in the history."
+            )
         popup = self._popups.get(key)
         if popup is not None:
             popup.call = call
@@ -1077,119 +1269,199 @@ class Desk:
 
     # -- the console: put calls through ---------------------------------------------------
 
-    def plan(self, action: CallAction, target: str | None = None,
-             key: str | None = None) -> Plan:
+    def plan(self, action: CallAction, target: str | None = None, key: str | None = None) -> Plan:
         """What `action` would do now (see `Service`): with the own phone's calls as the
         board knows them; `target` the colleague (put through, consult, pick up); `key` a
         popup's call (put through) when it is not the own phone's current call."""
         own = self.config.own_device
         if not own:
-            return Plan(action, why_not=translate("Desk", "Set your own phone in the settings "
-                                                  "first"))
-        needs_target = action in (CallAction.PUT_THROUGH, CallAction.CONSULT,
-                                  CallAction.PICK_UP)
+            return Plan(
+                action, why_not=translate("Desk", "Set your own phone in the settings first")
+            )
+        needs_target = action in (CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.PICK_UP)
         if needs_target and not target:
             return Plan(action, why_not=translate("Desk", "Choose a colleague first"))
         if needs_target and target == own:
-            return Plan(action, why_not=translate("Desk", "{device} is your own phone").format(
-                device=target))
+            return Plan(
+                action,
+                why_not=translate("Desk", "{device} is your own phone").format(device=target),
+            )
         talking, held, ringing = self._own_lines()
         label = self._line_label
         if action is CallAction.PICK_UP:
             assert target is not None
             there = [line for line in self.board.lines(target) if line.state == "alerting"]
             if not there:
-                return Plan(action, target=target,
-                            why_not=translate("Desk", "No call rings at {device}").format(
-                                device=self.device_label(target)))
+                return Plan(
+                    action,
+                    target=target,
+                    why_not=translate("Desk", "No call rings at {device}").format(
+                        device=self.device_label(target)
+                    ),
+                )
             if talking or held or ringing:
-                return Plan(action, target=target, why_not=translate(
-                    "Desk", "Your phone ({device}) has a call: finish it first").format(
-                    device=own))
+                return Plan(
+                    action,
+                    target=target,
+                    why_not=translate(
+                        "Desk", "Your phone ({device}) has a call: finish it first"
+                    ).format(device=own),
+                )
             line = there[-1]
-            return Plan(action, Service.PICK_UP, line.connection, target=target,
-                        party=label(line))
+            return Plan(action, Service.PICK_UP, line.connection, target=target, party=label(line))
         if action is CallAction.PUT_THROUGH and key is not None:
             by_key = self._line_of_key(key)
             if by_key is None:
                 return self._plan_popup(key, target)
             if by_key.state in ("alerting", "queued"):
-                return Plan(action, Service.DEFLECT, by_key.connection, target=target,
-                            party=label(by_key))
+                return Plan(
+                    action, Service.DEFLECT, by_key.connection, target=target, party=label(by_key)
+                )
             if by_key.state == "hold" and talking is not None:
                 if talking.party == target:
-                    return Plan(action, Service.TRANSFER, by_key.connection,
-                                talking.connection, target, label(by_key))
+                    return Plan(
+                        action,
+                        Service.TRANSFER,
+                        by_key.connection,
+                        talking.connection,
+                        target,
+                        label(by_key),
+                    )
                 return Plan(action, target=target, why_not=self._consulting(talking))
-            return Plan(action, Service.SINGLE_STEP_TRANSFER, by_key.connection,
-                        target=target, party=label(by_key))
+            return Plan(
+                action,
+                Service.SINGLE_STEP_TRANSFER,
+                by_key.connection,
+                target=target,
+                party=label(by_key),
+            )
         if action is CallAction.PUT_THROUGH:
             if talking is not None and held is not None:
-                if talking.party == target:   # to the consulted colleague: complete it
-                    return Plan(action, Service.TRANSFER, held.connection, talking.connection,
-                                target, label(held))
+                if talking.party == target:  # to the consulted colleague: complete it
+                    return Plan(
+                        action,
+                        Service.TRANSFER,
+                        held.connection,
+                        talking.connection,
+                        target,
+                        label(held),
+                    )
                 return Plan(action, target=target, why_not=self._consulting(talking))
             line = talking or held
             if line is not None:
-                return Plan(action, Service.SINGLE_STEP_TRANSFER, line.connection,
-                            target=target, party=label(line))
+                return Plan(
+                    action,
+                    Service.SINGLE_STEP_TRANSFER,
+                    line.connection,
+                    target=target,
+                    party=label(line),
+                )
             if ringing is not None:
-                return Plan(action, Service.DEFLECT, ringing.connection, target=target,
-                            party=label(ringing))
-            return Plan(action, target=target, why_not=translate(
-                "Desk", "No call at your phone ({device}) to put through").format(device=own))
+                return Plan(
+                    action, Service.DEFLECT, ringing.connection, target=target, party=label(ringing)
+                )
+            return Plan(
+                action,
+                target=target,
+                why_not=translate("Desk", "No call at your phone ({device}) to put through").format(
+                    device=own
+                ),
+            )
         if action is CallAction.ANSWER:
             if ringing is None:
-                return Plan(action, why_not=translate(
-                    "Desk", "No call rings at your phone ({device})").format(device=own))
+                return Plan(
+                    action,
+                    why_not=translate("Desk", "No call rings at your phone ({device})").format(
+                        device=own
+                    ),
+                )
             if talking is not None:
-                return Plan(action, why_not=translate(
-                    "Desk", "You are on a call: hold it or hang up first"))
+                return Plan(
+                    action, why_not=translate("Desk", "You are on a call: hold it or hang up first")
+                )
             return Plan(action, Service.ANSWER, ringing.connection, party=label(ringing))
         if action is CallAction.CONSULT:
             if talking is None:
-                return Plan(action, target=target, why_not=(
-                    translate("Desk", "Answer the call first") if ringing is not None
-                    else translate("Desk", "No call at your phone ({device}) to consult "
-                                   "about").format(device=own)))
+                return Plan(
+                    action,
+                    target=target,
+                    why_not=(
+                        translate("Desk", "Answer the call first")
+                        if ringing is not None
+                        else translate(
+                            "Desk", "No call at your phone ({device}) to consult about"
+                        ).format(device=own)
+                    ),
+                )
             if held is not None:
                 return Plan(action, target=target, why_not=self._consulting(talking))
-            return Plan(action, Service.CONSULTATION, talking.connection, target=target,
-                        party=label(talking))
+            return Plan(
+                action,
+                Service.CONSULTATION,
+                talking.connection,
+                target=target,
+                party=label(talking),
+            )
         if action in (CallAction.COMPLETE, CallAction.BACK, CallAction.ALTERNATE):
             if talking is None or held is None:
                 if action is CallAction.BACK and held is not None:
                     return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
                 return Plan(action, why_not=translate("Desk", "You are not consulting anyone"))
             if action is CallAction.COMPLETE:
-                return Plan(action, Service.TRANSFER, held.connection, talking.connection,
-                            talking.party, label(held))
+                return Plan(
+                    action,
+                    Service.TRANSFER,
+                    held.connection,
+                    talking.connection,
+                    talking.party,
+                    label(held),
+                )
             if action is CallAction.BACK:
-                return Plan(action, Service.RECONNECT, talking.connection, held.connection,
-                            party=label(held))
-            return Plan(action, Service.ALTERNATE, held.connection, talking.connection,
-                        party=label(held))
+                return Plan(
+                    action,
+                    Service.RECONNECT,
+                    talking.connection,
+                    held.connection,
+                    party=label(held),
+                )
+            return Plan(
+                action, Service.ALTERNATE, held.connection, talking.connection, party=label(held)
+            )
         if action is CallAction.HOLD:
             if talking is not None and held is None:
                 return Plan(action, Service.HOLD, talking.connection, party=label(talking))
             if held is not None and talking is None:
                 return Plan(action, Service.RETRIEVE, held.connection, party=label(held))
             if talking is not None:
-                return Plan(action, why_not=translate(
-                    "Desk", "One call is on hold already: switch between them instead"))
-            return Plan(action, why_not=translate(
-                "Desk", "No call at your phone ({device}) to hold").format(device=own))
+                return Plan(
+                    action,
+                    why_not=translate(
+                        "Desk", "One call is on hold already: switch between them instead"
+                    ),
+                )
+            return Plan(
+                action,
+                why_not=translate("Desk", "No call at your phone ({device}) to hold").format(
+                    device=own
+                ),
+            )
         if action is CallAction.HANG_UP:
             line = talking or held
             if line is None:
-                return Plan(action, why_not=translate(
-                    "Desk", "No call at your phone ({device}) to end").format(device=own))
+                return Plan(
+                    action,
+                    why_not=translate("Desk", "No call at your phone ({device}) to end").format(
+                        device=own
+                    ),
+                )
             return Plan(action, Service.CLEAR, line.connection, party=label(line))
         return Plan(action, why_not=translate("Desk", "Not possible"))
 
     def _consulting(self, talking: Line) -> str:
-        return translate("Desk", "You are consulting {party}: complete the transfer or go back "
-                         "to the caller first").format(party=self._line_label(talking))
+        return translate(
+            "Desk",
+            "You are consulting {party}: complete the transfer or go back to the caller first",
+        ).format(party=self._line_label(talking))
 
     def _line_of_key(self, key: str) -> Line | None:
         own = self.config.own_device
@@ -1204,19 +1476,27 @@ class Desk:
         popup = self._popups.get(key)
         view = popup.view if popup is not None else None
         if popup is None or view is None or view.state is not PopupState.RINGING:
-            return Plan(CallAction.PUT_THROUGH, target=target,
-                        why_not=translate("Desk", "This call is neither ringing nor at your "
-                                          "phone any more"))
+            return Plan(
+                CallAction.PUT_THROUGH,
+                target=target,
+                why_not=translate(
+                    "Desk", "This call is neither ringing nor at your phone any more"
+                ),
+            )
         connection = popup.connections.get(popup.device)
         if connection is None:
-            return Plan(CallAction.PUT_THROUGH, target=target,
-                        why_not=translate("Desk", "The PBX did not say which connection "
-                                          "rings"))
-        return Plan(CallAction.PUT_THROUGH, Service.DEFLECT, connection, target=target,
-                    party=view.title)
+            return Plan(
+                CallAction.PUT_THROUGH,
+                target=target,
+                why_not=translate("Desk", "The PBX did not say which connection rings"),
+            )
+        return Plan(
+            CallAction.PUT_THROUGH, Service.DEFLECT, connection, target=target, party=view.title
+        )
 
-    async def act(self, action: CallAction, target: str | None = None,
-                  key: str | None = None) -> Notice | None:
+    async def act(
+        self, action: CallAction, target: str | None = None, key: str | None = None
+    ) -> Notice | None:
         """Do `action` (see `plan`); a notice in words when it cannot be done or the PBX
         refuses, None when the PBX took the request (a status line says what happens)."""
         plan = self.plan(action, target, key)
@@ -1225,17 +1505,24 @@ class Desk:
             return self._notice(title, (plan.why_not or translate("Desk", "Not possible")) + ".")
         link = self.link
         if link is None or _name(link.state) != "up":
-            return self._notice(title, translate("Desk", "Not connected to the PBX."),
-                                Level.WARNING)
+            return self._notice(
+                title, translate("Desk", "Not connected to the PBX."), Level.WARNING
+            )
         try:
             await self._carry_out(link, plan)
         except CstaClientError as exc:
             whom = self.device_label(plan.target) if plan.target else None
             why = refusal_text(exc, target=whom, own=self.config.own_device)
-            return self._notice(title, translate("Desk", "{failed}: {why}.").format(
-                failed=_sentence(_failed_words(plan, whom)), why=why), Level.WARNING)
-        self.listener.status(_sentence(_done_words(plan, self.device_label(plan.target)
-                                                   if plan.target else "")))
+            return self._notice(
+                title,
+                translate("Desk", "{failed}: {why}.").format(
+                    failed=_sentence(_failed_words(plan, whom)), why=why
+                ),
+                Level.WARNING,
+            )
+        self.listener.status(
+            _sentence(_done_words(plan, self.device_label(plan.target) if plan.target else ""))
+        )
         return None
 
     async def _carry_out(self, link: DeskLink, plan: Plan) -> None:
@@ -1275,8 +1562,9 @@ class Desk:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _notice(self, title: str, text: str, level: Level = Level.INFO, *,
-                opens_settings: bool = False) -> Notice:
+    def _notice(
+        self, title: str, text: str, level: Level = Level.INFO, *, opens_settings: bool = False
+    ) -> Notice:
         notice = Notice(title, text, level, opens_settings)
         self.listener.notice(notice)
         return notice
@@ -1307,13 +1595,15 @@ def _failed_words(plan: Plan, whom: str | None) -> str:
     if service in (Service.SINGLE_STEP_TRANSFER, Service.DEFLECT, Service.TRANSFER):
         if whom:
             return translate("Desk", "{party} was not put through to {target}").format(
-                party=party, target=whom)
+                party=party, target=whom
+            )
         return translate("Desk", "{party} was not put through").format(party=party)
     if service is Service.CONSULTATION:
         return translate("Desk", "{target} was not called").format(target=whom)
     if service is Service.PICK_UP:
         return translate("Desk", "The call ringing at {target} was not picked up").format(
-            target=whom)
+            target=whom
+        )
     if service is Service.ANSWER:
         return translate("Desk", "{party} was not answered").format(party=party)
     if service is Service.RECONNECT:
@@ -1332,19 +1622,20 @@ def _done_words(plan: Plan, whom: str) -> str:
     service = plan.service
     if service is Service.SINGLE_STEP_TRANSFER:
         return translate("Desk", "Putting {party} through to {target}…").format(
-            party=party, target=whom)
+            party=party, target=whom
+        )
     if service is Service.DEFLECT:
-        return translate("Desk", "Sending {party} on to {target}…").format(
-            party=party, target=whom)
+        return translate("Desk", "Sending {party} on to {target}…").format(party=party, target=whom)
     if service is Service.TRANSFER:
         return translate("Desk", "{party} is put through to {target}.").format(
-            party=party, target=whom)
+            party=party, target=whom
+        )
     if service is Service.CONSULTATION:
         return translate("Desk", "Calling {target}; {party} waits on hold…").format(
-            party=party, target=whom)
+            party=party, target=whom
+        )
     if service is Service.PICK_UP:
-        return translate("Desk", "Picking up the call ringing at {target}…").format(
-            target=whom)
+        return translate("Desk", "Picking up the call ringing at {target}…").format(target=whom)
     if service is Service.ANSWER:
         return translate("Desk", "Answering {party}…").format(party=party)
     if service in (Service.RECONNECT, Service.RETRIEVE):
@@ -1381,5 +1672,14 @@ def _name(state: Any) -> str:
     return str(getattr(state, "value", state))
 
 
-__all__ = ["MAX_POPUPS", "STALE_AFTER_SECONDS", "Desk", "DeskConfig", "DeskListener",
-           "LinkOptions", "Plan", "Service", "action_title"]
+__all__ = [
+    "MAX_POPUPS",
+    "STALE_AFTER_SECONDS",
+    "Desk",
+    "DeskConfig",
+    "DeskListener",
+    "LinkOptions",
+    "Plan",
+    "Service",
+    "action_title",
+]

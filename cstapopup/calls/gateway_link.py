@@ -80,19 +80,23 @@ def _fault_of(error: GatewayLinkError | None) -> LinkFault:
     return LinkFault.BROKER_UNREACHABLE
 
 
-def client_for(params: GatewayParameters,
-               options: GatewayClientOptions | None = None) -> GatewayClient:
+def client_for(
+    params: GatewayParameters, options: GatewayClientOptions | None = None
+) -> GatewayClient:
     """A gateway client for the settings.  Raises ValueError (BrokerConfigError, the TLS
     module's TlsConfigError, the topic names' WireError) for settings it cannot use: an
     address that is no broker's, a CA file that cannot be read, a site name that cannot be a
     topic level; and for an install without the MQTT client (aiomqtt)."""
     try:
         aiomqtt_module()
-    except MissingDependency as exc:   # an install without the MQTT client: said at once
+    except MissingDependency as exc:  # an install without the MQTT client: said at once
         raise ValueError(str(exc)) from None
-    broker = parse_broker_url(params.broker, user=params.user or None,
-                              password=params.password or None,
-                              ca_file=params.ca_file or None)
+    broker = parse_broker_url(
+        params.broker,
+        user=params.user or None,
+        password=params.password or None,
+        ca_file=params.ca_file or None,
+    )
     broker.ssl_context()  # a CA file that cannot be used is said now, not at each attempt
     return GatewayClient(broker, params.site, options)
 
@@ -101,11 +105,18 @@ class GatewayLink:
     """The way to the PBX through the office gateway, see the module docstring; a
     `DeskLink`, made like `PbxLink` (params: the `GatewayParameters`)."""
 
-    def __init__(self, params: GatewayParameters, devices: Sequence[str], *,
-                 on_state: StateCallback, on_event: EventCallback,
-                 on_monitor_failed: MonitorFailedCallback | None = None,
-                 on_snapshot: SnapshotCallback | None = None,
-                 options: GatewayClientOptions | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        params: GatewayParameters,
+        devices: Sequence[str],
+        *,
+        on_state: StateCallback,
+        on_event: EventCallback,
+        on_monitor_failed: MonitorFailedCallback | None = None,
+        on_snapshot: SnapshotCallback | None = None,
+        options: GatewayClientOptions | None = None,
+        label: str | None = None,
+    ) -> None:
         self.params = params
         self.devices = list(dict.fromkeys(str(d) for d in devices))
         self._on_state = on_state
@@ -113,9 +124,9 @@ class GatewayLink:
         self._on_monitor_failed = on_monitor_failed or (lambda failure: None)
         self._on_snapshot = on_snapshot or (lambda d, c: None)
         self.client = client_for(params, options)
-        self.label = label or translate("Link", "the office gateway (site {site}) at "
-                                        "{broker}").format(site=params.site,
-                                                           broker=self.client.broker.url)
+        self.label = label or translate(
+            "Link", "the office gateway (site {site}) at {broker}"
+        ).format(site=params.site, broker=self.client.broker.url)
         self.change = LinkChange(LinkState.DOWN, translate("Link", "not started"))
         #: The broker's or the gateway's own words behind the last failure, logged once per
         #: kind.
@@ -137,9 +148,9 @@ class GatewayLink:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         self._consumer = asyncio.create_task(self._consume(ready), name="gateway-link")
-        await ready   # events() is subscribed before the first message can arrive
+        await ready  # events() is subscribed before the first message can arrive
         for device in self.devices:
-            await self.client.monitor_start(device)   # subscribed once connected
+            await self.client.monitor_start(device)  # subscribed once connected
         await self.client.start()
 
     async def stop(self, timeout: float = 3.0) -> None:
@@ -241,18 +252,31 @@ class GatewayLink:
             self._set(LinkChange(LinkState.UP, self._up_text()))
             return
         if item.state == "connecting":
-            text = (translate("Link", "connected to the broker {broker}, waiting for the "
-                              "office gateway (site {site})") if self.client.broker_connected
-                    else translate("Link", "connecting to the broker {broker}"))
-            self._set(LinkChange(LinkState.CONNECTING, text.format(
-                broker=self.client.broker.url, site=self.params.site)))
+            text = (
+                translate(
+                    "Link",
+                    "connected to the broker {broker}, waiting for the "
+                    "office gateway (site {site})",
+                )
+                if self.client.broker_connected
+                else translate("Link", "connecting to the broker {broker}")
+            )
+            self._set(
+                LinkChange(
+                    LinkState.CONNECTING,
+                    text.format(broker=self.client.broker.url, site=self.params.site),
+                )
+            )
             return
         error = item.error if isinstance(item.error, GatewayLinkError) else None
         problem = texts.gateway_problem(
-            error or GatewayLinkError(item.reason), broker=self.client.broker.url,
-            user=self.params.user, site=self.params.site)
+            error or GatewayLinkError(item.reason),
+            broker=self.client.broker.url,
+            user=self.params.user,
+            site=self.params.site,
+        )
         if problem.detail and problem.detail != self.detail:
-            log.warning("office gateway: %s", item.reason)   # the technical account, once
+            log.warning("office gateway: %s", item.reason)  # the technical account, once
         self.detail = problem.detail
         fault = _fault_of(error)
         if item.state == "rejected":
@@ -260,10 +284,11 @@ class GatewayLink:
             return
         text = problem.words
         if item.retry_in is not None:
-            text = (translate("Link", "{problem}; the gateway retries in {seconds}")
-                    if fault is LinkFault.PBX_DOWN
-                    else translate("Link", "{problem}; retrying in {seconds}")).format(
-                problem=problem.words, seconds=texts.seconds(item.retry_in))
+            text = (
+                translate("Link", "{problem}; the gateway retries in {seconds}")
+                if fault is LinkFault.PBX_DOWN
+                else translate("Link", "{problem}; retrying in {seconds}")
+            ).format(problem=problem.words, seconds=texts.seconds(item.retry_in))
         self._set(LinkChange(LinkState.DOWN, text, fault, item.retry_in, detail=problem.detail))
 
     def _monitor_failures(self) -> None:
@@ -295,7 +320,8 @@ class GatewayLink:
         monitored = [d for d in self.devices if d not in self.failed]
         if monitored:
             text = translate("Link", "connected through {gateway}, monitoring {devices}").format(
-                gateway=self.label, devices=device_ranges(monitored))
+                gateway=self.label, devices=device_ranges(monitored)
+            )
         else:
             text = translate("Link", "connected through {gateway}").format(gateway=self.label)
         if self.failed:
@@ -307,54 +333,90 @@ async def test_connection(params: GatewayParameters, timeout: float = 8.0) -> st
     """Connect to the broker once and hear from the office gateway (the settings dialog's
     "Test connection"); a message for the user, or an exception whose text is one."""
     try:
-        client = client_for(params, GatewayClientOptions(
-            connect_timeout=timeout, reconnect=False, gateway_wait=min(timeout, 3.0)))
+        client = client_for(
+            params,
+            GatewayClientOptions(
+                connect_timeout=timeout, reconnect=False, gateway_wait=min(timeout, 3.0)
+            ),
+        )
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
     events = client.events()
     first = asyncio.ensure_future(events.__anext__())
-    await asyncio.sleep(0)   # subscribed before anything can be said
+    await asyncio.sleep(0)  # subscribed before anything can be said
     try:
         try:
             await client.connect()
         except BrokerAuthError as exc:
-            problem = texts.gateway_problem(BrokerRefusedError(exc), broker=client.broker.url,
-                                            user=params.user, site=params.site)
+            problem = texts.gateway_problem(
+                BrokerRefusedError(exc),
+                broker=client.broker.url,
+                user=params.user,
+                site=params.site,
+            )
             raise RuntimeError(problem.words) from None
         except BrokerError as exc:
-            problem = texts.gateway_problem(BrokerUnreachableError(exc),
-                                            broker=client.broker.url, user=params.user,
-                                            site=params.site)
-            raise RuntimeError(problem.words + "\n" + translate(
-                "Link", "(Details: {detail})").format(detail=problem.detail)) from None
+            problem = texts.gateway_problem(
+                BrokerUnreachableError(exc),
+                broker=client.broker.url,
+                user=params.user,
+                site=params.site,
+            )
+            raise RuntimeError(
+                problem.words
+                + "\n"
+                + translate("Link", "(Details: {detail})").format(detail=problem.detail)
+            ) from None
         item = await first
         try:
             async with asyncio.timeout(timeout):
                 while not (isinstance(item, LinkStateChanged) and item.state != "connecting"):
                     item = await events.__anext__()
         except TimeoutError:
-            raise RuntimeError((translate(
-                "Link", "the broker accepted {user}, but the office gateway did not answer "
-                "within {seconds}") if params.user else translate(
-                "Link", "the broker accepted the login, but the office gateway did not answer "
-                "within {seconds}")).format(user=params.user,
-                                            seconds=texts.seconds(timeout))) from None
+            raise RuntimeError(
+                (
+                    translate(
+                        "Link",
+                        "the broker accepted {user}, but the office gateway did not answer "
+                        "within {seconds}",
+                    )
+                    if params.user
+                    else translate(
+                        "Link",
+                        "the broker accepted the login, but the office gateway did not answer "
+                        "within {seconds}",
+                    )
+                ).format(user=params.user, seconds=texts.seconds(timeout))
+            ) from None
         where = {"broker": client.broker.url, "user": params.user, "site": params.site}
         if item.state == "up":
-            return (translate("Link", "Connected: the broker {broker} accepted {user}, and the "
-                              "office gateway (site {site}) has its PBX link up.")
-                    if params.user else
-                    translate("Link", "Connected: the broker {broker} accepted the login, and "
-                              "the office gateway (site {site}) has its PBX link up.")
-                    ).format(**where)
+            return (
+                translate(
+                    "Link",
+                    "Connected: the broker {broker} accepted {user}, and the "
+                    "office gateway (site {site}) has its PBX link up.",
+                )
+                if params.user
+                else translate(
+                    "Link",
+                    "Connected: the broker {broker} accepted the login, and "
+                    "the office gateway (site {site}) has its PBX link up.",
+                )
+            ).format(**where)
         error = item.error if isinstance(item.error, GatewayLinkError) else None
-        problem = texts.gateway_problem(error or GatewayLinkError(item.reason),
-                                        broker=client.broker.url, user=params.user,
-                                        site=params.site)
-        raise RuntimeError((translate("Link", "the broker {broker} accepted {user}, but "
-                                      "{problem}.") if params.user else
-                            translate("Link", "the broker {broker} accepted the login, but "
-                                      "{problem}.")).format(problem=problem.words, **where))
+        problem = texts.gateway_problem(
+            error or GatewayLinkError(item.reason),
+            broker=client.broker.url,
+            user=params.user,
+            site=params.site,
+        )
+        raise RuntimeError(
+            (
+                translate("Link", "the broker {broker} accepted {user}, but {problem}.")
+                if params.user
+                else translate("Link", "the broker {broker} accepted the login, but {problem}.")
+            ).format(problem=problem.words, **where)
+        )
     finally:
         first.cancel()
         with contextlib.suppress(Exception):

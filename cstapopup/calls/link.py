@@ -57,25 +57,25 @@ class LinkState(str, enum.Enum):
 
     CONNECTING = "connecting"
     UP = "up"
-    DOWN = "down"            # not up; `LinkChange.retry_in` says when it tries again
-    REJECTED = "rejected"    # the PBX refused the login for good: no more attempts
-    CLOSED = "closed"        # stopped by the app
+    DOWN = "down"  # not up; `LinkChange.retry_in` says when it tries again
+    REJECTED = "rejected"  # the PBX refused the login for good: no more attempts
+    CLOSED = "closed"  # stopped by the app
 
 
 class LinkFault(str, enum.Enum):
     """Why a link is down (or rejected).  The first five are a link of our own (PbxLink);
     the others the way through the office gateway (calls.gateway_link)."""
 
-    UNREACHABLE = "unreachable"    # no TCP (or TLS) connection, or no answer to the login
-    BUSY = "busy"                  # the PBX turned the link down for now (links in use)
-    LOST = "lost"                  # it was up and dropped
-    REJECTED = "rejected"          # login refused for good (wrong user name or password)
-    SETUP = "setup"                # the link could not even be set up (a bad CA file)
+    UNREACHABLE = "unreachable"  # no TCP (or TLS) connection, or no answer to the login
+    BUSY = "busy"  # the PBX turned the link down for now (links in use)
+    LOST = "lost"  # it was up and dropped
+    REJECTED = "rejected"  # login refused for good (wrong user name or password)
+    SETUP = "setup"  # the link could not even be set up (a bad CA file)
     BROKER_UNREACHABLE = "broker_unreachable"  # no connection to the broker, or it broke
-    BROKER_REFUSED = "broker_refused"          # the broker refused the user or password
-    NO_GATEWAY = "no_gateway"      # the broker is there, no office gateway for the site
+    BROKER_REFUSED = "broker_refused"  # the broker refused the user or password
+    NO_GATEWAY = "no_gateway"  # the broker is there, no office gateway for the site
     GATEWAY_GONE = "gateway_gone"  # the office gateway stopped, or vanished (its last will)
-    PBX_DOWN = "pbx_down"          # the office gateway runs, its PBX link is down
+    PBX_DOWN = "pbx_down"  # the office gateway runs, its PBX link is down
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +100,14 @@ _MONITOR_FAILURES = {
     "invalid_device_id": QT_TRANSLATE_NOOP("Link", "the PBX does not know this device"),
     "invalid_monitor_object_type": QT_TRANSLATE_NOOP("Link", "the PBX does not know this device"),
     "overall_monitor_limit_exceeded": QT_TRANSLATE_NOOP(
-        "Link", "the PBX monitors as many devices as it can"),
+        "Link", "the PBX monitors as many devices as it can"
+    ),
     "object_monitor_limit_exceeded": QT_TRANSLATE_NOOP(
-        "Link", "the PBX monitors this device too often already"),
+        "Link", "the PBX monitors this device too often already"
+    ),
     "generic_operation_rejection": QT_TRANSLATE_NOOP(
-        "Link", "the PBX refused (is CSTA licensed for it?)"),
+        "Link", "the PBX refused (is CSTA licensed for it?)"
+    ),
 }
 
 
@@ -112,6 +115,8 @@ def _monitor_words(reason: str | None) -> str | None:
     """What a monitor's universalFailure reason means, in the user's language."""
     words = _MONITOR_FAILURES.get(reason or "")
     return translate("Link", words) if words else None
+
+
 #: Reasons after which asking for more monitors in the same round is pointless.
 LIMIT_REASONS = frozenset({"overall_monitor_limit_exceeded"})
 
@@ -129,13 +134,15 @@ class MonitorFailure:
 
     @property
     def text(self) -> str:
-        """"cannot monitor 999: the PBX does not know this device (invalid_monitor_object)"."""
+        """ "cannot monitor 999: the PBX does not know this device (invalid_monitor_object)"."""
         known = self.reason is not None and self.reason in _MONITOR_FAILURES
         if known:
             return translate("Link", "cannot monitor {device}: {why} ({reason})").format(
-                device=self.device, why=self.words, reason=self.reason)
+                device=self.device, why=self.words, reason=self.reason
+            )
         return translate("Link", "cannot monitor {device}: {why}").format(
-            device=self.device, why=self.words)
+            device=self.device, why=self.words
+        )
 
     @classmethod
     def from_error(cls, device: str, exc: BaseException) -> MonitorFailure:
@@ -151,8 +158,9 @@ class MonitorFailure:
     @classmethod
     def not_asked(cls, device: str, reason: str) -> MonitorFailure:
         why = _monitor_words(reason) or reason
-        return cls(device, reason, translate("Link", "not asked: {why}").format(why=why),
-                   asked=False)
+        return cls(
+            device, reason, translate("Link", "not asked: {why}").format(why=why), asked=False
+        )
 
 
 def ssl_context(params: ConnectionParameters) -> ssl.SSLContext | None:
@@ -162,12 +170,14 @@ def ssl_context(params: ConnectionParameters) -> ssl.SSLContext | None:
     return tlsconfig.client_context_from(params)
 
 
-def client_for(params: ConnectionParameters, options: ClientOptions | None = None, *,
-               reconnect: bool = False) -> CstaClient:
+def client_for(
+    params: ConnectionParameters, options: ClientOptions | None = None, *, reconnect: bool = False
+) -> CstaClient:
     """A client for the connection settings (reconnecting by itself if `reconnect`)."""
     opts = replace(options or ClientOptions(), reconnect=reconnect, ssl=ssl_context(params))
-    return CstaClient(params.host, params.port, params.user, params.password or DEFAULT_PASSWORD,
-                      options=opts)
+    return CstaClient(
+        params.host, params.port, params.user, params.password or DEFAULT_PASSWORD, options=opts
+    )
 
 
 async def test_connection(params: ConnectionParameters, timeout: float = 8.0) -> str:
@@ -180,22 +190,29 @@ async def test_connection(params: ConnectionParameters, timeout: float = 8.0) ->
     try:
         await asyncio.wait_for(client.connect(), timeout + 1)
     except AssociationRejectedError as exc:
-        raise RuntimeError(rejection_text(f"{params.host}:{params.port}", params.user,
-                                          exc)) from None
+        raise RuntimeError(
+            rejection_text(f"{params.host}:{params.port}", params.user, exc)
+        ) from None
     except ConnectError as exc:  # all CSTA links in use too: the message says so
         problem = texts.link_problem(exc)
-        detail = ("\n" + translate("Link", "(Details: {detail})").format(detail=problem.detail)
-                  if problem.detail else "")
+        detail = (
+            "\n" + translate("Link", "(Details: {detail})").format(detail=problem.detail)
+            if problem.detail
+            else ""
+        )
         raise RuntimeError(problem.words + detail) from None
     except TimeoutError:
-        raise RuntimeError(translate(
-            "Link", "no answer from {host}:{port} within {seconds}").format(
-            host=params.host, port=params.port, seconds=texts.seconds(timeout))) from None
+        raise RuntimeError(
+            translate("Link", "no answer from {host}:{port} within {seconds}").format(
+                host=params.host, port=params.port, seconds=texts.seconds(timeout)
+            )
+        ) from None
     finally:
         with contextlib.suppress(Exception):
             await client.close(timeout=2.0)
     return translate("Link", "Connected: {host}:{port} accepted the login of {user}.").format(
-        host=params.host, port=params.port, user=params.user)
+        host=params.host, port=params.port, user=params.user
+    )
 
 
 def rejection_text(where: str, user: str, exc: AssociationError) -> str:
@@ -204,16 +221,23 @@ def rejection_text(where: str, user: str, exc: AssociationError) -> str:
         return str(exc)
     name = exc.diagnostic_name
     if exc.diagnostic_source == acse.SERVICE_USER and exc.diagnostic in (
-            None, acse.DIAG_NULL, acse.DIAG_NO_REASON, acse.DIAG_AUTHENTICATION_FAILURE,
-            acse.DIAG_AUTHENTICATION_REQUIRED):
-        why = (translate("Link", "wrong user name or password? ({diagnostic})").format(
-            diagnostic=name) if exc.diagnostic
-            else translate("Link", "wrong user name or password?"))
+        None,
+        acse.DIAG_NULL,
+        acse.DIAG_NO_REASON,
+        acse.DIAG_AUTHENTICATION_FAILURE,
+        acse.DIAG_AUTHENTICATION_REQUIRED,
+    ):
+        why = (
+            translate("Link", "wrong user name or password? ({diagnostic})").format(diagnostic=name)
+            if exc.diagnostic
+            else translate("Link", "wrong user name or password?")
+        )
     else:
         words = acse.diagnostic_words(exc.diagnostic_source, exc.diagnostic)
         why = translate("Acse", words) if words else str(exc)
     return translate("Link", "the PBX at {where} refused the login of {user}: {why}").format(
-        where=where, user=user, why=why)
+        where=where, user=user, why=why
+    )
 
 
 StateCallback = Callable[[LinkChange], None]
@@ -293,11 +317,18 @@ class PbxLink:
     `state` and `change` are the last state reported; `failed` the devices not monitored.
     """
 
-    def __init__(self, params: ConnectionParameters, devices: Sequence[str], *,
-                 on_state: StateCallback, on_event: EventCallback,
-                 on_monitor_failed: MonitorFailedCallback | None = None,
-                 on_snapshot: SnapshotCallback | None = None,
-                 options: ClientOptions | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        params: ConnectionParameters,
+        devices: Sequence[str],
+        *,
+        on_state: StateCallback,
+        on_event: EventCallback,
+        on_monitor_failed: MonitorFailedCallback | None = None,
+        on_snapshot: SnapshotCallback | None = None,
+        options: ClientOptions | None = None,
+        label: str | None = None,
+    ) -> None:
         self.params = params
         self.devices = list(dict.fromkeys(str(d) for d in devices))
         self._on_state = on_state
@@ -331,7 +362,7 @@ class PbxLink:
         loop = asyncio.get_running_loop()
         consumer_ready = loop.create_future()
         self._consumer = asyncio.create_task(self._consume(consumer_ready), name="pbx-events")
-        await consumer_ready   # events() is subscribed before the first byte can arrive
+        await consumer_ready  # events() is subscribed before the first byte can arrive
         self._task = asyncio.create_task(self._run(), name="pbx-link")
 
     async def stop(self, timeout: float = 3.0) -> None:
@@ -403,7 +434,8 @@ class PbxLink:
         monitored = [d for d in self.devices if d not in self.failed]
         if monitored:
             text = translate("Link", "connected to {pbx}, monitoring {devices}").format(
-                pbx=self.label, devices=device_ranges(monitored))
+                pbx=self.label, devices=device_ranges(monitored)
+            )
         else:
             text = translate("Link", "connected to {pbx}").format(pbx=self.label)
         if self.failed:
@@ -435,11 +467,16 @@ class PbxLink:
         error = self.client.last_error
         if self.client.state == "rejected" and isinstance(error, AssociationError):
             # Set here, as the task's last act: once it is seen, no attempt follows.
-            self._set(LinkChange(
-                LinkState.REJECTED,
-                translate("Link", "{problem}. Correct it in the settings").format(
-                    problem=rejection_text(self.label, self.params.user, error)),
-                LinkFault.REJECTED, detail=self.detail))
+            self._set(
+                LinkChange(
+                    LinkState.REJECTED,
+                    translate("Link", "{problem}. Correct it in the settings").format(
+                        problem=rejection_text(self.label, self.params.user, error)
+                    ),
+                    LinkFault.REJECTED,
+                    detail=self.detail,
+                )
+            )
 
     def _monitor_failed(self, failure: MonitorFailure) -> None:
         self.failed[failure.device] = failure
@@ -513,9 +550,11 @@ class PbxLink:
                 self._set(LinkChange(LinkState.UP, self._up_text()))
         elif item.state == "connecting":
             self._up = False
-            text = (translate("Link", "connecting to {pbx} (attempt {attempt})") if item.attempt > 1
-                    else translate("Link", "connecting to {pbx}")).format(
-                pbx=self.label, attempt=item.attempt)
+            text = (
+                translate("Link", "connecting to {pbx} (attempt {attempt})")
+                if item.attempt > 1
+                else translate("Link", "connecting to {pbx}")
+            ).format(pbx=self.label, attempt=item.attempt)
             self._set(LinkChange(LinkState.CONNECTING, text, attempt=item.attempt))
         elif item.state == "down":
             was_up, self._up = self._up, False
@@ -528,11 +567,21 @@ class PbxLink:
                     log.warning("PBX link: %s", item.reason)
             self.detail = detail
             if item.retry_in is not None:
-                text = (translate("Link", "{problem}; reconnecting in {seconds}") if was_up
-                        else translate("Link", "{problem}; retrying in {seconds}")).format(
-                    problem=text, seconds=texts.seconds(item.retry_in))
-            self._set(LinkChange(LinkState.DOWN, text, _fault_of(item.error, was_up),
-                                 item.retry_in, item.attempt, detail))
+                text = (
+                    translate("Link", "{problem}; reconnecting in {seconds}")
+                    if was_up
+                    else translate("Link", "{problem}; retrying in {seconds}")
+                ).format(problem=text, seconds=texts.seconds(item.retry_in))
+            self._set(
+                LinkChange(
+                    LinkState.DOWN,
+                    text,
+                    _fault_of(item.error, was_up),
+                    item.retry_in,
+                    item.attempt,
+                    detail,
+                )
+            )
         elif item.state == "up":
             self._up = True
             self._came_up.set()  # _run monitors what is new, then says "up"
@@ -551,8 +600,13 @@ def device_ranges(devices: Sequence[str]) -> str:
             run.clear()
 
     for d in devices:
-        if run and d.isdigit() and run[-1].isdigit() and len(d) == len(run[-1]) \
-                and int(d) == int(run[-1]) + 1:
+        if (
+            run
+            and d.isdigit()
+            and run[-1].isdigit()
+            and len(d) == len(run[-1])
+            and int(d) == int(run[-1]) + 1
+        ):
             run.append(d)
             continue
         flush()

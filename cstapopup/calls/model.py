@@ -15,23 +15,23 @@ from typing import Any
 
 
 class Direction(str, enum.Enum):
-    INCOMING = "incoming"   # from outside, over a trunk
-    OUTGOING = "outgoing"   # to outside
-    INTERNAL = "internal"   # between two devices of the PBX
-    UNKNOWN = "unknown"     # already under way when monitoring began; no event named its parties
+    INCOMING = "incoming"  # from outside, over a trunk
+    OUTGOING = "outgoing"  # to outside
+    INTERNAL = "internal"  # between two devices of the PBX
+    UNKNOWN = "unknown"  # already under way when monitoring began; no event named its parties
 
 
 class Outcome(str, enum.Enum):
     IN_PROGRESS = "in_progress"
-    ANSWERED = "answered"                    # answered at a monitored device (answered_by)
-    MISSED = "missed"                        # rang, nobody answered, the caller hung up
+    ANSWERED = "answered"  # answered at a monitored device (answered_by)
+    MISSED = "missed"  # rang, nobody answered, the caller hung up
     ANSWERED_ELSEWHERE = "answered_elsewhere"  # another device took it (pickup, deflect, group)
     BUSY = "busy"
     FAILED = "failed"
-    ABANDONED = "abandoned"                  # outgoing: the caller gave up before an answer
-    TRANSFERRED = "transferred"              # answered, then passed on (transferred_to)
-    DIVERTED = "diverted"                    # forwarded / deflected before an answer (diverted_to)
-    UNKNOWN = "unknown"                      # part of it went unseen (link loss; under way
+    ABANDONED = "abandoned"  # outgoing: the caller gave up before an answer
+    TRANSFERRED = "transferred"  # answered, then passed on (transferred_to)
+    DIVERTED = "diverted"  # forwarded / deflected before an answer (diverted_to)
+    UNKNOWN = "unknown"  # part of it went unseen (link loss; under way
     #                                          before monitoring began): how it went is not known
 
 
@@ -43,7 +43,7 @@ MISSED_OUTCOMES = frozenset({Outcome.MISSED})
 class Hop:
     """One step in the life of a call, in order: what happened, at which device, when."""
 
-    kind: str            # delivered, diverted, answered, held, retrieved, transferred, conferenced, cleared, failed
+    kind: str  # delivered, diverted, answered, held, retrieved, transferred, conferenced, cleared, failed
     #                      (also from the tracker: originated, offered, queued, link_lost,
     #                      under_way: listed by a snapshot, its beginning unseen;
     #                      undecodable: an event of the call that could not be read, detail
@@ -53,10 +53,15 @@ class Hop:
     #                      its end unseen)
     device: str | None
     at: datetime
-    detail: str | None = None   # e.g. the cause, or the device the call went to
+    detail: str | None = None  # e.g. the cause, or the device the call went to
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "device": self.device, "at": self.at.isoformat(), "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "device": self.device,
+            "at": self.at.isoformat(),
+            "detail": self.detail,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Hop:
@@ -110,23 +115,23 @@ class Call:
 
     key: str
     direction: Direction
-    started_at: datetime                          # first event of the call (ringing or dialling)
-    remote_number: str | None = None              # the other party as the PBX gave it
-    remote_kind: str = "number"                   # number | restricted | not_known
-    remote_name: str | None = None                # from the phonebook lookup, when found
+    started_at: datetime  # first event of the call (ringing or dialling)
+    remote_number: str | None = None  # the other party as the PBX gave it
+    remote_kind: str = "number"  # number | restricted | not_known
+    remote_name: str | None = None  # from the phonebook lookup, when found
     remote_company: str | None = None
-    local_devices: tuple[str, ...] = ()           # monitored devices involved, in order seen
-    called_number: str | None = None              # the line / number that was called
-    trunk: str | None = None                      # the trunk device for external calls
+    local_devices: tuple[str, ...] = ()  # monitored devices involved, in order seen
+    called_number: str | None = None  # the line / number that was called
+    trunk: str | None = None  # the trunk device for external calls
     answered_at: datetime | None = None
     ended_at: datetime | None = None
-    end_unknown: bool = False                     # the link dropped: the end was not seen
+    end_unknown: bool = False  # the link dropped: the end was not seen
     outcome: Outcome = Outcome.IN_PROGRESS
     answered_by: str | None = None
     transferred_to: str | None = None
     diverted_to: str | None = None
     hops: tuple[Hop, ...] = ()
-    done: bool = False                            # a missed call that was dealt with
+    done: bool = False  # a missed call that was dealt with
     updated_at: datetime | None = None
     #: The user's phone note, as the history has it (never set by the tracker).
     note: PhoneNote | None = None

@@ -57,12 +57,20 @@ class ContactFinder(Protocol):
 
 def recipient_of(contact: Contact) -> Recipient:
     """A phone-book contact as someone a note can be for (its first number)."""
-    return Recipient(contact.name or contact.company,
-                     contact.numbers[0] if contact.numbers else "", contact.email, "phonebook")
+    return Recipient(
+        contact.name or contact.company,
+        contact.numbers[0] if contact.numbers else "",
+        contact.email,
+        "phonebook",
+    )
 
 
-def recipients(text: str, colleagues: Sequence[Recipient], book: ContactFinder | None,
-               limit: int = MAX_SUGGESTIONS) -> list[Recipient]:
+def recipients(
+    text: str,
+    colleagues: Sequence[Recipient],
+    book: ContactFinder | None,
+    limit: int = MAX_SUGGESTIONS,
+) -> list[Recipient]:
     """Whom a note can be for, given what was typed: the matching colleagues first (all of
     them, in the panel's order, when nothing is typed), then phone-book contacts; one entry
     per person (a colleague found in the book too is listed once)."""
@@ -153,9 +161,13 @@ def note_mail(context: NoteContext, note: PhoneNote, to: str, to_name: str = "")
     """The `mailto:` link of a note about the call of `context`: to `to` (may be empty: the
     mail program asks), with the subject and the ready text in the user's language."""
     subject = texts.note_mail_subject(context.caller, note.callback)
-    body = texts.note_mail_body(note, caller=context.caller, number=context.number,
-                                started_at=context.started_at,
-                                to_name=to_name or note.for_name or "")
+    body = texts.note_mail_body(
+        note,
+        caller=context.caller,
+        number=context.number,
+        started_at=context.started_at,
+        to_name=to_name or note.for_name or "",
+    )
     return mailto_url(to, subject, body)
 
 
@@ -173,5 +185,15 @@ def caller_text(call: Call, display_number: str, name: str | None = None) -> str
     return display_number or translate("Views", "Unknown number")
 
 
-__all__ = ["MAX_SUGGESTIONS", "ContactFinder", "NoteContext", "Recipient", "caller_text",
-           "mailto_url", "note_mail", "recipient_for", "recipient_of", "recipients"]
+__all__ = [
+    "MAX_SUGGESTIONS",
+    "ContactFinder",
+    "NoteContext",
+    "Recipient",
+    "caller_text",
+    "mailto_url",
+    "note_mail",
+    "recipient_for",
+    "recipient_of",
+    "recipients",
+]

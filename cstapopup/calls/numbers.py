@@ -80,15 +80,16 @@ class NumberingPlan:
     """How numbers are written at this site: country, area, PBX trunk digit, extension length."""
 
     country: str = "DE"
-    area_code: str = ""          # local area code without the national prefix, e.g. "89"
-    trunk_prefix: str = "0"      # digit(s) the PBX puts before external numbers; "" for none
+    area_code: str = ""  # local area code without the national prefix, e.g. "89"
+    trunk_prefix: str = "0"  # digit(s) the PBX puts before external numbers; "" for none
     internal_max_length: int = 4  # numbers of at most this many digits are extensions
 
     def __post_init__(self) -> None:
         # A bad plan is a configuration error; say so when it is made, not on every lookup.
         if not self.country.isalpha() or len(self.country) != 2 or not self.country.isupper():
             raise ValueError(
-                f"country must be a two-letter upper-case region code, not {self.country!r}")
+                f"country must be a two-letter upper-case region code, not {self.country!r}"
+            )
         for name in ("area_code", "trunk_prefix"):
             value = getattr(self, name)
             if value and not (value.isascii() and value.isdigit()):
@@ -100,23 +101,26 @@ class NumberingPlan:
     def from_settings(cls, value: Callable[[str], Any]) -> NumberingPlan:
         """The plan of the numbers.* settings (`value(name)`); ValueError when they do not
         make one."""
-        return cls(country=value("numbers.country"), area_code=value("numbers.area_code"),
-                   trunk_prefix=value("numbers.trunk_prefix"),
-                   internal_max_length=value("numbers.internal_max_length"))
+        return cls(
+            country=value("numbers.country"),
+            area_code=value("numbers.area_code"),
+            trunk_prefix=value("numbers.trunk_prefix"),
+            internal_max_length=value("numbers.internal_max_length"),
+        )
 
 
 @dataclass(frozen=True)
 class NormalisedNumber:
     """One party's number in comparable form: `key` for matching, `display` for people."""
 
-    key: str                                  # "+49891234567" or "int:2001"
+    key: str  # "+49891234567" or "int:2001"
     kind: Literal["external", "internal"]
-    display: str                              # national format at home, international abroad
+    display: str  # national format at home, international abroad
 
 
 @dataclass(frozen=True)
 class _Dialling:
-    national_prefix: str                      # "" where the country has none (e.g. Italy)
+    national_prefix: str  # "" where the country has none (e.g. Italy)
     international_prefix: re.Pattern[str] | None
 
 
@@ -154,7 +158,7 @@ def _forms(cleaned: str, plan: NumberingPlan, from_pbx: bool) -> list[str]:
         return [cleaned]
     if len(cleaned) == len(prefix):
         return [cleaned]
-    stripped = cleaned[len(prefix):]
+    stripped = cleaned[len(prefix) :]
     return [stripped, cleaned] if from_pbx else [cleaned, stripped]
 
 
@@ -191,8 +195,9 @@ def _is_plausible(number: PhoneNumber) -> bool:
     return not number.italian_leading_zero and phonenumbers.is_possible_number(number)
 
 
-def _valid_numbers(cleaned: str, plan: NumberingPlan, from_pbx: bool,
-                   plausible: list[PhoneNumber]) -> Iterator[PhoneNumber]:
+def _valid_numbers(
+    cleaned: str, plan: NumberingPlan, from_pbx: bool, plausible: list[PhoneNumber]
+) -> Iterator[PhoneNumber]:
     """Valid readings, best first, parsed lazily; plausible invalid ones go to `plausible`."""
     for form in _forms(cleaned, plan, from_pbx):
         readable = False
@@ -287,7 +292,12 @@ def display_number(raw: str, plan: NumberingPlan, from_pbx: bool = True) -> str:
     if cleaned is None:
         return raw.strip()
     prefix = plan.trunk_prefix
-    if from_pbx and prefix and not cleaned.startswith("+") and cleaned.startswith(prefix) \
-            and len(cleaned) - len(prefix) > plan.internal_max_length:
-        return cleaned[len(prefix):]
+    if (
+        from_pbx
+        and prefix
+        and not cleaned.startswith("+")
+        and cleaned.startswith(prefix)
+        and len(cleaned) - len(prefix) > plan.internal_max_length
+    ):
+        return cleaned[len(prefix) :]
     return cleaned

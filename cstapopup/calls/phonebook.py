@@ -86,8 +86,8 @@ class Contact:
 
     name: str
     company: str
-    numbers: tuple[str, ...]     # as written in the file
-    source: str                  # the file it came from
+    numbers: tuple[str, ...]  # as written in the file
+    source: str  # the file it came from
     emails: tuple[str, ...] = ()
 
     @property
@@ -106,16 +106,16 @@ class Match:
     """A lookup result: which contact, by which of its numbers, and why it matched."""
 
     contact: Contact
-    number: str                  # the contact's number as written in the phonebook
-    key: str                     # the normalised key both sides share
+    number: str  # the contact's number as written in the phonebook
+    key: str  # the normalised key both sides share
     source: str
 
     @property
     def reason(self) -> str:
         if self.key.startswith(INTERNAL_KEY_PREFIX):
-            what = f"extension {self.key[len(INTERNAL_KEY_PREFIX):]}"
+            what = f"extension {self.key[len(INTERNAL_KEY_PREFIX) :]}"
         elif self.key.startswith(RAW_KEY_PREFIX):
-            what = f"digits {self.key[len(RAW_KEY_PREFIX):]}"
+            what = f"digits {self.key[len(RAW_KEY_PREFIX) :]}"
         else:
             what = self.key
         return f"matched {what} (from {self.number} in {Path(self.source).name})"
@@ -126,21 +126,21 @@ class FileStatus:
     """What became of one phone-book file at its last reading."""
 
     path: Path
-    error: str | None            # why none of the file is used (missing, too large, ...), or None
+    error: str | None  # why none of the file is used (missing, too large, ...), or None
     contacts: int
-    numbers: int                 # numbers indexed from this file
-    problems: tuple[str, ...]    # every message about the file, `error` included
+    numbers: int  # numbers indexed from this file
+    problems: tuple[str, ...]  # every message about the file, `error` included
 
 
 @dataclass(frozen=True)
 class PhonebookStatus:
     """The state of a phone book, for the UI to show."""
 
-    ready: bool                  # read once: a miss is a real miss, not "still loading"
-    busy: bool                   # a load, a check for changes or a reload is running
+    ready: bool  # read once: a miss is a real miss, not "still loading"
+    busy: bool  # a load, a check for changes or a reload is running
     files: tuple[FileStatus, ...]
     contacts: int
-    numbers: int                 # distinct number keys in the index
+    numbers: int  # distinct number keys in the index
     conflicts: tuple[str, ...]
 
     @property
@@ -189,9 +189,12 @@ class _Messages:
 
     def result(self) -> list[str]:
         if self.dropped:
-            return [*self.items, translate(
-                "Phonebook", "{file}: {count} more problems not listed").format(
-                file=self.path, count=format_number(self.dropped))]
+            return [
+                *self.items,
+                translate("Phonebook", "{file}: {count} more problems not listed").format(
+                    file=self.path, count=format_number(self.dropped)
+                ),
+            ]
         return list(self.items)
 
 
@@ -200,15 +203,18 @@ def _size(n: int) -> str:
         return translate("Phonebook", "{bytes} bytes").format(bytes=format_number(n))
     mb = n / (1024 * 1024)
     return translate("Phonebook", "{megabytes} MB ({bytes} bytes)").format(
-        megabytes=decimal(mb, 0 if mb == int(mb) else 1), bytes=format_number(n))
+        megabytes=decimal(mb, 0 if mb == int(mb) else 1), bytes=format_number(n)
+    )
 
 
 def _too_large(size: int | None, limit: int) -> str:
     if size is None:
-        return translate("Phonebook", "file grew past the phone-book limit of {limit}; not "
-                         "read").format(limit=_size(limit))
-    return translate("Phonebook", "file is {size}, more than the phone-book limit of {limit}; "
-                     "not read").format(size=_size(size), limit=_size(limit))
+        return translate(
+            "Phonebook", "file grew past the phone-book limit of {limit}; not read"
+        ).format(limit=_size(limit))
+    return translate(
+        "Phonebook", "file is {size}, more than the phone-book limit of {limit}; not read"
+    ).format(size=_size(size), limit=_size(limit))
 
 
 _KINDS = (
@@ -221,20 +227,30 @@ _KINDS = (
 
 # O_NONBLOCK: should the path become a FIFO between the stat and the open, opening it for
 # reading must not wait for a writer that never comes (the fstat after it refuses the FIFO).
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
-_stat = os.stat     # the look before opening (a test stands in the race with the open)
+_stat = os.stat  # the look before opening (a test stands in the race with the open)
 
 
 def _not_regular(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
-    kind = next((name for test, name in _KINDS if test(mode)),
-                QT_TRANSLATE_NOOP("Phonebook", "a special file"))
-    return translate("Phonebook", "cannot read it: it is {kind}, not a regular file (a phone "
-                     "book must be a CSV or vCard file)").format(kind=translate("Phonebook", kind))
+    kind = next(
+        (name for test, name in _KINDS if test(mode)),
+        QT_TRANSLATE_NOOP("Phonebook", "a special file"),
+    )
+    return translate(
+        "Phonebook",
+        "cannot read it: it is {kind}, not a regular file (a phone "
+        "book must be a CSV or vCard file)",
+    ).format(kind=translate("Phonebook", kind))
 
 
 def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | None:
@@ -246,8 +262,12 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
         messages.fail(None, translate("Phonebook", "file not found"))
         return None
     except OSError as exc:
-        messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
-            problem=exc.strerror or exc))
+        messages.fail(
+            None,
+            translate("Phonebook", "cannot read the file ({problem})").format(
+                problem=exc.strerror or exc
+            ),
+        )
         return None
     reason = _not_regular(st.st_mode)
     if reason is None and st.st_size > limit:
@@ -258,8 +278,12 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
-            problem=exc.strerror or exc))
+        messages.fail(
+            None,
+            translate("Phonebook", "cannot read the file ({problem})").format(
+                problem=exc.strerror or exc
+            ),
+        )
         return None
     raw = io.FileIO(fd, "rb", closefd=True)
     try:
@@ -271,7 +295,8 @@ def _open_regular(path: Path, limit: int, messages: _Messages) -> io.FileIO | No
             os.set_blocking(fd, True)
     except OSError as exc:
         reason = translate("Phonebook", "cannot read the file ({problem})").format(
-            problem=exc.strerror or exc)
+            problem=exc.strerror or exc
+        )
     if reason is not None:
         raw.close()
         messages.fail(None, reason)
@@ -316,7 +341,7 @@ def _detect_encoding(raw: io.FileIO, limit: int, stop: threading.Event | None) -
     if start.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"     # Outlook's "Unicode" CSV export
+        return "utf-16"  # Outlook's "Unicode" CSV export
     raw.seek(0)
     reader = _Limited(raw, limit, stop)
     utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -360,7 +385,7 @@ class _Lines:
             raise StopIteration
         self._next = next(self._lines, None)
         if "\x00" in line:
-            line = line.replace("\x00", "")    # a stray NUL far into the file is damage
+            line = line.replace("\x00", "")  # a stray NUL far into the file is damage
         self.quotes += line.count('"')
         return line
 
@@ -377,16 +402,35 @@ def _split_cell_numbers(cell: str) -> list[str]:
 
 # ---- CSV
 
+
 def _header_token(header: str) -> str:
     return re.sub(r"[\s_\-.:/()]+", "", header.strip().lower())
 
 
-_NAME_HEADERS = {"name", "displayname", "fullname", "anzeigename", "contact", "contactname",
-                 "kontakt", "kontaktname"}
+_NAME_HEADERS = {
+    "name",
+    "displayname",
+    "fullname",
+    "anzeigename",
+    "contact",
+    "contactname",
+    "kontakt",
+    "kontaktname",
+}
 _FIRST_HEADERS = {"firstname", "givenname", "first", "vorname"}
 _LAST_HEADERS = {"lastname", "surname", "familyname", "last", "nachname", "familienname"}
-_COMPANY_HEADERS = {"company", "companyname", "organisation", "organization", "org",
-                    "organisationname", "organizationname", "firma", "firmenname", "unternehmen"}
+_COMPANY_HEADERS = {
+    "company",
+    "companyname",
+    "organisation",
+    "organization",
+    "org",
+    "organisationname",
+    "organizationname",
+    "firma",
+    "firmenname",
+    "unternehmen",
+}
 _PHONE_WORDS = ("phone", "tel", "mobile", "number", "fax", "nummer", "telefon", "handy")
 # E-mail columns: "E-Mail", "Email", "E-mail Address", "E-Mail-Adresse", "E-Mail 2: Adresse",
 # "Primary Email", "E-mail 1 - Value" (Google), "Mail".  Not the ones that only describe an
@@ -395,11 +439,38 @@ _MAIL_WORDS = ("mail",)
 _NOT_MAIL_WORDS = ("display", "anzeige", "type", "typ", "name", "label")
 # Columns that carry a phone word but hold other numbers; indexing a customer number would make
 # extension 1234 pop up as a customer.
-_NOT_PHONE_WORDS = ("customer", "kunden", "account", "konto", "hausnummer", "housenumber",
-                    "street", "strasse", "straße", "postal", "postleit", "zip", "order",
-                    "auftrag", "invoice", "rechnung", "steuer", "tax", "vat", "ustid", "serial",
-                    "member", "mitglied", "iban", "personalnummer", "artikel", "article", "ticket",
-                    "hotel", "stelle")
+_NOT_PHONE_WORDS = (
+    "customer",
+    "kunden",
+    "account",
+    "konto",
+    "hausnummer",
+    "housenumber",
+    "street",
+    "strasse",
+    "straße",
+    "postal",
+    "postleit",
+    "zip",
+    "order",
+    "auftrag",
+    "invoice",
+    "rechnung",
+    "steuer",
+    "tax",
+    "vat",
+    "ustid",
+    "serial",
+    "member",
+    "mitglied",
+    "iban",
+    "personalnummer",
+    "artikel",
+    "article",
+    "ticket",
+    "hotel",
+    "stelle",
+)
 
 
 @dataclass
@@ -468,8 +539,9 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip()
 
 
-def _read_csv(lines: _Lines, head: str, path: Path,
-              messages: _Messages) -> Iterator[tuple[int, Contact]]:
+def _read_csv(
+    lines: _Lines, head: str, path: Path, messages: _Messages
+) -> Iterator[tuple[int, Contact]]:
     """The contacts of a CSV file, one row at a time, with the line each starts on."""
     reader = csv.reader(lines, delimiter=_sniff_delimiter(head))
     source = str(path)
@@ -484,34 +556,49 @@ def _read_csv(lines: _Lines, head: str, path: Path,
             break
         except csv.Error as exc:
             if reader.line_num == last_error_line:
-                break   # the reader cannot get past this point; stop rather than spin
+                break  # the reader cannot get past this point; stop rather than spin
             last_error_line = reader.line_num
-            messages.add(reader.line_num, translate(
-                "Phonebook", "unreadable CSV ({problem}); line skipped").format(problem=exc))
+            messages.add(
+                reader.line_num,
+                translate("Phonebook", "unreadable CSV ({problem}); line skipped").format(
+                    problem=exc
+                ),
+            )
             continue
-        line = previous_end + 1     # where the record starts (quoted cells may span lines)
+        line = previous_end + 1  # where the record starts (quoted cells may span lines)
         if reader.line_num > line and lines.at_end and lines.quotes % 2 == 1:
             # An unbalanced quote makes the csv module swallow everything after it into one
             # cell; without this message the rest of the file would vanish silently.
-            messages.add(line, translate(
-                "Phonebook", "a quote opened in this entry is never closed, so lines "
-                "{first}-{last} were read as one entry").format(first=line, last=reader.line_num))
+            messages.add(
+                line,
+                translate(
+                    "Phonebook",
+                    "a quote opened in this entry is never closed, so lines "
+                    "{first}-{last} were read as one entry",
+                ).format(first=line, last=reader.line_num),
+            )
         if not any(cell.strip() for cell in row):
             continue
         if cols is None:
             cols = _map_columns(row)
             if not cols.phones:
-                messages.fail(line, translate(
-                    "Phonebook", "no phone column found in the header row (columns: "
-                    "{columns})").format(columns=", ".join(c.strip() for c in row)))
+                messages.fail(
+                    line,
+                    translate(
+                        "Phonebook", "no phone column found in the header row (columns: {columns})"
+                    ).format(columns=", ".join(c.strip() for c in row)),
+                )
                 return
             if (cols.name, cols.first, cols.last, cols.company) == (None, None, None, None):
-                messages.fail(line, translate(
-                    "Phonebook", "no name or company column found in the header row"))
+                messages.fail(
+                    line,
+                    translate("Phonebook", "no name or company column found in the header row"),
+                )
                 return
             continue
         name = _cell(row, cols.name) or " ".join(
-            part for part in (_cell(row, cols.first), _cell(row, cols.last)) if part)
+            part for part in (_cell(row, cols.first), _cell(row, cols.last)) if part
+        )
         company = _cell(row, cols.company)
         numbers: list[str] = []
         for i in cols.phones:
@@ -519,10 +606,14 @@ def _read_csv(lines: _Lines, head: str, path: Path,
                 if number not in numbers:
                     numbers.append(number)
         if not numbers:
-            continue    # a contact without phone numbers (e-mail only) is of no use here
+            continue  # a contact without phone numbers (e-mail only) is of no use here
         if not name and not company:
-            messages.add(line, translate(
-                "Phonebook", "entry has numbers but neither a name nor a company; skipped"))
+            messages.add(
+                line,
+                translate(
+                    "Phonebook", "entry has numbers but neither a name nor a company; skipped"
+                ),
+            )
             continue
         emails: list[str] = []
         for i in cols.emails:
@@ -535,6 +626,7 @@ def _read_csv(lines: _Lines, head: str, path: Path,
 
 
 # ---- vCard
+
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
     """Split at `sep` outside double quotes (vCard parameter values may quote ':' and ';')."""
@@ -563,13 +655,13 @@ def _partition_head(line: str) -> tuple[str, str, str]:
     if colon < 0:
         return line, "", ""
     if '"' not in line[:colon]:
-        return line[:colon], ":", line[colon + 1:]
+        return line[:colon], ":", line[colon + 1 :]
     quoted = False
     for i, ch in enumerate(line):
         if ch == '"':
             quoted = not quoted
         elif ch == ":" and not quoted:
-            return line[:i], ":", line[i + 1:]
+            return line[:i], ":", line[i + 1 :]
     return line, "", ""
 
 
@@ -594,9 +686,9 @@ def _text_lines(text: io.TextIOBase, chunk: int = _CHUNK) -> Iterator[str]:
         block = text.read(chunk)
         if not block:
             break
-        block = block.replace("\x00", "")    # a stray NUL far into the file is damage
+        block = block.replace("\x00", "")  # a stray NUL far into the file is damage
         while block.endswith("\r"):
-            more = text.read(1)     # a "\r\n" split between two chunks is one line break
+            more = text.read(1)  # a "\r\n" split between two chunks is one line break
             if not more:
                 break
             block += more.replace("\x00", "")
@@ -605,8 +697,8 @@ def _text_lines(text: io.TextIOBase, chunk: int = _CHUNK) -> Iterator[str]:
         if end < 0:
             carry = block
             continue
-        carry = block[end + 1:]
-        yield from block[:end + 1].splitlines()
+        carry = block[end + 1 :]
+        yield from block[: end + 1].splitlines()
     if carry:
         yield from carry.splitlines()
 
@@ -651,12 +743,14 @@ class _CardDraft:
 def _property_value(params: list[str], value: str) -> str:
     upper = [p.upper() for p in params]
     if any("QUOTED-PRINTABLE" in p for p in upper):
-        charset = next((p.split("=", 1)[1].strip('"') for p in params
-                        if p.upper().startswith("CHARSET=")), "utf-8")
+        charset = next(
+            (p.split("=", 1)[1].strip('"') for p in params if p.upper().startswith("CHARSET=")),
+            "utf-8",
+        )
         raw = quopri.decodestring(value.encode("latin-1", errors="replace"))
         try:
             return raw.decode(charset, errors="replace")
-        except LookupError:     # an unknown charset name in the file
+        except LookupError:  # an unknown charset name in the file
             return raw.decode("utf-8", errors="replace")
     return value
 
@@ -671,8 +765,9 @@ def _finish_card(card: _CardDraft, source: str, messages: _Messages) -> Contact 
     if not card.tels:
         return None
     if not name and not company:
-        messages.add(card.line, translate(
-            "Phonebook", "card has numbers but neither FN, N nor ORG; skipped"))
+        messages.add(
+            card.line, translate("Phonebook", "card has numbers but neither FN, N nor ORG; skipped")
+        )
         return None
     emails = tuple(dict.fromkeys(address for _, _, address in sorted(card.emails)))
     return Contact(name, company, tuple(card.tels), source, emails)
@@ -697,8 +792,9 @@ def _email_rank(params: list[str]) -> int:
 _VCARD_WANTED = {"BEGIN", "END", "FN", "N", "ORG", "TEL", "EMAIL"}
 
 
-def _read_vcard(lines: Iterable[str], path: Path,
-                messages: _Messages) -> Iterator[tuple[int, Contact]]:
+def _read_vcard(
+    lines: Iterable[str], path: Path, messages: _Messages
+) -> Iterator[tuple[int, Contact]]:
     """The contacts of a vCard file, one card at a time, with the line each starts on."""
     source = str(path)
     card: _CardDraft | None = None
@@ -712,21 +808,28 @@ def _read_vcard(lines: Iterable[str], path: Path,
             head, sep, value = logical.partition(":")
         if not sep:
             if card is not None:
-                messages.add(line, translate(
-                    "Phonebook", "not a vCard property line: {line}").format(
-                    line=repr(logical[:40])))
+                messages.add(
+                    line,
+                    translate("Phonebook", "not a vCard property line: {line}").format(
+                        line=repr(logical[:40])
+                    ),
+                )
             continue
         # The name never holds quotes, so it ends at the first ';' whatever the parameters say.
         name, _, rest = head.partition(";")
-        prop = name.strip().upper().rsplit(".", 1)[-1]    # drop Apple's "item1." groups
+        prop = name.strip().upper().rsplit(".", 1)[-1]  # drop Apple's "item1." groups
         if prop not in _VCARD_WANTED:
             continue
         params = _split_unquoted(rest, ";") if rest else []
         if prop == "BEGIN" and value.strip().upper() == "VCARD":
             if card is not None:
-                messages.add(card.line, translate(
-                    "Phonebook", "card has no END:VCARD before the next BEGIN:VCARD; read "
-                    "anyway"))
+                messages.add(
+                    card.line,
+                    translate(
+                        "Phonebook",
+                        "card has no END:VCARD before the next BEGIN:VCARD; read anyway",
+                    ),
+                )
                 contact = _finish_card(card, source, messages)
                 if contact:
                     yield card.line, contact
@@ -759,8 +862,10 @@ def _read_vcard(lines: Iterable[str], path: Path,
             for address in _addresses(_unescape(_property_value(params, value))):
                 card.emails.append((rank, len(card.emails), address))
     if card is not None:
-        messages.add(card.line, translate(
-            "Phonebook", "card has no END:VCARD at the end of the file; read anyway"))
+        messages.add(
+            card.line,
+            translate("Phonebook", "card has no END:VCARD at the end of the file; read anyway"),
+        )
         contact = _finish_card(card, source, messages)
         if contact:
             yield card.line, contact
@@ -769,6 +874,7 @@ def _read_vcard(lines: Iterable[str], path: Path,
 
 
 # ---- files
+
 
 def _is_vcard(path: Path, head: str) -> bool:
     if path.suffix.lower() in _VCARD_SUFFIXES:
@@ -790,8 +896,12 @@ def _signature(path: Path) -> _Signature | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
-               stop: threading.Event | None = None) -> Iterator[tuple[int, Contact]]:
+def _read_file(
+    path: Path,
+    messages: _Messages,
+    limit: int = MAX_FILE_BYTES,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[int, Contact]]:
     """Contacts of one file, one at a time, with the line each starts on; problems go to
     `messages`.  Memory follows the entries handed out, not the file's size.
 
@@ -805,16 +915,23 @@ def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
             encoding = _detect_encoding(raw, limit, stop)
             raw.seek(0)
             head = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
-                raw.read(_HEAD_BYTES) or b"")
+                raw.read(_HEAD_BYTES) or b""
+            )
             if "\x00" in head[:4096]:
                 # Text exports have no NUL bytes; a spreadsheet, image or database near the
                 # start does.
-                messages.fail(None, translate(
-                    "Phonebook", "binary file, not a CSV or vCard phonebook; skipped"))
+                messages.fail(
+                    None,
+                    translate("Phonebook", "binary file, not a CSV or vCard phonebook; skipped"),
+                )
                 return
             raw.seek(0)
-            text = io.TextIOWrapper(io.BufferedReader(_Limited(raw, limit, stop), _CHUNK),
-                                    encoding=encoding, errors="replace", newline="")
+            text = io.TextIOWrapper(
+                io.BufferedReader(_Limited(raw, limit, stop), _CHUNK),
+                encoding=encoding,
+                errors="replace",
+                newline="",
+            )
             if _is_vcard(path, head):
                 yield from _read_vcard(_text_lines(text), path, messages)
             else:
@@ -822,19 +939,29 @@ def _read_file(path: Path, messages: _Messages, limit: int = MAX_FILE_BYTES,
         except _TooLarge:
             messages.fail(None, _too_large(None, limit))
         except OSError as exc:
-            messages.fail(None, translate("Phonebook", "cannot read the file ({problem})").format(
-            problem=exc.strerror or exc))
+            messages.fail(
+                None,
+                translate("Phonebook", "cannot read the file ({problem})").format(
+                    problem=exc.strerror or exc
+                ),
+            )
         except (_Cancelled, GeneratorExit):
             raise
-        except Exception as exc:   # a reader bug must not take the popup down with it
+        except Exception as exc:  # a reader bug must not take the popup down with it
             log.exception("reading phonebook %s failed", path)
-            messages.fail(None, translate(
-                "Phonebook", "cannot parse the file ({problem}); skipped").format(
-                problem=f"{type(exc).__name__}: {exc}"))
+            messages.fail(
+                None,
+                translate("Phonebook", "cannot parse the file ({problem}); skipped").format(
+                    problem=f"{type(exc).__name__}: {exc}"
+                ),
+            )
 
 
-def read_contacts(path: Path | str, *, max_file_bytes: int = MAX_FILE_BYTES,
-                  ) -> tuple[list[Contact], list[str]]:
+def read_contacts(
+    path: Path | str,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> tuple[list[Contact], list[str]]:
     """All contacts of one CSV or vCard file, and the problems found.  Never raises.
 
     Also what the simulator can use to pick demo callers.
@@ -848,14 +975,14 @@ def read_contacts(path: Path | str, *, max_file_bytes: int = MAX_FILE_BYTES,
 # The index
 
 
-_UNSETTLED = (-1, -1, -1)   # the file changed while it was read: read it again on the next check
+_UNSETTLED = (-1, -1, -1)  # the file changed while it was read: read it again on the next check
 
 
 @dataclass(frozen=True)
 class _LoadedFile:
     path: Path
     signature: _Signature | None
-    entries: tuple[tuple[str, Match, int], ...]     # (key, match, line) in file order
+    entries: tuple[tuple[str, Match, int], ...]  # (key, match, line) in file order
     contacts: int
     problems: tuple[str, ...]
     error: str | None
@@ -864,8 +991,9 @@ class _LoadedFile:
         return FileStatus(self.path, self.error, self.contacts, len(self.entries), self.problems)
 
 
-def _load_file(path: Path, plan: NumberingPlan, limit: int,
-               stop: threading.Event | None) -> _LoadedFile:
+def _load_file(
+    path: Path, plan: NumberingPlan, limit: int, stop: threading.Event | None
+) -> _LoadedFile:
     """One file read and its numbers normalised.  Never raises, except `_Cancelled`."""
     before = _signature(path)
     messages = _Messages(path)
@@ -879,15 +1007,17 @@ def _load_file(path: Path, plan: NumberingPlan, limit: int,
             for number in contact.numbers:
                 key = next(iter_lookup_keys(number, plan, from_pbx=False), None)
                 if key is None:
-                    messages.add(line, translate(
-                        "Phonebook", "cannot read {number} as a phone number ({contact})").format(
-                        number=repr(number), contact=contact.label))
+                    messages.add(
+                        line,
+                        translate(
+                            "Phonebook", "cannot read {number} as a phone number ({contact})"
+                        ).format(number=repr(number), contact=contact.label),
+                    )
                     continue
                 entries.append((key, Match(contact, number, key, contact.source), line))
     except MemoryError:
         entries, contacts = [], 0
-        messages.fail(None, translate(
-            "Phonebook", "not enough memory to read the file; not used"))
+        messages.fail(None, translate("Phonebook", "not enough memory to read the file; not used"))
     after = _signature(path)
     # Signature taken on both sides of the read: a file saved while we read it is half old,
     # half new, so make the next check read it again.
@@ -895,8 +1025,13 @@ def _load_file(path: Path, plan: NumberingPlan, limit: int,
     problems = tuple(messages.result())
     if messages.error is not None:
         log.warning("phone book not used: %s", messages.error)
-    log.info("phonebook %s: %d contacts, %d numbers, %d problems",
-             path, contacts, len(entries), len(problems))
+    log.info(
+        "phonebook %s: %d contacts, %d numbers, %d problems",
+        path,
+        contacts,
+        len(entries),
+        len(problems),
+    )
     return _LoadedFile(path, signature, tuple(entries), contacts, problems, messages.error)
 
 
@@ -908,8 +1043,9 @@ class _Index:
     files: tuple[_LoadedFile, ...]
     matches: Mapping[str, Match]
     conflicts: tuple[str, ...]
-    _found: dict[str, list[tuple[str, Contact]]] = field(default_factory=dict, compare=False,
-                                                         repr=False)
+    _found: dict[str, list[tuple[str, Contact]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def searchable(self) -> list[tuple[str, Contact]]:
         """(what `find` matches, lower case; the contact) for each contact, in file order."""
@@ -924,8 +1060,9 @@ class _Index:
                         continue
                     seen.add(id(contact))
                     digits = ["".join(c for c in n if c.isdigit()) for n in contact.numbers]
-                    hay = " ".join([contact.name, contact.company, *contact.numbers, *digits,
-                                    *contact.emails]).casefold()
+                    hay = " ".join(
+                        [contact.name, contact.company, *contact.numbers, *digits, *contact.emails]
+                    ).casefold()
                     cached.append((hay, contact))
             self._found["all"] = cached
         return cached
@@ -955,12 +1092,19 @@ def _build_index(files: tuple[_LoadedFile, ...]) -> _Index:
                 conflicts.append(
                     f"{loaded.path}, line {line}: {match.number} of {match.contact.label!r} "
                     f"is also the number of {first.contact.label!r} "
-                    f"({first_path.name}, line {first_line}); showing {first.contact.label!r}")
+                    f"({first_path.name}, line {first_line}); showing {first.contact.label!r}"
+                )
     return _Index(files, index, tuple(conflicts))
 
 
-def _refresh(paths: list[Path], plan: NumberingPlan, previous: _Index | None, limit: int,
-             stop: threading.Event | None, force: bool) -> _Index | None:
+def _refresh(
+    paths: list[Path],
+    plan: NumberingPlan,
+    previous: _Index | None,
+    limit: int,
+    stop: threading.Event | None,
+    force: bool,
+) -> _Index | None:
     """A new index if a file changed (mtime, size, inode) or `force`, else None.
 
     Only changed files are read again; the others are taken over from `previous`.
@@ -1002,8 +1146,14 @@ def _find(index: _Index, text: str, limit: int) -> list[Contact]:
     return (starts + others)[:limit]
 
 
-def _lookup(index: _Index, plan: NumberingPlan, cache: OrderedDict[tuple[str, bool], Match | None],
-            cache_size: int, raw: str, from_pbx: bool) -> Match | None:
+def _lookup(
+    index: _Index,
+    plan: NumberingPlan,
+    cache: OrderedDict[tuple[str, bool], Match | None],
+    cache_size: int,
+    raw: str,
+    from_pbx: bool,
+) -> Match | None:
     if not isinstance(raw, str):
         return None
     cache_key = (raw, from_pbx)
@@ -1106,13 +1256,15 @@ class Phonebook:
         if now - self._last_check < self._check_interval:
             return False
         self._last_check = now
-        return self._swap(_refresh(self.paths, self.plan, self._index, self.max_file_bytes,
-                                   None, force=False))
+        return self._swap(
+            _refresh(self.paths, self.plan, self._index, self.max_file_bytes, None, force=False)
+        )
 
     def reload(self) -> None:
         """Re-read every file now, whether it changed or not."""
-        self._swap(_refresh(self.paths, self.plan, self._index, self.max_file_bytes, None,
-                            force=True))
+        self._swap(
+            _refresh(self.paths, self.plan, self._index, self.max_file_bytes, None, force=True)
+        )
 
     def close(self) -> None:
         """Nothing to stop; here so that both kinds of phone book can be closed alike."""
@@ -1128,11 +1280,17 @@ class Phonebook:
 
 def _status(index: _Index | None, busy: bool) -> PhonebookStatus:
     if index is None:
-        return PhonebookStatus(ready=False, busy=busy, files=(), contacts=0, numbers=0,
-                               conflicts=())
-    return PhonebookStatus(ready=True, busy=busy, files=tuple(f.status() for f in index.files),
-                           contacts=index.contacts, numbers=len(index.matches),
-                           conflicts=index.conflicts)
+        return PhonebookStatus(
+            ready=False, busy=busy, files=(), contacts=0, numbers=0, conflicts=()
+        )
+    return PhonebookStatus(
+        ready=True,
+        busy=busy,
+        files=tuple(f.status() for f in index.files),
+        contacts=index.contacts,
+        numbers=len(index.matches),
+        conflicts=index.conflicts,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1153,8 +1311,14 @@ class PhonebookService:
     Lookups, `start`, `check_for_changes`, `reload` and `close` belong to the loop's thread.
     """
 
-    def __init__(self, paths: Iterable[Path | str], plan: NumberingPlan, *,
-                 max_file_bytes: int = MAX_FILE_BYTES, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        paths: Iterable[Path | str],
+        plan: NumberingPlan,
+        *,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        cache_size: int = 256,
+    ) -> None:
         self.paths: list[Path] = list(dict.fromkeys(Path(p) for p in paths))
         self.plan = plan
         self.max_file_bytes = max_file_bytes
@@ -1173,8 +1337,9 @@ class PhonebookService:
 
     # ---- life cycle
 
-    def start(self, *, loop: asyncio.AbstractEventLoop | None = None,
-              check_interval: float | None = None) -> None:
+    def start(
+        self, *, loop: asyncio.AbstractEventLoop | None = None, check_interval: float | None = None
+    ) -> None:
         """Begin the first load in the worker and return.  `loop` defaults to the running loop
         (RuntimeError without one).  With `check_interval`, the files are checked for changes
         that often, by a timer on the loop."""
@@ -1200,7 +1365,7 @@ class PhonebookService:
         if job is not None:
             try:
                 job.cancel()
-            except RuntimeError:    # the loop is closed already; nobody waits for the job
+            except RuntimeError:  # the loop is closed already; nobody waits for the job
                 pass
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -1297,13 +1462,20 @@ class PhonebookService:
     def _submit(self, force: bool) -> None:
         assert self._loop is not None and self._executor is not None
         self._job = self._loop.run_in_executor(
-            self._executor, _refresh, self.paths, self.plan, self._index, self.max_file_bytes,
-            self._stop, force)
+            self._executor,
+            _refresh,
+            self.paths,
+            self.plan,
+            self._index,
+            self.max_file_bytes,
+            self._stop,
+            force,
+        )
         self._job.add_done_callback(self._finished)
 
     def _finished(self, job: asyncio.Future[_Index | None]) -> None:
         if job is not self._job:
-            return      # closed meanwhile
+            return  # closed meanwhile
         self._job = None
         if job.cancelled() or self._closed:
             return
@@ -1333,9 +1505,13 @@ class PhonebookService:
                 log.exception("phone book listener %r failed", listener)
 
 
-def start_phonebook(paths: Iterable[Path | str], plan: NumberingPlan, *,
-                    check_interval: float | None = CHECK_INTERVAL,
-                    max_file_bytes: int = MAX_FILE_BYTES) -> PhonebookService | None:
+def start_phonebook(
+    paths: Iterable[Path | str],
+    plan: NumberingPlan,
+    *,
+    check_interval: float | None = CHECK_INTERVAL,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> PhonebookService | None:
     """A `PhonebookService` over `paths`, started on the running loop and checking for changes
     every `check_interval` seconds; None when there are no paths."""
     paths = list(paths)

@@ -139,19 +139,27 @@ def settled(call: Call, at: datetime) -> Call:
     seen (`end_unknown`, no `ended_at`); the outcome is unknown unless what was already seen
     is a fact (answered, transferred, ...), as after a link loss."""
     outcome = Outcome.UNKNOWN if call.outcome is Outcome.IN_PROGRESS else call.outcome
-    return replace(call, end_unknown=True, outcome=outcome,
-                   hops=(*call.hops, Hop(STOPPED_HOP, None, at)))
+    return replace(
+        call, end_unknown=True, outcome=outcome, hops=(*call.hops, Hop(STOPPED_HOP, None, at))
+    )
 
 
 class Recorder:
     """Feeds the tracker, names the remote party, keeps every change in the store."""
 
-    def __init__(self, store: HistoryStore, tracker: CallTracker, *,
-                 phonebook: Phonebook | PhonebookService | None = None,
-                 plan: NumberingPlan | None = None,
-                 clock: Callable[[], datetime] | None = None, commit_delay: float = 0.0,
-                 commit_changes: int = COMMIT_CHANGES, max_waiting: int = MAX_WAITING,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        tracker: CallTracker,
+        *,
+        phonebook: Phonebook | PhonebookService | None = None,
+        plan: NumberingPlan | None = None,
+        clock: Callable[[], datetime] | None = None,
+        commit_delay: float = 0.0,
+        commit_changes: int = COMMIT_CHANGES,
+        max_waiting: int = MAX_WAITING,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`commit_delay` > 0 groups commits (see the module doc; the caller then calls
         `flush_due()` every FLUSH_INTERVAL).  `timer` is the monotonic clock of delays and
         retries.  A store opened as the file's writer (``writer=True``) has what a previous
@@ -196,37 +204,61 @@ class Recorder:
             self._settle_left_over()
 
     @classmethod
-    def open(cls, db: str | Path | None, monitored: Iterable[str], *,
-             phonebook_files: Iterable[str | Path] = (), plan: NumberingPlan | None = None,
-             snapshots: bool = False, commit_delay: float = 0.0,
-             max_waiting: int = MAX_WAITING) -> Recorder:
+    def open(
+        cls,
+        db: str | Path | None,
+        monitored: Iterable[str],
+        *,
+        phonebook_files: Iterable[str | Path] = (),
+        plan: NumberingPlan | None = None,
+        snapshots: bool = False,
+        commit_delay: float = 0.0,
+        max_waiting: int = MAX_WAITING,
+    ) -> Recorder:
         """A recorder over the history file `db` (None: the default location), as its one
         writer: raises `HistoryInUseError` if another program records into it, HistoryError
         if it cannot be opened.  `snapshots`: the client publishes a MonitorSnapshot after
         every monitor start (CallTracker).  `commit_delay`: see the class."""
         plan = plan or NumberingPlan()
-        store = HistoryStore(db, normalise=lambda raw: _lookup_keys(raw, plan), writer=True,
-                             busy_timeout=BUSY_TIMEOUT)
+        store = HistoryStore(
+            db,
+            normalise=lambda raw: _lookup_keys(raw, plan),
+            writer=True,
+            busy_timeout=BUSY_TIMEOUT,
+        )
         phonebook = None
         try:
             if store.recovered_from is not None:
                 log.warning("%s", store.recovery_message())
-            tracker = CallTracker(monitored, internal_max_length=plan.internal_max_length,
-                                  number_key=lambda n: _number_key(n, plan),
-                                  snapshots=snapshots)
+            tracker = CallTracker(
+                monitored,
+                internal_max_length=plan.internal_max_length,
+                number_key=lambda n: _number_key(n, plan),
+                snapshots=snapshots,
+            )
             # Read in a worker thread, never on the start path: call this within the running
             # loop.
             phonebook = start_phonebook([Path(p) for p in phonebook_files], plan)
-            return cls(store, tracker, phonebook=phonebook, plan=plan,
-                       commit_delay=commit_delay, max_waiting=max_waiting)
+            return cls(
+                store,
+                tracker,
+                phonebook=phonebook,
+                plan=plan,
+                commit_delay=commit_delay,
+                max_waiting=max_waiting,
+            )
         except BaseException:
             if phonebook is not None:
                 phonebook.close()
             store.close()
             raise
 
-    def reconfigure(self, *, phonebook_files: Iterable[str | Path] | None = None,
-                    plan: NumberingPlan | None = None) -> None:
+    def reconfigure(
+        self,
+        *,
+        phonebook_files: Iterable[str | Path] | None = None,
+        plan: NumberingPlan | None = None,
+    ) -> None:
         """Use other phonebook files and/or another numbering plan from now on (the settings
         changed).  Names already looked up are looked up again; calls already stored keep
         their number keys until `store.reindex_numbers()`."""
@@ -234,10 +266,15 @@ class Recorder:
             self.plan = plan
             # The store and the tracker compare numbers with the plan's keys.
             self.store.set_normaliser(lambda raw: _lookup_keys(raw, plan))
-            self.tracker.set_numbering(internal_max_length=plan.internal_max_length,
-                                       number_key=lambda n: _number_key(n, plan))
-        files = list(phonebook_files) if phonebook_files is not None else (
-            [str(p) for p in self.phonebook.paths] if self.phonebook is not None else [])
+            self.tracker.set_numbering(
+                internal_max_length=plan.internal_max_length,
+                number_key=lambda n: _number_key(n, plan),
+            )
+        files = (
+            list(phonebook_files)
+            if phonebook_files is not None
+            else ([str(p) for p in self.phonebook.paths] if self.phonebook is not None else [])
+        )
         if self.phonebook is not None:
             self.phonebook.close()
         self.phonebook = start_phonebook([Path(p) for p in files], self.plan)
@@ -272,7 +309,11 @@ class Recorder:
         cached = names.get(call.key)
         if cached is None:
             match = self.lookup(call.remote_number)
-            cached = (match.contact.name or None, match.contact.company or None) if match else (None, None)
+            cached = (
+                (match.contact.name or None, match.contact.company or None)
+                if match
+                else (None, None)
+            )
             if match is not None or self.phonebook is None or self.phonebook.ready:
                 # A miss while the book loads is asked again.
                 names[call.key] = cached
@@ -292,11 +333,14 @@ class Recorder:
         """Whether calls are being saved, now (see `HistoryHealth`)."""
         failure = self._failure
         return HistoryHealth(
-            saving=failure is None, reason=None if failure is None else failure.reason,
+            saving=failure is None,
+            reason=None if failure is None else failure.reason,
             waiting=len(self._pending) + (len(self._uncommitted) if failure else 0),
-            lost=len(self._lost_keys) + self._lost_other, notice=self._notice,
+            lost=len(self._lost_keys) + self._lost_other,
+            notice=self._notice,
             path=str(self.store.path),
-            since=self._failing_since)
+            since=self._failing_since,
+        )
 
     def add_health_listener(self, listener: HealthListener) -> None:
         """Call `listener(health)` whenever saving stops or starts again, its reason changes,
@@ -312,7 +356,11 @@ class Recorder:
         health = self.health
         last = self._last_health
         if (health.saving, health.reason, health.lost, health.notice) == (
-                last.saving, last.reason, last.lost, last.notice):
+            last.saving,
+            last.reason,
+            last.lost,
+            last.notice,
+        ):
             return
         self._last_health = health
         for listener in list(self._listeners):
@@ -342,7 +390,7 @@ class Recorder:
             pending[number] = max(pending[number], before)
             return
         pending[number] = before
-        if len(pending) > 4 * self.max_waiting:   # small entries: a generous bound
+        if len(pending) > 4 * self.max_waiting:  # small entries: a generous bound
             del pending[next(iter(pending))]
             self._lose(None)
 
@@ -356,10 +404,14 @@ class Recorder:
                 self._lost_keys.popitem(last=False)
                 self._lost_other += 1
         lost = len(self._lost_keys) + self._lost_other
-        if lost == 1 or lost % 100 == 0:   # loud, without a line for every call
-            log.error("call history: changes dropped, %d so far: the history cannot be "
-                      "written (%s) and %d calls are waiting already", lost,
-                      self._failure.reason if self._failure else "no reason", self.max_waiting)
+        if lost == 1 or lost % 100 == 0:  # loud, without a line for every call
+            log.error(
+                "call history: changes dropped, %d so far: the history cannot be "
+                "written (%s) and %d calls are waiting already",
+                lost,
+                self._failure.reason if self._failure else "no reason",
+                self.max_waiting,
+            )
         self._notify()
 
     def _batch_ended(self, committed: bool) -> None:
@@ -385,8 +437,7 @@ class Recorder:
         """Write what waits into the open transaction; missed calls settled by it."""
         if not (self._pending or self._pending_resolved):
             return 0
-        if self._failure is not None and (self._timer() < self._retry_at
-                                          or not self._usable()):
+        if self._failure is not None and (self._timer() < self._retry_at or not self._usable()):
             return 0
         store = self.store
         items = list(self._pending.items())
@@ -405,7 +456,7 @@ class Recorder:
                 del self._pending_resolved[number]
         self._uncommitted_resolved += resolved
         if self._failure is not None:
-            self._commit()   # a retry that worked: committed now, to know it did
+            self._commit()  # a retry that worked: committed now, to know it did
         return settled_now
 
     def _commit_if_due(self, *, timer: bool = True) -> None:
@@ -415,8 +466,11 @@ class Recorder:
         since = self.store.waiting_since
         if since is None:
             return
-        delay = self.commit_delay if timer or not self.commit_delay \
+        delay = (
+            self.commit_delay
+            if timer or not self.commit_delay
             else self.commit_delay + FLUSH_INTERVAL
+        )
         if self._timer() - since >= delay or len(self._uncommitted) >= self.commit_changes:
             self._commit()
 
@@ -428,7 +482,7 @@ class Recorder:
         try:
             self.store.commit()
         except HistoryError as exc:
-            self._failed(exc)   # what it held is back in the queue (`_batch_ended`)
+            self._failed(exc)  # what it held is back in the queue (`_batch_ended`)
             return False
         self._next_file_check = self._timer() + FILE_CHECK_EVERY
         if self._failure is not None and not self._pending and not self._pending_resolved:
@@ -448,15 +502,15 @@ class Recorder:
             # Keep SQLite away from the mapped -shm (SIGBUS): the store parks the connection;
             # it is opened again once the file is writable (a retry).
             store.disconnect()
-            self._failed(HistoryError(f"Call history {store.path} is immutable",
-                                      reason=IMMUTABLE))
+            self._failed(HistoryError(f"Call history {store.path} is immutable", reason=IMMUTABLE))
             return True
-        store.rollback()   # it belongs to a file nobody will open again: back to the queue
+        store.rollback()  # it belongs to a file nobody will open again: back to the queue
         try:
             store.reopen()
         except HistoryError as exc:
-            self._failed(HistoryError(str(exc), reason=texts.history_file_not_recreated(
-                problem, exc.reason)))
+            self._failed(
+                HistoryError(str(exc), reason=texts.history_file_not_recreated(problem, exc.reason))
+            )
             return True
         self._say(texts.history_file_restarted(str(store.path), problem))
         self._write()
@@ -486,8 +540,9 @@ class Recorder:
         self._notify()
 
     def _recovered(self) -> None:
-        log.warning("call history: calls are being saved again (%d lost meanwhile)",
-                    self.health.lost)
+        log.warning(
+            "call history: calls are being saved again (%d lost meanwhile)", self.health.lost
+        )
         self._failure = None
         self._failing_since = None
         self._notify()
@@ -552,16 +607,16 @@ class Recorder:
         on it), None when the history has no such call.  Raises HistoryError when the history
         cannot be written (the caller keeps the note and says so: nothing here queues it)."""
         if self._pending or self._pending_resolved:
-            self.flush()   # the call may still wait in the queue
+            self.flush()  # the call may still wait in the queue
             if self._failure is not None:
                 raise self._failure
         try:
             call = self.store.set_note(key, note)
         except HistoryError as exc:
-            self._failed(exc)   # what waited with it is back in the queue (`_batch_ended`)
+            self._failed(exc)  # what waited with it is back in the queue (`_batch_ended`)
             raise
         if self._failure is not None and not (self._pending or self._pending_resolved):
-            self._recovered()   # written: the history works again
+            self._recovered()  # written: the history works again
         if call is None:
             return None
         if call.note is None:
@@ -583,12 +638,14 @@ class Recorder:
         except HistoryError:
             return None
 
-    def feed(self, device: str, event: CstaEvent,
-             received_at: datetime | None = None) -> RecorderChanges:
+    def feed(
+        self, device: str, event: CstaEvent, received_at: datetime | None = None
+    ) -> RecorderChanges:
         return self._store(self.tracker.feed(device, event, received_at or self._clock()))
 
-    def snapshot(self, device: str, calls: Iterable[SnapshotCall] | None,
-                 at: datetime | None = None) -> RecorderChanges:
+    def snapshot(
+        self, device: str, calls: Iterable[SnapshotCall] | None, at: datetime | None = None
+    ) -> RecorderChanges:
         """The calls at `device` right after its monitor (re)started (MonitorSnapshot)."""
         return self._store(self.tracker.snapshot(device, calls, at or self._clock()))
 
@@ -611,8 +668,7 @@ class Recorder:
             self._failed(exc)
             return
         stuck = {c.key for c in left if c.is_live}
-        calls = [settled(c, c.updated_at or c.started_at) if c.key in stuck else c
-                 for c in left]
+        calls = [settled(c, c.updated_at or c.started_at) if c.key in stuck else c for c in left]
         for call in calls:
             if call.key in stuck:
                 self._queue(call.key, call)

@@ -40,10 +40,20 @@ from .views import Level, Notice
 PBX, DEMO, SELF_TEST = "pbx", "demo", "self-test"
 
 #: Settings the desk works with (DeskConfig).
-DESK_SETTINGS = frozenset({
-    "devices.monitor", "devices.own", "devices.colleagues", "crm.url_template",
-    "popup.close_after_seconds", "phonebook.files", "numbers.country", "numbers.area_code",
-    "numbers.trunk_prefix", "numbers.internal_max_length"})
+DESK_SETTINGS = frozenset(
+    {
+        "devices.monitor",
+        "devices.own",
+        "devices.colleagues",
+        "crm.url_template",
+        "popup.close_after_seconds",
+        "phonebook.files",
+        "numbers.country",
+        "numbers.area_code",
+        "numbers.trunk_prefix",
+        "numbers.internal_max_length",
+    }
+)
 
 #: Asks the user for the PBX password and calls back with it (None: cancelled).
 AskPassword = Callable[[Callable[[str | None], None]], None]
@@ -90,16 +100,23 @@ class Session:
     `ask_password` asks for the PBX password when it is kept nowhere; `autostart`: the
     login-item module (`cstapopup.autostart`, or a fake in tests)."""
 
-    def __init__(self, options: AppOptions, listener: DeskListener,
-                 link_factory: LinkFactory | Mapping[str, LinkFactory],
-                 *, spawn: Spawn, ask_password: AskPassword,
-                 autostart: ModuleType | Any = None) -> None:
+    def __init__(
+        self,
+        options: AppOptions,
+        listener: DeskListener,
+        link_factory: LinkFactory | Mapping[str, LinkFactory],
+        *,
+        spawn: Spawn,
+        ask_password: AskPassword,
+        autostart: ModuleType | Any = None,
+    ) -> None:
         self.options = options
         self.mode = options.mode
         self.listener = listener
         defaults = link_factories(options)
-        given = dict(link_factory) if isinstance(link_factory, Mapping) \
-            else {LINK_DIRECT: link_factory}
+        given = (
+            dict(link_factory) if isinstance(link_factory, Mapping) else {LINK_DIRECT: link_factory}
+        )
         self.link_factories: dict[str, LinkFactory] = {**defaults, **given}
         self.desk = Desk(listener, link_factory=self.link_factories[LINK_DIRECT])
         self.settings = Settings()
@@ -148,7 +165,8 @@ class Session:
         if self.mode == SELF_TEST:
             self._temp_dir = tempfile.TemporaryDirectory(prefix="cstapopup-self-test-")
         path = self.options.settings_path or (
-            Path(self._temp_dir.name) / "config.toml" if self._temp_dir else None)
+            Path(self._temp_dir.name) / "config.toml" if self._temp_dir else None
+        )
         self.settings, self.settings_warnings = Settings.load(path)
         self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
         if self.mode != PBX:
@@ -162,8 +180,9 @@ class Session:
             self.desk.set_do_not_disturb(False)
 
     def _configure_desk(self) -> None:
-        config, notices = DeskConfig.from_settings(self.value,
-                                                   close_after=self.options.popup_close_after)
+        config, notices = DeskConfig.from_settings(
+            self.value, close_after=self.options.popup_close_after
+        )
         for notice in notices:
             self.listener.notice(notice)
         self.desk.configure(config)
@@ -183,22 +202,30 @@ class Session:
         self._generation += 1
         if self.mode != PBX:
             if self.demo_pbx is None:
-                self.demo_pbx = DemoPbx(traffic=self.mode == DEMO, rate=self.options.rate,
-                                        seed=self.options.seed, speed=self.options.speed)
+                self.demo_pbx = DemoPbx(
+                    traffic=self.mode == DEMO,
+                    rate=self.options.rate,
+                    seed=self.options.seed,
+                    speed=self.options.speed,
+                )
                 await self.demo_pbx.start()
-            label = (translate("Session", "the simulated PBX") if self.mode == DEMO
-                     else translate("Session", "the self-test PBX"))
+            label = (
+                translate("Session", "the simulated PBX")
+                if self.mode == DEMO
+                else translate("Session", "the self-test PBX")
+            )
             await self.desk.connect(self.demo_pbx.params, label=label, demo=self.mode == DEMO)
             return True
         kind = self.settings.connection
         if not self.settings.is_configured:
             self.desk.not_connected(
-                translate("Session", "no PBX set up yet: open the settings") if kind == LINK_DIRECT
-                else translate("Session", "no office gateway set up yet: open the settings"))
+                translate("Session", "no PBX set up yet: open the settings")
+                if kind == LINK_DIRECT
+                else translate("Session", "no office gateway set up yet: open the settings")
+            )
             return False
         password = self._passwords.get(kind) or PasswordStore(self.settings, kind=kind).get()
-        if password is None and self.settings.get("pbx.password_storage") == \
-                PASSWORD_STORAGE_NONE:
+        if password is None and self.settings.get("pbx.password_storage") == PASSWORD_STORAGE_NONE:
             self._ask(kind)
             return True
         note = ""
@@ -213,25 +240,31 @@ class Session:
 
     async def _connect(self, params: LinkParameters, *, note: str = "") -> bool:
         kind = LINK_GATEWAY if isinstance(params, GatewayParameters) else LINK_DIRECT
-        return await self.desk.connect(params, note=note,
-                                       link_factory=self.link_factories[kind])
+        return await self.desk.connect(params, note=note, link_factory=self.link_factories[kind])
 
     def _ask(self, kind: str) -> None:
         generation = self._generation
-        self.desk.not_connected(translate("Session", "waiting for the PBX password")
-                                if kind == LINK_DIRECT
-                                else translate("Session", "waiting for the broker password"))
+        self.desk.not_connected(
+            translate("Session", "waiting for the PBX password")
+            if kind == LINK_DIRECT
+            else translate("Session", "waiting for the broker password")
+        )
 
         def entered(text: str | None) -> None:
             if generation != self._generation or self.stopping:
-                return   # the settings changed (or the app ends) meanwhile
+                return  # the settings changed (or the app ends) meanwhile
             if not text:
-                self.desk.not_connected(translate(
-                    "Session", "no password entered: not connected (enter it in the settings)"))
+                self.desk.not_connected(
+                    translate(
+                        "Session", "no password entered: not connected (enter it in the settings)"
+                    )
+                )
                 return
             self._passwords[kind] = text
-            self._spawn(self._connect(self.settings.link_parameters(text)),
-                        translate("Session", "connecting"))
+            self._spawn(
+                self._connect(self.settings.link_parameters(text)),
+                translate("Session", "connecting"),
+            )
 
         self._ask_password(entered)
 
@@ -280,22 +313,34 @@ class Session:
                 else:
                     self._autostart.disable()
             except OSError as exc:
-                self._notice(translate("Session", "Start at login"), translate(
-                    "Session", "Could not change the login item: {problem}").format(problem=exc))
+                self._notice(
+                    translate("Session", "Start at login"),
+                    translate("Session", "Could not change the login item: {problem}").format(
+                        problem=exc
+                    ),
+                )
         if "app.do_not_disturb" in changed:
             self.desk.set_do_not_disturb(bool(self.settings.get("app.do_not_disturb")))
         # "pbx.password" (or "gateway.password") comes when the password was changed in the
         # dialog.
-        if not any(n.startswith(("pbx.", "gateway.")) or n in ("devices.monitor",
-                                                               "devices.colleagues")
-                   for n in changed):
+        if not any(
+            n.startswith(("pbx.", "gateway.")) or n in ("devices.monitor", "devices.colleagues")
+            for n in changed
+        ):
             return
         if self.mode == PBX:
             self._spawn(self.restart_link(), translate("Session", "reconnecting"))
         else:
-            self.listener.notice(Notice(translate("Session", "Settings saved"), translate(
-                "Session", "The demo keeps its simulated PBX; your PBX settings are used when "
-                "cstapopup starts without --demo.")))
+            self.listener.notice(
+                Notice(
+                    translate("Session", "Settings saved"),
+                    translate(
+                        "Session",
+                        "The demo keeps its simulated PBX; your PBX settings are used when "
+                        "cstapopup starts without --demo.",
+                    ),
+                )
+            )
 
     def set_do_not_disturb(self, on: bool) -> None:
         """Do not disturb on or off, kept for the next start (not by the demo or self-test,
@@ -308,8 +353,10 @@ class Session:
             if self.mode == PBX:
                 self.settings.save()
         except (SettingsError, OSError) as exc:
-            self._notice(translate("Session", "Settings"), translate(
-                "Session", "Do not disturb was not saved: {problem}").format(problem=exc))
+            self._notice(
+                translate("Session", "Settings"),
+                translate("Session", "Do not disturb was not saved: {problem}").format(problem=exc),
+            )
 
     def apply_retention(self) -> int:
         return self.desk.apply_retention(int(self.value("history.retention_days")))
@@ -320,9 +367,10 @@ class Session:
 
 def link_factories(options: AppOptions) -> dict[str, LinkFactory]:
     """A factory for each way to the PBX, with the options the app was started with."""
-    return {LINK_DIRECT: functools.partial(link.PbxLink, options=options.client_options),
-            LINK_GATEWAY: functools.partial(gateway_link.GatewayLink,
-                                            options=options.gateway_options)}
+    return {
+        LINK_DIRECT: functools.partial(link.PbxLink, options=options.client_options),
+        LINK_GATEWAY: functools.partial(gateway_link.GatewayLink, options=options.gateway_options),
+    }
 
 
 async def test_connection(params: LinkParameters) -> str:
@@ -332,5 +380,14 @@ async def test_connection(params: LinkParameters) -> str:
     return await link.test_connection(params)
 
 
-__all__ = ["DEMO", "PBX", "SELF_TEST", "AppOptions", "AskPassword", "Session", "Spawn",
-           "link_factories", "test_connection"]
+__all__ = [
+    "DEMO",
+    "PBX",
+    "SELF_TEST",
+    "AppOptions",
+    "AskPassword",
+    "Session",
+    "Spawn",
+    "link_factories",
+    "test_connection",
+]

@@ -72,8 +72,7 @@ _REASONS = {
     _SQLITE_PERM: QT_TRANSLATE_NOOP("HistoryReason", "permission denied"),
     _SQLITE_BUSY: QT_TRANSLATE_NOOP("HistoryReason", "it is locked by another program"),
     _SQLITE_LOCKED: QT_TRANSLATE_NOOP("HistoryReason", "it is locked by another program"),
-    _SQLITE_READONLY: QT_TRANSLATE_NOOP("HistoryReason",
-                                        "the file cannot be written (read-only)"),
+    _SQLITE_READONLY: QT_TRANSLATE_NOOP("HistoryReason", "the file cannot be written (read-only)"),
     _SQLITE_IOERR: QT_TRANSLATE_NOOP("HistoryReason", "a disk I/O error"),
     _SQLITE_CORRUPT: QT_TRANSLATE_NOOP("HistoryReason", "the file is damaged"),
     _SQLITE_FULL: QT_TRANSLATE_NOOP("HistoryReason", "the disk is full"),
@@ -89,7 +88,8 @@ _MICROSECOND = timedelta(microseconds=1)
 #: `HistoryError.reason` when the file (or its -wal / -shm) has the immutable attribute.
 IMMUTABLE = QT_TRANSLATE_NOOP(
     "HistoryReason",
-    "the file is immutable (chattr +i); remove that attribute to let calls be saved")
+    "the file is immutable (chattr +i); remove that attribute to let calls be saved",
+)
 
 
 class HistoryError(Exception):
@@ -122,8 +122,9 @@ class HistoryInUseError(HistoryError):
 def default_path() -> Path:
     """Where the history lives unless told otherwise: the user data dir, or $CSTAPOPUP_DATA_DIR."""
     override = os.environ.get(DATA_DIR_ENV)
-    folder = Path(override) if override else Path(
-        platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    folder = (
+        Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    )
     return folder / FILE_NAME
 
 
@@ -288,7 +289,8 @@ def _search_support() -> str:
                 continue
             try:
                 probe.execute(
-                    f"CREATE VIRTUAL TABLE t_{mode} USING fts5(a, {_FTS_TOKENIZERS[mode]})")
+                    f"CREATE VIRTUAL TABLE t_{mode} USING fts5(a, {_FTS_TOKENIZERS[mode]})"
+                )
                 return mode
             except sqlite3.OperationalError:
                 continue
@@ -304,16 +306,20 @@ def _migration_1(conn: sqlite3.Connection) -> None:
     mode = _search_support()
     if mode != "scan":
         columns = ", ".join(_FTS_COLUMNS)
-        conn.execute(f"CREATE VIRTUAL TABLE calls_fts USING fts5({columns}, content='calls', "
-                     f"content_rowid='id', {_FTS_TOKENIZERS[mode]})")
+        conn.execute(
+            f"CREATE VIRTUAL TABLE calls_fts USING fts5({columns}, content='calls', "
+            f"content_rowid='id', {_FTS_TOKENIZERS[mode]})"
+        )
         for statement in _FTS_TRIGGERS:
             conn.execute(statement)
     else:
-        log.warning("SQLite %s has no FTS5: history text search will scan the table",
-                    sqlite3.sqlite_version)
+        log.warning(
+            "SQLite %s has no FTS5: history text search will scan the table", sqlite3.sqlite_version
+        )
 
 
 Migration = Callable[[sqlite3.Connection], None]
+
 
 #: Applied in order; the database's PRAGMA user_version is the number of those applied.  To change
 #: the schema, append a function (never edit a released one): it runs inside the same transaction
@@ -331,8 +337,14 @@ def _migration_2(conn: sqlite3.Connection) -> None:
 # tracker's writes never name: an upsert cannot lose a note.  The text index is built anew
 # with the note's text and whom it is for (FTS5 cannot add a column to a table); over an old
 # history that reads every row once (measured: benchmarks/history.py --migrate).
-_NOTE_COLUMNS = ("note_text", "note_for_name", "note_for_number", "note_callback", "note_at",
-                 "note_by")
+_NOTE_COLUMNS = (
+    "note_text",
+    "note_for_name",
+    "note_for_number",
+    "note_callback",
+    "note_at",
+    "note_by",
+)
 _FTS_COLUMNS_3 = (*_FTS_COLUMNS, "note_text", "note_for_name")
 
 
@@ -362,19 +374,20 @@ def _fts_triggers(columns: Sequence[str]) -> tuple[str, ...]:
 def _migration_3(conn: sqlite3.Connection) -> None:
     """Phone notes: their columns, the calls that have one (a partial index: few calls do),
     and the text index covering the note."""
-    for column, kind in zip(_NOTE_COLUMNS, ("TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER",
-                                            "TEXT")):
+    for column, kind in zip(_NOTE_COLUMNS, ("TEXT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT")):
         conn.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
     conn.execute("CREATE INDEX calls_noted ON calls(note_callback) WHERE note_at IS NOT NULL")
     row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'calls_fts'").fetchone()
     if row is None:
-        return   # no FTS5 here: text search scans, and the scan reads the note columns too
+        return  # no FTS5 here: text search scans, and the scan reads the note columns too
     mode = "trigram" if "trigram" in row[0] else "words"
     for trigger in ("calls_fts_insert", "calls_fts_delete", "calls_fts_update"):
         conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     conn.execute("DROP TABLE calls_fts")
-    conn.execute(f"CREATE VIRTUAL TABLE calls_fts USING fts5({', '.join(_FTS_COLUMNS_3)}, "
-                 f"content='calls', content_rowid='id', {_FTS_TOKENIZERS[mode]})")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE calls_fts USING fts5({', '.join(_FTS_COLUMNS_3)}, "
+        f"content='calls', content_rowid='id', {_FTS_TOKENIZERS[mode]})"
+    )
     for statement in _fts_triggers(_FTS_COLUMNS_3):
         conn.execute(statement)
     conn.execute("INSERT INTO calls_fts(calls_fts) VALUES ('rebuild')")
@@ -384,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3)
 
 
 # --- conversions ---------------------------------------------------------------------------------
+
 
 def _to_us(t: datetime) -> int:
     if t.tzinfo is not UTC and (t.tzinfo is None or t.utcoffset() is None):
@@ -434,31 +448,56 @@ def _hops_to_json(hops: Sequence[Hop], started_us: int) -> str:
 
 def _hops_from_json(text: str, started_us: int) -> tuple[Hop, ...]:
     return tuple(
-        Hop(kind, device, _EPOCH + timedelta(microseconds=started_us + offset),
-            rest[0] if rest else None)
+        Hop(
+            kind,
+            device,
+            _EPOCH + timedelta(microseconds=started_us + offset),
+            rest[0] if rest else None,
+        )
         for kind, device, offset, *rest in json.loads(text)
     )
 
 
 _CALL_COLUMNS = (
-    "key", "direction", "started_at", "remote_number", "remote_kind", "remote_name",
-    "remote_company", "local_devices", "called_number", "trunk", "answered_at", "ended_at",
-    "end_unknown", "outcome", "answered_by", "transferred_to", "diverted_to", "hops", "done",
-    "updated_at", "missed",
+    "key",
+    "direction",
+    "started_at",
+    "remote_number",
+    "remote_kind",
+    "remote_name",
+    "remote_company",
+    "local_devices",
+    "called_number",
+    "trunk",
+    "answered_at",
+    "ended_at",
+    "end_unknown",
+    "outcome",
+    "answered_by",
+    "transferred_to",
+    "diverted_to",
+    "hops",
+    "done",
+    "updated_at",
+    "missed",
 )
 _SELECT_CALL = ", ".join(f"c.{name}" for name in _CALL_COLUMNS[:-1])
 # The note's columns follow in every query; a history older than schema 3 (only ever opened
 # read-only: a writer migrates it) has none, and reads NULLs instead.
 _SELECT_NOTE = "".join(f", c.{name}" for name in _NOTE_COLUMNS)
 _SELECT_NO_NOTE = ", NULL" * len(_NOTE_COLUMNS)
-_INSERT_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
-                f"VALUES ({', '.join('?' * (len(_CALL_COLUMNS) + 2))})")
+_INSERT_CALL = (
+    f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
+    f"VALUES ({', '.join('?' * (len(_CALL_COLUMNS) + 2))})"
+)
 # A new key in one statement: the id is the next free one of its start time, and a key that
 # is there already makes it a no-op (rowcount 0) instead of a SELECT first for every call.
-_INSERT_NEW_CALL = (f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
-                    f"SELECT coalesce(max(id) + 1, ?), "
-                    f"{', '.join('?' * (len(_CALL_COLUMNS) + 1))} FROM calls "
-                    f"WHERE id >= ? AND id < ? ON CONFLICT(key) DO NOTHING")
+_INSERT_NEW_CALL = (
+    f"INSERT INTO calls (id, {', '.join(_CALL_COLUMNS)}, search_number) "
+    f"SELECT coalesce(max(id) + 1, ?), "
+    f"{', '.join('?' * (len(_CALL_COLUMNS) + 1))} FROM calls "
+    f"WHERE id >= ? AND id < ? ON CONFLICT(key) DO NOTHING"
+)
 # `done` is sticky: the tracker never un-does what the user marked (mark_done(key, False) can).
 _UPDATED = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name not in ("key", "done"))
 #: Rows the store wrote lately, by key: (id, the `_call_values` written, search_number), so
@@ -473,12 +512,27 @@ def _call_values(call: Call) -> tuple[Any, ...]:
     """The `_CALL_COLUMNS` values of a call."""
     started = _to_us(call.started_at)
     return (
-        call.key, Direction(call.direction).value, started, call.remote_number, call.remote_kind,
-        call.remote_name, call.remote_company, _devices_json(call.local_devices),
-        call.called_number, call.trunk, _opt_us(call.answered_at), _opt_us(call.ended_at),
-        int(call.end_unknown), Outcome(call.outcome).value, call.answered_by,
-        call.transferred_to, call.diverted_to, _hops_to_json(call.hops, started),
-        int(call.done), _opt_us(call.updated_at), int(call.is_missed),
+        call.key,
+        Direction(call.direction).value,
+        started,
+        call.remote_number,
+        call.remote_kind,
+        call.remote_name,
+        call.remote_company,
+        _devices_json(call.local_devices),
+        call.called_number,
+        call.trunk,
+        _opt_us(call.answered_at),
+        _opt_us(call.ended_at),
+        int(call.end_unknown),
+        Outcome(call.outcome).value,
+        call.answered_by,
+        call.transferred_to,
+        call.diverted_to,
+        _hops_to_json(call.hops, started),
+        int(call.done),
+        _opt_us(call.updated_at),
+        int(call.is_missed),
     )
 
 
@@ -487,8 +541,14 @@ def _note_from_values(values: Sequence[Any]) -> PhoneNote | None:
     text, for_name, for_number, callback, at, by = values
     if at is None:
         return None
-    return PhoneNote(text=text or "", for_name=for_name, for_number=for_number,
-                     callback=bool(callback), written_at=_from_us(at), written_by=by)
+    return PhoneNote(
+        text=text or "",
+        for_name=for_name,
+        for_number=for_number,
+        callback=bool(callback),
+        written_at=_from_us(at),
+        written_by=by,
+    )
 
 
 def _note_values(note: PhoneNote | None) -> tuple[Any, ...]:
@@ -496,25 +556,62 @@ def _note_values(note: PhoneNote | None) -> tuple[Any, ...]:
     if note is None:
         return (None,) * len(_NOTE_COLUMNS)
     at = note.written_at or datetime.now(UTC)
-    return (note.text.strip() or None, (note.for_name or "").strip() or None,
-            (note.for_number or "").strip() or None, int(note.callback), _to_us(at),
-            note.written_by or None)
+    return (
+        note.text.strip() or None,
+        (note.for_name or "").strip() or None,
+        (note.for_number or "").strip() or None,
+        int(note.callback),
+        _to_us(at),
+        note.written_by or None,
+    )
 
 
 def _call_from_row(row: Sequence[Any]) -> Call:
     """A call from `SELECT {_SELECT_CALL}{_SELECT_NOTE}` (more columns may follow)."""
-    (key, direction, started, remote_number, remote_kind, remote_name, remote_company, devices,
-     called_number, trunk, answered, ended, end_unknown, outcome, answered_by, transferred_to,
-     diverted_to, hops, done, updated) = row[:20]
+    (
+        key,
+        direction,
+        started,
+        remote_number,
+        remote_kind,
+        remote_name,
+        remote_company,
+        devices,
+        called_number,
+        trunk,
+        answered,
+        ended,
+        end_unknown,
+        outcome,
+        answered_by,
+        transferred_to,
+        diverted_to,
+        hops,
+        done,
+        updated,
+    ) = row[:20]
     return Call(
-        key=key, direction=Direction(direction), started_at=_from_us(started),
-        remote_number=remote_number, remote_kind=remote_kind, remote_name=remote_name,
-        remote_company=remote_company, local_devices=tuple(json.loads(devices)),
-        called_number=called_number, trunk=trunk, answered_at=_from_us(answered),
-        ended_at=_from_us(ended), end_unknown=bool(end_unknown), outcome=Outcome(outcome),
-        answered_by=answered_by, transferred_to=transferred_to, diverted_to=diverted_to,
-        hops=_hops_from_json(hops, started), done=bool(done), updated_at=_from_us(updated),
-        note=_note_from_values(row[20:20 + len(_NOTE_COLUMNS)]),
+        key=key,
+        direction=Direction(direction),
+        started_at=_from_us(started),
+        remote_number=remote_number,
+        remote_kind=remote_kind,
+        remote_name=remote_name,
+        remote_company=remote_company,
+        local_devices=tuple(json.loads(devices)),
+        called_number=called_number,
+        trunk=trunk,
+        answered_at=_from_us(answered),
+        ended_at=_from_us(ended),
+        end_unknown=bool(end_unknown),
+        outcome=Outcome(outcome),
+        answered_by=answered_by,
+        transferred_to=transferred_to,
+        diverted_to=diverted_to,
+        hops=_hops_from_json(hops, started),
+        done=bool(done),
+        updated_at=_from_us(updated),
+        note=_note_from_values(row[20 : 20 + len(_NOTE_COLUMNS)]),
     )
 
 
@@ -535,6 +632,7 @@ def _tokens(text: str) -> list[str]:
     """Words as FTS5's unicode61 tokenizer (remove_diacritics 1) sees them."""
     plain = unicodedata.normalize("NFKD", text.lower())
     return re.findall(r"[^\W_]+", "".join(ch for ch in plain if not unicodedata.combining(ch)))
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -587,7 +685,7 @@ def _is_immutable(path: Path | bytes) -> bool:
     name = path if isinstance(path, bytes) else os.fsencode(path)
     if call(_AT_FDCWD, name, 0, 0, buf) != 0:
         return False
-    attributes = int.from_bytes(buf.raw[8:16], sys.byteorder)   # struct statx: stx_attributes
+    attributes = int.from_bytes(buf.raw[8:16], sys.byteorder)  # struct statx: stx_attributes
     return bool(attributes & (_STATX_ATTR_IMMUTABLE | _STATX_ATTR_APPEND))
 
 
@@ -627,7 +725,8 @@ class _WriterLock:
                 f"program{who}: the cstapopup app or `cstapopup monitor --record`. Only one "
                 f"program records into one history file (two would store every call twice); "
                 f"stop the other one, or give this one another file (--db).",
-                reason="another program records into this history")
+                reason="another program records into this history",
+            )
         with contextlib.suppress(OSError):
             # Who holds it, for the message the next one gets.  (On Windows the locked byte
             # is unreadable to others: they get the message without the number.)
@@ -652,7 +751,7 @@ class _WriterLock:
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)   # closing drops the lock
+            os.close(fd)  # closing drops the lock
 
 
 def _try_lock(fd: int) -> bool:
@@ -728,12 +827,13 @@ class HistoryStore:
         self.timer: Callable[[], float] = time.monotonic
         self._normalise = normalise
         self._depth = 0
-        self._batch_since: float | None = None   # time.monotonic() of the oldest waiting write
+        self._batch_since: float | None = None  # time.monotonic() of the oldest waiting write
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._lock: _WriterLock | None = None
-        self._file_names = tuple(os.fsencode(f"{self.path}{suffix}")
-                                 for suffix in ("", "-wal", "-shm"))
+        self._file_names = tuple(
+            os.fsencode(f"{self.path}{suffix}") for suffix in ("", "-wal", "-shm")
+        )
         self._shm_name = self._file_names[2]
         self._registered: tuple[int, int] | None = None
         self._parked: list[sqlite3.Connection] = []
@@ -775,8 +875,10 @@ class HistoryStore:
                 with contextlib.suppress(FileExistsError):
                     os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as exc:
-            raise HistoryError(f"Cannot create the call history at {self.path}: {exc}",
-                               reason=f"cannot create the file ({exc.strerror or exc})") from exc
+            raise HistoryError(
+                f"Cannot create the call history at {self.path}: {exc}",
+                reason=f"cannot create the file ({exc.strerror or exc})",
+            ) from exc
 
     def _open(self) -> sqlite3.Connection:
         """Connect, set up and migrate; HistoryCorruptError if the file is damaged."""
@@ -788,8 +890,9 @@ class HistoryStore:
         self._check_header()
         try:
             # More cached statements: the tracker's updates name the columns that changed.
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   cached_statements=256)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, cached_statements=256
+            )
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
@@ -826,13 +929,13 @@ class HistoryStore:
 
     def _open_readonly(self) -> sqlite3.Connection:
         if not self.path.is_file():
-            raise HistoryError(f"There is no call history at {self.path}",
-                               reason="the file does not exist")
+            raise HistoryError(
+                f"There is no call history at {self.path}", reason="the file does not exist"
+            )
         self._check_header()
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
-                                   isolation_level=None)
+            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
             try:
                 conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
             except sqlite3.OperationalError:
@@ -842,24 +945,31 @@ class HistoryStore:
                 if wal.exists() and wal.stat().st_size:
                     raise
                 conn.close()
-                conn = sqlite3.connect(f"{uri}&immutable=1", uri=True,
-                                       timeout=self.busy_timeout, isolation_level=None)
+                conn = sqlite3.connect(
+                    f"{uri}&immutable=1", uri=True, timeout=self.busy_timeout, isolation_level=None
+                )
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
             conn.execute("PRAGMA mmap_size = 0")
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if app_id not in (0, APPLICATION_ID) or (version == 0 and conn.execute(
-                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None):
+            if app_id not in (0, APPLICATION_ID) or (
+                version == 0
+                and conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None
+            ):
                 raise HistoryError(f"{self.path} is not a cstapopup call history")
             if version > len(MIGRATIONS):
                 raise HistoryError(
                     f"The call history at {self.path} was written by a newer cstapopup (schema "
-                    f"{version}, this version knows up to {len(MIGRATIONS)}); please update")
+                    f"{version}, this version knows up to {len(MIGRATIONS)}); please update"
+                )
             if version == 0:
-                raise HistoryEmptyError(f"The call history at {self.path} is empty (no calls "
-                                        f"were recorded into it yet)", reason="the file is empty")
+                raise HistoryEmptyError(
+                    f"The call history at {self.path} is empty (no calls "
+                    f"were recorded into it yet)",
+                    reason="the file is empty",
+                )
             self.search_mode = self._detect_search_mode(conn)
             self._detect_notes(conn)
             self._probe(conn)
@@ -892,24 +1002,28 @@ class HistoryStore:
 
     def _check_header(self) -> None:
         if self._stat_identity() in _OPEN_FILES:
-            return   # open in this process already, so checked (and not to be opened: above)
+            return  # open in this process already, so checked (and not to be opened: above)
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(len(_SQLITE_HEADER))
         except OSError as exc:
-            raise HistoryError(f"Cannot read the call history at {self.path}: {exc}",
-                               reason=f"cannot read the file ({exc.strerror or exc})") from exc
+            raise HistoryError(
+                f"Cannot read the call history at {self.path}: {exc}",
+                reason=f"cannot read the file ({exc.strerror or exc})",
+            ) from exc
         if head and head != _SQLITE_HEADER:
-            raise HistoryCorruptError("file is not a database (no SQLite header)",
-                                      reason="the file is damaged")
+            raise HistoryCorruptError(
+                "file is not a database (no SQLite header)", reason="the file is damaged"
+            )
 
     @staticmethod
     def _probe(conn: sqlite3.Connection) -> None:
         # Touch the tables and indexes every query uses, so a damaged file shows now, at
         # open, rather than in the middle of the user's work.
         conn.execute("SELECT * FROM calls ORDER BY id DESC LIMIT 1").fetchall()
-        conn.execute("SELECT id FROM calls WHERE missed = 1 AND done = 0 "
-                     "ORDER BY id DESC LIMIT 1").fetchall()
+        conn.execute(
+            "SELECT id FROM calls WHERE missed = 1 AND done = 0 ORDER BY id DESC LIMIT 1"
+        ).fetchall()
 
     def _stat_identity(self) -> tuple[int, int] | None:
         try:
@@ -922,19 +1036,24 @@ class HistoryStore:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id not in (0, APPLICATION_ID):
-            raise HistoryError(f"{self.path} is not a cstapopup call history (application id "
-                               f"{app_id:#x}); it was left untouched")
+            raise HistoryError(
+                f"{self.path} is not a cstapopup call history (application id "
+                f"{app_id:#x}); it was left untouched"
+            )
         if version > len(MIGRATIONS):
             raise HistoryError(
                 f"The call history at {self.path} was written by a newer cstapopup (schema "
-                f"{version}, this version knows up to {len(MIGRATIONS)}); please update cstapopup")
+                f"{version}, this version knows up to {len(MIGRATIONS)}); please update cstapopup"
+            )
         if version == 0:
             foreign = conn.execute(
-                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1").fetchone()
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' LIMIT 1"
+            ).fetchone()
             if foreign is not None:
                 raise HistoryError(
                     f"{self.path} is an SQLite database but not a cstapopup call history (it has "
-                    f"a table {foreign[0]!r}); it was left untouched")
+                    f"a table {foreign[0]!r}); it was left untouched"
+                )
         for number in range(version + 1, len(MIGRATIONS) + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -951,8 +1070,9 @@ class HistoryStore:
                 if isinstance(exc, sqlite3.Error) and self._is_lock_or_corruption(exc):
                     raise
                 if isinstance(exc, Exception) and not isinstance(exc, HistoryError):
-                    raise HistoryError(f"Cannot update the call history at {self.path} to schema "
-                                       f"{number}: {exc}") from exc
+                    raise HistoryError(
+                        f"Cannot update the call history at {self.path} to schema {number}: {exc}"
+                    ) from exc
                 raise
             log.info("call history %s: migrated to schema %d", self.path, number)
 
@@ -972,7 +1092,8 @@ class HistoryStore:
             if "no such module" in str(exc) or "tokenizer" in str(exc):
                 raise HistoryError(
                     f"The call history at {self.path} uses SQLite full-text search ({mode}), "
-                    f"which this SQLite {sqlite3.sqlite_version} lacks: {exc}") from exc
+                    f"which this SQLite {sqlite3.sqlite_version} lacks: {exc}"
+                ) from exc
             raise
         return mode
 
@@ -999,10 +1120,16 @@ class HistoryStore:
                     # Same suffixes, so `sqlite3 <target>` still finds the WAL for a rescue.
                     os.replace(side, Path(f"{target}{suffix}"))
         except OSError as exc:
-            raise HistoryError(f"The call history at {self.path} is damaged ({reason}) and could "
-                               f"not be moved aside: {exc}") from exc
-        log.error("call history %s was damaged (%s); moved to %s, starting a new one",
-                  self.path, reason, target)
+            raise HistoryError(
+                f"The call history at {self.path} is damaged ({reason}) and could "
+                f"not be moved aside: {exc}"
+            ) from exc
+        log.error(
+            "call history %s was damaged (%s); moved to %s, starting a new one",
+            self.path,
+            reason,
+            target,
+        )
         self.recovered_from = target
         self.recovery_reason = reason
         return target
@@ -1026,8 +1153,10 @@ class HistoryStore:
         """A sentence for the user once a damaged database was moved aside, else None."""
         if self.recovered_from is None:
             return None
-        return (f"The call history was damaged ({self.recovery_reason}). It was moved to "
-                f"{self.recovered_from} and a new, empty history was started.")
+        return (
+            f"The call history was damaged ({self.recovery_reason}). It was moved to "
+            f"{self.recovered_from} and a new, empty history was started."
+        )
 
     # --- the file under the connection --------------------------------------------------------
 
@@ -1065,11 +1194,14 @@ class HistoryStore:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        lost = conn.in_transaction   # reads the connection's memory only
+        lost = conn.in_transaction  # reads the connection's memory only
         self._parked.append(conn)
         self._depth = 0
-        log.error("call history %s: its -shm file became immutable; the connection is set "
-                  "aside untouched (closing it could kill the process)", self.path)
+        log.error(
+            "call history %s: its -shm file became immutable; the connection is set "
+            "aside untouched (closing it could kill the process)",
+            self.path,
+        )
         if lost:
             self._batch_lost()
 
@@ -1111,10 +1243,11 @@ class HistoryStore:
         if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
             return HistoryLockedError(
                 f"The call history at {self.path} is locked by another program (waited "
-                f"{self.busy_timeout:g} s): {exc}", reason)
+                f"{self.busy_timeout:g} s): {exc}",
+                reason,
+            )
         if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-            return HistoryCorruptError(f"The call history at {self.path} is damaged: {exc}",
-                                       reason)
+            return HistoryCorruptError(f"The call history at {self.path} is damaged: {exc}", reason)
         return HistoryError(f"Call history {self.path}: {exc}", reason)
 
     def set_normaliser(self, normalise: Normaliser | None) -> None:
@@ -1132,8 +1265,7 @@ class HistoryStore:
                 try:
                     self.commit()
                 except HistoryError as exc:
-                    log.error("call history %s: the last writes were not saved: %s",
-                              self.path, exc)
+                    log.error("call history %s: the last writes were not saved: %s", self.path, exc)
             self._disconnect()
         finally:
             if self._lock is not None:
@@ -1175,14 +1307,14 @@ class HistoryStore:
         conn = self._conn
         if conn is None:
             if self._parked:
-                raise HistoryError(f"Call history {self.path}: the file is immutable",
-                                   reason=IMMUTABLE)
+                raise HistoryError(
+                    f"Call history {self.path}: the file is immutable", reason=IMMUTABLE
+                )
             raise HistoryError("the call history is closed", reason="the file is not open")
         # Asked outside transactions only: a transaction block asked as it began.
         if not self._depth and self.shm_immutable():
             self._park()
-            raise HistoryError(f"Call history {self.path}: the file is immutable",
-                               reason=IMMUTABLE)
+            raise HistoryError(f"Call history {self.path}: the file is immutable", reason=IMMUTABLE)
         return conn
 
     @property
@@ -1194,8 +1326,7 @@ class HistoryStore:
     @property
     def waiting_since(self) -> float | None:
         """`timer()` at the oldest write waiting for `commit()`, or None."""
-        return self._batch_since if self._conn is not None and self._conn.in_transaction \
-            else None
+        return self._batch_since if self._conn is not None and self._conn.in_transaction else None
 
     @contextlib.contextmanager
     def transaction(self, *, defer: bool = False) -> Iterator[None]:
@@ -1232,7 +1363,8 @@ class HistoryStore:
             self._depth = 0
             self._undo(joined)
             if isinstance(exc, sqlite3.Error) and not isinstance(
-                    exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)
+            ):
                 raise self._error(exc) from exc
             raise
         self._depth = 0
@@ -1241,9 +1373,9 @@ class HistoryStore:
 
     def _undo(self, joined: bool) -> None:
         conn = self._conn
-        if conn is not None and conn.in_transaction:   # else SQLite rolled it back itself
+        if conn is not None and conn.in_transaction:  # else SQLite rolled it back itself
             if self.shm_immutable():
-                self._park()   # no rollback through an immutable -shm (SIGBUS)
+                self._park()  # no rollback through an immutable -shm (SIGBUS)
             else:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
@@ -1282,7 +1414,7 @@ class HistoryStore:
 
     def _batch_lost(self) -> None:
         self._batch_since = None
-        self._rows.clear()   # rows of the undone writes are gone
+        self._rows.clear()  # rows of the undone writes are gone
         if self.on_batch_end is not None:
             self.on_batch_end(False)
 
@@ -1306,22 +1438,28 @@ class HistoryStore:
         words = [digits or raw.strip()] + normalised
         return " ".join(dict.fromkeys(words)), list(dict.fromkeys(keys))
 
-    def _write_side_rows(self, call_id: int, devices: Iterable[str] | None,
-                         number_keys: Iterable[str] | None) -> None:
+    def _write_side_rows(
+        self, call_id: int, devices: Iterable[str] | None, number_keys: Iterable[str] | None
+    ) -> None:
         db = self._db
         if devices is not None:
             db.execute("DELETE FROM call_devices WHERE call_id = ?", (call_id,))
-            db.executemany("INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
-                           [(d, call_id) for d in dict.fromkeys(devices)])
+            db.executemany(
+                "INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
+                [(d, call_id) for d in dict.fromkeys(devices)],
+            )
         if number_keys is not None:
             db.execute("DELETE FROM call_numbers WHERE call_id = ?", (call_id,))
-            db.executemany("INSERT OR IGNORE INTO call_numbers VALUES (?, ?)",
-                           [(k, call_id) for k in number_keys])
+            db.executemany(
+                "INSERT OR IGNORE INTO call_numbers VALUES (?, ?)",
+                [(k, call_id) for k in number_keys],
+            )
 
     def _new_id(self, started_us: int) -> int:
         base = _id_base(started_us)
-        top = self._db.execute("SELECT max(id) FROM calls WHERE id >= ? AND id < ?",
-                               (base, base + _ID_SLOTS)).fetchone()[0]
+        top = self._db.execute(
+            "SELECT max(id) FROM calls WHERE id >= ? AND id < ?", (base, base + _ID_SLOTS)
+        ).fetchone()[0]
         if top is None:
             return base
         if top + 1 >= base + _ID_SLOTS:
@@ -1344,47 +1482,61 @@ class HistoryStore:
         else:
             call_id = self._new_id(values[2])
             db.execute(_INSERT_CALL, (call_id, *values, search))
-        db.executemany("INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
-                       [(d, call_id) for d in dict.fromkeys(call.local_devices)])
-        db.executemany("INSERT OR IGNORE INTO call_numbers VALUES (?, ?)",
-                       [(k, call_id) for k in keys])
+        db.executemany(
+            "INSERT OR IGNORE INTO call_devices VALUES (?, ?)",
+            [(d, call_id) for d in dict.fromkeys(call.local_devices)],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO call_numbers VALUES (?, ?)", [(k, call_id) for k in keys]
+        )
         self._remember_row(call.key, call_id, values, search)
         return True
 
-    def _remember_row(self, key: str, call_id: int, values: tuple[Any, ...],
-                      search: str | None) -> None:
+    def _remember_row(
+        self, key: str, call_id: int, values: tuple[Any, ...], search: str | None
+    ) -> None:
         rows = self._rows
         rows[key] = (call_id, values, search)
         rows.move_to_end(key)
         if len(rows) > _ROW_CACHE:
             rows.popitem(last=False)
 
-    def _update_changed(self, call: Call, call_id: int, old: tuple[Any, ...],
-                        values: tuple[Any, ...], old_search: str | None) -> bool:
+    def _update_changed(
+        self,
+        call: Call,
+        call_id: int,
+        old: tuple[Any, ...],
+        values: tuple[Any, ...],
+        old_search: str | None,
+    ) -> bool:
         """UPDATE only what differs from the row we wrote last; False if the row is gone."""
         changed = [i for i in _UPDATED if old[i] != values[i]]
         number_changed = old[3] != values[3]
-        search, keys = (self._number_keys(call.remote_number) if number_changed
-                        else (old_search, None))
+        search, keys = (
+            self._number_keys(call.remote_number) if number_changed else (old_search, None)
+        )
         sets = [f"{_CALL_COLUMNS[i]} = ?" for i in changed]
         params: list[Any] = [values[i] for i in changed]
         if values[_DONE]:
-            sets.append("done = 1")   # sticky: an upsert never clears it
+            sets.append("done = 1")  # sticky: an upsert never clears it
         if number_changed:
             sets.append("search_number = ?")
             params.append(search)
         if sets:
-            cur = self._db.execute(f"UPDATE calls SET {', '.join(sets)} WHERE id = ? AND key = ?",
-                                   (*params, call_id, call.key))
+            cur = self._db.execute(
+                f"UPDATE calls SET {', '.join(sets)} WHERE id = ? AND key = ?",
+                (*params, call_id, call.key),
+            )
         else:
-            cur = self._db.execute("SELECT 1 FROM calls WHERE id = ? AND key = ?",
-                                   (call_id, call.key))
+            cur = self._db.execute(
+                "SELECT 1 FROM calls WHERE id = ? AND key = ?", (call_id, call.key)
+            )
             cur = cur if cur.fetchone() is not None else None
         if cur is None or (sets and cur.rowcount != 1):
             return False
         self._write_side_rows(call_id, call.local_devices if old[7] != values[7] else None, keys)
         if old[_DONE] and not values[_DONE]:
-            values = (*values[:_DONE], 1, *values[_DONE + 1:])
+            values = (*values[:_DONE], 1, *values[_DONE + 1 :])
         self._remember_row(call.key, call_id, values, search)
         return True
 
@@ -1398,14 +1550,15 @@ class HistoryStore:
             # wrong update; a row changed by someone else (done, by the user) differs only in
             # columns the tracker does not set.
             call_id, old, old_search = cached
-            if old[2] == values[2] and self._update_changed(call, call_id, old, values,
-                                                            old_search):
+            if old[2] == values[2] and self._update_changed(call, call_id, old, values, old_search):
                 return
             del self._rows[call.key]
         elif self._insert(call, values, new=True):
-            return   # the common case: the first change of a call
-        row = db.execute(f"SELECT id, {', '.join(_CALL_COLUMNS)}, search_number FROM calls "
-                         f"WHERE key = ?", (call.key,)).fetchone()
+            return  # the common case: the first change of a call
+        row = db.execute(
+            f"SELECT id, {', '.join(_CALL_COLUMNS)}, search_number FROM calls WHERE key = ?",
+            (call.key,),
+        ).fetchone()
         if row is None:
             self._insert(call, values)
             return
@@ -1416,7 +1569,7 @@ class HistoryStore:
             note = self._note_row(call_id)
             db.execute("DELETE FROM calls WHERE id = ?", (call_id,))
             if old[_DONE] and not call.done:
-                values = (*values[:_DONE], 1, *values[_DONE + 1:])
+                values = (*values[:_DONE], 1, *values[_DONE + 1 :])
             self._insert(call, values)
             if note is not None:
                 self._write_note(call.key, note)
@@ -1435,8 +1588,11 @@ class HistoryStore:
             self._upsert_one(call)
 
     @_translated
-    def write_changes(self, changes: Iterable[tuple[str, Call | None]],
-                      resolved: Iterable[tuple[str, datetime]] = ()) -> int:
+    def write_changes(
+        self,
+        changes: Iterable[tuple[str, Call | None]],
+        resolved: Iterable[tuple[str, datetime]] = (),
+    ) -> int:
         """The tracker's changes in one transaction (left open when `deferred`): each
         (key, call) upserted, (key, None) deleted, then for each (number, before) the missed
         calls of that party marked done (`mark_done_for_remote`).  All or nothing.  Returns
@@ -1460,23 +1616,28 @@ class HistoryStore:
             self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
             return
         cur = self._db.execute("DELETE FROM calls WHERE key = ? AND note_at IS NULL", (key,))
-        if cur.rowcount == 0 and self._db.execute(
-                "SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone() is not None:
-            log.warning("call history: call %s was merged into another, but it has a phone "
-                        "note: its row stays", key)
+        if (
+            cur.rowcount == 0
+            and self._db.execute("SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone() is not None
+        ):
+            log.warning(
+                "call history: call %s was merged into another, but it has a phone "
+                "note: its row stays",
+                key,
+            )
 
     def _note_row(self, call_id: int) -> tuple[Any, ...] | None:
         """The `_NOTE_COLUMNS` values of a row, None without a note."""
         if not self.has_notes:
             return None
-        row = self._db.execute(f"SELECT {', '.join(_NOTE_COLUMNS)} FROM calls WHERE id = ?",
-                               (call_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {', '.join(_NOTE_COLUMNS)} FROM calls WHERE id = ?", (call_id,)
+        ).fetchone()
         return tuple(row) if row is not None and row[4] is not None else None
 
     def _write_note(self, key: str, values: Sequence[Any]) -> int:
         sets = ", ".join(f"{name} = ?" for name in _NOTE_COLUMNS)
-        return self._db.execute(f"UPDATE calls SET {sets} WHERE key = ?",
-                                (*values, key)).rowcount
+        return self._db.execute(f"UPDATE calls SET {sets} WHERE key = ?", (*values, key)).rowcount
 
     @_translated
     def set_note(self, key: str, note: PhoneNote | None) -> Call | None:
@@ -1485,8 +1646,10 @@ class HistoryStore:
         there is no such call.  A note without `written_at` is written now.  Tracker updates
         never change a note (their columns are others)."""
         if self.readonly or not self.has_notes:
-            raise HistoryError(f"Call history {self.path}: phone notes cannot be written "
-                               f"(read-only)", reason=_REASONS[_SQLITE_READONLY])
+            raise HistoryError(
+                f"Call history {self.path}: phone notes cannot be written (read-only)",
+                reason=_REASONS[_SQLITE_READONLY],
+            )
         if note is not None and note.is_empty:
             note = None
         with self.transaction():
@@ -1523,16 +1686,24 @@ class HistoryStore:
             known: set[str] = set()
             keys = [c.key for c in unique]
             for i in range(0, len(keys), 500):
-                part = keys[i:i + 500]
-                known.update(r[0] for r in db.execute(
-                    f"SELECT key FROM calls WHERE key IN ({_marks(part)})", part))
+                part = keys[i : i + 500]
+                known.update(
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT key FROM calls WHERE key IN ({_marks(part)})", part
+                    )
+                )
             fresh = [(c, _call_values(c)) for c in unique if c.key not in known]
             taken: set[int] = set()
             if fresh:
                 low = min(_id_base(v[2]) for _, v in fresh)
                 high = max(_id_base(v[2]) for _, v in fresh) + _ID_SLOTS
-                taken.update(r[0] for r in db.execute(
-                    "SELECT id FROM calls WHERE id >= ? AND id < ?", (low, high)))
+                taken.update(
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM calls WHERE id >= ? AND id < ?", (low, high)
+                    )
+                )
             call_rows, device_rows, number_rows = [], [], []
             for call, values in fresh:
                 call_id = _id_base(values[2])
@@ -1574,7 +1745,9 @@ class HistoryStore:
         cur = self._db.execute(
             f"UPDATE calls SET done = 1 WHERE missed = 1 AND done = 0 AND id IN ("
             f"SELECT call_id FROM call_numbers WHERE number_key IN ({_marks(keys)}) "
-            f"AND call_id < ?)", (*keys, _id_base(_to_us(before))))
+            f"AND call_id < ?)",
+            (*keys, _id_base(_to_us(before))),
+        )
         return cur.rowcount
 
     @_translated
@@ -1595,7 +1768,9 @@ class HistoryStore:
         with self.transaction():
             cur = self._db.execute(
                 f"DELETE FROM calls WHERE id IN (SELECT call_id FROM call_numbers "
-                f"WHERE number_key IN ({_marks(keys)}))", keys)
+                f"WHERE number_key IN ({_marks(keys)}))",
+                keys,
+            )
             self._rows.clear()
         return cur.rowcount
 
@@ -1611,8 +1786,7 @@ class HistoryStore:
             return 0
         cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
         with self.transaction():
-            cur = self._db.execute("DELETE FROM calls WHERE id < ?",
-                                   (_id_base(_to_us(cutoff)),))
+            cur = self._db.execute("DELETE FROM calls WHERE id < ?", (_id_base(_to_us(cutoff)),))
             self._rows.clear()
         return cur.rowcount
 
@@ -1641,12 +1815,14 @@ class HistoryStore:
         no cost growing with the history."""
         rows = self._db.execute(
             f"SELECT {self._select} FROM calls c WHERE c.ended_at IS NULL AND c.end_unknown = 0 "
-            f"ORDER BY c.id").fetchall()
+            f"ORDER BY c.id"
+        ).fetchall()
         if ended_unseen_since is not None:
             rows += self._db.execute(
                 f"SELECT {self._select} FROM calls c WHERE c.ended_at IS NULL AND "
                 f"c.end_unknown = 1 AND c.updated_at >= ? ORDER BY c.id",
-                (_to_us(ended_unseen_since),)).fetchall()
+                (_to_us(ended_unseen_since),),
+            ).fetchall()
         return [_call_from_row(row) for row in rows]
 
     # --- reading ------------------------------------------------------------------------------
@@ -1669,8 +1845,9 @@ class HistoryStore:
         if _NUMBERISH.fullmatch(text) and any(ch.isdigit() for ch in text):
             # A number, typed in any format: look for its digits and its normalised forms.
             digits = _digits(text)
-            if self.search_mode == "scan" or (self.search_mode == "trigram"
-                                              and len(digits) < MIN_INDEXED_TEXT):
+            if self.search_mode == "scan" or (
+                self.search_mode == "trigram" and len(digits) < MIN_INDEXED_TEXT
+            ):
                 conds.append("c.search_number LIKE ? ESCAPE '\\'")
                 params.append(_like_pattern(digits))
                 return conds, params, None
@@ -1679,9 +1856,8 @@ class HistoryStore:
             return conds, params, f"search_number : ({alternatives})"
         terms: list[str] = []
         for word in text.split():
-            indexed = (
-                (self.search_mode == "trigram" and len(word) >= MIN_INDEXED_TEXT)
-                or (self.search_mode == "words" and any(ch.isalnum() for ch in word))
+            indexed = (self.search_mode == "trigram" and len(word) >= MIN_INDEXED_TEXT) or (
+                self.search_mode == "words" and any(ch.isalnum() for ch in word)
             )
             if indexed:
                 terms.append(_fts_phrase(word) + star)
@@ -1691,8 +1867,15 @@ class HistoryStore:
                 params += [_like_pattern(word)] * len(searched)
         return conds, params, " AND ".join(terms) if terms else None
 
-    def _build(self, f: HistoryFilter, *, count: bool = False, limit: int | None = None,
-               offset: int = 0, cursor: int | None = None) -> _Select:
+    def _build(
+        self,
+        f: HistoryFilter,
+        *,
+        count: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        cursor: int | None = None,
+    ) -> _Select:
         """The SQL for `query` / `count`.
 
         One table drives the query and gives the order (newest first = descending id, see the
@@ -1710,10 +1893,15 @@ class HistoryStore:
         if f.number is not None:
             keys = self._query_keys(f.number)
             if not keys:
-                return _Select("SELECT count(*) FROM calls WHERE 0" if count else
-                               f"SELECT {self._select}, 0 FROM calls c WHERE 0", ())
-            conds.append(f"c.id IN (SELECT call_id FROM call_numbers "
-                         f"WHERE number_key IN ({_marks(keys)}))")
+                return _Select(
+                    "SELECT count(*) FROM calls WHERE 0"
+                    if count
+                    else f"SELECT {self._select}, 0 FROM calls c WHERE 0",
+                    (),
+                )
+            conds.append(
+                f"c.id IN (SELECT call_id FROM call_numbers WHERE number_key IN ({_marks(keys)}))"
+            )
             params += keys
         if f.direction is not None:
             conds.append("c.direction = ?")
@@ -1723,8 +1911,13 @@ class HistoryStore:
             conds.append("c.note_at IS NOT NULL" if self.has_notes else "0")
         if f.missed or f.not_done:
             # Literal constants, so that the planner can match the partial indexes.
-            conds.append("c.missed = 1 AND c.done = 0" if f.missed and f.not_done else
-                         "c.missed = 1" if f.missed else "c.done = 0")
+            conds.append(
+                "c.missed = 1 AND c.done = 0"
+                if f.missed and f.not_done
+                else "c.missed = 1"
+                if f.missed
+                else "c.done = 0"
+            )
         drive: list[str] = []
         drive_params: list[Any] = []
         if match is not None:
@@ -1752,24 +1945,32 @@ class HistoryStore:
             devs = list(f.devices)
             if match is not None or f.number is not None or (conds and not count):
                 # A selective driver (or a first page with other filters): probe each row.
-                conds.append(f"EXISTS (SELECT 1 FROM call_devices cd WHERE cd.call_id = c.id "
-                             f"AND cd.device IN ({_marks(devs)}))")
+                conds.append(
+                    f"EXISTS (SELECT 1 FROM call_devices cd WHERE cd.call_id = c.id "
+                    f"AND cd.device IN ({_marks(devs)}))"
+                )
                 params += devs
             elif count:
                 # Counting reads only the devices' index ranges (no call rows unless filtered).
-                inner = " AND ".join([f"device IN ({_marks(devs)})",
-                                      *(r.format("call_id") for r in ranges)])
+                inner = " AND ".join(
+                    [f"device IN ({_marks(devs)})", *(r.format("call_id") for r in ranges)]
+                )
                 if not conds:
-                    return _Select(f"SELECT count(*) FROM (SELECT DISTINCT call_id FROM "
-                                   f"call_devices WHERE {inner})", (*devs, *range_params))
+                    return _Select(
+                        f"SELECT count(*) FROM (SELECT DISTINCT call_id FROM "
+                        f"call_devices WHERE {inner})",
+                        (*devs, *range_params),
+                    )
                 conds.append(f"c.id IN (SELECT call_id FROM call_devices WHERE {inner})")
                 params += [*devs, *range_params]
             else:
                 # Devices only: the newest `limit + offset` of each device, merged; bounded.
                 top = -1 if limit is None else limit + offset
                 inner = " AND ".join(["device = ?", *(r.format("call_id") for r in ranges)])
-                branch = (f"SELECT call_id FROM (SELECT call_id FROM call_devices WHERE {inner} "
-                          f"ORDER BY call_id DESC LIMIT ?)")
+                branch = (
+                    f"SELECT call_id FROM (SELECT call_id FROM call_devices WHERE {inner} "
+                    f"ORDER BY call_id DESC LIMIT ?)"
+                )
                 conds.append(f"c.id IN ({' UNION '.join([branch] * len(devs))})")
                 for device in devs:
                     params += [device, *range_params, top]
@@ -1802,8 +2003,15 @@ class HistoryStore:
         return replace(f, **criteria) if criteria else f
 
     @_translated
-    def query(self, filters: HistoryFilter | None = None, *, limit: int | None = DEFAULT_LIMIT,
-              offset: int = 0, before: Call | None = None, **criteria: Any) -> list[Call]:
+    def query(
+        self,
+        filters: HistoryFilter | None = None,
+        *,
+        limit: int | None = DEFAULT_LIMIT,
+        offset: int = 0,
+        before: Call | None = None,
+        **criteria: Any,
+    ) -> list[Call]:
         """Calls matching the filters, newest first.
 
         Filters come as a `HistoryFilter` and/or as its fields by keyword (``text=``,
@@ -1823,8 +2031,9 @@ class HistoryStore:
         built = self._build(self._filter(filters, criteria), count=True)
         return self._db.execute(built.sql, built.params).fetchone()[0]
 
-    def iter_calls(self, filters: HistoryFilter | None = None, *, page: int = 1000,
-                   **criteria: Any) -> Iterator[Call]:
+    def iter_calls(
+        self, filters: HistoryFilter | None = None, *, page: int = 1000, **criteria: Any
+    ) -> Iterator[Call]:
         """All matching calls, newest first, read page by page (for exports of any size)."""
         f = self._filter(filters, criteria)
         cursor: int | None = None
@@ -1857,7 +2066,8 @@ class HistoryStore:
         if f.until is not None and call.started_at >= f.until:
             return False
         if f.number is not None and not set(self._query_keys(f.number)) & set(
-                self._number_keys(call.remote_number)[1]):
+            self._number_keys(call.remote_number)[1]
+        ):
             return False
         return not f.text or self._text_matches(call, f.text)
 
@@ -1879,15 +2089,17 @@ class HistoryStore:
             for hay in hays:
                 tokens = _tokens(hay)
                 for i in range(len(tokens) - len(parts) + 1):
-                    if tokens[i:i + len(parts) - 1] == parts[:-1] and \
-                            tokens[i + len(parts) - 1].startswith(parts[-1]):
+                    if tokens[i : i + len(parts) - 1] == parts[:-1] and tokens[
+                        i + len(parts) - 1
+                    ].startswith(parts[-1]):
                         return True
             return False
 
         if _NUMBERISH.fullmatch(text) and any(ch.isdigit() for ch in text):
             digits = _digits(text)
-            if self.search_mode == "scan" or (self.search_mode == "trigram"
-                                              and len(digits) < MIN_INDEXED_TEXT):
+            if self.search_mode == "scan" or (
+                self.search_mode == "trigram" and len(digits) < MIN_INDEXED_TEXT
+            ):
                 return like(digits, [number])
             forms = [digits, *self._normalised(text)]
             if self.search_mode == "words":
@@ -1904,23 +2116,34 @@ class HistoryStore:
                 return False
         return True
 
-    def query_plan(self, filters: HistoryFilter | None = None, *, count: bool = False,
-                   paged: bool = False, **criteria: Any) -> list[str]:
+    def query_plan(
+        self,
+        filters: HistoryFilter | None = None,
+        *,
+        count: bool = False,
+        paged: bool = False,
+        **criteria: Any,
+    ) -> list[str]:
         """SQLite's EXPLAIN QUERY PLAN lines for `query` (or `count`) with these filters; for
         tests and the benchmark, which check how each query uses the indexes."""
         f = self._filter(filters, criteria)
-        built = self._build(f, count=count, limit=None if count else DEFAULT_LIMIT,
-                            cursor=2**62 if paged and not count else None)
-        return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {built.sql}",
-                                                   built.params)]
+        built = self._build(
+            f,
+            count=count,
+            limit=None if count else DEFAULT_LIMIT,
+            cursor=2**62 if paged and not count else None,
+        )
+        return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {built.sql}", built.params)]
 
-    def recent(self, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
-               before: Call | None = None) -> list[Call]:
+    def recent(
+        self, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *, before: Call | None = None
+    ) -> list[Call]:
         """The newest calls first."""
         return self.query(limit=limit, offset=offset, before=before)
 
-    def missed_not_done(self, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
-                        before: Call | None = None) -> list[Call]:
+    def missed_not_done(
+        self, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *, before: Call | None = None
+    ) -> list[Call]:
         """Missed calls nobody has dealt with yet, newest first."""
         return self.query(missed=True, not_done=True, limit=limit, offset=offset, before=before)
 
@@ -1928,13 +2151,25 @@ class HistoryStore:
         """The number for the tray badge: missed calls not yet done."""
         return self.count(missed=True, not_done=True)
 
-    def by_number(self, raw: str, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
-                  before: Call | None = None) -> list[Call]:
+    def by_number(
+        self,
+        raw: str,
+        limit: int | None = DEFAULT_LIMIT,
+        offset: int = 0,
+        *,
+        before: Call | None = None,
+    ) -> list[Call]:
         """Calls with this party, whatever format the number was stored in."""
         return self.query(number=raw, limit=limit, offset=offset, before=before)
 
-    def search(self, text: str, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
-               before: Call | None = None) -> list[Call]:
+    def search(
+        self,
+        text: str,
+        limit: int | None = DEFAULT_LIMIT,
+        offset: int = 0,
+        *,
+        before: Call | None = None,
+    ) -> list[Call]:
         """Calls whose name, company, number or phone note contains the text (every word
         of it).
 
@@ -1943,20 +2178,28 @@ class HistoryStore:
         """
         return self.query(text=text, limit=limit, offset=offset, before=before)
 
-    def between(self, start: datetime, end: datetime, limit: int | None = None,
-                offset: int = 0) -> list[Call]:
+    def between(
+        self, start: datetime, end: datetime, limit: int | None = None, offset: int = 0
+    ) -> list[Call]:
         """Calls that started in [start, end), newest first."""
         return self.query(since=start, until=end, limit=limit, offset=offset)
 
-    def by_device(self, device: str, limit: int | None = DEFAULT_LIMIT, offset: int = 0, *,
-                  before: Call | None = None) -> list[Call]:
+    def by_device(
+        self,
+        device: str,
+        limit: int | None = DEFAULT_LIMIT,
+        offset: int = 0,
+        *,
+        before: Call | None = None,
+    ) -> list[Call]:
         """Calls that involved this monitored device, newest first."""
         return self.query(devices=(device,), limit=limit, offset=offset, before=before)
 
     @_translated
     def get(self, key: str) -> Call | None:
-        row = self._db.execute(f"SELECT {self._select} FROM calls c WHERE c.key = ?",
-                               (key,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {self._select} FROM calls c WHERE c.key = ?", (key,)
+        ).fetchone()
         return None if row is None else _call_from_row(row)
 
     # --- export -------------------------------------------------------------------------------
@@ -1966,8 +2209,13 @@ class HistoryStore:
             return self.iter_calls(source)
         return source
 
-    def export_csv(self, fileobj: IO[str], source: Iterable[Call] | HistoryFilter | None = None,
-                   *, local_time: bool = False) -> int:
+    def export_csv(
+        self,
+        fileobj: IO[str],
+        source: Iterable[Call] | HistoryFilter | None = None,
+        *,
+        local_time: bool = False,
+    ) -> int:
         """Write calls (given, or all matching a filter; default all) as CSV with a header row.
 
         Times are ISO 8601 (UTC, or local with its offset), durations in seconds, hops as
@@ -1975,8 +2223,9 @@ class HistoryStore:
         """
         return write_csv(fileobj, self._source(source), local_time=local_time)
 
-    def export_json(self, fileobj: IO[str],
-                    source: Iterable[Call] | HistoryFilter | None = None) -> int:
+    def export_json(
+        self, fileobj: IO[str], source: Iterable[Call] | HistoryFilter | None = None
+    ) -> int:
         """Write calls as a JSON list of `Call.to_dict()`; returns the number written."""
         return write_json(fileobj, self._source(source))
 
@@ -1986,11 +2235,33 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 CSV_FIELDS = (
-    "key", "direction", "started_at", "answered_at", "ended_at", "end_unknown", "ring_seconds",
-    "talk_seconds", "outcome", "done", "remote_number", "remote_kind", "remote_name",
-    "remote_company", "local_devices", "called_number", "trunk", "answered_by",
-    "transferred_to", "diverted_to", "hops", "note_for", "note_for_number", "callback_wanted",
-    "note", "note_written_at", "note_written_by",
+    "key",
+    "direction",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "end_unknown",
+    "ring_seconds",
+    "talk_seconds",
+    "outcome",
+    "done",
+    "remote_number",
+    "remote_kind",
+    "remote_name",
+    "remote_company",
+    "local_devices",
+    "called_number",
+    "trunk",
+    "answered_by",
+    "transferred_to",
+    "diverted_to",
+    "hops",
+    "note_for",
+    "note_for_number",
+    "callback_wanted",
+    "note",
+    "note_written_at",
+    "note_written_by",
 )
 
 
@@ -2051,29 +2322,51 @@ def write_csv(fileobj: IO[str], calls: Iterable[Call], *, local_time: bool = Fal
     n = 0
     text, number = csv_text, csv_number
     for c in calls:
-        writer.writerow((
-            text(c.key), c.direction.value, iso(c.started_at), iso(c.answered_at),
-            iso(c.ended_at), int(c.end_unknown), _seconds(c.ring_seconds),
-            _seconds(c.talk_seconds), c.outcome.value, int(c.done), number(c.remote_number),
-            text(c.remote_kind), text(c.remote_name), text(c.remote_company),
-            text(" ".join(c.local_devices)) if len(c.local_devices) != 1
-            else number(c.local_devices[0]),
-            number(c.called_number), number(c.trunk), number(c.answered_by),
-            number(c.transferred_to), number(c.diverted_to), text(hops_text(c)),
-            *_note_cells(c.note, iso),
-        ))
+        writer.writerow(
+            (
+                text(c.key),
+                c.direction.value,
+                iso(c.started_at),
+                iso(c.answered_at),
+                iso(c.ended_at),
+                int(c.end_unknown),
+                _seconds(c.ring_seconds),
+                _seconds(c.talk_seconds),
+                c.outcome.value,
+                int(c.done),
+                number(c.remote_number),
+                text(c.remote_kind),
+                text(c.remote_name),
+                text(c.remote_company),
+                text(" ".join(c.local_devices))
+                if len(c.local_devices) != 1
+                else number(c.local_devices[0]),
+                number(c.called_number),
+                number(c.trunk),
+                number(c.answered_by),
+                number(c.transferred_to),
+                number(c.diverted_to),
+                text(hops_text(c)),
+                *_note_cells(c.note, iso),
+            )
+        )
         n += 1
     return n
 
 
-def _note_cells(note: PhoneNote | None, iso: Callable[[datetime | None], str]
-                ) -> tuple[str, ...]:
+def _note_cells(note: PhoneNote | None, iso: Callable[[datetime | None], str]) -> tuple[str, ...]:
     """The CSV cells of a phone note (empty ones without a note); `callback_wanted` is 1 or 0
     (empty: no note)."""
     if note is None:
         return ("",) * 6
-    return (csv_text(note.for_name), csv_number(note.for_number), str(int(note.callback)),
-            csv_text(note.text), iso(note.written_at), csv_text(note.written_by))
+    return (
+        csv_text(note.for_name),
+        csv_number(note.for_number),
+        str(int(note.callback)),
+        csv_text(note.text),
+        iso(note.written_at),
+        csv_text(note.written_by),
+    )
 
 
 def write_json(fileobj: IO[str], calls: Iterable[Call]) -> int:

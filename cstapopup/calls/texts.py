@@ -46,56 +46,83 @@ NBSP = "\u00a0"
 #: holds a literal no-break space: lupdate reads no \u escapes.)
 COUNTED: dict[str, tuple[str, str]] = {
     "calls": ("%Ln call", QT_TRANSLATE_NOOP("Counted", "%Ln calls", None, 2)),
-    "missed calls": ("%Ln missed call", QT_TRANSLATE_NOOP("Counted", "%Ln missed calls",
-                                                          None, 2)),
-    "missed, not done": ("%Ln missed, not done",
-                         QT_TRANSLATE_NOOP("Counted", "%Ln missed, not done", None, 2)),
-    "history, missed": ("&History (%Ln missed)",
-                        QT_TRANSLATE_NOOP("Counted", "&History (%Ln missed)", None, 2)),
-    "more ringing": ("+%Ln more ringing",
-                     QT_TRANSLATE_NOOP("Counted", "+%Ln more ringing", None, 2)),
+    "missed calls": ("%Ln missed call", QT_TRANSLATE_NOOP("Counted", "%Ln missed calls", None, 2)),
+    "missed, not done": (
+        "%Ln missed, not done",
+        QT_TRANSLATE_NOOP("Counted", "%Ln missed, not done", None, 2),
+    ),
+    "history, missed": (
+        "&History (%Ln missed)",
+        QT_TRANSLATE_NOOP("Counted", "&History (%Ln missed)", None, 2),
+    ),
+    "more ringing": (
+        "+%Ln more ringing",
+        QT_TRANSLATE_NOOP("Counted", "+%Ln more ringing", None, 2),
+    ),
     "more calls": ("+%Ln more call", QT_TRANSLATE_NOOP("Counted", "+%Ln more calls", None, 2)),
-    "more calls, ringing": ("+%Ln more call ({ringing} ringing)",
-                            QT_TRANSLATE_NOOP("Counted", "+%Ln more calls ({ringing} ringing)",
-                                              None, 2)),
-    "delete calls": ("Delete this call from the history?",
-                     QT_TRANSLATE_NOOP("Counted", "Delete these %Ln calls from the history?",
-                                       None, 2)),
-    "copied": ("Copied {first}", QT_TRANSLATE_NOOP("Counted", "Copied {first} and {others} more",
-                                                   None, 2)),
-    "values need attention": ("One value needs attention",
-                              QT_TRANSLATE_NOOP("Counted", "%Ln values need attention",
-                                                None, 2)),
-    "too many popups": ("More than %Ln call had a popup at once",
-                        QT_TRANSLATE_NOOP("Counted", "More than %Ln calls had a popup at once",
-                                          None, 2)),
+    "more calls, ringing": (
+        "+%Ln more call ({ringing} ringing)",
+        QT_TRANSLATE_NOOP("Counted", "+%Ln more calls ({ringing} ringing)", None, 2),
+    ),
+    "delete calls": (
+        "Delete this call from the history?",
+        QT_TRANSLATE_NOOP("Counted", "Delete these %Ln calls from the history?", None, 2),
+    ),
+    "copied": (
+        "Copied {first}",
+        QT_TRANSLATE_NOOP("Counted", "Copied {first} and {others} more", None, 2),
+    ),
+    "values need attention": (
+        "One value needs attention",
+        QT_TRANSLATE_NOOP("Counted", "%Ln values need attention", None, 2),
+    ),
+    "too many popups": (
+        "More than %Ln call had a popup at once",
+        QT_TRANSLATE_NOOP("Counted", "More than %Ln calls had a popup at once", None, 2),
+    ),
     "minutes": ("%Ln\u00a0minute", QT_TRANSLATE_NOOP("Counted", "%Ln minutes", None, 2)),
-    "calls there": ("%Ln call there.", QT_TRANSLATE_NOOP("Counted", "%Ln calls there.",
-                                                         None, 2)),
-    "colleagues shown": ("Co&lleagues (the first {shown} of %Ln)",
-                         QT_TRANSLATE_NOOP("Counted", "Co&lleagues (the first {shown} of %Ln)",
-                                           None, 2)),
-    "waiting to be written": ("%Ln waiting to be written",
-                              QT_TRANSLATE_NOOP("Counted", "%Ln waiting to be written",
-                                                None, 2)),
+    "calls there": ("%Ln call there.", QT_TRANSLATE_NOOP("Counted", "%Ln calls there.", None, 2)),
+    "colleagues shown": (
+        "Co&lleagues (the first {shown} of %Ln)",
+        QT_TRANSLATE_NOOP("Counted", "Co&lleagues (the first {shown} of %Ln)", None, 2),
+    ),
+    "waiting to be written": (
+        "%Ln waiting to be written",
+        QT_TRANSLATE_NOOP("Counted", "%Ln waiting to be written", None, 2),
+    ),
     "lost": ("%Ln lost", QT_TRANSLATE_NOOP("Counted", "%Ln lost", None, 2)),
-    "calls settled": (("%Ln call that the last recording left in progress (it stopped without "
-                       "closing it) was closed as 'end unknown'."),
-                      QT_TRANSLATE_NOOP("Counted", "%Ln calls that the last recording left in "
-                                        "progress (it stopped without closing them) were "
-                                        "closed as 'end unknown'.", None, 2)),
-    "calls not kept": ("%Ln call could not be kept",
-                       QT_TRANSLATE_NOOP("Counted", "%Ln calls could not be kept", None, 2)),
+    "calls settled": (
+        (
+            "%Ln call that the last recording left in progress (it stopped without "
+            "closing it) was closed as 'end unknown'."
+        ),
+        QT_TRANSLATE_NOOP(
+            "Counted",
+            "%Ln calls that the last recording left in "
+            "progress (it stopped without closing them) were "
+            "closed as 'end unknown'.",
+            None,
+            2,
+        ),
+    ),
+    "calls not kept": (
+        "%Ln call could not be kept",
+        QT_TRANSLATE_NOOP("Counted", "%Ln calls could not be kept", None, 2),
+    ),
 }
 
 #: Counted phrases of the command-line tools (English, as the tools are): key -> (singular,
 #: plural).
 CLI_COUNTED: dict[str, tuple[str, str]] = {
-    "calls shown": ("({shown} of %Ln call shown; --limit 0 shows all)",
-                    "({shown} of %Ln calls shown; --limit 0 shows all)"),
+    "calls shown": (
+        "({shown} of %Ln call shown; --limit 0 shows all)",
+        "({shown} of %Ln calls shown; --limit 0 shows all)",
+    ),
     "times": ("once", "%Ln times"),
-    "callbacks skipped": ("%Ln coroutine callback was skipped",
-                          "%Ln coroutine callbacks were skipped"),
+    "callbacks skipped": (
+        "%Ln coroutine callback was skipped",
+        "%Ln coroutine callbacks were skipped",
+    ),
 }
 
 
@@ -113,8 +140,9 @@ def count(key: str, n: int, **fields: object) -> str:
 
 # --- durations ---------------------------------------------------------------------------------
 
+
 def seconds(value: float) -> str:
-    """"8 s", "0.5 s" (a pause, a timeout), the unit kept on the number's line."""
+    """ "8 s", "0.5 s" (a pause, a timeout), the unit kept on the number's line."""
     text = decimal(value, 0) if value >= 1 else decimal(value, 1)
     return text + NBSP + "s"
 
@@ -167,7 +195,7 @@ def party(number: str | None, display: Display | None = None) -> str:
 
 
 def direction_text(direction: str) -> str:
-    """"incoming", "outgoing", "internal", "unknown" in the user's language."""
+    """ "incoming", "outgoing", "internal", "unknown" in the user's language."""
     words = _DIRECTION_WORDS.get(direction)
     return translate("Texts", words) if words else direction
 
@@ -182,16 +210,20 @@ def outcome_text(call: Call, display: Display | None = None) -> str:
         text = translate("Texts", "outcome unknown")
     if call.outcome is Outcome.ANSWERED and call.answered_by:
         text = translate("Texts", "answered at {device}").format(
-            device=party(call.answered_by, display))
+            device=party(call.answered_by, display)
+        )
     elif call.outcome is Outcome.ANSWERED_ELSEWHERE and call.answered_by:
         text = translate("Texts", "answered by {device}").format(
-            device=party(call.answered_by, display))
+            device=party(call.answered_by, display)
+        )
     elif call.outcome is Outcome.TRANSFERRED and call.transferred_to:
         text = translate("Texts", "transferred to {device}").format(
-            device=party(call.transferred_to, display))
+            device=party(call.transferred_to, display)
+        )
     elif call.outcome is Outcome.DIVERTED and call.diverted_to:
         text = translate("Texts", "forwarded to {device}").format(
-            device=party(call.diverted_to, display))
+            device=party(call.diverted_to, display)
+        )
     if call.is_missed and call.done:
         text = translate("Texts", "{outcome} (done)").format(outcome=text)
     return text
@@ -246,7 +278,8 @@ _HOP_TO_WORDS = {
     "diverted": QT_TRANSLATE_NOOP("Texts", "diverted {device} to {target}"),
     "consulted": QT_TRANSLATE_NOOP("Texts", "consulted {target}"),
     "consultation": QT_TRANSLATE_NOOP(
-        "Texts", "consultation by {device} during the call with {target}"),
+        "Texts", "consultation by {device} during the call with {target}"
+    ),
 }
 
 
@@ -255,10 +288,17 @@ def hop_text(hop: Hop, display: Display | None = None) -> str:
     or a forwarding went, when the PBX said), "consulted 102" (the call was held and 102
     called), "consultation by 100 during the call with 089 1234567" (the call is that)."""
     device = party(hop.device, display)
-    if hop.kind in _HOP_TO_WORDS and hop.detail and hop.detail.isdigit() \
-            and hop.detail != hop.device:
-        return translate("Texts", _HOP_TO_WORDS[hop.kind]).format(
-            device=device, target=party(hop.detail, display)).strip()
+    if (
+        hop.kind in _HOP_TO_WORDS
+        and hop.detail
+        and hop.detail.isdigit()
+        and hop.detail != hop.device
+    ):
+        return (
+            translate("Texts", _HOP_TO_WORDS[hop.kind])
+            .format(device=device, target=party(hop.detail, display))
+            .strip()
+        )
     words = _HOP_WORDS.get(hop.kind)
     if words is None:
         return f"{hop.kind.replace('_', ' ')} {device}".strip()
@@ -274,28 +314,41 @@ def hops_text(call: Call, display: Display | None = None) -> str:
 #: What an empty history says, by the filter's kind of call: (nothing at all, none match the
 #: search "{search}").
 _EMPTY = {
-    None: (QT_TRANSLATE_NOOP("Texts", "No calls match."),
-           QT_TRANSLATE_NOOP("Texts", "No calls match “{search}”.")),
-    "missed": (QT_TRANSLATE_NOOP("Texts", "No missed calls."),
-               QT_TRANSLATE_NOOP("Texts", "No missed calls match “{search}”.")),
-    "incoming": (QT_TRANSLATE_NOOP("Texts", "No incoming calls."),
-                 QT_TRANSLATE_NOOP("Texts", "No incoming calls match “{search}”.")),
-    "outgoing": (QT_TRANSLATE_NOOP("Texts", "No outgoing calls."),
-                 QT_TRANSLATE_NOOP("Texts", "No outgoing calls match “{search}”.")),
-    "internal": (QT_TRANSLATE_NOOP("Texts", "No internal calls."),
-                 QT_TRANSLATE_NOOP("Texts", "No internal calls match “{search}”.")),
-    "noted": (QT_TRANSLATE_NOOP("Texts", "No calls with a phone note."),
-              QT_TRANSLATE_NOOP("Texts", "No calls with a phone note match “{search}”.")),
+    None: (
+        QT_TRANSLATE_NOOP("Texts", "No calls match."),
+        QT_TRANSLATE_NOOP("Texts", "No calls match “{search}”."),
+    ),
+    "missed": (
+        QT_TRANSLATE_NOOP("Texts", "No missed calls."),
+        QT_TRANSLATE_NOOP("Texts", "No missed calls match “{search}”."),
+    ),
+    "incoming": (
+        QT_TRANSLATE_NOOP("Texts", "No incoming calls."),
+        QT_TRANSLATE_NOOP("Texts", "No incoming calls match “{search}”."),
+    ),
+    "outgoing": (
+        QT_TRANSLATE_NOOP("Texts", "No outgoing calls."),
+        QT_TRANSLATE_NOOP("Texts", "No outgoing calls match “{search}”."),
+    ),
+    "internal": (
+        QT_TRANSLATE_NOOP("Texts", "No internal calls."),
+        QT_TRANSLATE_NOOP("Texts", "No internal calls match “{search}”."),
+    ),
+    "noted": (
+        QT_TRANSLATE_NOOP("Texts", "No calls with a phone note."),
+        QT_TRANSLATE_NOOP("Texts", "No calls with a phone note match “{search}”."),
+    ),
 }
 
 
-def empty_history_text(*, history_empty: bool, search: str | None = None,
-                       kind: str | None = None) -> str:
+def empty_history_text(
+    *, history_empty: bool, search: str | None = None, kind: str | None = None
+) -> str:
     """What an empty list of calls says: that the history has no calls at all, or that none
     match the search (and the filter, e.g. kind "missed")."""
     if history_empty:
         return translate("Texts", "No calls in the history yet.")
-    if kind not in _EMPTY:   # a kind without words of its own
+    if kind not in _EMPTY:  # a kind without words of its own
         none, matching = f"No {kind} calls.", f"No {kind} calls match “{{search}}”."
     else:
         none, matching = (translate("Texts", t) for t in _EMPTY[kind])
@@ -304,11 +357,15 @@ def empty_history_text(*, history_empty: bool, search: str | None = None,
 
 # --- phone notes -------------------------------------------------------------------------------
 
+
 def note_heading(note: PhoneNote) -> str:
     """A note's first line: "Phone note for Tom Keller (102) · callback wanted"."""
     who = note.for_text
-    heading = (translate("Texts", "Phone note for {who}").format(who=who) if who
-               else translate("Texts", "Phone note"))
+    heading = (
+        translate("Texts", "Phone note for {who}").format(who=who)
+        if who
+        else translate("Texts", "Phone note")
+    )
     if note.callback:
         heading = translate("Texts", "{heading} · callback wanted").format(heading=heading)
     return heading
@@ -348,33 +405,46 @@ def note_mail_subject(caller: str, callback: bool) -> str:
     """The subject of a phone note sent by e-mail: "Phone note: Anna Schmidt", with "please
     call back" when a callback is wanted."""
     if callback:
-        return translate("Texts", "Phone note: {caller} – please call back").format(
-            caller=caller)
+        return translate("Texts", "Phone note: {caller} – please call back").format(caller=caller)
     return translate("Texts", "Phone note: {caller}").format(caller=caller)
 
 
-def note_mail_body(note: PhoneNote, *, caller: str, number: str, started_at: datetime,
-                   to_name: str = "") -> str:
+def note_mail_body(
+    note: PhoneNote, *, caller: str, number: str, started_at: datetime, to_name: str = ""
+) -> str:
     """The ready text of a phone note sent by e-mail: who called when (their number as people
     read it), whether a callback is wanted, the note's text, who wrote it when.  Lines end in
     "\\n" (the mailto link turns them into CRLF)."""
-    greeting = (translate("Texts", "Hello {name},").format(name=to_name) if to_name
-                else translate("Texts", "Hello,"))
-    lines = [greeting, "", translate("Texts", "{caller} called on {date} at {time}.").format(
-        caller=caller, date=note_date(started_at), time=note_time(started_at))]
+    greeting = (
+        translate("Texts", "Hello {name},").format(name=to_name)
+        if to_name
+        else translate("Texts", "Hello,")
+    )
+    lines = [
+        greeting,
+        "",
+        translate("Texts", "{caller} called on {date} at {time}.").format(
+            caller=caller, date=note_date(started_at), time=note_time(started_at)
+        ),
+    ]
     if number:
         lines.append(translate("Texts", "Number: {number}").format(number=number))
-    lines.append(translate("Texts", "Callback wanted: yes") if note.callback
-                 else translate("Texts", "Callback wanted: no"))
+    lines.append(
+        translate("Texts", "Callback wanted: yes")
+        if note.callback
+        else translate("Texts", "Callback wanted: no")
+    )
     text = note.text.strip()
     if text:
         lines += ["", text]
     if note.written_at is not None:
         lines.append("")
         when = f"{note_date(note.written_at)} {note_time(note.written_at)}"
-        lines.append(translate("Texts", "Phone note by {who}, {when}").format(
-            who=note.written_by, when=when) if note.written_by
-            else translate("Texts", "Phone note of {when}").format(when=when))
+        lines.append(
+            translate("Texts", "Phone note by {who}, {when}").format(who=note.written_by, when=when)
+            if note.written_by
+            else translate("Texts", "Phone note of {when}").format(when=when)
+        )
     return "\n".join(lines)
 
 
@@ -396,15 +466,18 @@ def initials(name: str | None) -> str:
     control ("II" for "Ingrid Internruf" would read as a pause button): then the first word's
     first two letters ("IN"), or the first letter and the last word's second ("IN"), else "".
     """
-    words = ["".join(c for c in w if c.isalnum())
-             for w in (name or "").replace(",", " ").split()
-             if w[:1].isalnum() and not w.endswith(".")]
+    words = [
+        "".join(c for c in w if c.isalnum())
+        for w in (name or "").replace(",", " ").split()
+        if w[:1].isalnum() and not w.endswith(".")
+    ]
     words = [w for w in words if w]
     if not words:
         return ""
     first, last = words[0], words[-1]
-    candidates = [first[:2]] if len(words) == 1 else [first[0] + last[0], first[:2],
-                                                      first[0] + last[1:2]]
+    candidates = (
+        [first[:2]] if len(words) == 1 else [first[0] + last[0], first[:2], first[0] + last[1:2]]
+    )
     for candidate in candidates:
         text = candidate.upper()
         if not _looks_like_a_glyph(text):
@@ -413,6 +486,7 @@ def initials(name: str | None) -> str:
 
 
 # --- the PBX link ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class LinkProblem:
@@ -431,90 +505,152 @@ def link_problem(error: BaseException) -> LinkProblem:
     detail = error.detail
     cause = error.cause
     if cause == "unknown_host":
-        words = (translate("Texts", "the PBX address {host} is not known — check the PBX "
-                           "address in the settings").format(host=host) if host else
-                 translate("Texts", "the PBX address is not known — check the PBX address in "
-                           "the settings"))
+        words = (
+            translate(
+                "Texts",
+                "the PBX address {host} is not known — check the PBX address in the settings",
+            ).format(host=host)
+            if host
+            else translate(
+                "Texts", "the PBX address is not known — check the PBX address in the settings"
+            )
+        )
     elif cause == "lookup_failed":
-        words = (translate("Texts", "the PBX address {host} could not be looked up — is this "
-                           "computer connected to the network?").format(host=host) if host else
-                 translate("Texts", "the PBX address could not be looked up — is this computer "
-                           "connected to the network?"))
+        words = (
+            translate(
+                "Texts",
+                "the PBX address {host} could not be looked up — is this "
+                "computer connected to the network?",
+            ).format(host=host)
+            if host
+            else translate(
+                "Texts",
+                "the PBX address could not be looked up — is this computer "
+                "connected to the network?",
+            )
+        )
     elif cause == "refused":
         if error.port is not None:
-            words = translate("Texts", "{pbx} does not accept connections on port {port} — "
-                              "check the port in the settings, and that CSTA is switched on at "
-                              "the PBX").format(pbx=_pbx_at(host), port=error.port)
+            words = translate(
+                "Texts",
+                "{pbx} does not accept connections on port {port} — "
+                "check the port in the settings, and that CSTA is switched on at "
+                "the PBX",
+            ).format(pbx=_pbx_at(host), port=error.port)
         else:
-            words = translate("Texts", "{pbx} does not accept connections on its CSTA port — "
-                              "check the port in the settings, and that CSTA is switched on at "
-                              "the PBX").format(pbx=_pbx_at(host))
+            words = translate(
+                "Texts",
+                "{pbx} does not accept connections on its CSTA port — "
+                "check the port in the settings, and that CSTA is switched on at "
+                "the PBX",
+            ).format(pbx=_pbx_at(host))
     elif cause == "timeout":
         if error.timeout is not None:
-            words = translate("Texts", "no answer from {pbx} within {seconds} — check that it "
-                              "is switched on and that the address in the settings is "
-                              "right").format(pbx=_pbx_at(host), seconds=seconds(error.timeout))
+            words = translate(
+                "Texts",
+                "no answer from {pbx} within {seconds} — check that it "
+                "is switched on and that the address in the settings is "
+                "right",
+            ).format(pbx=_pbx_at(host), seconds=seconds(error.timeout))
         else:
-            words = translate("Texts", "no answer from {pbx} — check that it is switched on "
-                              "and that the address in the settings is right").format(
-                pbx=_pbx_at(host))
+            words = translate(
+                "Texts",
+                "no answer from {pbx} — check that it is switched on "
+                "and that the address in the settings is right",
+            ).format(pbx=_pbx_at(host))
         detail = detail or str(error)
     elif cause == "login_timeout":
-        words = (translate(
-            "Texts", "{pbx} took the connection but did not answer the login — check that the "
-            "port in the settings is the PBX's CSTA port").format(pbx=_pbx_at(host)))
+        words = translate(
+            "Texts",
+            "{pbx} took the connection but did not answer the login — check that the "
+            "port in the settings is the PBX's CSTA port",
+        ).format(pbx=_pbx_at(host))
         detail = detail or str(error)
     elif cause == "unreachable":
-        words = (translate(
-            "Texts", "{pbx} cannot be reached from this computer — check the network "
-            "connection").format(pbx=_pbx_at(host)))
+        words = translate(
+            "Texts", "{pbx} cannot be reached from this computer — check the network connection"
+        ).format(pbx=_pbx_at(host))
     elif cause == "no_network":
         words = translate("Texts", "this computer is not connected to a network")
-    else:   # TLS, certificates, the PBX's own refusals: their messages are words already
+    else:  # TLS, certificates, the PBX's own refusals: their messages are words already
         return LinkProblem(str(error), detail)
     return LinkProblem(words, detail)
 
 
 def _pbx_at(host: str | None) -> str:
-    """"the PBX at 192.0.2.1", or "the PBX" when its address is not known."""
+    """ "the PBX at 192.0.2.1", or "the PBX" when its address is not known."""
     if host:
         return translate("Texts", "the PBX at {host}").format(host=host)
     return translate("Texts", "the PBX")
 
 
-def gateway_problem(error: BaseException, *, broker: str, user: str = "",
-                    site: str = "default") -> LinkProblem:
+def gateway_problem(
+    error: BaseException, *, broker: str, user: str = "", site: str = "default"
+) -> LinkProblem:
     """Why the way to the PBX through the office gateway is not up (the gateway client's
     typed reason) in plain words; the broker's or the gateway's own words go to `detail`."""
     if isinstance(error, BrokerRefusedError):
-        words = (translate("Texts", "the broker {broker} refused the login of {user} — check "
-                           "the broker user name and password in the settings") if user else
-                 translate("Texts", "the broker {broker} refused the login of this computer "
-                           "(no user name set) — check the broker user name and password in "
-                           "the settings"))
+        words = (
+            translate(
+                "Texts",
+                "the broker {broker} refused the login of {user} — check "
+                "the broker user name and password in the settings",
+            )
+            if user
+            else translate(
+                "Texts",
+                "the broker {broker} refused the login of this computer "
+                "(no user name set) — check the broker user name and password in "
+                "the settings",
+            )
+        )
         return LinkProblem(words.format(broker=broker, user=user), str(error.cause))
     if isinstance(error, BrokerSetupError):
         # A broker address or TLS file that cannot be used: its message says which and why.
         return LinkProblem(str(error.cause))
     if isinstance(error, BrokerUnreachableError):
-        return LinkProblem(translate(
-            "Texts", "the office's broker {broker} cannot be reached — check the broker address "
-            "in the settings, and that this computer is on the office network").format(
-            broker=broker), str(error.cause))
+        return LinkProblem(
+            translate(
+                "Texts",
+                "the office's broker {broker} cannot be reached — check the broker address "
+                "in the settings, and that this computer is on the office network",
+            ).format(broker=broker),
+            str(error.cause),
+        )
     if isinstance(error, NoGatewayError):
-        return LinkProblem(translate(
-            "Texts", "no office gateway answers for site “{site}” at the broker — check that it "
-            "runs, and that the site in the settings is the gateway's").format(site=site))
+        return LinkProblem(
+            translate(
+                "Texts",
+                "no office gateway answers for site “{site}” at the broker — check that it "
+                "runs, and that the site in the settings is the gateway's",
+            ).format(site=site)
+        )
     if isinstance(error, GatewayGoneError):
         if error.stopped:
-            return LinkProblem(translate("Texts", "the office gateway was stopped: no calls are "
-                                         "shown until it runs again"), error.reason)
-        return LinkProblem(translate("Texts", "the office gateway is gone: it lost its "
-                                     "connection to the broker (stopped, crashed or cut off)"),
-                           error.reason)
+            return LinkProblem(
+                translate(
+                    "Texts",
+                    "the office gateway was stopped: no calls are shown until it runs again",
+                ),
+                error.reason,
+            )
+        return LinkProblem(
+            translate(
+                "Texts",
+                "the office gateway is gone: it lost its "
+                "connection to the broker (stopped, crashed or cut off)",
+            ),
+            error.reason,
+        )
     if isinstance(error, GatewayPbxDownError):
-        return LinkProblem(translate("Texts", "PBX down behind the office gateway: the gateway "
-                                     "runs, but its link to the PBX is down"), error.reason)
+        return LinkProblem(
+            translate(
+                "Texts",
+                "PBX down behind the office gateway: the gateway "
+                "runs, but its link to the PBX is down",
+            ),
+            error.reason,
+        )
     return LinkProblem(str(error))
 
 
@@ -555,17 +691,18 @@ def link_details(note: str = "", detail: str = "") -> str:
 
 def no_broker_password_note() -> str:
     """What the app says while it logs in to the broker without a password (none stored)."""
-    return translate("Texts", "logging in to the broker without a password because none is "
-                     "stored")
+    return translate("Texts", "logging in to the broker without a password because none is stored")
 
 
 def factory_password_note(password: str) -> str:
     """What the app says while it logs in with the factory password because none is stored."""
-    return translate("Texts", "using the HiPath factory password {password} because none is "
-                     "stored").format(password=password)
+    return translate(
+        "Texts", "using the HiPath factory password {password} because none is stored"
+    ).format(password=password)
 
 
 # --- the call history's health -----------------------------------------------------------------
+
 
 def history_not_saved(reason: str | None, waiting: int, lost: int) -> str:
     """The history cannot be written: "Calls are not being saved: the disk is full (12 waiting
@@ -573,25 +710,32 @@ def history_not_saved(reason: str | None, waiting: int, lost: int) -> str:
     other words, shown as they are."""
     extra = count("waiting to be written", waiting)
     if lost:
-        extra = translate("Texts", "{waiting}; {lost}").format(waiting=extra,
-                                                                  lost=count("lost", lost))
-    shown = (translate("HistoryReason", reason) if reason
-             else translate("Texts", "the history cannot be written"))
+        extra = translate("Texts", "{waiting}; {lost}").format(
+            waiting=extra, lost=count("lost", lost)
+        )
+    shown = (
+        translate("HistoryReason", reason)
+        if reason
+        else translate("Texts", "the history cannot be written")
+    )
     return translate("Texts", "Calls are not being saved: {reason} ({extra}).").format(
-        reason=shown, extra=extra)
+        reason=shown, extra=extra
+    )
 
 
 def history_lost(lost: int) -> str:
     """Saving works (again), but calls were dropped meanwhile (the queue was full)."""
-    return translate("Texts", "Calls are being saved, but {not_kept} while the history could "
-                     "not be written.").format(not_kept=count("calls not kept", lost))
+    return translate(
+        "Texts", "Calls are being saved, but {not_kept} while the history could not be written."
+    ).format(not_kept=count("calls not kept", lost))
 
 
 def history_saved_again(lost: int = 0) -> str:
     """Said once when saving works again after a failure."""
     if lost:
         return translate("Texts", "Calls are being saved again ({lost} meanwhile).").format(
-            lost=count("lost", lost))
+            lost=count("lost", lost)
+        )
     return translate("Texts", "Calls are being saved again.")
 
 
@@ -604,16 +748,19 @@ _FILE_PROBLEMS = {
 
 def history_file_restarted(path: str, problem: str) -> str:
     """The file was deleted or replaced while recording, and a new one was started there."""
-    return translate("Texts", "The call history file {path} was {problem} while calls were being "
-                     "recorded; a new one was started there (calls recorded before are not in "
-                     "it).").format(path=path, problem=_file_problem(problem))
+    return translate(
+        "Texts",
+        "The call history file {path} was {problem} while calls were being "
+        "recorded; a new one was started there (calls recorded before are not in "
+        "it).",
+    ).format(path=path, problem=_file_problem(problem))
 
 
 def history_file_not_recreated(problem: str, reason: str | None) -> str:
     """The file was deleted or replaced and cannot be made again: why."""
-    return translate("Texts", "the history file was {problem} and cannot be created again: "
-                     "{reason}").format(problem=_file_problem(problem),
-                                        reason=translate("HistoryReason", reason or ""))
+    return translate(
+        "Texts", "the history file was {problem} and cannot be created again: {reason}"
+    ).format(problem=_file_problem(problem), reason=translate("HistoryReason", reason or ""))
 
 
 def _file_problem(problem: str) -> str:
@@ -627,9 +774,10 @@ def calls_settled_at_start(n: int) -> str:
 
 def history_temporary(problem: str) -> str:
     """The history file could not be used and a throw-away one stands in."""
-    return translate("Texts", "Calls are kept only until cstapopup ends: the call history "
-                     "cannot be used ({problem}).").format(
-        problem=translate("HistoryReason", problem))
+    return translate(
+        "Texts",
+        "Calls are kept only until cstapopup ends: the call history cannot be used ({problem}).",
+    ).format(problem=translate("HistoryReason", problem))
 
 
 __all__ = [

@@ -83,7 +83,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cstapopup.calls.model import Call, Direction, Hop, Outcome
 from cstapopup.csta.events import (
@@ -134,8 +134,7 @@ _START_CAUSES = frozenset({None, "new_call", "make_call", "make_predictive_call"
 _PROVISIONAL = frozenset({Outcome.IN_PROGRESS, Outcome.UNKNOWN})
 
 #: Fields that differ between the copies of one event sent to each monitor (or resent).
-_PER_MONITOR = frozenset({"cross_ref_id", "local_connection_state", "timestamp",
-                          "private_data"})
+_PER_MONITOR = frozenset({"cross_ref_id", "local_connection_state", "timestamp", "private_data"})
 #: Event class -> the names of its other fields (what `_fingerprint` compares).
 _FP_FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -144,21 +143,31 @@ _LIVE, _ORPHAN, _FINISHED, _ABSORBED = "live", "orphan", "finished", "absorbed"
 
 
 #: The events that name the call's calling / called / associated devices.
-_PartyEvent = (DeliveredEvent | EstablishedEvent | FailedEvent | DivertedEvent | OfferedEvent
-               | QueuedEvent | NetworkReachedEvent | OriginatedEvent | ServiceInitiatedEvent
-               | DigitsDialedEvent | NetworkCapabilitiesChangedEvent)
+_PartyEvent = (
+    DeliveredEvent
+    | EstablishedEvent
+    | FailedEvent
+    | DivertedEvent
+    | OfferedEvent
+    | QueuedEvent
+    | NetworkReachedEvent
+    | OriginatedEvent
+    | ServiceInitiatedEvent
+    | DigitsDialedEvent
+    | NetworkCapabilitiesChangedEvent
+)
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _as_utc(t: datetime) -> datetime:
     # A naive datetime is taken as UTC: the tracker's inputs are receive times, which the
     # client stamps in UTC; the PBX's own (naive, local) timestamps are never used as times.
     if t.tzinfo is None:
-        return t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        return t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 def _num(dev: DeviceId | None) -> str | None:
@@ -225,36 +234,37 @@ class _Record:
     calling: DeviceId | None = None
     called: DeviceId | None = None
     trunk: str | None = None
-    trunk_in: bool = False                 # arrived over a trunk (associated calling device)
-    originator: str | None = None          # the monitored device that placed the call
+    trunk_in: bool = False  # arrived over a trunk (associated calling device)
+    originator: str | None = None  # the monitored device that placed the call
     presence: dict[str, str] = field(default_factory=dict)  # monitored device -> its state
     local_devices: list[str] = field(default_factory=list)
-    rang_local: bool = False               # alerted at a monitored device (not the caller)
-    answered_by: str | None = None         # first answer at a monitored device
+    rang_local: bool = False  # alerted at a monitored device (not the caller)
+    answered_by: str | None = None  # first answer at a monitored device
     answered_at: datetime | None = None
-    other_answer: str | None = None        # first answer at a device that is not ours
+    other_answer: str | None = None  # first answer at a device that is not ours
     other_answer_at: datetime | None = None
-    transferred_to: str | None = None      # the last transfer target
-    diverted_to: str | None = None         # the last diversion target
+    transferred_to: str | None = None  # the last transfer target
+    diverted_to: str | None = None  # the last diversion target
     failed_cause: str | None = None
-    left_via: str | None = None            # name of the event after which none of ours was in
+    left_via: str | None = None  # name of the event after which none of ours was in
     ended_at: datetime | None = None
     end_unknown: bool = False
-    lost_at: datetime | None = None        # when the link dropped while the call was live
+    lost_at: datetime | None = None  # when the link dropped while the call was live
     # Honesty about what was not seen (the outcome of such a call is unknown once it ends):
-    gap: bool = False                      # went on after a link loss: events in between unseen
-    partial: bool = False                  # under way before a monitor could see it began
-    from_start: bool = False               # first seen through an event that begins a call
-    materialised: bool = False             # has something worth a history row
-    consult_checked: bool = False          # asked whether it is a consultation (once)
-    consultation: bool = False             # placed while its caller held another call
+    gap: bool = False  # went on after a link loss: events in between unseen
+    partial: bool = False  # under way before a monitor could see it began
+    from_start: bool = False  # first seen through an event that begins a call
+    materialised: bool = False  # has something worth a history row
+    consult_checked: bool = False  # asked whether it is a consultation (once)
+    consultation: bool = False  # placed while its caller held another call
     hops: list[Hop] = field(default_factory=list)
     done: bool = False
-    resolved: bool = False                 # its "missed calls from this number are done" was sent
+    resolved: bool = False  # its "missed calls from this number are done" was sent
     # Duplicate detection: event fingerprint (event without the per-monitor fields) -> times.
     seen: dict[tuple[object, ...], list[tuple[datetime | None, datetime]]] = field(
-        default_factory=dict)
-    last_core: Call | None = None          # last emitted value without updated_at
+        default_factory=dict
+    )
+    last_core: Call | None = None  # last emitted value without updated_at
     emitted: bool = False
 
 
@@ -314,7 +324,7 @@ class CallTracker:
         self._stale_count = 0
         self._strict = strict
         self._live: dict[str, _Record] = {}
-        self._memory: OrderedDict[str, _Record] = OrderedDict()   # orphan/finished/absorbed
+        self._memory: OrderedDict[str, _Record] = OrderedDict()  # orphan/finished/absorbed
         self._by_gid: dict[bytes, str] = {}
         self._by_cid: dict[bytes, str] = {}
         # Call ids named as the consultation call of a transfer/conference we had not seen:
@@ -336,7 +346,7 @@ class CallTracker:
         # scan was 77 % of the cost of an event with 1000 calls remembered).  Entries are
         # checked again when used; rebuilt from the memory when keys may read differently.
         self._missed: dict[str, dict[str, _Record]] = {}
-        self._missed_key: dict[str, str] = {}    # record key -> its key in `_missed`
+        self._missed_key: dict[str, str] = {}  # record key -> its key in `_missed`
         self._missed_stale = False
         self._fp_event: CallEvent | None = None
         self._fp: tuple[object, ...] = ()
@@ -351,7 +361,7 @@ class CallTracker:
         if len(self._reporters) != self._monitored_n or self._configured is not self._monitored_of:
             monitored = self._configured | self._reporters
             if monitored != self._monitored:
-                self._missed_stale = True   # directions, so remote parties, may read otherwise
+                self._missed_stale = True  # directions, so remote parties, may read otherwise
             self._monitored = monitored
             self._monitored_n = len(self._reporters)
             self._monitored_of = self._configured
@@ -367,7 +377,7 @@ class CallTracker:
         self._configured = frozenset(devices)
         self._reporters = set()
         if self._snapshots:
-            self._awaiting |= self._configured - old   # their monitors are about to start
+            self._awaiting |= self._configured - old  # their monitors are about to start
         now = _as_utc(at) if at is not None else _as_utc(self._clock())
         out: dict[str, Call] = {}
         for rec in list(self._live.values()):
@@ -391,8 +401,11 @@ class CallTracker:
             # the tracker's other calls go on.
             if self._strict:
                 raise
-            log.exception("call tracker failed on %s from %s",
-                          getattr(event, "name", type(event).__name__), monitored_device)
+            log.exception(
+                "call tracker failed on %s from %s",
+                getattr(event, "name", type(event).__name__),
+                monitored_device,
+            )
             return []
 
     def link_lost(self, at: datetime) -> list[Call]:
@@ -410,8 +423,9 @@ class CallTracker:
             self._awaiting = set(self.monitored)
         return list(out.values())
 
-    def snapshot(self, device: str, calls: Iterable[SnapshotCall] | None,
-                 at: datetime | None = None) -> list[Call]:
+    def snapshot(
+        self, device: str, calls: Iterable[SnapshotCall] | None, at: datetime | None = None
+    ) -> list[Call]:
         """The calls at `device` right after its monitor was started or restored (the
         client's MonitorSnapshot), taken after the events received so far.  Returns the
         records that changed.
@@ -431,8 +445,9 @@ class CallTracker:
             log.exception("call tracker failed on the snapshot of %s", device)
             return []
 
-    def _snapshot_device(self, device: str, calls: Iterable[SnapshotCall] | None,
-                         at: datetime | None) -> list[Call]:
+    def _snapshot_device(
+        self, device: str, calls: Iterable[SnapshotCall] | None, at: datetime | None
+    ) -> list[Call]:
         at = _as_utc(at) if at is not None else _as_utc(self._clock())
         out: dict[str, Call] = {}
         self._sweep(at, out)
@@ -446,8 +461,7 @@ class CallTracker:
             rec = self._find_ids(gid, cid, False)
             if rec is not None and rec.state == _ABSORBED:
                 continue
-            if rec is not None and gid is not None and gid != rec.gid \
-                    and gid not in self._by_gid:
+            if rec is not None and gid is not None and gid != rec.gid and gid not in self._by_gid:
                 if rec.gid is None:
                     rec.gid = gid
                     self._by_gid[gid] = rec.key
@@ -488,17 +502,23 @@ class CallTracker:
         for call in calls:
             ids = _ids_of_key(call.key)
             last = _as_utc(call.updated_at or call.started_at)
-            if ids is None or now - last > self._resume_window or call.ended_at is not None \
-                    or call.key in self._live or call.key in self._memory:
+            if (
+                ids is None
+                or now - last > self._resume_window
+                or call.ended_at is not None
+                or call.key in self._live
+                or call.key in self._memory
+            ):
                 continue
             gid, cid = ids
             if gid is not None and cid is None and len(gid) == 16:
                 # HiPath's 16-byte global call id ends with the call id (hipath-csta.md), so
                 # a snapshot that lists the call without its global id still finds it.
                 cid = gid[-2:]
-            if (gid is not None and gid in self._by_gid) or (cid is not None
-                                                             and cid in self._by_cid):
-                continue   # a call with these ids is known already: events go to that one
+            if (gid is not None and gid in self._by_gid) or (
+                cid is not None and cid in self._by_cid
+            ):
+                continue  # a call with these ids is known already: events go to that one
             rec = self._record_of(call, gid, cid, now)
             self._remember(rec)
             if gid is not None:
@@ -508,40 +528,61 @@ class CallTracker:
             taken += 1
         return taken
 
-    def _record_of(self, call: Call, gid: bytes | None, cid: bytes | None,
-                   now: datetime) -> _Record:
+    def _record_of(
+        self, call: Call, gid: bytes | None, cid: bytes | None, now: datetime
+    ) -> _Record:
         """A working record for a stored call (see `resume`): what the row says of its
         parties, put back the way the events would have said it."""
         first = _as_utc(call.started_at)
-        rec = _Record(key=call.key, gid=gid, first_at=first,
-                      last_at=max(first, _as_utc(call.updated_at or first)), state=_ORPHAN,
-                      cids={cid} if cid is not None else set(), end_unknown=True, lost_at=now,
-                      gap=True, materialised=True, emitted=True, hops=list(call.hops),
-                      local_devices=list(call.local_devices), trunk=call.trunk,
-                      transferred_to=call.transferred_to, diverted_to=call.diverted_to)
-        remote = (DeviceId.of(call.remote_number) if call.remote_number
-                  else RESTRICTED if call.remote_kind == "restricted" else NOT_KNOWN)
+        rec = _Record(
+            key=call.key,
+            gid=gid,
+            first_at=first,
+            last_at=max(first, _as_utc(call.updated_at or first)),
+            state=_ORPHAN,
+            cids={cid} if cid is not None else set(),
+            end_unknown=True,
+            lost_at=now,
+            gap=True,
+            materialised=True,
+            emitted=True,
+            hops=list(call.hops),
+            local_devices=list(call.local_devices),
+            trunk=call.trunk,
+            transferred_to=call.transferred_to,
+            diverted_to=call.diverted_to,
+        )
+        remote = (
+            DeviceId.of(call.remote_number)
+            if call.remote_number
+            else RESTRICTED
+            if call.remote_kind == "restricted"
+            else NOT_KNOWN
+        )
         called = DeviceId.of(call.called_number) if call.called_number else None
         placed = next((h.device for h in call.hops if h.kind == "originated"), None)
         if call.direction is Direction.INCOMING:
             rec.calling, rec.called, rec.trunk_in = remote, called, call.trunk is not None
         elif call.direction in (Direction.OUTGOING, Direction.INTERNAL) and (
-                placed is not None or call.direction is Direction.OUTGOING):
+            placed is not None or call.direction is Direction.OUTGOING
+        ):
             rec.originator = placed or (call.local_devices[0] if call.local_devices else None)
             rec.calling = DeviceId.of(rec.originator) if rec.originator else None
             rec.called = remote
         elif call.direction is Direction.INTERNAL:
             rec.calling, rec.called = remote, called
         else:
-            rec.partial = True   # direction unknown: no event said who called whom
+            rec.partial = True  # direction unknown: no event said who called whom
         if call.answered_by is not None:
             if call.answered_by in call.local_devices:
                 rec.answered_by, rec.answered_at = call.answered_by, call.answered_at
             else:
                 rec.other_answer = call.answered_by
                 rec.other_answer_at = call.answered_at
-        rec.rang_local = any(h.kind == "delivered" and h.device in call.local_devices
-                             and h.device != rec.originator for h in call.hops)
+        rec.rang_local = any(
+            h.kind == "delivered" and h.device in call.local_devices and h.device != rec.originator
+            for h in call.hops
+        )
         rec.last_core = self._snapshot(rec)
         return rec
 
@@ -563,8 +604,9 @@ class CallTracker:
         rec = self._find(event)
         return None if rec is None else rec.key
 
-    def set_numbering(self, *, internal_max_length: int,
-                      number_key: Callable[[str], str] | None = None) -> None:
+    def set_numbering(
+        self, *, internal_max_length: int, number_key: Callable[[str], str] | None = None
+    ) -> None:
         """Another numbering plan from now on (the settings changed)."""
         self._internal_max_length = internal_max_length
         self._number_key = number_key or (lambda n: n)
@@ -599,9 +641,7 @@ class CallTracker:
 
     # Feeding ---------------------------------------------------------------------------
 
-    def _feed(
-        self, device: str, event: CstaEvent, received_at: datetime | None
-    ) -> list[Call]:
+    def _feed(self, device: str, event: CstaEvent, received_at: datetime | None) -> list[Call]:
         at = _as_utc(received_at) if received_at is not None else _as_utc(self._clock())
         out: dict[str, Call] = {}
         self._sweep(at, out)
@@ -631,9 +671,12 @@ class CallTracker:
             # A Failed event starts a call of its own (a busy call): call ids restart with the
             # PBX, so one equal to an absorbed consultation's must not swallow it (the soak
             # lost every such busy call after a simulator restart).
-            if event.call_id is not None and not _is_start(event) \
-                    and not isinstance(event, FailedEvent) \
-                    and self._is_absorbed_cid(event.call_id, at):
+            if (
+                event.call_id is not None
+                and not _is_start(event)
+                and not isinstance(event, FailedEvent)
+                and self._is_absorbed_cid(event.call_id, at)
+            ):
                 # A late event of a consultation that a transfer named but we never saw.
                 # (A start event with that call id is a new call: call ids get reused.)
                 return list(out.values())
@@ -652,8 +695,9 @@ class CallTracker:
             self._bound_live(at, out, rec)
         return list(out.values())
 
-    def _feed_undecodable(self, device: str, event: UndecodableEvent, at: datetime,
-                          out: dict[str, Call]) -> None:
+    def _feed_undecodable(
+        self, device: str, event: UndecodableEvent, at: datetime, out: dict[str, Call]
+    ) -> None:
         """A call-control event that could not be decoded, of a call we know: something
         happened to the call that we cannot read (a transfer, an answer, ...), so how it went
         is not known, as for a call part of whose life went by unseen.  The call keeps what
@@ -667,8 +711,12 @@ class CallTracker:
         at = max(at, rec.last_at)
         what = event.event_type or f"tag {event.tag}"
         last = rec.hops[-1] if rec.hops else None
-        if last is not None and last.kind == "undecodable" and last.detail == what \
-                and at - last.at <= self._duplicate_window:
+        if (
+            last is not None
+            and last.kind == "undecodable"
+            and last.detail == what
+            and at - last.at <= self._duplicate_window
+        ):
             return  # the same event from another monitor
         rec.last_at = at
         rec.gap = True
@@ -709,7 +757,10 @@ class CallTracker:
         return True
 
     def _feed_merge(
-        self, device: str, event: TransferredEvent | ConferencedEvent, at: datetime,
+        self,
+        device: str,
+        event: TransferredEvent | ConferencedEvent,
+        at: datetime,
         out: dict[str, Call],
     ) -> None:
         """Transferred / conferenced: the primary call continues, the secondary is absorbed.
@@ -726,10 +777,16 @@ class CallTracker:
         secondary_cid = event.secondary_old_call.call_id if event.secondary_old_call else None
         if secondary_cid == call_id:
             secondary_cid = None
-        changes = (event.transferred_connections if isinstance(event, TransferredEvent)
-                   else event.conference_connections)
-        new_cids = {c.new_connection.call_id for c in changes
-                    if c.new_connection is not None and c.new_connection.call_id is not None}
+        changes = (
+            event.transferred_connections
+            if isinstance(event, TransferredEvent)
+            else event.conference_connections
+        )
+        new_cids = {
+            c.new_connection.call_id
+            for c in changes
+            if c.new_connection is not None and c.new_connection.call_id is not None
+        }
 
         cand = None
         if secondary_cid is not None:
@@ -737,7 +794,7 @@ class CallTracker:
         if cand is None and event.old_global_call_id is not None:
             cand = self._lookup(self._by_gid.get(event.old_global_call_id))
         if cand is not None and call_id is not None and call_id in cand.cids:
-            cand = None   # the primary itself (its own old linkage: a single-step transfer)
+            cand = None  # the primary itself (its own old linkage: a single-step transfer)
         primary = None
         ids = (event.global_call_id, event.thread_id, event.old_global_call_id)
         for gid in ids:
@@ -748,9 +805,13 @@ class CallTracker:
                     break
         if primary is None and call_id is not None:
             rec = self._lookup(self._by_cid.get(call_id))
-            if rec is not None and rec is not cand and (
-                    rec.state in (_LIVE, _ORPHAN) or rec.gid is None
-                    or all(i is None for i in ids)):
+            if (
+                rec is not None
+                and rec is not cand
+                and (
+                    rec.state in (_LIVE, _ORPHAN) or rec.gid is None or all(i is None for i in ids)
+                )
+            ):
                 # A live call id is the PBX's one call with it: the transfer gave it a new
                 # global call id.  (A finished call with that call id and another global id
                 # is another call: call ids get reused.)
@@ -771,8 +832,11 @@ class CallTracker:
             self._alias_cid(primary, cid)
         if secondary is not None:
             self._absorb(secondary, at)
-        if secondary_cid is not None and secondary_cid not in new_cids \
-                and secondary_cid not in primary.cids:
+        if (
+            secondary_cid is not None
+            and secondary_cid not in new_cids
+            and secondary_cid not in primary.cids
+        ):
             self._absorbed_cids[secondary_cid] = at
             self._absorbed_cids.move_to_end(secondary_cid)
             while len(self._absorbed_cids) > self._memory_limit:
@@ -791,11 +855,13 @@ class CallTracker:
         return self._live.get(key) or self._memory.get(key)
 
     def _find(self, event: CallEvent) -> _Record | None:
-        return self._find_ids(event.global_call_id, event.call_id, _is_start(event),
-                              event.thread_id)
+        return self._find_ids(
+            event.global_call_id, event.call_id, _is_start(event), event.thread_id
+        )
 
-    def _find_ids(self, gid: bytes | None, cid: bytes | None, start: bool,
-                  thread: bytes | None = None) -> _Record | None:
+    def _find_ids(
+        self, gid: bytes | None, cid: bytes | None, start: bool, thread: bytes | None = None
+    ) -> _Record | None:
         if gid is not None:
             rec = self._lookup(self._by_gid.get(gid))
             if rec is not None:
@@ -805,10 +871,15 @@ class CallTracker:
         rec = self._lookup(self._by_cid.get(cid))
         if rec is None:
             return None
-        if gid is not None and rec.gid is not None and rec.gid != gid \
-                and not (thread is not None and (thread == rec.gid or thread in rec.aliases)) \
-                and not (not start and rec.state != _FINISHED
-                         and rec.gid[-2:] == cid and gid[-2:] != cid):
+        if (
+            gid is not None
+            and rec.gid is not None
+            and rec.gid != gid
+            and not (thread is not None and (thread == rec.gid or thread in rec.aliases))
+            and not (
+                not start and rec.state != _FINISHED and rec.gid[-2:] == cid and gid[-2:] != cid
+            )
+        ):
             # Same 2-byte call id, another global id: another call -- unless the thread is
             # the call's, or (HiPath's global call ids end with the call id, protocol facts
             # §4) the call's id had that form and this one, not a new call's, does not: a
@@ -826,11 +897,22 @@ class CallTracker:
     def _can_create(event: CallEvent) -> bool:
         # Events that name the parties of a call.  A clear, hold or retrieve of a call
         # never seen says nothing about who called whom.
-        return isinstance(event, (
-            DeliveredEvent, EstablishedEvent, FailedEvent, DivertedEvent, OriginatedEvent,
-            ServiceInitiatedEvent, NetworkReachedEvent, OfferedEvent, QueuedEvent,
-            TransferredEvent, ConferencedEvent,
-        ))
+        return isinstance(
+            event,
+            (
+                DeliveredEvent,
+                EstablishedEvent,
+                FailedEvent,
+                DivertedEvent,
+                OriginatedEvent,
+                ServiceInitiatedEvent,
+                NetworkReachedEvent,
+                OfferedEvent,
+                QueuedEvent,
+                TransferredEvent,
+                ConferencedEvent,
+            ),
+        )
 
     def _is_absorbed_cid(self, cid: bytes, at: datetime) -> bool:
         when = self._absorbed_cids.get(cid)
@@ -838,8 +920,14 @@ class CallTracker:
 
     def _create(self, event: CallEvent, at: datetime) -> _Record:
         gid, cid, thread = event.global_call_id, event.call_id, event.thread_id
-        if gid is not None and cid is not None and thread is not None and gid[-2:] != cid \
-                and thread[-2:] == cid and thread not in self._by_gid:
+        if (
+            gid is not None
+            and cid is not None
+            and thread is not None
+            and gid[-2:] != cid
+            and thread[-2:] == cid
+            and thread not in self._by_gid
+        ):
             # First seen after a transfer gave it a new global call id (HiPath's ends with
             # another number, protocol facts §6): the thread id, which ends with the call
             # id, is the call's first global call id: its key (as for every other view of
@@ -945,11 +1033,13 @@ class CallTracker:
         """Whether the same event (without the per-monitor fields) was taken just before."""
         stamp = event.timestamp
         for pbx_ts, received in rec.seen.get(self._fingerprint(event), ()):
-            if pbx_ts is not None and stamp is not None \
-                    and (pbx_ts.tzinfo is None) == (stamp.tzinfo is None):
+            if (
+                pbx_ts is not None
+                and stamp is not None
+                and (pbx_ts.tzinfo is None) == (stamp.tzinfo is None)
+            ):
                 # Both copies carry the PBX time: they are the same event if it agrees.
-                if abs((pbx_ts - stamp).total_seconds()) \
-                        <= self._duplicate_window.total_seconds():
+                if abs((pbx_ts - stamp).total_seconds()) <= self._duplicate_window.total_seconds():
                     return True
             elif abs(at - received) <= self._duplicate_window:
                 return True
@@ -965,7 +1055,8 @@ class CallTracker:
         names = _FP_FIELDS.get(cls)
         if names is None:
             names = _FP_FIELDS[cls] = tuple(
-                f.name for f in fields(cls) if f.name not in _PER_MONITOR)
+                f.name for f in fields(cls) if f.name not in _PER_MONITOR
+            )
         fp = (cls, *(getattr(event, name) for name in names))
         self._fp_event, self._fp = event, fp
         return fp
@@ -985,8 +1076,9 @@ class CallTracker:
                 # The new global call id a transfer or conference gave the call (or its
                 # first sight after one we did not see): later events may carry either.
                 self._alias_gid(rec, gid)
-        if event.call_id is not None and not isinstance(event, (TransferredEvent,
-                                                                ConferencedEvent)):
+        if event.call_id is not None and not isinstance(
+            event, (TransferredEvent, ConferencedEvent)
+        ):
             self._alias_cid(rec, event.call_id)
 
         mon = self._monitored_with(device)
@@ -1096,13 +1188,14 @@ class CallTracker:
             self._was_connected(rec, _num(event.conferencing_device), at, mon)
             if rec.calling is None:
                 # As for a transfer: the primary call's parties come first, its caller first.
-                rec.calling = next((c.endpoint for c in event.conference_connections
-                                    if c.endpoint is not None), None)
+                rec.calling = next(
+                    (c.endpoint for c in event.conference_connections if c.endpoint is not None),
+                    None,
+                )
             be(event.conferencing_device, "connected")
             be(event.added_party, "connected")
             hop("conferenced", event.conferencing_device, _num(event.added_party))
-        elif isinstance(event, (BridgedEvent, DigitsDialedEvent,
-                                NetworkCapabilitiesChangedEvent)):
+        elif isinstance(event, (BridgedEvent, DigitsDialedEvent, NetworkCapabilitiesChangedEvent)):
             pass  # They say nothing about who is in the call or how it ends.
 
         # The reporting monitor's own state is the authority on its device (ECMA-269
@@ -1121,7 +1214,11 @@ class CallTracker:
         self._finish(rec)
 
     def _apply_transfer(
-        self, rec: _Record, event: TransferredEvent, at: datetime, mon: set[str] | frozenset[str],
+        self,
+        rec: _Record,
+        event: TransferredEvent,
+        at: datetime,
+        mon: set[str] | frozenset[str],
         be: Callable[[DeviceId | str | None, str], None],
     ) -> None:
         transferring = _num(event.transferring_device)
@@ -1139,15 +1236,15 @@ class CallTracker:
         # transferring device has left, whatever a list of another reading might name.
         for change in event.transferred_connections:
             conn = change.new_connection
-            if conn is not None and conn.device is not None \
-                    and _num(conn.device) != transferring:
+            if conn is not None and conn.device is not None and _num(conn.device) != transferring:
                 be(conn.device, "connected")
         if target is not None:
             be(target, "connected")
 
     @staticmethod
-    def _was_connected(rec: _Record, device: str | None, at: datetime,
-                       mon: set[str] | frozenset[str]) -> None:
+    def _was_connected(
+        rec: _Record, device: str | None, at: datetime, mon: set[str] | frozenset[str]
+    ) -> None:
         """`device` transferred or conferenced the call, so it was connected to it: if no
         answer was seen (its established event was lost), it was answered there by now."""
         if rec.answered_by is not None or rec.other_answer is not None or device is None:
@@ -1164,10 +1261,14 @@ class CallTracker:
     def _note_parties(self, rec: _Record, event: _PartyEvent) -> None:
         # The first known value wins: later legs (diversion, transfer) keep the original
         # caller and the number that was dialled.  A number replaces an earlier "not known".
-        if event.calling_device is not None and (rec.calling is None or
-                                                 (_num(rec.calling) is None
-                                                  and rec.calling.kind != "restricted"
-                                                  and _num(event.calling_device))):
+        if event.calling_device is not None and (
+            rec.calling is None
+            or (
+                _num(rec.calling) is None
+                and rec.calling.kind != "restricted"
+                and _num(event.calling_device)
+            )
+        ):
             rec.calling = event.calling_device
         if event.called_device is not None and _num(rec.called) is None:
             rec.called = event.called_device
@@ -1177,8 +1278,9 @@ class CallTracker:
         if event.associated_called_device is not None and _num(event.associated_called_device):
             rec.trunk = rec.trunk or _num(event.associated_called_device)
 
-    def _note_caller(self, rec: _Record, event: _PartyEvent, mon: set[str] | frozenset[str]
-                     ) -> None:
+    def _note_caller(
+        self, rec: _Record, event: _PartyEvent, mon: set[str] | frozenset[str]
+    ) -> None:
         """An internal caller that we monitor is in the call (seen from the callee's side)."""
         caller = _num(event.calling_device)
         # Only the call's own caller: a later leg (after a transfer, say) may name another
@@ -1221,8 +1323,9 @@ class CallTracker:
         rec.state = _FINISHED
         self._remember(rec)
 
-    def _orphan(self, rec: _Record, at: datetime, out: dict[str, Call],
-                why: str = "link_lost") -> None:
+    def _orphan(
+        self, rec: _Record, at: datetime, out: dict[str, Call], why: str = "link_lost"
+    ) -> None:
         """Close a live call whose end we will not see.  `why`, its last hop: link_lost,
         stale (no event for `stale_after`), overflow (too many live calls: `live_limit`)."""
         self._live.pop(rec.key, None)
@@ -1247,8 +1350,9 @@ class CallTracker:
         self._emit(rec, at, out)
         self._maybe_resolve(rec, at, out)
 
-    def _link_consultation(self, rec: _Record, event: CallEvent, at: datetime,
-                           out: dict[str, Call]) -> None:
+    def _link_consultation(
+        self, rec: _Record, event: CallEvent, at: datetime, out: dict[str, Call]
+    ) -> None:
         """A call our device placed while it held another is a consultation of that call
         (ConsultationCall, or a hold and a new call: the same for a TransferCall).  The held
         call gets a "consulted" hop (by whom, to whom); the consultation a "consultation"
@@ -1278,7 +1382,7 @@ class CallTracker:
         remote = _num(self._remote(held, self._direction(held))[0])
         mark = Hop("consultation", holder, at, remote)
         if rec.hops and rec.hops[-1].kind == "originated":
-            rec.hops.insert(len(rec.hops) - 1, mark)   # it comes before the dialling
+            rec.hops.insert(len(rec.hops) - 1, mark)  # it comes before the dialling
         else:
             rec.hops.append(mark)
 
@@ -1298,7 +1402,7 @@ class CallTracker:
             return
         when: datetime | None = None
         if rec.originator is not None and direction is not Direction.INCOMING:
-            when = rec.first_at           # placed
+            when = rec.first_at  # placed
         elif rec.answered_by is not None:
             when = rec.answered_at or at  # answered here (then maybe transferred)
         if when is None:
@@ -1318,8 +1422,11 @@ class CallTracker:
             if other.state != _FINISHED or other.done:
                 self._unindex_missed(other)
                 continue
-            if other.first_at < when and self._remote_key(other) == nkey \
-                    and self._outcome(other) is Outcome.MISSED:
+            if (
+                other.first_at < when
+                and self._remote_key(other) == nkey
+                and self._outcome(other) is Outcome.MISSED
+            ):
                 other.done = True
                 self._unindex_missed(other)
                 self._emit(other, at, out)
@@ -1413,7 +1520,8 @@ class CallTracker:
             return Direction.UNKNOWN
         caller = _num(rec.calling)
         caller_internal = rec.originator is not None or (
-            caller is not None and self.is_internal(caller)
+            caller is not None
+            and self.is_internal(caller)
             and not (rec.trunk_in and caller not in self.monitored)
         )
         if not caller_internal:
@@ -1452,7 +1560,7 @@ class CallTracker:
             return Outcome.ANSWERED
         if rec.other_answer is not None:
             if rec.originator is not None and not rec.rang_local:
-                return Outcome.ANSWERED    # we called, they answered
+                return Outcome.ANSWERED  # we called, they answered
             return Outcome.ANSWERED_ELSEWHERE
         if ended and rec.left_via == DivertedEvent.name:
             return Outcome.DIVERTED
@@ -1506,7 +1614,10 @@ class CallTracker:
             log.warning(
                 "more than %d calls in progress (does the PBX not say when calls end?): the "
                 "%d with the oldest news closed as 'end unknown'; %d calls so closed so far",
-                self._live_limit, settled, self._overflow_count)
+                self._live_limit,
+                settled,
+                self._overflow_count,
+            )
 
     def _sweep(self, now: datetime, out: dict[str, Call]) -> None:
         """Forget old finished calls; close live calls whose end was lost long ago."""

@@ -27,19 +27,19 @@ class PopupState(str, enum.Enum):
     """Where the call of a popup stands, as the popup's owner sees it."""
 
     RINGING = "ringing"
-    ANSWERED_HERE = "answered_here"            # at the device the popup rang at
+    ANSWERED_HERE = "answered_here"  # at the device the popup rang at
     ANSWERED_ELSEWHERE = "answered_elsewhere"  # another device took it (or it was sent on)
     ENDED = "ended"
-    MISSED = "missed"                          # nobody answered; also busy and failed
-    STALE = "stale"                            # rang for long without any news: given up
+    MISSED = "missed"  # nobody answered; also busy and failed
+    STALE = "stale"  # rang for long without any news: given up
 
 
 class Action(str, enum.Enum):
     """What the user can do from a popup (each one a button)."""
 
-    ANSWER = "answer"              # only at the user's own device, only while it rings
-    COPY_NUMBER = "copy_number"    # only when there is a number
-    OPEN_CRM = "open_crm"          # only with a number and a CRM address template
+    ANSWER = "answer"  # only at the user's own device, only while it rings
+    COPY_NUMBER = "copy_number"  # only when there is a number
+    OPEN_CRM = "open_crm"  # only with a number and a CRM address template
     #: Put the call through to a colleague (chosen in the console): while it rings at a
     #: monitored device (deflect), or while the user's own phone has it (transfer).
     PUT_THROUGH = "put_through"
@@ -52,16 +52,16 @@ class CallAction(str, enum.Enum):
     button and a shortcut).  The desk says which are possible now (`OwnLineView.actions`)
     and decides which CSTA service each one takes."""
 
-    ANSWER = "answer"                  # the call ringing at the own phone (AnswerCall)
-    PUT_THROUGH = "put_through"        # to the chosen colleague: blind (SingleStepTransfer),
+    ANSWER = "answer"  # the call ringing at the own phone (AnswerCall)
+    PUT_THROUGH = "put_through"  # to the chosen colleague: blind (SingleStepTransfer),
     #                                    or while it rings (DeflectCall)
-    CONSULT = "consult"                # hold, call the chosen colleague (ConsultationCall)
-    COMPLETE = "complete"              # join the held caller and the colleague (TransferCall)
-    BACK = "back"                      # end the consultation, back to the caller (ReconnectCall)
-    ALTERNATE = "alternate"            # switch between caller and colleague (AlternateCall)
-    HOLD = "hold"                      # hold, or take back from hold (HoldCall / RetrieveCall)
-    HANG_UP = "hang_up"                # end the talking call (ClearConnection)
-    PICK_UP = "pick_up"                # the chosen colleague's ringing call (DirectedPickupCall)
+    CONSULT = "consult"  # hold, call the chosen colleague (ConsultationCall)
+    COMPLETE = "complete"  # join the held caller and the colleague (TransferCall)
+    BACK = "back"  # end the consultation, back to the caller (ReconnectCall)
+    ALTERNATE = "alternate"  # switch between caller and colleague (AlternateCall)
+    HOLD = "hold"  # hold, or take back from hold (HoldCall / RetrieveCall)
+    HANG_UP = "hang_up"  # end the talking call (ClearConnection)
+    PICK_UP = "pick_up"  # the chosen colleague's ringing call (DirectedPickupCall)
 
 
 class Level(str, enum.Enum):
@@ -149,12 +149,12 @@ class Notice:
 class LineState(str, enum.Enum):
     """The user's own phone as the console shows it."""
 
-    NO_PHONE = "no_phone"      # no own phone set in the settings
-    UNKNOWN = "unknown"        # no link, or not monitored
+    NO_PHONE = "no_phone"  # no own phone set in the settings
+    UNKNOWN = "unknown"  # no link, or not monitored
     IDLE = "idle"
-    RINGING = "ringing"        # a call rings (and none talks)
-    TALKING = "talking"        # one call talks (others may be held)
-    HELD = "held"              # only held calls
+    RINGING = "ringing"  # a call rings (and none talks)
+    TALKING = "talking"  # one call talks (others may be held)
+    HELD = "held"  # only held calls
     CONSULTING = "consulting"  # one held, one talking: the caller waits while you consult
 
 
@@ -246,18 +246,25 @@ def state_text(call: Call, ringing_device: str, display: Display | None = None) 
             answered = translate("Views", "Answered")
         elif by == ringing_device:
             answered = translate("Views", "Answered at {device}").format(
-                device=texts.party(by, display))
+                device=texts.party(by, display)
+            )
         else:
             answered = translate("Views", "Answered by {device}").format(
-                device=texts.party(by, display))
+                device=texts.party(by, display)
+            )
     outcome = call.outcome
     if outcome == Outcome.TRANSFERRED and call.transferred_to:
         return translate("Views", "Transferred to {device}").format(
-            device=texts.party(call.transferred_to, display))
+            device=texts.party(call.transferred_to, display)
+        )
     if outcome == Outcome.DIVERTED:
-        return (translate("Views", "Forwarded to {device}").format(
-            device=texts.party(call.diverted_to, display)) if call.diverted_to
-            else translate("Views", "Forwarded"))
+        return (
+            translate("Views", "Forwarded to {device}").format(
+                device=texts.party(call.diverted_to, display)
+            )
+            if call.diverted_to
+            else translate("Views", "Forwarded")
+        )
     if outcome == Outcome.MISSED:
         return translate("Views", "Missed")
     if outcome == Outcome.BUSY:
@@ -270,7 +277,8 @@ def state_text(call: Call, ringing_device: str, display: Display | None = None) 
             duration = format_duration(talk)
             if answered:
                 return translate("Views", "{answered} · ended ({duration})").format(
-                    answered=answered, duration=duration)
+                    answered=answered, duration=duration
+                )
             return translate("Views", "Ended ({duration})").format(duration=duration)
         return answered or translate("Views", "Ended")
     if answered:
@@ -296,10 +304,11 @@ def popup_state(call: Call, ringing_device: str) -> PopupState:
     if call.outcome in (Outcome.MISSED, Outcome.BUSY, Outcome.FAILED):
         return PopupState.MISSED
     if call.outcome is Outcome.ANSWERED_ELSEWHERE:
-        return PopupState.ANSWERED_ELSEWHERE   # (over for us, or still going on there)
+        return PopupState.ANSWERED_ELSEWHERE  # (over for us, or still going on there)
     if call.is_live:
-        if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED) \
-                or (call.answered_by is not None and call.answered_by != ringing_device):
+        if call.outcome in (Outcome.ANSWERED_ELSEWHERE, Outcome.DIVERTED, Outcome.TRANSFERRED) or (
+            call.answered_by is not None and call.answered_by != ringing_device
+        ):
             return PopupState.ANSWERED_ELSEWHERE
         return PopupState.ANSWERED_HERE
     return PopupState.ENDED
@@ -327,10 +336,19 @@ def _stays(call: Call, state: PopupState, own_device: str | None) -> bool:
     return call.answered_by is not None and call.answered_by == own_device
 
 
-def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: str | None,
-               crm_template: str = "", close_after: float = 8.0,
-               forwarded_from: str | None = None, transferred_by: str | None = None,
-               stale_after: float | None = None, display: Display | None = None) -> PopupView:
+def popup_view(
+    call: Call,
+    *,
+    caller: Caller,
+    ringing_device: str,
+    own_device: str | None,
+    crm_template: str = "",
+    close_after: float = 8.0,
+    forwarded_from: str | None = None,
+    transferred_by: str | None = None,
+    stale_after: float | None = None,
+    display: Display | None = None,
+) -> PopupView:
     """The popup of `call` ringing (or having rung) at `ringing_device`.
 
     `forwarded_from` / `transferred_by`: what the Delivered event said about how the call
@@ -355,28 +373,42 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
     if stale_after is not None and state is PopupState.RINGING:
         state = PopupState.STALE
     ringing = state is PopupState.RINGING
-    where = (translate("Views", "Ringing at {device}") if ringing
-             else translate("Views", "Rang at {device}")).format(device=ringing_device)
+    where = (
+        translate("Views", "Ringing at {device}")
+        if ringing
+        else translate("Views", "Rang at {device}")
+    ).format(device=ringing_device)
     if call.called_number and call.called_number != ringing_device:
         where = translate("Views", "{where} · line {number}").format(
-            where=where, number=texts.party(call.called_number, display))
+            where=where, number=texts.party(call.called_number, display)
+        )
 
     derived_from, derived_by = redirection(call, ringing_device)
     forwarded_from = forwarded_from or derived_from
     transferred_by = transferred_by or derived_by
     parts = []
     if forwarded_from:
-        parts.append(translate("Views", "Forwarded from {device}").format(
-            device=texts.party(forwarded_from, display)))
+        parts.append(
+            translate("Views", "Forwarded from {device}").format(
+                device=texts.party(forwarded_from, display)
+            )
+        )
     if transferred_by:
-        parts.append(translate("Views", "Transferred by {device}").format(
-            device=texts.party(transferred_by, display)))
+        parts.append(
+            translate("Views", "Transferred by {device}").format(
+                device=texts.party(transferred_by, display)
+            )
+        )
 
     if state is PopupState.STALE:
         minutes = round((stale_after or 0) / 60)
-        text = (translate("Views", "No news from the PBX for {minutes}").format(
-            minutes=texts.count("minutes", minutes)) if minutes >= 2
-            else translate("Views", "No news from the PBX"))
+        text = (
+            translate("Views", "No news from the PBX for {minutes}").format(
+                minutes=texts.count("minutes", minutes)
+            )
+            if minutes >= 2
+            else translate("Views", "No news from the PBX")
+        )
     else:
         text = state_text(call, ringing_device, display)
 
@@ -399,14 +431,28 @@ def popup_view(call: Call, *, caller: Caller, ringing_device: str, own_device: s
         if close_after > 0:
             closes_in = float(close_after)
         elif state is PopupState.STALE:
-            closes_in = STALE_CLOSE_SECONDS   # given up: it goes even when popups stay
+            closes_in = STALE_CLOSE_SECONDS  # given up: it goes even when popups stay
     return PopupView(
-        key=call.key, title=title, name=name, company=company, number=number, where=where,
-        redirect=" · ".join(parts), forwarded_from=forwarded_from, transferred_by=transferred_by,
-        trunk=call.trunk, state=state, answered_by=call.answered_by, state_text=text,
+        key=call.key,
+        title=title,
+        name=name,
+        company=company,
+        number=number,
+        where=where,
+        redirect=" · ".join(parts),
+        forwarded_from=forwarded_from,
+        transferred_by=transferred_by,
+        trunk=call.trunk,
+        state=state,
+        answered_by=call.answered_by,
+        state_text=text,
         accent=_accent(call, state),
-        ringing_device=ringing_device, actions=frozenset(actions), copy_text=copy_text,
-        crm_url=crm_url, closes_in=closes_in)
+        ringing_device=ringing_device,
+        actions=frozenset(actions),
+        copy_text=copy_text,
+        crm_url=crm_url,
+        closes_in=closes_in,
+    )
 
 
 _COLLEAGUE_STATE_TEXT = {
@@ -427,10 +473,14 @@ _COLLEAGUE_SENTENCE = {
     ColleagueState.FORWARDED: QT_TRANSLATE_NOOP("Views", "{who}: forwarded."),
 }
 _LAMPS = {
-    ColleagueState.FREE: "free", ColleagueState.RINGING: "ringing",
-    ColleagueState.BUSY: "busy", ColleagueState.HELD: "held",
-    ColleagueState.DO_NOT_DISTURB: "away", ColleagueState.FORWARDED: "away",
-    ColleagueState.NOT_MONITORED: "off", ColleagueState.UNKNOWN: "off",
+    ColleagueState.FREE: "free",
+    ColleagueState.RINGING: "ringing",
+    ColleagueState.BUSY: "busy",
+    ColleagueState.HELD: "held",
+    ColleagueState.DO_NOT_DISTURB: "away",
+    ColleagueState.FORWARDED: "away",
+    ColleagueState.NOT_MONITORED: "off",
+    ColleagueState.UNKNOWN: "off",
 }
 
 
@@ -443,8 +493,14 @@ def party_text(name: str | None, display_number: str, kind: str = "number") -> s
     return display_number
 
 
-def colleague_view(status: ColleagueStatus, *, name: str | None, party: str,
-                   own_device: str | None, display: Display | None = None) -> ColleagueView:
+def colleague_view(
+    status: ColleagueStatus,
+    *,
+    name: str | None,
+    party: str,
+    own_device: str | None,
+    display: Display | None = None,
+) -> ColleagueView:
     """The panel's line for `status`; `name` the colleague's, `party` who they talk to
     (`party_text`), both as the desk found them; `display`: how the number a phone is
     forwarded to is shown."""
@@ -456,23 +512,39 @@ def colleague_view(status: ColleagueStatus, *, name: str | None, party: str,
     sentences = []
     who = name or status.device
     if state is ColleagueState.BUSY:
-        sentences.append((translate("Views", "{who} is on a call with {party}.") if party
-                          else translate("Views", "{who} is on a call.")).format(
-            who=who, party=party))
+        sentences.append(
+            (
+                translate("Views", "{who} is on a call with {party}.")
+                if party
+                else translate("Views", "{who} is on a call.")
+            ).format(who=who, party=party)
+        )
     elif state is ColleagueState.RINGING:
-        sentences.append((translate("Views", "A call rings at {who}: {party}.") if party
-                          else translate("Views", "A call rings at {who}.")).format(
-            who=who, party=party))
+        sentences.append(
+            (
+                translate("Views", "A call rings at {who}: {party}.")
+                if party
+                else translate("Views", "A call rings at {who}.")
+            ).format(who=who, party=party)
+        )
     elif state is ColleagueState.HELD:
-        sentences.append((translate("Views", "{who} holds a call with {party}.") if party
-                          else translate("Views", "{who} holds a call.")).format(
-            who=who, party=party))
+        sentences.append(
+            (
+                translate("Views", "{who} holds a call with {party}.")
+                if party
+                else translate("Views", "{who} holds a call.")
+            ).format(who=who, party=party)
+        )
     elif state in (ColleagueState.NOT_MONITORED, ColleagueState.UNKNOWN):
-        sentences.append(translate("Views", "{state}: {why}.").format(state=text, why=status.why)
-                         if status.why else translate("Views", "{state}.").format(state=text))
+        sentences.append(
+            translate("Views", "{state}: {why}.").format(state=text, why=status.why)
+            if status.why
+            else translate("Views", "{state}.").format(state=text)
+        )
     elif state is ColleagueState.FORWARDED and forwarded_to:
-        sentences.append(translate("Views", "{who}: forwarded to {device}.").format(
-            who=who, device=forwarded_to))
+        sentences.append(
+            translate("Views", "{who}: forwarded to {device}.").format(who=who, device=forwarded_to)
+        )
     else:
         sentences.append(translate("Views", _COLLEAGUE_SENTENCE[state]).format(who=who))
     if status.calls > 1:
@@ -484,11 +556,18 @@ def colleague_view(status: ColleagueStatus, *, name: str | None, party: str,
     if forwarded_to and state is not ColleagueState.FORWARDED:
         sentences.append(translate("Views", "Forwarded to {device}.").format(device=forwarded_to))
     return ColleagueView(
-        device=status.device, name=name or "", state=state, state_text=text, party=party,
-        since=status.since, lamp=_LAMPS[state], detail=" ".join(sentences),
+        device=status.device,
+        name=name or "",
+        state=state,
+        state_text=text,
+        party=party,
+        since=status.since,
+        lamp=_LAMPS[state],
+        detail=" ".join(sentences),
         can_pick_up=status.ringing and status.device != own_device,
         is_you=status.device == own_device,
-        search_text=" ".join(x for x in (name or "", status.device, party) if x).lower())
+        search_text=" ".join(x for x in (name or "", status.device, party) if x).lower(),
+    )
 
 
 def elapsed_text(since: datetime | None, now: datetime) -> str:
@@ -503,8 +582,26 @@ STALE_CLOSE_SECONDS = 10.0
 
 
 __all__ = [
-    "Action", "CallAction", "Caller", "ColleagueView", "Display", "HistoryHealth", "Level",
-    "LineState", "LinkStatus", "Notice", "OwnLineView", "PopupState", "PopupView",
-    "colleague_view", "dialable", "elapsed_text", "format_duration", "is_ringing", "party_text",
-    "popup_view", "redirection", "state_text",
+    "Action",
+    "CallAction",
+    "Caller",
+    "ColleagueView",
+    "Display",
+    "HistoryHealth",
+    "Level",
+    "LineState",
+    "LinkStatus",
+    "Notice",
+    "OwnLineView",
+    "PopupState",
+    "PopupView",
+    "colleague_view",
+    "dialable",
+    "elapsed_text",
+    "format_duration",
+    "is_ringing",
+    "party_text",
+    "popup_view",
+    "redirection",
+    "state_text",
 ]

@@ -28,8 +28,9 @@ def add_parser(sub: Any) -> None:
         "Frames may carry the 3-byte header (26 80 LL) or not; several may follow each other.",
     )
     p.add_argument("hex", nargs="*", help="hex bytes (spaces, colons and newlines are ignored)")
-    p.add_argument("--show-password", action="store_true",
-                   help="show the AARQ password instead of masking it")
+    p.add_argument(
+        "--show-password", action="store_true", help="show the AARQ password instead of masking it"
+    )
     p.set_defaults(func=run)
 
 
@@ -67,11 +68,11 @@ def split_apdus(data: bytes) -> list[tuple[int, bytes]]:
                 raise InputError(
                     f"frame announces {length} bytes but only {len(data) - start} follow", pos
                 )
-            out.append((start, data[start:start + length]))
+            out.append((start, data[start : start + length]))
             pos = start + length
             continue
         length = _tlv_length(data, pos)
-        out.append((pos, data[pos:pos + length]))
+        out.append((pos, data[pos : pos + length]))
         pos += length
     return out
 
@@ -95,10 +96,12 @@ def _tlv_length(data: bytes, pos: int) -> int:
         n = first & 0x7F
         if n > 3 or i + n > len(data):
             raise InputError("bad or truncated length field", pos)
-        length = int.from_bytes(data[i:i + n], "big")
+        length = int.from_bytes(data[i : i + n], "big")
         i += n
     if i + length > len(data):
-        raise InputError(f"APDU announces {length} content bytes but only {len(data) - i} follow", pos)
+        raise InputError(
+            f"APDU announces {length} content bytes but only {len(data) - i} follow", pos
+        )
     return i + length - pos
 
 
@@ -109,33 +112,61 @@ def describe(apdu: codec.Apdu, show_password: bool = False) -> dict[str, Any]:
         out.update(apdu.event.to_dict())
         return out
     if isinstance(apdu, codec.AssociationRequest):
-        return {"kind": "aarq", "user": apdu.user,
-                "password": apdu.password if show_password else "*****",
-                "application_context": apdu.application_context}
+        return {
+            "kind": "aarq",
+            "user": apdu.user,
+            "password": apdu.password if show_password else "*****",
+            "application_context": apdu.application_context,
+        }
     if isinstance(apdu, codec.AssociationResponse):
-        return {"kind": "aare", "result": apdu.result,
-                "result_name": {0: "accepted", 1: "rejected_permanent", 2: "rejected_transient"}.get(apdu.result, "unknown"),
-                "diagnostic": apdu.diagnostic, "application_context": apdu.application_context,
-                "aps_stamp": None if apdu.aps_stamp is None else apdu.aps_stamp.hex(),
-                "system_version": None if apdu.system_version is None else apdu.system_version.hex(),
-                "csta_version": to_jsonable(apdu.csta_version)}
+        return {
+            "kind": "aare",
+            "result": apdu.result,
+            "result_name": {0: "accepted", 1: "rejected_permanent", 2: "rejected_transient"}.get(
+                apdu.result, "unknown"
+            ),
+            "diagnostic": apdu.diagnostic,
+            "application_context": apdu.application_context,
+            "aps_stamp": None if apdu.aps_stamp is None else apdu.aps_stamp.hex(),
+            "system_version": None if apdu.system_version is None else apdu.system_version.hex(),
+            "csta_version": to_jsonable(apdu.csta_version),
+        }
     if isinstance(apdu, codec.Abort):
         return {"kind": "abrt", "source": apdu.source, "diagnostic": apdu.diagnostic}
     if isinstance(apdu, (codec.ReleaseRequest, codec.ReleaseResponse)):
         return {"kind": apdu.kind, "reason": apdu.reason}
     if isinstance(apdu, codec.Invoke):
-        return {"kind": "invoke", "invoke_id": apdu.invoke_id, "operation": apdu.operation,
-                "operation_name": apdu.operation_name, "argument": to_jsonable(apdu.argument)}
+        return {
+            "kind": "invoke",
+            "invoke_id": apdu.invoke_id,
+            "operation": apdu.operation,
+            "operation_name": apdu.operation_name,
+            "argument": to_jsonable(apdu.argument),
+        }
     if isinstance(apdu, codec.ReturnResult):
-        return {"kind": "result", "invoke_id": apdu.invoke_id, "operation": apdu.operation,
-                "operation_name": apdu.operation_name, "result": to_jsonable(apdu.result)}
+        return {
+            "kind": "result",
+            "invoke_id": apdu.invoke_id,
+            "operation": apdu.operation,
+            "operation_name": apdu.operation_name,
+            "result": to_jsonable(apdu.result),
+        }
     if isinstance(apdu, codec.ReturnError):
         f = apdu.failure
-        return {"kind": "error", "invoke_id": apdu.invoke_id, "error_code": apdu.error_code,
-                "error": None if f is None else {"group": f.group, "value": f.value, "name": f.name}}
+        return {
+            "kind": "error",
+            "invoke_id": apdu.invoke_id,
+            "error_code": apdu.error_code,
+            "error": None if f is None else {"group": f.group, "value": f.value, "name": f.name},
+        }
     if isinstance(apdu, codec.Reject):
-        return {"kind": "reject", "invoke_id": apdu.invoke_id, "problem_kind": apdu.problem_kind,
-                "problem": apdu.problem, "problem_name": apdu.problem_name}
+        return {
+            "kind": "reject",
+            "invoke_id": apdu.invoke_id,
+            "problem_kind": apdu.problem_kind,
+            "problem": apdu.problem,
+            "problem_name": apdu.problem_name,
+        }
     return {"kind": "unknown", "repr": repr(apdu)}
 
 
@@ -146,7 +177,11 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         if len(value) == 2 and isinstance(value[0], str):
             return {value[0]: to_jsonable(value[1])}
-        if len(value) == 2 and isinstance(value[0], (bytes, bytearray)) and isinstance(value[1], int):
+        if (
+            len(value) == 2
+            and isinstance(value[0], (bytes, bytearray))
+            and isinstance(value[1], int)
+        ):
             return {"bits": value[1], "hex": bytes(value[0]).hex()}
         return [to_jsonable(v) for v in value]
     if isinstance(value, list):
@@ -175,12 +210,18 @@ def run(args: argparse.Namespace) -> int:
             value = codec.decode_apdu(apdu)
         except codec.DecodeError as exc:
             where = offset if exc.offset is None else offset + exc.offset
-            print(f"cstapopup decode: cannot decode the APDU at byte {offset} "
-                  f"(error at byte {where}): {exc.args[0]}", file=sys.stderr)
+            print(
+                f"cstapopup decode: cannot decode the APDU at byte {offset} "
+                f"(error at byte {where}): {exc.args[0]}",
+                file=sys.stderr,
+            )
             return EXIT_UNDECODABLE
         print(json.dumps(describe(value, args.show_password), ensure_ascii=False), flush=True)
         if isinstance(value, codec.EventReport) and isinstance(value.event, UndecodableEvent):
-            print(f"cstapopup decode: cannot decode the event in the APDU at byte {offset}: "
-                  f"{value.event.reason}", file=sys.stderr)
+            print(
+                f"cstapopup decode: cannot decode the event in the APDU at byte {offset}: "
+                f"{value.event.reason}",
+                file=sys.stderr,
+            )
             status = EXIT_UNDECODABLE
     return status

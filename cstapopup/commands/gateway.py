@@ -36,21 +36,41 @@ log = logging.getLogger("cstapopup.gateway")
 def add_broker_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     """The options naming the broker, shared by `gateway` and `monitor --broker`."""
     env = os.environ
-    p.add_argument("--broker", metavar="URL", required=required,
-                   default=None if required else env.get("CSTAPOPUP_BROKER") or None,
-                   help="the MQTT broker: mqtt://HOST[:1883] or mqtts://HOST[:8883]"
-                   + ("" if required else " (read the office gateway's events from it instead "
-                      "of the PBX; default $CSTAPOPUP_BROKER)"))
-    p.add_argument("--site", default=env.get("CSTAPOPUP_SITE", "default"),
-                   help="the site name in the topics (default: default)")
-    p.add_argument("--broker-user", default=env.get("CSTAPOPUP_BROKER_USER") or None,
-                   help="broker user name (default $CSTAPOPUP_BROKER_USER)")
-    p.add_argument("--broker-password", default=None,
-                   help="broker password (default $CSTAPOPUP_BROKER_PASSWORD; prefer that: an "
-                   "option shows in the process list)")
-    p.add_argument("--broker-ca", metavar="PEM", default=env.get("CSTAPOPUP_BROKER_CA") or None,
-                   help="PEM file of the authority that signed the broker's certificate "
-                   "(implies TLS)")
+    p.add_argument(
+        "--broker",
+        metavar="URL",
+        required=required,
+        default=None if required else env.get("CSTAPOPUP_BROKER") or None,
+        help="the MQTT broker: mqtt://HOST[:1883] or mqtts://HOST[:8883]"
+        + (
+            ""
+            if required
+            else " (read the office gateway's events from it instead "
+            "of the PBX; default $CSTAPOPUP_BROKER)"
+        ),
+    )
+    p.add_argument(
+        "--site",
+        default=env.get("CSTAPOPUP_SITE", "default"),
+        help="the site name in the topics (default: default)",
+    )
+    p.add_argument(
+        "--broker-user",
+        default=env.get("CSTAPOPUP_BROKER_USER") or None,
+        help="broker user name (default $CSTAPOPUP_BROKER_USER)",
+    )
+    p.add_argument(
+        "--broker-password",
+        default=None,
+        help="broker password (default $CSTAPOPUP_BROKER_PASSWORD; prefer that: an "
+        "option shows in the process list)",
+    )
+    p.add_argument(
+        "--broker-ca",
+        metavar="PEM",
+        default=env.get("CSTAPOPUP_BROKER_CA") or None,
+        help="PEM file of the authority that signed the broker's certificate (implies TLS)",
+    )
 
 
 def add_parser(sub: Any) -> None:
@@ -64,17 +84,36 @@ def add_parser(sub: Any) -> None:
         "calls through it within the rights file.  See docs/mqtt.md.",
     )
     add_pbx_options(p)
-    p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
-                   help="device(s) to monitor: 100, or a range 100-120, or 100,101,200-205 "
-                   "(repeatable)")
+    p.add_argument(
+        "--device",
+        "-d",
+        action="append",
+        default=[],
+        metavar="N",
+        required=True,
+        help="device(s) to monitor: 100, or a range 100-120, or 100,101,200-205 (repeatable)",
+    )
     add_broker_options(p, required=True)
-    p.add_argument("--rights", metavar="TOML", default=env.get("CSTAPOPUP_RIGHTS") or None,
-                   help="the rights file: which broker user may control which devices "
-                   "([users] alice = [\"100\", \"101\"]); without it nobody may control calls")
-    p.add_argument("--buffer", type=int, default=100_000, metavar="N",
-                   help="messages kept while the broker is away (oldest dropped beyond, logged)")
-    p.add_argument("--keepalive", type=float, default=20.0,
-                   help="seconds of PBX silence before the link is probed")
+    p.add_argument(
+        "--rights",
+        metavar="TOML",
+        default=env.get("CSTAPOPUP_RIGHTS") or None,
+        help="the rights file: which broker user may control which devices "
+        '([users] alice = ["100", "101"]); without it nobody may control calls',
+    )
+    p.add_argument(
+        "--buffer",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="messages kept while the broker is away (oldest dropped beyond, logged)",
+    )
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=20.0,
+        help="seconds of PBX silence before the link is probed",
+    )
     p.add_argument("--debug", action="store_true", help="debug log and hex wire trace")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=run)
@@ -86,15 +125,19 @@ def broker_settings(args: argparse.Namespace) -> Any:
     password = args.broker_password
     if password is None:
         password = os.environ.get("CSTAPOPUP_BROKER_PASSWORD") or None
-    return parse_broker_url(args.broker, user=args.broker_user, password=password,
-                            ca_file=args.broker_ca)
+    return parse_broker_url(
+        args.broker, user=args.broker_user, password=password, ca_file=args.broker_ca
+    )
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     # journald stamps each line itself; a terminal gets the time.
-    fmt = ("%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM")
-           else "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if os.environ.get("JOURNAL_STREAM")
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
     if not args.debug:
         logging.getLogger("cstapopup.wire").setLevel(logging.INFO)
@@ -128,16 +171,24 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(serve(args, devices, broker, pbx_ssl, rights))
 
 
-async def serve(args: argparse.Namespace, devices: list[str], broker: Any, pbx_ssl: Any,
-                rights: Any) -> int:
+async def serve(
+    args: argparse.Namespace, devices: list[str], broker: Any, pbx_ssl: Any, rights: Any
+) -> int:
     from cstapopup.csta.client import AssociationRejectedError, ClientOptions
     from cstapopup.gateway.broker import BrokerAuthError, SessionTakenOver
     from cstapopup.gateway.service import Gateway, GatewayOptions, NoDeviceMonitored, PbxSettings
 
-    options = GatewayOptions(buffer_size=args.buffer,
-                             client=ClientOptions(keepalive_interval=args.keepalive))
-    gateway = Gateway(PbxSettings(args.host, args.port, args.user, pbx_password(args), pbx_ssl),
-                      broker, devices, site=args.site, rights=rights, options=options)
+    options = GatewayOptions(
+        buffer_size=args.buffer, client=ClientOptions(keepalive_interval=args.keepalive)
+    )
+    gateway = Gateway(
+        PbxSettings(args.host, args.port, args.user, pbx_password(args), pbx_ssl),
+        broker,
+        devices,
+        site=args.site,
+        rights=rights,
+        options=options,
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with _suppress_no_signals():
@@ -172,8 +223,11 @@ def _suppress_no_signals() -> contextlib.AbstractContextManager[None]:
 # `cstapopup monitor --broker` -------------------------------------------------------------
 
 
-def run_monitor(args: argparse.Namespace, format_event: Callable[[str, Any], str],
-                event_json: Callable[[str, Any], str]) -> int:
+def run_monitor(
+    args: argparse.Namespace,
+    format_event: Callable[[str, Any], str],
+    event_json: Callable[[str, Any], str],
+) -> int:
     """`cstapopup monitor --broker ...`: the same output as a monitor of the PBX, with the
     events the office gateway publishes."""
     from cstapopup.gateway.broker import BrokerError
@@ -194,10 +248,14 @@ def run_monitor(args: argparse.Namespace, format_event: Callable[[str, Any], str
     return asyncio.run(monitor_broker(args, broker, format_event, event_json))
 
 
-async def monitor_broker(args: argparse.Namespace, broker: Any,
-                         format_event: Callable[[str, Any], str],
-                         event_json: Callable[[str, Any], str],
-                         out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+async def monitor_broker(
+    args: argparse.Namespace,
+    broker: Any,
+    format_event: Callable[[str, Any], str],
+    event_json: Callable[[str, Any], str],
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     from cstapopup.csta.client import LinkStateChanged, MonitorEvent, MonitorSnapshot
     from cstapopup.gateway.broker import BrokerAuthError, BrokerError
     from cstapopup.gateway.client import GatewayClient, GatewayClientOptions
@@ -228,8 +286,11 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
         async for item in client.events():
             if isinstance(item, LinkStateChanged):
                 extra = f" (retry in {item.retry_in:.1f} s)" if item.retry_in else ""
-                print(f"cstapopup monitor: link {item.state}: {item.reason}{extra}", file=err,
-                      flush=True)
+                print(
+                    f"cstapopup monitor: link {item.state}: {item.reason}{extra}",
+                    file=err,
+                    flush=True,
+                )
                 if item.state in ("down", "rejected"):
                     if recorder is not None:
                         recorder.link_lost()
@@ -243,8 +304,11 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
                 if recorder is not None:
                     recorder.snapshot(item.device, item.calls)
             elif isinstance(item, MonitorEvent):
-                line = event_json(item.device, item.event) if args.json \
+                line = (
+                    event_json(item.device, item.event)
+                    if args.json
                     else format_event(item.device, item.event)
+                )
                 print(line, file=out, flush=True)
                 if recorder is not None:
                     recorder.feed(item.device, item.event)
@@ -262,8 +326,12 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
         except BrokerError as exc:
             print(f"cstapopup monitor: {exc}", file=err)
             return EXIT_CONNECT
-        print(f"cstapopup monitor: following {', '.join(args.device)} through {broker.url} "
-              f"(site {args.site})", file=err, flush=True)
+        print(
+            f"cstapopup monitor: following {', '.join(args.device)} through {broker.url} "
+            f"(site {args.site})",
+            file=err,
+            flush=True,
+        )
         await stop.wait()
     finally:
         await client.close()
@@ -277,7 +345,11 @@ async def monitor_broker(args: argparse.Namespace, broker: Any,
         for sig in (signal.SIGINT, signal.SIGTERM):
             with _suppress_no_signals():
                 loop.remove_signal_handler(sig)
-    if recording is not None and recording.final is not None and recording.final.lost \
-            and exit_code == EXIT_OK:
-        exit_code = EXIT_ERROR   # calls were lost: said on stderr, and in the exit status
+    if (
+        recording is not None
+        and recording.final is not None
+        and recording.final.lost
+        and exit_code == EXIT_OK
+    ):
+        exit_code = EXIT_ERROR  # calls were lost: said on stderr, and in the exit status
     return exit_code

@@ -45,24 +45,50 @@ def add_parser(sub: Any) -> None:
         description="List, search or export the call history kept by the app (newest first). "
         "Times are shown and read in local time.",
     )
-    p.add_argument("--db", type=Path, metavar="PATH",
-                   help="the history database (default: the app's, in the user data directory, "
-                        "or $CSTAPOPUP_DATA_DIR)")
+    p.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the history database (default: the app's, in the user data directory, "
+        "or $CSTAPOPUP_DATA_DIR)",
+    )
     p.add_argument("--missed", action="store_true", help="only missed calls")
-    p.add_argument("--not-done", action="store_true",
-                   help="only calls not marked as done (with --missed: the tray badge's list)")
-    p.add_argument("--search", metavar="TEXT",
-                   help="name, company, number or phone note contains TEXT (every word of it)")
-    p.add_argument("--notes", action="store_true",
-                   help="only calls with a phone note, each note's text under its call")
-    p.add_argument("--since", metavar="DATE",
-                   help="calls from DATE on: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time)")
-    p.add_argument("--device", action="append", default=[], metavar="N",
-                   help="calls that involved device N (repeat for several)")
-    p.add_argument("--limit", default="50", metavar="N",
-                   help="show at most N calls (default 50; 0 for all)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                   help="table (default), csv (with a header row) or json (a list of objects)")
+    p.add_argument(
+        "--not-done",
+        action="store_true",
+        help="only calls not marked as done (with --missed: the tray badge's list)",
+    )
+    p.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="name, company, number or phone note contains TEXT (every word of it)",
+    )
+    p.add_argument(
+        "--notes",
+        action="store_true",
+        help="only calls with a phone note, each note's text under its call",
+    )
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="calls from DATE on: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (local time)",
+    )
+    p.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="N",
+        help="calls that involved device N (repeat for several)",
+    )
+    p.add_argument(
+        "--limit", default="50", metavar="N", help="show at most N calls (default 50; 0 for all)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default), csv (with a header row) or json (a list of objects)",
+    )
     p.add_argument("--keys", action="store_true", help="add each call's key to the table")
     p.add_argument("--mark-done", metavar="KEY", help="mark the call KEY as done, then exit")
     p.add_argument("--delete", metavar="KEY", help="delete the call KEY, then exit")
@@ -82,8 +108,9 @@ def parse_since(text: str) -> datetime:
             return datetime(d.year, d.month, d.day).astimezone()
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--since: {text!r} is not a date; use YYYY-MM-DD or "
-                         f"YYYY-MM-DDTHH:MM (local time)") from None
+        raise UsageError(
+            f"--since: {text!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time)"
+        ) from None
     return t if t.tzinfo is not None else t.astimezone()
 
 
@@ -131,8 +158,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             if acting:
                 return _act(args, store)
-            f = HistoryFilter(text=args.search, missed=args.missed, not_done=args.not_done,
-                              devices=tuple(args.device), since=since, noted=args.notes)
+            f = HistoryFilter(
+                text=args.search,
+                missed=args.missed,
+                not_done=args.not_done,
+                devices=tuple(args.device),
+                since=since,
+                noted=args.notes,
+            )
             if args.format != "table" and limit is None:
                 calls: Any = store.iter_calls(f)  # streamed: exports of any size
                 total = None
@@ -149,9 +182,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _damaged(path: Path, exc: HistoryError) -> str:
-    return (f"the call history at {path} is damaged ({exc}). It was left as it is; the app "
-            f"(or `cstapopup monitor --record`) moves a damaged history aside and starts a new "
-            f"one when it opens it.")
+    return (
+        f"the call history at {path} is damaged ({exc}). It was left as it is; the app "
+        f"(or `cstapopup monitor --record`) moves a damaged history aside and starts a new "
+        f"one when it opens it."
+    )
 
 
 def _act(args: argparse.Namespace, store: HistoryStore) -> int:
@@ -178,8 +213,7 @@ def _print(args: argparse.Namespace, calls: Any, *, total: int | None, filtered:
     calls = list(calls)
     if not calls:
         kind = "missed" if args.missed and not args.not_done else None
-        print(texts.empty_history_text(history_empty=not filtered, search=args.search,
-                                       kind=kind))
+        print(texts.empty_history_text(history_empty=not filtered, search=args.search, kind=kind))
         return EXIT_OK
     print(format_table(calls, keys=args.keys, display=_display(), notes=args.notes))
     if total is not None and total > len(calls):
@@ -210,7 +244,7 @@ def _duration(call: Call) -> str:
 
 def _name(call: Call) -> str:
     name = texts.name_text(call)
-    return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
 
 
 def _number(call: Call, display: Callable[[str], str] | None) -> str:
@@ -226,17 +260,30 @@ def _note_mark(call: Call) -> str:
     return "call back" if call.note.callback else "note"
 
 
-def format_table(calls: list[Call], *, keys: bool = False,
-                 display: Callable[[str], str] | None = None, notes: bool = False) -> str:
+def format_table(
+    calls: list[Call],
+    *,
+    keys: bool = False,
+    display: Callable[[str], str] | None = None,
+    notes: bool = False,
+) -> str:
     """Aligned columns: time (local), direction, name, number, devices, duration, outcome,
     whether there is a phone note; numbers shown as `display` shows them (None: as the PBX
     reported them).  `notes`: each note's words on the lines under its call."""
     header = ["TIME", "DIRECTION", "NAME", "NUMBER", "DEVICE", "DURATION", "OUTCOME", "NOTE"]
-    rows = [[c.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), c.direction.value,
-             _name(c), _number(c, display),
-             ",".join(texts.party(d, display) for d in c.local_devices) or "-", _duration(c),
-             texts.outcome_text(c, display), _note_mark(c)]
-            for c in calls]
+    rows = [
+        [
+            c.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            c.direction.value,
+            _name(c),
+            _number(c, display),
+            ",".join(texts.party(d, display) for d in c.local_devices) or "-",
+            _duration(c),
+            texts.outcome_text(c, display),
+            _note_mark(c),
+        ]
+        for c in calls
+    ]
     if keys:
         header.append("KEY")
         for row, c in zip(rows, calls):
@@ -245,8 +292,10 @@ def format_table(calls: list[Call], *, keys: bool = False,
     right = {header.index("DURATION")}
     lines = []
     for n, r in enumerate([header, *rows]):
-        cells = [cell.rjust(w) if i in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(r, widths))]
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(r, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
         note = calls[n - 1].note if n and notes else None
         if note is not None:

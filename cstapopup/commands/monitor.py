@@ -68,25 +68,46 @@ def add_parser(sub: Any) -> None:
             "environment (CSTAPOPUP_HOST, CSTAPOPUP_PORT, CSTAPOPUP_USER, CSTAPOPUP_PASSWORD). "
             "Until stopped it keeps trying to connect (each failure on stderr) and reconnects "
             "after a lost link, with a capped, jittered back-off; only a login the PBX refuses "
-            "for good ends it.", 78),
+            "for good ends it.",
+            78,
+        ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_pbx_options(p)
-    p.add_argument("--device", "-d", action="append", default=[], metavar="N", required=True,
-                   help="device to monitor (repeatable)")
-    p.add_argument("--json", action="store_true", help="one JSON object per event (normalised form)")
-    p.add_argument("--once", action="store_true",
-                   help="one attempt: exit (code 4) if it fails or when the link is lost")
+    p.add_argument(
+        "--device",
+        "-d",
+        action="append",
+        default=[],
+        metavar="N",
+        required=True,
+        help="device to monitor (repeatable)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object per event (normalised form)"
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="one attempt: exit (code 4) if it fails or when the link is lost",
+    )
     p.add_argument("--debug", action="store_true", help="hex wire trace of every frame on stderr")
     p.add_argument("--record", action="store_true", help="record the calls into the call history")
     p.add_argument("--db", default=None, help="history database file (implies --record)")
-    p.add_argument("--insecure", action="store_true",
-                   help="TLS without verifying the PBX's certificate (implies --tls; "
-                   "for tests only: anyone on the way can pose as the PBX)")
-    p.add_argument("--keepalive", type=float, default=20.0,
-                   help="seconds without a complete frame from the PBX before the link is "
-                   "probed (dead after this + 10 s)")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="TLS without verifying the PBX's certificate (implies --tls; "
+        "for tests only: anyone on the way can pose as the PBX)",
+    )
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=20.0,
+        help="seconds without a complete frame from the PBX before the link is "
+        "probed (dead after this + 10 s)",
+    )
     # The office gateway: the same events through an MQTT broker (cstapopup/commands/gateway.py).
     from cstapopup.commands.gateway import add_broker_options
 
@@ -105,8 +126,16 @@ def format_event(device: str, event: CstaEvent) -> str:
     calling, called = d.get("calling_device"), d.get("called_device")
     if calling or called:
         parts.append(f"{calling or '?'} -> {called or '?'}")
-    for key in ("alerting_device", "answering_device", "releasing_device", "diverting_device",
-                "new_destination", "transferring_device", "transferred_to_device", "holding_device"):
+    for key in (
+        "alerting_device",
+        "answering_device",
+        "releasing_device",
+        "diverting_device",
+        "new_destination",
+        "transferring_device",
+        "transferred_to_device",
+        "holding_device",
+    ):
         if d.get(key):
             parts.append(f"{key.replace('_device', '').replace('_', ' ')} {d[key]}")
     if event.name == "transferred" and d.get("endpoint"):
@@ -116,8 +145,10 @@ def format_event(device: str, event: CstaEvent) -> str:
     if event.name == "unknown":
         parts.append(f"{d.get('category')} tag {d.get('tag')}")
     if event.name == "undecodable":
-        parts.append(f"({d.get('event_type') or d.get('category') or 'event'} that could not "
-                     f"be decoded: {d.get('reason')}; bytes {d.get('raw')})")
+        parts.append(
+            f"({d.get('event_type') or d.get('category') or 'event'} that could not "
+            f"be decoded: {d.get('reason')}; bytes {d.get('raw')})"
+        )
     return " ".join(p for p in parts if p)
 
 
@@ -125,8 +156,9 @@ def event_json(device: str, event: CstaEvent) -> str:
     return json.dumps(monitor_dict(device, event), ensure_ascii=False)
 
 
-async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
-                  err: TextIO = sys.stderr) -> int:
+async def monitor(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     password = pbx_password(args)
     try:
         tls = _tls_context(args, err)
@@ -147,8 +179,9 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
         from cstapopup.commands.recording import Recording
 
         try:
-            recording = Recording.open(args.db, args.device,
-                                       snapshots=options.snapshot_monitors, err=err)
+            recording = Recording.open(
+                args.db, args.device, snapshots=options.snapshot_monitors, err=err
+            )
         except HistoryError as exc:
             print(f"cstapopup monitor: {exc}", file=err)
             return EXIT_ERROR
@@ -183,8 +216,12 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
 
     def on_paused(paused: bool) -> None:
         if paused and client.counters.read_pauses == 1:  # once; the total comes at exit
-            print("cstapopup monitor: the output is behind the PBX: reading paused until it "
-                  "catches up (nothing is dropped)", file=err, flush=True)
+            print(
+                "cstapopup monitor: the output is behind the PBX: reading paused until it "
+                "catches up (nothing is dropped)",
+                file=err,
+                flush=True,
+            )
 
     client.on("paused", on_paused)
 
@@ -192,16 +229,22 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
         async for item in client.events():
             if isinstance(item, LinkStateChanged):
                 extra = f" (retry in {item.retry_in:.1f} s)" if item.retry_in else ""
-                print(f"cstapopup monitor: link {item.state}: {item.reason}{extra}", file=err,
-                      flush=True)
+                print(
+                    f"cstapopup monitor: link {item.state}: {item.reason}{extra}",
+                    file=err,
+                    flush=True,
+                )
                 if recorder is not None and item.state == "down":
                     recorder.link_lost()
             elif isinstance(item, MonitorSnapshot):
                 if recorder is not None:
                     recorder.snapshot(item.device, item.calls)
             elif isinstance(item, MonitorEvent):
-                line = (event_json(item.device, item.event) if args.json
-                        else format_event(item.device, item.event))
+                line = (
+                    event_json(item.device, item.event)
+                    if args.json
+                    else format_event(item.device, item.event)
+                )
                 print(line, file=out, flush=True)
                 if recorder is not None:
                     recorder.feed(item.device, item.event)
@@ -220,23 +263,36 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
             try:
                 handle = await _until(client.monitor_start(device), stop)
             except CstaServiceError as exc:
-                print(f"cstapopup monitor: cannot monitor {device}: {exc.reason}", file=err,
-                      flush=True)
+                print(
+                    f"cstapopup monitor: cannot monitor {device}: {exc.reason}",
+                    file=err,
+                    flush=True,
+                )
                 continue
             except CstaClientError as exc:  # the link went down meanwhile: kept, restored later
-                print(f"cstapopup monitor: {device} will be monitored once the link is back "
-                      f"({exc})", file=err, flush=True)
+                print(
+                    f"cstapopup monitor: {device} will be monitored once the link is back ({exc})",
+                    file=err,
+                    flush=True,
+                )
                 monitored += 1
                 continue
             if handle is None:  # stopped meanwhile
                 return
             monitored += 1
             if handle.active and handle.cross_ref_id is not None:
-                print(f"cstapopup monitor: monitoring {device} "
-                      f"(cross-ref {handle.cross_ref_id.hex()})", file=err, flush=True)
+                print(
+                    f"cstapopup monitor: monitoring {device} "
+                    f"(cross-ref {handle.cross_ref_id.hex()})",
+                    file=err,
+                    flush=True,
+                )
             else:  # the link went down meanwhile; the client restores it with the link
-                print(f"cstapopup monitor: {device} will be monitored once the link is back",
-                      file=err, flush=True)
+                print(
+                    f"cstapopup monitor: {device} will be monitored once the link is back",
+                    file=err,
+                    flush=True,
+                )
         if monitored == 0:
             print("cstapopup monitor: no device could be monitored", file=err)
             exit_code = EXIT_ERROR
@@ -255,8 +311,11 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
-            print(f"cstapopup monitor: stopped with {left} received items not yet "
-                  "printed" + (" or recorded" if recorder is not None else ""), file=err)
+            print(
+                f"cstapopup monitor: stopped with {left} received items not yet "
+                "printed" + (" or recorded" if recorder is not None else ""),
+                file=err,
+            )
         elif not consumer.cancelled() and consumer.exception() is not None:
             log.error("printing the events failed: %r", consumer.exception())
         _report_counters(client, err)
@@ -267,9 +326,13 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout,
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
-    if recording is not None and recording.final is not None and recording.final.lost \
-            and exit_code == EXIT_OK:
-        exit_code = EXIT_ERROR   # calls were lost: said on stderr, and in the exit status
+    if (
+        recording is not None
+        and recording.final is not None
+        and recording.final.lost
+        and exit_code == EXIT_OK
+    ):
+        exit_code = EXIT_ERROR  # calls were lost: said on stderr, and in the exit status
     return exit_code
 
 
@@ -293,23 +356,36 @@ def _report_counters(client: CstaClient, err: TextIO) -> None:
     """What the client held back or left out during the run (nothing is dropped silently)."""
     c = client.counters
     if c.callbacks_skipped:
-        print(f"cstapopup monitor: {texts.count('callbacks skipped', c.callbacks_skipped)} "
-              "(too many running at once)", file=err)
+        print(
+            f"cstapopup monitor: {texts.count('callbacks skipped', c.callbacks_skipped)} "
+            "(too many running at once)",
+            file=err,
+        )
     if c.read_pauses:
-        print(f"cstapopup monitor: reading from the PBX was paused "
-              f"{texts.count('times', c.read_pauses)} ({c.paused_seconds:.1f} s in all) while "
-              "the output caught up; nothing was dropped", file=err)
+        print(
+            f"cstapopup monitor: reading from the PBX was paused "
+            f"{texts.count('times', c.read_pauses)} ({c.paused_seconds:.1f} s in all) while "
+            "the output caught up; nothing was dropped",
+            file=err,
+        )
 
 
 def _tls_context(args: argparse.Namespace, err: TextIO) -> Any:
     """The client's SSLContext from --tls / --ca-file / --insecure (None: plain TCP)."""
-    tls = bool(getattr(args, "tls", False) or getattr(args, "ca_file", None)
-               or getattr(args, "insecure", False))
+    tls = bool(
+        getattr(args, "tls", False)
+        or getattr(args, "ca_file", None)
+        or getattr(args, "insecure", False)
+    )
     insecure = bool(getattr(args, "insecure", False))
     if insecure:
-        print("cstapopup monitor: WARNING: --insecure: the PBX's TLS certificate is NOT "
-              "verified. Anyone on the network path can pose as the PBX and read the password "
-              "and every call. Use --ca-file instead.", file=err, flush=True)
+        print(
+            "cstapopup monitor: WARNING: --insecure: the PBX's TLS certificate is NOT "
+            "verified. Anyone on the network path can pose as the PBX and read the password "
+            "and every call. Use --ca-file instead.",
+            file=err,
+            flush=True,
+        )
     return client_context(tls, getattr(args, "ca_file", None), verify=not insecure)
 
 

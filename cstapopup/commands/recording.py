@@ -34,11 +34,13 @@ class Recording:
             self._tell(health)
 
     @classmethod
-    def open(cls, db: str | None, devices: Iterable[str], *, snapshots: bool,
-             err: TextIO) -> Recording:
+    def open(
+        cls, db: str | None, devices: Iterable[str], *, snapshots: bool, err: TextIO
+    ) -> Recording:
         """Raises HistoryError (HistoryInUseError when another program records into `db`)."""
-        recorder = Recorder.open(db, monitored=devices, snapshots=snapshots,
-                                 commit_delay=COMMIT_DELAY)
+        recorder = Recorder.open(
+            db, monitored=devices, snapshots=snapshots, commit_delay=COMMIT_DELAY
+        )
         return cls(recorder, err)
 
     def _tell(self, health: HistoryHealth) -> None:
@@ -50,8 +52,7 @@ class Recording:
             print(f"{PROG}: {health.message}", file=self.err, flush=True)
         elif self._failing:
             self._failing = False
-            print(f"{PROG}: {texts.history_saved_again(health.lost)}", file=self.err,
-                  flush=True)
+            print(f"{PROG}: {texts.history_saved_again(health.lost)}", file=self.err, flush=True)
         elif health.lost:
             print(f"{PROG}: {health.message}", file=self.err, flush=True)
 
@@ -76,8 +77,12 @@ class Recording:
             was_saving = self.recorder.health.saving
             self.final = self.recorder.close()
             if self.final.lost:
-                print(f"{PROG}: {self.final.lost} calls (or changes to calls) could not be "
-                      f"saved into the call history.", file=self.err, flush=True)
+                print(
+                    f"{PROG}: {self.final.lost} calls (or changes to calls) could not be "
+                    f"saved into the call history.",
+                    file=self.err,
+                    flush=True,
+                )
             elif not was_saving:
                 print(f"{PROG}: {self.final.message}", file=self.err, flush=True)
         return self.final

@@ -34,58 +34,117 @@ def add_parser(sub: Any) -> None:
         "client monitors its device; --demo makes random realistic calls. Stop with Ctrl+C.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
-    p.add_argument("--user", default=DEFAULT_USER,
-                   help=f"user name clients must give (default {DEFAULT_USER})")
-    p.add_argument("--password", default=DEFAULT_PASSWORD,
-                   help=f"password clients must give (default {DEFAULT_PASSWORD})")
-    p.add_argument("--devices", default=DEFAULT_DEVICES,
-                   help=f"internal devices, e.g. 100-120 or 100,101,200-205 (default "
-                   f"{DEFAULT_DEVICES})")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    p.add_argument(
+        "--user", default=DEFAULT_USER, help=f"user name clients must give (default {DEFAULT_USER})"
+    )
+    p.add_argument(
+        "--password",
+        default=DEFAULT_PASSWORD,
+        help=f"password clients must give (default {DEFAULT_PASSWORD})",
+    )
+    p.add_argument(
+        "--devices",
+        default=DEFAULT_DEVICES,
+        help=f"internal devices, e.g. 100-120 or 100,101,200-205 (default {DEFAULT_DEVICES})",
+    )
     trunks = f"{DEFAULT_TRUNKS[0]}-{DEFAULT_TRUNKS[-1]}"
-    p.add_argument("--trunks", default=trunks,
-                   help=f"trunk devices for outside calls (default {trunks})")
-    p.add_argument("--max-links", type=int, default=MAX_LINKS,
-                   help=f"CSTA links allowed at the same time (default {MAX_LINKS})")
-    p.add_argument("--scenario", metavar="NAME",
-                   help=f"play this scenario when a client monitors its device: {names}")
-    p.add_argument("--scenario-device", metavar="DEVICE",
-                   help="the device a scenario is about (default: the first device)")
+    p.add_argument(
+        "--trunks", default=trunks, help=f"trunk devices for outside calls (default {trunks})"
+    )
+    p.add_argument(
+        "--max-links",
+        type=int,
+        default=MAX_LINKS,
+        help=f"CSTA links allowed at the same time (default {MAX_LINKS})",
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help=f"play this scenario when a client monitors its device: {names}",
+    )
+    p.add_argument(
+        "--scenario-device",
+        metavar="DEVICE",
+        help="the device a scenario is about (default: the first device)",
+    )
     p.add_argument("--demo", action="store_true", help="make random realistic calls")
-    p.add_argument("--rate", type=float, default=2.0,
-                   help="demo calls per minute (at speed 1; default 2)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="pace factor: 10 runs everything ten times faster (default 1)")
+    p.add_argument(
+        "--rate", type=float, default=2.0, help="demo calls per minute (at speed 1; default 2)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="pace factor: 10 runs everything ten times faster (default 1)",
+    )
     p.add_argument("--seed", type=int, help="seed for reproducible demo traffic")
-    p.add_argument("--start-time", metavar="ISO",
-                   help="the PBX clock at start, e.g. 2024-05-06T09:00:00 (default: now)")
-    p.add_argument("--forward", action="append", default=[], metavar="DEV:TARGET[:SECONDS]",
-                   help="forward calls unanswered at DEV to TARGET after SECONDS (default 15); "
-                   "may be repeated")
-    p.add_argument("--record", metavar="FILE",
-                   help="write the ground truth of every finished call to FILE (JSON lines)")
-    p.add_argument("--debug", action="store_true",
-                   help="also log a hex trace of every frame both ways (passwords masked)")
-    p.add_argument("--tls-cert", metavar="PEM",
-                   help="speak TLS with this certificate (chain) file; its key in the same file "
-                   "or --tls-key")
+    p.add_argument(
+        "--start-time",
+        metavar="ISO",
+        help="the PBX clock at start, e.g. 2024-05-06T09:00:00 (default: now)",
+    )
+    p.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        metavar="DEV:TARGET[:SECONDS]",
+        help="forward calls unanswered at DEV to TARGET after SECONDS (default 15); "
+        "may be repeated",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the ground truth of every finished call to FILE (JSON lines)",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="also log a hex trace of every frame both ways (passwords masked)",
+    )
+    p.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="speak TLS with this certificate (chain) file; its key in the same file or --tls-key",
+    )
     p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
-    p.add_argument("--tag-form", choices=("hipath", "alternate"), default="hipath",
-                   help="hipath (default): every tagged field in the form a HiPath sends it; "
-                   "alternate: each in its other tag form (implicit for explicit and the "
-                   "reverse), to check that a client takes both")
-    p.add_argument("--linkage-after-transfer", choices=LINKAGE_AFTER_TRANSFER, default="new",
-                   help="the global call id a call's events carry after a transfer or "
-                   "conference: new (default; the one the Transferred event announces) or old "
-                   "(the one they carried before)")
-    p.add_argument("--association-timeout", type=float, default=DEFAULT_ASSOCIATION_TIMEOUT,
-                   metavar="SECONDS",
-                   help="close a connection that has not logged in within SECONDS "
-                   f"(default {DEFAULT_ASSOCIATION_TIMEOUT:g})")
-    p.add_argument("--max-pending", type=int, default=DEFAULT_MAX_PENDING_LINKS, metavar="N",
-                   help="connections that may wait to log in at the same time; more are "
-                   f"closed at once (default {DEFAULT_MAX_PENDING_LINKS})")
+    p.add_argument(
+        "--tag-form",
+        choices=("hipath", "alternate"),
+        default="hipath",
+        help="hipath (default): every tagged field in the form a HiPath sends it; "
+        "alternate: each in its other tag form (implicit for explicit and the "
+        "reverse), to check that a client takes both",
+    )
+    p.add_argument(
+        "--linkage-after-transfer",
+        choices=LINKAGE_AFTER_TRANSFER,
+        default="new",
+        help="the global call id a call's events carry after a transfer or "
+        "conference: new (default; the one the Transferred event announces) or old "
+        "(the one they carried before)",
+    )
+    p.add_argument(
+        "--association-timeout",
+        type=float,
+        default=DEFAULT_ASSOCIATION_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection that has not logged in within SECONDS "
+        f"(default {DEFAULT_ASSOCIATION_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=DEFAULT_MAX_PENDING_LINKS,
+        metavar="N",
+        help="connections that may wait to log in at the same time; more are "
+        f"closed at once (default {DEFAULT_MAX_PENDING_LINKS})",
+    )
     p.set_defaults(func=run)
 
 
@@ -152,7 +211,9 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
         try:
             start = datetime.fromisoformat(args.start_time).replace(tzinfo=None)
         except ValueError:
-            raise UsageError(f"--start-time: not an ISO date and time: {args.start_time!r}") from None
+            raise UsageError(
+                f"--start-time: not an ISO date and time: {args.start_time!r}"
+            ) from None
     forwarding = parse_forwarding(args.forward, devices)
     tls = None
     if getattr(args, "tls_key", None) and not getattr(args, "tls_cert", None):
@@ -166,14 +227,30 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             raise UsageError(str(exc)) from None
     try:
         return SwitchServer(
-            args.host, args.port, args.user, args.password, devices, trunks=trunks,
-            max_links=args.max_links, scenario=args.scenario, scenario_device=args.scenario_device,
-            demo=args.demo, rate=args.rate, speed=args.speed, seed=args.seed, clock_start=start,
-            forward_no_answer=forwarding, record=record, trace=args.debug, ssl=tls,
+            args.host,
+            args.port,
+            args.user,
+            args.password,
+            devices,
+            trunks=trunks,
+            max_links=args.max_links,
+            scenario=args.scenario,
+            scenario_device=args.scenario_device,
+            demo=args.demo,
+            rate=args.rate,
+            speed=args.speed,
+            seed=args.seed,
+            clock_start=start,
+            forward_no_answer=forwarding,
+            record=record,
+            trace=args.debug,
+            ssl=tls,
             phonebook=load_phonebook(resources.demo_phonebooks()) if args.demo else None,
             tag_form=getattr(args, "tag_form", "hipath"),
             linkage_after_transfer=getattr(args, "linkage_after_transfer", "new"),
-            association_timeout=args.association_timeout, max_pending_links=args.max_pending)
+            association_timeout=args.association_timeout,
+            max_pending_links=args.max_pending,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -225,9 +302,11 @@ def _serve_until_stopped(server: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"cstapopup sim: port {args.port} on {args.host} is already in use "
-                  "(another simulator or PBX client?); choose another with --port",
-                  file=sys.stderr)
+            print(
+                f"cstapopup sim: port {args.port} on {args.host} is already in use "
+                "(another simulator or PBX client?); choose another with --port",
+                file=sys.stderr,
+            )
             return EXIT_PORT_IN_USE
         print(f"cstapopup sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -52,6 +52,7 @@ SERVICE_PROVIDER_DIAGNOSTICS: dict[int, str] = {
     2: "no-common-acse-version",
 }
 
+
 def QT_TRANSLATE_NOOP(context: str, source: str) -> str:
     """Marks words an application may translate (Qt's lupdate finds them by this name); the
     protocol library itself speaks English."""

@@ -38,7 +38,7 @@ import socket
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Self
 
 from . import acse, codec, operations, tlsconfig
 from .backoff import Backoff
@@ -82,8 +82,19 @@ class CstaClientError(Exception):
 #: (the association request) in time; no route to the PBX; this computer has no network; TLS
 #: failed (handshake, certificate); the PBX did not take the association for now; anything
 #: else.
-CONNECT_CAUSES = ("unknown_host", "lookup_failed", "refused", "timeout", "login_timeout",
-                  "unreachable", "no_network", "tls", "certificate", "association", "other")
+CONNECT_CAUSES = (
+    "unknown_host",
+    "lookup_failed",
+    "refused",
+    "timeout",
+    "login_timeout",
+    "unreachable",
+    "no_network",
+    "tls",
+    "certificate",
+    "association",
+    "other",
+)
 
 
 class ConnectError(CstaClientError):
@@ -95,9 +106,16 @@ class ConnectError(CstaClientError):
 
     cause = "other"
 
-    def __init__(self, message: str = "", *, cause: str | None = None, host: str | None = None,
-                 port: int | None = None, detail: str = "",
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        cause: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        detail: str = "",
+        timeout: float | None = None,
+    ) -> None:
         super().__init__(message)
         if cause is not None:
             self.cause = cause
@@ -116,9 +134,14 @@ class AssociationError(CstaClientError):
     2 transient; None when no AARE came), `diagnostic` its diagnostic number from
     `diagnostic_source` (acse.SERVICE_USER or acse.SERVICE_PROVIDER), if any."""
 
-    def __init__(self, message: str, *, result: int | None = None,
-                 diagnostic: int | None = None,
-                 diagnostic_source: str | None = acse.SERVICE_USER) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: int | None = None,
+        diagnostic: int | None = None,
+        diagnostic_source: str | None = acse.SERVICE_USER,
+    ) -> None:
         super().__init__(message)
         self.result = result
         self.diagnostic = diagnostic
@@ -155,7 +178,9 @@ class RequestTimeout(CstaClientError):
 class CstaServiceError(CstaClientError):
     """The PBX answered a request with universalFailure (or another error code)."""
 
-    def __init__(self, operation: str, failure: UniversalFailure | None, error_code: int = 1) -> None:
+    def __init__(
+        self, operation: str, failure: UniversalFailure | None, error_code: int = 1
+    ) -> None:
         self.operation = operation
         self.failure = failure
         self.error_code = error_code
@@ -170,8 +195,7 @@ class CstaServiceError(CstaClientError):
 class MonitorStartError(CstaServiceError):
     """The PBX would not monitor `device` (its universalFailure says why: `reason`)."""
 
-    def __init__(self, device: str, failure: UniversalFailure | None,
-                 error_code: int = 1) -> None:
+    def __init__(self, device: str, failure: UniversalFailure | None, error_code: int = 1) -> None:
         super().__init__("monitorStart", failure, error_code)
         self.device = device
 
@@ -252,7 +276,7 @@ class MonitorSnapshot:
 
 
 #: What events() yields.
-ClientItem = Union[LinkStateChanged, MonitorEvent, MonitorSnapshot]
+ClientItem = LinkStateChanged | MonitorEvent | MonitorSnapshot
 
 
 @dataclass(eq=False)
@@ -324,8 +348,14 @@ class ClientOptions:
             raise ValueError("queue_size must be at least 1 (asyncio would make 0 unbounded)")
         if not 1 <= self.max_frame_length <= 0x7FFF:
             raise ValueError("max_frame_length must be 1..32767")
-        for name in ("connect_timeout", "request_timeout", "keepalive_interval",
-                     "keepalive_timeout", "backoff_initial", "backoff_max"):
+        for name in (
+            "connect_timeout",
+            "request_timeout",
+            "keepalive_interval",
+            "keepalive_timeout",
+            "backoff_initial",
+            "backoff_max",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -357,17 +387,24 @@ class _Subscriber:
 class CstaClient:
     """An asyncio CSTA client with reconnection.  Use one per PBX link."""
 
-    def __init__(self, host: str, port: int = DEFAULT_PORT, user: str = DEFAULT_USER,
-                 password: str = DEFAULT_PASSWORD, options: ClientOptions | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        options: ClientOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.host = host
         self.port = port
         self.user = user
         self._password = password
         self.options = options or ClientOptions(**kwargs)
         opts = self.options
-        self.backoff = Backoff(opts.backoff_initial, opts.backoff_max, opts.backoff_jitter,
-                               opts.rng)
+        self.backoff = Backoff(
+            opts.backoff_initial, opts.backoff_max, opts.backoff_jitter, opts.rng
+        )
         self.monitors: list[MonitorHandle] = []
         #: The active monitors by cross-ref id (several only when a PBX reuses an id).
         self._by_cross_ref: dict[bytes, list[MonitorHandle]] = {}
@@ -515,8 +552,12 @@ class CstaClient:
                     if len(self._callback_tasks) >= self.options.max_callback_tasks:
                         result.close()
                         self.counters.callbacks_skipped += 1
-                        log.warning("too many callbacks still running: %s callback skipped "
-                                    "(%d skipped so far)", kind, self.counters.callbacks_skipped)
+                        log.warning(
+                            "too many callbacks still running: %s callback skipped "
+                            "(%d skipped so far)",
+                            kind,
+                            self.counters.callbacks_skipped,
+                        )
                         continue
                     task = asyncio.ensure_future(result)
                     self._callback_tasks.add(task)  # a strong reference until it is done
@@ -591,8 +632,9 @@ class CstaClient:
             elif self.state == "up":
                 active = [h for h in self.monitors if h.active]
                 if active:
-                    stops = asyncio.gather(*(self._monitor_stop_request(h) for h in active),
-                                           return_exceptions=True)
+                    stops = asyncio.gather(
+                        *(self._monitor_stop_request(h) for h in active), return_exceptions=True
+                    )
                     try:
                         async with asyncio.timeout(max(0.0, deadline - loop.time())):
                             await stops
@@ -615,7 +657,7 @@ class CstaClient:
         """Until close() has finished."""
         await self._closed.wait()
 
-    async def __aenter__(self) -> CstaClient:
+    async def __aenter__(self) -> Self:
         await self.connect()
         return self
 
@@ -674,11 +716,13 @@ class CstaClient:
                     # nor leave connect() waiting forever.  The traceback goes to the log
                     # (tracebacks show no local variables, so no password); the state says
                     # only the kind of error.
-                    log.exception("unexpected error while connecting to %s:%s",
-                                  self.host, self.port)
+                    log.exception(
+                        "unexpected error while connecting to %s:%s", self.host, self.port
+                    )
                     self._drop_link("internal error")
-                    exc = ConnectError(f"internal error while connecting ({type(exc).__name__}); "
-                                       "see the log")
+                    exc = ConnectError(
+                        f"internal error while connecting ({type(exc).__name__}); see the log"
+                    )
                 self.last_error = exc
                 reason = str(exc)
                 if self._first_result is not None and not self._first_result.done():
@@ -718,8 +762,10 @@ class CstaClient:
         opts = self.options
         # The AARQ is encoded before the socket opens (this loads the compiled ASN.1 spec the
         # first time): the PBX never waits for us between its accept and our first byte.
-        conn = ClientConnection(max_frame_length=opts.max_frame_length,
-                                trace=self._trace if wire_log.isEnabledFor(logging.DEBUG) else None)
+        conn = ClientConnection(
+            max_frame_length=opts.max_frame_length,
+            trace=self._trace if wire_log.isEnabledFor(logging.DEBUG) else None,
+        )
         try:
             conn.associate(self.user, self._password)
         except codec.EncodeError:
@@ -727,32 +773,50 @@ class CstaClient:
             # quote the password's offending characters.
             raise AssociationRejectedError(
                 "the user name or password has characters that cannot be sent to the PBX "
-                "(CSTA carries them as Latin-1)") from None
+                "(CSTA carries them as Latin-1)"
+            ) from None
         try:
             async with asyncio.timeout(opts.connect_timeout):
                 reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=opts.ssl,
+                    self.host,
+                    self.port,
+                    ssl=opts.ssl,
                     server_hostname=(opts.server_hostname or self.host) if opts.ssl else None,
                 )
         except TimeoutError:
-            raise ConnectError(f"no answer from {self.host}:{self.port} within "
-                               f"{_seconds(opts.connect_timeout)}", cause="timeout",
-                               timeout=opts.connect_timeout, **self._where()) from None
+            raise ConnectError(
+                f"no answer from {self.host}:{self.port} within {_seconds(opts.connect_timeout)}",
+                cause="timeout",
+                timeout=opts.connect_timeout,
+                **self._where(),
+            ) from None
         except ConnectionRefusedError as exc:
-            raise ConnectError(f"connection to {self.host}:{self.port} refused (is the CSTA link "
-                               "enabled on that port?)", cause="refused",
-                               detail=_os_words(exc), **self._where()) from None
+            raise ConnectError(
+                f"connection to {self.host}:{self.port} refused (is the CSTA link "
+                "enabled on that port?)",
+                cause="refused",
+                detail=_os_words(exc),
+                **self._where(),
+            ) from None
         except ssl_module.SSLCertVerificationError as exc:
-            raise CertificateError(tlsconfig.explain_certificate_error(
-                exc, opts.server_hostname or self.host), **self._where()) from None
+            raise CertificateError(
+                tlsconfig.explain_certificate_error(exc, opts.server_hostname or self.host),
+                **self._where(),
+            ) from None
         except ssl_module.SSLError as exc:
-            raise ConnectError(f"TLS handshake with {self.host}:{self.port} failed: "
-                               f"{tlsconfig.explain_handshake_error(exc)}", cause="tls",
-                               **self._where()) from None
+            raise ConnectError(
+                f"TLS handshake with {self.host}:{self.port} failed: "
+                f"{tlsconfig.explain_handshake_error(exc)}",
+                cause="tls",
+                **self._where(),
+            ) from None
         except OSError as exc:
-            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {_os_words(exc)}",
-                               cause=_os_cause(exc), detail=_os_words(exc),
-                               **self._where()) from None
+            raise ConnectError(
+                f"cannot connect to {self.host}:{self.port}: {_os_words(exc)}",
+                cause=_os_cause(exc),
+                detail=_os_words(exc),
+                **self._where(),
+            ) from None
         self._conn, self._writer = conn, writer
         self._release_waiter = None
         self._flush()
@@ -761,9 +825,13 @@ class CstaClient:
                 await self._associate(reader, conn)
         except TimeoutError:
             self._drop_link("association timed out")
-            raise ConnectError(f"{self.host}:{self.port} did not answer the association request "
-                               f"within {_seconds(opts.connect_timeout)}", cause="login_timeout",
-                               timeout=opts.connect_timeout, **self._where()) from None
+            raise ConnectError(
+                f"{self.host}:{self.port} did not answer the association request "
+                f"within {_seconds(opts.connect_timeout)}",
+                cause="login_timeout",
+                timeout=opts.connect_timeout,
+                **self._where(),
+            ) from None
         except BaseException:
             self._drop_link("association failed")
             raise
@@ -775,15 +843,19 @@ class CstaClient:
     def _no_answer(self, what: str) -> AssociationTransientError:
         return AssociationTransientError(
             f"the PBX at {self.host}:{self.port} {what} without answering the association "
-            "request: all CSTA links of the PBX are probably in use")
+            "request: all CSTA links of the PBX are probably in use"
+        )
 
     def _rejection(self, ev: AssociationRejected) -> AssociationError:
         where = f"the PBX at {self.host}:{self.port}"
         name = acse.diagnostic_name(ev.diagnostic_source, ev.diagnostic)
         tag = f"{acse.result_name(ev.result)}, {name}" if name else acse.result_name(ev.result)
         words = acse.diagnostic_words(ev.diagnostic_source, ev.diagnostic)
-        details: dict[str, Any] = {"result": ev.result, "diagnostic": ev.diagnostic,
-                                   "diagnostic_source": ev.diagnostic_source}
+        details: dict[str, Any] = {
+            "result": ev.result,
+            "diagnostic": ev.diagnostic,
+            "diagnostic_source": ev.diagnostic_source,
+        }
         user_diag = ev.diagnostic if ev.diagnostic_source == acse.SERVICE_USER else None
         if ev.permanent:
             if user_diag == acse.DIAG_CONTEXT_NOT_SUPPORTED:
@@ -795,11 +867,13 @@ class CstaClient:
             else:
                 advice = f"{words}; check the user name and password"
             return AssociationRejectedError(
-                f"{where} refused the login of {self.user} ({tag}): {advice}", **details)
+                f"{where} refused the login of {self.user} ({tag}): {advice}", **details
+            )
         if ev.diagnostic in (None, acse.DIAG_NULL, acse.DIAG_NO_REASON):
             words = "all CSTA links of the PBX are in use"
-        return AssociationTransientError(f"{where} refused the link for now ({tag}): {words}",
-                                         **details)
+        return AssociationTransientError(
+            f"{where} refused the link for now ({tag}): {words}", **details
+        )
 
     async def _associate(self, reader: asyncio.StreamReader, conn: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -816,15 +890,17 @@ class CstaClient:
             except ConnectionResetError:
                 if grace_deadline is None:
                     raise self._no_answer("reset the connection") from None
-                raise ConnectError("the PBX reset the connection right after accepting the "
-                                   "association") from None
+                raise ConnectError(
+                    "the PBX reset the connection right after accepting the association"
+                ) from None
             except OSError as exc:
                 raise ConnectError(f"connection lost during association: {exc}") from None
             if not data:
                 if grace_deadline is None:
                     raise self._no_answer("closed the connection")
-                raise ConnectError("the PBX closed the connection right after accepting the "
-                                   "association")
+                raise ConnectError(
+                    "the PBX closed the connection right after accepting the association"
+                )
             for ev in conn.receive_data(data):
                 if isinstance(ev, AssociationRejected):
                     raise self._rejection(ev)
@@ -850,8 +926,10 @@ class CstaClient:
         loop = asyncio.get_running_loop()
         self._alive_at = loop.time()
         self._set_state("up", f"connected to {self.host}:{self.port}")
-        tasks = [asyncio.create_task(self._read_loop(reader, conn), name="csta-reader"),
-                 asyncio.create_task(self._watch_liveness(conn), name="csta-liveness")]
+        tasks = [
+            asyncio.create_task(self._read_loop(reader, conn), name="csta-reader"),
+            asyncio.create_task(self._watch_liveness(conn), name="csta-liveness"),
+        ]
         remonitor = asyncio.create_task(self._remonitor_all())
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -920,9 +998,11 @@ class CstaClient:
             else:
                 deadline = probe_at + opts.keepalive_timeout
                 if now >= deadline:
-                    return (f"no complete frame from the PBX for "
-                            f"{_seconds(opts.keepalive_interval + opts.keepalive_timeout)} "
-                            "(link dead)")
+                    return (
+                        f"no complete frame from the PBX for "
+                        f"{_seconds(opts.keepalive_interval + opts.keepalive_timeout)} "
+                        "(link dead)"
+                    )
             await asyncio.sleep(deadline - now)
 
     def _send_probe(self, conn: ClientConnection) -> int | None:
@@ -993,13 +1073,21 @@ class CstaClient:
             elif isinstance(ev, ResultReceived):
                 self._resolve(ev.invoke_id, result=ev.result)
             elif isinstance(ev, ErrorReceived):
-                self._resolve(ev.invoke_id, error=CstaServiceError(
-                    operations.operation_name(ev.operation), ev.failure, ev.error_code))
+                self._resolve(
+                    ev.invoke_id,
+                    error=CstaServiceError(
+                        operations.operation_name(ev.operation), ev.failure, ev.error_code
+                    ),
+                )
             elif isinstance(ev, RejectReceived):
                 if ev.invoke_id is not None:
-                    self._resolve(ev.invoke_id, error=CstaRejectError(
-                        f"{operations.operation_name(ev.operation or 0)} rejected by the PBX: "
-                        f"{ev.problem_kind}/{ev.problem}"))
+                    self._resolve(
+                        ev.invoke_id,
+                        error=CstaRejectError(
+                            f"{operations.operation_name(ev.operation or 0)} rejected by the PBX: "
+                            f"{ev.problem_kind}/{ev.problem}"
+                        ),
+                    )
             elif isinstance(ev, ProtocolError):
                 log.warning("protocol: %s", ev.message)
             elif isinstance(ev, Released):
@@ -1009,12 +1097,14 @@ class CstaClient:
             elif isinstance(ev, LinkUp):
                 pass
 
-    def _resolve(self, invoke_id: int, *, result: Any = None, error: Exception | None = None) -> None:
+    def _resolve(
+        self, invoke_id: int, *, result: Any = None, error: Exception | None = None
+    ) -> None:
         hook = self._on_result.pop(invoke_id, None)
         if hook is not None and error is None:
             try:
                 hook(result)
-            except Exception as exc:  # a malformed result: report it to the requester
+            except Exception as exc:  # noqa: BLE001 - a malformed result goes to the requester
                 error = CstaClientError(f"unusable result: {exc}")
         fut = self._futures.pop(invoke_id, None)
         if fut is None or fut.done():
@@ -1031,8 +1121,9 @@ class CstaClient:
     def _monitors_for(self, event: CstaEvent) -> list[MonitorHandle]:
         matching = self._by_cross_ref.get(event.cross_ref_id)
         if not matching:
-            log.info("event %s for unknown cross-ref %s ignored", event.name,
-                     event.cross_ref_id.hex())
+            log.info(
+                "event %s for unknown cross-ref %s ignored", event.name, event.cross_ref_id.hex()
+            )
             return []
         if len(matching) == 1:
             return matching[:]
@@ -1044,8 +1135,13 @@ class CstaClient:
 
     # Requests ------------------------------------------------------------------------------
 
-    async def request(self, operation: int, argument: Any, timeout: float | None = None,
-                      on_result: Callable[[Any], None] | None = None) -> Any:
+    async def request(
+        self,
+        operation: int,
+        argument: Any,
+        timeout: float | None = None,
+        on_result: Callable[[Any], None] | None = None,
+    ) -> Any:
         """Send one request and wait for its answer (the decoded result value).
 
         `on_result` runs as soon as the result is read, before any later bytes are handled:
@@ -1057,7 +1153,9 @@ class CstaClient:
         except ConnectionStateError as exc:
             raise CstaClientError(f"{operations.operation_name(operation)}: {exc}") from None
         except codec.EncodeError as exc:
-            raise CstaClientError(f"{operations.operation_name(operation)}: bad argument: {exc}") from None
+            raise CstaClientError(
+                f"{operations.operation_name(operation)}: bad argument: {exc}"
+            ) from None
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._futures[iid] = fut
         if on_result is not None:
@@ -1067,8 +1165,10 @@ class CstaClient:
         try:
             return await self._answer(fut, timeout or self.options.request_timeout)
         except TimeoutError:
-            raise RequestTimeout(f"{operations.operation_name(operation)}: no answer within "
-                                 f"{_seconds(timeout or self.options.request_timeout)}") from None
+            raise RequestTimeout(
+                f"{operations.operation_name(operation)}: no answer within "
+                f"{_seconds(timeout or self.options.request_timeout)}"
+            ) from None
         finally:
             if not fut.done() or fut.cancelled() or self._futures.get(iid) is fut:
                 # Timed out or cancelled: a late answer is ignored, not matched to a request.
@@ -1125,8 +1225,11 @@ class CstaClient:
 
         handle.starting = True
         try:
-            await self.request(operations.MONITOR_START, codec.monitor_start_argument(handle.device),
-                               on_result=started)
+            await self.request(
+                operations.MONITOR_START,
+                codec.monitor_start_argument(handle.device),
+                on_result=started,
+            )
         finally:
             handle.starting = False
         if self.options.snapshot_monitors:
@@ -1147,15 +1250,17 @@ class CstaClient:
 
         def publish(result: Any) -> None:
             nonlocal published
-            calls = tuple(self._snapshot_calls(result))   # unusable: the request fails
+            calls = tuple(self._snapshot_calls(result))  # unusable: the request fails
             if handle in self.monitors and handle.active:
                 published = True
                 self._publish(MonitorSnapshot(handle.device, calls, ""))
 
         try:
-            await self.request(operations.SNAPSHOT_DEVICE,
-                               {"snapshotObject": device_to_asn1(handle.device)},
-                               on_result=publish)
+            await self.request(
+                operations.SNAPSHOT_DEVICE,
+                {"snapshotObject": device_to_asn1(handle.device)},
+                on_result=publish,
+            )
         except LinkDownError:
             return  # the next restore takes another snapshot
         except CstaClientError as exc:  # not supported, refused, no answer, unusable
@@ -1169,17 +1274,22 @@ class CstaClient:
         # The events the PBX sent before it took the stop still belong to the monitor: it
         # stays in the index until the stop's answer, which comes after them in the stream.
         try:
-            await self.request(operations.MONITOR_STOP,
-                               codec.monitor_stop_argument(handle.cross_ref_id),
-                               on_result=lambda _: self._deactivate(handle))
+            await self.request(
+                operations.MONITOR_STOP,
+                codec.monitor_stop_argument(handle.cross_ref_id),
+                on_result=lambda _: self._deactivate(handle),
+            )
         finally:
             self._deactivate(handle)
 
     async def monitor_stop(self, device: str | MonitorHandle) -> None:
         """Stop monitoring `device` (a number or the handle monitor_start returned); it is
         not re-monitored after a reconnect.  Nothing happens for a device not monitored."""
-        handle = device if isinstance(device, MonitorHandle) else next(
-            (h for h in self.monitors if h.device == str(device)), None)
+        handle = (
+            device
+            if isinstance(device, MonitorHandle)
+            else next((h for h in self.monitors if h.device == str(device)), None)
+        )
         if handle is None:
             return
         if handle in self.monitors:
@@ -1196,9 +1306,13 @@ class CstaClient:
             except CstaServiceError as exc:
                 handle.error = str(exc)
                 log.error("cannot monitor %s: %s", handle.device, exc)
-                self._publish(LinkStateChanged(
-                    "up", f"cannot monitor {handle.device}: {exc.reason}",
-                    error=MonitorStartError(handle.device, exc.failure, exc.error_code)))
+                self._publish(
+                    LinkStateChanged(
+                        "up",
+                        f"cannot monitor {handle.device}: {exc.reason}",
+                        error=MonitorStartError(handle.device, exc.failure, exc.error_code),
+                    )
+                )
             except (LinkDownError, RequestTimeout, CstaRejectError) as exc:
                 handle.error = str(exc)
                 log.warning("monitor %s not restored: %s", handle.device, exc)
@@ -1206,7 +1320,9 @@ class CstaClient:
     async def snapshot_device(self, device: str) -> list[SnapshotCall]:
         """The device's calls now (SnapshotDevice), each with the device's connection, its
         local connection state and the global call id when the PBX sends one."""
-        result = await self.request(operations.SNAPSHOT_DEVICE, {"snapshotObject": device_to_asn1(device)})
+        result = await self.request(
+            operations.SNAPSHOT_DEVICE, {"snapshotObject": device_to_asn1(device)}
+        )
         return self._snapshot_calls(result)
 
     @staticmethod
@@ -1226,34 +1342,54 @@ class CstaClient:
                 try:
                     gcid = codec.linkage_from_asn1(linkage).get("global_call_id")
                 except (KeyError, TypeError, IndexError, codec.DecodeError) as exc:
-                    raise CstaClientError(f"snapshotDevice: unusable result from the PBX: "
-                                          f"{exc!r}") from None
-            out.append(SnapshotCall(_connection_in(item, "connectionIdentifier", "snapshotDevice"),
-                                    own, gcid))
+                    raise CstaClientError(
+                        f"snapshotDevice: unusable result from the PBX: {exc!r}"
+                    ) from None
+            out.append(
+                SnapshotCall(
+                    _connection_in(item, "connectionIdentifier", "snapshotDevice"), own, gcid
+                )
+            )
         return out
 
     async def make_call(self, calling: str, called: str) -> ConnectionId:
         """Make `calling` call `called` (MakeCall); the calling device's new connection."""
-        result = await self.request(operations.MAKE_CALL, {
-            "callingDevice": device_to_asn1(calling), "calledDirectoryNumber": device_to_asn1(called)})
+        result = await self.request(
+            operations.MAKE_CALL,
+            {
+                "callingDevice": device_to_asn1(calling),
+                "calledDirectoryNumber": device_to_asn1(called),
+            },
+        )
         return _connection_in(result, "callingDevice", "makeCall")
 
     async def answer_call(self, connection: ConnectionId) -> None:
         """Answer the call ringing at `connection` (AnswerCall; the phone must allow it)."""
-        await self.request(operations.ANSWER_CALL, {"callToBeAnswered": connection_to_asn1(connection)})
+        await self.request(
+            operations.ANSWER_CALL, {"callToBeAnswered": connection_to_asn1(connection)}
+        )
 
     async def clear_connection(self, connection: ConnectionId) -> None:
         """Take `connection`'s device out of its call (ClearConnection): it hangs up."""
-        await self.request(operations.CLEAR_CONNECTION, {"connectionToBeCleared": connection_to_asn1(connection)})
+        await self.request(
+            operations.CLEAR_CONNECTION, {"connectionToBeCleared": connection_to_asn1(connection)}
+        )
 
     async def clear_call(self, connection: ConnectionId) -> None:
         """End the whole call `connection` belongs to (ClearCall)."""
-        await self.request(operations.CLEAR_CALL, {"callToBeCleared": connection_to_asn1(connection)})
+        await self.request(
+            operations.CLEAR_CALL, {"callToBeCleared": connection_to_asn1(connection)}
+        )
 
     async def deflect_call(self, connection: ConnectionId, destination: str) -> None:
         """Send the call ringing at `connection` on to `destination` (DeflectCall)."""
-        await self.request(operations.DEFLECT_CALL, {
-            "callToBeDiverted": connection_to_asn1(connection), "newDestination": device_to_asn1(destination)})
+        await self.request(
+            operations.DEFLECT_CALL,
+            {
+                "callToBeDiverted": connection_to_asn1(connection),
+                "newDestination": device_to_asn1(destination),
+            },
+        )
 
     async def hold_call(self, connection: ConnectionId) -> None:
         """Put `connection` on hold (HoldCall)."""
@@ -1261,46 +1397,66 @@ class CstaClient:
 
     async def retrieve_call(self, connection: ConnectionId) -> None:
         """Take the held `connection` back (RetrieveCall)."""
-        await self.request(operations.RETRIEVE_CALL, {"callToBeRetrieved": connection_to_asn1(connection)})
+        await self.request(
+            operations.RETRIEVE_CALL, {"callToBeRetrieved": connection_to_asn1(connection)}
+        )
 
     async def consultation_call(self, existing: ConnectionId, device: str) -> ConnectionId:
         """Hold `existing` and call `device` (ConsultationCall); the new connection."""
-        result = await self.request(operations.CONSULTATION_CALL, {
-            "existingCall": connection_to_asn1(existing), "consultedDevice": device_to_asn1(device)})
+        result = await self.request(
+            operations.CONSULTATION_CALL,
+            {
+                "existingCall": connection_to_asn1(existing),
+                "consultedDevice": device_to_asn1(device),
+            },
+        )
         return _connection_in(result, "initiatedCall", "consultationCall")
 
     async def transfer_call(self, held: ConnectionId, active: ConnectionId) -> ConnectionId:
         """Join the `held` call's other party with the `active` call's (TransferCall);
         the resulting connection."""
-        result = await self.request(operations.TRANSFER_CALL, {
-            "heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)})
+        result = await self.request(
+            operations.TRANSFER_CALL,
+            {"heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)},
+        )
         return _connection_in(result, "transferredCall", "transferCall")
 
     async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId:
         """Transfer the `active` call to `to` without consulting first
         (SingleStepTransferCall); the resulting connection."""
-        result = await self.request(operations.SINGLE_STEP_TRANSFER, {
-            "activeCall": connection_to_asn1(active), "transferredTo": device_to_asn1(to)})
+        result = await self.request(
+            operations.SINGLE_STEP_TRANSFER,
+            {"activeCall": connection_to_asn1(active), "transferredTo": device_to_asn1(to)},
+        )
         return _connection_in(result, "transferredCall", "singleStepTransfer")
 
     async def reconnect_call(self, active: ConnectionId, held: ConnectionId) -> None:
         """Clear the active call and take back the held one (ReconnectCall): the end of a
         consultation that did not lead to a transfer."""
-        await self.request(operations.RECONNECT_CALL, {
-            "activeCall": connection_to_asn1(active), "heldCall": connection_to_asn1(held)})
+        await self.request(
+            operations.RECONNECT_CALL,
+            {"activeCall": connection_to_asn1(active), "heldCall": connection_to_asn1(held)},
+        )
 
     async def alternate_call(self, held: ConnectionId, active: ConnectionId) -> None:
         """Hold the active call and take back the held one, in one step (AlternateCall)."""
-        await self.request(operations.ALTERNATE_CALL, {
-            "heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)})
+        await self.request(
+            operations.ALTERNATE_CALL,
+            {"heldCall": connection_to_asn1(held), "activeCall": connection_to_asn1(active)},
+        )
 
-    async def directed_pickup_call(self, ringing: ConnectionId, requesting: str
-                                   ) -> ConnectionId | None:
+    async def directed_pickup_call(
+        self, ringing: ConnectionId, requesting: str
+    ) -> ConnectionId | None:
         """`requesting` takes the call ringing at another device (DirectedPickupCall); the
         picked call's new connection when the PBX says it."""
-        result = await self.request(operations.DIRECTED_PICKUP_CALL, {
-            "callToBePickedUp": connection_to_asn1(ringing),
-            "requestingDevice": device_to_asn1(requesting)})
+        result = await self.request(
+            operations.DIRECTED_PICKUP_CALL,
+            {
+                "callToBePickedUp": connection_to_asn1(ringing),
+                "requestingDevice": device_to_asn1(requesting),
+            },
+        )
         if isinstance(result, dict) and result.get("pickedCall") is not None:
             return _connection_in(result, "pickedCall", "directedPickupCall")
         return None

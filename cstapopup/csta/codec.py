@@ -20,9 +20,9 @@ import os
 import pickle
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import asn1tools
 from asn1tools.codecs import ber
@@ -110,8 +110,9 @@ def check_structure(data: bytes) -> None:
 
 # A constructed element whose contents are at most _SMALL[depth] bytes holds at most that many
 # / 2 elements nested at most that many / 2 deep: it cannot break a bound and is not walked.
-_SMALL = tuple(2 * min(MAX_ELEMENTS, MAX_NESTING_DEPTH - depth - 1)
-               for depth in range(MAX_NESTING_DEPTH + 1))
+_SMALL = tuple(
+    2 * min(MAX_ELEMENTS, MAX_NESTING_DEPTH - depth - 1) for depth in range(MAX_NESTING_DEPTH + 1)
+)
 
 
 def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: int) -> int:
@@ -163,16 +164,21 @@ def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: in
                 pos = k
         nxt = pos + length
         if nxt > limit:
-            raise DecodeError(f"length {length} runs past the enclosing element "
-                              f"({max(0, limit - pos)} bytes left)", pos)
+            raise DecodeError(
+                f"length {length} runs past the enclosing element "
+                f"({max(0, limit - pos)} bytes left)",
+                pos,
+            )
         if tag & 0x20:
             if length > small:
                 if depth >= MAX_NESTING_DEPTH - 1:
                     raise DecodeError(f"elements nested deeper than {MAX_NESTING_DEPTH}", pos)
                 _walk(data, pos, nxt, nxt, depth + 1, MAX_ELEMENTS)
         elif length > MAX_PRIMITIVE_LENGTH:
-            raise DecodeError(f"primitive value of {length} bytes exceeds the limit of "
-                              f"{MAX_PRIMITIVE_LENGTH}", pos)
+            raise DecodeError(
+                f"primitive value of {length} bytes exceeds the limit of {MAX_PRIMITIVE_LENGTH}",
+                pos,
+            )
         pos = nxt
     return pos
 
@@ -180,8 +186,9 @@ def _walk(data: bytes, pos: int, end: int, limit: int, depth: int, max_count: in
 def _bounded(value: Any, what: str) -> Any:
     """`value` (a str or bytes the library interprets), if within MAX_STRING_LENGTH."""
     if len(value) > MAX_STRING_LENGTH:
-        raise DecodeError(f"{what} of {len(value)} characters exceeds the limit of "
-                          f"{MAX_STRING_LENGTH}")
+        raise DecodeError(
+            f"{what} of {len(value)} characters exceeds the limit of {MAX_STRING_LENGTH}"
+        )
     return value
 
 
@@ -239,8 +246,7 @@ def _spec_key(sources: list[bytes], tag_form: str = "hipath") -> str:
     """What a compiled spec depends on: the module texts, how we compile them, asn1tools,
     Python (the pickle holds their classes)."""
     h = hashlib.sha256()
-    h.update(f"format {SPEC_FORMAT} tag forms {tag_form} pickle {pickle.HIGHEST_PROTOCOL}"
-             .encode())
+    h.update(f"format {SPEC_FORMAT} tag forms {tag_form} pickle {pickle.HIGHEST_PROTOCOL}".encode())
     h.update(asn1tools.__version__.encode())
     h.update(sys.version.encode())
     for s in sources:
@@ -250,11 +256,19 @@ def _spec_key(sources: list[bytes], tag_form: str = "hipath") -> str:
 
 #: Event fields that HiPath sends in most events.  In the decode-ordered variants (below) they
 #: come first, so that decoding a typical event tries few absent optional fields.
-_COMMON_EVENT_FIELDS = frozenset({
-    "localConnectionInfo", "cause", "associatedCallingDevice", "associatedCalledDevice",
-    "callLinkageData", "callLinkageDataList", "extensions", "originatingNIDConnection",
-    "secondaryOldCall",
-})
+_COMMON_EVENT_FIELDS = frozenset(
+    {
+        "localConnectionInfo",
+        "cause",
+        "associatedCallingDevice",
+        "associatedCalledDevice",
+        "callLinkageData",
+        "callLinkageDataList",
+        "extensions",
+        "originatingNIDConnection",
+        "secondaryOldCall",
+    }
+)
 
 
 def _add_decode_ordered_events(module: dict[str, Any]) -> None:
@@ -272,8 +286,11 @@ def _add_decode_ordered_events(module: dict[str, Any]) -> None:
     fast_members = []
     for member in choice["members"]:
         event_type = types[member["type"]]
-        common = [m for m in event_type["members"]
-                  if not m.get("optional") or m["name"] in _COMMON_EVENT_FIELDS]
+        common = [
+            m
+            for m in event_type["members"]
+            if not m.get("optional") or m["name"] in _COMMON_EVENT_FIELDS
+        ]
         rare = [m for m in event_type["members"] if m not in common]
         types["DecodeOrdered" + member["type"]] = dict(event_type, members=common + rare)
         fast_members.append(dict(member, type="DecodeOrdered" + member["type"]))
@@ -319,9 +336,15 @@ class TagForms(ber.Type):
     alternative), then the declared one; `alternate`: those of the other tag form.
     """
 
-    def __init__(self, name: str, forms: list[Any], select: dict[int, int],
-                 wraps: list[str | None], null_tags: dict[int, int] | None = None,
-                 alternate: tuple[int, ...] = (1,)) -> None:
+    def __init__(
+        self,
+        name: str,
+        forms: list[Any],
+        select: dict[int, int],
+        wraps: list[str | None],
+        null_tags: dict[int, int] | None = None,
+        alternate: tuple[int, ...] = (1,),
+    ) -> None:
         super().__init__(name, "TagForms", None)
         tags = {bytes(f.tag) for f in forms}
         if len(tags) != 1:
@@ -398,8 +421,14 @@ class _TagFormsCompiler(ber.Compiler):
             wraps.append(form.get("wrap"))
             for tag in form["first"]:
                 select.setdefault(tag, index)
-        compiled = TagForms(name, forms, select, wraps, dict(spec_forms.get("null_tags", ())),
-                            tuple(spec_forms.get("alternate", (1,))))
+        compiled = TagForms(
+            name,
+            forms,
+            select,
+            wraps,
+            dict(spec_forms.get("null_tags", ())),
+            tuple(spec_forms.get("alternate", (1,))),
+        )
         if self._alternate:
             compiled.encode_forms = compiled.alternate
         return compiled
@@ -412,8 +441,9 @@ def _tag(number: int, kind: str, cls: str | None = None) -> dict[str, Any]:
     return tag
 
 
-_PRIMITIVE_TYPES = frozenset({"NULL", "OCTET STRING", "INTEGER", "BOOLEAN", "IA5String",
-                              "NumberDigits", "ENUMERATED"})
+_PRIMITIVE_TYPES = frozenset(
+    {"NULL", "OCTET STRING", "INTEGER", "BOOLEAN", "IA5String", "NumberDigits", "ENUMERATED"}
+)
 
 
 def _first_tag(member: dict[str, Any], kind: str | None = None) -> int | None:
@@ -430,7 +460,7 @@ def _first_tag(member: dict[str, Any], kind: str | None = None) -> int | None:
 def _add_tag_forms(module: dict[str, Any]) -> None:
     """Mark every member whose tag meets a tagged type (see "Tag forms") with its forms."""
     types = module["types"]
-    roles: dict[str, tuple[int, str]] = {}   # role CHOICE -> (its APPLICATION number, DeviceID alt)
+    roles: dict[str, tuple[int, str]] = {}  # role CHOICE -> (its APPLICATION number, DeviceID alt)
     for name, t in types.items():
         tag = t.get("tag", {})
         if t.get("type") == "CHOICE" and tag.get("class") == "APPLICATION":
@@ -439,8 +469,9 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
                 roles[name] = (tag["number"], alts[0])
     flip = {"EXPLICIT": "IMPLICIT", "IMPLICIT": "EXPLICIT"}
 
-    def device_choice(alts: list[Any], device_alt: str, outer: dict[str, Any],
-                      number: int, cls: str | None) -> dict[str, Any]:
+    def device_choice(
+        alts: list[Any], device_alt: str, outer: dict[str, Any], number: int, cls: str | None
+    ) -> dict[str, Any]:
         """The forms of a CHOICE with a DeviceID alternative under a tag (`outer`: how the
         declared form is tagged): as declared; with its tagged NULL alternatives in their
         other form (restricted [1] NULL: A1 { 05 00 } or 81 00); with the tag replacing the
@@ -454,19 +485,31 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
                 flipped_first.add(_first_tag(m, kind))
             else:
                 flipped.append(m)
-        device = {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT", cls)},
-                  "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": device_alt}
-        forms: list[dict[str, Any]] = [{"type": outer, "first": sorted(own - _DEVICE_CONTENT_TAGS)},
-                                       device]
+        device = {
+            "type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT", cls)},
+            "first": sorted(_DEVICE_CONTENT_TAGS),
+            "wrap": device_alt,
+        }
+        forms: list[dict[str, Any]] = [
+            {"type": outer, "first": sorted(own - _DEVICE_CONTENT_TAGS)},
+            device,
+        ]
         # A tag of a NULL alternative and of a DeviceID alternative (restricted [1] NULL and
         # deviceNumber [1] INTEGER, both 81) selects the NULL when its content is empty.
         null_tags = {t: 0 for t in own & _DEVICE_CONTENT_TAGS}
         if flipped_first:
-            forms.append({"type": dict(outer, type="CHOICE", members=flipped),
-                          "first": sorted(flipped_first - _DEVICE_CONTENT_TAGS)})
+            forms.append(
+                {
+                    "type": dict(outer, type="CHOICE", members=flipped),
+                    "first": sorted(flipped_first - _DEVICE_CONTENT_TAGS),
+                }
+            )
             null_tags.update({t: 2 for t in flipped_first & _DEVICE_CONTENT_TAGS})
-        return {"forms": forms, "null_tags": sorted(null_tags.items()),
-                "alternate": [1, 2] if flipped_first else [1]}
+        return {
+            "forms": forms,
+            "null_tags": sorted(null_tags.items()),
+            "alternate": [1, 2] if flipped_first else [1],
+        }
 
     def role_forms(type_name: str) -> dict[str, Any]:
         # A role id: its [APPLICATION n] wraps the CHOICE, or replaces a DeviceID's tag.
@@ -487,40 +530,60 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
             return None
         number = tag["number"]
         kind = tag.get("kind", "EXPLICIT")
-        declared = {k: v for k, v in member.items()
-                    if k not in ("name", "optional", "default", "x-tag-forms")}
+        declared = {
+            k: v
+            for k, v in member.items()
+            if k not in ("name", "optional", "default", "x-tag-forms")
+        }
         declared["tag"] = _tag(number, kind)
         other = {"type": type_name, "tag": _tag(number, flip[kind])}
         if type_name in ("ConnectionID", "DeviceID"):
             own = {0x6B} if type_name == "ConnectionID" else {0x30}
-            content = (_CONNECTION_CONTENT_TAGS if type_name == "ConnectionID"
-                       else _DEVICE_CONTENT_TAGS)
+            content = (
+                _CONNECTION_CONTENT_TAGS if type_name == "ConnectionID" else _DEVICE_CONTENT_TAGS
+            )
             first = (own, content) if kind == "EXPLICIT" else (content, own)
-            return {"forms": [{"type": declared, "first": sorted(first[0])},
-                              {"type": other, "first": sorted(first[1])}]}
+            return {
+                "forms": [
+                    {"type": declared, "first": sorted(first[0])},
+                    {"type": other, "first": sorted(first[1])},
+                ]
+            }
         if type_name in roles:
             app, alt = roles[type_name]
             # [n] wrapping the role id (which has its forms), or replacing its tag.
-            explicit = {"type": type_name, "x-explicit": {
-                "number": number, "inner": {"type": type_name, "x-tag-forms": role_forms(type_name)}}}
+            explicit = {
+                "type": type_name,
+                "x-explicit": {
+                    "number": number,
+                    "inner": {"type": type_name, "x-tag-forms": role_forms(type_name)},
+                },
+            }
             implicit = {"type": type_name, "tag": _tag(number, "IMPLICIT")}
             own = {0x60 | app}
             pair = ((explicit, own), (implicit, _ROLE_CONTENT_TAGS))
             if kind == "IMPLICIT":
                 pair = pair[::-1]
-            return {"forms": [
-                {"type": pair[0][0], "first": sorted(pair[0][1])},
-                {"type": pair[1][0], "first": sorted(pair[1][1])},
-                {"type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT")},
-                 "first": sorted(_DEVICE_CONTENT_TAGS), "wrap": alt}]}
+            return {
+                "forms": [
+                    {"type": pair[0][0], "first": sorted(pair[0][1])},
+                    {"type": pair[1][0], "first": sorted(pair[1][1])},
+                    {
+                        "type": {"type": "DeviceID", "tag": _tag(number, "IMPLICIT")},
+                        "first": sorted(_DEVICE_CONTENT_TAGS),
+                        "wrap": alt,
+                    },
+                ]
+            }
         # A CHOICE with a DeviceID alternative under [n] (LocalDeviceID; a connection list's
         # endpoint and associatedNID): the DeviceID's tag may be replaced by the [n].
         resolved = types.get(type_name, member)
         alts = resolved.get("members") if resolved.get("type") == "CHOICE" else None
         if not alts or kind != "EXPLICIT":
             return None
-        device_alt = next((m["name"] for m in alts if m and m.get("type") == "DeviceID"
-                           and "tag" not in m), None)
+        device_alt = next(
+            (m["name"] for m in alts if m and m.get("type") == "DeviceID" and "tag" not in m), None
+        )
         if device_alt is None:
             return None
         return device_choice(alts, device_alt, declared, number, None)
@@ -565,9 +628,12 @@ def compile_spec(tag_form: str = "hipath") -> Any:
     _add_decode_ordered_events(parsed["CSTA-Popup-Subset"])
     # asn1tools.compile_dict(parsed, "ber"), with the compiler that knows TagForms.
     compiler = _TagFormsCompiler(parsed, alternate=tag_form == "alternate")
-    return Specification(compiler.process(), ber.decode_full_length,
-                         type_checker.compile_dict(parsed, False),
-                         constraints_checker.compile_dict(parsed, False))
+    return Specification(
+        compiler.process(),
+        ber.decode_full_length,
+        type_checker.compile_dict(parsed, False),
+        constraints_checker.compile_dict(parsed, False),
+    )
 
 
 def _spec_stem(tag_form: str) -> str:
@@ -584,8 +650,12 @@ def save_spec(folder: str | os.PathLike[str], tag_form: str = "hipath") -> Path:
     For installers that ship it beside the ASN.1 modules (packaging/cstapopup.spec)."""
     spec = compile_spec(tag_form)
     key = _spec_file_key(tag_form)
-    return speccache.write(Path(folder), _spec_stem(tag_form), key,
-                           pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+    return speccache.write(
+        Path(folder),
+        _spec_stem(tag_form),
+        key,
+        pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL),
+    )
 
 
 def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
@@ -618,13 +688,14 @@ def load_spec(use_cache: bool = True, tag_form: str = "hipath") -> Any:
             # Safe to unpickle: speccache.read checked that only this user (or root) can
             # have written it, and that it is whole and made for these sources.
             return pickle.loads(payload)
-        except Exception as exc:  # a file of ours that still does not load: compile
+        except Exception as exc:  # noqa: BLE001 - a cache that does not load: compile anew
             log.warning("ignoring the ASN.1 spec cache %s: %s", path, exc)
     spec = compile_spec(tag_form)
     if _cache_dir is not None and speccache.POSIX:
         try:
-            speccache.write(_cache_dir, stem, key,
-                            pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+            speccache.write(
+                _cache_dir, stem, key, pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+            )
         except (OSError, speccache.UntrustedLocation) as exc:
             log.warning("cannot keep the compiled ASN.1 spec in %s: %s", _cache_dir, exc)
     return spec
@@ -793,10 +864,18 @@ class Reject:
         )
 
 
-Apdu = Union[
-    AssociationRequest, AssociationResponse, ReleaseRequest, ReleaseResponse, Abort,
-    Invoke, EventReport, ReturnResult, ReturnError, Reject,
-]
+Apdu = (
+    AssociationRequest
+    | AssociationResponse
+    | ReleaseRequest
+    | ReleaseResponse
+    | Abort
+    | Invoke
+    | EventReport
+    | ReturnResult
+    | ReturnError
+    | Reject
+)
 
 _ACSE_TAGS = {0x60: "aarq", 0x61: "aare", 0x62: "rlrq", 0x63: "rlre", 0x64: "abrt"}
 _ROSE_TAGS = {0xA1, 0xA2, 0xA3, 0xA4}
@@ -806,8 +885,10 @@ _SNAKE_FIELDS: dict[str, str] = {}
 # Device and connection ids ------------------------------------------------------------------
 
 _ROLE_NULLS = {
-    "notKnown": "not_known", "restricted": "restricted",
-    "notRequired": "not_required", "notSpecified": "not_specified",
+    "notKnown": "not_known",
+    "restricted": "restricted",
+    "notRequired": "not_required",
+    "notSpecified": "not_specified",
 }
 _KIND_TO_ROLE = {v: k for k, v in _ROLE_NULLS.items()}
 _ROLE_DEVICES = {alt: DeviceId(kind) for alt, kind in _ROLE_NULLS.items()}  # type: ignore[arg-type]
@@ -856,7 +937,11 @@ def device_to_asn1(device: DeviceId | str) -> dict[str, Any]:
         return {"deviceIdentifier": ("deviceNumber", int(device.number))}
     if device.numbering == "other":
         return {"deviceIdentifier": ("other", device.number.encode("ascii"))}
-    alt = device.numbering if device.numbering in ("implicitPublic", "implicitPrivate") else "dialingNumber"
+    alt = (
+        device.numbering
+        if device.numbering in ("implicitPublic", "implicitPrivate")
+        else "dialingNumber"
+    )
     return {"deviceIdentifier": (alt, device.number)}
 
 
@@ -954,8 +1039,11 @@ def _connlist_to_asn1(changes: tuple[ConnectionChange, ...]) -> list[dict[str, A
             else:
                 item["endpoint"] = ("notKnown", None)
         if c.associated_nid is not None:
-            item["associatedNID"] = (("deviceID", device_to_asn1(c.associated_nid))
-                                     if c.associated_nid.is_known else ("notKnown", None))
+            item["associatedNID"] = (
+                ("deviceID", device_to_asn1(c.associated_nid))
+                if c.associated_nid.is_known
+                else ("notKnown", None)
+            )
         out.append(item)
     return out
 
@@ -982,72 +1070,158 @@ _SIMPLE = (
 )
 
 _CALL_EVENTS: dict[str, tuple[str, tuple[tuple[str, str, int], ...]]] = {
-    "bridged": ("bridged", (("bridgedConnection", "connection", _CONN),
-                            ("bridgedAppearance", "bridged_appearance", _ROLE)) + _SIMPLE),
-    "callCleared": ("call_cleared", (("clearedCall", "connection", _CONN), ("cause", "cause", _CAUSE))),
-    "conferenced": ("conferenced", (
-        ("primaryOldCall", "connection", _CONN),
-        ("secondaryOldCall", "secondary_old_call", _CONN),
-        ("conferencingDevice", "conferencing_device", _ROLE),
-        ("addedParty", "added_party", _ROLE),
-        ("conferenceConnections", "conference_connections", _LIST)) + _SIMPLE),
-    "connectionCleared": ("connection_cleared", (
-        ("droppedConnection", "connection", _CONN),
-        ("releasingDevice", "releasing_device", _ROLE)) + _SIMPLE),
-    "delivered": ("delivered", (("connection", "connection", _CONN),
-                                ("alertingDevice", "alerting_device", _ROLE)) + _PARTIES),
-    "digitsDialed": ("digits_dialed", (
-        ("dialingConnection", "connection", _CONN),
-        ("dialingDevice", "dialing_device", _ROLE),
-        ("dialingSequence", "dialing_sequence", _DEV),
-        ("associatedCallingDevice", "associated_calling_device", _ROLE),
-        ("associatedCalledDevice", "associated_called_device", _ROLE)) + _SIMPLE),
-    "diverted": ("diverted", (("connection", "connection", _CONN),
-                              ("divertingDevice", "diverting_device", _ROLE),
-                              ("newDestination", "new_destination", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
-    "established": ("established", (("establishedConnection", "connection", _CONN),
-                                    ("answeringDevice", "answering_device", _ROLE)) + _PARTIES),
-    "failed": ("failed", (("failedConnection", "connection", _CONN),
-                          ("failingDevice", "failing_device", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
-    "held": ("held", (("heldConnection", "connection", _CONN),
-                      ("holdingDevice", "holding_device", _ROLE)) + _SIMPLE),
-    "networkCapabilitiesChanged": ("network_capabilities_changed", (
-        ("outboundConnection", "connection", _CONN),
-        ("networkInterfaceUsed", "network_interface_used", _ROLE),
-        ("calledDevice", "called_device", _ROLE)) + _SIMPLE),
-    "networkReached": ("network_reached", (
-        ("outboundConnection", "connection", _CONN),
-        ("networkInterfaceUsed", "network_interface_used", _ROLE),
-        ("callingDevice", "calling_device", _ROLE),
-        ("calledDevice", "called_device", _ROLE),
-        ("lastRedirectionDevice", "last_redirection_device", _REDIR),
-        ("associatedCallingDevice", "associated_calling_device", _ROLE)) + _SIMPLE),
-    "offered": ("offered", (("offeredConnection", "connection", _CONN),
-                            ("offeredDevice", "offered_device", _ROLE)) + _PARTIES[:3] + _PARTIES[4:]),
-    "originated": ("originated", (
-        ("originatedConnection", "connection", _CONN),
-        ("callingDevice", "calling_device", _ROLE),
-        ("calledDevice", "called_device", _ROLE),
-        ("originatingDevice", "originating_device", _DEV),
-        ("associatedCallingDevice", "associated_calling_device", _ROLE),
-        ("associatedCalledDevice", "associated_called_device", _ROLE)) + _SIMPLE),
-    "queued": ("queued", (("queuedConnection", "connection", _CONN),
-                          ("queue", "queue", _ROLE),
-                          ("numberQueued", "number_queued", _PLAIN),
-                          ("callsInFront", "calls_in_front", _PLAIN)) + _PARTIES[:3] + _PARTIES[4:]),
-    "retrieved": ("retrieved", (("retrievedConnection", "connection", _CONN),
-                                ("retrievingDevice", "retrieving_device", _ROLE)) + _SIMPLE),
-    "serviceInitiated": ("service_initiated", (
-        ("initiatedConnection", "connection", _CONN),
-        ("initiatingDevice", "initiating_device", _ROLE),
-        ("calledDevice", "called_device", _ROLE),
-        ("associatedCallingDevice", "associated_calling_device", _ROLE)) + _SIMPLE),
-    "transferred": ("transferred", (
-        ("primaryOldCall", "connection", _CONN),
-        ("secondaryOldCall", "secondary_old_call", _CONN),
-        ("transferringDevice", "transferring_device", _ROLE),
-        ("transferredToDevice", "transferred_to_device", _ROLE),
-        ("transferredConnections", "transferred_connections", _LIST)) + _SIMPLE),
+    "bridged": (
+        "bridged",
+        (
+            ("bridgedConnection", "connection", _CONN),
+            ("bridgedAppearance", "bridged_appearance", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "callCleared": (
+        "call_cleared",
+        (("clearedCall", "connection", _CONN), ("cause", "cause", _CAUSE)),
+    ),
+    "conferenced": (
+        "conferenced",
+        (
+            ("primaryOldCall", "connection", _CONN),
+            ("secondaryOldCall", "secondary_old_call", _CONN),
+            ("conferencingDevice", "conferencing_device", _ROLE),
+            ("addedParty", "added_party", _ROLE),
+            ("conferenceConnections", "conference_connections", _LIST),
+        )
+        + _SIMPLE,
+    ),
+    "connectionCleared": (
+        "connection_cleared",
+        (("droppedConnection", "connection", _CONN), ("releasingDevice", "releasing_device", _ROLE))
+        + _SIMPLE,
+    ),
+    "delivered": (
+        "delivered",
+        (("connection", "connection", _CONN), ("alertingDevice", "alerting_device", _ROLE))
+        + _PARTIES,
+    ),
+    "digitsDialed": (
+        "digits_dialed",
+        (
+            ("dialingConnection", "connection", _CONN),
+            ("dialingDevice", "dialing_device", _ROLE),
+            ("dialingSequence", "dialing_sequence", _DEV),
+            ("associatedCallingDevice", "associated_calling_device", _ROLE),
+            ("associatedCalledDevice", "associated_called_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "diverted": (
+        "diverted",
+        (
+            ("connection", "connection", _CONN),
+            ("divertingDevice", "diverting_device", _ROLE),
+            ("newDestination", "new_destination", _ROLE),
+        )
+        + _PARTIES[:3]
+        + _PARTIES[4:],
+    ),
+    "established": (
+        "established",
+        (
+            ("establishedConnection", "connection", _CONN),
+            ("answeringDevice", "answering_device", _ROLE),
+        )
+        + _PARTIES,
+    ),
+    "failed": (
+        "failed",
+        (("failedConnection", "connection", _CONN), ("failingDevice", "failing_device", _ROLE))
+        + _PARTIES[:3]
+        + _PARTIES[4:],
+    ),
+    "held": (
+        "held",
+        (("heldConnection", "connection", _CONN), ("holdingDevice", "holding_device", _ROLE))
+        + _SIMPLE,
+    ),
+    "networkCapabilitiesChanged": (
+        "network_capabilities_changed",
+        (
+            ("outboundConnection", "connection", _CONN),
+            ("networkInterfaceUsed", "network_interface_used", _ROLE),
+            ("calledDevice", "called_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "networkReached": (
+        "network_reached",
+        (
+            ("outboundConnection", "connection", _CONN),
+            ("networkInterfaceUsed", "network_interface_used", _ROLE),
+            ("callingDevice", "calling_device", _ROLE),
+            ("calledDevice", "called_device", _ROLE),
+            ("lastRedirectionDevice", "last_redirection_device", _REDIR),
+            ("associatedCallingDevice", "associated_calling_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "offered": (
+        "offered",
+        (("offeredConnection", "connection", _CONN), ("offeredDevice", "offered_device", _ROLE))
+        + _PARTIES[:3]
+        + _PARTIES[4:],
+    ),
+    "originated": (
+        "originated",
+        (
+            ("originatedConnection", "connection", _CONN),
+            ("callingDevice", "calling_device", _ROLE),
+            ("calledDevice", "called_device", _ROLE),
+            ("originatingDevice", "originating_device", _DEV),
+            ("associatedCallingDevice", "associated_calling_device", _ROLE),
+            ("associatedCalledDevice", "associated_called_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "queued": (
+        "queued",
+        (
+            ("queuedConnection", "connection", _CONN),
+            ("queue", "queue", _ROLE),
+            ("numberQueued", "number_queued", _PLAIN),
+            ("callsInFront", "calls_in_front", _PLAIN),
+        )
+        + _PARTIES[:3]
+        + _PARTIES[4:],
+    ),
+    "retrieved": (
+        "retrieved",
+        (
+            ("retrievedConnection", "connection", _CONN),
+            ("retrievingDevice", "retrieving_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "serviceInitiated": (
+        "service_initiated",
+        (
+            ("initiatedConnection", "connection", _CONN),
+            ("initiatingDevice", "initiating_device", _ROLE),
+            ("calledDevice", "called_device", _ROLE),
+            ("associatedCallingDevice", "associated_calling_device", _ROLE),
+        )
+        + _SIMPLE,
+    ),
+    "transferred": (
+        "transferred",
+        (
+            ("primaryOldCall", "connection", _CONN),
+            ("secondaryOldCall", "secondary_old_call", _CONN),
+            ("transferringDevice", "transferring_device", _ROLE),
+            ("transferredToDevice", "transferred_to_device", _ROLE),
+            ("transferredConnections", "transferred_connections", _LIST),
+        )
+        + _SIMPLE,
+    ),
 }
 _CALL_EVENT_BY_NAME = {py: asn for asn, (py, _) in _CALL_EVENTS.items()}
 _LINKAGE_FIELD = {"conferenced": "callLinkageDataList", "transferred": "callLinkageDataList"}
@@ -1057,10 +1231,20 @@ _CATEGORY_TYPES = {
     "physicalDeviceFeatureEvents": "PhysicalDeviceFeatureEvents",
     "logicalDeviceFeatureEvents": "LogicalDeviceFeatureEvents",
 }
-_FORWARDING_TYPES = (
-    "forwardImmediate forwardBusy forwardNoAns forwardBusyInt forwardBusyExt forwardNoAnsInt "
-    "forwardNoAnsExt forwardImmInt forwardImmExt forwardDND forwardDNDInt forwardDNDExt"
-).split()
+_FORWARDING_TYPES = [
+    "forwardImmediate",
+    "forwardBusy",
+    "forwardNoAns",
+    "forwardBusyInt",
+    "forwardBusyExt",
+    "forwardNoAnsInt",
+    "forwardNoAnsExt",
+    "forwardImmInt",
+    "forwardImmExt",
+    "forwardDND",
+    "forwardDNDInt",
+    "forwardDNDExt",
+]
 
 
 def _identity(value: Any) -> Any:
@@ -1068,9 +1252,14 @@ def _identity(value: Any) -> Any:
 
 
 _FROM = {
-    _CONN: connection_from_asn1, _ROLE: role_device_from_asn1, _REDIR: role_device_from_asn1,
-    _DEV: device_from_asn1, _CAUSE: names.cause_name, _LIST: _connlist_from_asn1,
-    _STATE: _identity, _PLAIN: _identity,
+    _CONN: connection_from_asn1,
+    _ROLE: role_device_from_asn1,
+    _REDIR: role_device_from_asn1,
+    _DEV: device_from_asn1,
+    _CAUSE: names.cause_name,
+    _LIST: _connlist_from_asn1,
+    _STATE: _identity,
+    _PLAIN: _identity,
 }
 
 
@@ -1111,12 +1300,18 @@ def parse_generalized_time(raw: bytes) -> datetime | None:
 def _parse_generalized_time(raw: bytes) -> datetime | None:
     try:
         if len(raw) == 14 and raw.isdigit():  # YYYYMMDDHHMMSS, as HiPath sends it
-            return datetime(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]), int(raw[8:10]),
-                            int(raw[10:12]), int(raw[12:14]))
+            return datetime(
+                int(raw[0:4]),
+                int(raw[4:6]),
+                int(raw[6:8]),
+                int(raw[8:10]),
+                int(raw[10:12]),
+                int(raw[12:14]),
+            )
         text = bytes(raw).decode("ascii")
         tz = None
         if text.endswith("Z"):
-            tz, text = timezone.utc, text[:-1]
+            tz, text = UTC, text[:-1]
         elif len(text) > 5 and text[-5] in "+-":
             sign = 1 if text[-5] == "+" else -1
             tz = timezone(sign * timedelta(hours=int(text[-4:-2]), minutes=int(text[-2:])))
@@ -1127,8 +1322,16 @@ def _parse_generalized_time(raw: bytes) -> datetime | None:
             micro = int((frac + "000000")[:6])
         minute = int(text[10:12]) if len(text) >= 12 else 0
         second = int(text[12:14]) if len(text) >= 14 else 0
-        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
-                        minute, second, micro, tz)
+        return datetime(
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            minute,
+            second,
+            micro,
+            tz,
+        )
     except (ValueError, UnicodeDecodeError, IndexError):
         return None
 
@@ -1179,8 +1382,10 @@ def linkage_from_asn1(value: Any) -> dict[str, Any]:
 
 def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
     if listed:
-        out = {"old_" + k: v for k, v in
-               _linkage_from_asn1(value.get("oldCallLinkageData", {}), False).items()}
+        out = {
+            "old_" + k: v
+            for k, v in _linkage_from_asn1(value.get("oldCallLinkageData", {}), False).items()
+        }
         out.update(_linkage_from_asn1(value.get("newCallLinkageData", {}), False))
         return out
     out = {}
@@ -1194,8 +1399,9 @@ def _linkage_from_asn1(value: Any, listed: bool) -> dict[str, Any]:
 
 
 def _linkage_to_asn1(global_call_id: bytes, thread_id: bytes | None) -> dict[str, Any]:
-    linkage: dict[str, Any] = {"globalCallData": {"globalCallLinkageID": (
-        "globallyUniqueCallLinkageID", global_call_id)}}
+    linkage: dict[str, Any] = {
+        "globalCallData": {"globalCallLinkageID": ("globallyUniqueCallLinkageID", global_call_id)}
+    }
     if thread_id is not None:
         linkage["threadData"] = {"threadLinkageID": ("globallyUniqueThreadID", thread_id)}
     return linkage
@@ -1293,7 +1499,11 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
         value: dict[str, Any] = {}
         for asn_field, py_field, kind in fields:
             v = getattr(event, py_field, None)
-            if v is None or (kind == _LIST and v == () and asn_field not in ("transferredConnections", "conferenceConnections")):
+            if v is None or (
+                kind == _LIST
+                and v == ()
+                and asn_field not in ("transferredConnections", "conferenceConnections")
+            ):
                 continue
             value[asn_field] = _to_kind(kind, v)
         for name in _mandatory_members(asn_name):
@@ -1304,8 +1514,11 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
             field_name = _LINKAGE_FIELD.get(asn_name, "callLinkageData")
             if field_name.endswith("List"):
                 old_id = getattr(event, "old_global_call_id", None)
-                old = linkage if old_id is None else _linkage_to_asn1(
-                    old_id, getattr(event, "old_thread_id", None))
+                old = (
+                    linkage
+                    if old_id is None
+                    else _linkage_to_asn1(old_id, getattr(event, "old_thread_id", None))
+                )
                 value[field_name] = {"newCallLinkageData": linkage, "oldCallLinkageData": old}
             else:
                 value[field_name] = linkage
@@ -1317,21 +1530,45 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
     else:
         ext = _extensions_to_asn1(event)
         if event.name == "hookswitch":
-            value = {"device": role_device_to_asn1(event.device), "hookswitch": event.hookswitch_id,
-                     "hookswitchOnHook": event.on_hook}
-            category, type_name, alt = "physicalDeviceFeatureEvents", "PhysicalDeviceFeatureEvents", "hookswitch"
+            value = {
+                "device": role_device_to_asn1(event.device),
+                "hookswitch": event.hookswitch_id,
+                "hookswitchOnHook": event.on_hook,
+            }
+            category, type_name, alt = (
+                "physicalDeviceFeatureEvents",
+                "PhysicalDeviceFeatureEvents",
+                "hookswitch",
+            )
         elif event.name == "do_not_disturb":
-            value = {"device": role_device_to_asn1(event.device), "doNotDisturbOn": event.do_not_disturb_on}
-            category, type_name, alt = "logicalDeviceFeatureEvents", "LogicalDeviceFeatureEvents", "doNotDisturb"
+            value = {
+                "device": role_device_to_asn1(event.device),
+                "doNotDisturbOn": event.do_not_disturb_on,
+            }
+            category, type_name, alt = (
+                "logicalDeviceFeatureEvents",
+                "LogicalDeviceFeatureEvents",
+                "doNotDisturb",
+            )
         elif event.name == "forwarding":
-            value = {"device": role_device_to_asn1(event.device), "forwardStatus": event.forward_status}
+            value = {
+                "device": role_device_to_asn1(event.device),
+                "forwardStatus": event.forward_status,
+            }
             if event.forwarding_type:
                 value["forwardingType"] = event.forwarding_type
             if event.forward_to is not None:
                 value["forwardTo"] = device_to_asn1(event.forward_to)
-            category, type_name, alt = "logicalDeviceFeatureEvents", "LogicalDeviceFeatureEvents", "forwarding"
+            category, type_name, alt = (
+                "logicalDeviceFeatureEvents",
+                "LogicalDeviceFeatureEvents",
+                "forwarding",
+            )
         elif isinstance(event, UnknownEvent):
-            return {"crossRefIdentifier": event.cross_ref_id, "eventSpecificInfo": (event.category, event.raw)}
+            return {
+                "crossRefIdentifier": event.cross_ref_id,
+                "eventSpecificInfo": (event.category, event.raw),
+            }
         else:
             raise EncodeError(f"cannot encode {event!r}")
         if ext:
@@ -1366,7 +1603,7 @@ def decode_apdu(data: bytes) -> Apdu:
         error = exc
     except asn1tools.DecodeError as exc:
         error = _err(exc)
-    except Exception as exc:  # asn1tools raises assorted errors on hostile input
+    except Exception as exc:  # noqa: BLE001 - asn1tools raises assorted errors on hostile input
         error = DecodeError(f"malformed APDU: {type(exc).__name__}: {exc}")
     report = undecodable_event_report(data, error)
     if report is None:
@@ -1376,9 +1613,14 @@ def decode_apdu(data: bytes) -> Apdu:
 
 #: EventSpecificInfo's alternatives by their context tag number.
 _CATEGORIES = (
-    "callControlEvents", "callAssociatedEvents", "mediaAttachmentEvents",
-    "physicalDeviceFeatureEvents", "logicalDeviceFeatureEvents", "deviceMaintenanceEvents",
-    "voiceUnitEvents", "vendorSpecEvents",
+    "callControlEvents",
+    "callAssociatedEvents",
+    "mediaAttachmentEvents",
+    "physicalDeviceFeatureEvents",
+    "logicalDeviceFeatureEvents",
+    "deviceMaintenanceEvents",
+    "voiceUnitEvents",
+    "vendorSpecEvents",
 )
 _EVENT_TYPES: dict[int, str] = {}
 
@@ -1403,12 +1645,15 @@ def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventRepo
     iid = _header(data, pos, end)
     if iid is None or iid[0] != 0x02 or not 1 <= iid[2] - iid[1] <= 4:
         return None
-    invoke_id = int.from_bytes(data[iid[1]:iid[2]], "big", signed=True)
+    invoke_id = int.from_bytes(data[iid[1] : iid[2]], "big", signed=True)
     element = _header(data, iid[2], end)
-    if element is not None and element[0] == 0x80:      # linked id
+    if element is not None and element[0] == 0x80:  # linked id
         element = _header(data, element[2], end)
-    if element is None or element[0] != 0x02 \
-            or int.from_bytes(data[element[1]:element[2]], "big") != operations.EVENT_REPORT:
+    if (
+        element is None
+        or element[0] != 0x02
+        or int.from_bytes(data[element[1] : element[2]], "big") != operations.EVENT_REPORT
+    ):
         return None
     cross_ref, category, tag, event = b"", None, None, None
     argument = _header(data, element[2], end)
@@ -1421,8 +1666,9 @@ def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventRepo
                 event = _header(data, pos, stop)
                 if event is not None and event[0] & 0xC0 == 0x80:
                     tag = event[0] & 0x1F
-    event_type = _call_event_type(tag) if category == "callControlEvents" and tag is not None \
-        else None
+    event_type = (
+        _call_event_type(tag) if category == "callControlEvents" and tag is not None else None
+    )
     connection = state = cause = None
     if event is not None:
         connection = _scan_connection(data, event)
@@ -1433,10 +1679,20 @@ def undecodable_event_report(data: bytes, error: DecodeError | str) -> EventRepo
             elif kind == 0x0A and cause is None:
                 value = _readable("EventCause", data[start:stop])
                 cause = None if value is None else names.cause_name(value)
-    return EventReport(invoke_id, UndecodableEvent(
-        cross_ref_id=cross_ref, category=category, tag=tag, event_type=event_type,
-        connection=connection, local_connection_state=state, cause=cause,
-        reason=str(error.args[0] if isinstance(error, DecodeError) else error), raw=data))
+    return EventReport(
+        invoke_id,
+        UndecodableEvent(
+            cross_ref_id=cross_ref,
+            category=category,
+            tag=tag,
+            event_type=event_type,
+            connection=connection,
+            local_connection_state=state,
+            cause=cause,
+            reason=str(error.args[0] if isinstance(error, DecodeError) else error),
+            raw=data,
+        ),
+    )
 
 
 def _readable(type_name: str, element: bytes) -> Any:
@@ -1444,7 +1700,7 @@ def _readable(type_name: str, element: bytes) -> Any:
     try:
         check_structure(element)
         return spec().decode(type_name, element)
-    except Exception:
+    except Exception:  # noqa: BLE001 - hostile input: "cannot be read" is the answer
         return None
 
 
@@ -1528,9 +1784,9 @@ def _event_report_parts(data: bytes) -> tuple[int, bytes, bytes] | None:
     iid = _header(data, pos, end)
     if iid is None or iid[0] != 0x02 or not 1 <= iid[2] - iid[1] <= 4:
         return None
-    invoke_id = int.from_bytes(data[iid[1]:iid[2]], "big", signed=True)
+    invoke_id = int.from_bytes(data[iid[1] : iid[2]], "big", signed=True)
     pos = iid[2]
-    if data[pos:pos + 3] != b"\x02\x01\x15":        # opcode 21: CSTA event report
+    if data[pos : pos + 3] != b"\x02\x01\x15":  # opcode 21: CSTA event report
         return None
     arg = _header(data, pos + 3, end)
     if arg is None or arg[0] != 0x30 or arg[2] != end:
@@ -1544,7 +1800,7 @@ def _event_report_parts(data: bytes) -> tuple[int, bytes, bytes] | None:
     event = _header(data, wrapper[1], end)
     if event is None or event[2] != end:
         return None
-    return invoke_id, data[ref[1]:ref[2]], data[wrapper[1]:end]
+    return invoke_id, data[ref[1] : ref[2]], data[wrapper[1] : end]
 
 
 def _decode_apdu(data: bytes) -> Apdu:
@@ -1576,8 +1832,9 @@ def _decode_apdu(data: bytes) -> Apdu:
                 if enc[0] == "singleASN1Type":
                     bits = enc[1][1]["cSTAVersion"]
                     csta_version = (bytes(bits[0]), bits[1])
-            return AssociationResponse(v["result"], diag, src, v["applicationContextName"],
-                                       stamp, version, csta_version)
+            return AssociationResponse(
+                v["result"], diag, src, v["applicationContextName"], stamp, version, csta_version
+            )
         if alt == "rlrq":
             return ReleaseRequest(v.get("reason"))
         if alt == "rlre":
@@ -1593,7 +1850,7 @@ def _decode_apdu(data: bytes) -> Apdu:
             invoke_id, cross_ref, inner = parts
             try:
                 alt, value = s.decode("DecodeOrderedCallControlEvents", inner)
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - the general path below gives the error
                 pass
             else:
                 return EventReport(invoke_id, _call_event(cross_ref, alt, value))
@@ -1665,27 +1922,68 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
             value = {
                 "applicationContextName": apdu.application_context,
                 "senderAcseRequirements": (b"\x80", 2),
-                "callingAuthenticationValue": ("external", {"encoding": ("singleASN1Type", (
-                    "sender", {"name": apdu.user.encode("latin-1"), "password": apdu.password.encode("latin-1")}))}),
-                "userInformation": [{"encoding": ("singleASN1Type", ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}))}],
+                "callingAuthenticationValue": (
+                    "external",
+                    {
+                        "encoding": (
+                            "singleASN1Type",
+                            (
+                                "sender",
+                                {
+                                    "name": apdu.user.encode("latin-1"),
+                                    "password": apdu.password.encode("latin-1"),
+                                },
+                            ),
+                        )
+                    },
+                ),
+                "userInformation": [
+                    {
+                        "encoding": (
+                            "singleASN1Type",
+                            ("newDefinition", {"cSTAVersion": CSTA_VERSION_FOUR}),
+                        )
+                    }
+                ],
             }
             return s.encode("ACSEapdu", ("aarq", value))
         if isinstance(apdu, AssociationResponse):
             value = {
                 "applicationContextName": apdu.application_context,
                 "result": apdu.result,
-                "resultSourceDiagnostic": (apdu.diagnostic_source, apdu.diagnostic if apdu.diagnostic is not None else 0),
+                "resultSourceDiagnostic": (
+                    apdu.diagnostic_source,
+                    apdu.diagnostic if apdu.diagnostic is not None else 0,
+                ),
             }
             if apdu.aps_stamp is not None or apdu.system_version is not None:
                 # As a HiPath answers (protocol facts §2): authentication required, and the
                 # receiver's aps-stamp and system version.
                 value["responderAcseRequirements"] = (b"\x80", 2)
-                value["respondingAuthenticationValue"] = ("external", {"encoding": (
-                    "singleASN1Type", ("receiver", {"apsStamp": apdu.aps_stamp or b"",
-                                                    "systemVersion": apdu.system_version or b""}))})
+                value["respondingAuthenticationValue"] = (
+                    "external",
+                    {
+                        "encoding": (
+                            "singleASN1Type",
+                            (
+                                "receiver",
+                                {
+                                    "apsStamp": apdu.aps_stamp or b"",
+                                    "systemVersion": apdu.system_version or b"",
+                                },
+                            ),
+                        )
+                    },
+                )
             if apdu.csta_version is not None:
-                value["userInformation"] = [{"encoding": ("singleASN1Type", (
-                    "newDefinition", {"cSTAVersion": apdu.csta_version}))}]
+                value["userInformation"] = [
+                    {
+                        "encoding": (
+                            "singleASN1Type",
+                            ("newDefinition", {"cSTAVersion": apdu.csta_version}),
+                        )
+                    }
+                ]
             return s.encode("ACSEapdu", ("aare", value))
         if isinstance(apdu, (ReleaseRequest, ReleaseResponse)):
             value = {} if apdu.reason is None else {"reason": apdu.reason}
@@ -1697,7 +1995,17 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
             return s.encode("ACSEapdu", ("abrt", value))
         if isinstance(apdu, EventReport):
             arg = s.encode("CSTAEventReportArgument", event_to_asn1(apdu.event, tag_form))
-            return s.encode("ROSEapdu", ("invoke", {"invokeId": apdu.invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}))
+            return s.encode(
+                "ROSEapdu",
+                (
+                    "invoke",
+                    {
+                        "invokeId": apdu.invoke_id,
+                        "opcode": operations.EVENT_REPORT,
+                        "argument": arg,
+                    },
+                ),
+            )
         if isinstance(apdu, Invoke):
             value = {"invokeId": apdu.invoke_id, "opcode": apdu.operation}
             if apdu.linked_id is not None:
@@ -1709,8 +2017,10 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
             value = {"invokeId": apdu.invoke_id}
             if apdu.operation is not None:
                 result = apdu.result if apdu.result is not None else ("noData", None)
-                value["result"] = {"opcode": apdu.operation,
-                                   "result": _encode_by_op(s, apdu.operation, result, "result")}
+                value["result"] = {
+                    "opcode": apdu.operation,
+                    "result": _encode_by_op(s, apdu.operation, result, "result"),
+                }
             return s.encode("ROSEapdu", ("returnResult", value))
         if isinstance(apdu, ReturnError):
             value = {"invokeId": apdu.invoke_id, "errcode": apdu.error_code}
@@ -1721,7 +2031,10 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
             return s.encode("ROSEapdu", ("returnError", value))
         if isinstance(apdu, Reject):
             iid = ("absent", None) if apdu.invoke_id is None else ("present", apdu.invoke_id)
-            return s.encode("ROSEapdu", ("reject", {"invokeId": iid, "problem": (apdu.problem_kind, apdu.problem)}))
+            return s.encode(
+                "ROSEapdu",
+                ("reject", {"invokeId": iid, "problem": (apdu.problem_kind, apdu.problem)}),
+            )
     except EncodeError:
         raise
     except Exception as exc:

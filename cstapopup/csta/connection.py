@@ -15,7 +15,7 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from . import acse, codec, operations
 from .codec import UniversalFailure
@@ -31,12 +31,12 @@ DEFAULT_MAX_PENDING = 1024
 
 
 class LinkState(enum.Enum):
-    IDLE = "idle"                # nothing sent yet
+    IDLE = "idle"  # nothing sent yet
     ASSOCIATING = "associating"  # AARQ sent, waiting for the AARE
-    ASSOCIATED = "associated"    # AARE accepted, waiting for the PBX's first SystemStatus
-    UP = "up"                    # SystemStatus answered: requests may flow
-    RELEASING = "releasing"      # RLRQ sent, waiting for the RLRE
-    CLOSED = "closed"            # released, aborted, rejected or broken: make a new connection
+    ASSOCIATED = "associated"  # AARE accepted, waiting for the PBX's first SystemStatus
+    UP = "up"  # SystemStatus answered: requests may flow
+    RELEASING = "releasing"  # RLRQ sent, waiting for the RLRE
+    CLOSED = "closed"  # released, aborted, rejected or broken: make a new connection
 
 
 _TRANSITIONS: dict[LinkState, set[LinkState]] = {
@@ -161,10 +161,20 @@ class ProtocolError:
     data: bytes | None = field(default=None, repr=False)
 
 
-ConnectionEvent = Union[
-    AssociationAccepted, AssociationRejected, LinkUp, SystemStatusReceived, ResultReceived,
-    ErrorReceived, RejectReceived, EventReceived, InvokeReceived, Released, Aborted, ProtocolError,
-]
+ConnectionEvent = (
+    AssociationAccepted
+    | AssociationRejected
+    | LinkUp
+    | SystemStatusReceived
+    | ResultReceived
+    | ErrorReceived
+    | RejectReceived
+    | EventReceived
+    | InvokeReceived
+    | Released
+    | Aborted
+    | ProtocolError
+)
 
 TraceHook = Callable[[str, str], None]
 
@@ -229,8 +239,10 @@ class ClientConnection:
         """Queue the AARQ.  The password never reaches the trace (it is masked there)."""
         if self.state is not LinkState.IDLE:
             raise ConnectionStateError(f"associate() in state {self.state.value}")
-        self._send(codec.AssociationRequest(user, password),
-                   trace_apdu=codec.AssociationRequest(user, "*" * len(password)))
+        self._send(
+            codec.AssociationRequest(user, password),
+            trace_apdu=codec.AssociationRequest(user, "*" * len(password)),
+        )
         self._to(LinkState.ASSOCIATING)
 
     def _allocate_id(self) -> int:
@@ -310,27 +322,42 @@ class ClientConnection:
     def _undecodable(self, data: bytes, exc: codec.DecodeError) -> list[ConnectionEvent]:
         if self.state in (LinkState.IDLE, LinkState.ASSOCIATING):
             self._close()
-            return [ProtocolError(f"undecodable answer to the association request: {exc}",
-                                  fatal=True, data=data)]
-        events: list[ConnectionEvent] = [ProtocolError(f"undecodable APDU skipped: {exc}", data=data)]
+            return [
+                ProtocolError(
+                    f"undecodable answer to the association request: {exc}", fatal=True, data=data
+                )
+            ]
+        events: list[ConnectionEvent] = [
+            ProtocolError(f"undecodable APDU skipped: {exc}", data=data)
+        ]
         # An undecodable invoke (other than an event report, which gets no reply) is rejected
         # so that the PBX does not wait for an answer that will never come.
         iid = _peek_invoke_id(data)
-        if data[:1] == b"\xa1" and iid is not None and _peek_opcode(data) != operations.EVENT_REPORT:
+        if (
+            data[:1] == b"\xa1"
+            and iid is not None
+            and _peek_opcode(data) != operations.EVENT_REPORT
+        ):
             self._send(codec.Reject(iid, "invoke", 2))  # mistypedArgument
         return events
 
     def _dispatch(self, apdu: codec.Apdu, data: bytes) -> list[ConnectionEvent]:
         if isinstance(apdu, codec.EventReport):
             if self.state not in (LinkState.UP, LinkState.ASSOCIATED, LinkState.RELEASING):
-                return [ProtocolError(f"event report in state {self.state.value} ignored", data=data)]
+                return [
+                    ProtocolError(f"event report in state {self.state.value} ignored", data=data)
+                ]
             if isinstance(apdu.event, UndecodableEvent):
                 # Passed on as what it is (the tracker and the user see it); said loudly here.
                 ev = apdu.event
-                log.warning("undecodable %s event (cross-ref %s, call %s) passed on as such: "
-                            "%s; APDU %s", ev.event_type or ev.category or "?",
-                            ev.cross_ref_id.hex() or "?", ev.connection or "?", ev.reason,
-                            _hex_head(data))
+                log.warning(
+                    "undecodable %s event (cross-ref %s, call %s) passed on as such: %s; APDU %s",
+                    ev.event_type or ev.category or "?",
+                    ev.cross_ref_id.hex() or "?",
+                    ev.connection or "?",
+                    ev.reason,
+                    _hex_head(data),
+                )
             return [EventReceived(apdu.invoke_id, apdu.event)]
         if isinstance(apdu, codec.AssociationResponse):
             if self.state is not LinkState.ASSOCIATING:
@@ -345,12 +372,20 @@ class ClientConnection:
         if isinstance(apdu, codec.ReturnResult):
             op = self.pending.pop(apdu.invoke_id, None)
             if op is None:
-                return [ProtocolError(f"result for unknown invoke id {apdu.invoke_id} ignored", data=data)]
+                return [
+                    ProtocolError(
+                        f"result for unknown invoke id {apdu.invoke_id} ignored", data=data
+                    )
+                ]
             return [ResultReceived(apdu.invoke_id, op, apdu.result)]
         if isinstance(apdu, codec.ReturnError):
             op = self.pending.pop(apdu.invoke_id, None)
             if op is None:
-                return [ProtocolError(f"error for unknown invoke id {apdu.invoke_id} ignored", data=data)]
+                return [
+                    ProtocolError(
+                        f"error for unknown invoke id {apdu.invoke_id} ignored", data=data
+                    )
+                ]
             return [ErrorReceived(apdu.invoke_id, op, apdu.failure, apdu.error_code)]
         if isinstance(apdu, codec.Reject):
             op = None if apdu.invoke_id is None else self.pending.pop(apdu.invoke_id, None)
@@ -370,7 +405,9 @@ class ClientConnection:
     def _on_invoke(self, apdu: codec.Invoke, data: bytes) -> list[ConnectionEvent]:
         if apdu.operation == operations.SYSTEM_STATUS:
             # Always answered, whenever it arrives, with the PBX's own invoke id.
-            self._send(codec.ReturnResult(apdu.invoke_id, operations.SYSTEM_STATUS, ("noData", None)))
+            self._send(
+                codec.ReturnResult(apdu.invoke_id, operations.SYSTEM_STATUS, ("noData", None))
+            )
             self.system_status_count += 1
             status = apdu.argument.get("systemStatus") if isinstance(apdu.argument, dict) else None
             events: list[ConnectionEvent] = [SystemStatusReceived(apdu.invoke_id, status)]
@@ -380,7 +417,11 @@ class ClientConnection:
             return events
         if apdu.operation not in operations.BY_CODE:
             self._send(codec.Reject(apdu.invoke_id, "invoke", 1))  # unrecognizedOperation
-            return [ProtocolError(f"unknown operation {apdu.operation} from the PBX rejected", data=data)]
+            return [
+                ProtocolError(
+                    f"unknown operation {apdu.operation} from the PBX rejected", data=data
+                )
+            ]
         return [InvokeReceived(apdu)]
 
     def mark_up(self) -> list[ConnectionEvent]:
@@ -415,7 +456,7 @@ def _peek_invoke_id(data: bytes) -> int | None:
         n = data[i + 1]
         if not 1 <= n <= 4:
             return None
-        return int.from_bytes(data[i + 2:i + 2 + n], "big", signed=True)
+        return int.from_bytes(data[i + 2 : i + 2 + n], "big", signed=True)
     except IndexError:
         return None
 
@@ -430,6 +471,6 @@ def _peek_opcode(data: bytes) -> int | None:
         if data[i] != 0x02:
             return None
         n = data[i + 1]
-        return int.from_bytes(data[i + 2:i + 2 + n], "big", signed=True)
+        return int.from_bytes(data[i + 2 : i + 2 + n], "big", signed=True)
     except IndexError:
         return None

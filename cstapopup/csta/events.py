@@ -85,7 +85,9 @@ class ConnectionChange:
             "new_connection": _conn_json(self.new_connection),
             "old_connection": _conn_json(self.old_connection),
             "endpoint": None if self.endpoint is None else self.endpoint.to_json(),
-            "associated_nid": None if self.associated_nid is None else self.associated_nid.to_json(),
+            "associated_nid": None
+            if self.associated_nid is None
+            else self.associated_nid.to_json(),
         }
 
 
@@ -461,10 +463,26 @@ def monitor_dict(device: str, event: CstaEvent) -> dict[str, Any]:
 EVENT_CLASSES: dict[str, type[CstaEvent]] = {
     cls.name: cls
     for cls in (
-        BridgedEvent, CallClearedEvent, ConferencedEvent, ConnectionClearedEvent,
-        DeliveredEvent, DigitsDialedEvent, DivertedEvent, EstablishedEvent, FailedEvent,
-        HeldEvent, NetworkCapabilitiesChangedEvent, NetworkReachedEvent, OfferedEvent,
-        OriginatedEvent, QueuedEvent, RetrievedEvent, ServiceInitiatedEvent,
-        TransferredEvent, HookswitchEvent, DoNotDisturbEvent, ForwardingEvent,
+        BridgedEvent,
+        CallClearedEvent,
+        ConferencedEvent,
+        ConnectionClearedEvent,
+        DeliveredEvent,
+        DigitsDialedEvent,
+        DivertedEvent,
+        EstablishedEvent,
+        FailedEvent,
+        HeldEvent,
+        NetworkCapabilitiesChangedEvent,
+        NetworkReachedEvent,
+        OfferedEvent,
+        OriginatedEvent,
+        QueuedEvent,
+        RetrievedEvent,
+        ServiceInitiatedEvent,
+        TransferredEvent,
+        HookswitchEvent,
+        DoNotDisturbEvent,
+        ForwardingEvent,
     )
 }

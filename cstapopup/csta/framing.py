@@ -46,7 +46,7 @@ def frame(apdu: bytes, max_length: int = MAX_FRAME_LENGTH) -> bytes:
 class FrameReader:
     """Incremental frame reassembly: feed bytes of any split, take whole APDUs."""
 
-    __slots__ = ("_buffer", "_consumed", "max_length", "_error")
+    __slots__ = ("_buffer", "_consumed", "_error", "max_length")
 
     def __init__(self, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         self._buffer = bytearray()
@@ -91,7 +91,7 @@ class FrameReader:
             end = pos + HEADER_SIZE + length
             if len(buf) < end:
                 break
-            frames.append(bytes(buf[pos + HEADER_SIZE:end]))
+            frames.append(bytes(buf[pos + HEADER_SIZE : end]))
             pos = end
         if pos:
             del buf[:pos]

@@ -67,8 +67,7 @@ def _check_file(st: os.stat_result, path: Path, *, private: bool) -> None:
     if st.st_uid not in owners:
         raise UntrustedLocation(f"{path} belongs to user id {st.st_uid}, not to this user")
     if stat.S_IMODE(st.st_mode) & 0o022:
-        raise UntrustedLocation(f"{path} is writable by others "
-                                f"(mode {stat.S_IMODE(st.st_mode):o})")
+        raise UntrustedLocation(f"{path} is writable by others (mode {stat.S_IMODE(st.st_mode):o})")
 
 
 def read(path: Path, key: str, *, private: bool) -> bytes | None:
@@ -131,9 +130,20 @@ def write(folder: Path, stem: str, key: str, payload: bytes) -> Path:
     the same `stem` for other keys (other versions, older formats) are removed."""
     prepare_folder(folder)
     path = folder / file_name(stem, key)
-    write_atomically(path, b"".join((MAGIC, key.encode("ascii"), b"\n",
-                                     hashlib.sha256(payload).hexdigest().encode("ascii"),
-                                     b"\n", payload)), durable=False)
+    write_atomically(
+        path,
+        b"".join(
+            (
+                MAGIC,
+                key.encode("ascii"),
+                b"\n",
+                hashlib.sha256(payload).hexdigest().encode("ascii"),
+                b"\n",
+                payload,
+            )
+        ),
+        durable=False,
+    )
     stale = re.compile(re.escape(stem) + r"-[0-9a-f]+\.(spec|pickle)")
     for old in folder.iterdir():
         if old.name != path.name and stale.fullmatch(old.name):

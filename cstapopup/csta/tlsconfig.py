@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 #: What `verify=False` means, said where the user will see it.
 INSECURE_WARNING = (
     "TLS certificate verification is OFF: the PBX's identity is not checked, so anyone on the "
-    "network path can pose as the PBX and read the password and every call")
+    "network path can pose as the PBX and read the password and every call"
+)
 
 
 class TlsConfigError(ValueError):
@@ -29,8 +30,9 @@ class TlsConfigError(ValueError):
     a server certificate or key that cannot be loaded).  The message is for the user."""
 
 
-def client_context(tls: bool, ca_file: str | Path | None = None, verify: bool = True
-                   ) -> ssl.SSLContext | None:
+def client_context(
+    tls: bool, ca_file: str | Path | None = None, verify: bool = True
+) -> ssl.SSLContext | None:
     """The SSLContext for a client link, or None when `tls` is off.
 
     `verify` (the default) checks the PBX's certificate chain against `ca_file` (a PEM file
@@ -47,14 +49,18 @@ def client_context(tls: bool, ca_file: str | Path | None = None, verify: bool = 
     try:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
     except ssl.SSLError as exc:
-        raise TlsConfigError(f"the CA certificate file {ca} holds no usable PEM certificate "
-                             f"({_ssl_reason(exc)})") from None
+        raise TlsConfigError(
+            f"the CA certificate file {ca} holds no usable PEM certificate ({_ssl_reason(exc)})"
+        ) from None
     except OSError as exc:  # vanished between the check and the load
-        raise TlsConfigError(f"cannot read the CA certificate file {ca}: "
-                             f"{exc.strerror or exc}") from None
+        raise TlsConfigError(
+            f"cannot read the CA certificate file {ca}: {exc.strerror or exc}"
+        ) from None
     if ca is not None and not ctx.get_ca_certs():
-        raise TlsConfigError(f"the CA certificate file {ca} holds no certificate "
-                             "(a PEM file with -----BEGIN CERTIFICATE----- is needed)")
+        raise TlsConfigError(
+            f"the CA certificate file {ca} holds no certificate "
+            "(a PEM file with -----BEGIN CERTIFICATE----- is needed)"
+        )
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not verify:
         ctx.check_hostname = False
@@ -66,8 +72,9 @@ def client_context(tls: bool, ca_file: str | Path | None = None, verify: bool = 
 def client_context_from(params: Any, verify: bool = True) -> ssl.SSLContext | None:
     """`client_context` for anything with `tls` and `ca_file` attributes (the settings'
     `ConnectionParameters`)."""
-    return client_context(bool(getattr(params, "tls", False)),
-                          getattr(params, "ca_file", "") or None, verify)
+    return client_context(
+        bool(getattr(params, "tls", False)), getattr(params, "ca_file", "") or None, verify
+    )
 
 
 def server_context(cert_file: str | Path, key_file: str | Path | None = None) -> ssl.SSLContext:
@@ -86,7 +93,8 @@ def server_context(cert_file: str | Path, key_file: str | Path | None = None) ->
         raise TlsConfigError(
             f"cannot use the certificate {cert}{' with the key ' + key if key else ''}: "
             f"{_ssl_reason(exc)} (a PEM certificate and its unencrypted PEM private key are "
-            "needed)") from None
+            "needed)"
+        ) from None
     except OSError as exc:
         raise TlsConfigError(f"cannot read {cert}: {exc.strerror or exc}") from None
     return ctx
@@ -95,10 +103,10 @@ def server_context(cert_file: str | Path, key_file: str | Path | None = None) ->
 # Plain words for certificate failures -----------------------------------------------------------
 
 # OpenSSL's X509_V_ERR_* codes (stable across OpenSSL versions).
-_EXPIRED = {10}                       # CERT_HAS_EXPIRED
-_NOT_YET_VALID = {9}                  # CERT_NOT_YET_VALID
+_EXPIRED = {10}  # CERT_HAS_EXPIRED
+_NOT_YET_VALID = {9}  # CERT_NOT_YET_VALID
 _UNTRUSTED = {2, 18, 19, 20, 21, 27}  # unknown issuer, self-signed, untrusted chain, CERT_UNTRUSTED
-_WRONG_NAME = {62, 64}                # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+_WRONG_NAME = {62, 64}  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
 
 
 def explain_certificate_error(exc: ssl.SSLCertVerificationError, host: str) -> str:
@@ -111,11 +119,15 @@ def explain_certificate_error(exc: ssl.SSLCertVerificationError, host: str) -> s
     elif code in _NOT_YET_VALID:
         why = "it is not valid yet (check this computer's clock)"
     elif code in _UNTRUSTED:
-        why = ("it is not signed by an authority this computer trusts (give the PEM file of "
-               "the authority that signed it: setting pbx.ca_file, or --ca-file)")
+        why = (
+            "it is not signed by an authority this computer trusts (give the PEM file of "
+            "the authority that signed it: setting pbx.ca_file, or --ca-file)"
+        )
     elif code in _WRONG_NAME:
-        why = (f"it was issued for another name than {host!r} (connect with the name the "
-               "certificate was made for)")
+        why = (
+            f"it was issued for another name than {host!r} (connect with the name the "
+            "certificate was made for)"
+        )
     else:
         why = "it could not be verified"
     return f"the TLS certificate of {host} was rejected: {why} ({detail})"
@@ -125,8 +137,13 @@ def explain_handshake_error(exc: ssl.SSLError) -> str:
     """The reason of a TLS handshake failure, with a hint for the usual one (a PBX port that
     does not speak TLS)."""
     reason = _ssl_reason(exc)
-    if reason.upper() in {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE",
-                          "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}:
+    if reason.upper() in {
+        "WRONG_VERSION_NUMBER",
+        "UNKNOWN_PROTOCOL",
+        "RECORD_LAYER_FAILURE",
+        "PACKET_LENGTH_TOO_LONG",
+        "HTTP_REQUEST",
+    }:
         return f"{reason} (does the PBX speak TLS on this port?)"
     return reason
 

@@ -66,8 +66,9 @@ class BrokerSettings:
         return client_context(self.tls, self.ca_file)
 
 
-def parse_broker_url(url: str, *, user: str | None = None, password: str | None = None,
-                     ca_file: str | None = None) -> BrokerSettings:
+def parse_broker_url(
+    url: str, *, user: str | None = None, password: str | None = None, ca_file: str | None = None
+) -> BrokerSettings:
     """mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (a user in the URL is taken, a password
     there is refused: it would show in the process list).  A CA file implies TLS."""
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
@@ -75,8 +76,10 @@ def parse_broker_url(url: str, *, user: str | None = None, password: str | None 
     if scheme not in DEFAULT_PORTS:
         raise BrokerConfigError(f"broker {url!r}: use mqtt://HOST:PORT or mqtts://HOST:PORT")
     if parts.password:
-        raise BrokerConfigError("put the broker password in $CSTAPOPUP_BROKER_PASSWORD or "
-                                "--broker-password, not in the URL")
+        raise BrokerConfigError(
+            "put the broker password in $CSTAPOPUP_BROKER_PASSWORD or "
+            "--broker-password, not in the URL"
+        )
     if not parts.hostname:
         raise BrokerConfigError(f"broker {url!r}: no host")
     try:
@@ -86,23 +89,35 @@ def parse_broker_url(url: str, *, user: str | None = None, password: str | None 
     if parts.path not in ("", "/"):
         raise BrokerConfigError(f"broker {url!r}: no path expected")
     tls = scheme == "mqtts" or bool(ca_file)
-    return BrokerSettings(parts.hostname, port, tls, user or (unquote(parts.username)
-                                                             if parts.username else None),
-                          password, ca_file)
+    return BrokerSettings(
+        parts.hostname,
+        port,
+        tls,
+        user or (unquote(parts.username) if parts.username else None),
+        password,
+        ca_file,
+    )
 
 
 def aiomqtt_module() -> Any:
     try:
         import aiomqtt
     except ModuleNotFoundError:
-        raise MissingDependency("the office gateway needs aiomqtt: pip install "
-                                "'cstapopup[gateway]'") from None
+        raise MissingDependency(
+            "the office gateway needs aiomqtt: pip install 'cstapopup[gateway]'"
+        ) from None
     return aiomqtt
 
 
-def mqtt_client(settings: BrokerSettings, *, identifier: str, keepalive: int = 30,
-                timeout: float = 10.0, will: tuple[str, bytes] | None = None,
-                session_expiry: int = 0) -> Any:
+def mqtt_client(
+    settings: BrokerSettings,
+    *,
+    identifier: str,
+    keepalive: int = 30,
+    timeout: float = 10.0,
+    will: tuple[str, bytes] | None = None,
+    session_expiry: int = 0,
+) -> Any:
     """An aiomqtt client (MQTT 5, clean start) for `settings`; `will`: (topic, payload),
     published retained with QoS 1 if we vanish."""
     aiomqtt = aiomqtt_module()
@@ -112,11 +127,18 @@ def mqtt_client(settings: BrokerSettings, *, identifier: str, keepalive: int = 3
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = session_expiry
     return aiomqtt.Client(
-        settings.host, settings.port, username=settings.user, password=settings.password,
-        identifier=identifier, protocol=aiomqtt.ProtocolVersion.V5,
+        settings.host,
+        settings.port,
+        username=settings.user,
+        password=settings.password,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
         will=None if will is None else aiomqtt.Will(will[0], will[1], qos=1, retain=True),
-        keepalive=keepalive, timeout=timeout, tls_context=settings.ssl_context(),
-        clean_start=True, properties=props,
+        keepalive=keepalive,
+        timeout=timeout,
+        tls_context=settings.ssl_context(),
+        clean_start=True,
+        properties=props,
         logger=logging.getLogger("cstapopup.gateway.mqtt"),
     )
 
@@ -134,13 +156,19 @@ def explain(exc: BaseException, settings: BrokerSettings) -> BrokerError:
     cause = exc.__cause__ or exc.__context__
     code = reason_code(exc)
     if code in _AUTH_CODES:
-        return BrokerAuthError(f"the broker {settings.url} refused user "
-                               f"{settings.user or '(anonymous)'}: {exc} (check the broker "
-                               "user name and password, and its ACL)")
+        return BrokerAuthError(
+            f"the broker {settings.url} refused user "
+            f"{settings.user or '(anonymous)'}: {exc} (check the broker "
+            "user name and password, and its ACL)"
+        )
     if code == _TAKEN_OVER:
-        return SessionTakenOver(f"another client connected to {settings.url} with the same "
-                                "client id (a second gateway for this site?)")
-    if isinstance(exc, ssl.SSLCertVerificationError) or isinstance(cause, ssl.SSLCertVerificationError):
+        return SessionTakenOver(
+            f"another client connected to {settings.url} with the same "
+            "client id (a second gateway for this site?)"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError) or isinstance(
+        cause, ssl.SSLCertVerificationError
+    ):
         return BrokerConnectError(f"the broker's TLS certificate was rejected: {exc}")
     text = str(exc) or type(exc).__name__
     if "refused" in text.lower() and code is None:

@@ -55,8 +55,7 @@ class GatewayRefusedError(CstaClientError):
     """The gateway refused the request: this broker user (`user`) may not control `device`
     (None when the request named no device)."""
 
-    def __init__(self, message: str, *, user: str | None = None,
-                 device: str | None = None) -> None:
+    def __init__(self, message: str, *, user: str | None = None, device: str | None = None) -> None:
         super().__init__(message)
         self.user, self.device = user, device
 
@@ -134,23 +133,31 @@ class GatewayClientOptions:
 @dataclass
 class _Device:
     handle: MonitorHandle
-    gateway: str | None = None   # whose numbering `seq` is
-    seq: int = 0                 # the last item delivered
-    want_record: bool = False    # subscribed anew: the next calls record is to be replayed
+    gateway: str | None = None  # whose numbering `seq` is
+    seq: int = 0  # the last item delivered
+    want_record: bool = False  # subscribed anew: the next calls record is to be replayed
 
 
 class GatewayClient:
     """See the module docstring."""
 
-    def __init__(self, broker: BrokerSettings, site: str = "default",
-                 options: GatewayClientOptions | None = None, *, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        site: str = "default",
+        options: GatewayClientOptions | None = None,
+        *,
+        client_id: str | None = None,
+    ) -> None:
         self.broker = broker
         self.topics = wire.Topics(site)
         self.options = options or GatewayClientOptions()
         self.user = broker.user
         if self.user is not None:
             wire.check_name("user", self.user)
-        self.client_id = client_id or f"cstapopup-{self.user or 'anonymous'}-{uuid.uuid4().hex[:10]}"
+        self.client_id = (
+            client_id or f"cstapopup-{self.user or 'anonymous'}-{uuid.uuid4().hex[:10]}"
+        )
         wire.check_name("client id", self.client_id)
         self.state = "down"
         self.state_reason = "not started"
@@ -158,7 +165,7 @@ class GatewayClient:
         self.lost = 0
         #: Items dropped because a consumer of events() read too slowly.
         self.dropped = 0
-        self.gateway: str | None = None   # the gateway instance last heard of
+        self.gateway: str | None = None  # the gateway instance last heard of
         self._devices: dict[str, _Device] = {}
         self._queues: list[asyncio.Queue[ClientItem]] = []
         self._mqtt: Any = None
@@ -169,7 +176,7 @@ class GatewayClient:
         self._retry_in: float | None = None
         self._gw_link: wire.LinkMessage | None = None
         self._gw_missing = False  # subscribed gateway_wait ago, and no link state came
-        self.error: GatewayLinkError | None = None   # behind the current state
+        self.error: GatewayLinkError | None = None  # behind the current state
         self._said: tuple[object, ...] = ("down", "not started", None)
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
@@ -282,8 +289,9 @@ class GatewayClient:
         dev = self._devices.pop(name, None)
         if dev is not None and self._mqtt is not None and self._broker_up:
             with contextlib.suppress(Exception):
-                await self._mqtt.unsubscribe([self.topics.event(name), self.topics.snapshot(name),
-                                              self.topics.calls(name)])
+                await self._mqtt.unsubscribe(
+                    [self.topics.event(name), self.topics.snapshot(name), self.topics.calls(name)]
+                )
         if dev is not None:
             dev.handle.active = False
 
@@ -293,8 +301,13 @@ class GatewayClient:
         # One SUBSCRIBE: the broker sends the retained calls record before anything
         # published after it (the record holds what came before).
         qos = self.options.device_qos
-        await mqtt.subscribe([(self.topics.calls(d), qos), (self.topics.event(d), qos),
-                              (self.topics.snapshot(d), qos)])
+        await mqtt.subscribe(
+            [
+                (self.topics.calls(d), qos),
+                (self.topics.event(d), qos),
+                (self.topics.snapshot(d), qos),
+            ]
+        )
         dev.handle.active = True
 
     # Items --------------------------------------------------------------------------------
@@ -311,8 +324,7 @@ class GatewayClient:
                 get = asyncio.ensure_future(queue.get())
                 closed = asyncio.ensure_future(self._closed.wait())
                 try:
-                    done, _ = await asyncio.wait({get, closed},
-                                                 return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     # Also when the consumer stops listening (aclose, cancel): no task left.
                     closed.cancel()
@@ -331,7 +343,9 @@ class GatewayClient:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     q.get_nowait()
                 self.dropped += 1
-                log.warning("event consumer too slow: oldest item dropped (%d so far)", self.dropped)
+                log.warning(
+                    "event consumer too slow: oldest item dropped (%d so far)", self.dropped
+                )
             q.put_nowait(item)
 
     def _set_state(self) -> None:
@@ -344,12 +358,15 @@ class GatewayClient:
             if self._rejected:
                 state = "rejected"
         elif gw is None and not self._gw_missing:
-            state, reason = "connecting", (f"connected to the broker {self.broker.url}; "
-                                           "waiting for the office gateway")
+            state, reason = (
+                "connecting",
+                (f"connected to the broker {self.broker.url}; waiting for the office gateway"),
+            )
         elif gw is None:
             state = "down"
-            reason = (f"no office gateway has published for site {self.topics.site} at "
-                      f"{self.broker.url}")
+            reason = (
+                f"no office gateway has published for site {self.topics.site} at {self.broker.url}"
+            )
             error = NoGatewayError(reason)
         elif gw.state == "up":
             state, reason = "up", gw.reason
@@ -372,8 +389,11 @@ class GatewayClient:
         else:
             self._up.clear()
         log.info("link %s: %s", state, reason)
-        self._publish(LinkStateChanged(state, reason, retry_in=retry if state == "down" else None,
-                                       error=error))
+        self._publish(
+            LinkStateChanged(
+                state, reason, retry_in=retry if state == "down" else None, error=error
+            )
+        )
 
     # The broker connection ----------------------------------------------------------------
 
@@ -382,9 +402,12 @@ class GatewayClient:
         delay = self.options.backoff_initial
         while not self._closing:
             self._broker_up = False
-            mqtt = broker_mod.mqtt_client(self.broker, identifier=self.client_id,
-                                          keepalive=self.options.keepalive,
-                                          timeout=self.options.connect_timeout)
+            mqtt = broker_mod.mqtt_client(
+                self.broker,
+                identifier=self.client_id,
+                keepalive=self.options.keepalive,
+                timeout=self.options.connect_timeout,
+            )
             try:
                 async with mqtt:
                     if self._first is not None and not self._first.done():
@@ -411,9 +434,13 @@ class GatewayClient:
                 return
             refused = isinstance(error, BrokerAuthError)
             setup = isinstance(error, broker_mod.BrokerConfigError)
-            self._broker_error = (BrokerRefusedError(error) if refused
-                                  else BrokerSetupError(error) if setup
-                                  else BrokerUnreachableError(error))
+            self._broker_error = (
+                BrokerRefusedError(error)
+                if refused
+                else BrokerSetupError(error)
+                if setup
+                else BrokerUnreachableError(error)
+            )
             if refused or setup or not self.options.reconnect:
                 # A refused login does not get better by trying again (and may lock the
                 # account): "rejected", as a PBX's refusal for good.
@@ -422,8 +449,16 @@ class GatewayClient:
                 self._set_state()
                 log.error("%s", error)
                 return
-            wait = max(0.05, delay * (1 + self.options.rng.uniform(-self.options.backoff_jitter,
-                                                                   self.options.backoff_jitter)))
+            wait = max(
+                0.05,
+                delay
+                * (
+                    1
+                    + self.options.rng.uniform(
+                        -self.options.backoff_jitter, self.options.backoff_jitter
+                    )
+                ),
+            )
             self._broker_reason, self._retry_in = str(error), wait
             self._set_state()
             await asyncio.sleep(wait)
@@ -441,8 +476,9 @@ class GatewayClient:
         self._gw_link = None  # the retained link state comes with the subscription
         self._gw_missing = False
         self._set_state()
-        waited = asyncio.get_running_loop().call_later(self.options.gateway_wait,
-                                                       self._no_gateway_yet)
+        waited = asyncio.get_running_loop().call_later(
+            self.options.gateway_wait, self._no_gateway_yet
+        )
         try:
             async for message in mqtt.messages:
                 try:
@@ -487,15 +523,19 @@ class GatewayClient:
             return  # sent again after a break, or replayed from the record already
         if dev.seq and seq > dev.seq + 1:
             self.lost += seq - dev.seq - 1
-            log.warning("device %s: %d events of the gateway never arrived", device,
-                        seq - dev.seq - 1)
+            log.warning(
+                "device %s: %d events of the gateway never arrived", device, seq - dev.seq - 1
+            )
         if kind == "event":
             _, event = wire.decode_event_line(message.payload)
             item: ClientItem = MonitorEvent(device, event)
         elif kind == "snapshot":
             data = wire.decode_object(message.payload)
-            item = MonitorSnapshot(device, wire.snapshot_calls_from_json(data.get("calls")),
-                                   str(data.get("reason") or ""))
+            item = MonitorSnapshot(
+                device,
+                wire.snapshot_calls_from_json(data.get("calls")),
+                str(data.get("reason") or ""),
+            )
         else:
             return
         dev.seq = seq
@@ -537,8 +577,9 @@ class GatewayClient:
         dev.gateway, dev.seq = gateway, top
         base = rec.get("base")
         if base is not None:
-            self._publish(MonitorSnapshot(device, wire.snapshot_calls_from_json(base.get("calls")
-                                                                                 or []), ""))
+            self._publish(
+                MonitorSnapshot(device, wire.snapshot_calls_from_json(base.get("calls") or []), "")
+            )
         for item in items:
             self._replay(device, item)
 
@@ -563,8 +604,13 @@ class GatewayClient:
         if item.get("kind") == "event":
             self._publish(MonitorEvent(device, wire.event_from_dict(data)))
         elif item.get("kind") == "snapshot":
-            self._publish(MonitorSnapshot(device, wire.snapshot_calls_from_json(data.get("calls")),
-                                          str(data.get("reason") or "")))
+            self._publish(
+                MonitorSnapshot(
+                    device,
+                    wire.snapshot_calls_from_json(data.get("calls")),
+                    str(data.get("reason") or ""),
+                )
+            )
 
     def _on_response(self, message: Any) -> None:
         corr = getattr(message.properties, "CorrelationData", None) if message.properties else None
@@ -599,16 +645,24 @@ class GatewayClient:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[corr] = fut
         try:
-            await mqtt.publish(self.topics.request(self.user), wire.encode_request(operation, values),
-                               qos=1, properties=props)
+            await mqtt.publish(
+                self.topics.request(self.user),
+                wire.encode_request(operation, values),
+                qos=1,
+                properties=props,
+            )
             try:
                 async with asyncio.timeout(self.options.request_timeout):
                     answer = await fut
             except TimeoutError:
-                raise RequestTimeout(f"{operation}: no answer from the office gateway within "
-                                     f"{self.options.request_timeout:g} s") from None
+                raise RequestTimeout(
+                    f"{operation}: no answer from the office gateway within "
+                    f"{self.options.request_timeout:g} s"
+                ) from None
         except broker_mod.aiomqtt_module().MqttError as exc:
-            raise LinkDownError(f"{operation}: the request did not reach the broker: {exc}") from None
+            raise LinkDownError(
+                f"{operation}: the request did not reach the broker: {exc}"
+            ) from None
         finally:
             self._pending.pop(corr, None)
         if answer.get("ok"):
@@ -619,8 +673,9 @@ class GatewayClient:
         kind, message = answer.get("error"), str(answer.get("message") or "")
         if kind == "refused":
             device = answer.get("device")
-            raise GatewayRefusedError(message, user=self.user,
-                                      device=device if isinstance(device, str) else None)
+            raise GatewayRefusedError(
+                message, user=self.user, device=device if isinstance(device, str) else None
+            )
         if kind == "pbx_error":
             raise CstaServiceError(operation, wire.failure_from_json(answer.get("failure")))
         if kind == "pbx_reject":
@@ -670,8 +725,9 @@ class GatewayClient:
     async def alternate_call(self, held: ConnectionId, active: ConnectionId) -> None:
         await self._request("alternate_call", held, active)
 
-    async def directed_pickup_call(self, ringing: ConnectionId, requesting: str
-                                   ) -> ConnectionId | None:
+    async def directed_pickup_call(
+        self, ringing: ConnectionId, requesting: str
+    ) -> ConnectionId | None:
         return await self._request("directed_pickup_call", ringing, requesting)
 
 
@@ -701,9 +757,13 @@ def _record_calls(device: str, rec: dict[str, Any]) -> list[SnapshotCall]:
     for c in rec.get("calls") or []:
         gcid = c.get("global_call_id")
         try:
-            out.append(SnapshotCall(ConnectionId(bytes.fromhex(c["call_id"]),
-                                                 DeviceId("number", device)),
-                                    c.get("state"), bytes.fromhex(gcid) if gcid else None))
+            out.append(
+                SnapshotCall(
+                    ConnectionId(bytes.fromhex(c["call_id"]), DeviceId("number", device)),
+                    c.get("state"),
+                    bytes.fromhex(gcid) if gcid else None,
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise wire.WireError(f"calls record of {device}: {exc}") from None
     return out

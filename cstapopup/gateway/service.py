@@ -95,10 +95,10 @@ class GatewayOptions:
 
 @dataclass
 class GatewayStats:
-    events: int = 0          # events and snapshots read from the PBX
-    published: int = 0       # messages the broker acknowledged (events, snapshots, link states)
-    records: int = 0         # calls records published
-    dropped: int = 0         # messages dropped because the outbox was full
+    events: int = 0  # events and snapshots read from the PBX
+    published: int = 0  # messages the broker acknowledged (events, snapshots, link states)
+    records: int = 0  # calls records published
+    dropped: int = 0  # messages dropped because the outbox was full
     max_buffered: int = 0
     broker_connects: int = 0
     requests: int = 0
@@ -120,9 +120,16 @@ class Gateway:
     `run()`: AssociationRejectedError (PBX credentials), BrokerAuthError (broker
     credentials), SessionTakenOver (another gateway for the site), NoDeviceMonitored."""
 
-    def __init__(self, pbx: PbxSettings, broker: BrokerSettings, devices: list[str], *,
-                 site: str = "default", rights: RightsFile | None = None,
-                 options: GatewayOptions | None = None) -> None:
+    def __init__(
+        self,
+        pbx: PbxSettings,
+        broker: BrokerSettings,
+        devices: list[str],
+        *,
+        site: str = "default",
+        rights: RightsFile | None = None,
+        options: GatewayOptions | None = None,
+    ) -> None:
         if not devices:
             raise ValueError("no devices to monitor")
         self.pbx = pbx
@@ -161,16 +168,23 @@ class Gateway:
         self._stop.set()
 
     async def run(self) -> None:
-        log.info("gateway %s: site %s, %d devices, PBX %s:%d, broker %s", self.instance,
-                 self.topics.site, len(self.devices), self.pbx.host, self.pbx.port,
-                 self.broker.url)
+        log.info(
+            "gateway %s: site %s, %d devices, PBX %s:%d, broker %s",
+            self.instance,
+            self.topics.site,
+            len(self.devices),
+            self.pbx.host,
+            self.pbx.port,
+            self.broker.url,
+        )
         consumer = asyncio.create_task(self._consume(), name="gateway-consume")
         broker_task = asyncio.create_task(self._broker_loop(), name="gateway-broker")
         pbx_task = asyncio.create_task(self._pbx_loop(), name="gateway-pbx")
         stop_task = asyncio.create_task(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({broker_task, pbx_task, stop_task},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {broker_task, pbx_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
             for task in done:
                 if task is not stop_task and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
@@ -195,8 +209,9 @@ class Gateway:
                 try:
                     await asyncio.wait_for(asyncio.shield(broker_task), self.options.drain_timeout)
                 except TimeoutError:
-                    log.warning("the broker did not take everything within %g s",
-                                self.options.drain_timeout)
+                    log.warning(
+                        "the broker did not take everything within %g s", self.options.drain_timeout
+                    )
                 except BrokerError as exc:
                     log.warning("broker: %s", exc)
                 await _finish(broker_task, self.options.drain_timeout, "the broker side")
@@ -235,8 +250,10 @@ class Gateway:
                 monitored += 1
                 log.warning("monitor of %s not started yet: %s", device, exc)
         if monitored == 0:
-            raise NoDeviceMonitored("the PBX refused to monitor every device: " + ", ".join(
-                f"{d} ({r})" for d, r in self.unmonitored.items()))
+            raise NoDeviceMonitored(
+                "the PBX refused to monitor every device: "
+                + ", ".join(f"{d} ({r})" for d, r in self.unmonitored.items())
+            )
         log.info("monitoring %d of %d devices", monitored, len(self.devices))
         if self.unmonitored and self.client.state == "up":
             # Desktops show which of their devices the PBX would not monitor, from the link
@@ -254,18 +271,30 @@ class Gateway:
                 line = wire.event_dict(item.device, item.event)
                 seq = dev.add_event(item.event, line)
                 self.stats.events += 1
-                self._enqueue(_Out(self.topics.event(item.device),
-                                   json.dumps(line, ensure_ascii=False).encode(),
-                                   device=item.device, seq=seq, received=now))
+                self._enqueue(
+                    _Out(
+                        self.topics.event(item.device),
+                        json.dumps(line, ensure_ascii=False).encode(),
+                        device=item.device,
+                        seq=seq,
+                        received=now,
+                    )
+                )
             elif isinstance(item, MonitorSnapshot):
                 dev = self.calls.get(item.device)
                 if dev is None:
                     continue
                 seq, payload = dev.add_snapshot(item.calls, item.reason)
                 self.stats.events += 1
-                self._enqueue(_Out(self.topics.snapshot(item.device),
-                                   json.dumps(payload).encode(), device=item.device, seq=seq,
-                                   received=now))
+                self._enqueue(
+                    _Out(
+                        self.topics.snapshot(item.device),
+                        json.dumps(payload).encode(),
+                        device=item.device,
+                        seq=seq,
+                        received=now,
+                    )
+                )
             elif isinstance(item, LinkStateChanged):
                 if item.state == "closed":
                     continue  # said by run() once the outbox has what came before
@@ -278,18 +307,25 @@ class Gateway:
                         dev.link_lost()
                 self._enqueue_link(item.state, item.reason, retry_in=item.retry_in)
 
-    def _link_payload(self, state: str, reason: str, retry_in: float | None = None,
-                      gone: str | None = None) -> dict[str, Any]:
-        payload = {"state": state, "reason": reason, "retry_in": retry_in,
-                   "gateway": self.instance,
-                   "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                   "devices": self.devices, "unmonitored": dict(self.unmonitored)}
+    def _link_payload(
+        self, state: str, reason: str, retry_in: float | None = None, gone: str | None = None
+    ) -> dict[str, Any]:
+        payload = {
+            "state": state,
+            "reason": reason,
+            "retry_in": retry_in,
+            "gateway": self.instance,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "devices": self.devices,
+            "unmonitored": dict(self.unmonitored),
+        }
         if gone is not None:
             payload["gone"] = gone
         return payload
 
-    def _enqueue_link(self, state: str, reason: str, retry_in: float | None = None,
-                      gone: str | None = None) -> None:
+    def _enqueue_link(
+        self, state: str, reason: str, retry_in: float | None = None, gone: str | None = None
+    ) -> None:
         self.link = self._link_payload(state, reason, retry_in, gone)
         self._enqueue(_Out(self.topics.link, json.dumps(self.link).encode(), retain=True))
 
@@ -298,8 +334,11 @@ class Gateway:
             self._outbox.popleft()
             self.stats.dropped += 1
             if self.stats.dropped - self._drop_logged_at >= 1000 or self._drop_logged_at == 0:
-                log.error("outbox full (%d messages, broker away): %d messages dropped so far",
-                          self.options.buffer_size, self.stats.dropped)
+                log.error(
+                    "outbox full (%d messages, broker away): %d messages dropped so far",
+                    self.options.buffer_size,
+                    self.stats.dropped,
+                )
                 self._drop_logged_at = self.stats.dropped
         self._outbox.append(out)
         self.stats.max_buffered = max(self.stats.max_buffered, len(self._outbox))
@@ -312,8 +351,11 @@ class Gateway:
     # The broker side ------------------------------------------------------------------------
 
     def _will(self) -> tuple[str, bytes]:
-        payload = self._link_payload("offline", "the office gateway is gone (its connection to "
-                                     "the broker was lost)", gone="lost")
+        payload = self._link_payload(
+            "offline",
+            "the office gateway is gone (its connection to the broker was lost)",
+            gone="lost",
+        )
         return self.topics.link, json.dumps(payload).encode()
 
     async def _broker_loop(self) -> None:
@@ -321,9 +363,12 @@ class Gateway:
         delay = self.options.backoff_initial
         while True:
             mqtt = broker_mod.mqtt_client(
-                self.broker, identifier=f"cstapopup-gateway-{self.topics.site}",
-                keepalive=self.options.broker_keepalive, timeout=self.options.broker_timeout,
-                will=self._will())
+                self.broker,
+                identifier=f"cstapopup-gateway-{self.topics.site}",
+                keepalive=self.options.broker_keepalive,
+                timeout=self.options.broker_timeout,
+                will=self._will(),
+            )
             try:
                 async with mqtt:
                     self.stats.broker_connects += 1
@@ -342,8 +387,9 @@ class Gateway:
                 if self._stopping:
                     return
                 wait = self._jitter(delay)
-                log.warning("%s; %d messages waiting; retry in %.1f s", error,
-                            len(self._outbox), wait)
+                log.warning(
+                    "%s; %d messages waiting; retry in %.1f s", error, len(self._outbox), wait
+                )
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.options.backoff_max)
 
@@ -426,8 +472,9 @@ class Gateway:
                     waiter = asyncio.ensure_future(self._wake.wait())
                     # While stopping, wake up again when the last acknowledgement comes.
                     timeout = 0.05 if self._stopping else None
-                    await asyncio.wait({waiter, failed}, timeout=timeout,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        {waiter, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
                     waiter.cancel()
                     continue
                 await window.acquire()
@@ -438,13 +485,23 @@ class Gateway:
                     window.release()
                     continue
                 out = self._outbox.popleft()
-                if out.device is not None and \
-                        self._record_versions.get(out.device) != self.calls[out.device].version:
+                if (
+                    out.device is not None
+                    and self._record_versions.get(out.device) != self.calls[out.device].version
+                ):
                     await window.acquire()
                     spawn(self._publish_record(mqtt, out.device), None)
                 self._inflight.append(out)
-                spawn(mqtt.publish(out.topic, out.payload, qos=1, retain=out.retain,
-                                   properties=self._properties(out)), out)
+                spawn(
+                    mqtt.publish(
+                        out.topic,
+                        out.payload,
+                        qos=1,
+                        retain=out.retain,
+                        properties=self._properties(out),
+                    ),
+                    out,
+                )
         finally:
             for task in list(tasks):
                 task.cancel()
@@ -457,8 +514,14 @@ class Gateway:
             if user is None:
                 continue
             if len(self._request_tasks) >= self.options.max_requests:
-                await self._answer(mqtt, user, message, wire.error_response(
-                    "busy", "the office gateway is busy with other requests; try again"))
+                await self._answer(
+                    mqtt,
+                    user,
+                    message,
+                    wire.error_response(
+                        "busy", "the office gateway is busy with other requests; try again"
+                    ),
+                )
                 continue
             task = asyncio.create_task(self._handle_request(mqtt, user, message))
             self._request_tasks.add(task)
@@ -469,12 +532,21 @@ class Gateway:
         topic = getattr(props, "ResponseTopic", None) if props is not None else None
         corr = getattr(props, "CorrelationData", None) if props is not None else None
         prefix = self.topics.responses(user)
-        if not topic or not topic.startswith(prefix) or len(topic) == len(prefix) \
-                or "+" in topic or "#" in topic:
+        if (
+            not topic
+            or not topic.startswith(prefix)
+            or len(topic) == len(prefix)
+            or "+" in topic
+            or "#" in topic
+        ):
             # Answering to any other topic would let a user make the gateway publish where
             # that user may not: only the user's own response topics are answered.
-            log.warning("request from %s with response topic %r ignored (must be under %s)",
-                        user, topic, prefix)
+            log.warning(
+                "request from %s with response topic %r ignored (must be under %s)",
+                user,
+                topic,
+                prefix,
+            )
             return None
         return topic, corr
 
@@ -501,8 +573,11 @@ class Gateway:
         key = (user, target[1] or b"")
         if target[1] is not None:
             if key in self._seen_requests:
-                log.info("request %s from %s seen before (redelivered): not carried out again",
-                         target[1].hex(), user)
+                log.info(
+                    "request %s from %s seen before (redelivered): not carried out again",
+                    target[1].hex(),
+                    user,
+                )
                 return
             self._seen_requests[key] = None
             while len(self._seen_requests) > 4096:
@@ -519,16 +594,30 @@ class Gateway:
         for device in request.controlled_devices():
             if not rights.allows(user, device):
                 self.stats.refused += 1
-                why = (f"user {user} may not control device {device}" if device
-                       else f"{name}: the connection names no device")
+                why = (
+                    f"user {user} may not control device {device}"
+                    if device
+                    else f"{name}: the connection names no device"
+                )
                 log.info("request from %s: %s refused: %s", user, name, why)
-                await self._answer(mqtt, user, message, wire.error_response(
-                    "refused", why, operation=name, device=device))
+                await self._answer(
+                    mqtt,
+                    user,
+                    message,
+                    wire.error_response("refused", why, operation=name, device=device),
+                )
                 return
         if self.client.state != "up":
-            await self._answer(mqtt, user, message, wire.error_response(
-                "link_down", f"the PBX link is {self.client.state}: {self.client.state_reason}",
-                operation=name))
+            await self._answer(
+                mqtt,
+                user,
+                message,
+                wire.error_response(
+                    "link_down",
+                    f"the PBX link is {self.client.state}: {self.client.state_reason}",
+                    operation=name,
+                ),
+            )
             return
         method = getattr(self.client, name)
         args = [request.args[a] for a, _ in request.operation.args]
@@ -536,7 +625,9 @@ class Gateway:
             result = await method(*args)
         except CstaServiceError as exc:
             log.info("request from %s: %s: the PBX said %s", user, name, exc.reason)
-            payload = wire.error_response("pbx_error", str(exc), operation=name, failure=exc.failure)
+            payload = wire.error_response(
+                "pbx_error", str(exc), operation=name, failure=exc.failure
+            )
         except CstaRejectError as exc:
             payload = wire.error_response("pbx_reject", str(exc), operation=name)
         except LinkDownError as exc:
@@ -564,5 +655,11 @@ async def _finish(task: asyncio.Task[Any], timeout: float, what: str) -> None:
             log.warning("%s ended with %s: %s", what, type(exc).__name__, exc)
 
 
-__all__ = ["BrokerError", "Gateway", "GatewayOptions", "GatewayStats", "NoDeviceMonitored",
-           "PbxSettings"]
+__all__ = [
+    "BrokerError",
+    "Gateway",
+    "GatewayOptions",
+    "GatewayStats",
+    "NoDeviceMonitored",
+    "PbxSettings",
+]

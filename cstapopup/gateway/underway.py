@@ -78,7 +78,9 @@ class DeviceCalls:
         self._after_item()
         return self.seq
 
-    def add_snapshot(self, calls: tuple[SnapshotCall, ...] | None, reason: str) -> tuple[int, dict[str, Any]]:
+    def add_snapshot(
+        self, calls: tuple[SnapshotCall, ...] | None, reason: str
+    ) -> tuple[int, dict[str, Any]]:
         """Keep the monitor's snapshot; its number and its payload."""
         self.seq += 1
         payload = snapshot_payload(self.device, calls, reason)
@@ -91,16 +93,22 @@ class DeviceCalls:
                 if c.call_id is None or c.state == _GONE:
                     continue
                 known = self.active.get(c.call_id)
-                active[c.call_id] = _Active(c.state, c.global_call_id,
-                                            known.calling if known else None,
-                                            known.called if known else None)
+                active[c.call_id] = _Active(
+                    c.state,
+                    c.global_call_id,
+                    known.calling if known else None,
+                    known.called if known else None,
+                )
             self.active = active
         self._after_item()
         return self.seq, payload
 
     def _follow(self, ev: CallEvent) -> None:
         cid = ev.call_id
-        if isinstance(ev, (TransferredEvent, ConferencedEvent)) and ev.secondary_old_call is not None:
+        if (
+            isinstance(ev, (TransferredEvent, ConferencedEvent))
+            and ev.secondary_old_call is not None
+        ):
             old = ev.secondary_old_call.call_id
             if old is not None and old != cid:
                 self.active.pop(old, None)
@@ -108,8 +116,11 @@ class DeviceCalls:
             return
         own = ev.device is not None and ev.device.number == self.device
         lcs = ev.local_connection_state
-        if ev.name == "call_cleared" or lcs == _GONE or (
-                isinstance(ev, ConnectionClearedEvent) and own):
+        if (
+            ev.name == "call_cleared"
+            or lcs == _GONE
+            or (isinstance(ev, ConnectionClearedEvent) and own)
+        ):
             self.active.pop(cid, None)
             return
         entry = self.active.get(cid)
@@ -133,17 +144,27 @@ class DeviceCalls:
             self.items.clear()
         elif len(self.items) >= self.max_items:
             self.compactions += 1
-            log.warning("device %s: %d items kept without the device becoming idle; late "
-                        "desktops get its %d calls as calls under way", self.device,
-                        len(self.items), len(self.active))
-            self.base = {"seq": self.seq, "calls": [wire.snapshot_call_to_json(c)
-                                                    for c in self.snapshot_calls()]}
+            log.warning(
+                "device %s: %d items kept without the device becoming idle; late "
+                "desktops get its %d calls as calls under way",
+                self.device,
+                len(self.items),
+                len(self.active),
+            )
+            self.base = {
+                "seq": self.seq,
+                "calls": [wire.snapshot_call_to_json(c) for c in self.snapshot_calls()],
+            }
             self.items.clear()
 
     def snapshot_calls(self) -> list[SnapshotCall]:
         """The calls the gateway believes are at the device, as a snapshot lists them."""
-        return [SnapshotCall(ConnectionId(cid, DeviceId("number", self.device)), a.state,
-                             a.global_call_id) for cid, a in self.active.items()]
+        return [
+            SnapshotCall(
+                ConnectionId(cid, DeviceId("number", self.device)), a.state, a.global_call_id
+            )
+            for cid, a in self.active.items()
+        ]
 
     def record(self, gateway: str) -> dict[str, Any]:
         """The retained payload of the device's calls topic."""
@@ -151,10 +172,16 @@ class DeviceCalls:
             "device": self.device,
             "gateway": gateway,
             "seq": self.seq,
-            "calls": [{"call_id": cid.hex(), "state": a.state,
-                       "global_call_id": None if a.global_call_id is None else a.global_call_id.hex(),
-                       "calling_device": a.calling, "called_device": a.called}
-                      for cid, a in self.active.items()],
+            "calls": [
+                {
+                    "call_id": cid.hex(),
+                    "state": a.state,
+                    "global_call_id": None if a.global_call_id is None else a.global_call_id.hex(),
+                    "calling_device": a.calling,
+                    "called_device": a.called,
+                }
+                for cid, a in self.active.items()
+            ],
             # The monitor's snapshot has come: "calls" is what is under way.
             "complete": self.snapshot_seen,
             "base": self.base,
@@ -162,7 +189,11 @@ class DeviceCalls:
         }
 
 
-def snapshot_payload(device: str, calls: tuple[SnapshotCall, ...] | None, reason: str) -> dict[str, Any]:
-    return {"device": device,
-            "calls": None if calls is None else [wire.snapshot_call_to_json(c) for c in calls],
-            "reason": reason}
+def snapshot_payload(
+    device: str, calls: tuple[SnapshotCall, ...] | None, reason: str
+) -> dict[str, Any]:
+    return {
+        "device": device,
+        "calls": None if calls is None else [wire.snapshot_call_to_json(c) for c in calls],
+        "reason": reason,
+    }

@@ -58,6 +58,7 @@ def parse_number_property(value: str) -> tuple[str, int, float | None] | None:
             received = None
     return parts[0], int(parts[1]), received
 
+
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _DEVICE = re.compile(r"^[0-9*#]{1,32}$")
 
@@ -122,7 +123,7 @@ class Topics:
         prefix = f"{self.base}/device/"
         if not topic.startswith(prefix):
             return None
-        rest = topic[len(prefix):].split("/")
+        rest = topic[len(prefix) :].split("/")
         if len(rest) != 2:
             return None
         return rest[0], rest[1]
@@ -132,7 +133,7 @@ class Topics:
         prefix = f"{self.base}/request/"
         if not topic.startswith(prefix):
             return None
-        user = topic[len(prefix):]
+        user = topic[len(prefix) :]
         return user if _NAME.match(user) else None
 
 
@@ -181,10 +182,12 @@ def _hex(value: Any) -> bytes | None:
 
 def snapshot_call_to_json(call: SnapshotCall) -> dict[str, Any]:
     conn = call.connection
-    return {"call_id": conn.call_id_hex,
-            "device": None if conn.device is None else conn.device.to_json(),
-            "state": call.state,
-            "global_call_id": None if call.global_call_id is None else call.global_call_id.hex()}
+    return {
+        "call_id": conn.call_id_hex,
+        "device": None if conn.device is None else conn.device.to_json(),
+        "state": call.state,
+        "global_call_id": None if call.global_call_id is None else call.global_call_id.hex(),
+    }
 
 
 def snapshot_call_from_json(value: Any) -> SnapshotCall:
@@ -193,8 +196,11 @@ def snapshot_call_from_json(value: Any) -> SnapshotCall:
     state = value.get("state")
     if state is not None and not isinstance(state, str):
         raise WireError(f"snapshot call state {state!r}: not a string")
-    return SnapshotCall(ConnectionId(_hex(value.get("call_id")), device_from_json(value.get("device"))),
-                        state, _hex(value.get("global_call_id")))
+    return SnapshotCall(
+        ConnectionId(_hex(value.get("call_id")), device_from_json(value.get("device"))),
+        state,
+        _hex(value.get("global_call_id")),
+    )
 
 
 def snapshot_calls_from_json(value: Any) -> tuple[SnapshotCall, ...] | None:
@@ -247,10 +253,12 @@ def _fields_of(cls: type[CstaEvent]) -> tuple[tuple[str, str], ...]:
 def _change(value: Any) -> ConnectionChange:
     if not isinstance(value, Mapping):
         raise WireError("connection list entry: not an object")
-    return ConnectionChange(connection_from_json(value.get("new_connection")),
-                            connection_from_json(value.get("old_connection")),
-                            device_from_json(value.get("endpoint")),
-                            device_from_json(value.get("associated_nid")))
+    return ConnectionChange(
+        connection_from_json(value.get("new_connection")),
+        connection_from_json(value.get("old_connection")),
+        device_from_json(value.get("endpoint")),
+        device_from_json(value.get("associated_nid")),
+    )
 
 
 #: The event kinds that EVENT_CLASSES leaves out: events the library does not interpret and
@@ -262,9 +270,11 @@ class _OptionalFields(dict[type, frozenset[str]]):
     """The fields of each event class that have a default (may be left out)."""
 
     def __missing__(self, cls: type) -> frozenset[str]:
-        names = frozenset(f.name for f in dataclasses.fields(cls)
-                          if f.default is not dataclasses.MISSING
-                          or f.default_factory is not dataclasses.MISSING)
+        names = frozenset(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
         self[cls] = names
         return names
 
@@ -289,7 +299,9 @@ def event_from_dict(d: Mapping[str, Any]) -> CstaEvent:
             if kind == "connection" and field_name == "connection":
                 if d.get("call_id") is None and own_device is None and field_name in _OPTIONAL[cls]:
                     continue  # an undecodable event whose connection could not be read
-                kwargs[field_name] = ConnectionId(_hex(d.get("call_id")), device_from_json(own_device))
+                kwargs[field_name] = ConnectionId(
+                    _hex(d.get("call_id")), device_from_json(own_device)
+                )
                 continue
             if field_name == "device" and kind == "device":
                 value = own_device
@@ -376,13 +388,14 @@ def link_from_json(data: Mapping[str, Any]) -> LinkMessage:
     devices = data.get("devices")
     unmonitored = data.get("unmonitored")
     return LinkMessage(
-        state, str(data.get("reason") or ""),
+        state,
+        str(data.get("reason") or ""),
         float(retry) if isinstance(retry, int | float) and not isinstance(retry, bool) else None,
         data.get("gateway") if isinstance(data.get("gateway"), str) else None,
         tuple(str(d) for d in devices) if isinstance(devices, list) else None,
-        {str(k): str(v) for k, v in unmonitored.items()} if isinstance(unmonitored, dict)
-        else {},
-        data.get("gone") if data.get("gone") in ("stopped", "lost") else None)
+        {str(k): str(v) for k, v in unmonitored.items()} if isinstance(unmonitored, dict) else {},
+        data.get("gone") if data.get("gone") in ("stopped", "lost") else None,
+    )
 
 
 def decode_object(payload: bytes | str) -> dict[str, Any]:
@@ -411,25 +424,32 @@ def _op(name: str, args: str, controlled: str, result: str) -> Operation:
 
 
 #: The CstaClient services a desktop can ask for, by their method names.
-OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    _op("answer_call", "connection:connection", "connection", "none"),
-    _op("make_call", "calling:device called:device", "calling", "connection"),
-    _op("clear_connection", "connection:connection", "connection", "none"),
-    _op("clear_call", "connection:connection", "connection", "none"),
-    _op("deflect_call", "connection:connection destination:device", "connection", "none"),
-    _op("hold_call", "connection:connection", "connection", "none"),
-    _op("retrieve_call", "connection:connection", "connection", "none"),
-    _op("consultation_call", "existing:connection device:device", "existing", "connection"),
-    _op("transfer_call", "held:connection active:connection", "held active", "connection"),
-    _op("single_step_transfer", "active:connection to:device", "active", "connection"),
-    _op("reconnect_call", "active:connection held:connection", "active held", "none"),
-    _op("alternate_call", "held:connection active:connection", "held active", "none"),
-    # The requesting phone is the one acting: the call it takes rings at a colleague's, whom
-    # the PBX lets it pick up from (as from the phone's own keys).
-    _op("directed_pickup_call", "ringing:connection requesting:device", "requesting",
-        "optional_connection"),
-    _op("snapshot_device", "device:device", "device", "snapshot"),
-)}
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        _op("answer_call", "connection:connection", "connection", "none"),
+        _op("make_call", "calling:device called:device", "calling", "connection"),
+        _op("clear_connection", "connection:connection", "connection", "none"),
+        _op("clear_call", "connection:connection", "connection", "none"),
+        _op("deflect_call", "connection:connection destination:device", "connection", "none"),
+        _op("hold_call", "connection:connection", "connection", "none"),
+        _op("retrieve_call", "connection:connection", "connection", "none"),
+        _op("consultation_call", "existing:connection device:device", "existing", "connection"),
+        _op("transfer_call", "held:connection active:connection", "held active", "connection"),
+        _op("single_step_transfer", "active:connection to:device", "active", "connection"),
+        _op("reconnect_call", "active:connection held:connection", "active held", "none"),
+        _op("alternate_call", "held:connection active:connection", "held active", "none"),
+        # The requesting phone is the one acting: the call it takes rings at a colleague's, whom
+        # the PBX lets it pick up from (as from the phone's own keys).
+        _op(
+            "directed_pickup_call",
+            "ringing:connection requesting:device",
+            "requesting",
+            "optional_connection",
+        ),
+        _op("snapshot_device", "device:device", "device", "snapshot"),
+    )
+}
 
 
 def encode_request(operation: str, values: Iterable[Any]) -> bytes:
@@ -456,8 +476,11 @@ class Request:
         for name in self.operation.controlled:
             value = self.args[name]
             if isinstance(value, ConnectionId):
-                out.append(value.device.number if value.device is not None and value.device.is_known
-                           else None)
+                out.append(
+                    value.device.number
+                    if value.device is not None and value.device.is_known
+                    else None
+                )
             else:
                 out.append(value)
         return out
@@ -509,8 +532,14 @@ def result_from_json(operation: Operation, value: Any) -> Any:
     return None
 
 
-def error_response(kind: str, message: str, *, operation: str | None = None,
-                   failure: UniversalFailure | None = None, device: str | None = None) -> bytes:
+def error_response(
+    kind: str,
+    message: str,
+    *,
+    operation: str | None = None,
+    failure: UniversalFailure | None = None,
+    device: str | None = None,
+) -> bytes:
     """A refused or failed request.  `kind`: refused (`device`: the one the user may not
     control, if the request named it), bad_request, busy, link_down, timeout, pbx_error (the
     PBX's universalFailure in `failure`), pbx_reject, error."""

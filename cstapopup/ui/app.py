@@ -41,18 +41,22 @@ INSTANCE_TIMEOUT_MS = 1000
 
 #: Exit codes of the desktop app (also in `cstapopup --help`).
 EXIT_OK, EXIT_SELF_TEST_FAILED, EXIT_USAGE, EXIT_NO_DISPLAY = 0, 1, 2, 3
-EXIT_CODES = (f"exit codes of the app: {EXIT_OK} ended normally (or brought the running one "
-              f"forward), {EXIT_SELF_TEST_FAILED} the self-test failed, {EXIT_USAGE} usage "
-              f"error, {EXIT_NO_DISPLAY} no display to show windows on, 130 interrupted.")
+EXIT_CODES = (
+    f"exit codes of the app: {EXIT_OK} ended normally (or brought the running one "
+    f"forward), {EXIT_SELF_TEST_FAILED} the self-test failed, {EXIT_USAGE} usage "
+    f"error, {EXIT_NO_DISPLAY} no display to show windows on, 130 interrupted."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cstapopup",
         description="Call popup and call history for Siemens HiPath / OpenScape PBXs (CSTA). "
-                    "Without options: the desktop app with the PBX from its settings. "
-                    "Subcommands (decode, monitor, sim, history, gateway): see cstapopup "
-                    "--help.", epilog=EXIT_CODES)
+        "Without options: the desktop app with the PBX from its settings. "
+        "Subcommands (decode, monitor, sim, history, gateway): see cstapopup "
+        "--help.",
+        epilog=EXIT_CODES,
+    )
     add_app_options(parser)
     return parser
 
@@ -60,20 +64,34 @@ def build_parser() -> argparse.ArgumentParser:
 def add_app_options(parser: argparse.ArgumentParser | Any) -> None:
     """The desktop app's options, on `parser` (or an argument group of it): the app's own
     parser, and `cstapopup --help`, which lists them beside the subcommands (without Qt)."""
-    parser.add_argument("--demo", action="store_true",
-                        help="run with a simulated PBX and made-up calls (devices 100-120, "
-                             "monitoring 100-105, your phone 100); your settings and "
-                             "history stay untouched")
-    parser.add_argument("--self-test", action="store_true",
-                        help="start against a simulated PBX, take a call, answer it and put it "
-                             "through to a colleague, printing each step; exit 0 if the popup, "
-                             "the answer, the transfer and the history row all happened")
-    parser.add_argument("--debug", action="store_true",
-                        help="log in detail to stderr, with a hex trace of every CSTA frame")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="demo: the random seed (the same seed gives the same calls)")
-    parser.add_argument("--rate", type=_positive_float, default=4.0,
-                        help="demo: calls per minute (default: 4)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run with a simulated PBX and made-up calls (devices 100-120, "
+        "monitoring 100-105, your phone 100); your settings and "
+        "history stay untouched",
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="start against a simulated PBX, take a call, answer it and put it "
+        "through to a colleague, printing each step; exit 0 if the popup, "
+        "the answer, the transfer and the history row all happened",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log in detail to stderr, with a hex trace of every CSTA frame",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="demo: the random seed (the same seed gives the same calls)",
+    )
+    parser.add_argument(
+        "--rate", type=_positive_float, default=4.0, help="demo: calls per minute (default: 4)"
+    )
     parser.add_argument("--speed", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
 
@@ -90,8 +108,10 @@ def _positive_float(text: str) -> float:
 
 def setup_logging(debug: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        level=logging.DEBUG if debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if debug:
         logging.getLogger("cstapopup.wire").setLevel(logging.DEBUG)
         # Qt's own event loop debugging drowns the wire trace.
@@ -112,6 +132,7 @@ def process_age() -> float | None:
 
 
 # --- single instance ---------------------------------------------------------------------------
+
 
 def instance_name(demo: bool = False) -> str:
     """The local socket's name: per user and per configuration folder (several profiles, and
@@ -161,8 +182,9 @@ def make_single_instance(name: str) -> Any:
             server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
             if not server.listen(self.name):
                 if server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
-                    log.warning("single instance: cannot listen on %s: %s", self.name,
-                                server.errorString())
+                    log.warning(
+                        "single instance: cannot listen on %s: %s", self.name, server.errorString()
+                    )
                     return False
                 # Nobody answered on it (signal_running said so): a socket file left by an
                 # instance that crashed.  Remove it and take over.
@@ -203,6 +225,7 @@ def make_single_instance(name: str) -> Any:
 
 # --- running -----------------------------------------------------------------------------------
 
+
 def settle_memory() -> None:
     """After start-up: move everything allocated so far (Qt wrappers, the codec's tables, the
     phone number metadata: hundreds of thousands of objects that live as long as the app) out
@@ -238,9 +261,13 @@ def _route_qt_messages() -> None:
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
     qt_log = logging.getLogger("cstapopup.qt")
-    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.DEBUG,
-              QtMsgType.QtWarningMsg: logging.INFO, QtMsgType.QtCriticalMsg: logging.ERROR,
-              QtMsgType.QtFatalMsg: logging.CRITICAL}
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.DEBUG,
+        QtMsgType.QtWarningMsg: logging.INFO,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
 
     def handler(kind: Any, _context: Any, message: str) -> None:
         qt_log.log(levels.get(kind, logging.INFO), "%s", message)
@@ -265,8 +292,10 @@ def _qt_app(argv0: str) -> Any:
 
 # --- the display -------------------------------------------------------------------------------
 
-def display_problem(env: Mapping[str, str] | None = None,
-                    platform: str | None = None) -> str | None:
+
+def display_problem(
+    env: Mapping[str, str] | None = None, platform: str | None = None
+) -> str | None:
     """Why Qt will not be able to open a display here (it would abort the process with
     "Reinstalling the application may fix this problem"), or None when it should.
 
@@ -285,8 +314,9 @@ def display_problem(env: Mapping[str, str] | None = None,
     if not qpa and env.get("WAYLAND_DISPLAY"):
         return None
     if not display:
-        return ("DISPLAY is not set" if qpa else
-                "neither DISPLAY nor WAYLAND_DISPLAY is set") + " (no desktop session here)"
+        return (
+            "DISPLAY is not set" if qpa else "neither DISPLAY nor WAYLAND_DISPLAY is set"
+        ) + " (no desktop session here)"
     problem = _xcb_problem(display)
     return f"the X display {display} cannot be opened ({problem})" if problem else None
 
@@ -312,16 +342,20 @@ def _xcb_problem(display: str) -> str | None:
             xcb.xcb_disconnect(connection)
     if not error:
         return None
-    return {1: "no X server answers there, or it does not let this user in",
-            5: "that is not a display name", 6: "it has no such screen"}.get(
-        error, f"libxcb error {error}")
+    return {
+        1: "no X server answers there, or it does not let this user in",
+        5: "that is not a display name",
+        6: "it has no such screen",
+    }.get(error, f"libxcb error {error}")
 
 
 def no_display_message(problem: str) -> str:
-    return (f"cstapopup: cannot open the display: {problem}.\n"
-            "Start cstapopup in a desktop session (or set DISPLAY). To run it without a "
-            "screen, for tests, set QT_QPA_PLATFORM=offscreen; `cstapopup --self-test` checks "
-            "an installation without one.")
+    return (
+        f"cstapopup: cannot open the display: {problem}.\n"
+        "Start cstapopup in a desktop session (or set DISPLAY). To run it without a "
+        "screen, for tests, set QT_QPA_PLATFORM=offscreen; `cstapopup --self-test` checks "
+        "an installation without one."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -352,12 +386,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = AppController(options)
     instance.activated.connect(controller.show_history)
     if args.startup_probe:
+
         def probe(what: str) -> None:
             age = process_age()
-            print(f"startup-probe: {what} shown at {time.time():.6f}"
-                  + (f" ({age:.3f} s after process start)" if age is not None else ""),
-                  flush=True)
+            print(
+                f"startup-probe: {what} shown at {time.time():.6f}"
+                + (f" ({age:.3f} s after process start)" if age is not None else ""),
+                flush=True,
+            )
             loop.call_soon(controller.request_quit)
+
         controller.ui_shown_hooks.append(probe)
 
     async def run() -> int:
@@ -386,15 +424,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- the self-test -----------------------------------------------------------------------------
 
+
 def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
     """Start the app against an embedded simulator and take a call through the app as a
     receptionist would: it rings at 100 (the popup), is answered with the popup's Answer,
     and put through to colleague 101 from the console; the history must show it transferred
     to 101.  Prints each step; 0 if every step happened, 1 if not."""
-    if not os.environ.get("QT_QPA_PLATFORM") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
-            and sys.platform.startswith("linux"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # CI, a server: no screen needed
+    if (
+        not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        and sys.platform.startswith("linux")
+    ):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # CI, a server: no screen needed
     import qasync
 
     from cstapopup.i18n import translate
@@ -403,14 +444,21 @@ def self_test(timeout: float = SELF_TEST_TIMEOUT) -> int:
     app = _qt_app("cstapopup")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    controller = AppController(AppOptions(self_test=True, speed=SELF_TEST_SPEED),
-                               tray_available=False)
+    controller = AppController(
+        AppOptions(self_test=True, speed=SELF_TEST_SPEED), tray_available=False
+    )
     try:
         with loop:
             ok, lines = loop.run_until_complete(_self_test(controller, timeout))
     except Exception as exc:  # noqa: BLE001 - the report says what went wrong
-        ok, lines = False, [translate("SelfTest", "self-test: FAILED: {problem}").format(
-            problem=f"{type(exc).__name__}: {exc}")]
+        ok, lines = (
+            False,
+            [
+                translate("SelfTest", "self-test: FAILED: {problem}").format(
+                    problem=f"{type(exc).__name__}: {exc}"
+                )
+            ],
+        )
     finally:
         asyncio.set_event_loop(None)
     for line in lines:
@@ -433,6 +481,7 @@ async def _until(predicate: Callable[[], bool], signals: Sequence[Any], timeout:
         await asyncio.wait_for(future, timeout)
     finally:
         from PySide6.QtCore import QObject
+
         for c in connections:
             QObject.disconnect(c)
 
@@ -451,8 +500,11 @@ def popup_texts(popup: Any) -> list[str]:
         if text:
             lines.append(text)
     shown = [popup.findChild(QPushButton, name) for name in ("answer", "putThrough", "copy", "crm")]
-    buttons = [b.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
-               for b in shown if b is not None and not b.isHidden()]
+    buttons = [
+        b.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        for b in shown
+        if b is not None and not b.isHidden()
+    ]
     return [*lines, " | ".join(f"[{b}]" for b in buttons)] if buttons else lines
 
 
@@ -479,11 +531,15 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
 
     try:
         await asyncio.wait_for(controller.start(), left())
-        say(translate("SelfTest", "language: {language}").format(
-            language=controller.language.describe()))
+        say(
+            translate("SelfTest", "language: {language}").format(
+                language=controller.language.describe()
+            )
+        )
         step = translate("SelfTest", "connecting to the simulated PBX")
-        await _until(lambda: controller.link_state[0] == "up",
-                     [controller.link_state_changed], left())
+        await _until(
+            lambda: controller.link_state[0] == "up", [controller.link_state_changed], left()
+        )
         say(translate("SelfTest", "link: {state}").format(state=controller.link_state[1]))
         pbx, popups, desk = controller.session.demo_pbx, controller.popups, controller.desk
         console = controller.console
@@ -493,89 +549,150 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
             return view.state if view is not None else None
 
         step = translate("SelfTest", "waiting for colleague {device}'s lamp").format(
-            device=colleague)
+            device=colleague
+        )
         await _wait(lambda: lamp(colleague) is ColleagueState.FREE, left())
-        say(translate("SelfTest", "colleague {colleague} is free").format(
-            colleague=desk.device_label(colleague)))
+        say(
+            translate("SelfTest", "colleague {colleague} is free").format(
+                colleague=desk.device_label(colleague)
+            )
+        )
 
         step = translate("SelfTest", "waiting for the popup of a call ringing at {device}").format(
-            device=device)
+            device=device
+        )
         shown: asyncio.Future[str] = loop.create_future()
         popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
         t0 = time.perf_counter()
         if not pbx.ring(SELF_TEST_CALLER, device):
-            raise RuntimeError(translate("SelfTest", "the simulated PBX would not ring "
-                                         "{device}").format(device=device))
+            raise RuntimeError(
+                translate("SelfTest", "the simulated PBX would not ring {device}").format(
+                    device=device
+                )
+            )
         key = await asyncio.wait_for(shown, left())
         popup_ms = (time.perf_counter() - t0) * 1000
         popup = popups.popup(key)
         if popup is None:
             raise RuntimeError(translate("SelfTest", "the call has no popup on screen"))
         title = popup.findChild(QWidget, "title").full_text()
-        say(translate("SelfTest", "popup for {caller} ringing at {device} after {ms} ms").format(
-            caller=title, device=device, ms=decimal(popup_ms, 0)))
+        say(
+            translate("SelfTest", "popup for {caller} ringing at {device} after {ms} ms").format(
+                caller=title, device=device, ms=decimal(popup_ms, 0)
+            )
+        )
         for line in popup_texts(popup):
             say(translate("SelfTest", "  popup: {text}").format(text=line))
 
         step = translate("SelfTest", "answering with the popup's Answer button")
         popup.findChild(QPushButton, "answer").click()
-        await _wait(lambda: desk.own_line().state is LineState.TALKING
-                    and desk.own_line().key == key, left())
-        say(translate("SelfTest", "answered at {device}: {line}").format(
-            device=device, line=desk.own_line().text))
+        await _wait(
+            lambda: desk.own_line().state is LineState.TALKING and desk.own_line().key == key,
+            left(),
+        )
+        say(
+            translate("SelfTest", "answered at {device}: {line}").format(
+                device=device, line=desk.own_line().text
+            )
+        )
         answered = popups.popup(key)
         if answered is not None:
-            say(translate("SelfTest", "  popup: {text}").format(
-                text=answered.findChild(QWidget, "state").full_text()))
+            say(
+                translate("SelfTest", "  popup: {text}").format(
+                    text=answered.findChild(QWidget, "state").full_text()
+                )
+            )
 
-        step = translate("SelfTest", "putting the call through to {device} from the "
-                         "console").format(device=colleague)
+        step = translate(
+            "SelfTest", "putting the call through to {device} from the console"
+        ).format(device=colleague)
         console.select(colleague)
         console.request(CallAction.PUT_THROUGH)
-        await _wait(lambda: desk.own_line().state is LineState.IDLE
-                    and lamp(colleague) in (ColleagueState.RINGING, ColleagueState.BUSY),
-                    left())
-        say(translate("SelfTest", "put through to {colleague}; its lamp: {state}").format(
-            colleague=desk.device_label(colleague),
-            state=next(v.state_text for v in desk.colleague_views() if v.device == colleague)))
+        await _wait(
+            lambda: (
+                desk.own_line().state is LineState.IDLE
+                and lamp(colleague) in (ColleagueState.RINGING, ColleagueState.BUSY)
+            ),
+            left(),
+        )
+        say(
+            translate("SelfTest", "put through to {colleague}; its lamp: {state}").format(
+                colleague=desk.device_label(colleague),
+                state=next(v.state_text for v in desk.colleague_views() if v.device == colleague),
+            )
+        )
 
         step = translate("SelfTest", "waiting for the history row to show the transfer")
 
         def recorded() -> bool:
             call = desk.store.get(key)
-            return call is not None and call.outcome is Outcome.TRANSFERRED \
-                and call.transferred_to == colleague and call.answered_by == device
+            return (
+                call is not None
+                and call.outcome is Outcome.TRANSFERRED
+                and call.transferred_to == colleague
+                and call.answered_by == device
+            )
 
         await _until(recorded, [controller.call_updated], left())
         call = desk.store.get(key)
         model = controller.history.model
-        row = next((r for r in range(model.rowCount())
-                    if (c := model.call_at(r)) is not None and c.key == key), None)
+        row = next(
+            (
+                r
+                for r in range(model.rowCount())
+                if (c := model.call_at(r)) is not None and c.key == key
+            ),
+            None,
+        )
         shown_text = model.data(model.index(row, 6)) if row is not None else None
         if shown_text != texts.outcome_text(call, desk.display_number):
-            raise RuntimeError(translate("SelfTest", "the history window shows {text} for the "
-                                         "call").format(text=repr(shown_text)))
-        say(translate("SelfTest", "history: {outcome} ({way})").format(
-            outcome=shown_text, way=texts.hops_text(call, desk.display_number)))
+            raise RuntimeError(
+                translate("SelfTest", "the history window shows {text} for the call").format(
+                    text=repr(shown_text)
+                )
+            )
+        say(
+            translate("SelfTest", "history: {outcome} ({way})").format(
+                outcome=shown_text, way=texts.hops_text(call, desk.display_number)
+            )
+        )
         took = timeout - (deadline - loop.time())
-        return True, [translate("SelfTest", "self-test: ok: popup, answer, transfer and history "
-                                "in {seconds} s").format(seconds=decimal(took, 1))]
+        return True, [
+            translate(
+                "SelfTest", "self-test: ok: popup, answer, transfer and history in {seconds} s"
+            ).format(seconds=decimal(took, 1))
+        ]
     except TimeoutError:
         link = controller.link_state[1] if controller.link_state else ""
-        return False, [(translate("SelfTest", "self-test: FAILED: timed out ({seconds} s) while "
-                                  "{step} (link: {link})") if link else
-                        translate("SelfTest", "self-test: FAILED: timed out ({seconds} s) while "
-                                  "{step}")).format(seconds=f"{timeout:g}", step=step, link=link)]
+        return False, [
+            (
+                translate(
+                    "SelfTest",
+                    "self-test: FAILED: timed out ({seconds} s) while {step} (link: {link})",
+                )
+                if link
+                else translate(
+                    "SelfTest", "self-test: FAILED: timed out ({seconds} s) while {step}"
+                )
+            ).format(seconds=f"{timeout:g}", step=step, link=link)
+        ]
     except Exception as exc:
         log.exception("self-test")
-        return False, [translate("SelfTest", "self-test: FAILED while {step}: {problem}").format(
-            step=step, problem=f"{type(exc).__name__}: {exc}")]
+        return False, [
+            translate("SelfTest", "self-test: FAILED while {step}: {problem}").format(
+                step=step, problem=f"{type(exc).__name__}: {exc}"
+            )
+        ]
     finally:
         try:
             await asyncio.wait_for(controller.shutdown(), 10)
         except Exception as exc:  # noqa: BLE001
-            print(translate("SelfTest", "self-test: shutting down failed: {problem}").format(
-                problem=exc), flush=True)
+            print(
+                translate("SelfTest", "self-test: shutting down failed: {problem}").format(
+                    problem=exc
+                ),
+                flush=True,
+            )
 
 
 async def _wait(predicate: Callable[[], bool], timeout: float) -> None:

@@ -73,8 +73,14 @@ from cstapopup.ui.popup import MIME_CALL, call_drag
 from cstapopup.ui.shortcuts import BY_COMMAND, SHORTCUTS, of_scope, tip
 
 #: The lamps' colours (ColleagueView.lamp).
-LAMP_COLOURS = {"free": "#2e9d4a", "ringing": "#e6a100", "busy": "#c62828", "held": "#ef6c00",
-                "away": "#7b5ea7", "off": "#9aa3aa"}
+LAMP_COLOURS = {
+    "free": "#2e9d4a",
+    "ringing": "#e6a100",
+    "busy": "#c62828",
+    "held": "#ef6c00",
+    "away": "#7b5ea7",
+    "off": "#9aa3aa",
+}
 ViewRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -91,8 +97,9 @@ def lamp_outline(lamp: str, background: QColor) -> QColor:
     return readable(colour.darker(130), background, LAMP_CONTRAST)
 
 
-def paint_lamp(painter: QPainter, rect: QRectF, lamp: str, background: QColor, *,
-               lit: bool = True) -> None:
+def paint_lamp(
+    painter: QPainter, rect: QRectF, lamp: str, background: QColor, *, lit: bool = True
+) -> None:
     """A round lamp in `rect`: the state's colour, a ring that stands out from `background`,
     and a mark that tells the state without its colour (busy: a bar, on hold: a pause sign,
     away: a slash, ringing: a dot; free is plain, "off" an empty ring)."""
@@ -102,30 +109,37 @@ def paint_lamp(painter: QPainter, rect: QRectF, lamp: str, background: QColor, *
     painter.setPen(QPen(lamp_outline(lamp, background), max(1.0, rect.width() / 12)))
     painter.setBrush(colour if lit and lamp != "off" else Qt.GlobalColor.transparent)
     painter.drawEllipse(rect)
-    mark = QColor("white") if contrast(QColor("white"), colour) >= contrast(
-        QColor("black"), colour) else QColor("black")
+    mark = (
+        QColor("white")
+        if contrast(QColor("white"), colour) >= contrast(QColor("black"), colour)
+        else QColor("black")
+    )
     if not lit or lamp == "off":
         mark = lamp_outline(lamp, background)
-    painter.setPen(QPen(mark, max(1.2, rect.width() / 7), Qt.PenStyle.SolidLine,
-                        Qt.PenCapStyle.RoundCap))
+    painter.setPen(
+        QPen(mark, max(1.2, rect.width() / 7), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    )
     c, r = rect.center(), rect.width() / 2
     if lamp == "busy":
         painter.drawLine(QPointF(c.x() - r * 0.5, c.y()), QPointF(c.x() + r * 0.5, c.y()))
     elif lamp == "held":
         for dx in (-0.22, 0.22):
-            painter.drawLine(QPointF(c.x() + r * dx, c.y() - r * 0.42),
-                             QPointF(c.x() + r * dx, c.y() + r * 0.42))
+            painter.drawLine(
+                QPointF(c.x() + r * dx, c.y() - r * 0.42), QPointF(c.x() + r * dx, c.y() + r * 0.42)
+            )
     elif lamp == "away":
-        painter.drawLine(QPointF(c.x() - r * 0.4, c.y() + r * 0.4),
-                         QPointF(c.x() + r * 0.4, c.y() - r * 0.4))
+        painter.drawLine(
+            QPointF(c.x() - r * 0.4, c.y() + r * 0.4), QPointF(c.x() + r * 0.4, c.y() - r * 0.4)
+        )
     elif lamp == "ringing":
         painter.setBrush(mark)
         painter.drawEllipse(c, r * 0.16, r * 0.16)
     painter.restore()
 
 
-def lamp_pixmap(lamp: str, size: int = 16, ratio: float = 1.0,
-                background: QColor | None = None) -> QPixmap:
+def lamp_pixmap(
+    lamp: str, size: int = 16, ratio: float = 1.0, background: QColor | None = None
+) -> QPixmap:
     """A lamp of `size` logical pixels drawn for a screen of device pixel `ratio` (a QLabel
     shows it sharp there), on `background` (default: the application's window colour)."""
     if background is None:
@@ -149,6 +163,7 @@ def lamp_icon(lamp: str, size: int = 16) -> QIcon:
 
 
 # --- the colleagues' list --------------------------------------------------------------------
+
 
 class ColleagueModel(QAbstractListModel):
     """The colleagues in the configured order, each a `ColleagueView`.  A call dropped on one
@@ -194,8 +209,9 @@ class ColleagueModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._views)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         view = self.view_at(index.row()) if index.isValid() else None
         if view is None:
             return None
@@ -213,8 +229,9 @@ class ColleagueModel(QAbstractListModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemIsDropEnabled)
+        return (
+            Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDropEnabled
+        )
 
     def mimeTypes(self) -> list[str]:
         return [MIME_CALL]
@@ -222,12 +239,24 @@ class ColleagueModel(QAbstractListModel):
     def supportedDropActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
 
-    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
-                        parent: QModelIndex | QPersistentModelIndex) -> bool:
+    def canDropMimeData(
+        self,
+        data: QMimeData,
+        action: Qt.DropAction,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
         return data.hasFormat(MIME_CALL) and parent.isValid()
 
-    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
-                     parent: QModelIndex | QPersistentModelIndex) -> bool:
+    def dropMimeData(
+        self,
+        data: QMimeData,
+        action: Qt.DropAction,
+        row: int,
+        column: int,
+        parent: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
         view = self.view_at(parent.row()) if parent.isValid() else None
         if view is None or not data.hasFormat(MIME_CALL):
             return False
@@ -248,8 +277,9 @@ class ColleagueFilter(QSortFilterProxyModel):
         self._text = text.strip()
         self.endFilterChange()
 
-    def filterAcceptsRow(self, source_row: int,
-                         source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+    def filterAcceptsRow(
+        self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
+    ) -> bool:
         model = self.sourceModel()
         view = model.view_at(source_row) if isinstance(model, ColleagueModel) else None
         return view is not None and (not self._text or view.matches(self._text))
@@ -265,34 +295,43 @@ class ColleagueDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._now = now
 
-    def sizeHint(self, option: QStyleOptionViewItem,
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         height = option.fontMetrics.height()
         return QSize(320, 2 * height + 14)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         view: ColleagueView | None = index.data(ViewRole)
         if view is None:
             return
         painter.save()
         style = option.widget.style() if option.widget is not None else QApplication.style()
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            option.widget)
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+        )
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         palette = option.palette
-        text_colour = palette.color(QPalette.ColorRole.HighlightedText if selected
-                                    else QPalette.ColorRole.Text)
+        text_colour = palette.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        )
         muted = QColor(text_colour)
         muted.setAlphaF(0.7)
         rect = option.rect.adjusted(8, 5, -8, -5)
         line = option.fontMetrics.height()
         # The lamp (a ring while a ringing lamp blinks off).
         lamp = QRectF(rect.x(), rect.y() + (rect.height() - 14) / 2, 14, 14)
-        background = palette.color(QPalette.ColorRole.Highlight if selected
-                                   else QPalette.ColorRole.Base)
-        paint_lamp(painter, lamp, view.lamp, background,
-                   lit=view.lamp != "ringing" or self.blink_on)
+        background = palette.color(
+            QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base
+        )
+        paint_lamp(
+            painter, lamp, view.lamp, background, lit=view.lamp != "ringing" or self.blink_on
+        )
         left = rect.x() + 24
         width = rect.right() - left
         # First line: name (bold) and number; the state on the right.
@@ -302,33 +341,45 @@ class ColleagueDelegate(QStyledItemDelegate):
         painter.setPen(text_colour)
         state = view.state_text
         state_width = painter.fontMetrics().horizontalAdvance(state) + 4
-        painter.drawText(QRect(rect.right() - state_width, rect.y(), state_width, line),
-                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), state)
-        title = (translate("Console", "{name} (you)").format(name=view.title) if view.is_you
-                 else view.title)
+        painter.drawText(
+            QRect(rect.right() - state_width, rect.y(), state_width, line),
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+            state,
+        )
+        title = (
+            translate("Console", "{name} (you)").format(name=view.title)
+            if view.is_you
+            else view.title
+        )
         title_room = width - state_width - 8
         name = painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, title_room)
-        painter.drawText(QRect(left, rect.y(), title_room, line),
-                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name)
+        painter.drawText(
+            QRect(left, rect.y(), title_room, line),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            name,
+        )
         used = painter.fontMetrics().horizontalAdvance(name)
         painter.setFont(option.font)
         if view.name:
             painter.setPen(muted)
             number_room = title_room - used - 8
             if number_room > 20:
-                painter.drawText(QRect(left + used + 8, rect.y(), number_room, line),
-                                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                                 view.device)
+                painter.drawText(
+                    QRect(left + used + 8, rect.y(), number_room, line),
+                    int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                    view.device,
+                )
         # Second line: with whom, and for how long.
         painter.setPen(muted)
         second = QRect(left, rect.y() + line + 4, width, line)
         elapsed = elapsed_text(view.since, self._now())
         elapsed_width = painter.fontMetrics().horizontalAdvance(elapsed) + 4 if elapsed else 0
         if elapsed:
-            painter.drawText(QRect(second.right() - elapsed_width, second.y(), elapsed_width,
-                                   line),
-                             int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                             elapsed)
+            painter.drawText(
+                QRect(second.right() - elapsed_width, second.y(), elapsed_width, line),
+                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                elapsed,
+            )
         party = view.party
         if view.state.value in ("busy", "held"):
             party = translate("Console", "with {party}").format(party=party) if party else ""
@@ -336,10 +387,14 @@ class ColleagueDelegate(QStyledItemDelegate):
             party = translate("Console", "from {party}").format(party=party) if party else ""
         elif view.state.value in ("not_monitored", "unknown"):
             party = view.detail
-        party = painter.fontMetrics().elidedText(party, Qt.TextElideMode.ElideRight,
-                                                 width - elapsed_width - 8)
-        painter.drawText(QRect(second.x(), second.y(), width - elapsed_width - 8, line),
-                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), party)
+        party = painter.fontMetrics().elidedText(
+            party, Qt.TextElideMode.ElideRight, width - elapsed_width - 8
+        )
+        painter.drawText(
+            QRect(second.x(), second.y(), width - elapsed_width - 8, line),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            party,
+        )
         painter.restore()
 
 
@@ -350,9 +405,14 @@ class ColleagueList(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         text = event.text()
-        if text and text.isprintable() and not text.isspace() and text not in "?/" and \
-                not event.modifiers() & (Qt.KeyboardModifier.ControlModifier
-                                         | Qt.KeyboardModifier.AltModifier):
+        if (
+            text
+            and text.isprintable()
+            and not text.isspace()
+            and text not in "?/"
+            and not event.modifiers()
+            & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        ):
             self.typed.emit(text)
             event.accept()
             return
@@ -413,7 +473,7 @@ class OwnLineCard(QFrame):
         for action, label in _OWN_BUTTONS:
             button = QPushButton(translate("Console", label), self)
             button.setObjectName(f"own-{action.value}")
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # the keyboard uses the F-keys
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keyboard uses the F-keys
             button.setAutoDefault(False)
             button.setToolTip(tip(BY_COMMAND[action.value].text, action.value))
             button.setAccessibleDescription(button.toolTip())
@@ -430,29 +490,44 @@ class OwnLineCard(QFrame):
         self.text.setText(view.text)
         self.detail.setText(view.detail)
         self.detail.setVisible(bool(view.detail))
-        lamp = {LineState.IDLE: "free", LineState.RINGING: "ringing",
-                LineState.TALKING: "busy", LineState.CONSULTING: "busy",
-                LineState.HELD: "held"}.get(view.state, "off")
-        self.lamp.setPixmap(lamp_pixmap(lamp, 16, self.devicePixelRatioF(),
-                                        self.palette().color(QPalette.ColorRole.Base)))
+        lamp = {
+            LineState.IDLE: "free",
+            LineState.RINGING: "ringing",
+            LineState.TALKING: "busy",
+            LineState.CONSULTING: "busy",
+            LineState.HELD: "held",
+        }.get(view.state, "off")
+        self.lamp.setPixmap(
+            lamp_pixmap(
+                lamp, 16, self.devicePixelRatioF(), self.palette().color(QPalette.ColorRole.Base)
+            )
+        )
         self.lamp.setAccessibleDescription(view.text)
         self.setAccessibleName(translate("Console", "Your phone"))
-        self.setAccessibleDescription(f"{view.text}. {view.detail}" if view.detail
-                                      else view.text)
+        self.setAccessibleDescription(f"{view.text}. {view.detail}" if view.detail else view.text)
         for action, button in self.buttons.items():
             button.setEnabled(view.allows(action))
         hold = self.buttons[CallAction.HOLD]
-        hold.setText(translate("Console", "Take back") if view.state is LineState.HELD
-                     else translate("Console", "Hold"))
+        hold.setText(
+            translate("Console", "Take back")
+            if view.state is LineState.HELD
+            else translate("Console", "Hold")
+        )
         self.tick(now)
         self.setCursor(Qt.CursorShape.OpenHandCursor if view.key else Qt.CursorShape.ArrowCursor)
-        self.setToolTip(translate("Console", "Drag onto a colleague to put the call through")
-                        if view.key else "")
+        self.setToolTip(
+            translate("Console", "Drag onto a colleague to put the call through")
+            if view.key
+            else ""
+        )
 
     def tick(self, now: datetime) -> None:
         view = self._view
-        self.elapsed.setText(elapsed_text(view.since, now) if view is not None
-                             and view.state is not LineState.IDLE else "")
+        self.elapsed.setText(
+            elapsed_text(view.since, now)
+            if view is not None and view.state is not LineState.IDLE
+            else ""
+        )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -461,10 +536,14 @@ class OwnLineCard(QFrame):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         start, view = self._press_at, self._view
-        if start is not None and view is not None and view.key and \
-                event.buttons() & Qt.MouseButton.LeftButton and \
-                (event.position().toPoint() - start).manhattanLength() \
-                >= QApplication.startDragDistance():
+        if (
+            start is not None
+            and view is not None
+            and view.key
+            and event.buttons() & Qt.MouseButton.LeftButton
+            and (event.position().toPoint() - start).manhattanLength()
+            >= QApplication.startDragDistance()
+        ):
             self._press_at = None
             call_drag(self, view.key)
             return
@@ -538,6 +617,7 @@ class HelpOverlay(QFrame):
 
 # --- the window --------------------------------------------------------------------------------
 
+
 class ConsoleWindow(QMainWindow):
     """See the module docstring.
 
@@ -555,8 +635,9 @@ class ConsoleWindow(QMainWindow):
     #: How often the times shown move on (ms).
     TICK_MS: ClassVar[int] = 1000
 
-    def __init__(self, *, now: Callable[[], datetime] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, *, now: Callable[[], datetime] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._now = now or (lambda: datetime.now(UTC))
         self.setWindowTitle(translate("Console", "Console"))
@@ -574,14 +655,17 @@ class ConsoleWindow(QMainWindow):
         self.banner = plain_label(QLabel(central))
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("QLabel#banner { background: #fff4d6; color: #5a4300; "
-                                  "border: 1px solid #e6c35c; padding: 6px; }")
+        self.banner.setStyleSheet(
+            "QLabel#banner { background: #fff4d6; color: #5a4300; "
+            "border: 1px solid #e6c35c; padding: 6px; }"
+        )
         self.banner.hide()
         layout.addWidget(self.banner)
         self.search = QLineEdit(central)
         self.search.setObjectName("search")
-        self.search.setPlaceholderText(translate(
-            "Console", "Type a name or number to find a colleague (F1: all keys)"))
+        self.search.setPlaceholderText(
+            translate("Console", "Type a name or number to find a colleague (F1: all keys)")
+        )
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName(translate("Console", "Find a colleague"))
         self.search.setAccessibleDescription(self.search.placeholderText())
@@ -602,9 +686,13 @@ class ConsoleWindow(QMainWindow):
         self.list.setDropIndicatorShown(True)
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.list.setAccessibleName(translate("Console", "Colleagues"))
-        self.list.setAccessibleDescription(translate(
-            "Console", "Up and Down choose a colleague; Enter puts the call through, Ctrl+Enter "
-            "consults first"))
+        self.list.setAccessibleDescription(
+            translate(
+                "Console",
+                "Up and Down choose a colleague; Enter puts the call through, Ctrl+Enter "
+                "consults first",
+            )
+        )
         layout.addWidget(self.list, 1)
 
         buttons = QHBoxLayout()
@@ -619,9 +707,11 @@ class ConsoleWindow(QMainWindow):
         self.note_button.setAccessibleName(translate("Console", "Phone note"))
         self.note_button.setAccessibleDescription(self.note_button.toolTip())
         self.note_button.clicked.connect(lambda _=False: self.note_requested.emit())
-        for button, command in ((self.put_through_button, CallAction.PUT_THROUGH),
-                                (self.consult_button, CallAction.CONSULT),
-                                (self.pick_up_button, CallAction.PICK_UP)):
+        for button, command in (
+            (self.put_through_button, CallAction.PUT_THROUGH),
+            (self.consult_button, CallAction.CONSULT),
+            (self.pick_up_button, CallAction.PICK_UP),
+        ):
             button.setObjectName(command.value)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setAutoDefault(False)
@@ -684,13 +774,17 @@ class ConsoleWindow(QMainWindow):
 
     # -- what the desk hands up
 
-    def show_colleagues(self, views: Sequence[ColleagueView],
-                        changed: Sequence[ColleagueView] = ()) -> None:
+    def show_colleagues(
+        self, views: Sequence[ColleagueView], changed: Sequence[ColleagueView] = ()
+    ) -> None:
         """The colleagues (all, in order); `changed` the ones that changed, when only they
         need repainting."""
         current = self.current_device()
-        if not changed or not self.model.update_views(changed) \
-                or self.model.rowCount() != len(views):
+        if (
+            not changed
+            or not self.model.update_views(changed)
+            or self.model.rowCount() != len(views)
+        ):
             self.model.set_views(views)
         self._filter(self.search.text(), keep=current)
         self._update_buttons()
@@ -731,8 +825,11 @@ class ConsoleWindow(QMainWindow):
 
     def request(self, action: CallAction) -> None:
         """Send `action` up with the chosen colleague and the pending popup call."""
-        device = self.current_device() if action in (
-            CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.PICK_UP) else ""
+        device = (
+            self.current_device()
+            if action in (CallAction.PUT_THROUGH, CallAction.CONSULT, CallAction.PICK_UP)
+            else ""
+        )
         key = self.pending_key if action is CallAction.PUT_THROUGH else ""
         self.action_requested.emit(action.value, device, key)
         if action is CallAction.PUT_THROUGH:
@@ -746,9 +843,12 @@ class ConsoleWindow(QMainWindow):
         """A popup's call is to be put through: the next Enter (or drop) takes it."""
         self.pending_key = key
         if key:
-            self.banner.setText(translate(
-                "Console", "Put through: {caller}. Choose a colleague and press Enter (Esc "
-                "cancels).").format(caller=title))
+            self.banner.setText(
+                translate(
+                    "Console",
+                    "Put through: {caller}. Choose a colleague and press Enter (Esc cancels).",
+                ).format(caller=title)
+            )
             self.banner.show()
             self.focus_search()
         else:
@@ -792,10 +892,11 @@ class ConsoleWindow(QMainWindow):
         keep = keep if keep is not None else self.current_device()
         self.proxy.set_text(text)
         row = self.model.row_of(keep) if keep else None
-        index = self.proxy.mapFromSource(self.model.index(row)) if row is not None \
-            else QModelIndex()
+        index = (
+            self.proxy.mapFromSource(self.model.index(row)) if row is not None else QModelIndex()
+        )
         if not index.isValid() and self.proxy.rowCount() > 0:
-            index = self.proxy.index(0, 0)   # the best match is chosen: Enter takes it
+            index = self.proxy.index(0, 0)  # the best match is chosen: Enter takes it
         if index.isValid():
             self.list.setCurrentIndex(index)
         self._update_buttons()
@@ -806,10 +907,12 @@ class ConsoleWindow(QMainWindow):
         chosen: ColleagueView | None = index.data(ViewRole) if index.isValid() else None
         has_target = chosen is not None and not chosen.is_you
         own_put_through = view is not None and view.allows(CallAction.PUT_THROUGH)
-        self.put_through_button.setEnabled(has_target and (own_put_through
-                                                           or bool(self.pending_key)))
-        self.consult_button.setEnabled(has_target and view is not None
-                                       and view.allows(CallAction.CONSULT))
+        self.put_through_button.setEnabled(
+            has_target and (own_put_through or bool(self.pending_key))
+        )
+        self.consult_button.setEnabled(
+            has_target and view is not None and view.allows(CallAction.CONSULT)
+        )
         self.pick_up_button.setEnabled(chosen is not None and chosen.can_pick_up)
 
     def tick(self) -> None:
@@ -821,10 +924,8 @@ class ConsoleWindow(QMainWindow):
         # Up and Down in the search move through the list: type, choose, Enter.
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
             key = event.key()
-            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
-                       Qt.Key.Key_PageDown):
-                QApplication.sendEvent(self.list, QKeyEvent(event.type(), key,
-                                                            event.modifiers()))
+            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+                QApplication.sendEvent(self.list, QKeyEvent(event.type(), key, event.modifiers()))
                 return True
         return super().eventFilter(watched, event)
 
@@ -839,5 +940,12 @@ class ConsoleWindow(QMainWindow):
         super().hideEvent(event)
 
 
-__all__ = ["LAMP_COLOURS", "ColleagueModel", "ConsoleWindow", "lamp_icon", "lamp_outline",
-           "lamp_pixmap", "paint_lamp"]
+__all__ = [
+    "LAMP_COLOURS",
+    "ColleagueModel",
+    "ConsoleWindow",
+    "lamp_icon",
+    "lamp_outline",
+    "lamp_pixmap",
+    "paint_lamp",
+]

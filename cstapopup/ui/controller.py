@@ -62,9 +62,11 @@ RETENTION_INTERVAL_MS = 24 * 3600 * 1000
 DEMO_HISTORY_TITLE = QT_TRANSLATE_NOOP("App", "Call history (demo)")
 DEMO_CONSOLE_TITLE = QT_TRANSLATE_NOOP("App", "Console (demo)")
 DEMO_SETTINGS_TITLE = QT_TRANSLATE_NOOP("App", "Settings (for your PBX; the demo keeps its own)")
-_ICONS = {Level.INFO: QSystemTrayIcon.MessageIcon.Information,
-          Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
-          Level.ERROR: QSystemTrayIcon.MessageIcon.Critical}
+_ICONS = {
+    Level.INFO: QSystemTrayIcon.MessageIcon.Information,
+    Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
+    Level.ERROR: QSystemTrayIcon.MessageIcon.Critical,
+}
 
 
 #: Asks the user what to do on a first start without a configured PBX; the default shows a
@@ -87,22 +89,32 @@ class AppController(QObject, DeskListener):
     message_posted = Signal(str, str)
     quit_requested = Signal()
 
-    def __init__(self, options: AppOptions | None = None, *,
-                 first_run_prompt: FirstRunPrompt = first_run_message_box,
-                 password_prompt: PasswordPrompt = password_input_dialog,
-                 autostart: ModuleType | Any = autostart_module,
-                 url_opener: UrlOpener | None = None,
-                 tray_available: bool | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        options: AppOptions | None = None,
+        *,
+        first_run_prompt: FirstRunPrompt = first_run_message_box,
+        password_prompt: PasswordPrompt = password_input_dialog,
+        autostart: ModuleType | Any = autostart_module,
+        url_opener: UrlOpener | None = None,
+        tray_available: bool | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.options = options or AppOptions()
         self._first_run_prompt = first_run_prompt
         self._url_opener = url_opener
-        self._tray_available = (QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None
-                                else tray_available)
+        self._tray_available = (
+            QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None else tray_available
+        )
         self.session = Session(
-            self.options, self, link_factories(self.options), spawn=self.spawn,
-            ask_password=lambda done: password_prompt(self, done), autostart=autostart)
+            self.options,
+            self,
+            link_factories(self.options),
+            spawn=self.spawn,
+            ask_password=lambda done: password_prompt(self, done),
+            autostart=autostart,
+        )
         self.tray: TrayIcon | None = None
         self.popups: PopupStack | None = None
         self.history: HistoryWindow | None = None
@@ -120,8 +132,9 @@ class AppController(QObject, DeskListener):
         self._sound: RingSound | None = None
         self._retention_timer: QTimer | None = None
         #: Notices that came before the UI was built (shown once it is); None afterwards.
-        self._early: list[tuple[str, str, QSystemTrayIcon.MessageIcon,
-                                Callable[[], None] | None]] | None = None
+        self._early: (
+            list[tuple[str, str, QSystemTrayIcon.MessageIcon, Callable[[], None] | None]] | None
+        ) = None
         #: Called as hook(view, popup) right after a new popup was shown (popup: its widget,
         #: None when it is not on screen) (benchmarks, tests).
         self.popup_shown_hooks: list[Callable[[PopupView, CallPopup | None], None]] = []
@@ -171,8 +184,11 @@ class AppController(QObject, DeskListener):
             for title, text, kind, action in early:
                 self.notify(title, text, kind, action=action)
         if self.session.settings_warnings:
-            self.notify(translate("App", "Settings"), "\n".join(self.session.settings_warnings),
-                        QSystemTrayIcon.MessageIcon.Warning)
+            self.notify(
+                translate("App", "Settings"),
+                "\n".join(self.session.settings_warnings),
+                QSystemTrayIcon.MessageIcon.Warning,
+            )
         self._start_retention()
         if not await self.session.start_link():
             self._first_run_prompt(self)
@@ -190,12 +206,15 @@ class AppController(QObject, DeskListener):
         tray.dnd_toggled.connect(self.set_do_not_disturb)
         tray.tray.messageClicked.connect(self._on_message_clicked)
 
-        self.popups = PopupStack(screen=self.session.value("popup.screen"),
-                                 corner=self.session.value("popup.corner"),
-                                 url_opener=self._url_opener, parent=self)
+        self.popups = PopupStack(
+            screen=self.session.value("popup.screen"),
+            corner=self.session.value("popup.corner"),
+            url_opener=self._url_opener,
+            parent=self,
+        )
         self.popups.answer_requested.connect(
-            lambda key, device: self.spawn(desk.answer(key, device),
-                                           translate("App", "answering")))
+            lambda key, device: self.spawn(desk.answer(key, device), translate("App", "answering"))
+        )
         self.popups.closed.connect(desk.dismiss)
         self.popups.more_clicked.connect(self.show_history)
         self.popups.put_through_requested.connect(self.put_through)
@@ -212,17 +231,21 @@ class AppController(QObject, DeskListener):
         console.show_own_line(desk.own_line())
         tray.set_colleagues(desk.colleague_views())
 
-        self.history = HistoryWindow(desk.store, can_call_back=lambda: bool(self.session.own_device),
-                                     display_number=desk.display_number)
+        self.history = HistoryWindow(
+            desk.store,
+            can_call_back=lambda: bool(self.session.own_device),
+            display_number=desk.display_number,
+        )
         if self.mode == DEMO:
             self.history.setWindowTitle(translate("App", DEMO_HISTORY_TITLE))
         self.history.call_back_requested.connect(
-            lambda number: self.spawn(desk.call_back(number),
-                                      translate("App", "calling back")))
+            lambda number: self.spawn(desk.call_back(number), translate("App", "calling back"))
+        )
         self.history.history_changed.connect(desk.refresh_badge)
         self.history.note_requested.connect(self.open_note)
-        self.history.add_app_menu([tray.console_action, tray.settings_action, tray.dnd_action,
-                                   None, tray.quit_action])
+        self.history.add_app_menu(
+            [tray.console_action, tray.settings_action, tray.dnd_action, None, tray.quit_action]
+        )
         self.history.minimize_on_close = not self._tray_available
         desk.refresh_badge()
         self.link_changed(desk.link_status)
@@ -279,7 +302,7 @@ class AppController(QObject, DeskListener):
         if self.history is not None:
             for call in calls:
                 self.history.call_changed(call)
-        for call in calls:   # last: whoever listens sees everything updated
+        for call in calls:  # last: whoever listens sees everything updated
             self.call_updated.emit(call)
 
     def call_deleted(self, key: str) -> None:
@@ -310,8 +333,9 @@ class AppController(QObject, DeskListener):
 
     def link_changed(self, status: LinkStatus) -> None:
         if self.tray is not None:
-            self.tray.set_link_state(status.state, status.text, note=status.note,
-                                     detail=status.detail)
+            self.tray.set_link_state(
+                status.state, status.text, note=status.note, detail=status.detail
+            )
         text = status.text[:1].upper() + status.text[1:]
         if self.history is not None:
             self.history.set_link_status(text, note=status.note, detail=status.detail)
@@ -320,8 +344,12 @@ class AppController(QObject, DeskListener):
         self.link_state_changed.emit(status.state, status.text)
 
     def notice(self, notice: Notice) -> None:
-        self.notify(notice.title, notice.text, _ICONS[notice.level],
-                    action=self.open_settings if notice.opens_settings else None)
+        self.notify(
+            notice.title,
+            notice.text,
+            _ICONS[notice.level],
+            action=self.open_settings if notice.opens_settings else None,
+        )
 
     def status(self, text: str) -> None:
         if self.history is not None:
@@ -360,14 +388,18 @@ class AppController(QObject, DeskListener):
         if self.console is None:
             return
         view = self.desk.view_of(key)
-        self.console.put_through_for(key, view.title if view is not None
-                                     else translate("App", "the call"))
+        self.console.put_through_for(
+            key, view.title if view is not None else translate("App", "the call")
+        )
         self.console.bring_forward()
 
     def _console_action(self, action: str, device: str, key: str) -> None:
-        self.spawn(self.desk.act(CallAction(action), device or None, key or None),
-                   translate("App", "carrying out “{action}”").format(
-                       action=action_title(CallAction(action))))
+        self.spawn(
+            self.desk.act(CallAction(action), device or None, key or None),
+            translate("App", "carrying out “{action}”").format(
+                action=action_title(CallAction(action))
+            ),
+        )
 
     # -- phone notes ------------------------------------------------------------------------
 
@@ -381,12 +413,18 @@ class AppController(QObject, DeskListener):
         context = self.desk.note_context(key)
         title = translate("App", "Phone note")
         if context is None:
-            self.notify(title, translate("App", "This call is not in the call history."),
-                        QSystemTrayIcon.MessageIcon.Warning)
+            self.notify(
+                title,
+                translate("App", "This call is not in the call history."),
+                QSystemTrayIcon.MessageIcon.Warning,
+            )
             return None
-        dialog = NoteDialog(context, find=self.desk.note_recipients,
-                            save=lambda note, k=key: self._save_note(k, note),
-                            mail=lambda note, to, k=key: self._mail_note(k, note, to))
+        dialog = NoteDialog(
+            context,
+            find=self.desk.note_recipients,
+            save=lambda note, k=key: self._save_note(k, note),
+            mail=lambda note, to, k=key: self._mail_note(k, note, to),
+        )
         self.note_dialogs[key] = dialog
         dialog.finished.connect(lambda _r, k=key: self.note_dialogs.pop(k, None))
         dialog.bring_forward()
@@ -396,8 +434,10 @@ class AppController(QObject, DeskListener):
         """The console's note: about the own phone's current call, else its last one."""
         key = self.desk.own_last_call()
         if key is None:
-            self.notify(translate("App", "Phone note"), translate(
-                "App", "Your phone has had no call yet to write a note about."))
+            self.notify(
+                translate("App", "Phone note"),
+                translate("App", "Your phone has had no call yet to write a note about."),
+            )
             return None
         return self.open_note(key)
 
@@ -412,9 +452,15 @@ class AppController(QObject, DeskListener):
         opener = self._url_opener or QDesktopServices.openUrl
         if url is None or not opener(QUrl(url)):
             log.warning("phone note %s: no mail program opened the mailto link", key)
-            self.notify(translate("App", "Phone note"), translate(
-                "App", "The note is saved, but no e-mail program opened it. Set one as the "
-                "system's program for e-mail."), QSystemTrayIcon.MessageIcon.Warning)
+            self.notify(
+                translate("App", "Phone note"),
+                translate(
+                    "App",
+                    "The note is saved, but no e-mail program opened it. Set one as the "
+                    "system's program for e-mail.",
+                ),
+                QSystemTrayIcon.MessageIcon.Warning,
+            )
 
     def show_history(self) -> None:
         if self.history is None:
@@ -432,12 +478,14 @@ class AppController(QObject, DeskListener):
             self.settings_dialog.raise_()
             self.settings_dialog.activateWindow()
             return self.settings_dialog
-        dialog = SettingsDialog(self.settings, PasswordStore(self.settings),
-                                test_connection=test_connection)
+        dialog = SettingsDialog(
+            self.settings, PasswordStore(self.settings), test_connection=test_connection
+        )
         if self.mode != PBX:
             dialog.setWindowTitle(translate("App", DEMO_SETTINGS_TITLE))
-        dialog.settings_applied.connect(lambda names, d=dialog: self._on_settings_applied(
-            names, d.password_entered))
+        dialog.settings_applied.connect(
+            lambda names, d=dialog: self._on_settings_applied(names, d.password_entered)
+        )
         dialog.finished.connect(self._on_settings_closed)
         self.settings_dialog = dialog
         dialog.show()
@@ -452,8 +500,9 @@ class AppController(QObject, DeskListener):
         changed = set(names)
         self.session.settings_applied(changed, password)
         if changed & {"popup.screen", "popup.corner"} and self.popups is not None:
-            self.popups.configure(screen=self.session.value("popup.screen"),
-                                  corner=self.session.value("popup.corner"))
+            self.popups.configure(
+                screen=self.session.value("popup.screen"), corner=self.session.value("popup.corner")
+            )
         if "history.retention_days" in changed:
             self.apply_retention()
         if self.tray is not None:
@@ -476,16 +525,25 @@ class AppController(QObject, DeskListener):
 
     # -- messages ---------------------------------------------------------------------------
 
-    def notify(self, title: str, text: str,
-               kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
-               *, action: Callable[[], None] | None = None) -> None:
+    def notify(
+        self,
+        title: str,
+        text: str,
+        kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
+        *,
+        action: Callable[[], None] | None = None,
+    ) -> None:
         """Tell the user: a tray notification, else the history window's status bar; clicking
         the notification runs `action` (e.g. opens the settings)."""
         if self._early is not None:
             self._early.append((title, text, kind, action))
             return
-        log.log(logging.WARNING if kind != QSystemTrayIcon.MessageIcon.Information
-                else logging.INFO, "%s: %s", title, text)
+        log.log(
+            logging.WARNING if kind != QSystemTrayIcon.MessageIcon.Information else logging.INFO,
+            "%s: %s",
+            title,
+            text,
+        )
         self.messages.append((title, text))
         self._message_action = action
         shown = False
@@ -518,8 +576,13 @@ class AppController(QObject, DeskListener):
             exc = t.exception()
             if exc is not None:
                 log.error("%s failed", what, exc_info=exc)
-                self.notify("cstapopup", translate("App", "Error while {what}: {problem}").format(
-                    what=what, problem=exc), QSystemTrayIcon.MessageIcon.Critical)
+                self.notify(
+                    "cstapopup",
+                    translate("App", "Error while {what}: {problem}").format(
+                        what=what, problem=exc
+                    ),
+                    QSystemTrayIcon.MessageIcon.Critical,
+                )
 
         task.add_done_callback(done)
         return task

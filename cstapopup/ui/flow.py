@@ -62,8 +62,9 @@ class FlowLayout(QLayout):
     # -- placing
 
     def _visible(self) -> list[QLayoutItem]:
-        return [item for item in self._items
-                if item.widget() is None or not item.widget().isHidden()]
+        return [
+            item for item in self._items if item.widget() is None or not item.widget().isHidden()
+        ]
 
     def _arrange(self, rect: QRect, *, move: bool) -> int:
         """Place the items in `rect` (or only measure): the height the lines take."""

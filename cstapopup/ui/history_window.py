@@ -75,10 +75,16 @@ PAGE = 200
 #: (scrolling fetches them again), so a flood of calls cannot fill the memory with rows.
 LIVE_ROWS = 5 * PAGE
 
-COLUMNS = (QT_TRANSLATE_NOOP("History", "Time"), QT_TRANSLATE_NOOP("History", "Direction"),
-           QT_TRANSLATE_NOOP("History", "Name"), QT_TRANSLATE_NOOP("History", "Number"),
-           QT_TRANSLATE_NOOP("History", "Device"), QT_TRANSLATE_NOOP("History", "Duration"),
-           QT_TRANSLATE_NOOP("History", "Outcome"), QT_TRANSLATE_NOOP("History", "Note"))
+COLUMNS = (
+    QT_TRANSLATE_NOOP("History", "Time"),
+    QT_TRANSLATE_NOOP("History", "Direction"),
+    QT_TRANSLATE_NOOP("History", "Name"),
+    QT_TRANSLATE_NOOP("History", "Number"),
+    QT_TRANSLATE_NOOP("History", "Device"),
+    QT_TRANSLATE_NOOP("History", "Duration"),
+    QT_TRANSLATE_NOOP("History", "Outcome"),
+    QT_TRANSLATE_NOOP("History", "Note"),
+)
 #: Columns whose text may be longer than the column: their tooltip starts with all of it.
 _CUT_COLUMNS = frozenset({2, 3, 4, 6, 7})
 #: The column that marks calls with a phone note.
@@ -98,8 +104,9 @@ def format_duration(seconds: float | None) -> str:
 def _qt(t: datetime) -> QDateTime:
     """A datetime as the local QDateTime it shows as."""
     local = t.astimezone()
-    return QDateTime(QDate(local.year, local.month, local.day),
-                     QTime(local.hour, local.minute, local.second))
+    return QDateTime(
+        QDate(local.year, local.month, local.day), QTime(local.hour, local.minute, local.second)
+    )
 
 
 def format_time(t: datetime, now: datetime | None = None) -> str:
@@ -123,7 +130,8 @@ def format_moment(t: datetime) -> str:
     moment = _qt(t)
     return translate("History", "{date}, {time}").format(
         date=locale.toString(moment.date(), QLocale.FormatType.LongFormat),
-        time=locale.toString(moment.time(), "HH:mm:ss"))
+        time=locale.toString(moment.time(), "HH:mm:ss"),
+    )
 
 
 def outcome_text(call: Call, display: Callable[[str], str] | None = None) -> str:
@@ -145,8 +153,13 @@ class CallTableModel(QAbstractTableModel):
 
     error = Signal(str)
 
-    def __init__(self, store: HistoryStore, parent: Any = None, *,
-                 display_number: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        parent: Any = None,
+        *,
+        display_number: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store = store
         #: How numbers are shown ("089 1234567" for "00891234567"); None: as the PBX gave them.
@@ -283,7 +296,9 @@ class CallTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole
+    ) -> Any:
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return translate("History", COLUMNS[section])
         return None
@@ -314,8 +329,11 @@ class CallTableModel(QAbstractTableModel):
         when = format_moment(call.started_at)
         ring = format_duration(call.ring_seconds) or "-"
         talk = format_duration(call.talk_seconds) or "-"
-        lines = [when, translate("History", "rang {ring}, talked {talk}").format(
-            ring=ring, talk=talk), texts.hops_text(call, self.display_number)]
+        lines = [
+            when,
+            translate("History", "rang {ring}, talked {talk}").format(ring=ring, talk=talk),
+            texts.hops_text(call, self.display_number),
+        ]
         if call.note is not None:
             lines.append(texts.note_summary(call.note))
         details = "\n".join(lines)
@@ -332,12 +350,12 @@ class CallTableModel(QAbstractTableModel):
         elif role == Qt.DecorationRole and col == 1:
             try:
                 return icons.history_icon(call)
-            except Exception:  # a missing icon must not break the table
+            except Exception:  # noqa: BLE001 - a missing icon must not break the table
                 return None
         elif role == Qt.DecorationRole and col == NOTE_COLUMN and call.note is not None:
             try:
                 return icons.icon("note")
-            except Exception:
+            except Exception:  # noqa: BLE001 - a missing icon must not break the table
                 return None
         elif role == Qt.ToolTipRole:
             return plain_tooltip(self.tooltip(call, col))
@@ -348,15 +366,19 @@ class CallTableModel(QAbstractTableModel):
             f.setBold(True)
             return f
         elif role == Qt.AccessibleTextRole:
-            caller = ", ".join(t for t in (texts.name_text(call),
-                                           remote_text(call, self.display_number)) if t)
+            caller = ", ".join(
+                t for t in (texts.name_text(call), remote_text(call, self.display_number)) if t
+            )
             text = translate("History", "{direction} call, {time}, {caller}: {outcome}").format(
                 direction=texts.direction_text(call.direction.value),
-                time=format_time(call.started_at), caller=caller,
-                outcome=outcome_text(call, self.display_number))
+                time=format_time(call.started_at),
+                caller=caller,
+                outcome=outcome_text(call, self.display_number),
+            )
             if call.note is not None:
                 text = translate("History", "{call}. {note}").format(
-                    call=text, note=texts.note_summary(call.note).replace("\n", ": ", 1))
+                    call=text, note=texts.note_summary(call.note).replace("\n", ": ", 1)
+                )
             return text
         return None
 
@@ -369,8 +391,8 @@ class HistoryWindow(QMainWindow):
     (the user marked calls done or deleted some: the badge changes).
     """
 
-    call_back_requested = Signal(str)       # the number to call
-    note_requested = Signal(str)            # the call's key
+    call_back_requested = Signal(str)  # the number to call
+    note_requested = Signal(str)  # the call's key
     status_message = Signal(str)
     history_changed = Signal()
 
@@ -378,16 +400,23 @@ class HistoryWindow(QMainWindow):
     #: leaving an invisible app behind (the menu's Quit ends the app).
     minimize_on_close = False
 
-    FILTERS = ((QT_TRANSLATE_NOOP("History", "All"), None),
-               (QT_TRANSLATE_NOOP("History", "Missed"), "missed"),
-               (QT_TRANSLATE_NOOP("History", "Incoming"), Direction.INCOMING),
-               (QT_TRANSLATE_NOOP("History", "Outgoing"), Direction.OUTGOING),
-               (QT_TRANSLATE_NOOP("History", "Internal"), Direction.INTERNAL),
-               (QT_TRANSLATE_NOOP("History", "Notes"), "noted"))
+    FILTERS = (
+        (QT_TRANSLATE_NOOP("History", "All"), None),
+        (QT_TRANSLATE_NOOP("History", "Missed"), "missed"),
+        (QT_TRANSLATE_NOOP("History", "Incoming"), Direction.INCOMING),
+        (QT_TRANSLATE_NOOP("History", "Outgoing"), Direction.OUTGOING),
+        (QT_TRANSLATE_NOOP("History", "Internal"), Direction.INTERNAL),
+        (QT_TRANSLATE_NOOP("History", "Notes"), "noted"),
+    )
 
-    def __init__(self, store: HistoryStore, *, can_call_back: Callable[[], bool] = lambda: True,
-                 display_number: Callable[[str], str] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        *,
+        can_call_back: Callable[[], bool] = lambda: True,
+        display_number: Callable[[str], str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self._can_call_back = can_call_back
@@ -406,13 +435,15 @@ class HistoryWindow(QMainWindow):
         self.health_banner.setAccessibleName(translate("History", "Call history problem"))
         self.health_banner.setStyleSheet(
             "QLabel#historyHealth { background: #fff3cd; color: #5c4400; "
-            "border: 1px solid #e0b100; border-radius: 3px; padding: 6px; }")
+            "border: 1px solid #e0b100; border-radius: 3px; padding: 6px; }"
+        )
         self.health_banner.hide()
         layout.addWidget(self.health_banner)
         top = QHBoxLayout()
         self.search = QLineEdit(central)
-        self.search.setPlaceholderText(translate(
-            "History", "Search name, company, number or note  (Ctrl+F)"))
+        self.search.setPlaceholderText(
+            translate("History", "Search name, company, number or note  (Ctrl+F)")
+        )
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName(translate("History", "Search calls"))
         self.search.setAccessibleDescription(self.search.placeholderText())
@@ -428,17 +459,22 @@ class HistoryWindow(QMainWindow):
             self.filter_group.addButton(b, i)
             top.addWidget(b)
         self.export_button = QPushButton(translate("History", "Export CSV…"), central)
-        self.export_button.setAccessibleDescription(translate(
-            "History", "Save the calls shown as a CSV file"))
+        self.export_button.setAccessibleDescription(
+            translate("History", "Save the calls shown as a CSV file")
+        )
         top.addWidget(self.export_button)
         layout.addLayout(top)
 
         self.table = QTableView(central)
         self.table.setObjectName("calls")
         self.table.setAccessibleName(translate("History", "Calls"))
-        self.table.setAccessibleDescription(translate(
-            "History", "Enter calls back, Ctrl+N writes a phone note, Ctrl+C copies the number, "
-            "Ctrl+D marks done, Delete deletes"))
+        self.table.setAccessibleDescription(
+            translate(
+                "History",
+                "Enter calls back, Ctrl+N writes a phone note, Ctrl+C copies the number, "
+                "Ctrl+D marks done, Delete deletes",
+            )
+        )
         self.table.setModel(self.model)
         self.model.set_background(self.table.palette().color(QPalette.ColorRole.Base))
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -464,8 +500,10 @@ class HistoryWindow(QMainWindow):
         # Muted, in the theme's placeholder colour; on the table's base a label draws in its
         # Text colour, so that is the one set.
         palette = self.empty_label.palette()
-        muted = readable(palette.color(QPalette.ColorRole.PlaceholderText),
-                         self.table.palette().color(QPalette.ColorRole.Base))
+        muted = readable(
+            palette.color(QPalette.ColorRole.PlaceholderText),
+            self.table.palette().color(QPalette.ColorRole.Base),
+        )
         palette.setColor(QPalette.ColorRole.WindowText, muted)
         palette.setColor(QPalette.ColorRole.Text, muted)
         self.empty_label.setPalette(palette)
@@ -516,13 +554,15 @@ class HistoryWindow(QMainWindow):
         some screens): nothing the user reads every day ends in "…"."""
         metrics = self.table.fontMetrics()
         bold = QFont(self.table.font())
-        bold.setBold(True)   # missed calls are bold
+        bold.setBold(True)  # missed calls are bold
         bold_metrics = QFontMetrics(bold)
         header_metrics = self.table.horizontalHeader().fontMetrics()
         past = datetime.now(UTC) - timedelta(days=400)
         samples = {
-            0: [format_time(past.replace(month=12, day=28, hour=23, minute=58)),
-                format_time(datetime.now(UTC) - timedelta(days=3))],
+            0: [
+                format_time(past.replace(month=12, day=28, hour=23, minute=58)),
+                format_time(datetime.now(UTC) - timedelta(days=3)),
+            ],
             1: [texts.direction_text(d.value) for d in Direction],
             5: ["10:59:59"],
         }
@@ -530,8 +570,10 @@ class HistoryWindow(QMainWindow):
         for col, width in enumerate(self.COLUMN_WIDTHS):
             needed = header_metrics.horizontalAdvance(translate("History", COLUMNS[col])) + 28
             for text in samples.get(col, []):
-                needed = max(needed, bold_metrics.horizontalAdvance(text) + 16
-                             + (icon + 8 if col == 1 else 0))
+                needed = max(
+                    needed,
+                    bold_metrics.horizontalAdvance(text) + 16 + (icon + 8 if col == 1 else 0),
+                )
             self.table.setColumnWidth(col, max(width, needed, metrics.averageCharWidth() * 4))
 
     def _actions(self) -> None:
@@ -543,17 +585,19 @@ class HistoryWindow(QMainWindow):
             self.table.addAction(a)
             return a
 
-        self.act_call_back = add(translate("History", "Call back"), "Return",
-                                 lambda: self.call_back(self._current_row()))
-        self.act_copy = add(translate("History", "Copy number"), QKeySequence.Copy,
-                            self.copy_numbers)
+        self.act_call_back = add(
+            translate("History", "Call back"), "Return", lambda: self.call_back(self._current_row())
+        )
+        self.act_copy = add(
+            translate("History", "Copy number"), QKeySequence.Copy, self.copy_numbers
+        )
         note_keys = BY_COMMAND["note"]
-        self.act_note = add(translate("History", "Phone note…"), note_keys.keys[0],
-                            self.write_note)
+        self.act_note = add(translate("History", "Phone note…"), note_keys.keys[0], self.write_note)
         self.act_note.setToolTip(tip(translate("History", "Phone note…"), "note"))
         self.act_done = add(translate("History", "Mark done"), "Ctrl+D", self.mark_done)
-        self.act_delete = add(translate("History", "Delete"), QKeySequence.Delete,
-                              self.delete_selected)
+        self.act_delete = add(
+            translate("History", "Delete"), QKeySequence.Delete, self.delete_selected
+        )
         find = QAction(self)
         find.setShortcut(QKeySequence.Find)
         find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
@@ -561,10 +605,14 @@ class HistoryWindow(QMainWindow):
         # Esc and Ctrl+W close the window (the app stays in the tray).  Esc in the search
         # field clears the search first.
         self.act_close = QAction(translate("History", "Close"), self)
-        keys = [QKeySequence(Qt.Key.Key_Escape), QKeySequence("Ctrl+W"),
-                *QKeySequence.keyBindings(QKeySequence.StandardKey.Close)]
-        self.act_close.setShortcuts(list({k.toString(): k for k in keys if not k.isEmpty()}
-                                         .values()))
+        keys = [
+            QKeySequence(Qt.Key.Key_Escape),
+            QKeySequence("Ctrl+W"),
+            *QKeySequence.keyBindings(QKeySequence.StandardKey.Close),
+        ]
+        self.act_close.setShortcuts(
+            list({k.toString(): k for k in keys if not k.isEmpty()}.values())
+        )
         self.act_close.triggered.connect(self._escape)
         self.addAction(self.act_close)
 
@@ -602,8 +650,10 @@ class HistoryWindow(QMainWindow):
                 history_empty = False
         kind = self.FILTERS[max(0, self.filter_group.checkedId())][1]
         return texts.empty_history_text(
-            history_empty=history_empty, search=filters.text,
-            kind=kind.value if isinstance(kind, Direction) else kind)
+            history_empty=history_empty,
+            search=filters.text,
+            kind=kind.value if isinstance(kind, Direction) else kind,
+        )
 
     def _update_empty(self, *_: Any) -> None:
         text = self.empty_text()
@@ -615,8 +665,10 @@ class HistoryWindow(QMainWindow):
             missed = self.store.badge_count()
         except HistoryError:
             missed = 0
-        self.summary.setText(texts.count("calls", self.model.total) + (
-            " · " + texts.count("missed, not done", missed) if missed else ""))
+        self.summary.setText(
+            texts.count("calls", self.model.total)
+            + (" · " + texts.count("missed, not done", missed) if missed else "")
+        )
 
     # Live ---------------------------------------------------------------------------------
 
@@ -664,8 +716,9 @@ class HistoryWindow(QMainWindow):
         if self.minimize_on_close:
             event.ignore()
             self.showMinimized()
-            self.status_message.emit(translate(
-                "History", "cstapopup keeps running; quit from the cstapopup menu."))
+            self.status_message.emit(
+                translate("History", "cstapopup keeps running; quit from the cstapopup menu.")
+            )
             return
         super().closeEvent(event)
 
@@ -687,8 +740,9 @@ class HistoryWindow(QMainWindow):
             self.status_message.emit(translate("History", "This call has no number to call back."))
             return
         if not self._can_call_back():
-            self.status_message.emit(translate(
-                "History", "Set your own device in the settings to call back."))
+            self.status_message.emit(
+                translate("History", "Set your own device in the settings to call back.")
+            )
             return
         self.call_back_requested.emit(call.remote_number)
 
@@ -696,20 +750,22 @@ class HistoryWindow(QMainWindow):
         """The selected calls' numbers, as dialled from outside the PBX (the trunk digit the
         PBX puts in front is gone when numbers are shown formatted)."""
         display = self.model.display_number
-        numbers = [dialable(display(c.remote_number)) if display else c.remote_number
-                   for c in self._selected_calls()
-                   if c.remote_number and c.remote_kind == "number"]
+        numbers = [
+            dialable(display(c.remote_number)) if display else c.remote_number
+            for c in self._selected_calls()
+            if c.remote_number and c.remote_kind == "number"
+        ]
         if numbers:
             QGuiApplication.clipboard().setText("\n".join(numbers))
-            self.status_message.emit(texts.count("copied", len(numbers), first=numbers[0],
-                                                 others=len(numbers) - 1))
+            self.status_message.emit(
+                texts.count("copied", len(numbers), first=numbers[0], others=len(numbers) - 1)
+            )
 
     def write_note(self) -> None:
         """A phone note about the chosen call (the app opens the dialog)."""
         call = self.model.call_at(self._current_row())
         if call is None:
-            self.status_message.emit(translate("History", "Choose a call to write a note "
-                                               "about."))
+            self.status_message.emit(translate("History", "Choose a call to write a note about."))
             return
         self.note_requested.emit(call.key)
 
@@ -742,13 +798,18 @@ class HistoryWindow(QMainWindow):
 
     def confirm(self, question: str) -> bool:
         """Asks the user; tests replace it."""
-        return QMessageBox.question(self, translate("History", "Delete from the history"),
-                                    question) == QMessageBox.Yes
+        return (
+            QMessageBox.question(self, translate("History", "Delete from the history"), question)
+            == QMessageBox.Yes
+        )
 
     def export_csv_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, translate("History", "Export calls"), translate("History", "calls.csv"),
-            translate("History", "CSV files (*.csv)"))
+            self,
+            translate("History", "Export calls"),
+            translate("History", "calls.csv"),
+            translate("History", "CSV files (*.csv)"),
+        )
         if path:
             self.export_csv(path)
 
@@ -767,8 +828,7 @@ class HistoryWindow(QMainWindow):
         if not idx.isValid():
             return
         menu = QMenu(self)
-        for a in (self.act_call_back, self.act_note, self.act_copy, self.act_done,
-                  self.act_delete):
+        for a in (self.act_call_back, self.act_note, self.act_copy, self.act_done, self.act_delete):
             menu.addAction(a)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 

@@ -24,8 +24,15 @@ TRAY_SIZES = (16, 20, 22, 24, 32, 40, 48, 64, 128)
 
 #: History icons by name (icons/call-<name>.svg).
 HISTORY_ICON_NAMES = (
-    "incoming", "outgoing", "internal", "missed", "answered-elsewhere", "transferred",
-    "diverted", "busy", "unknown",
+    "incoming",
+    "outgoing",
+    "internal",
+    "missed",
+    "answered-elsewhere",
+    "transferred",
+    "diverted",
+    "busy",
+    "unknown",
 )
 
 _BADGE_RED = QColor("#d32f2f")
@@ -42,7 +49,7 @@ def icon(name: str) -> QIcon:
     if not path.is_file():
         raise UnknownIconError(name)
     result = QIcon(str(path))
-    if result.isNull():   # no SVG support: say so rather than show blank icons
+    if result.isNull():  # no SVG support: say so rather than show blank icons
         raise RuntimeError(f"Qt could not load {path} (is the Qt SVG plugin installed?)")
     return result
 
@@ -85,8 +92,9 @@ def paint_badge(painter: QPainter, icon_rect: QRectF, text: str) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     path = QPainterPath()
-    path.addRoundedRect(rect.adjusted(outline / 2, outline / 2, -outline / 2, -outline / 2),
-                        height / 2, height / 2)
+    path.addRoundedRect(
+        rect.adjusted(outline / 2, outline / 2, -outline / 2, -outline / 2), height / 2, height / 2
+    )
     painter.setPen(QPen(QColor("white"), outline))
     painter.setBrush(_BADGE_RED)
     painter.drawPath(path)
@@ -96,8 +104,15 @@ def paint_badge(painter: QPainter, icon_rect: QRectF, text: str) -> None:
     painter.restore()
 
 
-def tray_pixmap(state: str, size: int, *, missed: int = 0, dnd: bool = False,
-                device_pixel_ratio: float = 1.0, warning: bool = False) -> QPixmap:
+def tray_pixmap(
+    state: str,
+    size: int,
+    *,
+    missed: int = 0,
+    dnd: bool = False,
+    device_pixel_ratio: float = 1.0,
+    warning: bool = False,
+) -> QPixmap:
     """One rendering of the tray icon: the state's SVG, the moon when DND is on, the warning
     sign when calls are not being saved, the badge."""
     if state not in TRAY_STATES:
@@ -140,8 +155,12 @@ def history_icon_name(call: Call) -> str:
     }
     if call.outcome in by_outcome:
         return by_outcome[call.outcome]
-    return {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing",
-            Direction.INTERNAL: "internal", Direction.UNKNOWN: "unknown"}[call.direction]
+    return {
+        Direction.INCOMING: "incoming",
+        Direction.OUTGOING: "outgoing",
+        Direction.INTERNAL: "internal",
+        Direction.UNKNOWN: "unknown",
+    }[call.direction]
 
 
 def history_icon(call: Call) -> QIcon:

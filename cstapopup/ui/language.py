@@ -40,7 +40,7 @@ class Language:
     wanted: str = ""
 
     def describe(self) -> str:
-        """"de (de_DE; cstapopup_de.qm, qtbase_de.qm)" for the self-test and the log."""
+        """ "de (de_DE; cstapopup_de.qm, qtbase_de.qm)" for the self-test and the log."""
         files = ", ".join(Path(f).name for f in self.files) or "no translation files"
         fell_back = f"; {self.wanted} not found" if self.wanted else ""
         return f"{self.code} ({self.locale}; {files}{fell_back})"
@@ -130,8 +130,13 @@ def install(code: str, *, system: QLocale | None = None) -> Language:
                     files.append(qt.filePath())
                     break
             else:
-                log.warning("Qt's own %s translation (%s_%s.qm) was not found in %s", code,
-                            QT_CATALOG, code, ", ".join(map(str, qt_translations_dirs())))
+                log.warning(
+                    "Qt's own %s translation (%s_%s.qm) was not found in %s",
+                    code,
+                    QT_CATALOG,
+                    code,
+                    ", ".join(map(str, qt_translations_dirs())),
+                )
         else:
             log.warning("no %s translation at %s: the app speaks English", code, path)
             wanted, code = code, "en"
@@ -140,9 +145,12 @@ def install(code: str, *, system: QLocale | None = None) -> Language:
     if code == "en":
         i18n.install(None)
     else:
-        i18n.install(_qt_translate, language=code,
-                     number_format=lambda n: QLocale().toString(n),
-                     decimal_format=_decimal)
+        i18n.install(
+            _qt_translate,
+            language=code,
+            number_format=lambda n: QLocale().toString(n),
+            decimal_format=_decimal,
+        )
     _current = Language(code, locale.name(), tuple(files), wanted)
     log.info("language: %s", _current.describe())
     return _current
@@ -158,5 +166,14 @@ def _decimal(value: float, decimals: int) -> str:
     return locale.toString(float(value), "f", decimals)
 
 
-__all__ = ["SUPPORTED", "Language", "choose", "current", "install", "locale_for",
-           "qt_translations_dirs", "system_locale", "translations_dir"]
+__all__ = [
+    "SUPPORTED",
+    "Language",
+    "choose",
+    "current",
+    "install",
+    "locale_for",
+    "qt_translations_dirs",
+    "system_locale",
+    "translations_dir",
+]

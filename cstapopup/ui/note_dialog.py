@@ -62,8 +62,15 @@ Mail = Callable[[PhoneNote, str], None]
 class NoteDialog(QDialog):
     """See the module docstring.  `saved(note)` after a save (and the mail, if asked for)."""
 
-    def __init__(self, context: NoteContext, *, find: Find, save: Save,
-                 mail: Mail | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: NoteContext,
+        *,
+        find: Find,
+        save: Save,
+        mail: Mail | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.context = context
         self._find = find
@@ -111,20 +118,23 @@ class NoteDialog(QDialog):
         self.for_edit.setCompleter(self.completer)
         self.mail_edit = QLineEdit(self)
         self.mail_edit.setObjectName("noteMail")
-        self.mail_edit.setPlaceholderText(translate(
-            "Note", "The phone book's address, once you chose whom"))
+        self.mail_edit.setPlaceholderText(
+            translate("Note", "The phone book's address, once you chose whom")
+        )
         self.callback_box = QCheckBox(translate("Note", "&Callback wanted"), self)
         self.callback_box.setObjectName("noteCallback")
         self.text_edit = QPlainTextEdit(self)
         self.text_edit.setObjectName("noteText")
-        self.text_edit.setTabChangesFocus(True)   # Tab leaves the text; the keyboard goes on
+        self.text_edit.setTabChangesFocus(True)  # Tab leaves the text; the keyboard goes on
         self.text_edit.setPlaceholderText(translate("Note", "What the caller wants"))
         self.text_edit.setMinimumHeight(90)
         labels = []
-        for text, field in ((translate("Note", "&For:"), self.for_edit),
-                            (translate("Note", "E-&mail to:"), self.mail_edit),
-                            ("", self.callback_box),
-                            (translate("Note", "&Text:"), self.text_edit)):
+        for text, field in (
+            (translate("Note", "&For:"), self.for_edit),
+            (translate("Note", "E-&mail to:"), self.mail_edit),
+            ("", self.callback_box),
+            (translate("Note", "&Text:"), self.text_edit),
+        ):
             if text:
                 label = QLabel(text, self)
                 label.setBuddy(field)
@@ -134,10 +144,12 @@ class NoteDialog(QDialog):
             else:
                 form.addRow(field)
                 field.setAccessibleName(self.callback_box.text().replace("&", ""))
-        self.for_edit.setAccessibleDescription(translate(
-            "Note", "Type a name or an extension; Down and Enter choose a suggestion"))
-        self.mail_edit.setAccessibleDescription(translate(
-            "Note", "Where “Save and e-mail” sends the note"))
+        self.for_edit.setAccessibleDescription(
+            translate("Note", "Type a name or an extension; Down and Enter choose a suggestion")
+        )
+        self.mail_edit.setAccessibleDescription(
+            translate("Note", "Where “Save and e-mail” sends the note")
+        )
         layout.addLayout(form)
 
         self.problem = plain_label(QLabel(self))
@@ -145,8 +157,10 @@ class NoteDialog(QDialog):
         self.problem.setWordWrap(True)
         # Red, as dark (or on a dark theme as light) as it takes to read it: 4.5:1.
         colours = self.problem.palette()
-        colours.setColor(QPalette.ColorRole.WindowText, readable(
-            QColor(PROBLEM_COLOUR), self.palette().color(QPalette.ColorRole.Window)))
+        colours.setColor(
+            QPalette.ColorRole.WindowText,
+            readable(QColor(PROBLEM_COLOUR), self.palette().color(QPalette.ColorRole.Window)),
+        )
         self.problem.setPalette(colours)
         self.problem.setAccessibleName(translate("Note", "Problem"))
         self.problem.hide()
@@ -156,17 +170,18 @@ class NoteDialog(QDialog):
         buttons.addStretch(1)
         self.save_button = QPushButton(translate("Note", "&Save note"), self)
         self.save_button.setObjectName("noteSave")
-        self.save_button.setToolTip(tip(translate("Note", "Keep the note with the call in the "
-                                                  "history"), "note_save"))
+        self.save_button.setToolTip(
+            tip(translate("Note", "Keep the note with the call in the history"), "note_save")
+        )
         self.mail_button = QPushButton(translate("Note", "Save and &e-mail"), self)
         self.mail_button.setObjectName("noteSaveMail")
-        self.mail_button.setToolTip(translate(
-            "Note", "Save the note and open your mail program with a ready text (Alt+E)"))
+        self.mail_button.setToolTip(
+            translate("Note", "Save the note and open your mail program with a ready text (Alt+E)")
+        )
         self.mail_button.setVisible(mail is not None)
         self.cancel_button = QPushButton(translate("Note", "Cance&l"), self)
         self.cancel_button.setObjectName("noteCancel")
-        self.cancel_button.setToolTip(tip(translate("Note", "Close without saving"),
-                                          "note_cancel"))
+        self.cancel_button.setToolTip(tip(translate("Note", "Close without saving"), "note_cancel"))
         for button in (self.save_button, self.mail_button, self.cancel_button):
             # No default button: Enter in a field goes on to the next one (Ctrl+Enter saves).
             button.setAutoDefault(False)
@@ -194,8 +209,9 @@ class NoteDialog(QDialog):
         self.for_edit.editingFinished.connect(self._fill_address)
         self.completer.activated[str].connect(self._chosen)
         self.mail_edit.textEdited.connect(self._address_edited)
-        self.mail_edit.returnPressed.connect(lambda: self.callback_box.setFocus(
-            Qt.FocusReason.TabFocusReason))
+        self.mail_edit.returnPressed.connect(
+            lambda: self.callback_box.setFocus(Qt.FocusReason.TabFocusReason)
+        )
 
         self._fill(context.note)
         self.resize(470, 300)
@@ -216,7 +232,7 @@ class NoteDialog(QDialog):
         text = self.for_edit.text()
         try:
             self._candidates = self._find(text)
-        except Exception:   # a phone-book bug must not take the note with it
+        except Exception:  # a phone-book bug must not take the note with it
             log.exception("phone note: suggestions for %r failed", text)
             self._candidates = []
         self._model.setStringList([c.label for c in self._candidates])
@@ -226,9 +242,13 @@ class NoteDialog(QDialog):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Down in the "for" field opens the suggestions (all colleagues when it is empty).
-        if watched is self.for_edit and event.type() == QEvent.Type.KeyPress and \
-                isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down and \
-                not self.completer.popup().isVisible():
+        if (
+            watched is self.for_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Down
+            and not self.completer.popup().isVisible()
+        ):
             self.suggest(show=True)
             return True
         return super().eventFilter(watched, event)
@@ -239,7 +259,7 @@ class NoteDialog(QDialog):
 
     def _for_entered(self) -> None:
         if self.completer.popup().isVisible():
-            return   # Enter chose a suggestion (the completer takes it)
+            return  # Enter chose a suggestion (the completer takes it)
         self._fill_address()
         self.mail_edit.setFocus(Qt.FocusReason.TabFocusReason)
 
@@ -248,8 +268,7 @@ class NoteDialog(QDialog):
 
     def chosen(self) -> Recipient | None:
         """The suggestion the "for" field names exactly, if any."""
-        return recipient_for(self.for_edit.text(), [*self._candidates,
-                                                    *self.context.colleagues])
+        return recipient_for(self.for_edit.text(), [*self._candidates, *self.context.colleagues])
 
     def _fill_address(self) -> None:
         if self._address_typed:
@@ -267,9 +286,14 @@ class NoteDialog(QDialog):
             for_name, for_number = None, text
         else:
             for_name, for_number = text or None, None
-        return PhoneNote(text=self.text_edit.toPlainText().strip(), for_name=for_name,
-                         for_number=for_number, callback=self.callback_box.isChecked(),
-                         written_at=datetime.now(UTC), written_by=self.context.written_by)
+        return PhoneNote(
+            text=self.text_edit.toPlainText().strip(),
+            for_name=for_name,
+            for_number=for_number,
+            callback=self.callback_box.isChecked(),
+            written_at=datetime.now(UTC),
+            written_by=self.context.written_by,
+        )
 
     # -- saving
 
@@ -300,12 +324,11 @@ class NoteDialog(QDialog):
         self.activateWindow()
 
     def showEvent(self, event: object) -> None:
-        super().showEvent(event)   # type: ignore[arg-type]
+        super().showEvent(event)  # type: ignore[arg-type]
         if not self.for_edit.text():
             self.for_edit.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         else:
             self.text_edit.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
-
 
 
 __all__ = ["NoteDialog"]

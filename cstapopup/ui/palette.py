@@ -16,16 +16,21 @@ def _channel(value: float) -> float:
 
 def luminance(colour: QColor) -> float:
     """The relative luminance of an opaque colour (WCAG 2)."""
-    return (0.2126 * _channel(colour.redF()) + 0.7152 * _channel(colour.greenF())
-            + 0.0722 * _channel(colour.blueF()))
+    return (
+        0.2126 * _channel(colour.redF())
+        + 0.7152 * _channel(colour.greenF())
+        + 0.0722 * _channel(colour.blueF())
+    )
 
 
 def blend(colour: QColor, background: QColor) -> QColor:
     """`colour` (perhaps translucent) as it shows on an opaque `background`."""
     alpha = colour.alphaF()
-    return QColor.fromRgbF(colour.redF() * alpha + background.redF() * (1 - alpha),
-                           colour.greenF() * alpha + background.greenF() * (1 - alpha),
-                           colour.blueF() * alpha + background.blueF() * (1 - alpha))
+    return QColor.fromRgbF(
+        colour.redF() * alpha + background.redF() * (1 - alpha),
+        colour.greenF() * alpha + background.greenF() * (1 - alpha),
+        colour.blueF() * alpha + background.blueF() * (1 - alpha),
+    )
 
 
 def contrast(foreground: QColor, background: QColor) -> float:
@@ -43,7 +48,7 @@ def readable(colour: QColor, background: QColor, ratio: float = TEXT_CONTRAST) -
     if contrast(colour, background) >= ratio:
         return colour
     hue, saturation, lightness, _alpha = colour.getHslF()
-    hue = max(hue, 0.0)   # -1 for greys
+    hue = max(hue, 0.0)  # -1 for greys
     darker = luminance(background) > 0.18
     for step in range(1, 101):
         value = lightness * (1 - step / 100) if darker else lightness + (1 - lightness) * step / 100

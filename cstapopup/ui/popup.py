@@ -99,12 +99,16 @@ def call_drag(source: QWidget, key: str) -> Qt.DropAction:
     drag.setMimeData(data)
     pixmap = source.grab()
     if not pixmap.isNull():
-        drag.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 240),
-                                            Qt.TransformationMode.SmoothTransformation))
+        drag.setPixmap(
+            pixmap.scaledToWidth(
+                min(pixmap.width(), 240), Qt.TransformationMode.SmoothTransformation
+            )
+        )
     return drag.exec(Qt.DropAction.CopyAction)
 
 
 # --- pieces --------------------------------------------------------------------------------
+
 
 class ElidedLabel(QLabel):
     """A one-line label that ends in "…" when the text does not fit (full text in the tooltip)."""
@@ -173,7 +177,8 @@ class Avatar(QWidget):
         text = self.initials()
         if not text:
             icons.icon("caller-person" if self._name else "caller-unknown").paint(
-                painter, rect.toRect())
+                painter, rect.toRect()
+            )
             return
         # A stable colour per name, dark enough for white text (4.5:1 whatever the hue).
         digest = hashlib.sha1((self._name or "").encode("utf-8")).digest()
@@ -190,6 +195,7 @@ class Avatar(QWidget):
 
 
 # --- the popup -----------------------------------------------------------------------------
+
 
 def _copy_label() -> str:
     return translate("Popup", "&Copy number")
@@ -218,14 +224,22 @@ class CallPopup(QWidget):
 
     #: Accent colours of the stripe on the left, by the view's accent.
     ACCENTS: ClassVar[dict[str, str]] = {
-        "ringing": "#2e9d4a", "answered": "#1e63c6", "ended": "#8a949c", "missed": "#c62828",
+        "ringing": "#2e9d4a",
+        "answered": "#1e63c6",
+        "ended": "#8a949c",
+        "missed": "#c62828",
     }
 
-    def __init__(self, view: PopupView, *, url_opener: UrlOpener | None = None,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
-                         | Qt.WindowType.WindowStaysOnTopHint
-                         | Qt.WindowType.WindowDoesNotAcceptFocus)
+    def __init__(
+        self, view: PopupView, *, url_opener: UrlOpener | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(
+            parent,
+            Qt.WindowType.Tool
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowStaysOnTopHint
+            | Qt.WindowType.WindowDoesNotAcceptFocus,
+        )
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         # macOS hides tool windows of an inactive application; a tray app is never active.
         self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
@@ -354,16 +368,23 @@ class CallPopup(QWidget):
         self._crm.clicked.connect(self.open_crm)
         self._put_through = QPushButton(translate("Popup", "Put &through…"), self)
         self._put_through.setObjectName("putThrough")
-        self._put_through.setToolTip(translate(
-            "Popup", "Put the call through to a colleague: the console opens, type a name and "
-            "press Enter (Alt+T; or drag the popup onto a colleague)"))
-        self._put_through.clicked.connect(
-            lambda: self.put_through_requested.emit(self._view.key))
+        self._put_through.setToolTip(
+            translate(
+                "Popup",
+                "Put the call through to a colleague: the console opens, type a name and "
+                "press Enter (Alt+T; or drag the popup onto a colleague)",
+            )
+        )
+        self._put_through.clicked.connect(lambda: self.put_through_requested.emit(self._view.key))
         self._note = QPushButton(translate("Popup", "&Note…"), self)
         self._note.setObjectName("note")
-        self._note.setToolTip(translate(
-            "Popup", "Write a phone note about this call: for a colleague, callback wanted, "
-            "sent by e-mail if you like (Alt+N)"))
+        self._note.setToolTip(
+            translate(
+                "Popup",
+                "Write a phone note about this call: for a colleague, callback wanted, "
+                "sent by e-mail if you like (Alt+N)",
+            )
+        )
         self._note.clicked.connect(lambda: self.note_requested.emit(self._view.key))
         self._answer.setToolTip(translate("Popup", "Answer at your phone (Alt+A)"))
         self._copy.setToolTip(translate("Popup", "Copy the number (Alt+C)"))
@@ -385,8 +406,14 @@ class CallPopup(QWidget):
         # allow_focus.  Labels pass presses on to the card (mousePressEvent); the buttons say
         # so themselves; the selectable number takes them, so it alone is watched (a Python
         # event filter on every child costs ~1 ms per popup in events it lets through).
-        for button in (self._answer, self._put_through, self._note, self._copy, self._crm,
-                       self._dismiss):
+        for button in (
+            self._answer,
+            self._put_through,
+            self._note,
+            self._copy,
+            self._crm,
+            self._dismiss,
+        ):
             button.pressed.connect(self.allow_focus)
         self._number_label.installEventFilter(self)
 
@@ -409,7 +436,7 @@ class CallPopup(QWidget):
         if view.key != self._view.key:
             raise ValueError(f"popup for {self._view.key} got the view of {view.key}")
         if view.ringing_device != self._view.ringing_device:
-            self._answer_clicked = False   # it rings somewhere else now: a new question
+            self._answer_clicked = False  # it rings somewhere else now: a new question
         self._view = view
         self._render(view)
 
@@ -434,8 +461,18 @@ class CallPopup(QWidget):
         self._crm.setVisible(view.allows(Action.OPEN_CRM))
         self._put_through.setVisible(view.allows(Action.PUT_THROUGH))
         self._note.setVisible(view.allows(Action.NOTE))
-        description = ", ".join(t for t in (view.title, view.company or "", view.number,
-                                            view.where, view.redirect, view.state_text) if t)
+        description = ", ".join(
+            t
+            for t in (
+                view.title,
+                view.company or "",
+                view.number,
+                view.where,
+                view.redirect,
+                view.state_text,
+            )
+            if t
+        )
         self.setAccessibleDescription(description)
         self._announce(view)
         if view.closes_in is None:
@@ -450,20 +487,26 @@ class CallPopup(QWidget):
         (assertively: the phone rings) and when its state changes (politely)."""
         if view.state is PopupState.RINGING:
             message = translate("Popup", "Incoming call: {caller}. {state}.").format(
-                caller=view.title, state=view.where)
+                caller=view.title, state=view.where
+            )
         else:
             message = translate("Popup", "Call from {caller}: {state}.").format(
-                caller=view.title, state=view.state_text)
+                caller=view.title, state=view.state_text
+            )
         if message == self.announcement:
             return
         first = not self.announcement
         self.announcement = message
         event = QAccessibleAnnouncementEvent(self, message)
-        event.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive if first
-                            else QAccessible.AnnouncementPoliteness.Polite)
+        event.setPoliteness(
+            QAccessible.AnnouncementPoliteness.Assertive
+            if first
+            else QAccessible.AnnouncementPoliteness.Polite
+        )
         QAccessible.updateAccessibility(event)
-        QAccessible.updateAccessibility(QAccessibleEvent(
-            self, QAccessible.Event.DescriptionChanged))
+        QAccessible.updateAccessibility(
+            QAccessibleEvent(self, QAccessible.Event.DescriptionChanged)
+        )
         self.announced.emit(message)
 
     def _fit(self) -> None:
@@ -484,15 +527,14 @@ class CallPopup(QWidget):
         # as it takes to read it on the card: 4.5:1 at least (WCAG AA).
         colours = self._state_label.palette()
         background = self.palette().color(self.backgroundRole())
-        colours.setColor(self._state_label.foregroundRole(),
-                         palette.readable(colour, background))
+        colours.setColor(self._state_label.foregroundRole(), palette.readable(colour, background))
         self._state_label.setPalette(colours)
 
     def _start_close_timer(self, seconds: float) -> None:
         if seconds <= 0 or self._close_timer.isActive():
             return
         if self._paused_remaining is not None:
-            return   # the mouse is over the popup; the countdown resumes when it leaves
+            return  # the mouse is over the popup; the countdown resumes when it leaves
         self._close_timer.start(round(seconds * 1000))
 
     @property
@@ -553,7 +595,7 @@ class CallPopup(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.MouseButtonPress:
             self.allow_focus()
-        return False   # the press still does what it does (selects text)
+        return False  # the press still does what it does (selects text)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.allow_focus()
@@ -564,10 +606,13 @@ class CallPopup(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         # Dragged far enough with the left button: the call goes onto a colleague.
         start = self._press_at
-        if start is not None and event.buttons() & Qt.MouseButton.LeftButton and \
-                self._view.allows(Action.PUT_THROUGH) and \
-                (event.position().toPoint() - start).manhattanLength() \
-                >= QApplication.startDragDistance():
+        if (
+            start is not None
+            and event.buttons() & Qt.MouseButton.LeftButton
+            and self._view.allows(Action.PUT_THROUGH)
+            and (event.position().toPoint() - start).manhattanLength()
+            >= QApplication.startDragDistance()
+        ):
             self._press_at = None
             call_drag(self, self._view.key)
             return
@@ -583,8 +628,14 @@ class CallPopup(QWidget):
         self.allow_focus()
         self.raise_()
         self.activateWindow()
-        for button in (self._answer, self._put_through, self._note, self._copy, self._crm,
-                       self._dismiss):
+        for button in (
+            self._answer,
+            self._put_through,
+            self._note,
+            self._copy,
+            self._crm,
+            self._dismiss,
+        ):
             if button.isVisible() and button.isEnabled():
                 button.setFocus(Qt.FocusReason.ShortcutFocusReason)
                 break
@@ -605,8 +656,11 @@ class CallPopup(QWidget):
         return self._focus_allowed
 
     def changeEvent(self, event: QEvent) -> None:
-        if (event.type() == QEvent.Type.ActivationChange and self.isActiveWindow()
-                and not self._focus_allowed):
+        if (
+            event.type() == QEvent.Type.ActivationChange
+            and self.isActiveWindow()
+            and not self._focus_allowed
+        ):
             # The window system activated us although we asked it not to (some window
             # managers, Qt's offscreen platform): hand the focus back to where it was.
             previous = self._previous_active() if self._previous_active is not None else None
@@ -668,9 +722,13 @@ class MoreCalls(QLabel):
     hovered = Signal(bool)
 
     def __init__(self) -> None:
-        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
-                         | Qt.WindowType.WindowStaysOnTopHint
-                         | Qt.WindowType.WindowDoesNotAcceptFocus)
+        super().__init__(
+            None,
+            Qt.WindowType.Tool
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowStaysOnTopHint
+            | Qt.WindowType.WindowDoesNotAcceptFocus,
+        )
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setAttribute(Qt.WidgetAttribute.WA_MacAlwaysShowToolWindow)
         self.setObjectName("moreCalls")
@@ -690,9 +748,13 @@ class MoreCalls(QLabel):
         self.setFont(font)
 
     def set_count(self, hidden: int, ringing: int) -> None:
-        self.setText(texts.count("more ringing", hidden) if ringing == hidden
-                     else texts.count("more calls, ringing", hidden, ringing=ringing) if ringing
-                     else texts.count("more calls", hidden))
+        self.setText(
+            texts.count("more ringing", hidden)
+            if ringing == hidden
+            else texts.count("more calls, ringing", hidden, ringing=ringing)
+            if ringing
+            else texts.count("more calls", hidden)
+        )
         self.adjustSize()
 
     def mousePressEvent(self, event: QEvent) -> None:
@@ -708,12 +770,13 @@ class MoreCalls(QLabel):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        painter = QPainter(self)   # the same frame as the popups'
+        painter = QPainter(self)  # the same frame as the popups'
         painter.setPen(QPen(self.palette().color(self.palette().ColorRole.Dark)))
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
 
 # --- the stack -----------------------------------------------------------------------------
+
 
 class PopupStack(QObject):
     """Places popups in a corner of one screen, newest nearest the corner, without gaps.
@@ -743,11 +806,19 @@ class PopupStack(QObject):
     crm_opened = Signal(str)
     more_clicked = Signal()
 
-    def __init__(self, *, screen: str = "primary", corner: str = "bottom-right",
-                 spacing: int = 8, margin: int = 12, max_visible: int = 5,
-                 url_opener: UrlOpener | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        screen: str = "primary",
+        corner: str = "bottom-right",
+        spacing: int = 8,
+        margin: int = 12,
+        max_visible: int = 5,
+        url_opener: UrlOpener | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
-        self._views: OrderedDict[str, PopupView] = OrderedDict()   # oldest first
+        self._views: OrderedDict[str, PopupView] = OrderedDict()  # oldest first
         self._widgets: dict[str, CallPopup] = {}
         self._more: MoreCalls | None = None
         self._placing = False
@@ -847,7 +918,7 @@ class PopupStack(QObject):
         if widget is not None:
             widget.show_view(view)
         elif view.closes_in is not None:
-            self._forget(view.key)      # not on screen, and its news is final: it goes now
+            self._forget(view.key)  # not on screen, and its news is final: it goes now
             return True
         self.relayout()
         return True
@@ -881,8 +952,9 @@ class PopupStack(QObject):
         """Give the keyboard to the newest ringing popup (else the newest popup), on purpose:
         the console's F2.  The popup, None when none is on screen."""
         popups = self.popups()
-        chosen = next((p for p in popups if p.view.state is PopupState.RINGING),
-                      popups[0] if popups else None)
+        chosen = next(
+            (p for p in popups if p.view.state is PopupState.RINGING), popups[0] if popups else None
+        )
         if chosen is not None:
             chosen.take_keyboard()
         return chosen
@@ -906,7 +978,7 @@ class PopupStack(QObject):
 
     def _visible_keys(self) -> list[str]:
         """The keys on screen, newest first."""
-        return list(reversed(self._views))[:self.max_visible]
+        return list(reversed(self._views))[: self.max_visible]
 
     def _choose_screen(self) -> QScreen | None:
         if self._screen_choice == "mouse":
@@ -924,7 +996,8 @@ class PopupStack(QObject):
         self._screen = screen
         if screen is not None:
             self._geometry_connection = screen.availableGeometryChanged.connect(
-                self._on_geometry_changed)
+                self._on_geometry_changed
+            )
 
     def _on_geometry_changed(self, _rect: QRect) -> None:
         self.relayout()
@@ -938,10 +1011,16 @@ class PopupStack(QObject):
         """Top-left of a popup of `size` whose edge is `offset` pixels in from the corner."""
         right = self._corner.endswith("right")
         bottom = self._corner.startswith("bottom")
-        x = (available.x() + available.width() - self.margin - size.width() if right
-             else available.x() + self.margin)
-        y = (available.y() + available.height() - self.margin - offset - size.height() if bottom
-             else available.y() + self.margin + offset)
+        x = (
+            available.x() + available.width() - self.margin - size.width()
+            if right
+            else available.x() + self.margin
+        )
+        y = (
+            available.y() + available.height() - self.margin - offset - size.height()
+            if bottom
+            else available.y() + self.margin + offset
+        )
         return QPoint(x, y)
 
     def _on_popup_resized(self) -> None:
@@ -967,9 +1046,12 @@ class PopupStack(QObject):
         """The pointer is over the stack: no popup moves.  New calls (the newest first) get
         a popup beyond the farthest one while it fits on the screen and the stack has fewer
         than `max_visible`; the rest wait as views."""
-        for key in [k for k in self._views if k not in self._widgets
-                    and self._views[k].closes_in is not None]:
-            self._forget(key, relayout=False)    # closing, and not on screen: it goes now
+        for key in [
+            k
+            for k in self._views
+            if k not in self._widgets and self._views[k].closes_in is not None
+        ]:
+            self._forget(key, relayout=False)  # closing, and not on screen: it goes now
         screen = self._screen
         if screen is None or not shiboken6.isValid(screen):
             return
@@ -984,7 +1066,7 @@ class PopupStack(QObject):
             popup = self._make(self._views[key])
             popup.adjustSize()
             if offset + popup.height() > room:
-                self._widgets.pop(key).retire()   # no room where nothing moves: it waits
+                self._widgets.pop(key).retire()  # no room where nothing moves: it waits
                 break
             if popup.screen() is not screen and popup.windowHandle() is not None:
                 popup.windowHandle().setScreen(screen)
@@ -994,11 +1076,12 @@ class PopupStack(QObject):
         ringing = sum(1 for v in hidden if v.state is PopupState.RINGING)
         more = self._more
         if hidden and (more is None or not more.isVisible()):
-            self._set_more(len(hidden), ringing, available, self._far_edge(available)
-                           + self.spacing)
+            self._set_more(
+                len(hidden), ringing, available, self._far_edge(available) + self.spacing
+            )
         elif more is not None and more.isVisible():
             if hidden:
-                more.set_count(len(hidden), ringing)   # its text only; it stays where it is
+                more.set_count(len(hidden), ringing)  # its text only; it stays where it is
             else:
                 more.hide()
 
@@ -1019,7 +1102,7 @@ class PopupStack(QObject):
             self._widgets.pop(key).retire()
         for key in [k for k in self._views if k not in visible]:
             if self._views[key].closes_in is not None:
-                self._forget(key, relayout=False)   # pushed out of view while closing
+                self._forget(key, relayout=False)  # pushed out of view while closing
         if not self._views:
             self._set_more(0, 0, None, 0)
             return
@@ -1048,7 +1131,7 @@ class PopupStack(QObject):
     def _make(self, view: PopupView) -> CallPopup:
         self._made_this_turn += 1
         if self._made_this_turn >= max(10, 2 * self.max_visible):
-            self._deferred = True   # a flood: the next ones wait for the end of the turn
+            self._deferred = True  # a flood: the next ones wait for the end of the turn
         if not self._turn.isActive():
             self._turn.start()
         popup = CallPopup(view, url_opener=self._url_opener)
@@ -1090,14 +1173,14 @@ class PopupStack(QObject):
         if widget is not None:
             widget.retire()
         if not self._views:
-            self._set_screen(None)   # the next burst chooses its screen afresh
+            self._set_screen(None)  # the next burst chooses its screen afresh
         elif relayout:
             self.relayout()
         self.closed.emit(call_key)
 
     def _on_popup_closed(self, call_key: str) -> None:
         if self._pointer_over:
-            self._leave_timer.start()   # it may have closed under the pointer (no leave)
+            self._leave_timer.start()  # it may have closed under the pointer (no leave)
         widget = self._widgets.pop(call_key, None)
         if widget is not None:
             widget.deleteLater()
@@ -1105,6 +1188,7 @@ class PopupStack(QObject):
 
 
 # --- sound ---------------------------------------------------------------------------------
+
 
 class RingSound:
     """Plays a WAV file once per new popup, with what the system has.
@@ -1116,8 +1200,9 @@ class RingSound:
 
     LINUX_PLAYERS = ("paplay", "pw-play", "aplay")
 
-    def __init__(self, file: str = "", *,
-                 start_detached: Callable[[str, list[str]], bool] | None = None) -> None:
+    def __init__(
+        self, file: str = "", *, start_detached: Callable[[str, list[str]], bool] | None = None
+    ) -> None:
         self.file = file or str(resources.path("sounds/ring.wav"))
         self._start_detached = start_detached or _start_detached
 
@@ -1134,8 +1219,10 @@ class RingSound:
         if sys.platform == "win32":
             try:
                 import winsound
-                winsound.PlaySound(self.file, winsound.SND_FILENAME | winsound.SND_ASYNC
-                                   | winsound.SND_NODEFAULT)
+
+                winsound.PlaySound(
+                    self.file, winsound.SND_FILENAME | winsound.SND_ASYNC | winsound.SND_NODEFAULT
+                )
                 return
             except (ImportError, RuntimeError) as exc:
                 log.info("could not play %s: %s", self.file, exc)
@@ -1146,5 +1233,6 @@ class RingSound:
 
 def _start_detached(program: str, arguments: list[str]) -> bool:
     from PySide6.QtCore import QProcess
+
     ok, _pid = QProcess.startDetached(program, arguments)
     return bool(ok)

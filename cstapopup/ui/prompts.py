@@ -20,15 +20,22 @@ if TYPE_CHECKING:
 def first_run_message_box(controller: AppController) -> None:
     """Offer the demo or the settings (the choice calls `start_demo()` / `open_settings()`)."""
     window = controller.history
-    box = QMessageBox(QMessageBox.Icon.Question, translate("Prompts", "Welcome"),
-                      translate("Prompts", "No PBX is set up yet.\n\nTry cstapopup with a "
-                                "simulated PBX and made-up calls, or enter your PBX's address "
-                                "and the phones to watch."),
-                      parent=window if window is not None and window.isVisible() else None)
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        translate("Prompts", "Welcome"),
+        translate(
+            "Prompts",
+            "No PBX is set up yet.\n\nTry cstapopup with a "
+            "simulated PBX and made-up calls, or enter your PBX's address "
+            "and the phones to watch.",
+        ),
+        parent=window if window is not None and window.isVisible() else None,
+    )
     box.setObjectName("firstRun")
     demo = box.addButton(translate("Prompts", "Try the &demo"), QMessageBox.ButtonRole.AcceptRole)
-    settings = box.addButton(translate("Prompts", "Open &settings…"),
-                             QMessageBox.ButtonRole.ActionRole)
+    settings = box.addButton(
+        translate("Prompts", "Open &settings…"), QMessageBox.ButtonRole.ActionRole
+    )
     box.addButton(translate("Prompts", "&Later"), QMessageBox.ButtonRole.RejectRole)
 
     def clicked(button: Any) -> None:
@@ -50,12 +57,18 @@ def password_input_dialog(controller: AppController, done: Callable[[str | None]
     settings = controller.settings
     if settings.connection == LINK_GATEWAY:
         dialog.setWindowTitle(translate("Prompts", "Broker password"))
-        dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
-            user=settings.get("gateway.user"), host=settings.get("gateway.broker")))
+        dialog.setLabelText(
+            translate("Prompts", "Password for {user} at {host}:").format(
+                user=settings.get("gateway.user"), host=settings.get("gateway.broker")
+            )
+        )
     else:
         dialog.setWindowTitle(translate("Prompts", "PBX password"))
-        dialog.setLabelText(translate("Prompts", "Password for {user} at {host}:").format(
-            user=settings.get("pbx.user"), host=settings.get("pbx.host")))
+        dialog.setLabelText(
+            translate("Prompts", "Password for {user} at {host}:").format(
+                user=settings.get("pbx.user"), host=settings.get("pbx.host")
+            )
+        )
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
     dialog.textValueSelected.connect(lambda text: done(text))
     dialog.rejected.connect(lambda: done(None))

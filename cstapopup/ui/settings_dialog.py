@@ -110,15 +110,20 @@ def _muted(label: QLabel) -> None:
 
 # --- the default modal helpers (replaced in tests) -----------------------------------------
 
+
 def ask_plaintext_with_message_box(parent: QWidget, message: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question,
-                      translate("SettingsDialog", "Keep the password in plain text?"), message,
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
-    box.setDefaultButton(QMessageBox.StandardButton.No)   # the safe answer on Enter
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        translate("SettingsDialog", "Keep the password in plain text?"),
+        message,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.No)  # the safe answer on Enter
     box.button(QMessageBox.StandardButton.Yes).setText(
-        translate("SettingsDialog", "&Keep in plain text"))
-    box.button(QMessageBox.StandardButton.No).setText(
-        translate("SettingsDialog", "&Don't keep it"))
+        translate("SettingsDialog", "&Keep in plain text")
+    )
+    box.button(QMessageBox.StandardButton.No).setText(translate("SettingsDialog", "&Don't keep it"))
     return box.exec() == QMessageBox.StandardButton.Yes
 
 
@@ -130,12 +135,14 @@ def choose_file_with_dialog(parent: QWidget, caption: str, directory: str, filte
     return QFileDialog.getOpenFileName(parent, caption, directory, filter)[0]
 
 
-def choose_files_with_dialog(parent: QWidget, caption: str, directory: str,
-                             filter: str) -> list[str]:
+def choose_files_with_dialog(
+    parent: QWidget, caption: str, directory: str, filter: str
+) -> list[str]:
     return QFileDialog.getOpenFileNames(parent, caption, directory, filter)[0]
 
 
 # --- editors: one per kind of option -------------------------------------------------------
+
 
 class Editor:
     """The widget(s) for one option: `widget` goes into the form, `focus_widget` is the label's
@@ -209,8 +216,10 @@ class IntEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
         self.spin = QSpinBox(parent)
-        self.spin.setRange(opt.minimum if opt.minimum is not None else -(2**31),
-                           opt.maximum if opt.maximum is not None else 2**31 - 1)
+        self.spin.setRange(
+            opt.minimum if opt.minimum is not None else -(2**31),
+            opt.maximum if opt.maximum is not None else 2**31 - 1,
+        )
         self.spin.setSuffix(opt.shown_suffix)
         if opt.zero_means and (opt.minimum or 0) == 0:
             self.spin.setSpecialValueText(opt.shown_zero_means or "")
@@ -230,7 +239,7 @@ class IntEditor(Editor):
 class BoolEditor(Editor):
     def __init__(self, opt: Option, parent: QWidget) -> None:
         super().__init__(opt, parent)
-        self.check = QCheckBox(opt.shown_label, parent)   # the checkbox carries the mnemonic
+        self.check = QCheckBox(opt.shown_label, parent)  # the checkbox carries the mnemonic
         self.widget = self.focus_widget = self.check
 
     def raw_value(self) -> Any:
@@ -244,8 +253,7 @@ class BoolEditor(Editor):
 
 
 class ChoiceEditor(Editor):
-    def __init__(self, opt: Option, parent: QWidget,
-                 labels: dict[str, str] | None = None) -> None:
+    def __init__(self, opt: Option, parent: QWidget, labels: dict[str, str] | None = None) -> None:
         super().__init__(opt, parent)
         self.combo = QComboBox(parent)
         for value, label in opt.shown_choices:
@@ -325,8 +333,9 @@ class PathEditor(Editor):
         self.edit.setPlaceholderText(opt.shown_placeholder or _none_label())
         self.edit.setClearButtonEnabled(True)
         self.browse = QPushButton(translate("SettingsDialog", "&Browse…"), self.widget)
-        self.browse.setAccessibleName(translate("SettingsDialog", "Browse for {setting}").format(
-            setting=opt.plain_label))
+        self.browse.setAccessibleName(
+            translate("SettingsDialog", "Browse for {setting}").format(setting=opt.plain_label)
+        )
         self.browse.setAutoDefault(False)
         row.addWidget(self.edit, 1)
         row.addWidget(self.browse)
@@ -384,10 +393,12 @@ class PathsEditor(Editor):
         buttons = QVBoxLayout()
         self.add = QPushButton(translate("SettingsDialog", "&Add…"), self.widget)
         self.remove = QPushButton(translate("SettingsDialog", "&Remove"), self.widget)
-        self.add.setAccessibleName(translate("SettingsDialog", "Add to {setting}").format(
-            setting=opt.plain_label))
-        self.remove.setAccessibleName(translate(
-            "SettingsDialog", "Remove from {setting}").format(setting=opt.plain_label))
+        self.add.setAccessibleName(
+            translate("SettingsDialog", "Add to {setting}").format(setting=opt.plain_label)
+        )
+        self.remove.setAccessibleName(
+            translate("SettingsDialog", "Remove from {setting}").format(setting=opt.plain_label)
+        )
         for b in (self.add, self.remove):
             b.setAutoDefault(False)
             buttons.addWidget(b)
@@ -442,7 +453,8 @@ class PathsEditor(Editor):
         if not missing:
             return ""
         return translate("SettingsDialog", "not there (right now): {files}").format(
-            files=", ".join(Path(p).name for p in missing))
+            files=", ".join(Path(p).name for p in missing)
+        )
 
 
 class _Form(QGridLayout):
@@ -459,12 +471,12 @@ class _Form(QGridLayout):
         if label is not None:
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             label.setMinimumHeight((editor or field).sizeHint().height())
-            self.addWidget(label, row, 0,
-                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+            self.addWidget(label, row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.addWidget(field, row, 1)
 
 
 # --- the dialog ----------------------------------------------------------------------------
+
 
 class SettingsDialog(QDialog):
     """Edit the settings; OK validates, stores the password as chosen and saves the file.
@@ -501,8 +513,7 @@ class SettingsDialog(QDialog):
         self._test_connection = test_connection
         self._keyring_available = password_store.keyring_available()
         #: The store of each way's password (the PBX's, the broker's).
-        self._stores = {kind: password_store.for_kind(kind)
-                        for kind in (LINK_DIRECT, LINK_GATEWAY)}
+        self._stores = {kind: password_store.for_kind(kind) for kind in (LINK_DIRECT, LINK_GATEWAY)}
         self._had = {kind: store.get() is not None for kind, store in self._stores.items()}
         self._had_password = self._had[LINK_DIRECT]
         self._test_future: asyncio.Future[Any] | None = None
@@ -534,7 +545,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.summary)
 
         self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -570,7 +582,7 @@ class SettingsDialog(QDialog):
         # texts take exactly the lines they need.
         form = _Form()
         outer.addLayout(form)
-        outer.addStretch(1)   # spare height goes below the last row, not into one of them
+        outer.addStretch(1)  # spare height goes below the last row, not into one of them
         for opt in (o for o in OPTIONS if o.page == section):
             self._add_option_row(page, form, opt)
             if opt.name == "pbx.user":
@@ -596,18 +608,33 @@ class SettingsDialog(QDialog):
         if opt.kind is Kind.CHOICE:
             labels = None
             if opt.name == "pbx.password_storage" and not self._keyring_available:
-                labels = {PASSWORD_STORAGE_KEYRING: translate(
-                    "SettingsDialog", "System keyring (none on this computer)")}
+                labels = {
+                    PASSWORD_STORAGE_KEYRING: translate(
+                        "SettingsDialog", "System keyring (none on this computer)"
+                    )
+                }
             return ChoiceEditor(opt, page, labels)
         if opt.kind is Kind.DEVICE:
             return DeviceEditor(opt, page)
         if opt.kind is Kind.PATH:
-            return PathEditor(opt, page, lambda o=opt: self._choose_file(
-                self, o.plain_label, self._start_dir(self.editors[o.name].raw_value()),
-                o.file_filter))
+            return PathEditor(
+                opt,
+                page,
+                lambda o=opt: self._choose_file(
+                    self,
+                    o.plain_label,
+                    self._start_dir(self.editors[o.name].raw_value()),
+                    o.file_filter,
+                ),
+            )
         if opt.kind is Kind.PATHS:
-            return PathsEditor(opt, page, lambda o=opt: self._choose_files(
-                self, o.plain_label, self._start_dir(""), o.file_filter))
+            return PathsEditor(
+                opt,
+                page,
+                lambda o=opt: self._choose_files(
+                    self, o.plain_label, self._start_dir(""), o.file_filter
+                ),
+            )
         raise AssertionError(f"no editor for {opt.kind}")
 
     def _add_option_row(self, page: QWidget, form: _Form, opt: Option) -> None:
@@ -660,21 +687,30 @@ class SettingsDialog(QDialog):
         edit = QLineEdit(field)
         edit.setObjectName("password" if kind == LINK_DIRECT else "brokerPassword")
         edit.setEchoMode(QLineEdit.EchoMode.Password)
-        edit.setPlaceholderText(translate("SettingsDialog", "stored: type to replace")
-                                if self._had[kind] else translate("SettingsDialog", "not stored"))
-        edit.setAccessibleName(translate("SettingsDialog", "PBX password") if kind == LINK_DIRECT
-                               else translate("SettingsDialog", "Broker password"))
+        edit.setPlaceholderText(
+            translate("SettingsDialog", "stored: type to replace")
+            if self._had[kind]
+            else translate("SettingsDialog", "not stored")
+        )
+        edit.setAccessibleName(
+            translate("SettingsDialog", "PBX password")
+            if kind == LINK_DIRECT
+            else translate("SettingsDialog", "Broker password")
+        )
         column.addWidget(edit)
         # Without a stored password the app logs in with the factory one: the dialog says so
         # rather than leaving "not stored" to be guessed at.
         help_label = QLabel(field)
-        help_label.setObjectName("help-password" if kind == LINK_DIRECT
-                                 else "help-brokerPassword")
+        help_label.setObjectName("help-password" if kind == LINK_DIRECT else "help-brokerPassword")
         help_label.setWordWrap(True)
         _muted(help_label)
         column.addWidget(help_label)
-        label = QLabel(translate("SettingsDialog", "Pass&word") if kind == LINK_DIRECT
-                       else translate("SettingsDialog", "Broker passw&ord"), page)
+        label = QLabel(
+            translate("SettingsDialog", "Pass&word")
+            if kind == LINK_DIRECT
+            else translate("SettingsDialog", "Broker passw&ord"),
+            page,
+        )
         label.setBuddy(edit)
         form.add_row(label, field, edit)
         self.password_edits[kind] = edit
@@ -695,18 +731,26 @@ class SettingsDialog(QDialog):
         kind = kind or self.connection()
         if self._had[kind] or self.password_edits[kind].text():
             return ""
-        storage = self.editors["pbx.password_storage"].raw_value() \
-            if "pbx.password_storage" in self.editors else self._settings.get(
-                "pbx.password_storage")
+        storage = (
+            self.editors["pbx.password_storage"].raw_value()
+            if "pbx.password_storage" in self.editors
+            else self._settings.get("pbx.password_storage")
+        )
         if storage == PASSWORD_STORAGE_NONE:
-            return translate("SettingsDialog", "None is stored: cstapopup asks for it at each "
-                             "start.")
+            return translate(
+                "SettingsDialog", "None is stored: cstapopup asks for it at each start."
+            )
         if kind == LINK_GATEWAY:
-            return translate("SettingsDialog", "None is stored: cstapopup logs in to the broker "
-                             "without a password.")
-        return translate("SettingsDialog", "None is stored: cstapopup logs in with the HiPath "
-                         "factory password {password}. Type your PBX's password if it has "
-                         "another.").format(password=FACTORY_PASSWORD)
+            return translate(
+                "SettingsDialog",
+                "None is stored: cstapopup logs in to the broker without a password.",
+            )
+        return translate(
+            "SettingsDialog",
+            "None is stored: cstapopup logs in with the HiPath "
+            "factory password {password}. Type your PBX's password if it has "
+            "another.",
+        ).format(password=FACTORY_PASSWORD)
 
     def _update_password_note(self) -> None:
         for kind, help_label in self.password_helps.items():
@@ -763,8 +807,7 @@ class SettingsDialog(QDialog):
 
     def _update_enabled(self) -> None:
         self.editors["pbx.ca_file"].widget.setEnabled(self.editors["pbx.tls"].raw_value())
-        self.editors["popup.sound_file"].widget.setEnabled(
-            self.editors["popup.sound"].raw_value())
+        self.editors["popup.sound_file"].widget.setEnabled(self.editors["popup.sound"].raw_value())
 
     def collect(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(accepted values, error message per setting) for what the dialog shows now."""
@@ -773,7 +816,7 @@ class SettingsDialog(QDialog):
         connection = self.editors["pbx.connection"].raw_value()
         for name, editor in self.editors.items():
             if not editor.option.applies(connection):
-                continue   # hidden: kept as saved, whatever was typed there
+                continue  # hidden: kept as saved, whatever was typed there
             try:
                 values[name] = editor.option.validate(editor.raw_value())
             except SettingsError as exc:
@@ -792,8 +835,7 @@ class SettingsDialog(QDialog):
             label.setText(message)
             label.setVisible(bool(message))
             editor = self.editors[name]
-            editor.focus_widget.setAccessibleDescription(
-                message or editor.option.help_text)
+            editor.focus_widget.setAccessibleDescription(message or editor.option.help_text)
             warning = "" if message else _sentence(editor.warning())
             self.warning_labels[name].setText(warning)
             self.warning_labels[name].setVisible(bool(warning))
@@ -806,9 +848,12 @@ class SettingsDialog(QDialog):
                 bad_sections.append(section_title(section))
         if errors:
             count = len(errors)
-            self.summary.setText(translate("SettingsDialog", "{count} ({sections}).").format(
-                count=texts.count("values need attention", count),
-                sections=", ".join(bad_sections)))
+            self.summary.setText(
+                translate("SettingsDialog", "{count} ({sections}).").format(
+                    count=texts.count("values need attention", count),
+                    sections=", ".join(bad_sections),
+                )
+            )
         self.summary.setVisible(bool(errors))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
         return not errors
@@ -821,31 +866,42 @@ class SettingsDialog(QDialog):
         kind = self.connection()
         password = self.password_edits[kind].text() or self._stores[kind].get()
         if kind == LINK_GATEWAY:
-            if any(n in errors for n in ("gateway.broker", "gateway.user", "gateway.ca_file",
-                                         "gateway.site")):
+            if any(
+                n in errors
+                for n in ("gateway.broker", "gateway.user", "gateway.ca_file", "gateway.site")
+            ):
                 return None
             return GatewayParameters(
-                broker=values["gateway.broker"], user=values["gateway.user"],
-                password=password, ca_file=values["gateway.ca_file"],
-                site=values["gateway.site"])
+                broker=values["gateway.broker"],
+                user=values["gateway.user"],
+                password=password,
+                ca_file=values["gateway.ca_file"],
+                site=values["gateway.site"],
+            )
         if any(n in errors for n in ("pbx.host", "pbx.port", "pbx.user", "pbx.ca_file")):
             return None
         return ConnectionParameters(
-            host=values["pbx.host"], port=values["pbx.port"], user=values["pbx.user"],
-            password=password, tls=values["pbx.tls"],
-            ca_file=values["pbx.ca_file"] if values["pbx.tls"] else "")
+            host=values["pbx.host"],
+            port=values["pbx.port"],
+            user=values["pbx.user"],
+            password=password,
+            tls=values["pbx.tls"],
+            ca_file=values["pbx.ca_file"] if values["pbx.tls"] else "",
+        )
 
     def run_connection_test(self) -> None:
         if self._test_connection is None:
             return
         params = self.connection_parameters()
-        if params is None or not (params.broker if isinstance(params, GatewayParameters)
-                                  else params.host):
+        if params is None or not (
+            params.broker if isinstance(params, GatewayParameters) else params.host
+        ):
             self._show_test_result(
                 translate("SettingsDialog", "Enter a valid broker address, user and site first.")
                 if self.connection() == LINK_GATEWAY
                 else translate("SettingsDialog", "Enter a valid host, port and user first."),
-                ok=False)
+                ok=False,
+            )
             return
         try:
             result = self._test_connection(params)
@@ -873,7 +929,7 @@ class SettingsDialog(QDialog):
             self.test_button.setEnabled(True)
             self._show_test_result(message, ok=ok)
         except RuntimeError:
-            pass   # the dialog was closed while the test ran
+            pass  # the dialog was closed while the test ran
 
     def _show_test_result(self, message: str, *, ok: bool | None) -> None:
         self.test_result.setText(message)
@@ -919,8 +975,11 @@ class SettingsDialog(QDialog):
 
         if password and storage == PASSWORD_STORAGE_KEYRING and not self._keyring_available:
             message = _no_keyring_question(kept or [kind]).format(file=settings.path)
-            storage = (PASSWORD_STORAGE_PLAINTEXT if self._ask_plaintext(self, message)
-                       else PASSWORD_STORAGE_NONE)
+            storage = (
+                PASSWORD_STORAGE_PLAINTEXT
+                if self._ask_plaintext(self, message)
+                else PASSWORD_STORAGE_NONE
+            )
             values["pbx.password_storage"] = storage
             self.editors["pbx.password_storage"].set_value(storage)
         elif password and storage == PASSWORD_STORAGE_PLAINTEXT and old_storage != storage:
@@ -938,26 +997,38 @@ class SettingsDialog(QDialog):
         try:
             for k, store in self._stores.items():
                 stored = (typed or old_passwords[k]) if k == kind else old_passwords[k]
-                if stored and ((k == kind and password_changed) or storage != old_storage
-                               or store.account != old_accounts[k]):
+                if stored and (
+                    (k == kind and password_changed)
+                    or storage != old_storage
+                    or store.account != old_accounts[k]
+                ):
                     store.set(stored)
                 elif storage != PASSWORD_STORAGE_PLAINTEXT:
                     settings.set_plaintext_password(k, None)
-                if old_storage == PASSWORD_STORAGE_KEYRING and old_passwords[k] is not None \
-                        and (storage != PASSWORD_STORAGE_KEYRING
-                             or store.account != old_accounts[k]):
+                if (
+                    old_storage == PASSWORD_STORAGE_KEYRING
+                    and old_passwords[k] is not None
+                    and (storage != PASSWORD_STORAGE_KEYRING or store.account != old_accounts[k])
+                ):
                     store.forget(old_accounts[k])
         except PasswordStoreError as exc:
             settings.restore(snapshot)
-            self._show_error(self, translate(
-                "SettingsDialog", "The password was not stored: {problem}").format(problem=exc))
+            self._show_error(
+                self,
+                translate("SettingsDialog", "The password was not stored: {problem}").format(
+                    problem=exc
+                ),
+            )
             return False
         try:
             settings.save()
         except OSError as exc:
-            self._show_error(self, translate(
-                "SettingsDialog", "Could not save {file}: {problem}").format(
-                file=settings.path, problem=exc.strerror or exc))
+            self._show_error(
+                self,
+                translate("SettingsDialog", "Could not save {file}: {problem}").format(
+                    file=settings.path, problem=exc.strerror or exc
+                ),
+            )
             return False
         self.password_entered = typed or None
         if password_changed:
@@ -976,39 +1047,52 @@ def _test_failed(exc: BaseException) -> str:
 # passwords concerned (the PBX's, the broker's, or both), so that a translation need not build
 # them from pieces; {file} is filled in by the caller.
 
+
 def _no_keyring_question(kinds: list[str]) -> str:
     if len(kinds) > 1:
         return translate(
-            "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
+            "SettingsDialog",
+            "There is no system keyring on this computer to keep the PBX "
             "password and the broker password safely.\n\nKeep them in plain text in {file}? "
             "Only your user account can read that file, but anyone with access to your account "
             "or its backups can.\n\nIf not, cstapopup asks for the passwords each time it "
-            "starts.")
+            "starts.",
+        )
     if kinds[0] == LINK_GATEWAY:
         return translate(
-            "SettingsDialog", "There is no system keyring on this computer to keep the broker "
+            "SettingsDialog",
+            "There is no system keyring on this computer to keep the broker "
             "password safely.\n\nKeep it in plain text in {file}? Only your user account can "
             "read that file, but anyone with access to your account or its backups can.\n\nIf "
-            "not, cstapopup asks for the password each time it starts.")
+            "not, cstapopup asks for the password each time it starts.",
+        )
     return translate(
-        "SettingsDialog", "There is no system keyring on this computer to keep the PBX "
+        "SettingsDialog",
+        "There is no system keyring on this computer to keep the PBX "
         "password safely.\n\nKeep it in plain text in {file}? Only your user account "
         "can read that file, but anyone with access to your account or its backups "
-        "can.\n\nIf not, cstapopup asks for the password each time it starts.")
+        "can.\n\nIf not, cstapopup asks for the password each time it starts.",
+    )
 
 
 def _plaintext_question(kinds: list[str]) -> str:
     if len(kinds) > 1:
         return translate(
-            "SettingsDialog", "Keep the PBX password and the broker password in plain text in "
+            "SettingsDialog",
+            "Keep the PBX password and the broker password in plain text in "
             "{file}?\n\nOnly your user account can read that file, but anyone with access to "
-            "your account or its backups can.")
+            "your account or its backups can.",
+        )
     if kinds[0] == LINK_GATEWAY:
         return translate(
-            "SettingsDialog", "Keep the broker password in plain text in {file}?\n\nOnly your "
+            "SettingsDialog",
+            "Keep the broker password in plain text in {file}?\n\nOnly your "
             "user account can read that file, but anyone with access to your account or its "
-            "backups can.")
+            "backups can.",
+        )
     return translate(
-        "SettingsDialog", "Keep the PBX password in plain text in {file}?\n\nOnly your "
+        "SettingsDialog",
+        "Keep the PBX password in plain text in {file}?\n\nOnly your "
         "user account can read that file, but anyone with access to your account or its "
-        "backups can.")
+        "backups can.",
+    )

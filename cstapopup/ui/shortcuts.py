@@ -67,52 +67,139 @@ WINDOW = QT_TRANSLATE_NOOP("Shortcuts", "Window")
 NOTE = QT_TRANSLATE_NOOP("Shortcuts", "Phone note")
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut(CallAction.ANSWER.value, ("F3",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Answer the call ringing at your phone"), CALLS),
-    Shortcut(CallAction.HANG_UP.value, ("F4",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Hang up (ends the consultation, the caller stays on hold)"), CALLS),
-    Shortcut(CallAction.HOLD.value, ("F5",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Hold the call, or take it back from hold"), CALLS),
-    Shortcut(CallAction.COMPLETE.value, ("F6",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Complete the transfer: the caller talks to the colleague you "
-        "consulted"), CALLS),
-    Shortcut(CallAction.BACK.value, ("F7",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Back to the caller (ends the consultation)"), CALLS),
-    Shortcut(CallAction.ALTERNATE.value, ("F8",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Switch between the caller and the colleague"), CALLS),
+    Shortcut(
+        CallAction.ANSWER.value,
+        ("F3",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Answer the call ringing at your phone"),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.HANG_UP.value,
+        ("F4",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Hang up (ends the consultation, the caller stays on hold)"),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.HOLD.value,
+        ("F5",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Hold the call, or take it back from hold"),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.COMPLETE.value,
+        ("F6",),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts", "Complete the transfer: the caller talks to the colleague you consulted"
+        ),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.BACK.value,
+        ("F7",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Back to the caller (ends the consultation)"),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.ALTERNATE.value,
+        ("F8",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Switch between the caller and the colleague"),
+        CALLS,
+    ),
     # Also the history window's key for a note about the chosen call.
-    Shortcut("note", ("Ctrl+N",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Write a phone note about your phone's last call (in the history: about "
-        "the chosen call)"), CALLS),
-    Shortcut("focus_popup", ("F2",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "The newest ringing popup takes the keyboard (then Alt+A answers, Tab "
-        "moves, Esc dismisses)"), CALLS),
-    Shortcut(CallAction.PUT_THROUGH.value, ("Return", "Enter"), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Put the call through to the chosen colleague (blind; a ringing call is "
-        "sent on)"), COLLEAGUES),
-    Shortcut(CallAction.CONSULT.value, ("Ctrl+Return", "Ctrl+Enter"), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Consult first: the caller waits on hold while you call the chosen "
-        "colleague"), COLLEAGUES),
-    Shortcut(CallAction.PICK_UP.value, ("Ctrl+P",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Pick up the call ringing at the chosen colleague's phone"), COLLEAGUES),
-    Shortcut("find", ("Ctrl+F", "/"), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Find a colleague (or just start typing a name or number; Up and Down "
-        "choose)"), COLLEAGUES),
+    Shortcut(
+        "note",
+        ("Ctrl+N",),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "Write a phone note about your phone's last call (in the history: about "
+            "the chosen call)",
+        ),
+        CALLS,
+    ),
+    Shortcut(
+        "focus_popup",
+        ("F2",),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "The newest ringing popup takes the keyboard (then Alt+A answers, Tab "
+            "moves, Esc dismisses)",
+        ),
+        CALLS,
+    ),
+    Shortcut(
+        CallAction.PUT_THROUGH.value,
+        ("Return", "Enter"),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "Put the call through to the chosen colleague (blind; a ringing call is sent on)",
+        ),
+        COLLEAGUES,
+    ),
+    Shortcut(
+        CallAction.CONSULT.value,
+        ("Ctrl+Return", "Ctrl+Enter"),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "Consult first: the caller waits on hold while you call the chosen colleague",
+        ),
+        COLLEAGUES,
+    ),
+    Shortcut(
+        CallAction.PICK_UP.value,
+        ("Ctrl+P",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Pick up the call ringing at the chosen colleague's phone"),
+        COLLEAGUES,
+    ),
+    Shortcut(
+        "find",
+        ("Ctrl+F", "/"),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "Find a colleague (or just start typing a name or number; Up and Down choose)",
+        ),
+        COLLEAGUES,
+    ),
     # "?" comes with Shift on most layouts; where Qt cannot map the key back (no keymap),
     # only "Shift+?" matches what the keyboard sends.
-    Shortcut("help", ("F1", "?", "Shift+?"), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Show or hide this help"), WINDOW),
-    Shortcut("history", ("Ctrl+H",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Open the call history"), WINDOW),
-    Shortcut("escape", ("Esc",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Clear the search, cancel putting a popup's call through, close the help, "
-        "else close the window"), WINDOW),
-    Shortcut("close", ("Ctrl+W",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Close the window (cstapopup stays in the tray)"), WINDOW),
-    Shortcut("note_save", ("Ctrl+Return", "Ctrl+Enter"), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Save the note (Alt+E: save it and send it by e-mail)"), NOTE, "note"),
-    Shortcut("note_cancel", ("Esc",), QT_TRANSLATE_NOOP(
-        "Shortcuts", "Close the note without saving"), NOTE, "note"),
+    Shortcut(
+        "help",
+        ("F1", "?", "Shift+?"),
+        QT_TRANSLATE_NOOP("Shortcuts", "Show or hide this help"),
+        WINDOW,
+    ),
+    Shortcut(
+        "history", ("Ctrl+H",), QT_TRANSLATE_NOOP("Shortcuts", "Open the call history"), WINDOW
+    ),
+    Shortcut(
+        "escape",
+        ("Esc",),
+        QT_TRANSLATE_NOOP(
+            "Shortcuts",
+            "Clear the search, cancel putting a popup's call through, close the help, "
+            "else close the window",
+        ),
+        WINDOW,
+    ),
+    Shortcut(
+        "close",
+        ("Ctrl+W",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Close the window (cstapopup stays in the tray)"),
+        WINDOW,
+    ),
+    Shortcut(
+        "note_save",
+        ("Ctrl+Return", "Ctrl+Enter"),
+        QT_TRANSLATE_NOOP("Shortcuts", "Save the note (Alt+E: save it and send it by e-mail)"),
+        NOTE,
+        "note",
+    ),
+    Shortcut(
+        "note_cancel",
+        ("Esc",),
+        QT_TRANSLATE_NOOP("Shortcuts", "Close the note without saving"),
+        NOTE,
+        "note",
+    ),
 )
 
 BY_COMMAND: dict[str, Shortcut] = {s.command: s for s in SHORTCUTS}

@@ -66,7 +66,7 @@ class TrayIcon(QObject):
         self._menu = QMenu()
         self._menu.setObjectName("trayMenu")
         self._status_action = QAction("", self._menu)
-        self._status_action.setEnabled(False)   # a status line, not a command
+        self._status_action.setEnabled(False)  # a status line, not a command
         self._menu.addAction(self._status_action)
         self._note_action = QAction("", self._menu)
         self._note_action.setEnabled(False)
@@ -74,7 +74,7 @@ class TrayIcon(QObject):
         self._menu.addAction(self._note_action)
         self._history_action = QAction("", self._menu)
         self._history_action.setObjectName("historyProblem")
-        self._history_action.setEnabled(False)   # a status line; the history has the rest
+        self._history_action.setEnabled(False)  # a status line; the history has the rest
         self._history_action.setVisible(False)
         self._menu.addAction(self._history_action)
         self._menu.addSeparator()
@@ -82,8 +82,9 @@ class TrayIcon(QObject):
         self.history_action.setIcon(icons.call_icon("incoming"))
         self.history_action.triggered.connect(self.history_requested)
         self._menu.addAction(self.history_action)
-        self.console_action = QAction(translate("Tray", "C&onsole (colleagues, put through)"),
-                                      self._menu)
+        self.console_action = QAction(
+            translate("Tray", "C&onsole (colleagues, put through)"), self._menu
+        )
         self.console_action.triggered.connect(self.console_requested)
         self._menu.addAction(self.console_action)
         self.colleagues_menu = self._menu.addMenu(translate("Tray", "Co&lleagues"))
@@ -141,8 +142,9 @@ class TrayIcon(QObject):
     def tray(self) -> QSystemTrayIcon:
         return self._tray
 
-    def set_link_state(self, state: str, reason: str = "", *, note: str = "",
-                       detail: str = "") -> None:
+    def set_link_state(
+        self, state: str, reason: str = "", *, note: str = "", detail: str = ""
+    ) -> None:
         """E.g. ("up", "connected to 192.0.2.1:7001, monitoring 100, 101") or
         ("down", "connection lost: refused, retrying in 8 s").  `note`: what the user should
         know besides (its own line in the tooltip and the menu); `detail`: the system's own
@@ -179,26 +181,31 @@ class TrayIcon(QObject):
         choosing one opens the console on them."""
         menu = self.colleagues_menu
         total = len(views)
-        views = list(views)[:TRAY_COLLEAGUES]   # the console has them all
-        menu.setTitle(translate("Tray", "Co&lleagues") if total == len(views)
-                      else texts.count("colleagues shown", total,
-                                       shown=texts.number(len(views))))
+        views = list(views)[:TRAY_COLLEAGUES]  # the console has them all
+        menu.setTitle(
+            translate("Tray", "Co&lleagues")
+            if total == len(views)
+            else texts.count("colleagues shown", total, shown=texts.number(len(views)))
+        )
         wanted = [v.device for v in views]
         if list(self._colleague_actions) != wanted:
             menu.clear()
             self._colleague_actions = {}
             for view in views:
                 action = QAction(menu)
-                action.triggered.connect(lambda _=False, d=view.device:
-                                         self.colleague_chosen.emit(d))
+                action.triggered.connect(
+                    lambda _=False, d=view.device: self.colleague_chosen.emit(d)
+                )
                 menu.addAction(action)
                 self._colleague_actions[view.device] = action
         for view in views:
             action = self._colleague_actions[view.device]
             who = f"{view.name} ({view.device})" if view.name else view.device
-            text = f"{who} — {view.state_text}" + (f": {view.party}" if view.party and
-                                                  view.state.value in ("busy", "ringing",
-                                                                       "held") else "")
+            text = f"{who} — {view.state_text}" + (
+                f": {view.party}"
+                if view.party and view.state.value in ("busy", "ringing", "held")
+                else ""
+            )
             action.setText(text.replace("&", "&&"))
             action.setToolTip(view.detail)
             if self.lamp_icon is not None:
@@ -231,9 +238,13 @@ class TrayIcon(QObject):
     def hide(self) -> None:
         self._tray.hide()
 
-    def show_message(self, title: str, text: str,
-                     kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
-                     msecs: int = 8000) -> None:
+    def show_message(
+        self,
+        title: str,
+        text: str,
+        kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
+        msecs: int = 8000,
+    ) -> None:
         """A desktop notification from the tray (nothing happens without a tray).  Shown as
         plain text: a number or name in it came from the PBX or a phone book."""
         if self.available and self._tray.isVisible():
@@ -244,21 +255,24 @@ class TrayIcon(QObject):
     def _refresh(self) -> None:
         warning = self._history_problem is not None
         key = (self._state, self._missed, self._dnd, warning)
-        if key != self._icon_key:   # nine renderings: only when the picture changes
+        if key != self._icon_key:  # nine renderings: only when the picture changes
             self._icon_key = key
-            self._tray.setIcon(icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd,
-                                               warning=warning))
+            self._tray.setIcon(
+                icons.tray_icon(self._state, missed=self._missed, dnd=self._dnd, warning=warning)
+            )
         self._tray.setToolTip(plain_tooltip(self.tooltip()))
         status = _capitalised(self._reason)
-        self._status_action.setText(status.replace("&", "&&"))   # not a mnemonic
+        self._status_action.setText(status.replace("&", "&&"))  # not a mnemonic
         self._status_action.setIcon(icons.tray_icon(self._state))
         self._note_action.setText(_capitalised(self._note).replace("&", "&&"))
         self._note_action.setVisible(bool(self._note))
         self._history_action.setText((self._history_problem or "").replace("&", "&&"))
         self._history_action.setVisible(self._history_problem is not None)
         self.history_action.setText(
-            texts.count("history, missed", self._missed) if self._missed
-            else translate("Tray", "&History"))
+            texts.count("history, missed", self._missed)
+            if self._missed
+            else translate("Tray", "&History")
+        )
 
     def _on_dnd_triggered(self, checked: bool) -> None:
         self._dnd = checked
@@ -270,8 +284,10 @@ class TrayIcon(QObject):
         # click opens the menu and also reports Trigger, so only the menu applies there.
         if sys.platform == "darwin":
             return
-        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
-                      QSystemTrayIcon.ActivationReason.DoubleClick):
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
             self.history_requested.emit()
 
 

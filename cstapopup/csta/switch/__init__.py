@@ -6,6 +6,12 @@ from .scenarios import SCENARIOS
 from .server import SwitchServer
 
 __all__ = [
-    "SCENARIOS", "CallRecord", "Notification", "Step", "SwitchError", "SwitchModel",
-    "SwitchServer", "parse_device_list",
+    "SCENARIOS",
+    "CallRecord",
+    "Notification",
+    "Step",
+    "SwitchError",
+    "SwitchModel",
+    "SwitchServer",
+    "parse_device_list",
 ]

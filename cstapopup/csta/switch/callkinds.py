@@ -133,8 +133,14 @@ def internal(t: Traffic, pace: Pace, call: Call, caller: str) -> Script:
         t.finish(call, by=caller)
 
 
-def consulted(t: Traffic, pace: Pace, c1: Call, a: str, consult_target: Callable[[], str | None],
-              join: Callable[[Call, Call, str], Step]) -> Script:
+def consulted(
+    t: Traffic,
+    pace: Pace,
+    c1: Call,
+    a: str,
+    consult_target: Callable[[], str | None],
+    join: Callable[[Call, Call, str], Step],
+) -> Script:
     """A call rings at `a` ("ring"); `a` answers, talks ("talk_before"), consults the
     device `consult_target()` names and, once it answered ("consult_ring",
     "consult_answered", "consult_talk"), joins the calls: `join` is the model's transfer or
@@ -171,8 +177,14 @@ def consulted(t: Traffic, pace: Pace, c1: Call, a: str, consult_target: Callable
     t.finish(c1)
 
 
-def deflected(t: Traffic, pace: Pace, call: Call, a: str, target: Callable[[], str | None],
-              cause: str | None = None) -> Script:
+def deflected(
+    t: Traffic,
+    pace: Pace,
+    call: Call,
+    a: str,
+    target: Callable[[], str | None],
+    cause: str | None = None,
+) -> Script:
     """A call rings at `a` ("ring"); while it still rings there it goes on to `target()`
     (deflected, or forwarded with `cause`), rings there ("ring_after") and is answered
     ("answered", "talk") or not ("give_up")."""

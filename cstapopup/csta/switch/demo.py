@@ -32,19 +32,60 @@ RESTRICTED_SHARE = 0.07
 
 # Area codes (national form) of large German cities, and mobile prefixes, for made-up callers.
 AREA_CODES = (
-    "030", "040", "089", "0221", "069", "0711", "0211", "0201", "0231", "0421", "0511", "0341",
-    "0351", "0911", "0228", "0621", "0761", "0251", "0521", "0234", "06131", "0441", "0831",
+    "030",
+    "040",
+    "089",
+    "0221",
+    "069",
+    "0711",
+    "0211",
+    "0201",
+    "0231",
+    "0421",
+    "0511",
+    "0341",
+    "0351",
+    "0911",
+    "0228",
+    "0621",
+    "0761",
+    "0251",
+    "0521",
+    "0234",
+    "06131",
+    "0441",
+    "0831",
 )
-MOBILE_PREFIXES = ("0151", "0152", "0157", "0160", "0162", "0170", "0171", "0172", "0173",
-                   "0175", "0176", "0177", "0178", "0179")
+MOBILE_PREFIXES = (
+    "0151",
+    "0152",
+    "0157",
+    "0160",
+    "0162",
+    "0170",
+    "0171",
+    "0172",
+    "0173",
+    "0175",
+    "0176",
+    "0177",
+    "0178",
+    "0179",
+)
 FOREIGN_PREFIXES = ("0043", "0041", "0031", "0033", "0039", "0044")
 # "(0)" after the country code in an international number (separators around it allowed).
 _NATIONAL_ZERO = re.compile(r"\(\s*0\s*\)")
 
 # Kinds of demo call and their weights.
 KINDS: tuple[tuple[str, int], ...] = (
-    ("incoming", 40), ("outgoing", 15), ("internal", 12), ("transfer", 8), ("deflect", 5),
-    ("pickup", 5), ("busy", 4), ("conference", 2),
+    ("incoming", 40),
+    ("outgoing", 15),
+    ("internal", 12),
+    ("transfer", 8),
+    ("deflect", 5),
+    ("pickup", 5),
+    ("busy", 4),
+    ("conference", 2),
 )
 
 
@@ -130,8 +171,9 @@ def made_up_number(rng: random.Random) -> str:
     if roll < 0.3:
         national = rng.choice(MOBILE_PREFIXES) + _digits(rng, rng.choice((7, 8)))
     elif roll < 0.35:
-        national = (rng.choice(FOREIGN_PREFIXES) + str(rng.randint(1, 9))
-                    + _digits(rng, rng.randint(6, 8)))
+        national = (
+            rng.choice(FOREIGN_PREFIXES) + str(rng.randint(1, 9)) + _digits(rng, rng.randint(6, 8))
+        )
     else:
         area = rng.choice(AREA_CODES)
         national = area + str(rng.randint(2, 9)) + _digits(rng, 10 - len(area) + rng.randint(-1, 1))
@@ -150,23 +192,50 @@ def _talk(rng: random.Random) -> float:
 # The pace of each kind of call (see callkinds): pauses in virtual seconds, (low, high) drawn
 # uniformly; chances of yes.
 PACES: dict[str, Pace] = {
-    "incoming": Pace({"ring": (2, 12), "talk": _talk, "give_up": (6, 25)},
-                     {"answered": 0.72, "callee_hangs_up": 0.4}),
+    "incoming": Pace(
+        {"ring": (2, 12), "talk": _talk, "give_up": (6, 25)},
+        {"answered": 0.72, "callee_hangs_up": 0.4},
+    ),
     # remote: 8% busy, 72% answered, 20% unanswered
-    "outgoing": Pace({"dial": (3, 10), "busy_tone": (2, 4), "talk": _talk, "give_up": (2, 10)},
-                     {"caller_hangs_up": 0.6}, {"remote": (0.08, 0.8)}),
-    "internal": Pace({"ring": (2, 8), "talk": lambda rng: _talk(rng) / 2, "give_up": (8, 20)},
-                     {"answered": 0.8}, {"hangs_up": None}),
-    "transfer": Pace({"ring": (2, 8), "talk_elsewhere": (10, 40), "talk_before": (5, 20),
-                      "consult_ring": (2, 6), "consult_talk": (3, 12), "talk": _talk,
-                      "back_to_caller": (5, 20)},
-                     {"consult_answered": 0.85, "consulted_leaves_first": False}),
-    "conference": Pace({"ring": (2, 6), "talk_elsewhere": _talk, "talk_before": (5, 15),
-                        "consult_ring": (2, 5), "consult_talk": (2, 6), "talk": _talk,
-                        "talk_after": (5, 20), "back_to_caller": (5, 20)},
-                       {"consult_answered": True, "consulted_leaves_first": True}),
-    "deflect": Pace({"ring": (2, 5), "ring_after": (2, 8), "talk": _talk, "give_up": (5, 15)},
-                    {"answered": 0.85}),
+    "outgoing": Pace(
+        {"dial": (3, 10), "busy_tone": (2, 4), "talk": _talk, "give_up": (2, 10)},
+        {"caller_hangs_up": 0.6},
+        {"remote": (0.08, 0.8)},
+    ),
+    "internal": Pace(
+        {"ring": (2, 8), "talk": lambda rng: _talk(rng) / 2, "give_up": (8, 20)},
+        {"answered": 0.8},
+        {"hangs_up": None},
+    ),
+    "transfer": Pace(
+        {
+            "ring": (2, 8),
+            "talk_elsewhere": (10, 40),
+            "talk_before": (5, 20),
+            "consult_ring": (2, 6),
+            "consult_talk": (3, 12),
+            "talk": _talk,
+            "back_to_caller": (5, 20),
+        },
+        {"consult_answered": 0.85, "consulted_leaves_first": False},
+    ),
+    "conference": Pace(
+        {
+            "ring": (2, 6),
+            "talk_elsewhere": _talk,
+            "talk_before": (5, 15),
+            "consult_ring": (2, 5),
+            "consult_talk": (2, 6),
+            "talk": _talk,
+            "talk_after": (5, 20),
+            "back_to_caller": (5, 20),
+        },
+        {"consult_answered": True, "consulted_leaves_first": True},
+    ),
+    "deflect": Pace(
+        {"ring": (2, 5), "ring_after": (2, 8), "talk": _talk, "give_up": (5, 15)},
+        {"answered": 0.85},
+    ),
     "pickup": Pace({"ring": (4, 10), "talk": _talk}),
 }
 
@@ -174,8 +243,14 @@ PACES: dict[str, Pace] = {
 class DemoTraffic:
     """Random calls at `rate` calls per minute (virtual time), reproducible with `seed`."""
 
-    def __init__(self, traffic: Traffic, rate: float = 2.0, seed: int | None = None,
-                 numbers: NumberSource | None = None, reception: str | None = None) -> None:
+    def __init__(
+        self,
+        traffic: Traffic,
+        rate: float = 2.0,
+        seed: int | None = None,
+        numbers: NumberSource | None = None,
+        reception: str | None = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError("the demo rate must be positive")
         self.t = traffic
@@ -190,9 +265,14 @@ class DemoTraffic:
         self.handle: ScriptHandle | None = None
         self.started = 0
         self._builders: dict[str, Callable[[random.Random], Script | None]] = {
-            "incoming": self._incoming, "outgoing": self._outgoing, "internal": self._internal,
-            "transfer": self._transfer, "deflect": self._deflect, "pickup": self._pickup,
-            "busy": self._busy, "conference": self._conference,
+            "incoming": self._incoming,
+            "outgoing": self._outgoing,
+            "internal": self._internal,
+            "transfer": self._transfer,
+            "deflect": self._deflect,
+            "pickup": self._pickup,
+            "busy": self._busy,
+            "conference": self._conference,
         }
 
     def start(self, delay: float = 1.0) -> ScriptHandle:
@@ -225,9 +305,11 @@ class DemoTraffic:
 
     def _any_free(self, rng: random.Random, but: str) -> Callable[[], str | None]:
         """A chooser of a free device other than `but`, at the time it is asked."""
+
         def choose() -> str | None:
             free = self._free([but])
             return rng.choice(free) if free else None
+
         return choose
 
     def _target(self, rng: random.Random) -> str:
@@ -276,8 +358,9 @@ class DemoTraffic:
             return None
         return callkinds.internal(self.t, PACES["internal"].with_rng(rng), step.call, caller)
 
-    def _at_a_free_target(self, rng: random.Random, kind: str,
-                          rest: Callable[[Call, str, Pace], Script]) -> Script | None:
+    def _at_a_free_target(
+        self, rng: random.Random, kind: str, rest: Callable[[Call, str, Pace], Script]
+    ) -> Script | None:
         """An outside call to a target that is free and has a free colleague, going on as
         `rest(call, target, pace)`; a plain incoming call when there is none."""
         target = self._target(rng)
@@ -289,17 +372,37 @@ class DemoTraffic:
         return rest(call, target, PACES[kind].with_rng(rng))
 
     def _transfer(self, rng: random.Random) -> Script | None:
-        return self._at_a_free_target(rng, "transfer", lambda call, a, pace: callkinds.consulted(
-            self.t, pace, call, a, self._any_free(rng, a), self.model.transfer))
+        return self._at_a_free_target(
+            rng,
+            "transfer",
+            lambda call, a, pace: callkinds.consulted(
+                self.t, pace, call, a, self._any_free(rng, a), self.model.transfer
+            ),
+        )
 
     def _conference(self, rng: random.Random) -> Script | None:
-        return self._at_a_free_target(rng, "conference", lambda call, a, pace: callkinds.consulted(
-            self.t, pace, call, a, self._any_free(rng, a), self.model.conference))
+        return self._at_a_free_target(
+            rng,
+            "conference",
+            lambda call, a, pace: callkinds.consulted(
+                self.t, pace, call, a, self._any_free(rng, a), self.model.conference
+            ),
+        )
 
     def _deflect(self, rng: random.Random) -> Script | None:
-        return self._at_a_free_target(rng, "deflect", lambda call, a, pace: callkinds.deflected(
-            self.t, pace, call, a, self._any_free(rng, a)))
+        return self._at_a_free_target(
+            rng,
+            "deflect",
+            lambda call, a, pace: callkinds.deflected(
+                self.t, pace, call, a, self._any_free(rng, a)
+            ),
+        )
 
     def _pickup(self, rng: random.Random) -> Script | None:
-        return self._at_a_free_target(rng, "pickup", lambda call, a, pace: callkinds.picked_up(
-            self.t, pace, call, a, self._any_free(rng, a)))
+        return self._at_a_free_target(
+            rng,
+            "pickup",
+            lambda call, a, pace: callkinds.picked_up(
+                self.t, pace, call, a, self._any_free(rng, a)
+            ),
+        )

@@ -12,8 +12,7 @@ from cstapopup.csta.events import ConnectionId, DeviceId
 GARBAGE = b"\x00\xffnot a CSTA frame\x00"
 
 #: A frame header announcing 12 bytes followed by only 5 of them (the rest never comes).
-TRUNCATED_FRAME = framing.frame(
-    bytes.fromhex("A10C020101020200D330030A0102"))[:8]
+TRUNCATED_FRAME = framing.frame(bytes.fromhex("A10C020101020200D330030A0102"))[:8]
 
 #: A well-framed event report (operation 21) whose argument is not a CSTAEventReportArgument.
 UNDECODABLE_EVENT_REPORT = framing.frame(bytes.fromhex("A10A02027FF0020115300103"))
@@ -26,17 +25,21 @@ def unknown_event_report(invoke_id: int, cross_ref: bytes = b"\x00\x01") -> byte
     """A valid event report of a category clients do not interpret (vendor specific [7]):
     a client must skip it, not fail."""
     s = codec.spec()
-    arg = s.encode("CSTAEventReportArgument", {
-        "crossRefIdentifier": cross_ref,
-        "eventSpecificInfo": ("vendorSpecEvents", b"\xa0\x03\x04\x01\x00"),
-    })
-    apdu = s.encode("ROSEapdu", ("invoke", {
-        "invokeId": invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}))
+    arg = s.encode(
+        "CSTAEventReportArgument",
+        {
+            "crossRefIdentifier": cross_ref,
+            "eventSpecificInfo": ("vendorSpecEvents", b"\xa0\x03\x04\x01\x00"),
+        },
+    )
+    apdu = s.encode(
+        "ROSEapdu",
+        ("invoke", {"invokeId": invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}),
+    )
     return framing.frame(apdu)
 
 
-def undecodable_transferred(invoke_id: int, cross_ref: bytes, call_id: bytes,
-                            device: str) -> bytes:
+def undecodable_transferred(invoke_id: int, cross_ref: bytes, call_id: bytes, device: str) -> bytes:
     """A Transferred event of `call_id` at `device` (local state null, cause transfer) whose
     connection list is not one: a client must pass it on as undecodable, with the call, the
     state and the cause it can still read, not drop it."""
@@ -45,15 +48,21 @@ def undecodable_transferred(invoke_id: int, cross_ref: bytes, call_id: bytes,
     def tlv(tag: int, content: bytes) -> bytes:
         return bytes([tag]) + _length(len(content)) + content
 
-    conn = s.encode("ConnectionID", codec.connection_to_asn1(
-        ConnectionId(call_id, DeviceId.of(device))))
+    conn = s.encode(
+        "ConnectionID", codec.connection_to_asn1(ConnectionId(call_id, DeviceId.of(device)))
+    )
     subject = s.encode("SubjectDeviceID", codec.role_device_to_asn1(device))
-    event = tlv(0xB1, conn + subject + subject + tlv(0xA1, b"\x04\x00")
-                + b"\x4e\x01\x00" + b"\x0a\x01\x20")
-    arg = s.encode("CSTAEventReportArgument", {
-        "crossRefIdentifier": cross_ref, "eventSpecificInfo": ("callControlEvents", event)})
-    apdu = s.encode("ROSEapdu", ("invoke", {
-        "invokeId": invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}))
+    event = tlv(
+        0xB1, conn + subject + subject + tlv(0xA1, b"\x04\x00") + b"\x4e\x01\x00" + b"\x0a\x01\x20"
+    )
+    arg = s.encode(
+        "CSTAEventReportArgument",
+        {"crossRefIdentifier": cross_ref, "eventSpecificInfo": ("callControlEvents", event)},
+    )
+    apdu = s.encode(
+        "ROSEapdu",
+        ("invoke", {"invokeId": invoke_id, "opcode": operations.EVENT_REPORT, "argument": arg}),
+    )
     return framing.frame(apdu)
 
 

@@ -54,7 +54,13 @@ LINKAGE_AFTER_TRANSFER = ("new", "old")
 
 # Local connection states (ECMA-269 LocalConnectionState, as the codec names them).
 NULL, INITIATED, ALERTING, CONNECTED, HOLD, FAIL = (
-    "null", "initiated", "alerting", "connected", "hold", "fail")
+    "null",
+    "initiated",
+    "alerting",
+    "connected",
+    "hold",
+    "fail",
+)
 
 
 def dev(number: str) -> DeviceId:
@@ -63,7 +69,7 @@ def dev(number: str) -> DeviceId:
 
 
 def parse_device_list(text: str) -> list[str]:
-    """"100-120" or "100,101,200-205" -> the device numbers, in order, without duplicates.
+    """ "100-120" or "100,101,200-205" -> the device numbers, in order, without duplicates.
 
     A range keeps the width of its first bound, so "0100-0102" gives 0100, 0101, 0102.
     Raises ValueError for anything else.
@@ -338,8 +344,12 @@ class SwitchModel:
 
     def is_external(self, number: str) -> bool:
         """A number the switch would dial out: the trunk access digit and at least 3 more digits."""
-        return (number.startswith(TRUNK_ACCESS_DIGIT) and number.isdigit() and len(number) >= 4
-                and not self.is_device(number))
+        return (
+            number.startswith(TRUNK_ACCESS_DIGIT)
+            and number.isdigit()
+            and len(number) >= 4
+            and not self.is_device(number)
+        )
 
     def calls_of(self, device: str) -> list[Call]:
         return [c for c in self.calls.values() if c.party(device) is not None]
@@ -350,8 +360,9 @@ class SwitchModel:
 
     def is_active(self, device: str) -> bool:
         """A device with a connection that is not on hold (it cannot start another call)."""
-        return any((p := c.party(device)) is not None and p.state != HOLD
-                   for c in self.calls.values())
+        return any(
+            (p := c.party(device)) is not None and p.state != HOLD for c in self.calls.values()
+        )
 
     def free_trunks(self) -> list[str]:
         used = {t for c in self.calls.values() for t in c.trunks}
@@ -394,13 +405,18 @@ class SwitchModel:
         self._require_device(target, "invalid_called_device_id")
         trunk = self._take_trunk(trunk)
         shown = RESTRICTED if caller is None else dev(caller)
-        call = self._new_call(INCOMING, shown, dev(target), caller,
-                              "restricted" if caller is None else "number")
+        call = self._new_call(
+            INCOMING, shown, dev(target), caller, "restricted" if caller is None else "number"
+        )
         call.trunks.append(trunk)
         call.trunk = trunk
         # A withheld number cannot name a connection: the trunk stands in for it.
-        outside = Party(ConnectionId(call.call_id, dev(caller) if caller else dev(trunk)),
-                        shown, None, CONNECTED)
+        outside = Party(
+            ConnectionId(call.call_id, dev(caller) if caller else dev(trunk)),
+            shown,
+            None,
+            CONNECTED,
+        )
         call.parties.append(outside)
         step = Step(call)
         self._involve(call, target, "missed")
@@ -412,14 +428,26 @@ class SwitchModel:
         party = Party(ConnectionId(call.call_id, dev(target)), dev(target), target, ALERTING)
         call.parties.append(party)
         step.notifications += self._emit(
-            call, DeliveredEvent, call.observers(), connection=party.connection,
-            alerting_device=party.shown, **self._parties(call), cause="new_call")
+            call,
+            DeliveredEvent,
+            call.observers(),
+            connection=party.connection,
+            alerting_device=party.shown,
+            **self._parties(call),
+            cause="new_call",
+        )
         step.ringing.append((call, target))
         self._say(f"call {call.call_id_hex}: {who} -> {target} ringing (trunk {trunk})")
         return self._done(step)
 
-    def make_call(self, calling: str, called: str, *, service: bool = False,
-                  _consultation_of: Call | None = None) -> Step:
+    def make_call(
+        self,
+        calling: str,
+        called: str,
+        *,
+        service: bool = False,
+        _consultation_of: Call | None = None,
+    ) -> Step:
         """`calling` dials `called`: another device, or an external number (with the trunk digit).
 
         `service`: started by the MakeCall service (cause make_call on service_initiated).
@@ -437,8 +465,9 @@ class SwitchModel:
         # of) those: the same for the PBX's TransferCall, whether ConsultationCall or a hold
         # and a MakeCall made it.
         consulted_from = _consultation_of or self._latest_held(calling)
-        call = self._new_call(INTERNAL if internal else OUTGOING, dev(calling), dev(called),
-                              called, "number")
+        call = self._new_call(
+            INTERNAL if internal else OUTGOING, dev(calling), dev(called), called, "number"
+        )
         if consulted_from is not None:
             call.consulted_from = consulted_from
             call.thread_id = consulted_from.thread_id
@@ -453,12 +482,23 @@ class SwitchModel:
         call.parties.append(me)
         cause = "consultation" if _consultation_of else ("make_call" if service else "new_call")
         step.notifications += self._emit(
-            call, ServiceInitiatedEvent, [calling], connection=me.connection,
-            initiating_device=me.shown, cause=cause)
+            call,
+            ServiceInitiatedEvent,
+            [calling],
+            connection=me.connection,
+            initiating_device=me.shown,
+            cause=cause,
+        )
         me.state = CONNECTED
         step.notifications += self._emit(
-            call, OriginatedEvent, [calling], connection=me.connection, calling_device=me.shown,
-            called_device=call.called, cause="consultation" if _consultation_of else "new_call")
+            call,
+            OriginatedEvent,
+            [calling],
+            connection=me.connection,
+            calling_device=me.shown,
+            called_device=call.called,
+            cause="consultation" if _consultation_of else "new_call",
+        )
         if internal:
             if self.is_busy(called):
                 self._involve(call, called, "busy")
@@ -471,20 +511,38 @@ class SwitchModel:
             # The caller's connection as originatingNIDConnection, as in HiPath's captured
             # Delivered of an internal call (protocol facts §7.4).
             step.notifications += self._emit(
-                call, DeliveredEvent, call.observers(), connection=party.connection,
-                alerting_device=party.shown, **self._parties(call),
-                originating_connection=me.connection, cause="new_call")
+                call,
+                DeliveredEvent,
+                call.observers(),
+                connection=party.connection,
+                alerting_device=party.shown,
+                **self._parties(call),
+                originating_connection=me.connection,
+                cause="new_call",
+            )
             step.ringing.append((call, called))
             self._say(f"call {call.call_id_hex}: {calling} -> {called} ringing")
         else:
             assert trunk is not None
-            far = Party(ConnectionId(call.call_id, dev(trunk)), dev(called), None, ALERTING,
-                        cleared_as=ConnectionId(call.call_id, dev(called)))
+            far = Party(
+                ConnectionId(call.call_id, dev(trunk)),
+                dev(called),
+                None,
+                ALERTING,
+                cleared_as=ConnectionId(call.call_id, dev(called)),
+            )
             call.parties.append(far)
             step.notifications += self._emit(
-                call, NetworkReachedEvent, call.observers(), connection=far.connection,
-                network_interface_used=dev(trunk), calling_device=call.calling,
-                called_device=call.called, last_redirection_device=NOT_KNOWN, cause="normal")
+                call,
+                NetworkReachedEvent,
+                call.observers(),
+                connection=far.connection,
+                network_interface_used=dev(trunk),
+                calling_device=call.calling,
+                called_device=call.called,
+                last_redirection_device=NOT_KNOWN,
+                cause="normal",
+            )
             self._say(f"call {call.call_id_hex}: {calling} dials {called} (trunk {trunk})")
         return self._done(step)
 
@@ -516,8 +574,14 @@ class SwitchModel:
         for d in call.record.views:
             self._view(call, d, outcome="busy")
         step.notifications += self._emit(
-            call, FailedEvent, call.observers(), connection=party.connection,
-            failing_device=party.shown, **self._parties(call), cause="busy")
+            call,
+            FailedEvent,
+            call.observers(),
+            connection=party.connection,
+            failing_device=party.shown,
+            **self._parties(call),
+            cause="busy",
+        )
         call.parties.remove(party)
         call.trunks.clear()
         self._say(f"call {call.call_id_hex}: {self._label(party)} is busy")
@@ -554,8 +618,13 @@ class SwitchModel:
             party.state = NULL
             call.parties.remove(party)
             step.notifications += self._emit(
-                call, ConnectionClearedEvent, observers, connection=party.clear_connection,
-                releasing_device=party.shown, cause="normal_clearing")
+                call,
+                ConnectionClearedEvent,
+                observers,
+                connection=party.clear_connection,
+                releasing_device=party.shown,
+                cause="normal_clearing",
+            )
         self._end(call, step)
         return self._done(step)
 
@@ -568,8 +637,13 @@ class SwitchModel:
         party.held_seq = next(self._hold_seq)
         step = Step(call)
         step.notifications += self._emit(
-            call, HeldEvent, call.observers(), connection=party.connection,
-            holding_device=party.shown, cause=cause)
+            call,
+            HeldEvent,
+            call.observers(),
+            connection=party.connection,
+            holding_device=party.shown,
+            cause=cause,
+        )
         self._say(f"call {call.call_id_hex}: {device} holds")
         return self._done(step)
 
@@ -583,8 +657,13 @@ class SwitchModel:
         party.state = CONNECTED
         step = Step(call)
         step.notifications += self._emit(
-            call, RetrievedEvent, call.observers(), connection=party.connection,
-            retrieving_device=party.shown, cause=cause)
+            call,
+            RetrievedEvent,
+            call.observers(),
+            connection=party.connection,
+            retrieving_device=party.shown,
+            cause=cause,
+        )
         self._say(f"call {call.call_id_hex}: {device} retrieves")
         return self._done(step)
 
@@ -653,9 +732,17 @@ class SwitchModel:
         else:
             self.do_not_disturb.discard(device)
         step = Step()
-        step.notifications.append(Notification(device, DoNotDisturbEvent(
-            cross_ref_id=b"", timestamp=self._now(), device=dev(device),
-            do_not_disturb_on=bool(on))))
+        step.notifications.append(
+            Notification(
+                device,
+                DoNotDisturbEvent(
+                    cross_ref_id=b"",
+                    timestamp=self._now(),
+                    device=dev(device),
+                    do_not_disturb_on=bool(on),
+                ),
+            )
+        )
         self._say(f"{device}: do not disturb {'on' if on else 'off'}")
         return self._done(step)
 
@@ -665,18 +752,28 @@ class SwitchModel:
         at `device` (no-answer forwarding, which it does carry out, is
         `set_forward_no_answer`)."""
         self._require_device(device, "invalid_device_id")
-        if target is not None and (target == device or not (
-                self.is_device(target) or self.is_external(target))):
+        if target is not None and (
+            target == device or not (self.is_device(target) or self.is_external(target))
+        ):
             raise SwitchError("operation", "invalid_forwarding_destination")
         if target is None:
             self.forward_immediate.pop(device, None)
         else:
             self.forward_immediate[device] = target
         step = Step()
-        step.notifications.append(Notification(device, ForwardingEvent(
-            cross_ref_id=b"", timestamp=self._now(), device=dev(device),
-            forwarding_type="forwardImmediate", forward_status=target is not None,
-            forward_to=dev(target) if target is not None else None)))
+        step.notifications.append(
+            Notification(
+                device,
+                ForwardingEvent(
+                    cross_ref_id=b"",
+                    timestamp=self._now(),
+                    device=dev(device),
+                    forwarding_type="forwardImmediate",
+                    forward_status=target is not None,
+                    forward_to=dev(target) if target is not None else None,
+                ),
+            )
+        )
         self._say(f"{device}: forwarded to {target}" if target else f"{device}: forwarding off")
         return self._done(step)
 
@@ -703,8 +800,9 @@ class SwitchModel:
         observers = list(dict.fromkeys(c1.observers() + c2.observers()))
         new_target = ConnectionId(c1.call_id, target.connection.device)
         changes = (
-            ConnectionChange(remote.connection, remote.connection, remote.shown,
-                             self._nid(c1, remote)),
+            ConnectionChange(
+                remote.connection, remote.connection, remote.shown, self._nid(c1, remote)
+            ),
             ConnectionChange(new_target, target.connection, target.shown, self._nid(c2, target)),
         )
         # Apply first: every observer's lcs is its state after the transfer.
@@ -718,19 +816,28 @@ class SwitchModel:
         # As HiPath's (protocol facts §6): the new linkage is the surviving call's new global
         # call id with its thread; the old one the consultation's, whose thread is the same.
         step.notifications += self._emit(
-            c1, TransferredEvent, observers, connection=p1.connection,
-            secondary_old_call=p2.connection, transferring_device=p1.shown,
-            transferred_to_device=target.shown, transferred_connections=changes, cause="transfer",
-            global_call_id=new_linkage, old_global_call_id=c2.linkage_id,
-            old_thread_id=c2.thread_id)
+            c1,
+            TransferredEvent,
+            observers,
+            connection=p1.connection,
+            secondary_old_call=p2.connection,
+            transferring_device=p1.shown,
+            transferred_to_device=target.shown,
+            transferred_connections=changes,
+            cause="transfer",
+            global_call_id=new_linkage,
+            old_global_call_id=c2.linkage_id,
+            old_thread_id=c2.thread_id,
+        )
         self._merged_linkage(c1, new_linkage)
         to = self._number(target)
         self._say(f"call {c1.call_id_hex}: {device} transfers {self._label(remote)} to {to}")
         self._after_transfer(c1, device, to, target)
         if target.internal is not None:
             self._involve(c1, target.internal, None)
-            c1.record.views[target.internal] = dict(c2.record.views.get(
-                target.internal, {"outcome": "missed", "answered_by": None}))
+            c1.record.views[target.internal] = dict(
+                c2.record.views.get(target.internal, {"outcome": "missed", "answered_by": None})
+            )
             self._view(c1, target.internal, outcome="transferred", transferred_to=to)
         # The consultation call is over: it became part of the transferred call.
         c2.record.consultation = True
@@ -762,14 +869,25 @@ class SwitchModel:
         call.parties.remove(party)
         new_linkage = self._new_linkage(call)
         step.notifications += self._emit(
-            call, TransferredEvent, observers, connection=party.connection,
-            transferring_device=party.shown, transferred_to_device=dev(target),
+            call,
+            TransferredEvent,
+            observers,
+            connection=party.connection,
+            transferring_device=party.shown,
+            transferred_to_device=dev(target),
             transferred_connections=(
-                ConnectionChange(remote.connection, remote.connection, remote.shown,
-                                 self._nid(call, remote)),
-                ConnectionChange(new_conn, None, dev(target), None if trunk is None else dev(trunk))),
-            cause="single_step_transfer", global_call_id=new_linkage,
-            old_global_call_id=call.linkage_id, old_thread_id=call.thread_id)
+                ConnectionChange(
+                    remote.connection, remote.connection, remote.shown, self._nid(call, remote)
+                ),
+                ConnectionChange(
+                    new_conn, None, dev(target), None if trunk is None else dev(trunk)
+                ),
+            ),
+            cause="single_step_transfer",
+            global_call_id=new_linkage,
+            old_global_call_id=call.linkage_id,
+            old_thread_id=call.thread_id,
+        )
         self._merged_linkage(call, new_linkage)
         self._say(f"call {call.call_id_hex}: {device} passes {self._label(remote)} on to {target}")
         self._after_transfer(call, device, target, None)
@@ -779,8 +897,14 @@ class SwitchModel:
             new = Party(new_conn, dev(target), target, ALERTING)
             call.parties.append(new)
             step.notifications += self._emit(
-                call, DeliveredEvent, call.observers(), connection=new_conn, alerting_device=new.shown,
-                **self._parties(call), cause="single_step_transfer")
+                call,
+                DeliveredEvent,
+                call.observers(),
+                connection=new_conn,
+                alerting_device=new.shown,
+                **self._parties(call),
+                cause="single_step_transfer",
+            )
             step.ringing.append((call, target))
         else:
             assert trunk is not None
@@ -804,11 +928,14 @@ class SwitchModel:
         newcomer = added[0]
         step = Step(c1)
         observers = list(dict.fromkeys(c1.observers() + c2.observers()))
-        changes = [ConnectionChange(p.connection, p.connection, p.shown, self._nid(c1, p))
-                   for p in c1.parties]
+        changes = [
+            ConnectionChange(p.connection, p.connection, p.shown, self._nid(c1, p))
+            for p in c1.parties
+        ]
         new_conn = ConnectionId(c1.call_id, newcomer.connection.device)
-        changes.append(ConnectionChange(new_conn, newcomer.connection, newcomer.shown,
-                                        self._nid(c2, newcomer)))
+        changes.append(
+            ConnectionChange(new_conn, newcomer.connection, newcomer.shown, self._nid(c2, newcomer))
+        )
         p1.state = CONNECTED
         c2.parties.clear()
         newcomer.connection = new_conn
@@ -817,13 +944,23 @@ class SwitchModel:
         c2.trunks.clear()
         new_linkage = self._new_linkage(c1)
         step.notifications += self._emit(
-            c1, ConferencedEvent, observers, connection=p1.connection,
-            secondary_old_call=p2.connection, conferencing_device=p1.shown,
-            added_party=newcomer.shown, conference_connections=tuple(changes), cause="conference",
-            global_call_id=new_linkage, old_global_call_id=c2.linkage_id,
-            old_thread_id=c2.thread_id)
+            c1,
+            ConferencedEvent,
+            observers,
+            connection=p1.connection,
+            secondary_old_call=p2.connection,
+            conferencing_device=p1.shown,
+            added_party=newcomer.shown,
+            conference_connections=tuple(changes),
+            cause="conference",
+            global_call_id=new_linkage,
+            old_global_call_id=c2.linkage_id,
+            old_thread_id=c2.thread_id,
+        )
         self._merged_linkage(c1, new_linkage)
-        self._say(f"call {c1.call_id_hex}: {device} makes a conference with {self._number(newcomer)}")
+        self._say(
+            f"call {c1.call_id_hex}: {device} makes a conference with {self._number(newcomer)}"
+        )
         if newcomer.internal is not None:
             self._involve(c1, newcomer.internal, None)
             self._view(c1, newcomer.internal, outcome="answered", answered_by=newcomer.internal)
@@ -832,7 +969,9 @@ class SwitchModel:
         self._end(c2, step)
         return self._done(step)
 
-    def deflect(self, call: Call | bytes, device: str, target: str, cause: str = "redirected") -> Step:
+    def deflect(
+        self, call: Call | bytes, device: str, target: str, cause: str = "redirected"
+    ) -> Step:
         """The ringing `device` sends the call on to `target` (DeflectCall, and no-answer
         forwarding with cause call_forward_no_answer)."""
         call = self.live(call)
@@ -848,10 +987,17 @@ class SwitchModel:
         call.parties.remove(party)
         call.last_redirection = dev(device)
         step.notifications += self._emit(
-            call, DivertedEvent, observers, connection=party.connection,
-            diverting_device=party.shown, new_destination=dev(target),
-            calling_device=call.calling, called_device=call.called,
-            last_redirection_device=call.last_redirection, cause=cause)
+            call,
+            DivertedEvent,
+            observers,
+            connection=party.connection,
+            diverting_device=party.shown,
+            new_destination=dev(target),
+            calling_device=call.calling,
+            called_device=call.called,
+            last_redirection_device=call.last_redirection,
+            cause=cause,
+        )
         why = "forwarded (no answer)" if cause == "call_forward_no_answer" else "deflected"
         self._say(f"call {call.call_id_hex}: {device} {why} to {target}")
         call.record.diverted_to = target
@@ -860,8 +1006,14 @@ class SwitchModel:
         new = Party(ConnectionId(call.call_id, dev(target)), dev(target), target, ALERTING)
         call.parties.append(new)
         step.notifications += self._emit(
-            call, DeliveredEvent, call.observers(), connection=new.connection,
-            alerting_device=new.shown, **self._parties(call), cause="redirected")
+            call,
+            DeliveredEvent,
+            call.observers(),
+            connection=new.connection,
+            alerting_device=new.shown,
+            **self._parties(call),
+            cause="redirected",
+        )
         step.ringing.append((call, target))
         self._say(f"call {call.call_id_hex}: {self._label(call.parties[0])} -> {target} ringing")
         return self._done(step)
@@ -894,8 +1046,14 @@ class SwitchModel:
         new = Party(ConnectionId(call.call_id, dev(picker)), dev(picker), picker, CONNECTED)
         call.parties.append(new)
         step.notifications += self._emit(
-            call, EstablishedEvent, observers, connection=new.connection, answering_device=new.shown,
-            **self._parties(call), cause="call_pickup")
+            call,
+            EstablishedEvent,
+            observers,
+            connection=new.connection,
+            answering_device=new.shown,
+            **self._parties(call),
+            cause="call_pickup",
+        )
         self._say(f"call {call.call_id_hex}: {picker} picks up the call ringing at {device}")
         self._involve(call, picker, "missed")
         self._note_answer(call, new)
@@ -908,8 +1066,14 @@ class SwitchModel:
         party.state = CONNECTED
         step = Step(call)
         step.notifications += self._emit(
-            call, EstablishedEvent, call.observers(), connection=party.connection,
-            answering_device=party.shown, **self._parties(call), cause="new_call")
+            call,
+            EstablishedEvent,
+            call.observers(),
+            connection=party.connection,
+            answering_device=party.shown,
+            **self._parties(call),
+            cause="new_call",
+        )
         self._say(f"call {call.call_id_hex}: {self._label(party)} answers")
         self._note_answer(call, party)
         return self._done(step)
@@ -947,14 +1111,24 @@ class SwitchModel:
         for d in call.record.views:
             self._view(call, d, outcome="busy")
         step.notifications += self._emit(
-            call, FailedEvent, call.observers(), connection=party.connection,
+            call,
+            FailedEvent,
+            call.observers(),
+            connection=party.connection,
             failing_device=party.shown,
-            **self._parties(call), cause="busy")
+            **self._parties(call),
+            cause="busy",
+        )
         observers = call.observers()
         call.parties.remove(party)
         step.notifications += self._emit(
-            call, ConnectionClearedEvent, observers, connection=party.connection,
-            releasing_device=party.shown, cause="busy")
+            call,
+            ConnectionClearedEvent,
+            observers,
+            connection=party.connection,
+            releasing_device=party.shown,
+            cause="busy",
+        )
         if call.direction == INCOMING:
             # The caller outside hears the busy tone; nobody inside sees the call any more.
             call.parties.clear()
@@ -965,8 +1139,13 @@ class SwitchModel:
         party.state = NULL
         call.parties.remove(party)
         step.notifications += self._emit(
-            call, ConnectionClearedEvent, observers, connection=party.clear_connection,
-            releasing_device=party.shown, cause=cause)
+            call,
+            ConnectionClearedEvent,
+            observers,
+            connection=party.clear_connection,
+            releasing_device=party.shown,
+            cause=cause,
+        )
         if len(call.parties) == 1:
             # A call of one is over: the switch clears the remaining connection.
             last = call.parties[0]
@@ -974,8 +1153,13 @@ class SwitchModel:
             last.state = NULL
             call.parties.clear()
             step.notifications += self._emit(
-                call, ConnectionClearedEvent, observers, connection=last.clear_connection,
-                releasing_device=last.shown, cause=cause)
+                call,
+                ConnectionClearedEvent,
+                observers,
+                connection=last.clear_connection,
+                releasing_device=last.shown,
+                cause=cause,
+            )
         if not call.parties:
             self._end(call, step)
 
@@ -1009,20 +1193,27 @@ class SwitchModel:
                 listener(step)
         return step
 
-    def _new_call(self, direction: str, calling: DeviceId, called: DeviceId,
-                  remote: str | None, remote_kind: str) -> Call:
+    def _new_call(
+        self,
+        direction: str,
+        calling: DeviceId,
+        called: DeviceId,
+        remote: str | None,
+        remote_kind: str,
+    ) -> Call:
         cid = self._allocate_call_id()
         gcid = self._gcid_prefix + next(self._sequence).to_bytes(9, "big") + cid
         record = CallRecord(cid, gcid, direction, remote, remote_kind, self._now())
-        call = Call(cid, gcid, direction, calling, called, None, record, linkage_id=gcid,
-                    thread_id=gcid)
+        call = Call(
+            cid, gcid, direction, calling, called, None, record, linkage_id=gcid, thread_id=gcid
+        )
         self.calls[cid] = call
         return call
 
     def _new_linkage(self, call: Call) -> bytes:
         """A new global call id for `call`, which a transfer or conference made (protocol
         facts §6: HiPath's ends with a number of the call id counter, not the call id)."""
-        number = self._allocate_call_id()   # never the call's own: it is live
+        number = self._allocate_call_id()  # never the call's own: it is live
         return self._gcid_prefix + next(self._sequence).to_bytes(9, "big") + number
 
     def _merged_linkage(self, call: Call, new: bytes) -> None:
@@ -1031,8 +1222,11 @@ class SwitchModel:
             call.linkage_id = new
 
     def _latest_held(self, device: str) -> Call | None:
-        held = [(p.held_seq, c) for c in self.calls.values()
-                if (p := c.party(device)) is not None and p.state == HOLD]
+        held = [
+            (p.held_seq, c)
+            for c in self.calls.values()
+            if (p := c.party(device)) is not None and p.state == HOLD
+        ]
         return max(held, key=lambda item: item[0])[1] if held else None
 
     def _allocate_call_id(self) -> bytes:
@@ -1072,8 +1266,12 @@ class SwitchModel:
         if device not in rec.devices:
             rec.devices.append(device)
         if device not in rec.views:
-            rec.views[device] = {"outcome": outcome, "answered_by": None,
-                                 "transferred_to": None, "diverted_to": None}
+            rec.views[device] = {
+                "outcome": outcome,
+                "answered_by": None,
+                "transferred_to": None,
+                "diverted_to": None,
+            }
 
     def _view(self, call: Call, device: str, **changes: str | None) -> None:
         view = call.record.views.get(device)
@@ -1090,8 +1288,9 @@ class SwitchModel:
             fields["associated_calling_device"] = dev(call.trunk)
         return fields
 
-    def _emit(self, call: Call, cls: type[CallEvent], observers: Iterable[str],
-              **fields: Any) -> list[Notification]:
+    def _emit(
+        self, call: Call, cls: type[CallEvent], observers: Iterable[str], **fields: Any
+    ) -> list[Notification]:
         """One event of `call`, once for each observer with the observer's own connection state."""
         stamp = self._now()
         out = []
@@ -1103,8 +1302,13 @@ class SwitchModel:
                 # The call linkage as it is now; a Transferred / Conferenced event brings its
                 # new and old linkage in `fields` (see `transfer`).
                 fields.setdefault("global_call_id", call.linkage_id)
-                base = cls(cross_ref_id=b"", timestamp=stamp, thread_id=call.thread_id,
-                           local_connection_state=lcs, **fields)
+                base = cls(
+                    cross_ref_id=b"",
+                    timestamp=stamp,
+                    thread_id=call.thread_id,
+                    local_connection_state=lcs,
+                    **fields,
+                )
                 event = base
             else:
                 event = replace(base, local_connection_state=lcs)

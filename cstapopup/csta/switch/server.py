@@ -231,10 +231,17 @@ class SwitchServer:
         self.speed = speed
         self.scheduler = Scheduler(clock_start, speed, after_step=self._flush)
         self.model = SwitchModel(
-            device_list, trunks, clock=self.scheduler.now, forward_no_answer=forward_no_answer,
-            first_call_id=first_call_id, instance_id=int(self.scheduler.start.timestamp()),
-            listener=self._on_step, on_record=self._on_record, narrate=log.info,
-            linkage_after_transfer=linkage_after_transfer)
+            device_list,
+            trunks,
+            clock=self.scheduler.now,
+            forward_no_answer=forward_no_answer,
+            first_call_id=first_call_id,
+            instance_id=int(self.scheduler.start.timestamp()),
+            listener=self._on_step,
+            on_record=self._on_record,
+            narrate=log.info,
+            linkage_after_transfer=linkage_after_transfer,
+        )
         self.traffic = Traffic(self.model, self.scheduler)
         self.demo: DemoTraffic | None = None
         if demo:
@@ -244,7 +251,9 @@ class SwitchServer:
         self._record_target = record
         self._record_file: IO[str] | None = None
         self._own_record_file = False
-        self._record_listeners: list[Callable[[CallRecord], None]] = [on_record] if on_record else []
+        self._record_listeners: list[Callable[[CallRecord], None]] = (
+            [on_record] if on_record else []
+        )
         self.periodic_system_status = periodic_system_status
         self.status_timeout = status_timeout
         self.first_invoke_id = first_invoke_id
@@ -278,8 +287,10 @@ class SwitchServer:
         self.events_sent = 0
 
     def __repr__(self) -> str:  # never shows the password
-        return (f"SwitchServer({self.host}:{self.port}, user={self.user!r}, "
-                f"tls={self.ssl is not None}, links={len(self._links)})")
+        return (
+            f"SwitchServer({self.host}:{self.port}, user={self.user!r}, "
+            f"tls={self.ssl is not None}, links={len(self._links)})"
+        )
 
     # Life cycle -------------------------------------------------------------------------
 
@@ -289,7 +300,10 @@ class SwitchServer:
         self._changed = asyncio.Event()
         if isinstance(self._record_target, (str, Path)):
             # Open for the server's lifetime (closed in stop()); one small write per call.
-            self._record_file = open(self._record_target, "w", encoding="utf-8")
+            # (A local file opened once at start: the blocking open is brief.)
+            self._record_file = open(  # noqa: ASYNC230, SIM115
+                self._record_target, "w", encoding="utf-8"
+            )
             self._own_record_file = True
         elif self._record_target is not None:
             self._record_file = self._record_target
@@ -298,8 +312,12 @@ class SwitchServer:
         handshake_timeout = self.association_timeout if self.ssl is not None else None
         try:
             self._server = await loop.create_server(
-                lambda: _LinkProtocol(self), self.host, self.port, ssl=self.ssl,
-                ssl_handshake_timeout=handshake_timeout)
+                lambda: _LinkProtocol(self),
+                self.host,
+                self.port,
+                ssl=self.ssl,
+                ssl_handshake_timeout=handshake_timeout,
+            )
         except BaseException:
             self._close_record()
             raise
@@ -307,14 +325,21 @@ class SwitchServer:
         self._tasks.append(loop.create_task(self.scheduler.run(), name="switch traffic"))
         if self.periodic_system_status or self.status_timeout:
             self._tasks.append(loop.create_task(self._status_loop(), name="switch status"))
-        log.info("listening on %s:%d%s; devices %s; trunks %s; at most %d links",
-                 self.host, self.port, " (TLS)" if self.ssl is not None else "",
-                 _ranges(self.model.devices), _ranges(self.model.trunks), self.max_links)
+        log.info(
+            "listening on %s:%d%s; devices %s; trunks %s; at most %d links",
+            self.host,
+            self.port,
+            " (TLS)" if self.ssl is not None else "",
+            _ranges(self.model.devices),
+            _ranges(self.model.trunks),
+            self.max_links,
+        )
         if not self.hold_traffic:
             self.start_traffic()
         if self.scenario:
-            log.info("scenario %s starts when a client monitors %s",
-                     self.scenario, self.scenario_device)
+            log.info(
+                "scenario %s starts when a client monitors %s", self.scenario, self.scenario_device
+            )
 
     def start_traffic(self) -> None:
         """Start the demo traffic (at once unless `hold_traffic`; later calls do nothing).
@@ -390,6 +415,7 @@ class SwitchServer:
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` is true (checked whenever links, monitors, calls change).
         TimeoutError after `timeout` seconds."""
+
         async def wait() -> None:
             while not predicate():
                 assert self._changed is not None
@@ -405,8 +431,9 @@ class SwitchServer:
 
     # Scenarios ------------------------------------------------------------------------------
 
-    def start_scenario(self, name: str | None = None, device: str | None = None,
-                       delay: float = 0.0) -> ScriptHandle:
+    def start_scenario(
+        self, name: str | None = None, device: str | None = None, delay: float = 0.0
+    ) -> ScriptHandle:
         """Start a scenario now (default: the configured one at the configured device)."""
         name = name or self.scenario
         if name not in SCENARIOS:
@@ -414,10 +441,14 @@ class SwitchServer:
         scenario = SCENARIOS[name]
         devices = scenario_devices(self.model.devices, device or self.scenario_device)
         roles = dict(zip("ABC", devices))
-        log.info("scenario %s: starting (%s)", name,
-                 re.sub(r"\b[ABC]\b", lambda m: roles[m.group()], scenario.description))
-        handle = self.scheduler.spawn(scenario.script(self.traffic, devices), delay,
-                                      f"scenario {name}")
+        log.info(
+            "scenario %s: starting (%s)",
+            name,
+            re.sub(r"\b[ABC]\b", lambda m: roles[m.group()], scenario.description),
+        )
+        handle = self.scheduler.spawn(
+            scenario.script(self.traffic, devices), delay, f"scenario {name}"
+        )
 
         def done(_: ScriptHandle) -> None:
             self.scenario_runs += 1
@@ -427,8 +458,9 @@ class SwitchServer:
         handle.add_done_callback(done)
         return handle
 
-    async def run_scenario(self, name: str | None = None, device: str | None = None,
-                           timeout: float | None = None) -> list[CallRecord]:
+    async def run_scenario(
+        self, name: str | None = None, device: str | None = None, timeout: float | None = None
+    ) -> list[CallRecord]:
         """Run a scenario to its end; the ground truth of the calls that ended meanwhile."""
         records: list[CallRecord] = []
         self._record_listeners.append(records.append)
@@ -455,8 +487,11 @@ class SwitchServer:
                 link.silent = silent
         else:
             self._links[link_id].silent = silent
-        log.info("%s %s", f"link {link_id}" if link_id else "all links",
-                 "goes silent" if silent else "talks again")
+        log.info(
+            "%s %s",
+            f"link {link_id}" if link_id else "all links",
+            "goes silent" if silent else "talks again",
+        )
 
     def inject(self, data: bytes, link_id: int | None = None) -> int:
         """Write raw bytes to a link (default: every open link), silent or not.  Returns the
@@ -501,16 +536,22 @@ class SwitchServer:
         link_id = self._link_ids
         peer = _peer(transport)
         session = SwitchSession(
-            self, link_id=link_id, user=self.user, password=self._password,
-            first_invoke_id=self.first_invoke_id, tag_form=self.tag_form,
+            self,
+            link_id=link_id,
+            user=self.user,
+            password=self._password,
+            first_invoke_id=self.first_invoke_id,
+            tag_form=self.tag_form,
             trace=self._tracer(link_id, self._password) if self.trace else None,
-            say=lambda text, i=link_id, p=peer: log.info("link %d from %s: %s", i, p, text))
+            say=lambda text, i=link_id, p=peer: log.info("link %d from %s: %s", i, p, text),
+        )
         link = Link(link_id, peer, session, transport, silent=self._silent_all)
         self._links[link_id] = link
         self._pending_links.add(link_id)
         if self.association_timeout is not None:
             link.deadline = asyncio.get_running_loop().call_later(
-                self.association_timeout, self._association_overdue, link)
+                self.association_timeout, self._association_overdue, link
+            )
         log.info("link %d from %s: connected", link_id, peer)
         self._notify()
         return link
@@ -527,8 +568,12 @@ class SwitchServer:
             # makes the switch hold no more than this.
             link.bytes_before_association += len(data)
             if link.bytes_before_association > MAX_PRE_ASSOCIATION_BYTES:
-                log.warning("link %d from %s: %d bytes and no association; closing", link.id,
-                            link.peer, link.bytes_before_association)
+                log.warning(
+                    "link %d from %s: %d bytes and no association; closing",
+                    link.id,
+                    link.peer,
+                    link.bytes_before_association,
+                )
                 link.transport.abort()
                 return
         try:
@@ -568,11 +613,16 @@ class SwitchServer:
         if link.silent:
             # A silent (hung) switch closes nothing: look again later.
             link.deadline = asyncio.get_running_loop().call_later(
-                self.association_timeout, self._association_overdue, link)
+                self.association_timeout, self._association_overdue, link
+            )
             return
         self.links_timed_out += 1
-        log.info("link %d from %s: no association within %.3g s; closing", link.id, link.peer,
-                 self.association_timeout)
+        log.info(
+            "link %d from %s: no association within %.3g s; closing",
+            link.id,
+            link.peer,
+            self.association_timeout,
+        )
         link.transport.abort()
 
     def _refuse(self, transport: asyncio.Transport) -> None:
@@ -583,8 +633,12 @@ class SwitchServer:
         loop = asyncio.get_running_loop()
         self._last_refusal = loop.time()
         if self._refused_in_burst == 0:
-            log.warning("%d connections are waiting for their association: closing new ones "
-                        "at once (the first from %s)", len(self._pending_links), peer)
+            log.warning(
+                "%d connections are waiting for their association: closing new ones "
+                "at once (the first from %s)",
+                len(self._pending_links),
+                peer,
+            )
             self._burst_timer = loop.call_later(self.refusal_quiet, self._refusal_burst_over)
         self._refused_in_burst += 1
         self._notify()
@@ -593,12 +647,14 @@ class SwitchServer:
         loop = asyncio.get_running_loop()
         quiet = loop.time() - self._last_refusal
         if quiet < self.refusal_quiet:
-            self._burst_timer = loop.call_later(self.refusal_quiet - quiet,
-                                                self._refusal_burst_over)
+            self._burst_timer = loop.call_later(
+                self.refusal_quiet - quiet, self._refusal_burst_over
+            )
             return
         self._burst_timer = None
-        log.warning("%d connections were closed at once in that burst; it is over",
-                    self._refused_in_burst)
+        log.warning(
+            "%d connections were closed at once in that burst; it is over", self._refused_in_burst
+        )
         self._refused_in_burst = 0
         self._notify()
 
@@ -653,8 +709,12 @@ class SwitchServer:
                 for link in self.associated_links:
                     late = [i for i, t in link.status_sent.items() if now - t > self.status_timeout]
                     if late and not link.silent:
-                        log.warning("link %d: SystemStatus %s unanswered for %.3g s; aborting",
-                                    link.id, late[0], self.status_timeout)
+                        log.warning(
+                            "link %d: SystemStatus %s unanswered for %.3g s; aborting",
+                            link.id,
+                            late[0],
+                            self.status_timeout,
+                        )
                         link.session.abort()
                         self._write(link)
 
@@ -667,6 +727,7 @@ class SwitchServer:
                 text = mask_password(data, apdu.password)
             what = getattr(apdu, "kind", "undecodable")
             wire_log.debug("link %d %s %s: %s", link_id, direction, what, text)
+
         return trace
 
     # SessionBackend ---------------------------------------------------------------------
@@ -697,8 +758,11 @@ class SwitchServer:
         raise SwitchError("system_resource_availability", "overall_monitor_limit_exceeded")
 
     def monitor_started(self, session: SwitchSession, monitor: Monitor) -> None:
-        if (self.scenario and monitor.device == self.scenario_device
-                and (self._scenario_run is None or self._scenario_run.done)):
+        if (
+            self.scenario
+            and monitor.device == self.scenario_device
+            and (self._scenario_run is None or self._scenario_run.done)
+        ):
             self._scenario_run = self.start_scenario(delay=START_DELAY)
         self._notify()
 
@@ -730,13 +794,22 @@ class SwitchServer:
         for call, device in step.ringing:
             if self.auto_answer_after is not None:
                 self.scheduler.call_later(
-                    self.auto_answer_after, lambda c=call, d=device: self._auto_answer(c, d),
-                    name=f"auto-answer {device}")
+                    self.auto_answer_after,
+                    lambda c=call, d=device: self._auto_answer(c, d),
+                    name=f"auto-answer {device}",
+                )
         call = step.call
-        if (call is not None and not call.ended and call.direction == OUTGOING
-                and self.remote_answer_after is not None):
+        if (
+            call is not None
+            and not call.ended
+            and call.direction == OUTGOING
+            and self.remote_answer_after is not None
+        ):
             self.scheduler.call_later(
-                self.remote_answer_after, lambda c=call: self._remote_answer(c), name="remote answer")
+                self.remote_answer_after,
+                lambda c=call: self._remote_answer(c),
+                name="remote answer",
+            )
 
     def _auto_answer(self, call: Call, device: str) -> None:
         party = call.party(device) if not call.ended else None
@@ -766,8 +839,12 @@ class SwitchServer:
     def _svc_clear_connection(self, arg: dict[str, Any]) -> Any:
         call, device = self._resolve(arg["connectionToBeCleared"])
         outside = call.outside()
-        if (call.party(device or "") is None and outside is not None and outside.connection.device
-                is not None and outside.connection.device.number == device):
+        if (
+            call.party(device or "") is None
+            and outside is not None
+            and outside.connection.device is not None
+            and outside.connection.device.number == device
+        ):
             self.model.remote_hang_up(call)
         else:
             assert device is not None
@@ -803,7 +880,9 @@ class SwitchServer:
         step = self.model.consult(call, device, _number(arg["consultedDevice"]))
         self._serve(step)
         assert step.call is not None
-        return {"initiatedCall": codec.connection_to_asn1(ConnectionId(step.call.call_id, dev(device)))}
+        return {
+            "initiatedCall": codec.connection_to_asn1(ConnectionId(step.call.call_id, dev(device)))
+        }
 
     def _svc_transfer(self, arg: dict[str, Any]) -> Any:
         held, device = self._resolve(arg["heldCall"])
@@ -821,7 +900,9 @@ class SwitchServer:
         target = _number(arg["transferredTo"])
         step = self.model.single_step_transfer(call, device, target)
         self._serve(step)
-        return {"transferredCall": codec.connection_to_asn1(ConnectionId(call.call_id, dev(target)))}
+        return {
+            "transferredCall": codec.connection_to_asn1(ConnectionId(call.call_id, dev(target)))
+        }
 
     def _svc_reconnect(self, arg: dict[str, Any]) -> Any:
         active, device = self._resolve(arg["activeCall"])
@@ -853,12 +934,17 @@ class SwitchServer:
             raise SwitchError("operation", "invalid_device_id")
         items = []
         for conn, state, gcid in self.model.snapshot(number):
-            items.append({
-                "connectionIdentifier": codec.connection_to_asn1(conn),
-                "localCallState": ("compoundCallState", [state]),
-                "callLinkageData": {"globalCallData": {"globalCallLinkageID": (
-                    "globallyUniqueCallLinkageID", gcid)}},
-            })
+            items.append(
+                {
+                    "connectionIdentifier": codec.connection_to_asn1(conn),
+                    "localCallState": ("compoundCallState", [state]),
+                    "callLinkageData": {
+                        "globalCallData": {
+                            "globalCallLinkageID": ("globallyUniqueCallLinkageID", gcid)
+                        }
+                    },
+                }
+            )
         return {"crossRefIDorSnapshotData": ("snapshotData", items)}
 
     # Events -------------------------------------------------------------------------------
@@ -943,8 +1029,13 @@ def _ranges(numbers: list[str]) -> str:
     parts: list[str] = []
     start = prev = None
     for n in numbers:
-        if prev is not None and n.isdigit() and prev.isdigit() and int(n) == int(prev) + 1 \
-                and len(n) == len(prev):
+        if (
+            prev is not None
+            and n.isdigit()
+            and prev.isdigit()
+            and int(n) == int(prev) + 1
+            and len(n) == len(prev)
+        ):
             prev = n
             continue
         if start is not None:

@@ -59,10 +59,24 @@ RESULT_UNRECOGNIZED_INVOCATION = 0
 
 #: Call-control event name -> its bit in the callControl filter (protocol facts §5).
 CALL_CONTROL_FILTER_BITS: dict[str, int] = {
-    "call_cleared": 0, "conferenced": 1, "connection_cleared": 2, "delivered": 3, "diverted": 4,
-    "established": 5, "failed": 6, "held": 7, "network_reached": 8, "originated": 9,
-    "queued": 10, "retrieved": 11, "service_initiated": 12, "transferred": 13,
-    "digits_dialed": 14, "bridged": 15, "network_capabilities_changed": 16, "offered": 17,
+    "call_cleared": 0,
+    "conferenced": 1,
+    "connection_cleared": 2,
+    "delivered": 3,
+    "diverted": 4,
+    "established": 5,
+    "failed": 6,
+    "held": 7,
+    "network_reached": 8,
+    "originated": 9,
+    "queued": 10,
+    "retrieved": 11,
+    "service_initiated": 12,
+    "transferred": 13,
+    "digits_dialed": 14,
+    "bridged": 15,
+    "network_capabilities_changed": 16,
+    "offered": 17,
 }
 #: Other events -> (filter group, bit) (ECMA-285 PhysicalDeviceFeatureEvents /
 #: LogicalDeviceFeatureEvents bit strings: doNotDisturb 11, forwarding 12).  The simulator
@@ -264,8 +278,12 @@ class SwitchSession:
             else:
                 self._send(Reject(apdu.invoke_id, "returnResult", RESULT_UNRECOGNIZED_INVOCATION))
         elif isinstance(apdu, (ReturnError, Reject)):
-            log.info("link %d: the client answered invoke %s with %s", self.link_id,
-                     apdu.invoke_id, apdu.kind)
+            log.info(
+                "link %d: the client answered invoke %s with %s",
+                self.link_id,
+                apdu.invoke_id,
+                apdu.kind,
+            )
             if apdu.invoke_id is not None:
                 self.status_pending.discard(apdu.invoke_id)
         elif isinstance(apdu, ReleaseRequest):
@@ -293,36 +311,44 @@ class SwitchSession:
         if raw[:1] == b"\xa1":
             try:
                 alt, envelope = codec.spec().decode("ROSEapdu", raw)
-            except Exception:
+            except Exception:  # noqa: BLE001 - hostile input: no envelope to reject by id
                 envelope = None
             if envelope is not None and alt == "invoke":
-                log.info("link %d: invoke %s (operation %s) has an undecodable argument: %s",
-                         self.link_id, envelope["invokeId"], envelope["opcode"], exc)
+                log.info(
+                    "link %d: invoke %s (operation %s) has an undecodable argument: %s",
+                    self.link_id,
+                    envelope["invokeId"],
+                    envelope["opcode"],
+                    exc,
+                )
                 if envelope["opcode"] in _SERVICES_HANDLED or envelope["opcode"] in _SESSION_OPS:
                     self._send(Reject(envelope["invokeId"], "invoke", INVOKE_MISTYPED_ARGUMENT))
                 else:
-                    self._send(Reject(envelope["invokeId"], "invoke", INVOKE_UNRECOGNIZED_OPERATION))
+                    self._send(
+                        Reject(envelope["invokeId"], "invoke", INVOKE_UNRECOGNIZED_OPERATION)
+                    )
                 return
         log.info("link %d: undecodable APDU: %s", self.link_id, exc)
-        problem = GENERAL_UNRECOGNIZED_PDU if raw[0] not in _KNOWN_TAGS else GENERAL_BADLY_STRUCTURED
+        problem = (
+            GENERAL_UNRECOGNIZED_PDU if raw[0] not in _KNOWN_TAGS else GENERAL_BADLY_STRUCTURED
+        )
         self._send(Reject(None, "general", problem))
 
     def _aare(self, result: int, diagnostic: int) -> AssociationResponse:
-        return AssociationResponse(result, diagnostic, aps_stamp=APS_STAMP,
-                                   system_version=SYSTEM_VERSION)
+        return AssociationResponse(
+            result, diagnostic, aps_stamp=APS_STAMP, system_version=SYSTEM_VERSION
+        )
 
     def _associate(self, aarq: AssociationRequest) -> None:
         self.user = aarq.user
         # Which refusal is permanent decides whether the client tries again: a wrong password
         # or context does not get better by retrying, a full PBX does (a link frees up).
         if aarq.application_context != codec.CSTA_APPLICATION_CONTEXT:
-            self._say(f"association rejected (application context "
-                      f"{aarq.application_context})")
+            self._say(f"association rejected (application context {aarq.application_context})")
             self._send(self._aare(acse.REJECTED_PERMANENT, acse.DIAG_CONTEXT_NOT_SUPPORTED))
             self._close()
         elif aarq.user != self._user or aarq.password != self._password:
-            self._say(f"association rejected (wrong user name or password "
-                      f"for {aarq.user!r})")
+            self._say(f"association rejected (wrong user name or password for {aarq.user!r})")
             self._send(self._aare(acse.REJECTED_PERMANENT, acse.DIAG_AUTHENTICATION_FAILURE))
             self._close()
         elif not self.backend.link_available(self):
@@ -355,18 +381,26 @@ class SwitchSession:
                 raise NotImplementedError
         except SwitchError as exc:
             log.info("link %d: %s refused: %s", self.link_id, operations.operation_name(op), exc)
-            self._send(ReturnError(inv.invoke_id, operations.UNIVERSAL_FAILURE,
-                                   UniversalFailure(exc.group, exc.value)))
+            self._send(
+                ReturnError(
+                    inv.invoke_id,
+                    operations.UNIVERSAL_FAILURE,
+                    UniversalFailure(exc.group, exc.value),
+                )
+            )
             return
         except NotImplementedError:
-            self._say(f"operation {op} ({operations.operation_name(op)}) "
-                      "not offered; rejected")
+            self._say(f"operation {op} ({operations.operation_name(op)}) not offered; rejected")
             self._send(Reject(inv.invoke_id, "invoke", INVOKE_UNRECOGNIZED_OPERATION))
             return
         except (KeyError, TypeError, ValueError, AttributeError, codec.EncodeError) as exc:
             # A decodable argument that makes no sense (e.g. a callObject where a device is due).
-            log.info("link %d: %s with an unusable argument: %s", self.link_id,
-                     operations.operation_name(op), exc)
+            log.info(
+                "link %d: %s with an unusable argument: %s",
+                self.link_id,
+                operations.operation_name(op),
+                exc,
+            )
             self._send(Reject(inv.invoke_id, "invoke", INVOKE_MISTYPED_ARGUMENT))
             return
         self._send(ReturnResult(inv.invoke_id, op, result))
@@ -380,8 +414,9 @@ class SwitchSession:
         if not self.backend.is_monitorable(number):
             self._say(f"monitor for unknown device {number!r} refused")
             raise SwitchError("operation", "invalid_monitor_object")
-        monitor = Monitor(self.backend.new_cross_ref(), number,
-                          dict(arg.get("requestedMonitorFilter") or {}))
+        monitor = Monitor(
+            self.backend.new_cross_ref(), number, dict(arg.get("requestedMonitorFilter") or {})
+        )
         self.monitors[monitor.cross_ref] = monitor
         self._say(f"monitoring {number} (cross-ref {monitor.cross_ref.hex()})")
         self.backend.monitor_started(self, monitor)
@@ -441,16 +476,32 @@ def _with_cross_ref(event: CstaEvent, cross_ref: bytes) -> CstaEvent:
 
 
 #: The operations the session hands to the backend.
-_SERVICES_HANDLED = frozenset({
-    operations.MAKE_CALL, operations.ANSWER_CALL, operations.CLEAR_CONNECTION,
-    operations.CLEAR_CALL, operations.DEFLECT_CALL, operations.HOLD_CALL,
-    operations.RETRIEVE_CALL, operations.CONSULTATION_CALL, operations.TRANSFER_CALL,
-    operations.SINGLE_STEP_TRANSFER, operations.SNAPSHOT_DEVICE, operations.RECONNECT_CALL,
-    operations.ALTERNATE_CALL, operations.DIRECTED_PICKUP_CALL,
-})
+_SERVICES_HANDLED = frozenset(
+    {
+        operations.MAKE_CALL,
+        operations.ANSWER_CALL,
+        operations.CLEAR_CONNECTION,
+        operations.CLEAR_CALL,
+        operations.DEFLECT_CALL,
+        operations.HOLD_CALL,
+        operations.RETRIEVE_CALL,
+        operations.CONSULTATION_CALL,
+        operations.TRANSFER_CALL,
+        operations.SINGLE_STEP_TRANSFER,
+        operations.SNAPSHOT_DEVICE,
+        operations.RECONNECT_CALL,
+        operations.ALTERNATE_CALL,
+        operations.DIRECTED_PICKUP_CALL,
+    }
+)
 #: The operations the session answers itself.
-_SESSION_OPS = frozenset({
-    operations.MONITOR_START, operations.MONITOR_STOP, operations.CHANGE_MONITOR_FILTER,
-    operations.REQUEST_SYSTEM_STATUS, operations.SYSTEM_STATUS,
-})
+_SESSION_OPS = frozenset(
+    {
+        operations.MONITOR_START,
+        operations.MONITOR_STOP,
+        operations.CHANGE_MONITOR_FILTER,
+        operations.REQUEST_SYSTEM_STATUS,
+        operations.SYSTEM_STATUS,
+    }
+)
 _KNOWN_TAGS = frozenset({0x60, 0x61, 0x62, 0x63, 0x64, 0xA1, 0xA2, 0xA3, 0xA4})

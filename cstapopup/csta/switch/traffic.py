@@ -33,8 +33,9 @@ class ScriptHandle:
 
     __slots__ = ("_callbacks", "_fn", "_gen", "cancelled", "done", "name")
 
-    def __init__(self, name: str, gen: Script | None = None,
-                 fn: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, name: str, gen: Script | None = None, fn: Callable[[], Any] | None = None
+    ) -> None:
         self.name = name
         self._gen = gen
         self._fn = fn
@@ -86,9 +87,13 @@ class Scheduler:
     `after_step` is called after every step (the server flushes events to its links there).
     """
 
-    def __init__(self, start: datetime | None = None, speed: float = 1.0,
-                 after_step: Callable[[], None] | None = None,
-                 time_source: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        start: datetime | None = None,
+        speed: float = 1.0,
+        after_step: Callable[[], None] | None = None,
+        time_source: Callable[[], float] = time.monotonic,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start = (start or datetime.now()).replace(microsecond=0)
@@ -97,9 +102,11 @@ class Scheduler:
         self._time = time_source
         self._heap: list[tuple[float, int, ScriptHandle]] = []
         self._seq = itertools.count()
-        self._frozen: float | None = None   # the virtual time of the step being run
-        self._last = 0.0                    # virtual time reached so far
-        self._anchor: tuple[float, float] | None = None  # (real, virtual) once run() follows real time
+        self._frozen: float | None = None  # the virtual time of the step being run
+        self._last = 0.0  # virtual time reached so far
+        self._anchor: tuple[float, float] | None = (
+            None  # (real, virtual) once run() follows real time
+        )
         self._wakeup: asyncio.Event | None = None
         self.steps = 0
 
@@ -228,8 +235,12 @@ class Traffic:
         try:
             return operation(*args, **kwargs)
         except SwitchError as exc:
-            log.debug("simulated traffic: %s%r refused: %s",
-                      getattr(operation, "__name__", operation), args, exc)
+            log.debug(
+                "simulated traffic: %s%r refused: %s",
+                getattr(operation, "__name__", operation),
+                args,
+                exc,
+            )
             return None
 
     def incoming(self, caller: str | None, device: str) -> Call | None:
@@ -258,7 +269,11 @@ class Traffic:
         if not self.alive(call):
             return
         assert call is not None
-        if by is not None and call.party(by) is not None and self.attempt(self.model.hang_up, call, by):
+        if (
+            by is not None
+            and call.party(by) is not None
+            and self.attempt(self.model.hang_up, call, by)
+        ):
             return
         if call.outside() is not None and self.attempt(self.model.remote_hang_up, call):
             return
@@ -273,7 +288,8 @@ class Traffic:
                 self.scheduler.call_later(
                     setting[1],
                     lambda c=call, d=device: self.attempt(self.model.forward_no_answer, c, d),
-                    name=f"no-answer {device}")
+                    name=f"no-answer {device}",
+                )
 
     def spawn_all(self, scripts: Iterable[tuple[Script, float, str]]) -> list[ScriptHandle]:
         return [self.scheduler.spawn(s, d, n) for s, d, n in scripts]

@@ -104,7 +104,7 @@ class FakeLink:
         for i in range(len(data)):
             if self.closed or self.writer.is_closing():
                 return
-            self.write(data[i:i + 1])
+            self.write(data[i : i + 1])
             await asyncio.sleep(interval)
 
     def abort(self) -> None:
@@ -192,14 +192,21 @@ class FakePbx:
                 cross_ref = link.next_cross_ref.to_bytes(2, "big")
                 link.next_cross_ref = link.next_cross_ref % 0xFFFF + 1
                 link.monitors[device] = cross_ref
-                send(codec.ReturnResult(msg.invoke_id, msg.operation,
-                                        {"crossRefIdentifier": cross_ref}))
+                send(
+                    codec.ReturnResult(
+                        msg.invoke_id, msg.operation, {"crossRefIdentifier": cross_ref}
+                    )
+                )
             elif msg.operation == operations.SNAPSHOT_DEVICE:
-                send(codec.ReturnResult(msg.invoke_id, msg.operation,
-                                        {"crossRefIDorSnapshotData": ("snapshotData", [])}))
+                send(
+                    codec.ReturnResult(
+                        msg.invoke_id,
+                        msg.operation,
+                        {"crossRefIDorSnapshotData": ("snapshotData", [])},
+                    )
+                )
             elif msg.operation == operations.REQUEST_SYSTEM_STATUS:
-                send(codec.ReturnResult(msg.invoke_id, msg.operation,
-                                        {"systemStatus": "normal"}))
+                send(codec.ReturnResult(msg.invoke_id, msg.operation, {"systemStatus": "normal"}))
             else:
                 send(codec.ReturnResult(msg.invoke_id, msg.operation, ("noData", None)))
         elif isinstance(msg, codec.ReleaseRequest):
@@ -225,34 +232,84 @@ def call_events(cross_ref: bytes, count: int, device: str = "100") -> list[CstaE
         when = datetime(2024, 3, 1 + call % 28, 8 + call % 10, call % 60, (call * 7) % 60)
         other = DeviceId.of(f"0{89 + call % 7}{2000000 + call * 37 % 7000000:07d}")
         trunk = DeviceId.of(f"99{call % 8 + 1:02d}")
-        common = {"cross_ref_id": cross_ref, "connection": conn, "global_call_id": gcid,
-                  "timestamp": when}
+        common = {
+            "cross_ref_id": cross_ref,
+            "connection": conn,
+            "global_call_id": gcid,
+            "timestamp": when,
+        }
         kind = call % 3
         if kind in (0, 1):  # incoming, answered (0) or missed (1)
-            out.append(DeliveredEvent(alerting_device=own, calling_device=other,
-                                      called_device=own, last_redirection_device=NOT_KNOWN,
-                                      associated_calling_device=trunk, cause="new_call",
-                                      local_connection_state="alerting", **common))
+            out.append(
+                DeliveredEvent(
+                    alerting_device=own,
+                    calling_device=other,
+                    called_device=own,
+                    last_redirection_device=NOT_KNOWN,
+                    associated_calling_device=trunk,
+                    cause="new_call",
+                    local_connection_state="alerting",
+                    **common,
+                )
+            )
             if kind == 0:
-                out.append(EstablishedEvent(answering_device=own, calling_device=other,
-                                            called_device=own, last_redirection_device=NOT_KNOWN,
-                                            cause="new_call", local_connection_state="connected",
-                                            **common))
-            out.append(ConnectionClearedEvent(releasing_device=other if kind == 0 else own,
-                                              cause="normal_clearing",
-                                              local_connection_state="null", **common))
+                out.append(
+                    EstablishedEvent(
+                        answering_device=own,
+                        calling_device=other,
+                        called_device=own,
+                        last_redirection_device=NOT_KNOWN,
+                        cause="new_call",
+                        local_connection_state="connected",
+                        **common,
+                    )
+                )
+            out.append(
+                ConnectionClearedEvent(
+                    releasing_device=other if kind == 0 else own,
+                    cause="normal_clearing",
+                    local_connection_state="null",
+                    **common,
+                )
+            )
         else:  # outgoing
-            out.append(OriginatedEvent(originating_device=own, calling_device=own,
-                                       called_device=other, cause="new_call",
-                                       local_connection_state="connected", **common))
-            out.append(NetworkReachedEvent(calling_device=own, called_device=other,
-                                           cause="normal", local_connection_state="connected",
-                                           **common))
-            out.append(EstablishedEvent(answering_device=other, calling_device=own,
-                                        called_device=other, cause="normal",
-                                        local_connection_state="connected", **common))
-            out.append(ConnectionClearedEvent(releasing_device=own, cause="normal_clearing",
-                                              local_connection_state="null", **common))
+            out.append(
+                OriginatedEvent(
+                    originating_device=own,
+                    calling_device=own,
+                    called_device=other,
+                    cause="new_call",
+                    local_connection_state="connected",
+                    **common,
+                )
+            )
+            out.append(
+                NetworkReachedEvent(
+                    calling_device=own,
+                    called_device=other,
+                    cause="normal",
+                    local_connection_state="connected",
+                    **common,
+                )
+            )
+            out.append(
+                EstablishedEvent(
+                    answering_device=other,
+                    calling_device=own,
+                    called_device=other,
+                    cause="normal",
+                    local_connection_state="connected",
+                    **common,
+                )
+            )
+            out.append(
+                ConnectionClearedEvent(
+                    releasing_device=own,
+                    cause="normal_clearing",
+                    local_connection_state="null",
+                    **common,
+                )
+            )
     return out[:count]
 
 
