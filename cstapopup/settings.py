@@ -1147,6 +1147,11 @@ _FILE_HEADER = (
 # --- the settings object -------------------------------------------------------------------
 
 
+#: What Settings.snapshot() gives and Settings.restore() takes: every value, and the plain-text
+#: passwords.
+SettingsSnapshot = tuple[dict[str, Any], dict[str, str | None]]
+
+
 class Settings:
     """The current value of every option, with load/save to one TOML file.
 
@@ -1334,13 +1339,13 @@ class Settings:
                 listener(changed)
         return changed
 
-    def snapshot(self) -> object:
-        """An opaque copy of every value (and the plain-text password) for `restore`."""
+    def snapshot(self) -> SettingsSnapshot:
+        """A copy of every value (and the plain-text password) for `restore`."""
         return (self.to_dict(), dict(self._plaintext))
 
-    def restore(self, snapshot: object) -> None:
+    def restore(self, snapshot: SettingsSnapshot) -> None:
         """Go back to a `snapshot()` (undo a change whose follow-up failed); no listeners."""
-        values, plaintext = snapshot  # type: ignore[misc]
+        values, plaintext = snapshot
         self._values = {name: _copy(v) for name, v in values.items()}
         self._plaintext = dict(plaintext)
 

@@ -11,11 +11,11 @@ import logging
 import random
 from typing import Any
 
-from cstapopup import resources
 from cstapopup.csta.defaults import DEFAULT_PASSWORD, DEFAULT_USER
 from cstapopup.csta.switch.demo import load_phonebook
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.csta.switch.traffic import Script
+from cstapopup.resources import demo_phonebooks
 from cstapopup.settings import LINK_DIRECT, ConnectionParameters
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ DEMO_FEATURE_PERIOD = 180.0
 
 def demo_settings(*, self_test: bool = False) -> dict[str, Any]:
     """The settings the app uses with the simulated PBX, over the user's (in memory only)."""
-    books = [str(p) for p in resources.demo_phonebooks()]
+    books = [str(p) for p in demo_phonebooks()]
     values: dict[str, Any] = {
         "pbx.connection": LINK_DIRECT,
         "pbx.host": "127.0.0.1",
@@ -99,7 +99,7 @@ class DemoPbx:
         seed: int | None = None,
         speed: float = 1.0,
     ) -> None:
-        self._numbers = load_phonebook(resources.demo_phonebooks()) if traffic else []
+        self._numbers = load_phonebook(demo_phonebooks()) if traffic else []
         self.server = SwitchServer(
             host="127.0.0.1",
             port=0,

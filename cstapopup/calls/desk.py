@@ -764,12 +764,12 @@ class Desk:
         if changed:
             self.listener.colleagues_changed(changed)
         if own_changed:
-            view = self._make_own_view()
-            if view.key:
-                self._own_last_key = view.key
-            if view != self._own_view:
-                self._own_view = view
-                self.listener.own_line_changed(view)
+            own_view = self._make_own_view()
+            if own_view.key:
+                self._own_last_key = own_view.key
+            if own_view != self._own_view:
+                self._own_view = own_view
+                self.listener.own_line_changed(own_view)
 
     def _make_own_view(self) -> OwnLineView:
         own = self.config.own_device
@@ -1307,8 +1307,10 @@ class Desk:
                         "Desk", "Your phone ({device}) has a call: finish it first"
                     ).format(device=own),
                 )
-            line = there[-1]
-            return Plan(action, Service.PICK_UP, line.connection, target=target, party=label(line))
+            newest = there[-1]
+            return Plan(
+                action, Service.PICK_UP, newest.connection, target=target, party=label(newest)
+            )
         if action is CallAction.PUT_THROUGH and key is not None:
             by_key = self._line_of_key(key)
             if by_key is None:

@@ -24,7 +24,7 @@ import logging
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from cstapopup.calls import texts
 from cstapopup.csta import acse, tlsconfig
@@ -447,8 +447,8 @@ class PbxLink:
         time the link comes up, monitor what it does not keep yet.  Ends when the client
         stops trying: the PBX refused the login for good."""
         await self.client.start()
-        finished = asyncio.ensure_future(self.client.wait_finished())
-        came_up: asyncio.Future[object] | None = None
+        finished: asyncio.Future[Any] = asyncio.ensure_future(self.client.wait_finished())
+        came_up: asyncio.Future[Any] | None = None
         try:
             while True:
                 came_up = asyncio.ensure_future(self._came_up.wait())

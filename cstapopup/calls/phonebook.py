@@ -632,7 +632,9 @@ def _split_unquoted(text: str, sep: str) -> list[str]:
     """Split at `sep` outside double quotes (vCard parameter values may quote ':' and ';')."""
     if '"' not in text:
         return text.split(sep)
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

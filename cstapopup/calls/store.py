@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar, overload
 
 import platformdirs
 
@@ -414,6 +414,10 @@ def _id_base(started_us: int) -> int:
     return started_us << _ID_SHIFT
 
 
+@overload
+def _from_us(value: int) -> datetime: ...
+@overload
+def _from_us(value: int | None) -> datetime | None: ...
 def _from_us(value: int | None) -> datetime | None:
     return None if value is None else _EPOCH + timedelta(microseconds=value)
 
@@ -755,7 +759,7 @@ class _WriterLock:
 
 
 def _try_lock(fd: int) -> bool:
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         try:
@@ -1477,6 +1481,8 @@ class HistoryStore:
             if cur.rowcount == 0:
                 return False
             call_id = cur.lastrowid
+            if call_id is None:  # sqlite3 gives the id of an inserted row: not expected
+                raise HistoryError("the new row of the history has no id")
             if call_id >= base + _ID_SLOTS:
                 raise HistoryError(f"more than {_ID_SLOTS} calls start at {call.started_at}")
         else:
@@ -1527,12 +1533,13 @@ class HistoryStore:
                 f"UPDATE calls SET {', '.join(sets)} WHERE id = ? AND key = ?",
                 (*params, call_id, call.key),
             )
+            there = cur.rowcount == 1
         else:
             cur = self._db.execute(
                 "SELECT 1 FROM calls WHERE id = ? AND key = ?", (call_id, call.key)
             )
-            cur = cur if cur.fetchone() is not None else None
-        if cur is None or (sets and cur.rowcount != 1):
+            there = cur.fetchone() is not None
+        if not there:
             return False
         self._write_side_rows(call_id, call.local_devices if old[7] != values[7] else None, keys)
         if old[_DONE] and not values[_DONE]:

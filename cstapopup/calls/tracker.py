@@ -1362,6 +1362,8 @@ class CallTracker:
         gives a consultation the thread of the call it was made from, protocol facts §6),
         else the one with the latest news."""
         holder = rec.originator
+        if holder is None:  # no device of ours placed it: nothing of ours is on hold for it
+            return
         thread = event.thread_id
         held: _Record | None = None
         for other in self._live.values():

@@ -209,10 +209,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             value = codec.decode_apdu(apdu)
         except codec.DecodeError as exc:
-            where = offset if exc.offset is None else offset + exc.offset
+            at = offset if exc.offset is None else offset + exc.offset
             print(
                 f"cstapopup decode: cannot decode the APDU at byte {offset} "
-                f"(error at byte {where}): {exc.args[0]}",
+                f"(error at byte {at}): {exc.args[0]}",
                 file=sys.stderr,
             )
             return EXIT_UNDECODABLE

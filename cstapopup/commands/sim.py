@@ -183,11 +183,11 @@ def _setup_logging(debug: bool) -> None:
 def build_server(args: argparse.Namespace, record: Any = None) -> Any:
     """The SwitchServer the options describe (UsageError for bad options); `record` is the
     open ground-truth file."""
-    from cstapopup import resources
     from cstapopup.csta.switch.demo import load_phonebook
     from cstapopup.csta.switch.model import parse_device_list
     from cstapopup.csta.switch.scenarios import SCENARIOS
     from cstapopup.csta.switch.server import SwitchServer
+    from cstapopup.resources import demo_phonebooks
 
     try:
         devices = parse_device_list(args.devices)
@@ -245,7 +245,7 @@ def build_server(args: argparse.Namespace, record: Any = None) -> Any:
             record=record,
             trace=args.debug,
             ssl=tls,
-            phonebook=load_phonebook(resources.demo_phonebooks()) if args.demo else None,
+            phonebook=load_phonebook(demo_phonebooks()) if args.demo else None,
             tag_form=getattr(args, "tag_form", "hipath"),
             linkage_after_transfer=getattr(args, "linkage_after_transfer", "new"),
             association_timeout=args.association_timeout,

@@ -36,7 +36,7 @@ import os
 import random
 import socket
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -469,7 +469,7 @@ class CstaClient:
         """on("transferred", cb): a call was transferred."""
         return self.on("transferred", cb)
 
-    async def events(self) -> AsyncIterator[ClientItem]:
+    async def events(self) -> AsyncGenerator[ClientItem, None]:
         """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from the first step on,
         in order, none dropped, until the client is closed (and what came before is taken).
         A consumer that falls `queue_size` items behind pauses reading from the PBX."""

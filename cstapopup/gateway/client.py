@@ -26,7 +26,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -312,7 +312,7 @@ class GatewayClient:
 
     # Items --------------------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[ClientItem]:
+    async def events(self) -> AsyncGenerator[ClientItem, None]:
         """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from now on, until the
         client is closed."""
         queue: asyncio.Queue[ClientItem] = asyncio.Queue(self.options.queue_size)

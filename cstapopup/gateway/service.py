@@ -469,7 +469,7 @@ class Gateway:
                     if self._stopping and not self._inflight:
                         return
                     self._wake.clear()
-                    waiter = asyncio.ensure_future(self._wake.wait())
+                    waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
                     # While stopping, wake up again when the last acknowledgement comes.
                     timeout = 0.05 if self._stopping else None
                     await asyncio.wait(

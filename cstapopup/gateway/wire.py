@@ -16,7 +16,6 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from cstapopup.csta.codec import UniversalFailure
@@ -223,8 +222,19 @@ def event_line(device: str, event: CstaEvent) -> str:
     return json.dumps(event_dict(device, event), ensure_ascii=False)
 
 
-@cache
+#: _fields_of's answers, per event class.
+_FIELDS: dict[type[CstaEvent], tuple[tuple[str, str], ...]] = {}
+
+
 def _fields_of(cls: type[CstaEvent]) -> tuple[tuple[str, str], ...]:
+    """(field name, kind of JSON value) of each field of the event class `cls`."""
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = _find_fields(cls)
+    return known
+
+
+def _find_fields(cls: type[CstaEvent]) -> tuple[tuple[str, str], ...]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
