@@ -16,13 +16,12 @@ from cstapopup.calls.desk import Desk, DeskConfig, DeskListener
 from cstapopup.calls.link import LinkChange, LinkFault, LinkState, PbxLink
 from cstapopup.calls.model import Call, Outcome
 from cstapopup.calls.views import Action, Level, LinkStatus, Notice, PopupState, PopupView
-from cstapopup.csta.client import ClientOptions
 from cstapopup.csta.switch.server import SwitchServer
 from cstapopup.settings import ConnectionParameters
 from tests import event_sequences as es
+from tests.client_helpers import fast_options
 
-FAST = ClientOptions(backoff_initial=0.05, backoff_max=0.3, connect_timeout=3.0,
-                     request_timeout=3.0)
+FAST = fast_options(backoff_max=0.3)
 
 
 class Seen(DeskListener):

@@ -25,7 +25,7 @@ from . import vectors
 from .test_switch_server import RawClient, up
 
 TIMEOUT = 20.0
-FAST = 200.0
+SPEED = 200.0  # the simulator's time runs 200 times faster
 
 
 def skeleton(data: bytes) -> list[Any]:
@@ -107,7 +107,7 @@ async def scenario_events(tag_form: str, scenario: str, monitored: list[str],
                           done, device: str = "100") -> list[bytes]:
     """The raw events the monitors of `monitored` get while `scenario` (about `device`) runs,
     up to the first one that is `done`."""
-    async with SwitchServer(port=0, devices="100-105", speed=FAST, tag_form=tag_form) as server:
+    async with SwitchServer(port=0, devices="100-105", speed=SPEED, tag_form=tag_form) as server:
         client = await up(server)
         for watched in monitored:
             await client.monitor(watched)
