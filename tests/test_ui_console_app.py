@@ -159,7 +159,7 @@ def test_answer_consult_and_complete_with_the_keyboard_alone(run, tmp_path):
             await until(lambda: (history_row(controller, key) or ("",))[0]
                         == "transferred to 101")
             way = history_row(controller, key)[1]
-            assert "held 100 → transferred 100 to 101" in way
+            assert "held 100 → consulted 101 → transferred 100 to 101" in way
             # Anna now talks to the caller.
             await until(lambda: console.model.view_at(console.model.row_of("101")).party
                         == "089 1234567")

@@ -22,7 +22,6 @@ import logging
 from collections.abc import Sequence
 
 from cstapopup.csta.client import LinkStateChanged, MonitorEvent, MonitorSnapshot
-from cstapopup.csta.events import ConnectionId
 from cstapopup.gateway.broker import (
     BrokerAuthError,
     BrokerError,
@@ -46,6 +45,7 @@ from cstapopup.settings import GatewayParameters
 
 from . import texts
 from .link import (
+    ClientLink,
     EventCallback,
     LinkChange,
     LinkFault,
@@ -101,7 +101,7 @@ def client_for(
     return GatewayClient(broker, params.site, options)
 
 
-class GatewayLink:
+class GatewayLink(ClientLink):
     """The way to the PBX through the office gateway, see the module docstring; a
     `DeskLink`, made like `PbxLink` (params: the `GatewayParameters`)."""
 
@@ -117,30 +117,18 @@ class GatewayLink:
         options: GatewayClientOptions | None = None,
         label: str | None = None,
     ) -> None:
+        super().__init__(
+            devices,
+            on_state=on_state,
+            on_event=on_event,
+            on_monitor_failed=on_monitor_failed,
+            on_snapshot=on_snapshot,
+        )
         self.params = params
-        self.devices = list(dict.fromkeys(str(d) for d in devices))
-        self._on_state = on_state
-        self._on_event = on_event
-        self._on_monitor_failed = on_monitor_failed or (lambda failure: None)
-        self._on_snapshot = on_snapshot or (lambda d, c: None)
-        self.client = client_for(params, options)
+        self.client: GatewayClient = client_for(params, options)
         self.label = label or translate(
             "Link", "the office gateway (site {site}) at {broker}"
         ).format(site=params.site, broker=self.client.broker.url)
-        self.change = LinkChange(LinkState.DOWN, translate("Link", "not started"))
-        #: The broker's or the gateway's own words behind the last failure, logged once per
-        #: kind.
-        self.detail = ""
-        self.failed: dict[str, MonitorFailure] = {}
-        self._consumer: asyncio.Task[None] | None = None
-
-    @property
-    def state(self) -> LinkState:
-        return self.change.state
-
-    @property
-    def reason(self) -> str:
-        return self.change.text
 
     # -- life cycle
 
@@ -167,67 +155,7 @@ class GatewayLink:
                 await consumer
         self._set(LinkChange(LinkState.CLOSED, translate("Link", "closed")))
 
-    # -- services: each an MQTT 5 request the gateway carries out (or refuses)
-
-    async def answer(self, connection: ConnectionId) -> None:
-        await self.client.answer_call(connection)
-
-    async def make_call(self, calling: str, called: str) -> ConnectionId:
-        return await self.client.make_call(calling, called)
-
-    async def clear(self, connection: ConnectionId) -> None:
-        await self.client.clear_connection(connection)
-
-    async def hold(self, connection: ConnectionId) -> None:
-        await self.client.hold_call(connection)
-
-    async def retrieve(self, connection: ConnectionId) -> None:
-        await self.client.retrieve_call(connection)
-
-    async def deflect(self, connection: ConnectionId, to: str) -> None:
-        await self.client.deflect_call(connection, to)
-
-    async def single_step_transfer(self, connection: ConnectionId, to: str) -> None:
-        await self.client.single_step_transfer(connection, to)
-
-    async def consult(self, connection: ConnectionId, to: str) -> ConnectionId:
-        return await self.client.consultation_call(connection, to)
-
-    async def transfer(self, held: ConnectionId, active: ConnectionId) -> None:
-        await self.client.transfer_call(held, active)
-
-    async def reconnect(self, active: ConnectionId, held: ConnectionId) -> None:
-        await self.client.reconnect_call(active, held)
-
-    async def alternate(self, held: ConnectionId, active: ConnectionId) -> None:
-        await self.client.alternate_call(held, active)
-
-    async def pick_up(self, ringing: ConnectionId, requesting: str) -> None:
-        await self.client.directed_pickup_call(ringing, requesting)
-
     # -- internals
-
-    def _set(self, change: LinkChange) -> None:
-        self.change = change
-        try:
-            self._on_state(change)
-        except Exception:
-            log.exception("link state callback failed")
-
-    async def _consume(self, ready: asyncio.Future[None]) -> None:
-        events = self.client.events()
-        first = asyncio.ensure_future(events.__anext__())
-        await asyncio.sleep(0)
-        ready.set_result(None)
-        try:
-            item = await first
-            while True:
-                self._take(item)
-                item = await events.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            await events.aclose()
 
     def _take(self, item: object) -> None:
         if isinstance(item, MonitorEvent):

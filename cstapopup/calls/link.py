@@ -22,7 +22,7 @@ import contextlib
 import enum
 import logging
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from cstapopup.csta.client import (
     AssociationError,
     AssociationRejectedError,
     AssociationTransientError,
+    ClientItem,
     ClientOptions,
     ConnectError,
     CstaClient,
@@ -309,43 +310,69 @@ def _fault_of(error: CstaClientError | None, was_up: bool) -> LinkFault:
     return LinkFault.UNREACHABLE
 
 
-class PbxLink:
-    """Keeps one PBX link up and monitored, see the module docstring; a `DeskLink`.
+class LinkClient(Protocol):
+    """What a link asks of its client: CstaClient, or GatewayClient, which carries the same
+    requests through the office gateway."""
 
-    `devices` are monitored in their order (the ones that matter most first: when the PBX's
-    monitor limit is reached, the rest are not asked for and reported as not monitored).
-    `state` and `change` are the last state reported; `failed` the devices not monitored.
+    def events(self) -> AsyncGenerator[ClientItem, None]: ...
+
+    async def answer_call(self, connection: ConnectionId) -> None: ...
+
+    async def make_call(self, calling: str, called: str) -> ConnectionId: ...
+
+    async def clear_connection(self, connection: ConnectionId) -> None: ...
+
+    async def hold_call(self, connection: ConnectionId) -> None: ...
+
+    async def retrieve_call(self, connection: ConnectionId) -> None: ...
+
+    async def deflect_call(self, connection: ConnectionId, destination: str) -> None: ...
+
+    async def single_step_transfer(self, active: ConnectionId, to: str) -> ConnectionId: ...
+
+    async def consultation_call(self, existing: ConnectionId, device: str) -> ConnectionId: ...
+
+    async def transfer_call(self, held: ConnectionId, active: ConnectionId) -> ConnectionId: ...
+
+    async def reconnect_call(self, active: ConnectionId, held: ConnectionId) -> None: ...
+
+    async def alternate_call(self, held: ConnectionId, active: ConnectionId) -> None: ...
+
+    async def directed_pickup_call(
+        self, ringing: ConnectionId, requesting: str
+    ) -> ConnectionId | None: ...
+
+
+class ClientLink:
+    """What the two ways to the PBX (PbxLink, GatewayLink) share: the last state, the
+    services (each one request of the client) and the task that takes the client's items
+    (`_take`, each way its own).
+
+    `state` and `change` are the last state reported; `failed` the devices not monitored;
+    `detail` the system's own words behind the last failure ("Name or service not known"),
+    "" if none, kept while it retries so the technical account is logged once per kind.
     """
+
+    client: LinkClient
 
     def __init__(
         self,
-        params: ConnectionParameters,
         devices: Sequence[str],
         *,
         on_state: StateCallback,
         on_event: EventCallback,
-        on_monitor_failed: MonitorFailedCallback | None = None,
-        on_snapshot: SnapshotCallback | None = None,
-        options: ClientOptions | None = None,
-        label: str | None = None,
+        on_monitor_failed: MonitorFailedCallback | None,
+        on_snapshot: SnapshotCallback | None,
     ) -> None:
-        self.params = params
         self.devices = list(dict.fromkeys(str(d) for d in devices))
         self._on_state = on_state
         self._on_event = on_event
         self._on_monitor_failed = on_monitor_failed or (lambda failure: None)
         self._on_snapshot = on_snapshot or (lambda d, c: None)
-        self.client = client_for(params, options, reconnect=True)
-        self.label = label or f"{params.host}:{params.port}"
         self.change = LinkChange(LinkState.DOWN, translate("Link", "not started"))
-        #: The system's own words behind the last failure ("Name or service not known"), ""
-        #: if none; kept while it retries, so the technical account is logged once per kind.
         self.detail = ""
         self.failed: dict[str, MonitorFailure] = {}
-        self._task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
-        self._came_up = asyncio.Event()
-        self._up = False
 
     @property
     def state(self) -> LinkState:
@@ -356,34 +383,8 @@ class PbxLink:
         """The words of the last state."""
         return self.change.text
 
-    # -- life cycle
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        consumer_ready = loop.create_future()
-        self._consumer = asyncio.create_task(self._consume(consumer_ready), name="pbx-events")
-        await consumer_ready  # events() is subscribed before the first byte can arrive
-        self._task = asyncio.create_task(self._run(), name="pbx-link")
-
-    async def stop(self, timeout: float = 3.0) -> None:
-        """Leave the PBX properly (monitors stopped, association released), within `timeout`."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        try:
-            await asyncio.wait_for(self.client.close(timeout=timeout / 2), timeout)
-        except (TimeoutError, CstaClientError, OSError) as exc:
-            log.warning("closing the PBX link: %s", exc)
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await consumer
-        self._set(LinkChange(LinkState.CLOSED, translate("Link", "closed")))
-
-    # -- services (errors are CstaClientError subclasses with a readable message)
+    # -- services (errors are CstaClientError subclasses with a readable message; through
+    # the gateway, each an MQTT 5 request it carries out or refuses)
 
     async def answer(self, connection: ConnectionId) -> None:
         await self.client.answer_call(connection)
@@ -429,6 +430,89 @@ class PbxLink:
             self._on_state(change)
         except Exception:
             log.exception("link state callback failed")
+
+    async def _consume(self, ready: asyncio.Future[None]) -> None:
+        events = self.client.events()
+        # The generator subscribes on its first step; start it now, then report ready.
+        first = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0)
+        ready.set_result(None)
+        try:
+            item = await first
+            while True:
+                self._take(item)
+                item = await events.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            await events.aclose()
+
+    def _take(self, item: object) -> None:
+        raise NotImplementedError
+
+
+class PbxLink(ClientLink):
+    """Keeps one PBX link up and monitored, see the module docstring; a `DeskLink`.
+
+    `devices` are monitored in their order (the ones that matter most first: when the PBX's
+    monitor limit is reached, the rest are not asked for and reported as not monitored).
+    `state` and `change` are the last state reported; `failed` the devices not monitored.
+    """
+
+    def __init__(
+        self,
+        params: ConnectionParameters,
+        devices: Sequence[str],
+        *,
+        on_state: StateCallback,
+        on_event: EventCallback,
+        on_monitor_failed: MonitorFailedCallback | None = None,
+        on_snapshot: SnapshotCallback | None = None,
+        options: ClientOptions | None = None,
+        label: str | None = None,
+    ) -> None:
+        super().__init__(
+            devices,
+            on_state=on_state,
+            on_event=on_event,
+            on_monitor_failed=on_monitor_failed,
+            on_snapshot=on_snapshot,
+        )
+        self.params = params
+        self.client: CstaClient = client_for(params, options, reconnect=True)
+        self.label = label or f"{params.host}:{params.port}"
+        self._task: asyncio.Task[None] | None = None
+        self._came_up = asyncio.Event()
+        self._up = False
+
+    # -- life cycle
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        consumer_ready = loop.create_future()
+        self._consumer = asyncio.create_task(self._consume(consumer_ready), name="pbx-events")
+        await consumer_ready  # events() is subscribed before the first byte can arrive
+        self._task = asyncio.create_task(self._run(), name="pbx-link")
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        """Leave the PBX properly (monitors stopped, association released), within `timeout`."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        try:
+            await asyncio.wait_for(self.client.close(timeout=timeout / 2), timeout)
+        except (TimeoutError, CstaClientError, OSError) as exc:
+            log.warning("closing the PBX link: %s", exc)
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await consumer
+        self._set(LinkChange(LinkState.CLOSED, translate("Link", "closed")))
+
+    # -- internals
 
     def _up_text(self) -> str:
         monitored = [d for d in self.devices if d not in self.failed]
@@ -509,22 +593,6 @@ class PbxLink:
                 self._monitor_failed(failure)
                 if failure.reason in LIMIT_REASONS:
                     limit = failure.reason
-
-    async def _consume(self, ready: asyncio.Future[None]) -> None:
-        events = self.client.events()
-        # The generator subscribes on its first step; start it now, then report ready.
-        first = asyncio.ensure_future(events.__anext__())
-        await asyncio.sleep(0)
-        ready.set_result(None)
-        try:
-            item = await first
-            while True:
-                self._take(item)
-                item = await events.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            await events.aclose()
 
     def _take(self, item: object) -> None:
         if isinstance(item, MonitorEvent):
