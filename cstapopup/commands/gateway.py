@@ -222,12 +222,11 @@ def _suppress_no_signals() -> contextlib.AbstractContextManager[None]:
 
 # `cstapopup monitor --broker` -------------------------------------------------------------
 
+#: monitor.show_item (passed in: monitor imports this module when it is asked for --broker).
+ShowItem = Callable[[Any, bool, TextIO, Any], None]
 
-def run_monitor(
-    args: argparse.Namespace,
-    format_event: Callable[[str, Any], str],
-    event_json: Callable[[str, Any], str],
-) -> int:
+
+def run_monitor(args: argparse.Namespace, show_item: ShowItem) -> int:
     """`cstapopup monitor --broker ...`: the same output as a monitor of the PBX, with the
     events the office gateway publishes."""
     from cstapopup.gateway.broker import BrokerError
@@ -245,14 +244,13 @@ def run_monitor(
     except (BrokerError, ValueError) as exc:
         print(f"cstapopup monitor: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(monitor_broker(args, broker, format_event, event_json))
+    return asyncio.run(monitor_broker(args, broker, show_item))
 
 
 async def monitor_broker(
     args: argparse.Namespace,
     broker: Any,
-    format_event: Callable[[str, Any], str],
-    event_json: Callable[[str, Any], str],
+    show_item: ShowItem,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -300,18 +298,8 @@ async def monitor_broker(
                     elif args.once:
                         exit_code = EXIT_CONNECT
                         stop.set()
-            elif isinstance(item, MonitorSnapshot):
-                if recorder is not None:
-                    recorder.snapshot(item.device, item.calls)
-            elif isinstance(item, MonitorEvent):
-                line = (
-                    event_json(item.device, item.event)
-                    if args.json
-                    else format_event(item.device, item.event)
-                )
-                print(line, file=out, flush=True)
-                if recorder is not None:
-                    recorder.feed(item.device, item.event)
+            elif isinstance(item, (MonitorSnapshot, MonitorEvent)):
+                show_item(item, args.json, out, recorder)
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0)

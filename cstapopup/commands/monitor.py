@@ -156,6 +156,25 @@ def event_json(device: str, event: CstaEvent) -> str:
     return json.dumps(monitor_dict(device, event), ensure_ascii=False)
 
 
+def show_item(
+    item: MonitorEvent | MonitorSnapshot, as_json: bool, out: TextIO, recorder: Any
+) -> None:
+    """What `monitor` does with an event or a snapshot, from a PBX link or through the
+    gateway: print the event (its JSON line or a readable line), give both to the recorder
+    (a CallRecorder, or None)."""
+    if isinstance(item, MonitorEvent):
+        line = (
+            event_json(item.device, item.event)
+            if as_json
+            else format_event(item.device, item.event)
+        )
+        print(line, file=out, flush=True)
+        if recorder is not None:
+            recorder.feed(item.device, item.event)
+    elif recorder is not None:
+        recorder.snapshot(item.device, item.calls)
+
+
 async def monitor(
     args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
@@ -236,18 +255,8 @@ async def monitor(
                 )
                 if recorder is not None and item.state == "down":
                     recorder.link_lost()
-            elif isinstance(item, MonitorSnapshot):
-                if recorder is not None:
-                    recorder.snapshot(item.device, item.calls)
-            elif isinstance(item, MonitorEvent):
-                line = (
-                    event_json(item.device, item.event)
-                    if args.json
-                    else format_event(item.device, item.event)
-                )
-                print(line, file=out, flush=True)
-                if recorder is not None:
-                    recorder.feed(item.device, item.event)
+            else:
+                show_item(item, args.json, out, recorder)
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0)  # let the consumer subscribe before the first link state change
@@ -393,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     if args.broker:  # through the office gateway instead of a PBX link of our own
         from cstapopup.commands.gateway import run_monitor
 
-        return run_monitor(args, format_event, event_json)
+        return run_monitor(args, show_item)
     if args.debug:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
