@@ -710,8 +710,8 @@ class CstaClient:
                     self._first_result.set_exception(exc)
                 return
             except Exception as error:  # ConnectError (transient rejections too), or a bug
-                exc = error
-                if not isinstance(exc, ConnectError):
+                failure = error
+                if not isinstance(failure, ConnectError):
                     # A bug must neither end the supervision (the link would never come back)
                     # nor leave connect() waiting forever.  The traceback goes to the log
                     # (tracebacks show no local variables, so no password); the state says
@@ -720,20 +720,20 @@ class CstaClient:
                         "unexpected error while connecting to %s:%s", self.host, self.port
                     )
                     self._drop_link("internal error")
-                    exc = ConnectError(
-                        f"internal error while connecting ({type(exc).__name__}); see the log"
+                    failure = ConnectError(
+                        f"internal error while connecting ({type(failure).__name__}); see the log"
                     )
-                self.last_error = exc
-                reason = str(exc)
+                self.last_error = failure
+                reason = str(failure)
                 if self._first_result is not None and not self._first_result.done():
-                    self._set_state("down", reason, attempt=attempt, error=exc)
-                    self._first_result.set_exception(exc)
+                    self._set_state("down", reason, attempt=attempt, error=failure)
+                    self._first_result.set_exception(failure)
                     return
                 if not self.options.reconnect:
-                    self._set_state("down", reason, attempt=attempt, error=exc)
+                    self._set_state("down", reason, attempt=attempt, error=failure)
                     return
                 wait = backoff.next()
-                self._set_state("down", reason, attempt=attempt, retry_in=wait, error=exc)
+                self._set_state("down", reason, attempt=attempt, retry_in=wait, error=failure)
                 await asyncio.sleep(wait)
                 continue
             if self._first_result is not None and not self._first_result.done():
@@ -1058,11 +1058,14 @@ class CstaClient:
 
     def _deactivate(self, handle: MonitorHandle) -> None:
         handle.active = False
-        same = self._by_cross_ref.get(handle.cross_ref_id) if handle.cross_ref_id else None
+        cross_ref = handle.cross_ref_id
+        if not cross_ref:
+            return
+        same = self._by_cross_ref.get(cross_ref)
         if same is not None and handle in same:
             same.remove(handle)
             if not same:
-                del self._by_cross_ref[handle.cross_ref_id]
+                del self._by_cross_ref[cross_ref]
 
     # Incoming ------------------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ from .events import (
     ConnectionId,
     CstaEvent,
     DeviceId,
+    DoNotDisturbEvent,
+    ForwardingEvent,
+    HookswitchEvent,
     UndecodableEvent,
     UnknownEvent,
 )
@@ -415,7 +418,9 @@ class _TagFormsCompiler(ber.Compiler):
         spec_forms = type_descriptor.get("x-tag-forms")
         if spec_forms is None:
             return super().compile_type(name, type_descriptor, module_name)
-        forms, select, wraps = [], {}, []
+        forms: list[Any] = []
+        select: dict[int, int] = {}
+        wraps: list[str | None] = []
         for index, form in enumerate(spec_forms["forms"]):
             forms.append(self.compile_type(name, form["type"], module_name))
             wraps.append(form.get("wrap"))
@@ -448,9 +453,14 @@ _PRIMITIVE_TYPES = frozenset(
 
 def _first_tag(member: dict[str, Any], kind: str | None = None) -> int | None:
     """The tag byte a CHOICE alternative starts with (None: not one of ours to know)."""
-    tag = member.get("tag")
-    if tag is None:
+    if member.get("tag") is None:
         return {"DeviceID": 0x30, "NULL": 0x05}.get(member["type"])
+    return _tagged_first_tag(member, kind)
+
+
+def _tagged_first_tag(member: dict[str, Any], kind: str | None = None) -> int:
+    """The tag byte a CHOICE alternative with a tag of its own starts with."""
+    tag = member["tag"]
     kind = kind or tag.get("kind", "EXPLICIT")
     if kind == "EXPLICIT" or member["type"] not in _PRIMITIVE_TYPES:
         return 0xA0 | tag["number"]
@@ -477,12 +487,13 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
         other form (restricted [1] NULL: A1 { 05 00 } or 81 00); with the tag replacing the
         DeviceID's (its contents directly)."""
         own = {t for t in (_first_tag(m) for m in alts if m) if t is not None}
-        flipped, flipped_first = [], set()
+        flipped: list[Any] = []
+        flipped_first: set[int] = set()
         for m in alts:
             if m and m["type"] == "NULL" and "tag" in m:
                 kind = flip[m["tag"].get("kind", "EXPLICIT")]
                 flipped.append(dict(m, tag=dict(m["tag"], kind=kind)))
-                flipped_first.add(_first_tag(m, kind))
+                flipped_first.add(_tagged_first_tag(m, kind))
             else:
                 flipped.append(m)
         device = {
@@ -560,8 +571,8 @@ def _add_tag_forms(module: dict[str, Any]) -> None:
                 },
             }
             implicit = {"type": type_name, "tag": _tag(number, "IMPLICIT")}
-            own = {0x60 | app}
-            pair = ((explicit, own), (implicit, _ROLE_CONTENT_TAGS))
+            own_tags = frozenset({0x60 | app})
+            pair = ((explicit, own_tags), (implicit, _ROLE_CONTENT_TAGS))
             if kind == "IMPLICIT":
                 pair = pair[::-1]
             return {
@@ -1421,21 +1432,21 @@ def event_from_asn1(cross_ref: bytes, category: str, inner: bytes) -> CstaEvent:
     common: dict[str, Any] = {"cross_ref_id": cross_ref}
     common.update(_extensions_from_asn1(value))
     if alt == "hookswitch":
-        return EVENT_CLASSES["hookswitch"](
+        return HookswitchEvent(
             device=role_device_from_asn1(value["device"]),
             hookswitch_id=_bounded(bytes(value["hookswitch"]), "hookswitch id"),
             on_hook=bool(value["hookswitchOnHook"]),
             **common,
         )
     if alt == "doNotDisturb":
-        return EVENT_CLASSES["do_not_disturb"](
+        return DoNotDisturbEvent(
             device=role_device_from_asn1(value["device"]),
             do_not_disturb_on=bool(value["doNotDisturbOn"]),
             **common,
         )
     if alt == "forwarding":
         ftype = value.get("forwardingType")
-        return EVENT_CLASSES["forwarding"](
+        return ForwardingEvent(
             device=role_device_from_asn1(value["device"]),
             forwarding_type=None if ftype is None else str(ftype),
             forward_status=bool(value["forwardStatus"]),
@@ -1529,7 +1540,7 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
         category = "callControlEvents"
     else:
         ext = _extensions_to_asn1(event)
-        if event.name == "hookswitch":
+        if isinstance(event, HookswitchEvent):
             value = {
                 "device": role_device_to_asn1(event.device),
                 "hookswitch": event.hookswitch_id,
@@ -1540,7 +1551,7 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
                 "PhysicalDeviceFeatureEvents",
                 "hookswitch",
             )
-        elif event.name == "do_not_disturb":
+        elif isinstance(event, DoNotDisturbEvent):
             value = {
                 "device": role_device_to_asn1(event.device),
                 "doNotDisturbOn": event.do_not_disturb_on,
@@ -1550,7 +1561,7 @@ def event_to_asn1(event: CstaEvent, tag_form: str = "hipath") -> dict[str, Any]:
                 "LogicalDeviceFeatureEvents",
                 "doNotDisturb",
             )
-        elif event.name == "forwarding":
+        elif isinstance(event, ForwardingEvent):
             value = {
                 "device": role_device_to_asn1(event.device),
                 "forwardStatus": event.forward_status,
@@ -1707,7 +1718,7 @@ def _readable(type_name: str, element: bytes) -> Any:
 def _children(data: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:
     """(start, tag byte, contents start, end) of each readable element from `pos` to `end`
     (stops at the first one `_header` cannot read)."""
-    out = []
+    out: list[tuple[int, int, int, int]] = []
     while pos < end and len(out) < MAX_ELEMENTS:
         element = _header(data, pos, end)
         if element is None:
@@ -1917,6 +1928,7 @@ def encode_apdu(apdu: Apdu, tag_form: str = "hipath") -> bytes:
     """Encode one APDU (without the frame header), each tagged field in `tag_form`
     (TAG_FORMS: "hipath", the declared form, or "alternate", the other one)."""
     s = spec_for(tag_form)
+    value: dict[str, Any]
     try:
         if isinstance(apdu, AssociationRequest):
             value = {

@@ -15,7 +15,7 @@ import csv
 import logging
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import callkinds
@@ -156,7 +156,7 @@ def _vcf_numbers(path: Path) -> list[str]:
 class NumberSource:
     """Outside numbers for demo calls: from the phonebook (70%) or made up."""
 
-    def __init__(self, phonebook: Sequence[str] = ()) -> None:
+    def __init__(self, phonebook: Iterable[str] = ()) -> None:
         self.phonebook = list(phonebook)
 
     def number(self, rng: random.Random) -> str:
@@ -346,7 +346,9 @@ class DemoTraffic:
         step = self.t.attempt(self.model.make_call, caller, self.numbers.number(rng))
         if step is None:
             return None
-        return callkinds.dialled_out(self.t, PACES["outgoing"].with_rng(rng), step.call, caller)
+        return callkinds.dialled_out(
+            self.t, PACES["outgoing"].with_rng(rng), step.made_call(), caller
+        )
 
     def _internal(self, rng: random.Random) -> Script | None:
         free = self._free()
@@ -356,7 +358,7 @@ class DemoTraffic:
         step = self.t.attempt(self.model.make_call, caller, called)
         if step is None:
             return None
-        return callkinds.internal(self.t, PACES["internal"].with_rng(rng), step.call, caller)
+        return callkinds.internal(self.t, PACES["internal"].with_rng(rng), step.made_call(), caller)
 
     def _at_a_free_target(
         self, rng: random.Random, kind: str, rest: Callable[[Call, str, Pace], Script]

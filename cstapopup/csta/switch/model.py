@@ -65,7 +65,7 @@ NULL, INITIATED, ALERTING, CONNECTED, HOLD, FAIL = (
 
 def dev(number: str) -> DeviceId:
     """A device as the PBX names it on the wire (a dialingNumber), equal to what the codec decodes."""
-    return DeviceId("number", number, "dialingNumber")  # type: ignore[arg-type]
+    return DeviceId("number", number, "dialingNumber")
 
 
 def parse_device_list(text: str) -> list[str]:
@@ -260,6 +260,12 @@ class Step:
     @property
     def events(self) -> list[CallEvent | CstaEvent]:
         return [n.event for n in self.notifications]
+
+    def made_call(self) -> Call:
+        """The call of a step that always has one (make_call, incoming_call)."""
+        if self.call is None:
+            raise RuntimeError("this step has no call")
+        return self.call
 
     def extend(self, other: Step) -> None:
         self.notifications.extend(other.notifications)
@@ -1036,7 +1042,7 @@ class SwitchModel:
         self._require_device(picker, "invalid_pick_up_device_id")
         device = device or call.ringing_device()
         party = call.party(device) if device else None
-        if party is None or party.state != ALERTING:
+        if device is None or party is None or party.state != ALERTING:
             raise SwitchError("state_incompatibility", "invalid_connection_state")
         if self.is_busy(picker):
             raise SwitchError("state_incompatibility", "invalid_device_state")
@@ -1329,7 +1335,8 @@ class SwitchModel:
     def _label(self, party: Party) -> str:
         if party.internal is not None:
             return party.internal
-        return party.shown.number if party.shown.is_known else "withheld number"
+        number = party.shown.number
+        return number if party.shown.is_known and number is not None else "withheld number"
 
     def _say(self, text: str) -> None:
         if self.narrate is not None:

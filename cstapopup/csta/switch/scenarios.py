@@ -101,7 +101,7 @@ def _incoming(caller: str | None, pace: Pace) -> Callable[[Traffic, Sequence[str
 def _outgoing(t: Traffic, d: Sequence[str]) -> Script:
     step = t.attempt(t.model.make_call, d[0], DIALLED)
     if step is not None:
-        yield from callkinds.dialled_out(t, _OUTGOING, step.call, d[0])
+        yield from callkinds.dialled_out(t, _OUTGOING, step.made_call(), d[0])
 
 
 def _incoming_busy(t: Traffic, d: Sequence[str]) -> Script:
@@ -112,13 +112,13 @@ def _incoming_busy(t: Traffic, d: Sequence[str]) -> Script:
     t.scheduler.call_later(
         BUSY_AT, lambda: t.attempt(t.model.incoming_call, BUSY_CALLER, d[0]), "scenario busy caller"
     )
-    yield from callkinds.dialled_out(t, _ON_THE_PHONE, step.call, d[0])
+    yield from callkinds.dialled_out(t, _ON_THE_PHONE, step.made_call(), d[0])
 
 
 def _internal(t: Traffic, d: Sequence[str]) -> Script:
     step = t.attempt(t.model.make_call, d[0], d[1])
     if step is not None:
-        yield from callkinds.internal(t, _INTERNAL, step.call, d[0])
+        yield from callkinds.internal(t, _INTERNAL, step.made_call(), d[0])
 
 
 def _consulted(caller: str, pace: Pace, join: str) -> Callable[[Traffic, Sequence[str]], Script]:

@@ -9,6 +9,7 @@ has the hooks that client tests need to make a PBX misbehave (see "Fault injecti
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -467,7 +468,12 @@ class SwitchServer:
         handle = self.start_scenario(name, device)
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[None] = loop.create_future()
-        handle.add_done_callback(lambda _: finished.done() or finished.set_result(None))
+
+        def finish(_: ScriptHandle) -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        handle.add_done_callback(finish)
         limit = timeout if timeout is not None else 30.0 / self.speed + 5.0
         try:
             await asyncio.wait_for(finished, limit)
@@ -543,7 +549,7 @@ class SwitchServer:
             first_invoke_id=self.first_invoke_id,
             tag_form=self.tag_form,
             trace=self._tracer(link_id, self._password) if self.trace else None,
-            say=lambda text, i=link_id, p=peer: log.info("link %d from %s: %s", i, p, text),
+            say=lambda text: log.info("link %d from %s: %s", link_id, peer, text),
         )
         link = Link(link_id, peer, session, transport, silent=self._silent_all)
         self._links[link_id] = link
@@ -795,19 +801,19 @@ class SwitchServer:
             if self.auto_answer_after is not None:
                 self.scheduler.call_later(
                     self.auto_answer_after,
-                    lambda c=call, d=device: self._auto_answer(c, d),
+                    functools.partial(self._auto_answer, call, device),
                     name=f"auto-answer {device}",
                 )
-        call = step.call
+        made = step.call
         if (
-            call is not None
-            and not call.ended
-            and call.direction == OUTGOING
+            made is not None
+            and not made.ended
+            and made.direction == OUTGOING
             and self.remote_answer_after is not None
         ):
             self.scheduler.call_later(
                 self.remote_answer_after,
-                lambda c=call: self._remote_answer(c),
+                functools.partial(self._remote_answer, made),
                 name="remote answer",
             )
 

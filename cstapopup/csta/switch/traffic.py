@@ -12,6 +12,7 @@ real time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -287,7 +288,7 @@ class Traffic:
             if setting is not None:
                 self.scheduler.call_later(
                     setting[1],
-                    lambda c=call, d=device: self.attempt(self.model.forward_no_answer, c, d),
+                    functools.partial(self.attempt, self.model.forward_no_answer, call, device),
                     name=f"no-answer {device}",
                 )
 

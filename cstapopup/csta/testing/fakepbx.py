@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Self
+from typing import Self, TypedDict
 
 from cstapopup.csta import codec, framing, operations
 from cstapopup.csta.events import (
@@ -216,6 +216,15 @@ class FakePbx:
 # Realistic traffic --------------------------------------------------------------------------
 
 
+class _CallCommon(TypedDict):
+    """What every event of one call in `call_events` shares."""
+
+    cross_ref_id: bytes
+    connection: ConnectionId
+    global_call_id: bytes
+    timestamp: datetime
+
+
 def call_events(cross_ref: bytes, count: int, device: str = "100") -> list[CstaEvent]:
     """`count` event reports of distinct calls at `device`, as HiPath lays them out: incoming
     calls answered (delivered, established, connection cleared), incoming calls missed
@@ -232,7 +241,7 @@ def call_events(cross_ref: bytes, count: int, device: str = "100") -> list[CstaE
         when = datetime(2024, 3, 1 + call % 28, 8 + call % 10, call % 60, (call * 7) % 60)
         other = DeviceId.of(f"0{89 + call % 7}{2000000 + call * 37 % 7000000:07d}")
         trunk = DeviceId.of(f"99{call % 8 + 1:02d}")
-        common = {
+        common: _CallCommon = {
             "cross_ref_id": cross_ref,
             "connection": conn,
             "global_call_id": gcid,

@@ -139,7 +139,7 @@ class FrameTracker:
     def at_boundary(self) -> bool:
         return not self._header and not self._body_left
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Account for bytes that were forwarded."""
         i, n = 0, len(data)
         while i < n:
@@ -456,7 +456,7 @@ class FaultProxy:
         }
         self.counters = FaultCounters()
         self._rng = random.Random(seed)
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._link_tasks: set[asyncio.Task[None]] = set()
         self._flowing: dict[str, asyncio.Event] = {}
