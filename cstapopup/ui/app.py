@@ -282,6 +282,8 @@ def _qt_app(argv0: str) -> Any:
 
     _route_qt_messages()
     app = QApplication.instance() or QApplication([argv0])
+    # The windows are widgets: an instance made before (the tests' one) is a QApplication too.
+    assert isinstance(app, QApplication)
     app.setApplicationName("cstapopup")
     app.setApplicationDisplayName("cstapopup")
     app.setDesktopFileName("cstapopup")
@@ -562,7 +564,12 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
             device=device
         )
         shown: asyncio.Future[str] = loop.create_future()
-        popups.shown.connect(lambda key: shown.done() or shown.set_result(key))
+
+        def popup_shown(key: str) -> None:
+            if not shown.done():
+                shown.set_result(key)
+
+        popups.shown.connect(popup_shown)
         t0 = time.perf_counter()
         if not pbx.ring(SELF_TEST_CALLER, device):
             raise RuntimeError(

@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QFont,
+    QHideEvent,
     QIcon,
     QKeyEvent,
     QMouseEvent,
@@ -43,6 +44,7 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QPixmap,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -734,8 +736,8 @@ class ConsoleWindow(QMainWindow):
         # for a while, then the link's state shows again.
         self.statusBar().addWidget(self.link_label, 1)
 
-        for action, button in self.own_line.buttons.items():
-            button.clicked.connect(lambda _=False, a=action: self.request(a))
+        for call_action, button in self.own_line.buttons.items():
+            button.clicked.connect(lambda _=False, a=call_action: self.request(a))
         self.search.textChanged.connect(self._filter)
         self.list.typed.connect(self._type_ahead)
         self.list.doubleClicked.connect(lambda _i: self.request(CallAction.PUT_THROUGH))
@@ -744,7 +746,7 @@ class ConsoleWindow(QMainWindow):
         self.search.installEventFilter(self)
 
         self.actions_by_command: dict[str, QAction] = {}
-        handlers: dict[str, Callable[[], None]] = {
+        handlers: dict[str, Callable[[], object]] = {
             "focus_popup": self.focus_popup_requested.emit,
             "find": self.focus_search,
             "help": self.help.toggle,
@@ -922,20 +924,24 @@ class ConsoleWindow(QMainWindow):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Up and Down in the search move through the list: type, choose, Enter.
-        if watched is self.search and event.type() == QEvent.Type.KeyPress:
+        if (
+            watched is self.search
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+        ):
             key = event.key()
             if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
                 QApplication.sendEvent(self.list, QKeyEvent(event.type(), key, event.modifiers()))
                 return True
         return super().eventFilter(watched, event)
 
-    def showEvent(self, event: QEvent) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._timer.start()
         if not self.search.hasFocus() and not self.list.hasFocus():
             self.focus_search()
 
-    def hideEvent(self, event: QEvent) -> None:
+    def hideEvent(self, event: QHideEvent) -> None:
         self._timer.stop()
         super().hideEvent(event)
 

@@ -128,12 +128,12 @@ class AppController(QObject, DeskListener):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._kept: list[QObject] = []
         self._quit: asyncio.Future[None] | None = None
-        self._message_action: Callable[[], None] | None = None
+        self._message_action: Callable[[], object] | None = None
         self._sound: RingSound | None = None
         self._retention_timer: QTimer | None = None
         #: Notices that came before the UI was built (shown once it is); None afterwards.
         self._early: (
-            list[tuple[str, str, QSystemTrayIcon.MessageIcon, Callable[[], None] | None]] | None
+            list[tuple[str, str, QSystemTrayIcon.MessageIcon, Callable[[], object] | None]] | None
         ) = None
         #: Called as hook(view, popup) right after a new popup was shown (popup: its widget,
         #: None when it is not on screen) (benchmarks, tests).
@@ -422,8 +422,9 @@ class AppController(QObject, DeskListener):
         dialog = NoteDialog(
             context,
             find=self.desk.note_recipients,
-            save=lambda note, k=key: self._save_note(k, note),
-            mail=lambda note, to, k=key: self._mail_note(k, note, to),
+            # `key` is this call's own parameter: the lambdas need no default to hold it.
+            save=lambda note: self._save_note(key, note),
+            mail=lambda note, to: self._mail_note(key, note, to),
         )
         self.note_dialogs[key] = dialog
         dialog.finished.connect(lambda _r, k=key: self.note_dialogs.pop(k, None))
@@ -531,7 +532,7 @@ class AppController(QObject, DeskListener):
         text: str,
         kind: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information,
         *,
-        action: Callable[[], None] | None = None,
+        action: Callable[[], object] | None = None,
     ) -> None:
         """Tell the user: a tray notification, else the history window's status bar; clicking
         the notification runs `action` (e.g. opens the settings)."""

@@ -63,7 +63,9 @@ class FlowLayout(QLayout):
 
     def _visible(self) -> list[QLayoutItem]:
         return [
-            item for item in self._items if item.widget() is None or not item.widget().isHidden()
+            item
+            for item in self._items
+            if (widget := item.widget()) is None or not widget.isHidden()
         ]
 
     def _arrange(self, rect: QRect, *, move: bool) -> int:

@@ -297,9 +297,9 @@ class CallTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return translate("History", COLUMNS[section])
         return None
 
@@ -340,32 +340,36 @@ class CallTableModel(QAbstractTableModel):
         cell = self.cell_text(call, col) if col in _CUT_COLUMNS and col != NOTE_COLUMN else ""
         return f"{cell}\n{details}" if cell else details
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid():
             return None
         call = self._calls[index.row()]
         col = index.column()
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.cell_text(call, col)
-        elif role == Qt.DecorationRole and col == 1:
+        elif role == Qt.ItemDataRole.DecorationRole and col == 1:
             try:
                 return icons.history_icon(call)
             except Exception:  # noqa: BLE001 - a missing icon must not break the table
                 return None
-        elif role == Qt.DecorationRole and col == NOTE_COLUMN and call.note is not None:
+        elif (
+            role == Qt.ItemDataRole.DecorationRole and col == NOTE_COLUMN and call.note is not None
+        ):
             try:
                 return icons.icon("note")
             except Exception:  # noqa: BLE001 - a missing icon must not break the table
                 return None
-        elif role == Qt.ToolTipRole:
+        elif role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(self.tooltip(call, col))
-        elif role == Qt.ForegroundRole and call.is_missed and not call.done:
+        elif role == Qt.ItemDataRole.ForegroundRole and call.is_missed and not call.done:
             return QBrush(self.missed_colour)
-        elif role == Qt.FontRole and call.is_missed and not call.done:
+        elif role == Qt.ItemDataRole.FontRole and call.is_missed and not call.done:
             f = QFont()
             f.setBold(True)
             return f
-        elif role == Qt.AccessibleTextRole:
+        elif role == Qt.ItemDataRole.AccessibleTextRole:
             caller = ", ".join(
                 t for t in (texts.name_text(call), remote_text(call, self.display_number)) if t
             )
@@ -477,19 +481,19 @@ class HistoryWindow(QMainWindow):
         )
         self.table.setModel(self.model)
         self.model.set_background(self.table.palette().color(QPalette.ColorRole.Base))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = self.table.horizontalHeader()
         header.setAccessibleName(translate("History", "Columns"))
-        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         # The name (with the company) gets the spare width; the outcome has its own room.
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self._fit_columns()
         layout.addWidget(self.table, 1)
         # An empty table says why: no calls at all yet, or none that match.
@@ -577,10 +581,12 @@ class HistoryWindow(QMainWindow):
             self.table.setColumnWidth(col, max(width, needed, metrics.averageCharWidth() * 4))
 
     def _actions(self) -> None:
-        def add(text: str, keys: QKeySequence | str, slot: Callable[[], None]) -> QAction:
+        def add(
+            text: str, keys: QKeySequence | QKeySequence.StandardKey | str, slot: Callable[[], None]
+        ) -> QAction:
             a = QAction(text, self)
             a.setShortcut(QKeySequence(keys))
-            a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             a.triggered.connect(slot)
             self.table.addAction(a)
             return a
@@ -589,18 +595,18 @@ class HistoryWindow(QMainWindow):
             translate("History", "Call back"), "Return", lambda: self.call_back(self._current_row())
         )
         self.act_copy = add(
-            translate("History", "Copy number"), QKeySequence.Copy, self.copy_numbers
+            translate("History", "Copy number"), QKeySequence.StandardKey.Copy, self.copy_numbers
         )
         note_keys = BY_COMMAND["note"]
         self.act_note = add(translate("History", "Phone note…"), note_keys.keys[0], self.write_note)
         self.act_note.setToolTip(tip(translate("History", "Phone note…"), "note"))
         self.act_done = add(translate("History", "Mark done"), "Ctrl+D", self.mark_done)
         self.act_delete = add(
-            translate("History", "Delete"), QKeySequence.Delete, self.delete_selected
+            translate("History", "Delete"), QKeySequence.StandardKey.Delete, self.delete_selected
         )
         find = QAction(self)
-        find.setShortcut(QKeySequence.Find)
-        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self._focus_search)
         self.addAction(find)
         # Esc and Ctrl+W close the window (the app stays in the tray).  Esc in the search
         # field clears the search first.
@@ -615,6 +621,10 @@ class HistoryWindow(QMainWindow):
         )
         self.act_close.triggered.connect(self._escape)
         self.addAction(self.act_close)
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
 
     def _escape(self) -> None:
         if self.search.hasFocus() and self.search.text():
@@ -631,6 +641,7 @@ class HistoryWindow(QMainWindow):
             return HistoryFilter(text=text, missed=True)
         if kind == "noted":
             return HistoryFilter(text=text, noted=True)
+        assert kind is None or isinstance(kind, Direction)  # the FILTERS left: all, a direction
         return HistoryFilter(text=text, direction=kind)
 
     def apply_filters(self) -> None:
@@ -800,7 +811,7 @@ class HistoryWindow(QMainWindow):
         """Asks the user; tests replace it."""
         return (
             QMessageBox.question(self, translate("History", "Delete from the history"), question)
-            == QMessageBox.Yes
+            == QMessageBox.StandardButton.Yes
         )
 
     def export_csv_dialog(self) -> None:

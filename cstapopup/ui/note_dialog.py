@@ -207,7 +207,8 @@ class NoteDialog(QDialog):
         self.for_edit.returnPressed.connect(self._for_entered)
         self.for_edit.installEventFilter(self)
         self.for_edit.editingFinished.connect(self._fill_address)
-        self.completer.activated[str].connect(self._chosen)
+        # The text overload of the signal; PySide6's stubs know no indexing of overloaded signals.
+        self.completer.activated[str].connect(self._chosen)  # type: ignore[index]
         self.mail_edit.textEdited.connect(self._address_edited)
         self.mail_edit.returnPressed.connect(
             lambda: self.callback_box.setFocus(Qt.FocusReason.TabFocusReason)
@@ -247,18 +248,22 @@ class NoteDialog(QDialog):
             and event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
             and event.key() == Qt.Key.Key_Down
-            and not self.completer.popup().isVisible()
+            and not self._suggestions_shown()
         ):
             self.suggest(show=True)
             return True
         return super().eventFilter(watched, event)
+
+    def _suggestions_shown(self) -> bool:
+        popup = self.completer.popup()  # Qt makes the list on first asking: never None
+        return popup is not None and popup.isVisible()
 
     def _chosen(self, label: str) -> None:
         self.for_edit.setText(label)
         self._fill_address()
 
     def _for_entered(self) -> None:
-        if self.completer.popup().isVisible():
+        if self._suggestions_shown():
             return  # Enter chose a suggestion (the completer takes it)
         self._fill_address()
         self.mail_edit.setFocus(Qt.FocusReason.TabFocusReason)

@@ -47,8 +47,10 @@ def readable(colour: QColor, background: QColor, ratio: float = TEXT_CONTRAST) -
     colour = blend(colour, background)
     if contrast(colour, background) >= ratio:
         return colour
-    hue, saturation, lightness, _alpha = colour.getHslF()
-    hue = max(hue, 0.0)  # -1 for greys
+    # The HSL parts one by one: PySide6's stubs type getHslF()'s tuple as a bare object.
+    hue = max(colour.hslHueF(), 0.0)  # -1 for greys
+    saturation = colour.hslSaturationF()
+    lightness = colour.lightnessF()
     darker = luminance(background) > 0.18
     for step in range(1, 101):
         value = lightness * (1 - step / 100) if darker else lightness + (1 - lightness) * step / 100

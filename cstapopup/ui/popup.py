@@ -41,10 +41,12 @@ from PySide6.QtGui import (
     QAccessible,
     QAccessibleAnnouncementEvent,
     QAccessibleEvent,
+    QCloseEvent,
     QColor,
     QCursor,
     QDesktopServices,
     QDrag,
+    QEnterEvent,
     QFont,
     QGuiApplication,
     QKeyEvent,
@@ -52,7 +54,9 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QResizeEvent,
     QScreen,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -136,7 +140,7 @@ class ElidedLabel(QLabel):
         elided = self._elided() != self._full_text
         self.setToolTip(plain_tooltip(self._full_text) if elided else "")
 
-    def resizeEvent(self, event: QEvent) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._update_tooltip()
 
@@ -513,6 +517,7 @@ class CallPopup(QWidget):
         # Shown/hidden rows change the height; the layout only notices on its next event
         # otherwise, and the stack needs the new height now to place the popups.
         layout = self.layout()
+        assert layout is not None  # _build gave the card its layout
         layout.invalidate()
         layout.activate()
         self.adjustSize()
@@ -583,7 +588,7 @@ class CallPopup(QWidget):
 
     # -- focus: shown without activation, keyboard-usable after a click
 
-    def showEvent(self, event: QEvent) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         active = QApplication.activeWindow()
         if isinstance(active, CallPopup) and active is not self:
             # Another popup has it for a moment (it hands it back): the window before it.
@@ -677,7 +682,7 @@ class CallPopup(QWidget):
 
     # -- hover pauses the countdown: nobody wants the card to vanish under the pointer
 
-    def enterEvent(self, event: QEvent) -> None:
+    def enterEvent(self, event: QEnterEvent) -> None:
         if self._close_timer.isActive():
             self._paused_remaining = self._close_timer.remainingTime()
             self._close_timer.stop()
@@ -702,11 +707,11 @@ class CallPopup(QWidget):
         painter.setPen(pen)
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
-    def resizeEvent(self, event: QEvent) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.resized.emit()
 
-    def closeEvent(self, event: QEvent) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._close_timer.stop()
         super().closeEvent(event)
         if event.isAccepted() and not self._closed_emitted:
@@ -757,10 +762,10 @@ class MoreCalls(QLabel):
         )
         self.adjustSize()
 
-    def mousePressEvent(self, event: QEvent) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit()
 
-    def enterEvent(self, event: QEvent) -> None:
+    def enterEvent(self, event: QEnterEvent) -> None:
         super().enterEvent(event)
         self.hovered.emit(True)
 

@@ -160,7 +160,7 @@ class Editor:
     def set_value(self, value: Any) -> None:
         raise NotImplementedError
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         raise NotImplementedError
 
     def warning(self) -> str:
@@ -181,7 +181,7 @@ class TextEditor(Editor):
     def set_value(self, value: Any) -> None:
         self.edit.setText(str(value))
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.edit.textChanged.connect(lambda _t: slot())
 
 
@@ -232,7 +232,7 @@ class IntEditor(Editor):
     def set_value(self, value: Any) -> None:
         self.spin.setValue(int(value))
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.spin.valueChanged.connect(lambda _v: slot())
 
 
@@ -248,7 +248,7 @@ class BoolEditor(Editor):
     def set_value(self, value: Any) -> None:
         self.check.setChecked(bool(value))
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.check.toggled.connect(lambda _c: slot())
 
 
@@ -269,7 +269,7 @@ class ChoiceEditor(Editor):
         if index >= 0:
             self.combo.setCurrentIndex(index)
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.combo.currentIndexChanged.connect(lambda _i: slot())
 
     def warning(self) -> str:
@@ -315,7 +315,7 @@ class DeviceEditor(Editor):
             self.combo.addItem(value, value)
         self.combo.setCurrentIndex(max(0, self.combo.findData(value or "")))
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.combo.currentIndexChanged.connect(lambda _i: slot())
 
 
@@ -354,7 +354,7 @@ class PathEditor(Editor):
     def set_value(self, value: Any) -> None:
         self.edit.setText(str(value))
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self.edit.textChanged.connect(lambda _t: slot())
 
     def warning(self) -> str:
@@ -407,7 +407,7 @@ class PathsEditor(Editor):
         row.addLayout(buttons)
         self.focus_widget = self.list
         self._choose = choose
-        self._slots: list[Callable[[], None]] = []
+        self._slots: list[Callable[[], object]] = []
         self.add.clicked.connect(self._on_add)
         self.remove.clicked.connect(self._on_remove)
         self.list.itemSelectionChanged.connect(self._update_buttons)
@@ -445,7 +445,7 @@ class PathsEditor(Editor):
         self.list.addItems(list(value))
         self._update_buttons()
 
-    def connect_changed(self, slot: Callable[[], None]) -> None:
+    def connect_changed(self, slot: Callable[[], object]) -> None:
         self._slots.append(slot)
 
     def warning(self) -> str:
@@ -569,7 +569,7 @@ class SettingsDialog(QDialog):
         self.validate()
         # Wide enough for every tab's title (German ones are longer) with no scroll arrows.
         tabs = self.tabs.tabBar().sizeHint().width()
-        margins = self.layout().contentsMargins()
+        margins = layout.contentsMargins()
         self.setMinimumWidth(max(600, tabs + margins.left() + margins.right() + 8))
 
     # -- building
@@ -620,19 +620,20 @@ class SettingsDialog(QDialog):
             return PathEditor(
                 opt,
                 page,
-                lambda o=opt: self._choose_file(
+                # `opt` is this call's own parameter, so the lambda needs no default to hold it.
+                lambda: self._choose_file(
                     self,
-                    o.plain_label,
-                    self._start_dir(self.editors[o.name].raw_value()),
-                    o.file_filter,
+                    opt.plain_label,
+                    self._start_dir(self.editors[opt.name].raw_value()),
+                    opt.file_filter,
                 ),
             )
         if opt.kind is Kind.PATHS:
             return PathsEditor(
                 opt,
                 page,
-                lambda o=opt: self._choose_files(
-                    self, o.plain_label, self._start_dir(""), o.file_filter
+                lambda: self._choose_files(
+                    self, opt.plain_label, self._start_dir(""), opt.file_filter
                 ),
             )
         raise AssertionError(f"no editor for {opt.kind}")
