@@ -12,8 +12,8 @@ from functools import cache
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
-from cstapopup import resources
 from cstapopup.calls.model import Call, Direction, Outcome
+from cstapopup.resources import path as resource_path
 
 #: Link states the tray shows, each with its own SVG (icons/tray-<state>.svg).
 TRAY_STATES = ("up", "connecting", "down", "demo")
@@ -45,7 +45,7 @@ class UnknownIconError(KeyError):
 @cache
 def icon(name: str) -> QIcon:
     """The icon resources/icons/<name>.svg (cached: QIcon renders and caches sizes lazily)."""
-    path = resources.path(f"icons/{name}.svg")
+    path = resource_path(f"icons/{name}.svg")
     if not path.is_file():
         raise UnknownIconError(name)
     result = QIcon(str(path))

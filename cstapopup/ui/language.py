@@ -17,7 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
-from cstapopup import i18n, resources
+from cstapopup import i18n
+from cstapopup.resources import path as resource_path
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Language:
 
 def translations_dir() -> Path:
     """Where cstapopup's own .qm files are (installed, editable and frozen alike)."""
-    return resources.path("translations")
+    return resource_path("translations")
 
 
 def qt_translations_dirs() -> list[Path]:

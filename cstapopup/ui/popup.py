@@ -70,10 +70,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cstapopup import resources
 from cstapopup.calls import texts
 from cstapopup.calls.views import Action, PopupState, PopupView
 from cstapopup.i18n import translate
+from cstapopup.resources import path as resource_path
 from cstapopup.ui import icons, palette
 from cstapopup.ui.flow import FlowLayout
 from cstapopup.ui.plain import plain_label, plain_tooltip
@@ -1208,7 +1208,7 @@ class RingSound:
     def __init__(
         self, file: str = "", *, start_detached: Callable[[str, list[str]], bool] | None = None
     ) -> None:
-        self.file = file or str(resources.path("sounds/ring.wav"))
+        self.file = file or str(resource_path("sounds/ring.wav"))
         self._start_detached = start_detached or _start_detached
 
     def command(self) -> list[str] | None:
