@@ -317,7 +317,7 @@ class _Limited(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]  # bytes-like, as read into
         if self._stop is not None and self._stop.is_set():
             raise _Cancelled
         n = self._raw.readinto(buffer) or 0

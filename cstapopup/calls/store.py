@@ -653,7 +653,7 @@ def _translated(method: _F) -> _F:
                 raise  # our bug or misuse (e.g. wrong thread), not a database condition
             raise self._error(exc) from exc
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
 
 
 # statx(2) attributes (Linux): chattr +i and +a.  Read by path, without opening the file:

@@ -374,7 +374,7 @@ class TagForms(ber.Type):
             return ber.TAG_MISMATCH, offset
         length: int | None = data[offset + 1]
         pos = offset + 2
-        if length & 0x80:  # type: ignore[operator]
+        if length & 0x80:  # type: ignore[operator]  # still the first length byte: an int
             length, pos = ber.decode_length(data, offset + 1, enforce_definite=False)
         index = 0
         if length != 0 and pos < end:
@@ -902,6 +902,7 @@ _ROLE_NULLS = {
     "notSpecified": "not_specified",
 }
 _KIND_TO_ROLE = {v: k for k, v in _ROLE_NULLS.items()}
+# (The kinds in _ROLE_NULLS are DeviceId kinds; the table's values are plain str.)
 _ROLE_DEVICES = {alt: DeviceId(kind) for alt, kind in _ROLE_NULLS.items()}  # type: ignore[arg-type]
 
 

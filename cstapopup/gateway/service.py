@@ -186,8 +186,9 @@ class Gateway:
                 {broker_task, pbx_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
             )
             for task in done:
-                if task is not stop_task and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                failure = None if task is stop_task else task.exception()
+                if failure is not None:
+                    raise failure
         finally:
             # Whatever ended the run, nothing below waits without a bound: a task that does
             # not end when cancelled (a library swallowing the cancellation) is left behind

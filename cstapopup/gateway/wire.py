@@ -150,7 +150,7 @@ def device_from_json(value: Any) -> DeviceId | None:
     if not isinstance(value, str):
         raise WireError(f"device {value!r}: not a string")
     if value in _KINDS:
-        return DeviceId(value)  # type: ignore[arg-type]
+        return DeviceId(value)  # type: ignore[arg-type]  # one of the kinds: checked above
     return DeviceId("number", value)
 
 
@@ -430,6 +430,7 @@ class Operation:
 
 def _op(name: str, args: str, controlled: str, result: str) -> Operation:
     pairs = tuple(tuple(a.split(":")) for a in args.split())
+    # (Each "name:kind" splits in two: the table below is written so.)
     return Operation(name, pairs, tuple(controlled.split()), result)  # type: ignore[arg-type]
 
 
@@ -498,9 +499,10 @@ class Request:
 
 def decode_request(payload: bytes | str) -> Request:
     d = _object(payload)
-    op = OPERATIONS.get(d.get("op"))  # type: ignore[arg-type]
+    op_name = d.get("op")
+    op = OPERATIONS.get(op_name) if isinstance(op_name, str) else None
     if op is None:
-        raise WireError(f"unknown operation {d.get('op')!r}; known: {', '.join(OPERATIONS)}")
+        raise WireError(f"unknown operation {op_name!r}; known: {', '.join(OPERATIONS)}")
     raw = d.get("args")
     if not isinstance(raw, Mapping):
         raise WireError("args: not an object")

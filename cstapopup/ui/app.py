@@ -693,7 +693,7 @@ async def _self_test(controller: Any, timeout: float) -> tuple[bool, list[str]]:
     finally:
         try:
             await asyncio.wait_for(controller.shutdown(), 10)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the self-test reports it and ends
             print(
                 translate("SelfTest", "self-test: shutting down failed: {problem}").format(
                     problem=exc

@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QFont,
     QKeyEvent,
     QPalette,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -328,8 +329,8 @@ class NoteDialog(QDialog):
         self.raise_()
         self.activateWindow()
 
-    def showEvent(self, event: object) -> None:
-        super().showEvent(event)  # type: ignore[arg-type]
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
         if not self.for_edit.text():
             self.for_edit.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         else:
