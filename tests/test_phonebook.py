@@ -9,6 +9,7 @@ import pytest
 
 from cstapopup import resources
 from cstapopup.calls.numbers import NumberingPlan, normalise
+from cstapopup.calls import phonebook
 from cstapopup.calls.phonebook import Contact, Match, Phonebook, read_contacts
 
 MUNICH = NumberingPlan(country="DE", area_code="89", trunk_prefix="0", internal_max_length=4)
@@ -284,6 +285,17 @@ def test_repeated_lookups_come_from_the_cache(
 
 
 # ---- conflicts
+
+
+def test_conflicts_beyond_the_listed_ones_are_counted_in_one_line(tmp_path: Path) -> None:
+    """A book where 150 contacts share one number: the first wins, 100 conflicts are
+    described and the other 49 counted, not listed."""
+    rows = "".join(f"Person {i:03};089 99998 111\n" for i in range(150))
+    book = Phonebook([write(tmp_path / "same.csv", "Name;Phone\n" + rows)], MUNICH)
+    assert book.lookup("0089 99998111").contact.name == "Person 000"
+    assert len(book.conflicts) == phonebook.CONFLICTS_LISTED + 1
+    assert "'Person 100'" in book.conflicts[phonebook.CONFLICTS_LISTED - 1]
+    assert book.conflicts[-1].startswith("... and 49 more numbers that another contact has")
 
 
 def test_first_source_wins_a_shared_number_and_the_conflict_is_noted(tmp_path: Path) -> None:

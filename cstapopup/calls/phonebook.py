@@ -1078,11 +1078,17 @@ class _Index:
         return sum(f.contacts for f in self.files)
 
 
+#: How many conflicts (a number two contacts share) are described one by one; the rest are
+#: counted in one last line, so a book of one number repeated a million times stays small.
+CONFLICTS_LISTED = 100
+
+
 def _build_index(files: tuple[_LoadedFile, ...]) -> _Index:
     """Files in order of priority: the first file wins a number two contacts share."""
     index: dict[str, Match] = {}
     lines: dict[str, tuple[Path, int]] = {}
     conflicts: list[str] = []
+    unlisted = 0
     for loaded in files:
         for key, match, line in loaded.entries:
             first = index.get(key)
@@ -1090,12 +1096,20 @@ def _build_index(files: tuple[_LoadedFile, ...]) -> _Index:
                 index[key] = match
                 lines[key] = (loaded.path, line)
             elif first.contact != match.contact:
+                if len(conflicts) >= CONFLICTS_LISTED:
+                    unlisted += 1
+                    continue
                 first_path, first_line = lines[key]
                 conflicts.append(
                     f"{loaded.path}, line {line}: {match.number} of {match.contact.label!r} "
                     f"is also the number of {first.contact.label!r} "
                     f"({first_path.name}, line {first_line}); showing {first.contact.label!r}"
                 )
+    if unlisted:
+        conflicts.append(
+            f"... and {unlisted} more number{'s' if unlisted != 1 else ''} that another "
+            "contact has too (each shown as the first contact's)"
+        )
     return _Index(files, index, tuple(conflicts))
 
 
