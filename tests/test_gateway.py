@@ -260,6 +260,59 @@ async def test_a_user_cannot_act_as_another(broker, rights_file):
         await server.stop()
 
 
+async def test_a_desktop_that_reads_slowly_holds_back_its_reading_and_loses_nothing(broker):
+    """A consumer of events() that stops reading: the client stops taking messages from the
+    broker at `queue_size` items waiting (they wait in the MQTT client) instead of dropping
+    the oldest; once the consumer reads again, every event comes, in order."""
+    server = SwitchServer(port=0, devices=DEVICES, speed=40)
+    await server.start()
+    gw = RunningGateway(broker, server.port, DEVICES)
+    direct = DirectMonitor(server.port, DEVICES)
+    client = Desktop(broker, DEVICES, None, queue_size=5).client
+    events = client.events()
+    first = asyncio.ensure_future(events.__anext__())  # subscribed; then reads no further
+    await asyncio.sleep(0)
+    try:
+        await gw.start()
+        await direct.start()
+        await server.wait_for(lambda: all(server.monitors_of(d) == 2 for d in DEVICES), 10)
+        for d in DEVICES:
+            await client.monitor_start(d)
+        await client.connect()
+        await client.wait_up(10)
+        for scenario in SCENARIOS:
+            await server.run_scenario(scenario, "100", timeout=20)
+        await server.wait_for(lambda: not server.model.calls, 10)
+        await wait_until(lambda: 2 * len(direct.events) >= server.events_sent, 10, "direct")
+        expected = direct.lines()
+        assert len(expected) > 50  # ten times the queue the slow consumer is given
+        await wait_until(lambda: client.read_pauses >= 1, 10, "reading paused")
+        got: list[dict] = []
+
+        async def drain() -> None:
+            item = await first
+            while True:
+                if isinstance(item, MonitorEvent):
+                    d = wire.event_dict(item.device, item.event)
+                    d.pop("cross_ref_id")
+                    got.append(d)
+                    if len(got) == len(expected):
+                        return
+                item = await events.__anext__()
+
+        await asyncio.wait_for(drain(), 20)
+        for device in DEVICES:
+            assert [g for g in got if g["device"] == device] == direct.lines(device)
+        assert client.lost == 0
+    finally:
+        first.cancel()
+        await client.close()
+        await events.aclose()
+        await direct.stop()
+        await gw.stop()
+        await server.stop()
+
+
 async def test_retained_state_for_any_subscriber(broker, tmp_path):
     """A plain MQTT subscriber (a CRM, Node-RED) finds the link state and each device's calls
     under way retained, and the events as `monitor --json` lines."""

@@ -117,7 +117,9 @@ class GatewayClientOptions:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     backoff_jitter: float = 0.2
-    #: Items kept for a consumer of events() that reads too slowly; the oldest are dropped.
+    #: How far a consumer of events() may fall behind: at this many items waiting, the client
+    #: reads no further message from the broker until it has caught up (nothing is dropped;
+    #: the messages wait in the MQTT client's own queue meanwhile).
     queue_size: int = 10000
     #: How long after subscribing the client waits for the gateway's retained link state
     #: before it says that no office gateway is there for the site.
@@ -163,8 +165,10 @@ class GatewayClient:
         self.state_reason = "not started"
         #: Numbers the gateway gave that never arrived here (events missed, e.g. while away).
         self.lost = 0
-        #: Items dropped because a consumer of events() read too slowly.
-        self.dropped = 0
+        #: Times reading from the broker paused because a consumer of events() was behind.
+        self.read_pauses = 0
+        self._room = asyncio.Event()  # set when every consumer has room
+        self._room.set()
         self.gateway: str | None = None  # the gateway instance last heard of
         self._devices: dict[str, _Device] = {}
         self._queues: list[asyncio.Queue[ClientItem]] = []
@@ -315,7 +319,9 @@ class GatewayClient:
     async def events(self) -> AsyncGenerator[ClientItem, None]:
         """Every MonitorEvent, MonitorSnapshot and LinkStateChanged from now on, until the
         client is closed."""
-        queue: asyncio.Queue[ClientItem] = asyncio.Queue(self.options.queue_size)
+        # Unbounded here: the reader stops at `queue_size` waiting (`_wait_for_room`), and the
+        # link states the client makes itself must never be refused.
+        queue: asyncio.Queue[ClientItem] = asyncio.Queue()
         self._queues.append(queue)
         try:
             while True:
@@ -331,22 +337,33 @@ class GatewayClient:
                     if not get.done():
                         get.cancel()
                 if get in done:
+                    if queue.qsize() < self.options.queue_size and not self._room.is_set():
+                        self._check_room()
                     yield get.result()
                 elif queue.empty():
                     return
         finally:
             self._queues.remove(queue)
+            self._check_room()
 
     def _publish(self, item: ClientItem) -> None:
         for q in self._queues:
-            if q.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-                self.dropped += 1
-                log.warning(
-                    "event consumer too slow: oldest item dropped (%d so far)", self.dropped
-                )
             q.put_nowait(item)
+
+    def _check_room(self) -> None:
+        if all(q.qsize() < self.options.queue_size for q in self._queues):
+            self._room.set()
+
+    async def _wait_for_room(self) -> None:
+        """Backpressure: while a consumer of events() is `queue_size` items behind, read no
+        further message from the broker."""
+        if all(q.qsize() < self.options.queue_size for q in self._queues):
+            return
+        self._room.clear()
+        self.read_pauses += 1
+        if self.read_pauses == 1:
+            log.warning("the consumer of the events is behind: reading paused until it catches up")
+        await self._room.wait()
 
     def _set_state(self) -> None:
         error: GatewayLinkError | None = None
@@ -485,6 +502,7 @@ class GatewayClient:
                     self._dispatch(message)
                 except wire.WireError as exc:
                     log.warning("unusable message on %s: %s", message.topic, exc)
+                await self._wait_for_room()
         finally:
             waited.cancel()
 
