@@ -28,6 +28,7 @@ from cstapopup.calls.gateway_link import NOT_AT_GATEWAY, GatewayLink
 from cstapopup.calls.link import LinkFault, LinkState
 from cstapopup.calls.model import Outcome
 from cstapopup.csta.switch.server import SwitchServer
+from cstapopup.gateway.client import numbering
 from cstapopup.settings import LINK_GATEWAY, GatewayParameters, PasswordStore, Settings
 from cstapopup.ui.controller import AppController, AppOptions
 
@@ -316,6 +317,56 @@ async def test_the_gateway_stopped_gone_and_back(broker, tmp_path):
             await desk_until(lambda: desk.link_status.state == "up", 20)
         finally:
             await again.stop()
+
+
+async def test_events_of_the_gateway_that_never_arrive_are_said_in_the_link_state(broker,
+                                                                                   tmp_path):
+    """The gateway numbers its messages per device; a gap (messages the broker did not bring,
+    e.g. dropped for a slow QoS 0 subscriber) is counted and said in the link's words, not
+    only logged.  The gap is made by sending one of the gateway's event messages again under
+    a number 100 higher than its last."""
+    import aiomqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from cstapopup.gateway import wire
+
+    topic = wire.Topics("office").event("100")
+    async with office(broker, tmp_path) as (server, gateway), \
+            desk_through(broker, tmp_path) as (desk, seen), \
+            aiomqtt.Client("127.0.0.1", broker.port, username="gateway",
+                           password=USERS["gateway"], protocol=aiomqtt.ProtocolVersion.V5,
+                           identifier="forger") as forger:
+        await desk_until(lambda: desk.link_status.state == "up")
+        await forger.subscribe(topic, qos=1)
+        heard: list = []
+
+        async def listen() -> None:
+            async for m in forger.messages:
+                heard.append(m)
+
+        listening = asyncio.create_task(listen())
+        try:
+            await server.run_scenario("incoming-missed", "100", timeout=30)
+            await server.wait_for(lambda: not server.model.calls, 10)
+            # The desk has had the gateway's last message for 100 when its number is the one
+            # the forger heard last.
+            await desk_until(lambda: bool(heard) and desk.link.client._devices["100"].seq
+                             == numbering(heard[-1])[1])
+        finally:
+            listening.cancel()
+        message = heard[-1]
+        instance, seq = numbering(message)
+        assert instance is not None and seq is not None
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = [wire.number_property(instance, seq + 100, 0.0)]
+        await forger.publish(topic, message.payload, qos=1, properties=props)
+        client = desk.link.client
+        # 99 numbers skipped, fewer if the gateway's own next messages came in between.
+        await desk_until(lambda: client.lost > 90)
+        await desk_until(lambda: f"{client.lost} events of the office gateway never arrived "
+                         "here" in desk.link_status.text)
+        assert desk.link_status.state == "up"
 
 
 async def test_a_vanished_gateway_is_gone_by_its_last_will(broker, tmp_path):

@@ -254,6 +254,8 @@ class GatewayLink(ClientLink):
             text = translate("Link", "connected through {gateway}").format(gateway=self.label)
         if self.failed:
             text += "; " + "; ".join(f.text for f in self.failed.values())
+        if self.client.lost:
+            text += "; " + texts.count("gateway events missed", self.client.lost)
         return text
 
 

@@ -109,6 +109,12 @@ COUNTED: dict[str, tuple[str, str]] = {
         "%Ln call could not be kept",
         QT_TRANSLATE_NOOP("Counted", "%Ln calls could not be kept", None, 2),
     ),
+    "gateway events missed": (
+        "%Ln event of the office gateway never arrived here",
+        QT_TRANSLATE_NOOP(
+            "Counted", "%Ln events of the office gateway never arrived here", None, 2
+        ),
+    ),
 }
 
 #: Counted phrases of the command-line tools (English, as the tools are): key -> (singular,

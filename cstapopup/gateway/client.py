@@ -387,6 +387,8 @@ class GatewayClient:
             error = NoGatewayError(reason)
         elif gw.state == "up":
             state, reason = "up", gw.reason
+            if self.lost:  # said with the state (and again when it grows)
+                reason += f"; {self.lost} events of the gateway never arrived here"
         elif gw.state == "offline":
             state, reason = "down", f"office gateway: {gw.reason}"
             error = GatewayGoneError(reason, reason=gw.reason, stopped=gw.gone == "stopped")
@@ -544,6 +546,7 @@ class GatewayClient:
             log.warning(
                 "device %s: %d events of the gateway never arrived", device, seq - dev.seq - 1
             )
+            self._set_state()
         if kind == "event":
             _, event = wire.decode_event_line(message.payload)
             item: ClientItem = MonitorEvent(device, event)

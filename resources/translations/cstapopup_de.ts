@@ -364,6 +364,13 @@
             <numerusform>%Ln Anrufe konnten nicht gespeichert werden</numerusform>
         </translation>
     </message>
+    <message numerus="yes">
+        <source>%Ln events of the office gateway never arrived here</source>
+        <translation>
+            <numerusform>%Ln Ereignis des Büro-Gateways ist hier nie angekommen</numerusform>
+            <numerusform>%Ln Ereignisse des Büro-Gateways sind hier nie angekommen</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>Desk</name>
@@ -1059,9 +1066,6 @@
     </message>
     <message>
         <source>closed</source>
-        <extracomment>The broker&apos;s or the gateway&apos;s own words behind the last failure, logged once per kind.
-----------
-The system&apos;s own words behind the last failure (&quot;Name or service not known&quot;), &quot;&quot; if none; kept while it retries, so the technical account is logged once per kind.</extracomment>
         <translation>geschlossen</translation>
     </message>
     <message>
@@ -2299,7 +2303,7 @@ Probieren Sie cstapopup mit einer simulierten Telefonanlage und erfundenen Anruf
     </message>
     <message>
         <source>Could not read {file} ({problem}); using the defaults.</source>
-        <extracomment>On load, a cross-rule problem of these settings is fixed by using the default (the others are only reported: dropping the host because no device is listed would lose more). The parameters of either way to the PBX. The plain-text password of each way to the PBX (LINK_DIRECT, LINK_GATEWAY).</extracomment>
+        <extracomment>On load, a cross-rule problem of these settings is fixed by using the default (the others are only reported: dropping the host because no device is listed would lose more). The parameters of either way to the PBX. What Settings.snapshot() gives and Settings.restore() takes: every value, and the plain-text passwords. The plain-text password of each way to the PBX (LINK_DIRECT, LINK_GATEWAY).</extracomment>
         <translation>{file} konnte nicht gelesen werden ({problem}); es gelten die Standardwerte.</translation>
     </message>
     <message>
